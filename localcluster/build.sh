@@ -61,4 +61,15 @@ build kube-controller-manager "$here" k8s.io/kubernetes/cmd/kube-controller-mana
 build kube-scheduler "$here" k8s.io/kubernetes/cmd/kube-scheduler "$k8s_flags"
 build kubectl "$here" k8s.io/kubernetes/cmd/kubectl "$k8s_flags"
 build kwok "$here/kwok" sigs.k8s.io/kwok/cmd/kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version"
+# kwok ships no built-in stages: assemble the ones a kubelet-like node needs from its module.
+stages="$bin/kwok-stages.yaml"
+if [[ ! -s "$stages" || "$bin/kwok" -nt "$stages" ]]; then
+  kwok_dir=$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  : >"$stages.tmp"
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    { echo "---"; cat "$kwok_dir/kustomize/stage/$f"; } >>"$stages.tmp"
+  done
+  mv -f "$stages.tmp" "$stages"
+fi
 echo "localcluster: binaries ready in $bin (Kubernetes $k8s_version, etcd $etcd_version, kwok $kwok_version)"

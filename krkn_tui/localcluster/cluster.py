@@ -1,0 +1,294 @@
+"""`krkn-tui cluster up | down | status | kubeconfig`: the local control plane's life cycle.
+
+State lives in one folder (certs, etcd data, logs, kubeconfig, state.json with pids and ports);
+binaries in a cache folder shared by every checkout (see localcluster/build.sh)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from . import components, processes
+from .certs import ensure_pki
+from .demo import DEMO_NAMESPACE, demo_objects, node
+from .rest import Rest
+
+CONTEXT_NAME = "krkn-local"
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+BINARIES = (*COMPONENTS, "kubectl")
+
+
+class ClusterError(Exception):
+    """The local cluster could not be built or started; the message says what to do."""
+
+
+def default_state_dir() -> Path:
+    if env := os.environ.get("KRKN_TUI_CLUSTER_DIR"):
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "krkn-tui" / "cluster"
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("KRKN_TUI_CACHE") or Path.home() / ".cache" / "krkn-tui").expanduser()
+
+
+def build_script() -> Path:
+    return Path(__file__).resolve().parents[2] / "localcluster" / "build.sh"
+
+
+class LocalCluster:
+    def __init__(self, state_dir: Path | None = None, cache_dir: Path | None = None,
+                 say: Callable[[str], None] = print):
+        self.state_dir = Path(state_dir or default_state_dir())
+        self.cache_dir = Path(cache_dir or default_cache_dir())
+        self.bin_dir = self.cache_dir / "bin"
+        self.say = say
+        self.kubeconfig = self.state_dir / "kubeconfig"
+        self._state_file = self.state_dir / "state.json"
+
+    # -- build -------------------------------------------------------------------------------
+
+    def build(self) -> None:
+        """Build missing or stale binaries (quick when nothing changed)."""
+        script = build_script()
+        if not script.exists():
+            raise ClusterError(f"{script}: not found; run from a krkn-tui checkout to build the local cluster")
+        env = {**os.environ, "KRKN_TUI_CACHE": str(self.cache_dir)}
+        proc = subprocess.run(["bash", str(script)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout.splitlines():
+            if "up to date" not in line:
+                self.say(line)
+        if proc.returncode != 0:
+            raise ClusterError("building the local cluster failed (see the lines above)")
+
+    def binaries_present(self) -> bool:
+        return all((self.bin_dir / b).exists() for b in BINARIES) and (self.bin_dir / "kwok-stages.yaml").exists()
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _load(self) -> dict:
+        try:
+            return json.loads(self._state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self, state: dict) -> None:
+        tmp = self._state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, self._state_file)
+
+    @contextmanager
+    def _lock(self):
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.state_dir / "lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)  # one `up`/`down` at a time, across processes
+            yield
+
+    def server(self, state: dict | None = None) -> str | None:
+        state = state if state is not None else self._load()
+        port = state.get("ports", {}).get("kube-apiserver")
+        return f"https://127.0.0.1:{port}" if port else None
+
+    def _rest(self, state: dict) -> Rest:
+        return Rest(self.server(state), ensure_pki(self.state_dir / "pki"))
+
+    def running(self, state: dict | None = None) -> bool:
+        state = state if state is not None else self._load()
+        procs = state.get("processes", [])
+        if len(procs) != len(COMPONENTS) or not all(processes.alive(p["pid"], p.get("start_time")) for p in procs):
+            return False
+        return self._rest(state).ok("/readyz")
+
+    # -- up ----------------------------------------------------------------------------------
+
+    def up(self, nodes: int = 3, demo: bool = False, timeout: float = 120.0) -> dict:
+        with self._lock():
+            state = self._load()
+            if self.running(state):
+                self.say(f"local cluster already running at {self.server(state)}")
+            else:
+                if state.get("processes"):
+                    self.say("local cluster found stopped or partly dead: restarting it cleanly")
+                    processes.stop(state["processes"])
+                if not self.binaries_present():
+                    self.say("building the local cluster's binaries (the first time takes 10-25 minutes)")
+                self.build()
+                state = self._start_retrying(timeout)
+            rest = self._rest(state)
+            self._ensure_nodes(rest, nodes, timeout)
+            state["nodes"] = max(nodes, state.get("nodes", 0))
+            self._save(state)
+            if demo:
+                self._ensure_demo(rest, timeout)
+            self.say(f"local cluster ready: context {CONTEXT_NAME}, kubeconfig {self.kubeconfig}")
+            return state
+
+    def _start_retrying(self, timeout: float, attempts: int = 3) -> dict:
+        for attempt in range(attempts):
+            try:
+                return self._start(timeout)
+            except ClusterError as e:
+                # Another program can take a port between our probe and the bind: pick new ones.
+                if "address already in use" not in str(e) or attempt == attempts - 1:
+                    raise
+                self.say("a port was taken meanwhile: starting again on other ports")
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> dict:
+        pki = ensure_pki(self.state_dir / "pki")
+        logs = self.state_dir / "logs"
+        ports: dict[str, int] = {}
+        for name in ("etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+            while (port := processes.free_port()) in ports.values():
+                pass
+            ports[name] = port
+        state = {"ports": ports, "processes": [], "started_at": time.time()}
+        self._write_kubeconfig(pki, ports["kube-apiserver"])
+        started = time.monotonic()
+        try:
+            def launch(name: str, argv: list[str]) -> None:
+                state["processes"].append(processes.launch(name, argv, logs / f"{name}.log"))
+                self._save(state)  # recorded at once, so `down` finds it even if `up` dies here
+
+            data = self.state_dir / "etcd-data"
+            data.mkdir(exist_ok=True, mode=0o700)
+            launch("etcd", components.etcd(self.bin_dir, data, ports["etcd"], ports["etcd-peer"]))
+            self._wait("etcd is healthy", lambda: _http_ok(f"http://127.0.0.1:{ports['etcd']}/health"),
+                       timeout, state, "etcd")
+            launch("kube-apiserver", components.kube_apiserver(self.bin_dir, pki, ports["kube-apiserver"], ports["etcd"]))
+            rest = self._rest(state)
+            self._wait("the API server is ready", lambda: rest.ok("/readyz"), timeout, state, "kube-apiserver")
+            launch("kube-controller-manager", components.kube_controller_manager(
+                self.bin_dir, pki, self.kubeconfig, ports["kube-controller-manager"]))
+            launch("kube-scheduler", components.kube_scheduler(self.bin_dir, self.kubeconfig, ports["kube-scheduler"]))
+            kwok_config = components.write_kwok_config(self.bin_dir, self.state_dir / "kwok.yaml")
+            launch("kwok", components.kwok(self.bin_dir, self.kubeconfig, kwok_config))
+            self._wait("the default ServiceAccount exists",
+                       lambda: rest.ok("/api/v1/namespaces/default/serviceaccounts/default"), timeout, state)
+        except BaseException:
+            processes.stop(state["processes"])
+            raise
+        self.say(f"control plane up in {time.monotonic() - started:.1f}s at {self.server(state)}")
+        return state
+
+    def _wait(self, what: str, check: Callable[[], bool], timeout: float, state: dict,
+              component: str | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            for p in state["processes"]:
+                if not processes.alive(p["pid"], p.get("start_time")):
+                    raise ClusterError(f"{p['name']} exited while waiting until {what}: {_tail(p['log'])}")
+            time.sleep(0.1)
+        log = next((p["log"] for p in state["processes"] if p["name"] == component), None)
+        raise ClusterError(f"timed out after {timeout:.0f}s waiting until {what}" + (f": {_tail(log)}" if log else ""))
+
+    def _write_kubeconfig(self, pki: dict[str, Path], port: int) -> None:
+        cfg = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": CONTEXT_NAME, "cluster": {
+                "server": f"https://127.0.0.1:{port}", "certificate-authority": str(pki["ca.crt"])}}],
+            "users": [{"name": f"{CONTEXT_NAME}-admin", "user": {
+                "client-certificate": str(pki["admin.crt"]), "client-key": str(pki["admin.key"])}}],
+            "contexts": [{"name": CONTEXT_NAME, "context": {"cluster": CONTEXT_NAME, "user": f"{CONTEXT_NAME}-admin"}}],
+            "current-context": CONTEXT_NAME,
+        }
+        tmp = self.kubeconfig.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            yaml.safe_dump(cfg, f)
+        os.replace(tmp, self.kubeconfig)
+
+    def _ensure_nodes(self, rest: Rest, count: int, timeout: float) -> None:
+        names = [f"kwok-node-{i}" for i in range(count)]
+        for name in names:
+            rest.ensure("/api/v1/nodes", node(name))
+
+        def ready() -> bool:
+            status, body = rest.call("GET", "/api/v1/nodes?labelSelector=type%3Dkwok")
+            if status != 200:
+                return False
+            ok = {n["metadata"]["name"] for n in body["items"] if _condition(n, "Ready")}
+            return set(names) <= ok
+
+        self._wait(f"{count} fake nodes are Ready", ready, timeout, self._load())
+
+    def _ensure_demo(self, rest: Rest, timeout: float) -> None:
+        for collection, obj in demo_objects():
+            rest.ensure(collection, obj)
+
+        def ready() -> bool:
+            status, body = rest.call("GET", f"/apis/apps/v1/namespaces/{DEMO_NAMESPACE}/deployments")
+            if status != 200 or not body["items"]:
+                return False
+            return all(d["status"].get("readyReplicas", 0) == d["spec"]["replicas"] for d in body["items"])
+
+        self._wait(f"the demo workload in namespace {DEMO_NAMESPACE} is Ready", ready, timeout, self._load())
+        self.say(f"demo workload ready in namespace {DEMO_NAMESPACE}")
+
+    # -- down and status ---------------------------------------------------------------------
+
+    def down(self) -> list[str]:
+        with self._lock():
+            state = self._load()
+            # Newest first: controllers before the API server before etcd.
+            stopped = processes.stop(list(reversed(state.get("processes", []))))
+            if state:
+                state["processes"] = []
+                self._save(state)
+            return stopped
+
+    def status(self) -> dict:
+        state = self._load()
+        procs = []
+        for p in state.get("processes", []):
+            port = state.get("ports", {}).get(p["name"])
+            procs.append({
+                "name": p["name"], "pid": p["pid"], "alive": processes.alive(p["pid"], p.get("start_time")),
+                "address": f"127.0.0.1:{port}" if port else "-", "log": p["log"],
+            })
+        return {
+            "running": self.running(state) if procs else False,
+            "server": self.server(state),
+            "context": CONTEXT_NAME,
+            "kubeconfig": str(self.kubeconfig),
+            "nodes": state.get("nodes", 0),
+            "binaries": str(self.bin_dir),
+            "processes": procs,
+        }
+
+
+def _condition(obj: dict, kind: str) -> bool:
+    return any(c["type"] == kind and c["status"] == "True" for c in obj.get("status", {}).get("conditions", []))
+
+
+def _http_ok(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def _tail(log: str | None, lines: int = 3) -> str:
+    if not log:
+        return ""
+    try:
+        text = Path(log).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])

@@ -1,0 +1,104 @@
+"""Command lines of the control plane's components. Every listener is bound to 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SERVICE_CIDR = "10.96.0.0/16"
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+
+KWOK_CONFIG_HEAD = f"""\
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  manageNodesWithAnnotationSelector: {KWOK_NODE_ANNOTATION}=fake
+  # Renew node leases like a kubelet, so the node lifecycle controller keeps nodes Ready.
+  nodeLeaseDurationSeconds: 40
+  # A config file's options replace kwok's defaults, these included.
+  nodeLeaseParallelism: 4
+  nodePlayStageParallelism: 4
+  podPlayStageParallelism: 4
+  podsOnNodeSyncParallelism: 2
+  cidr: 10.244.0.0/16
+  nodeIP: 127.0.0.1
+"""
+
+
+def etcd(bin_dir: Path, data: Path, client_port: int, peer_port: int) -> list[str]:
+    client = f"http://127.0.0.1:{client_port}"
+    peer = f"http://127.0.0.1:{peer_port}"
+    return [
+        str(bin_dir / "etcd"),
+        "--name=krkn-local",
+        f"--data-dir={data}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=krkn-local={peer}",
+        # Throwaway test data: skipping fsync keeps a laptop's disk from pacing the API server.
+        "--unsafe-no-fsync",
+        "--log-level=warn",
+    ]
+
+
+def kube_apiserver(bin_dir: Path, pki: dict[str, Path], port: int, etcd_port: int) -> list[str]:
+    return [
+        str(bin_dir / "kube-apiserver"),
+        f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        f"--secure-port={port}",
+        f"--tls-cert-file={pki['server.crt']}",
+        f"--tls-private-key-file={pki['server.key']}",
+        f"--client-ca-file={pki['ca.crt']}",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={pki['sa.pub']}",
+        f"--service-account-signing-key-file={pki['sa.key']}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--authorization-mode=Node,RBAC",
+        "--allow-privileged=true",
+        # No kubelet serves on the fake nodes' addresses: never dial them.
+        "--kubelet-preferred-address-types=InternalIP",
+        "--profiling=false",
+    ]
+
+
+def _client_flags(kubeconfig: Path, port: int) -> list[str]:
+    return [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={port}",
+        "--leader-elect=false",
+        "--profiling=false",
+    ]
+
+
+def kube_controller_manager(bin_dir: Path, pki: dict[str, Path], kubeconfig: Path, port: int) -> list[str]:
+    return [
+        str(bin_dir / "kube-controller-manager"),
+        *_client_flags(kubeconfig, port),
+        f"--root-ca-file={pki['ca.crt']}",
+        f"--service-account-private-key-file={pki['sa.key']}",
+        f"--cluster-signing-cert-file={pki['ca.crt']}",
+        f"--cluster-signing-key-file={pki['ca.key']}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--use-service-account-credentials=false",
+    ]
+
+
+def kube_scheduler(bin_dir: Path, kubeconfig: Path, port: int) -> list[str]:
+    return [str(bin_dir / "kube-scheduler"), *_client_flags(kubeconfig, port)]
+
+
+def kwok(bin_dir: Path, kubeconfig: Path, config: Path) -> list[str]:
+    # No --server-address and no --node-port: kwok then opens no listener at all.
+    return [str(bin_dir / "kwok"), f"--kubeconfig={kubeconfig}", f"--config={config}"]
+
+
+def write_kwok_config(bin_dir: Path, path: Path) -> Path:
+    stages = (bin_dir / "kwok-stages.yaml").read_text()
+    path.write_text(KWOK_CONFIG_HEAD + stages)
+    return path
