@@ -1,0 +1,55 @@
+"""Shared fixtures. The local cluster is brought up once per session (reused when it already
+runs) and stopped at the end only if this session started it, so CI leaves no process behind."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from krkn_tui.localcluster import LocalCluster
+
+
+@pytest.fixture(scope="session")
+def local_cluster():
+    cluster = LocalCluster(say=lambda line: print(line, flush=True))
+    was_running = cluster.running()
+    cluster.up(nodes=3, demo=True)
+    yield cluster
+    if not was_running:
+        cluster.down()
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(local_cluster) -> str:
+    return str(local_cluster.kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def kubectl(local_cluster) -> str:
+    return str(local_cluster.bin_dir / "kubectl")
+
+
+@pytest.fixture(scope="session")
+def api_client(kubeconfig):
+    from krkn_tui.kube.client import load_api_client
+
+    client = load_api_client(kubeconfig)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def namespace(api_client):
+    """A fresh namespace per test, deleted afterwards (without waiting for it to finalize)."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(api_client)
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    try:
+        core.delete_namespace(name)
+    except client.ApiException as e:
+        if e.status != 404:
+            raise

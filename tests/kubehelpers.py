@@ -1,0 +1,49 @@
+"""Small helpers for tests that talk to the local cluster."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], timeout: float = 60.0, interval: float = 0.2, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def deployment(name: str, namespace: str, replicas: int, labels: dict | None = None):
+    from kubernetes import client
+
+    labels = labels or {"app": name}
+    return client.V1Deployment(
+        metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=labels),
+        spec=client.V1DeploymentSpec(
+            replicas=replicas,
+            selector=client.V1LabelSelector(match_labels=labels),
+            template=client.V1PodTemplateSpec(
+                metadata=client.V1ObjectMeta(labels=labels),
+                spec=client.V1PodSpec(
+                    containers=[client.V1Container(name=name, image="registry.k8s.io/pause:3.10")],
+                    termination_grace_period_seconds=1,
+                ),
+            ),
+        ),
+    )
+
+
+def ready_pods(core, namespace: str, selector: str) -> list:
+    pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+    return [
+        p
+        for p in pods
+        if p.metadata.deletion_timestamp is None
+        and any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
+    ]

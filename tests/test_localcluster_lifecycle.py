@@ -1,0 +1,108 @@
+"""`cluster up | down | status` on a second, private cluster: idempotence, crash recovery,
+loopback-only listeners and no orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from krkn_tui.localcluster import LocalCluster
+from krkn_tui.localcluster import processes
+
+pytestmark = pytest.mark.cluster
+
+
+def _listening_ports(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket the process listens on, from /proc."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table, width in (("tcp", 8), ("tcp6", 32)):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[3] == "0A" and cols[9] in inodes:  # 0A: LISTEN
+                addr, port = cols[1].split(":")
+                found.append((addr, int(port, 16)))
+    return found
+
+
+@pytest.fixture
+def private_cluster(tmp_path, local_cluster):
+    # Reuses the session's binaries (local_cluster built them) but its own state and ports.
+    cluster = LocalCluster(state_dir=tmp_path / "cluster", cache_dir=local_cluster.cache_dir, say=lambda _: None)
+    yield cluster
+    cluster.down()
+
+
+def test_up_twice_is_a_noop_and_down_twice_works(private_cluster):
+    first = private_cluster.up(nodes=1)
+    pids = [p["pid"] for p in first["processes"]]
+    again = private_cluster.up(nodes=1)
+    assert [p["pid"] for p in again["processes"]] == pids
+    assert private_cluster.status()["running"]
+
+    for pid in pids:
+        for addr, _ in _listening_ports(pid):
+            assert addr in ("0100007F", "00000000000000000000000001000000"), f"pid {pid} listens on {addr}"
+
+    assert sorted(private_cluster.down()) == sorted(p["name"] for p in first["processes"])
+    assert private_cluster.down() == []
+    assert not any(processes.alive(p["pid"], p["start_time"]) for p in first["processes"])
+    assert private_cluster.status()["running"] is False
+
+
+def test_dead_component_is_detected_and_cluster_restarted_cleanly(private_cluster):
+    state = private_cluster.up(nodes=1)
+    apiserver = next(p for p in state["processes"] if p["name"] == "kube-apiserver")
+    os.kill(apiserver["pid"], signal.SIGKILL)
+    assert not private_cluster.running()
+    restarted = private_cluster.up(nodes=1)
+    assert private_cluster.running()
+    new_pids = {p["pid"] for p in restarted["processes"]}
+    assert not new_pids & {p["pid"] for p in state["processes"]}
+    # The old survivors were stopped, not orphaned.
+    assert not any(processes.alive(p["pid"], p["start_time"]) for p in state["processes"])
+
+
+def test_cli_status_and_kubeconfig(private_cluster, tmp_path):
+    env = {**os.environ, "KRKN_TUI_CLUSTER_DIR": str(private_cluster.state_dir),
+           "KRKN_TUI_CACHE": str(private_cluster.cache_dir)}
+    out = subprocess.run([sys.executable, "-m", "krkn_tui", "cluster", "kubeconfig"], env=env,
+                         capture_output=True, text=True)
+    assert out.stdout.strip() == str(private_cluster.kubeconfig)
+    down = subprocess.run([sys.executable, "-m", "krkn_tui", "cluster", "status"], env=env,
+                          capture_output=True, text=True)
+    assert down.returncode == 1 and "not running" in down.stdout
+    bad = subprocess.run([sys.executable, "-m", "krkn_tui", "cluster", "up", "--nodes", "0"], env=env,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--nodes" in bad.stderr
+
+
+def test_a_taken_port_is_avoided(private_cluster, monkeypatch):
+    import socket
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    taken = blocker.getsockname()[1]
+    real = processes.free_port
+    handed = iter([taken])
+    # The first port handed out is one that another program holds: startup must retry elsewhere.
+    monkeypatch.setattr(processes, "free_port", lambda: next(handed, None) or real())
+    try:
+        state = private_cluster.up(nodes=1)
+    finally:
+        blocker.close()
+    assert private_cluster.running()
+    assert taken not in state["ports"].values()
