@@ -1,0 +1,200 @@
+"""The chaos run: parse every scenario first, then run them in order with rollback safety.
+
+Policy:
+- Every scenario file is parsed before the cluster is touched: bad input changes nothing.
+- A plugin registers each rollback before its change and undoes its own change at the end of
+  the scenario by executing that rollback file, so the rollback path runs on every run.
+- A failed scenario rolls back this run's pending files when `auto_rollback` is on; a stop
+  request (signal, emergency stop) rolls them back always. Rollback continues past a failed
+  file and reports it (see rollback.executor).
+- A run whose scenarios all passed archives its files; other runs leave them for inspection.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import Config
+from .records import AuditLog, audit_path, write_report
+from .rollback import Executor, RunRollback, archive
+from .rollback.store import list_versions
+from .scenarios.base import Interrupted, Outcome, ScenarioContext, ScenarioFailed, plugin_for
+
+Emit = Callable[[dict], None]
+
+
+@dataclass
+class PlannedScenario:
+    index: int
+    scenario_type: str
+    file: Path
+    specs: list[Any]
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str  # passed | failed | interrupted
+    report_path: Path | None
+    scenarios: list[dict] = field(default_factory=list)
+    rollback: list[dict] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return {"passed": 0, "failed": 1}.get(self.status, 130)
+
+
+def plan(config: Config, only: set[int] | None = None) -> list[PlannedScenario]:
+    """Parse the selected scenario files; raises UserError on the first bad one."""
+    planned = []
+    for ref in config.scenarios:
+        if only is not None and ref.index not in only:
+            continue
+        plugin = plugin_for(ref.scenario_type)
+        planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, plugin.parse(ref.file)))
+    return planned
+
+
+class Engine:
+    def __init__(self, config: Config, api_client_factory: Callable[[], Any], *, emit: Emit | None = None,
+                 stop: threading.Event | None = None, dry_run: bool = False, kubeconfig: str | None = None,
+                 context: str | None = None):
+        self.config = config
+        self.api_client_factory = api_client_factory
+        self.stop = stop or threading.Event()
+        self.dry_run = dry_run
+        self._emit_cb = emit or (lambda _e: None)
+        self.rollback = RunRollback(config.versions_dir, on_event=self._emit)
+        self.audit = AuditLog(audit_path(config.versions_dir), self.rollback.run_id)
+        self._rollback_steps: list[dict] = []
+        self._client = None
+        self._kubeconfig, self._context = kubeconfig, context
+        self.rolling_back = False
+
+    @property
+    def run_id(self) -> str:
+        return self.rollback.run_id
+
+    def _emit(self, event: dict) -> None:
+        event.setdefault("run_id", self.run_id)
+        if not self.dry_run:
+            self.audit.record(event)
+        self._emit_cb(event)
+
+    def api_client(self):
+        if self._client is None:
+            self._client = self.api_client_factory()
+        return self._client
+
+    def executor(self) -> Executor:
+        return Executor(self.api_client, kubeconfig=self._kubeconfig, context=self._context, on_event=self._emit)
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self, planned: list[PlannedScenario]) -> RunResult:
+        started = time.time()
+        self._emit({"event": "run_started", "scenarios": len(planned), "iterations": self.config.iterations,
+                    "versions_dir": str(self.config.versions_dir), "dry_run": self.dry_run})
+        results: list[dict] = []
+        status = "passed"
+        try:
+            for iteration in range(self.config.iterations):
+                for n, item in enumerate(planned):
+                    if n or iteration:
+                        self._emit({"event": "waiting", "seconds": self.config.wait_duration})
+                        ctx_sleep(self.stop, self.config.wait_duration)
+                    for spec_index, spec in enumerate(item.specs):
+                        outcome = self._run_one(item, spec, spec_index, iteration)
+                        results.append(outcome)
+                        if outcome["status"] == "interrupted":
+                            raise Interrupted()
+                        if outcome["status"] != "passed":
+                            status = "failed"
+                            if self.config.auto_rollback:
+                                self._roll_back("scenario failed")
+        except Interrupted:
+            status = "interrupted"
+            self._roll_back("stop requested")
+        rollback_steps = self._rollback_steps
+        if status == "passed" and not self.dry_run:
+            self._archive_run()
+        report = {
+            "run_id": self.run_id,
+            "config": str(self.config.path),
+            "status": status,
+            "dry_run": self.dry_run,
+            "started": started,
+            "finished": time.time(),
+            "versions_dir": str(self.config.versions_dir),
+            "scenarios": results,
+            "rollback": rollback_steps,
+        }
+        report_path = None if self.dry_run else write_report(self.config.versions_dir, report)
+        self._emit({"event": "run_finished", "status": status, "report": str(report_path) if report_path else None})
+        return RunResult(self.run_id, status, report_path, results, rollback_steps)
+
+    def _run_one(self, item: PlannedScenario, spec: Any, spec_index: int, iteration: int) -> dict:
+        label = getattr(spec, "id", None) or f"{item.file.name}#{spec_index}"
+        self._emit({"event": "scenario_started", "index": item.index, "scenario_type": item.scenario_type,
+                    "file": str(item.file), "id": label, "iteration": iteration})
+        t0 = time.monotonic()
+        try:
+            self.stop_check()
+            ctx = ScenarioContext(
+                api_client=self.api_client(), rollback=self.rollback, scenario_type=item.scenario_type,
+                file=item.file, stop=self.stop, emit=self._emit, executor=self.executor(),
+                protected_namespaces=self.config.protected_namespaces,
+                allow_protected=self.config.allow_protected, dry_run=self.dry_run,
+            )
+            outcome = plugin_for(item.scenario_type).run(spec, ctx)
+        except Interrupted:
+            outcome = Outcome("interrupted", "stop requested")
+        except ScenarioFailed as e:
+            outcome = Outcome("failed", str(e))
+        except Exception as e:  # an API error or a plugin bug must not skip the rollback
+            outcome = Outcome("error", f"{type(e).__name__}: {_one_line(e)}")
+        result = {"index": item.index, "scenario_type": item.scenario_type, "file": str(item.file), "id": label,
+                  "iteration": iteration, "status": outcome.status, "message": outcome.message,
+                  "seconds": round(time.monotonic() - t0, 3), "details": outcome.details}
+        self._emit({"event": "scenario_finished", **result})
+        return result
+
+    def stop_check(self) -> None:
+        if self.stop.is_set():
+            raise Interrupted()
+
+    def pending_files(self) -> list[Path]:
+        return [v.path for v in list_versions(self.config.versions_dir, run=self.run_id)
+                if v.status in ("pending", "failed")]
+
+    def _roll_back(self, reason: str) -> None:
+        files = self.pending_files()
+        self.rolling_back = True
+        self._emit({"event": "rollback_run_started", "reason": reason, "files": len(files)})
+        steps = self.executor().execute(files) if files else []
+        recorded = [{"file": str(s.path), "status": s.status, "error": s.error, "seconds": round(s.seconds, 3)}
+                    for s in steps]
+        self._rollback_steps.extend(recorded)
+        self._emit({"event": "rollback_run_finished", "reason": reason, "steps": recorded})
+        self.rolling_back = False
+
+    def _archive_run(self) -> None:
+        versions = list_versions(self.config.versions_dir, run=self.run_id)
+        if versions:
+            archive([v.path for v in versions], self.config.versions_dir)
+            self._emit({"event": "run_archived", "files": len(versions)})
+
+
+def ctx_sleep(stop: threading.Event, seconds: float) -> None:
+    if seconds > 0 and stop.wait(seconds):
+        raise Interrupted()
+    if stop.is_set():
+        raise Interrupted()
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:500]
