@@ -5,76 +5,45 @@ Every subcommand is a thin client of the core; bad input ends as one line on std
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from pathlib import Path
 
 from .errors import UserError
 
 
-def _cluster_parser(sub) -> None:
-    p = sub.add_parser("cluster", help="the local Kubernetes control plane (etcd, API server, controllers, kwok nodes)")
-    csub = p.add_subparsers(dest="cluster_cmd", required=True)
-    up = csub.add_parser("up", help="build if needed, start on loopback and wait until ready")
-    up.add_argument("--nodes", type=int, default=3, help="fake worker nodes (default 3)")
-    up.add_argument("--demo", action="store_true", help="also apply the demo workload (namespace krkn-demo)")
-    csub.add_parser("down", help="stop every process the cluster started")
-    st = csub.add_parser("status", help="what runs where")
-    st.add_argument("--json", action="store_true")
-    csub.add_parser("kubeconfig", help="print the local cluster's kubeconfig path")
-    csub.add_parser("build", help="build the binaries only (idempotent)")
-
-
-def cmd_cluster(args) -> int:
-    from .localcluster import LocalCluster
-    from .localcluster.cluster import ClusterError
-
-    cluster = LocalCluster()
-    try:
-        if args.cluster_cmd == "up":
-            if args.nodes < 1:
-                raise UserError("must be at least 1", field="--nodes")
-            cluster.up(nodes=args.nodes, demo=args.demo)
-        elif args.cluster_cmd == "build":
-            cluster.build()
-        elif args.cluster_cmd == "down":
-            stopped = cluster.down()
-            print(f"stopped: {', '.join(stopped)}" if stopped else "local cluster: nothing was running")
-        elif args.cluster_cmd == "kubeconfig":
-            print(cluster.kubeconfig)
-        elif args.cluster_cmd == "status":
-            st = cluster.status()
-            if args.json:
-                print(json.dumps(st, indent=2))
-            else:
-                _print_status(st)
-            return 0 if st["running"] else 1
-    except ClusterError as e:
-        print(f"krkn-tui: local cluster: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _print_status(st: dict) -> None:
-    print(f"local cluster: {'running' if st['running'] else 'not running'}")
-    print(f"  server      {st['server'] or '-'}")
-    print(f"  context     {st['context']}  (kubeconfig {st['kubeconfig']})")
-    print(f"  fake nodes  {st['nodes']}")
-    for p in st["processes"]:
-        state = "up" if p["alive"] else "DEAD"
-        print(f"  {p['name']:<24} pid {p['pid']:<8} {state:<5} {p['address']:<16} log {p['log']}")
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from .commands import cluster, rollback, run
+
     parser = argparse.ArgumentParser(
         prog="krkn-tui",
-        description="A keyboard-driven chaos console for Kubernetes, compatible with krkn's config.yaml.",
+        description="A keyboard-driven chaos console for Kubernetes, compatible with krkn's config.yaml. "
+        "With no subcommand it opens the console.",
     )
-    sub = parser.add_subparsers(dest="command")
-    _cluster_parser(sub)
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    parser.add_argument("--context", help="kubeconfig context (default: the current one)")
+    parser.add_argument("-n", "--namespace", help="only watch pods of this namespace")
+    parser.add_argument("-c", "--config", type=Path, default=Path("config.yaml"), help="krkn config.yaml (default ./config.yaml)")
+    parser.add_argument("--local", action="store_true", help="use the local cluster (brought up with its demo workload if needed)")
+    parser.add_argument("--readonly", action="store_true", help="no action that changes the cluster or the version files")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run.add_parser(sub)
+    rollback.add_parsers(sub)
+    cluster.add_parser(sub)
     return parser
 
 
-COMMANDS = {"cluster": cmd_cluster}
+def open_console(args) -> int:
+    kubeconfig = args.kubeconfig
+    if args.local:
+        from .localcluster import CONTEXT_NAME, LocalCluster
+
+        cluster = LocalCluster()
+        cluster.up(demo=True)
+        kubeconfig, args.context = str(cluster.kubeconfig), args.context or CONTEXT_NAME
+    from .tui import run_console
+
+    return run_console(kubeconfig=kubeconfig, context=args.context, namespace=args.namespace,
+                       config_path=args.config, readonly=args.readonly)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,15 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command is None:
-            parser.print_help()
-            return 0
-        return COMMANDS[args.command](args)
+            return open_console(args)
+        return args.func(args)
     except UserError as e:
         print(f"krkn-tui: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("krkn-tui: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `krkn-tui list-rollback | head`: the reader left, not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -168,7 +168,9 @@ class Engine:
             raise Interrupted()
 
     def pending_files(self) -> list[Path]:
-        return [v.path for v in list_versions(self.config.versions_dir, run=self.run_id)
+        if not self.rollback.run_dir.exists():
+            return []
+        return [v.path for v in list_versions(self.config.versions_dir, run=self.run_id, include_archived=False)
                 if v.status in ("pending", "failed")]
 
     def _roll_back(self, reason: str) -> None:
@@ -183,7 +185,9 @@ class Engine:
         self.rolling_back = False
 
     def _archive_run(self) -> None:
-        versions = list_versions(self.config.versions_dir, run=self.run_id)
+        if not self.rollback.run_dir.exists():
+            return
+        versions = list_versions(self.config.versions_dir, run=self.run_id, include_archived=False)
         if versions:
             archive([v.path for v in versions], self.config.versions_dir)
             self._emit({"event": "run_archived", "files": len(versions)})

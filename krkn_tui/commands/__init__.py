@@ -1,0 +1,1 @@
+"""Headless subcommands of `krkn-tui`, each a thin client of the core."""

@@ -1,0 +1,62 @@
+"""`krkn-tui cluster up | down | status | kubeconfig | build`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..errors import UserError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("cluster", help="the local Kubernetes control plane (etcd, API server, controllers, kwok nodes)")
+    csub = p.add_subparsers(dest="cluster_cmd", required=True)
+    up = csub.add_parser("up", help="build if needed, start on loopback and wait until ready")
+    up.add_argument("--nodes", type=int, default=3, help="fake worker nodes (default 3)")
+    up.add_argument("--demo", action="store_true", help="also apply the demo workload (namespace krkn-demo)")
+    csub.add_parser("down", help="stop every process the cluster started")
+    st = csub.add_parser("status", help="what runs where")
+    st.add_argument("--json", action="store_true")
+    csub.add_parser("kubeconfig", help="print the local cluster's kubeconfig path")
+    csub.add_parser("build", help="build the binaries only (idempotent)")
+    p.set_defaults(func=cmd_cluster)
+
+
+def cmd_cluster(args) -> int:
+    from ..localcluster import LocalCluster
+    from ..localcluster.cluster import ClusterError
+
+    cluster = LocalCluster()
+    try:
+        if args.cluster_cmd == "up":
+            if args.nodes < 1:
+                raise UserError("must be at least 1", field="--nodes")
+            cluster.up(nodes=args.nodes, demo=args.demo)
+        elif args.cluster_cmd == "build":
+            cluster.build()
+        elif args.cluster_cmd == "down":
+            stopped = cluster.down()
+            print(f"stopped: {', '.join(stopped)}" if stopped else "local cluster: nothing was running")
+        elif args.cluster_cmd == "kubeconfig":
+            print(cluster.kubeconfig)
+        elif args.cluster_cmd == "status":
+            st = cluster.status()
+            if args.json:
+                print(json.dumps(st, indent=2))
+            else:
+                _print_status(st)
+            return 0 if st["running"] else 1
+    except ClusterError as e:
+        print(f"krkn-tui: local cluster: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_status(st: dict) -> None:
+    print(f"local cluster: {'running' if st['running'] else 'not running'}")
+    print(f"  server      {st['server'] or '-'}")
+    print(f"  context     {st['context']}  (kubeconfig {st['kubeconfig']})")
+    print(f"  fake nodes  {st['nodes']}")
+    for p in st["processes"]:
+        state = "up" if p["alive"] else "DEAD"
+        print(f"  {p['name']:<24} pid {p['pid']:<8} {state:<5} {p['address']:<16} log {p['log']}")

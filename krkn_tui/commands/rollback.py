@@ -1,0 +1,152 @@
+"""`list-rollback`, `execute-rollback`, `archive-rollback`, `show-rollback`.
+
+Listing and showing read files only: they work with no cluster at all."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..errors import UserError
+from . import common
+
+
+def add_parsers(sub) -> None:
+    ls = sub.add_parser("list-rollback", help="list rollback version files (offline)")
+    common.add_versions_flags(ls)
+    ls.add_argument("-r", "--run", help="run id or uuid, or a unique prefix")
+    ls.add_argument("-s", "--scenario-type", help="only this scenario type")
+    ls.add_argument("--json", action="store_true", help="one JSON array instead of a table")
+    ls.add_argument("--no-archive", action="store_true", help="hide archived files")
+    ls.set_defaults(func=cmd_list)
+
+    ex = sub.add_parser("execute-rollback", help="execute pending version files, newest first")
+    common.add_versions_flags(ex)
+    ex.add_argument("-r", "--run", help="run id or uuid, or a unique prefix")
+    ex.add_argument("-s", "--scenario-type", help="only this scenario type")
+    ex.add_argument("files", nargs="*", type=Path, help="version files (default: every pending file of the selection)")
+    ex.add_argument("--dry-run", action="store_true", help="print what would run, in order")
+    ex.add_argument("--allow-foreign", action="store_true", help="also run files written by krkn itself")
+    ex.add_argument("--python", default=sys.executable, help="interpreter for krkn's files (default: this one)")
+    common.add_kube_flags(ex)
+    ex.set_defaults(func=cmd_execute)
+
+    ar = sub.add_parser("archive-rollback", help="move version files to the archive folder (history is kept)")
+    common.add_versions_flags(ar)
+    ar.add_argument("-r", "--run", help="run id or uuid, or a unique prefix")
+    ar.add_argument("-s", "--scenario-type", help="only this scenario type")
+    ar.add_argument("files", nargs="*", type=Path, help="version files")
+    ar.add_argument("--include-pending", action="store_true",
+                    help="also archive pending and failed files (they will no longer be rolled back)")
+    ar.set_defaults(func=cmd_archive)
+
+    sh = sub.add_parser("show-rollback", help="show one version file with its metadata (offline)")
+    sh.add_argument("file", type=Path)
+    sh.set_defaults(func=cmd_show)
+
+
+def _selection(args, statuses: set[str]) -> tuple[Path, list]:
+    from ..rollback import list_versions, read_version
+
+    vdir = common.versions_dir(args)
+    if args.files:
+        infos = []
+        for f in args.files:
+            if not f.exists() and not f.is_symlink():
+                raise UserError("no such version file", file=f)
+            infos.append(read_version(f))
+        return vdir, infos
+    if not (args.run or args.scenario_type):
+        raise UserError("name a run (-r), a scenario type (-s) or files, so nothing is selected by accident")
+    infos = list_versions(vdir, run=args.run, scenario_type=args.scenario_type, include_archived=False)
+    return vdir, [v for v in infos if v.status in statuses]
+
+
+def _row(v) -> dict:
+    return {
+        "run": v.run_id, "created_ns": v.created_ns, "scenario_type": v.scenario_type, "verb": v.verb,
+        "kind": v.kind, "namespace": v.namespace, "name": v.name, "status": v.status, "origin": v.origin,
+        "error": v.error, "file": str(v.path),
+    }
+
+
+def cmd_list(args) -> int:
+    from ..rollback import list_versions
+
+    infos = list_versions(common.versions_dir(args), run=args.run, scenario_type=args.scenario_type,
+                          include_archived=not args.no_archive)
+    if args.json:
+        print(json.dumps([_row(v) for v in infos], indent=2))
+        return 0
+    if not infos:
+        print("no rollback version files")
+        return 0
+    print(f"{'RUN':<10} {'CREATED':<19} {'TYPE':<30} {'ACTION':<44} {'STATUS':<9} {'ORIGIN':<9} FILE")
+    for v in infos:
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.created_ns / 1e9))
+        target = f"{v.namespace}/{v.name}" if v.namespace else (v.name or "")
+        action = " ".join(x for x in (v.verb, v.kind, target) if x)
+        print(f"{v.run_uuid[:8]:<10} {created:<19} {v.scenario_type:<30} {action[:44]:<44} {v.status:<9} "
+              f"{v.origin:<9} {v.path}" + (f"  ({v.error})" if v.error else ""))
+    return 0
+
+
+def cmd_execute(args) -> int:
+    from ..rollback import Executor
+
+    _vdir, infos = _selection(args, {"pending", "failed"})
+    if not infos:
+        print("nothing pending to execute")
+        return 0
+    kubeconfig = common.kubeconfig_for(args)
+    if not args.dry_run:
+        common.check_reachable(kubeconfig, args.context)
+    executor = Executor(common.api_client_factory(kubeconfig, args.context), allow_foreign=args.allow_foreign,
+                        python=args.python, kubeconfig=kubeconfig, context=args.context,
+                        on_event=_audit_to(common.versions_dir(args)))
+    results = executor.execute([v.path for v in infos], dry_run=args.dry_run)
+    for r in results:
+        print(f"{r.status:<9} {r.path}" + (f": {r.error}" if r.error else ""))
+    bad = [r for r in results if r.status in ("failed", "refused")]
+    return 1 if bad else 0
+
+
+def _audit_to(vdir: Path):
+    from ..records import AuditLog, audit_path
+
+    log = AuditLog(audit_path(vdir), run_id="execute-rollback")
+    return log.record
+
+
+def cmd_archive(args) -> int:
+    from ..rollback import archive
+
+    allowed = {"executed", "pending", "failed"} if args.include_pending else {"executed"}
+    vdir, infos = _selection(args, allowed)
+    keep = [v for v in infos if v.status in allowed]
+    for v in infos:
+        if v.status not in allowed:
+            print(f"kept {v.path}: {v.status} (use --include-pending to archive it anyway)", file=sys.stderr)
+    try:
+        moved = archive([v.path for v in keep], vdir)
+    except ValueError as e:
+        raise UserError(str(e), field="files") from None
+    for m in moved:
+        print(f"archived {m}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from ..rollback import read_version
+    from ..rollback.store import read_source
+
+    if not args.file.exists() and not args.file.is_symlink():
+        raise UserError("no such version file", file=args.file)
+    v = read_version(args.file)
+    for key, value in _row(v).items():
+        if value is not None:
+            print(f"# {key}: {value}")
+    print(read_source(args.file))
+    return 0

@@ -1,0 +1,89 @@
+"""`krkn-tui run`: the chaos run, headless, one progress line per step.
+
+Exit codes: 0 every scenario passed, 1 a scenario failed, 2 bad input (nothing touched),
+128+N when signal N stopped the run (its files rolled back)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+from . import common
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="run the config's scenarios headless (rollback on failure or signal)")
+    p.add_argument("-c", "--config", type=common.Path, help="krkn config.yaml (default ./config.yaml)")
+    p.add_argument("--dry-run", action="store_true", help="parse, select targets and report; change nothing")
+    p.add_argument("--only", help="comma-separated scenario positions to run (0-based, as in list order)")
+    common.add_kube_flags(p)
+    p.set_defaults(func=cmd_run)
+
+
+def _only(text: str | None) -> set[int] | None:
+    if not text:
+        return None
+    try:
+        return {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise common.UserError("expected comma-separated integers", field="--only") from None
+
+
+def format_event(e: dict) -> str | None:
+    kind = e.get("event")
+    if kind == "run_started":
+        return f"run {e['run_id']}: {e['scenarios']} scenario file(s), versions in {e['versions_dir']}" + (
+            " (dry run)" if e.get("dry_run") else "")
+    if kind == "scenario_started":
+        return f"▶ {e['scenario_type']} {e['file']} [{e['id']}]"
+    if kind == "step":
+        pct = f" ({e['progress']:.0%})" if e.get("progress") is not None else ""
+        return f"  {e['message']}{pct}"
+    if kind == "rollback_registered":
+        return f"  rollback registered: {e['verb']} {e['kind']} {e.get('namespace') or ''}/{e.get('name')} -> {e['file']}"
+    if kind == "waiting" and e.get("seconds"):
+        return f"  waiting {e['seconds']}s"
+    if kind == "scenario_finished":
+        line = f"■ {e['scenario_type']} [{e['id']}]: {e['status']} in {e['seconds']:.1f}s"
+        return line + (f": {e['message']}" if e.get("message") else "")
+    if kind == "rollback_run_started":
+        return f"rolling back {e['files']} pending file(s): {e['reason']}"
+    if kind == "rollback_run_finished":
+        return "\n".join(f"  rollback {s['status']}: {s['file']}" + (f": {s['error']}" if s.get("error") else "")
+                         for s in e["steps"]) or "  nothing to roll back"
+    if kind == "run_finished":
+        return f"run {e['status']}" + (f"; report {e['report']}" if e.get("report") else "")
+    return None
+
+
+def _printer(e: dict) -> None:
+    line = format_event(e)
+    if line:
+        print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
+def cmd_run(args) -> int:
+    from ..engine import Engine, plan
+    from ..signals import StopOnSignals
+
+    stop = threading.Event()
+    with StopOnSignals(stop) as signals:
+        # Everything that can be wrong with the input is found before the cluster is touched.
+        config = common.load_config_arg(args.config)
+        planned = plan(config, _only(args.only))
+        kubeconfig = common.kubeconfig_for(args, config)
+        common.check_reachable(kubeconfig, args.context)
+        engine = Engine(config, common.api_client_factory(kubeconfig, args.context), emit=_printer, stop=stop,
+                        dry_run=args.dry_run, kubeconfig=kubeconfig, context=args.context)
+        result = engine.run(planned)
+    if signals.exit_code is not None:
+        print(f"krkn-tui: stopped by {_signame(signals.received)}; run {result.run_id} rolled back", file=sys.stderr)
+        return signals.exit_code
+    return result.exit_code
+
+
+def _signame(signum: int) -> str:
+    import signal
+
+    return signal.Signals(signum).name

@@ -1,0 +1,44 @@
+"""Signals during a run: the first SIGINT, SIGTERM or SIGHUP asks the engine to stop and roll
+back (at any phase: during a scenario, between two, during a wait or a rollback); a second SIGINT
+leaves at once, with the pending version files left on disk for `execute-rollback`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class StopOnSignals:
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum, _frame) -> None:
+        if self.received is not None and signum == signal.SIGINT:
+            # The user insists: no rollback, files stay pending and say so.
+            os.write(2, b"krkn-tui: second interrupt: exiting now; pending rollback files are left on disk\n")
+            os._exit(128 + signum)
+        if self.received is None:
+            self.received = signum
+            name = signal.Signals(signum).name
+            os.write(2, f"krkn-tui: {name}: stopping and rolling back (Ctrl+C again to exit at once)\n".encode())
+        self.stop.set()
+
+    @property
+    def exit_code(self) -> int | None:
+        return 128 + self.received if self.received is not None else None
+
+    def __enter__(self) -> "StopOnSignals":
+        for sig in HANDLED:
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        sys.stderr.flush()
