@@ -1,0 +1,430 @@
+"""Live pod state: a watcher thread that fills a buffer, and a table model that drains it.
+
+The watcher lists, then watches from the list's resourceVersion. Each watch request carries
+``timeout_seconds`` so the loop regains control; a 410 Gone (history compacted) means re-list;
+a lost API server means reconnect with backoff (0.5 s doubling to 5 s) and resume from the last
+resourceVersion. Events go into a deque the UI drains on its own clock, so a burst of events
+never blocks the producer on the UI (and the UI never waits on the network).
+
+Nothing here imports Textual: ``PodTable`` is plain data and is tested on plain dicts.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator, Protocol
+
+# Event kinds in the buffer. SYNC carries a whole list (after a list or re-list).
+ADDED, MODIFIED, DELETED, SYNC = "ADDED", "MODIFIED", "DELETED", "SYNC"
+
+WATCH_TIMEOUT_SECONDS = 30
+BACKOFF_START, BACKOFF_MAX = 0.5, 5.0
+# Backpressure: past this many undrained events the watcher waits for the UI (as toolong does).
+MAX_PENDING = 20_000
+
+
+class Gone(Exception):
+    """The resourceVersion we resume from is too old (HTTP 410): list again."""
+
+
+@dataclass(frozen=True)
+class BufferedEvent:
+    kind: str  # ADDED | MODIFIED | DELETED | SYNC
+    payload: Any  # one pod dict, or for SYNC the list of pod dicts
+    received: float  # wall-clock seconds
+
+
+# -- the Kubernetes side ----------------------------------------------------------------------
+
+
+class PodSource(Protocol):
+    """The two calls the watcher makes; the real one talks to the API, tests pass a fake."""
+
+    def list(self) -> tuple[list[dict], str]:
+        """All pods in scope and the list's resourceVersion."""
+
+    def watch(self, resource_version: str, timeout_seconds: int) -> "WatchStream":
+        """Open a watch; raises Gone when ``resource_version`` has expired."""
+
+
+class WatchStream(Protocol):
+    def __iter__(self) -> Iterator[dict]: ...
+
+    def close(self) -> None: ...
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Newline-delimited JSON from a chunked HTTP body; a line may span chunks."""
+    buffer = b""
+    for chunk in chunks:
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield line.decode("utf-8", "replace")
+    if buffer.strip():
+        yield buffer.decode("utf-8", "replace")
+
+
+class _HttpWatchStream:
+    def __init__(self, response):
+        self._response = response
+
+    def __iter__(self) -> Iterator[dict]:
+        for line in split_lines(self._response.stream(amt=None, decode_content=False)):
+            event = json.loads(line)
+            obj = event.get("object") or {}
+            if event.get("type") == "ERROR":
+                if obj.get("code") == 410:
+                    raise Gone(obj.get("message") or "resource version too old")
+                raise RuntimeError(f"watch error {obj.get('code')}: {obj.get('message') or obj}")
+            yield event
+
+    def close(self) -> None:
+        try:
+            self._response.close()
+            self._response.release_conn()
+        except Exception:  # closing from another thread races the reader; either way it stops
+            pass
+
+
+class KubePodSource:
+    """Pods of one namespace (or all) through the kubernetes client, as raw JSON dicts."""
+
+    def __init__(self, api_client_factory: Callable[[], Any], namespace: str | None = None,
+                 connect_timeout: float = 5.0):
+        self._factory = api_client_factory
+        self._core = None
+        self.namespace = namespace
+        self.connect_timeout = connect_timeout
+
+    def _call(self, **kwargs):
+        if self._core is None:
+            from kubernetes import client
+
+            self._core = client.CoreV1Api(self._factory())
+        if self.namespace:
+            return self._core.list_namespaced_pod(self.namespace, _preload_content=False, **kwargs)
+        return self._core.list_pod_for_all_namespaces(_preload_content=False, **kwargs)
+
+    def list(self) -> tuple[list[dict], str]:
+        response = self._call(_request_timeout=(self.connect_timeout, 60))
+        body = json.loads(response.data)
+        return body.get("items") or [], body["metadata"]["resourceVersion"]
+
+    def watch(self, resource_version: str, timeout_seconds: int) -> WatchStream:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            response = self._call(
+                watch=True, resource_version=resource_version, timeout_seconds=timeout_seconds,
+                allow_watch_bookmarks=True,
+                # The read timeout outlives the server-side one: silence past it means a dead peer.
+                _request_timeout=(self.connect_timeout, timeout_seconds + 15),
+            )
+        except ApiException as e:
+            if e.status == 410:
+                raise Gone(e.reason) from None
+            raise
+        return _HttpWatchStream(response)
+
+
+# -- the watcher thread -----------------------------------------------------------------------
+
+
+def describe_error(exc: BaseException) -> str:
+    """One short line for the header: 'connection refused', 'HTTP 403 Forbidden', ..."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and status:
+        return f"HTTP {status} {getattr(exc, 'reason', '') or ''}".strip()
+    text = " ".join(str(exc).split())
+    for marker in ("Connection refused", "timed out", "Name or service not known", "No route to host"):
+        if marker in text:
+            return marker.lower()
+    return f"{type(exc).__name__}: {text}"[:160]
+
+
+class PodWatcher(threading.Thread):
+    """List then watch pods, forever, until ``stop()``; events accumulate in ``buffer``."""
+
+    def __init__(self, source: PodSource, *, on_state: Callable[[str], None] | None = None,
+                 timeout_seconds: int = WATCH_TIMEOUT_SECONDS, backoff: tuple[float, float] = (BACKOFF_START, BACKOFF_MAX),
+                 max_pending: int = MAX_PENDING, clock: Callable[[], float] = time.time):
+        super().__init__(name="pod-watcher", daemon=True)
+        self.source = source
+        self.buffer: deque[BufferedEvent] = deque()
+        self.state = "connecting"
+        self.timeout_seconds = timeout_seconds
+        self.backoff = backoff
+        self.max_pending = max_pending
+        self._on_state = on_state
+        self._clock = clock
+        self._stop_event = threading.Event()
+        self._stream_lock = threading.Lock()
+        self._stream: WatchStream | None = None
+        self.resource_version: str | None = None
+
+    # -- control ------------------------------------------------------------------------------
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        self._stop_event.set()
+        with self._stream_lock:
+            stream = self._stream
+        if stream is not None:
+            stream.close()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop_event.is_set()
+
+    def drain(self) -> list[BufferedEvent]:
+        """Everything buffered so far; safe to call from another thread while events arrive."""
+        out = []
+        while True:
+            try:
+                out.append(self.buffer.popleft())
+            except IndexError:
+                return out
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        delay = self.backoff[0]
+        while not self.stopped:
+            try:
+                if self.resource_version is None:
+                    self._list()
+                self._watch_once()
+                delay = self.backoff[0]
+            except Gone:
+                self.resource_version = None
+                self._set_state("relisting")
+            except Exception as exc:  # network, 5xx, auth: all mean "try again later"
+                if self.stopped:
+                    break
+                self._set_state(f"reconnecting: {describe_error(exc)}")
+                self._stop_event.wait(delay)
+                delay = min(delay * 2, self.backoff[1])
+        self._set_state("stopped")
+
+    def _list(self) -> None:
+        items, resource_version = self.source.list()
+        self._push(SYNC, items)
+        self.resource_version = resource_version
+
+    def _watch_once(self) -> None:
+        stream = self.source.watch(self.resource_version, self.timeout_seconds)
+        with self._stream_lock:
+            self._stream = stream
+        if self.stopped:  # stop() came between opening and publishing the stream
+            stream.close()
+            return
+        self._set_state("connected")
+        try:
+            for event in stream:
+                if self.stopped:
+                    return
+                obj = event.get("object") or {}
+                version = (obj.get("metadata") or {}).get("resourceVersion")
+                if event.get("type") in (ADDED, MODIFIED, DELETED):
+                    self._push(event["type"], obj)
+                if version:  # BOOKMARKs only move the resume point
+                    self.resource_version = version
+        finally:
+            with self._stream_lock:
+                self._stream = None
+            stream.close()
+
+    def _push(self, kind: str, payload: Any) -> None:
+        while len(self.buffer) >= self.max_pending and not self.stopped:
+            self._stop_event.wait(0.05)
+        self.buffer.append(BufferedEvent(kind, payload, self._clock()))
+
+    def _set_state(self, state: str) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        if self._on_state is not None:
+            try:
+                self._on_state(state)
+            except Exception:  # a broken UI callback must not kill the watch
+                pass
+
+
+# -- the table model --------------------------------------------------------------------------
+
+
+def parse_k8s_time(value: str | None) -> float | None:
+    """RFC 3339 ('2024-05-01T12:00:00Z') to epoch seconds; None when absent or malformed."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class PodRow:
+    namespace: str
+    name: str
+    phase: str
+    ready: str  # "n/m"
+    restarts: int
+    node: str
+    created: float | None  # epoch seconds
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def pod_key(obj: dict) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+
+
+def pod_row(obj: dict) -> PodRow:
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    containers = spec.get("containers") or statuses
+    phase = status.get("phase") or "Pending"
+    if meta.get("deletionTimestamp"):
+        phase = "Terminating"  # as kubectl shows it: the phase stays Running until it is gone
+    elif status.get("reason"):
+        phase = status["reason"]  # Evicted, NodeLost, ...
+    return PodRow(
+        namespace=meta.get("namespace") or "",
+        name=meta.get("name") or "",
+        phase=phase,
+        ready=f"{sum(1 for c in statuses if c.get('ready'))}/{len(containers)}",
+        restarts=sum(int(c.get("restartCount") or 0) for c in statuses),
+        node=spec.get("nodeName") or "",
+        created=parse_k8s_time(meta.get("creationTimestamp")),
+    )
+
+
+def human_age(seconds: float | None) -> str:
+    """kubectl's short ages: 45s, 3m12s, 17m, 5h3m, 30h, 3d4h, 12d."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s}s"
+    m, h, d = s // 60, s // 3600, s // 86400
+    if s < 600:
+        return f"{m}m{s % 60}s"
+    if s < 3 * 3600:
+        return f"{m}m"
+    if s < 8 * 3600:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if s < 48 * 3600:
+        return f"{h}h"
+    if s < 8 * 86400:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    return f"{d}d"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    time: float
+    kind: str  # ADDED | MODIFIED | DELETED | SYNC
+    key: str
+    detail: str = ""
+
+    def line(self, fmt: Callable[[float], str]) -> str:
+        return f"{fmt(self.time)} {self.kind:<8} {self.key}" + (f"  {self.detail}" if self.detail else "")
+
+
+@dataclass
+class TableChanges:
+    """What a drained batch did to the rows: the UI touches only these keys."""
+
+    added: set[str] = field(default_factory=set)
+    changed: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    log: list[LogEntry] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.log)
+
+
+class PodTable:
+    """Latest state per pod key (namespace/name) and a capped log of what happened."""
+
+    def __init__(self, log_limit: int = 1000):
+        self.rows: dict[str, PodRow] = {}
+        self.log: deque[LogEntry] = deque(maxlen=log_limit)
+        self.synced = False
+
+    def apply(self, events: Iterable[BufferedEvent]) -> TableChanges:
+        """Fold a drained batch in; the result names only the keys whose row differs now."""
+        before: dict[str, PodRow | None] = {}  # first-seen state of every key this batch touched
+        log: list[LogEntry] = []
+        for event in events:
+            if event.kind == SYNC:
+                for key in self.rows.keys() | {pod_key(p) for p in event.payload}:
+                    before.setdefault(key, self.rows.get(key))
+                log.extend(self._sync(event))
+            else:
+                key = pod_key(event.payload)
+                before.setdefault(key, self.rows.get(key))
+                entry = self._one(event)
+                if entry is not None:
+                    log.append(entry)
+        self.log.extend(log)
+        changes = TableChanges(log=log)
+        for key, old in before.items():
+            new = self.rows.get(key)
+            if old is None and new is not None:
+                changes.added.add(key)
+            elif old is not None and new is None:
+                changes.removed.add(key)
+            elif old != new:
+                changes.changed.add(key)
+        return changes
+
+    def _one(self, event: BufferedEvent) -> LogEntry | None:
+        row = pod_row(event.payload)
+        if event.kind == DELETED:
+            self.rows.pop(row.key, None)
+            return LogEntry(event.received, DELETED, row.key, row.node)
+        previous = self.rows.get(row.key)
+        self.rows[row.key] = row
+        if previous == row:
+            return None  # a status heartbeat that changed nothing we show
+        return LogEntry(event.received, event.kind, row.key, _what_changed(previous, row))
+
+    def _sync(self, event: BufferedEvent) -> list[LogEntry]:
+        """Replace everything; after the first list, log what changed while we were away."""
+        fresh = {row.key: row for row in map(pod_row, event.payload)}
+        old, self.rows = self.rows, fresh
+        if not self.synced:
+            self.synced = True
+            return [LogEntry(event.received, SYNC, f"{len(fresh)} pods", "listed")]
+        entries = [LogEntry(event.received, DELETED, key, "gone while relisting")
+                   for key in sorted(old.keys() - fresh.keys())]
+        for key in sorted(fresh):
+            if key not in old:
+                entries.append(LogEntry(event.received, ADDED, key, _what_changed(None, fresh[key])))
+            elif old[key] != fresh[key]:
+                entries.append(LogEntry(event.received, MODIFIED, key, _what_changed(old[key], fresh[key])))
+        entries.append(LogEntry(event.received, SYNC, f"{len(fresh)} pods", "relisted"))
+        return entries
+
+
+def _what_changed(old: PodRow | None, new: PodRow) -> str:
+    if old is None:
+        return " ".join(p for p in (new.phase, new.ready, new.node) if p)
+    parts = [f"{name} {getattr(old, name)}→{getattr(new, name)}"
+             for name in ("phase", "ready", "restarts", "node") if getattr(old, name) != getattr(new, name)]
+    return ", ".join(parts)

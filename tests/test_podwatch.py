@@ -1,0 +1,319 @@
+"""PodWatcher and PodTable: pure logic on plain dicts, then the real watch on the local cluster."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from krkn_tui.kube.podwatch import (
+    ADDED,
+    DELETED,
+    MODIFIED,
+    SYNC,
+    BufferedEvent,
+    Gone,
+    KubePodSource,
+    PodTable,
+    PodWatcher,
+    human_age,
+    pod_row,
+    split_lines,
+)
+from kubehelpers import wait_for
+
+
+def pod(name, ns="demo", phase="Running", ready=True, restarts=0, node="n1", rv="1", deleting=False):
+    meta = {"name": name, "namespace": ns, "resourceVersion": rv, "creationTimestamp": "2024-05-01T12:00:00Z"}
+    if deleting:
+        meta["deletionTimestamp"] = "2024-05-01T12:05:00Z"
+    return {
+        "metadata": meta,
+        "spec": {"nodeName": node, "containers": [{"name": "c"}]},
+        "status": {"phase": phase, "containerStatuses": [{"ready": ready, "restartCount": restarts}]},
+    }
+
+
+def ev(kind, payload, t=0.0):
+    return BufferedEvent(kind, payload, t)
+
+
+# -- pure: rows, ages, lines ------------------------------------------------------------------
+
+
+def test_pod_row_reads_phase_ready_restarts_node_and_creation():
+    row = pod_row(pod("a", restarts=2, node="kwok-1"))
+    assert (row.key, row.phase, row.ready, row.restarts, row.node) == ("demo/a", "Running", "1/1", 2, "kwok-1")
+    assert row.created == 1714564800.0
+
+
+def test_pod_row_shows_terminating_and_unready_like_kubectl():
+    assert pod_row(pod("a", deleting=True)).phase == "Terminating"
+    assert pod_row(pod("a", ready=False)).ready == "0/1"
+    assert pod_row({"metadata": {"name": "x", "namespace": "n"}}).phase == "Pending"
+
+
+@pytest.mark.parametrize("seconds,text", [
+    (None, "-"), (-3, "0s"), (45, "45s"), (192, "3m12s"), (17 * 60, "17m"), (5 * 3600 + 180, "5h3m"),
+    (30 * 3600, "30h"), (3 * 86400 + 4 * 3600, "3d4h"), (12 * 86400, "12d"),
+])
+def test_human_age_matches_kubectl_style(seconds, text):
+    assert human_age(seconds) == text
+
+
+def test_split_lines_joins_lines_across_chunks_and_skips_blanks():
+    chunks = [b'{"a":', b'1}\n\n{"b"', b':2}\n{"c":3}']
+    assert list(split_lines(chunks)) == ['{"a":1}', '{"b":2}', '{"c":3}']
+
+
+# -- pure: the table model --------------------------------------------------------------------
+
+
+def test_table_first_sync_fills_rows_and_logs_one_line():
+    table = PodTable()
+    changes = table.apply([ev(SYNC, [pod("a"), pod("b")], t=5.0)])
+    assert changes.added == {"demo/a", "demo/b"} and not changes.changed and not changes.removed
+    assert [(e.kind, e.key) for e in table.log] == [(SYNC, "2 pods")]
+
+
+def test_table_batch_keeps_latest_state_and_reports_only_net_changes():
+    table = PodTable()
+    table.apply([ev(SYNC, [pod("a"), pod("b")])])
+    changes = table.apply([
+        ev(MODIFIED, pod("a", ready=False)),
+        ev(MODIFIED, pod("a", ready=True, restarts=1)),
+        ev(ADDED, pod("c")),
+        ev(DELETED, pod("c")),  # born and gone within one batch: no row work at all
+        ev(DELETED, pod("b")),
+    ])
+    assert changes.changed == {"demo/a"} and changes.removed == {"demo/b"} and not changes.added
+    assert table.rows["demo/a"].restarts == 1 and table.rows["demo/a"].ready == "1/1"
+    assert [(e.kind, e.key) for e in changes.log] == [
+        (MODIFIED, "demo/a"), (MODIFIED, "demo/a"), (ADDED, "demo/c"), (DELETED, "demo/c"), (DELETED, "demo/b")]
+    assert "ready 1/1→0/1" in changes.log[0].detail
+
+
+def test_table_ignores_heartbeats_that_change_nothing_shown():
+    table = PodTable()
+    table.apply([ev(SYNC, [pod("a", rv="1")])])
+    changes = table.apply([ev(MODIFIED, pod("a", rv="2"))])
+    assert not changes
+
+
+def test_table_relist_logs_what_happened_while_away():
+    table = PodTable()
+    table.apply([ev(SYNC, [pod("a"), pod("b")])])
+    changes = table.apply([ev(SYNC, [pod("b", phase="Failed"), pod("c")], t=9.0)])
+    assert (changes.added, changes.changed, changes.removed) == ({"demo/c"}, {"demo/b"}, {"demo/a"})
+    assert [(e.kind, e.key) for e in changes.log] == [
+        (DELETED, "demo/a"), (MODIFIED, "demo/b"), (ADDED, "demo/c"), (SYNC, "2 pods")]
+
+
+def test_table_log_is_capped():
+    table = PodTable(log_limit=5)
+    table.apply([ev(ADDED, pod(f"p{i}")) for i in range(12)])
+    assert len(table.log) == 5 and table.log[-1].key == "demo/p11"
+
+
+# -- pure: the watcher loop against a fake API ------------------------------------------------
+
+
+class FakeStream:
+    def __init__(self, events, on_end=None):
+        self.events, self.on_end, self.closed = events, on_end, False
+
+    def __iter__(self):
+        for e in self.events:
+            if isinstance(e, Exception):
+                raise e
+            yield e
+        if self.on_end:
+            self.on_end()
+
+    def close(self):
+        self.closed = True
+
+
+class FakeSource:
+    """Scripted answers: each call pops the next item (an exception is raised)."""
+
+    def __init__(self, lists, watches, when_done):
+        self.lists, self.watches, self.when_done = list(lists), list(watches), when_done
+        self.watch_versions = []
+
+    def list(self):
+        item = self.lists.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def watch(self, resource_version, timeout_seconds):
+        self.watch_versions.append(resource_version)
+        if not self.watches:
+            self.when_done()
+            return FakeStream([])
+        item = self.watches.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return FakeStream(item)
+
+
+def run_watcher(source_factory, **kwargs):
+    states = []
+    holder = {}
+    source = source_factory(lambda: holder["w"]._stop_event.set())
+    watcher = PodWatcher(source, on_state=states.append, backoff=(0.001, 0.004), **kwargs)
+    holder["w"] = watcher
+    watcher.start()
+    watcher.join(10)
+    assert not watcher.is_alive()
+    return watcher, source, states
+
+
+def test_watcher_lists_then_watches_from_the_list_version_and_follows_bookmarks():
+    watcher, source, states = run_watcher(lambda done: FakeSource(
+        lists=[([pod("a")], "10")],
+        watches=[
+            [{"type": "ADDED", "object": pod("b", rv="11")},
+             {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "15"}}}],
+            # a second request after the server-side timeout resumes from the bookmark
+            [{"type": "DELETED", "object": pod("a", rv="16")}],
+        ],
+        when_done=done))
+    assert source.watch_versions[:2] == ["10", "15"]
+    assert [e.kind for e in watcher.drain()] == [SYNC, ADDED, DELETED]
+    assert states[0] == "connected" and states[-1] == "stopped"
+
+
+def test_watcher_relists_on_410_gone_and_resumes_from_the_new_version():
+    watcher, source, states = run_watcher(lambda done: FakeSource(
+        lists=[([pod("a")], "10"), ([pod("b")], "50")],
+        watches=[[{"type": "ADDED", "object": pod("c", rv="11")}, Gone("too old")],
+                 [{"type": "MODIFIED", "object": pod("b", rv="51")}]],
+        when_done=done))
+    assert source.watch_versions[:2] == ["10", "50"]
+    assert [e.kind for e in watcher.drain()] == [SYNC, ADDED, SYNC, MODIFIED]
+    assert "relisting" in states
+
+
+def test_watcher_reconnects_with_backoff_and_resumes_without_relisting():
+    refused = ConnectionRefusedError("[Errno 111] Connection refused")
+    watcher, source, states = run_watcher(lambda done: FakeSource(
+        lists=[refused, ([pod("a")], "10")],
+        watches=[[{"type": "ADDED", "object": pod("b", rv="11")}, refused], refused,
+                 [{"type": "DELETED", "object": pod("b", rv="12")}]],
+        when_done=done))
+    # after the dropped stream, the watch resumes where it was: no second list
+    assert source.watch_versions[:3] == ["10", "11", "11"]
+    assert [e.kind for e in watcher.drain()] == [SYNC, ADDED, DELETED]
+    assert "reconnecting: connection refused" in states
+    assert states.index("reconnecting: connection refused") < states.index("connected")
+
+
+def test_watcher_stop_interrupts_a_blocked_stream():
+    release = threading.Event()
+
+    class BlockingStream:
+        def __iter__(self):
+            release.wait(10)
+            return iter(())
+
+        def close(self):
+            release.set()
+
+    class Source:
+        def list(self):
+            return [], "1"
+
+        def watch(self, rv, timeout):
+            return BlockingStream()
+
+    watcher = PodWatcher(Source())
+    watcher.start()
+    wait_for(lambda: watcher.state == "connected", 5, 0.01, "connected")
+    watcher.stop(timeout=5)
+    assert not watcher.is_alive() and watcher.state == "stopped"
+
+
+def test_watcher_waits_for_the_consumer_when_the_buffer_is_full():
+    class Source:
+        def list(self):
+            return [], "1"
+
+        def watch(self, rv, timeout):
+            return FakeStream([{"type": "ADDED", "object": pod(f"p{i}", rv=str(i + 2))} for i in range(10)])
+
+    watcher = PodWatcher(Source(), max_pending=3)
+    watcher.start()
+    wait_for(lambda: len(watcher.buffer) == 3, 5, 0.01, "buffer full")
+    assert len(watcher.buffer) == 3  # the producer is held back, nothing is dropped
+    got = []
+    wait_for(lambda: got.extend(watcher.drain()) or len(got) >= 11, 5, 0.01, "all events")
+    watcher.stop()
+    assert [e.payload["metadata"]["name"] for e in got if e.kind == ADDED][:10] == [f"p{i}" for i in range(10)]
+
+
+# -- on the local cluster ---------------------------------------------------------------------
+
+
+@pytest.mark.cluster
+def test_watcher_sees_a_pod_created_and_deleted(api_client, namespace):
+    from kubernetes import client
+
+    core = client.CoreV1Api(api_client)
+    table = PodTable()
+    # a 2-second server-side timeout: the loop re-opens the watch several times during the test
+    watcher = PodWatcher(KubePodSource(lambda: api_client, namespace), timeout_seconds=2)
+    watcher.start()
+    try:
+        wait_for(lambda: watcher.state == "connected", 30, what="watch connected")
+        name = f"p-{uuid.uuid4().hex[:6]}"
+        core.create_namespaced_pod(namespace, client.V1Pod(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.k8s.io/pause:3.10")],
+                                  termination_grace_period_seconds=0)))
+        key = f"{namespace}/{name}"
+
+        def row_running():
+            table.apply(watcher.drain())
+            row = table.rows.get(key)
+            return row is not None and row.phase == "Running" and row.ready == "1/1" and row.node
+
+        wait_for(row_running, 60, what="pod running in the table")
+        watcher_timeouts_survived = watcher.resource_version
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+
+        def row_gone():
+            table.apply(watcher.drain())
+            return key not in table.rows
+
+        wait_for(row_gone, 60, what="pod gone from the table")
+        kinds = [e.kind for e in table.log if e.key == key]
+        assert kinds[0] == ADDED and kinds[-1] == DELETED
+        assert watcher_timeouts_survived and watcher.state == "connected"
+    finally:
+        watcher.stop()
+    assert watcher.state == "stopped"
+
+
+def test_watcher_reports_an_unreachable_server_and_keeps_trying():
+    from kubernetes import client
+
+    def unreachable():
+        cfg = client.Configuration()
+        cfg.host = "https://127.0.0.1:9"  # discard port: nothing listens
+        cfg.retries = 0
+        return client.ApiClient(cfg)
+
+    states = []
+    watcher = PodWatcher(KubePodSource(unreachable, connect_timeout=1), on_state=states.append,
+                         backoff=(0.01, 0.02))
+    watcher.start()
+    try:
+        wait_for(lambda: len([s for s in states if s.startswith("reconnecting")]) >= 1 and watcher.is_alive(),
+                 20, 0.05, "reconnecting state")
+    finally:
+        watcher.stop()
+    assert states[0].startswith("reconnecting: ") and "refused" in states[0]
+    assert watcher.state == "stopped"
