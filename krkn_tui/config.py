@@ -1,0 +1,192 @@
+"""krkn's ``config.yaml``: the parts this console uses, validated; krkn's other sections are ignored."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from .errors import UserError
+from .yamlio import Section, describe, did_you_mean, expect_list, join_field, load_yaml_file
+
+KNOWN_SCENARIO_TYPES = (
+    "pod_disruption_scenarios",
+    "application_outages_scenarios",
+    "node_scenarios",
+    "service_disruption_scenarios",
+    "hog_scenarios",
+)
+DEFAULT_PROTECTED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+DEFAULT_VERSIONS_DIR = "~/.krkn/rollback"
+# krkn's own defaults, so a krkn config that leaves them out behaves the same here.
+DEFAULT_WAIT_DURATION = 60.0
+DEFAULT_ITERATIONS = 1
+
+# Keys read under `kraken`. Other keys are krkn's (distribution, port, signal_address, ...) and
+# ignored, but a near-miss of one of ours is a typo that would silently change behaviour.
+_KRAKEN_KEYS = (
+    "kubeconfig_path",
+    "auto_rollback",
+    "rollback_versions_directory",
+    "protected_namespaces",
+    "allow_protected_namespaces",
+    "chaos_scenarios",
+)
+_KRKN_KRAKEN_KEYS = frozenset({
+    "distribution", "exit_on_failure", "publish_kraken_status", "signal_state", "signal_address",
+    "port", "kubeconfig_path", "chaos_scenarios", "auto_rollback", "rollback_versions_directory",
+})
+_TUNINGS_KEYS = ("wait_duration", "iterations")
+_KRKN_TUNINGS_KEYS = frozenset({"daemon_mode"})
+
+
+@dataclass(frozen=True)
+class ScenarioRef:
+    """One scenario file from ``kraken.chaos_scenarios``, in run order."""
+
+    scenario_type: str
+    file: Path
+    index: int  # 0-based position across the whole run
+    field: str = ""  # where it was listed, e.g. kraken.chaos_scenarios[0].node_scenarios[1]
+
+
+@dataclass
+class Config:
+    path: Path
+    kubeconfig_path: Path | None
+    auto_rollback: bool
+    versions_dir: Path
+    protected_namespaces: frozenset[str]
+    allow_protected: bool
+    scenarios: list[ScenarioRef] = field(default_factory=list)
+    wait_duration: float = DEFAULT_WAIT_DURATION
+    iterations: int = DEFAULT_ITERATIONS
+
+
+def _resolve(base: Path, value: str) -> Path:
+    """Expand ~ and make relative paths relative to the config's folder, keeping symlinked names."""
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    return Path(os.path.normpath(path.absolute()))
+
+
+def _reject_typos(section: Section, ours: Iterable[str], krkn: frozenset[str]) -> None:
+    ours = list(ours)
+    for key in section.data:
+        if key in ours or key in krkn or not isinstance(key, str):
+            continue
+        hint = did_you_mean(key, ours)
+        if hint:
+            raise section.error(key, f"unknown field{hint}")
+
+
+def _check_file(path: Path, file: Path, where: str) -> None:
+    try:
+        st = path.stat()  # follows symlinks: a link out of the config's folder is fine
+    except FileNotFoundError:
+        raise UserError(f"scenario file not found: {path}", file=file, field=where) from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot access scenario file {path}: {exc}", file=file, field=where) from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise UserError(f"scenario file {path} is {kind}", file=file, field=where)
+
+
+def _scenarios(
+    kraken: Section, base: Path, known: tuple[str, ...], check_files: bool
+) -> list[ScenarioRef]:
+    file = kraken.file
+    where = kraken.field("chaos_scenarios")
+    raw = kraken.data.get("chaos_scenarios")
+    if raw is None:
+        return []
+    entries = expect_list(raw, file, where, what="a list of one-key mappings (type: [files])")
+    refs: list[ScenarioRef] = []
+    for i, entry in enumerate(entries):
+        at = join_field(where, i)
+        if isinstance(entry, list):
+            raise UserError(
+                "a nested list is krkn's old post-scenario form, which is not supported; "
+                "write `- <scenario_type>: [files]`",
+                file=file,
+                field=at,
+            )
+        if not isinstance(entry, dict) or len(entry) != 1:
+            got = f"a mapping with {len(entry)} keys" if isinstance(entry, dict) else describe(entry)
+            raise UserError(
+                f"expected a one-key mapping (type: [files]), got {got}", file=file, field=at
+            )
+        ((scenario_type, files),) = entry.items()
+        if scenario_type not in known:
+            raise UserError(
+                f"unknown scenario type {scenario_type!r}{did_you_mean(scenario_type, known)} "
+                f"(known: {', '.join(known)})",
+                file=file,
+                field=at,
+            )
+        at = join_field(at, scenario_type)
+        files = expect_list(files, file, at, what="a list of scenario files")
+        for j, name in enumerate(files):
+            item = join_field(at, j)
+            if isinstance(name, list):
+                raise UserError(
+                    "a nested list is krkn's old post-scenario form, which is not supported",
+                    file=file,
+                    field=item,
+                )
+            if not isinstance(name, str) or not name.strip():
+                raise UserError(f"expected a file path, got {describe(name)}", file=file, field=item)
+            path = _resolve(base, name)
+            if check_files:
+                _check_file(path, file, item)
+            refs.append(ScenarioRef(scenario_type, path, len(refs), item))
+    return refs
+
+
+def load_config(
+    path: str | Path, known_types: Iterable[str] | None = None, check_files: bool = True
+) -> Config:
+    """Read and validate krkn's config.yaml; raises UserError naming the file and field."""
+    path = Path(path)
+    known = tuple(known_types) if known_types is not None else KNOWN_SCENARIO_TYPES
+    top = Section(load_yaml_file(path, what="config"), path, what="a mapping at the top level")
+    if top.data.get("kraken") is None:
+        raise top.error("kraken", "is required")
+    kraken = Section(top.data["kraken"], path, "kraken")
+    _reject_typos(kraken, _KRAKEN_KEYS, _KRKN_KRAKEN_KEYS)
+    base = Path(os.path.normpath(path.absolute())).parent
+
+    kubeconfig = kraken.string("kubeconfig_path")
+    versions = kraken.string("rollback_versions_directory", DEFAULT_VERSIONS_DIR)
+    extra = kraken.string_list("protected_namespaces")
+
+    wait_duration, iterations = DEFAULT_WAIT_DURATION, DEFAULT_ITERATIONS
+    tunings = top.section("tunings")
+    if tunings is not None:
+        _reject_typos(tunings, _TUNINGS_KEYS, _KRKN_TUNINGS_KEYS)
+        wait_duration = tunings.number("wait_duration", DEFAULT_WAIT_DURATION, minimum=0)
+        iterations = tunings.integer("iterations", DEFAULT_ITERATIONS, minimum=1)
+
+    return Config(
+        path=path,
+        kubeconfig_path=_resolve(base, kubeconfig) if kubeconfig else None,
+        auto_rollback=kraken.boolean("auto_rollback", True),
+        versions_dir=_resolve(base, versions),
+        protected_namespaces=DEFAULT_PROTECTED_NAMESPACES | frozenset(extra),
+        allow_protected=kraken.boolean("allow_protected_namespaces", False),
+        scenarios=_scenarios(kraken, base, known, check_files),
+        wait_duration=wait_duration,
+        iterations=iterations,
+    )
+
+
+__all__ = [
+    "Config",
+    "DEFAULT_PROTECTED_NAMESPACES",
+    "KNOWN_SCENARIO_TYPES",
+    "ScenarioRef",
+    "load_config",
+]
