@@ -1,0 +1,318 @@
+"""Run version files, newest first.
+
+Failure policy: CONTINUE. A failing step is recorded (``<file>.py.failed`` sidecar, the ``.py``
+stays runnable) and the executor goes on with the older steps, as Chaos Toolkit does with its
+rollbacks; krkn instead aborts at the first failure and leaves every older change in place. The
+caller sees every step's outcome in the returned list and can re-run the failed ones later.
+
+Each step runs at most once, even with several executors at once: the file is ``flock``-ed
+(non-blocking; busy means another executor has it -> "skipped"), re-checked to be the same inode
+at the same path, run, and renamed ``.py.executed`` while the lock is still held.
+
+Before running, a step is refused (file untouched) if the file is a symlink, not owned by us,
+group/world-writable, sits in a run or versions directory that is a symlink or group/world-
+writable, or is ours and no longer matches its manifest digest. krkn's files carry no digest,
+so they run only with ``allow_foreign`` (as ``python FILE``; the exit code decides).
+
+Our files run in-process with one API client shared by all steps. Connection problems and
+429/5xx answers are retried with exponential backoff (0.2 s doubling to 5 s) until
+``retry_deadline``; once one step has used up its deadline that way, later steps of the same
+executor get a single attempt until one succeeds, so an unreachable cluster fails a long run
+in minutes rather than hours.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from .fsio import fsync_dir, write_atomic
+from .loader import load_version
+from .meta import find_meta_line
+from .naming import EXECUTED, FAILED, parse_run_dir_name, parse_version_name
+from .retry import backoff_delays, is_transient
+from .safety import digest_mismatch_reason, unsafe_file_reason, unsafe_location_reason
+from .store import MAX_VERSION_BYTES, read_failure
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    path: Path
+    status: str  # executed | failed | skipped | refused | would-run
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class _Outcome(Exception):
+    """A step ends early with this status and reason."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _newest_first_key(path: Path) -> tuple:
+    parsed = parse_version_name(path.name)
+    run = parse_run_dir_name(path.parent.name)
+    return (parsed[1] if parsed else -1, run[0] if run else -1, path.name)
+
+
+def _read_fd(fd: int, path: Path) -> bytes:
+    chunks, total = [], 0
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > MAX_VERSION_BYTES:
+            raise _Outcome("refused", f"{path} is larger than {MAX_VERSION_BYTES} bytes")
+    return b"".join(chunks)
+
+
+class Executor:
+    foreign_timeout = 600.0  # seconds for one `python FILE` of krkn's
+
+    def __init__(
+        self,
+        api_client_factory: Callable[[], object] | None,
+        *,
+        allow_foreign: bool = False,
+        python: str = sys.executable,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        retry_deadline: float = 60.0,
+        on_event: Callable[[dict], None] | None = None,
+    ):
+        self._factory = api_client_factory or self._kubeconfig_client
+        self.allow_foreign = allow_foreign
+        self.python = python
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.retry_deadline = retry_deadline
+        self._on_event = on_event
+        self._client = None
+        self._cluster_down = False
+        self._sleep = time.sleep
+        self._clock = time.monotonic
+
+    # -- public -------------------------------------------------------------------------------
+
+    def execute(self, paths: list[Path], dry_run: bool = False) -> list[StepResult]:
+        """Run ``paths`` newest first (by file time); every step is attempted whatever failed.
+
+        KeyboardInterrupt propagates: the step it interrupted stays pending (no lock outlives
+        the process), so running the same paths again resumes where it stopped.
+        """
+        ordered = sorted((Path(p) for p in paths), key=_newest_first_key, reverse=True)
+        results = []
+        for path in ordered:
+            started = time.monotonic()
+            status, error = self._step(path, dry_run)
+            results.append(StepResult(path, status, error, time.monotonic() - started))
+        return results
+
+    # -- one step -----------------------------------------------------------------------------
+
+    def _step(self, path: Path, dry_run: bool) -> tuple[str, str | None]:
+        try:
+            return self._guarded_step(path, dry_run)
+        except _Outcome as out:
+            if out.status == "refused":
+                self._emit("rollback_refused", path, error=out.reason)
+            return out.status, out.reason
+
+    def _guarded_step(self, path: Path, dry_run: bool) -> tuple[str, str | None]:
+        parsed = parse_version_name(path.name)
+        if parsed is None:
+            raise _Outcome("refused", f"{path.name} is not a version file name")
+        if parsed[3] == "executed":
+            raise _Outcome("skipped", f"{path.name} is already executed")
+        if not os.path.lexists(path):
+            raise _Outcome("skipped", f"{path} no longer exists (executed or archived meanwhile)")
+        reason = unsafe_location_reason(path)
+        if reason:
+            raise _Outcome("refused", reason)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise _Outcome("skipped", f"{path} no longer exists") from None
+        except OSError as exc:
+            raise _Outcome("refused", f"cannot open {path}: {exc.strerror or exc}") from None
+        try:
+            # A dry run takes no lock: it must never make a real executor skip a step.
+            if not dry_run:
+                self._lock_same_file(fd, path)
+            data, ours = self._admit(fd, path)
+            if dry_run:
+                return "would-run", None
+            return self._run_and_record(path, data, ours)
+        finally:
+            os.close(fd)  # releases the lock, after the rename
+
+    def _admit(self, fd: int, path: Path) -> tuple[bytes, bool]:
+        """The file's bytes and whether it is ours, or a refusal."""
+        reason = unsafe_file_reason(path, os.fstat(fd))
+        if reason:
+            raise _Outcome("refused", reason)
+        data = _read_fd(fd, path)  # exactly these bytes are verified and then run
+        ours = find_meta_line(data.decode("utf-8", "replace")) is not None
+        if ours:
+            reason = digest_mismatch_reason(path, data)
+            if reason:
+                raise _Outcome("refused", reason)
+        elif not self.allow_foreign:
+            raise _Outcome(
+                "refused",
+                f"{path.name} was not written by krkn-tui (no digest to check); "
+                "allow foreign files to run it",
+            )
+        return data, ours
+
+    def _run_and_record(self, path: Path, data: bytes, ours: bool) -> tuple[str, str | None]:
+        self._emit("rollback_started", path)
+        started = time.monotonic()
+        error, attempts = self._run_ours(path, data) if ours else self._run_foreign(path)
+        if error is None:
+            note = self._mark_executed(path)
+            seconds = time.monotonic() - started
+            self._emit("rollback_executed", path, error=note, attempts=attempts, seconds=seconds)
+            return "executed", note
+        note = self._record_failure(path, error, attempts)
+        self._emit("rollback_failed", path, error=error, attempts=attempts)
+        return "failed", error + (f" ({note})" if note else "")
+
+    def _lock_same_file(self, fd: int, path: Path) -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _Outcome("skipped", f"{path.name} is being run by another executor") from None
+        try:
+            now = os.lstat(path)
+        except FileNotFoundError:
+            raise _Outcome("skipped", f"{path.name} was executed by another executor") from None
+        st = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+            raise _Outcome("skipped", f"{path.name} was replaced meanwhile; not running it")
+
+    # -- running ------------------------------------------------------------------------------
+
+    def _run_ours(self, path: Path, data: bytes) -> tuple[str | None, int]:
+        try:
+            rollback, content = load_version(data, str(path))
+        except Exception as exc:
+            return f"cannot load {path.name}: {_one_line(exc)}", 0
+        deadline = self._clock() + self.retry_deadline
+        attempts = 0
+        for delay in backoff_delays():
+            attempts += 1
+            try:
+                rollback(content, self._api_client())
+            except SystemExit as exc:
+                if exc.code in (0, None):
+                    break
+                return f"rollback called sys.exit({exc.code!r})", attempts
+            except Exception as exc:
+                if not is_transient(exc):
+                    return _one_line(exc), attempts
+                if self._cluster_down or self._clock() + delay > deadline:
+                    self._cluster_down = True
+                    return f"{_one_line(exc)} (gave up after {attempts} attempts)", attempts
+                log.info("rollback %s: %s; retrying in %.1fs", path.name, _one_line(exc), delay)
+                self._sleep(delay)
+            else:
+                break
+        self._cluster_down = False
+        return None, attempts
+
+    def _run_foreign(self, path: Path) -> tuple[str | None, int]:
+        env = dict(os.environ)
+        if self.kubeconfig:
+            env["KUBECONFIG"] = self.kubeconfig
+        if self.context:
+            env["KRKN_TUI_CONTEXT"] = self.context
+        try:
+            proc = subprocess.run(
+                [self.python, str(path)],
+                cwd=path.parent,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=self.foreign_timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return f"{path.name} did not finish within {self.foreign_timeout:.0f}s", 1
+        except OSError as exc:
+            return f"cannot run {self.python}: {exc.strerror or exc}", 1
+        if proc.returncode == 0:
+            return None, 1
+        lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
+        return f"exit status {proc.returncode}" + (f": {lines[-1]}" if lines else ""), 1
+
+    def _api_client(self):
+        # One client for the whole run: building one per step would re-read kubeconfig 500 times.
+        if self._client is None:
+            self._client = self._factory()
+        return self._client
+
+    def _kubeconfig_client(self):
+        from kubernetes import client, config
+
+        configuration = client.Configuration()
+        config.load_kube_config(
+            config_file=self.kubeconfig, context=self.context, client_configuration=configuration
+        )
+        return client.ApiClient(configuration)
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def _mark_executed(self, path: Path) -> str | None:
+        """Rename to ``.executed`` (lock still held) and drop the failure record."""
+        try:
+            os.rename(path, str(path) + EXECUTED)
+            try:
+                os.unlink(str(path) + FAILED)
+            except FileNotFoundError:
+                pass
+            fsync_dir(path.parent)
+        except OSError as exc:
+            return f"executed, but could not mark it so: {exc.strerror or exc}"
+        return None
+
+    def _record_failure(self, path: Path, error: str, attempts: int) -> str | None:
+        previous = read_failure(path) or {}
+        earlier = previous.get("attempts")
+        record = {
+            "error": error,
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "time_ns": time.time_ns(),
+            "attempts": attempts + (earlier if isinstance(earlier, int) else 0),
+        }
+        try:
+            write_atomic(path.parent, path.name + FAILED, json.dumps(record).encode())
+        except OSError as exc:
+            return f"could not record the failure: {exc.strerror or exc}"
+        return None
+
+    def _emit(self, event: str, path: Path, **fields) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event({"event": event, "file": str(path), "error": None, **fields})
+        except Exception:  # the audit sink must not change what happens to the cluster
+            log.exception("rollback event handler failed")

@@ -1,0 +1,106 @@
+"""Durable file operations: a step is only "registered" once it would survive a power cut."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_private_dir(path: Path) -> bool:
+    """Create ``path`` (and parents) mode 0700; True if it was created.
+
+    An existing directory is accepted only if it is not a symlink and not group/world-writable:
+    its files will later be executed.
+    """
+    path = Path(path)
+    created = False
+    if not os.path.lexists(path):
+        if not path.parent.exists():
+            ensure_private_dir(path.parent)
+        try:
+            os.mkdir(path, PRIVATE_DIR)
+            created = True
+        except FileExistsError:
+            pass
+        else:
+            os.chmod(path, PRIVATE_DIR)  # umask may have been stricter; never looser
+            fsync_dir(path.parent)
+    problem = unsafe_dir_reason(path)
+    if problem:
+        raise PermissionError(problem)
+    return created
+
+
+def unsafe_dir_reason(path: Path) -> str | None:
+    """Why files under ``path`` must not be executed, or None."""
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symlink"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{path} is not a directory"
+    if st.st_uid != os.geteuid():
+        return f"{path} is owned by uid {st.st_uid}, not {os.geteuid()}"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        mode = stat.S_IMODE(st.st_mode)
+        return f"{path} is group- or world-writable (mode {mode:o}; chmod go-w it)"
+    return None
+
+
+def write_atomic(directory: Path, name: str, data: bytes, mode: int = PRIVATE_FILE) -> Path:
+    """Write ``directory/name`` so that it either exists complete or not at all."""
+    directory = Path(directory)
+    final = directory / name
+    tmp = directory / f".tmp-{name}-{os.getpid()}-{os.urandom(4).hex()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, final)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_dir(directory)
+    return final
+
+
+def append_line(path: Path, line: str, mode: int = PRIVATE_FILE) -> None:
+    """Append one line and fsync; O_APPEND keeps concurrent writers' lines whole."""
+    if "\n" in line:
+        raise ValueError("a manifest line must not contain a newline")
+    new = not os.path.lexists(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+    try:
+        os.write(fd, (line + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if new:
+        fsync_dir(Path(path).parent)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,84 @@
+"""Read a version file written by krkn (krkn-lib's template) without executing it.
+
+krkn binds ``rollback_content = RollbackContent(namespace=..., resource_identifier=...)`` at
+module level (or passes the call inline) and, under ``if __name__ == '__main__':``, calls
+``<callable>(rollback_content, lib_telemetry)``. Only literal arguments are read.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KrknVersion:
+    callable: str | None
+    namespace: str | None
+    resource_identifier: str | None
+
+
+def _is_content_call(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "RollbackContent"
+    )
+
+
+def _literal(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _content_fields(call: ast.Call) -> tuple[str | None, str | None]:
+    kw = {k.arg: k.value for k in call.keywords if k.arg}
+    # Positional order of krkn's dataclass: resource_identifier, namespace.
+    ident = kw.get("resource_identifier", call.args[0] if call.args else None)
+    ns = kw.get("namespace", call.args[1] if len(call.args) > 1 else None)
+    return _literal(ns), _literal(ident)
+
+
+def _is_main_guard(node: ast.AST) -> bool:
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    parts = [node.test.left, *node.test.comparators]
+    return any(isinstance(p, ast.Name) and p.id == "__name__" for p in parts) and any(
+        _literal(p) == "__main__" for p in parts
+    )
+
+
+def parse_krkn_version(text: str) -> KrknVersion:
+    """Callable name, namespace and resource identifier; SyntaxError/ValueError if unparsable."""
+    tree = ast.parse(text)
+    bound: dict[str, ast.Call] = {}  # module-level names bound to RollbackContent(...)
+    functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and _is_content_call(node.value):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    bound[target.id] = node.value
+
+    content: ast.Call | None = None
+    name: str | None = None
+    for guard in (n for n in tree.body if _is_main_guard(n)):
+        for node in ast.walk(guard):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            first = node.args[0]
+            call = first if _is_content_call(first) else None
+            if call is None and isinstance(first, ast.Name):
+                call = bound.get(first.id)
+            if call is not None and isinstance(node.func, ast.Name):
+                content, name = call, node.func.id
+                break
+        if content is not None:
+            break
+
+    if content is None and bound:
+        content = next(iter(bound.values()))
+    if name is None and len(functions) == 1:
+        name = functions[0]
+    ns, ident = _content_fields(content) if content is not None else (None, None)
+    return KrknVersion(callable=name, namespace=ns, resource_identifier=ident)

@@ -1,0 +1,112 @@
+"""Names of run directories and version files, in krkn's layout.
+
+``<versions_dir>/<run_time_ns>-<run_uuid>/<scenario_type>_<time_ns>_<suffix>.py[.executed]``
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+import threading
+import time
+import uuid
+from pathlib import Path
+
+DEFAULT_VERSIONS_DIR = Path("~/.krkn/rollback").expanduser()
+
+PY = ".py"
+EXECUTED = ".executed"
+FAILED = ".failed"
+MANIFEST_NAME = ".krkn-tui-manifest.jsonl"
+SUFFIX_LEN = 8
+_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+
+# re.ASCII so \w never matches other scripts; bounded digit runs keep int() inside its limits.
+_SCENARIO = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}"
+_RUN_UUID = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
+_SCENARIO_RE = re.compile(_SCENARIO, re.ASCII)
+_RUN_UUID_RE = re.compile(_RUN_UUID, re.ASCII)
+_RUN_DIR_RE = re.compile(rf"(?P<ns>[0-9]{{1,30}})-(?P<uuid>{_RUN_UUID})", re.ASCII)
+# The scenario type may itself contain underscores; the greedy group leaves the last two fields.
+_VERSION_RE = re.compile(
+    rf"(?P<type>{_SCENARIO})_(?P<ns>[0-9]{{1,30}})_(?P<suffix>[A-Za-z0-9]{{{SUFFIX_LEN}}})"
+    rf"\.py(?P<executed>\.executed)?",
+    re.ASCII,
+)
+
+_clock_lock = threading.Lock()
+_last_ns = 0
+
+
+def next_time_ns() -> int:
+    """``time.time_ns()``, but strictly increasing within the process.
+
+    Two registrations in the same clock tick must still get distinct, totally ordered names.
+    """
+    global _last_ns
+    with _clock_lock:
+        now = time.time_ns()
+        _last_ns = now if now > _last_ns else _last_ns + 1
+        return _last_ns
+
+
+def new_suffix() -> str:
+    return "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(SUFFIX_LEN))
+
+
+def new_run_id(run_uuid: str | None = None, time_ns: int | None = None) -> str:
+    """``<time_ns>-<uuid4>``: the run directory's name."""
+    run_uuid = run_uuid or str(uuid.uuid4())
+    check_run_uuid(run_uuid)
+    return run_dir_name(time.time_ns() if time_ns is None else time_ns, run_uuid)
+
+
+def run_dir_name(time_ns: int, run_uuid: str) -> str:
+    return f"{time_ns}-{run_uuid}"
+
+
+def parse_run_dir_name(name: str) -> tuple[int, str] | None:
+    """``(run_time_ns, run_uuid)``, or None when ``name`` is not a run directory."""
+    m = _RUN_DIR_RE.fullmatch(name) if isinstance(name, str) else None
+    return (int(m["ns"]), m["uuid"]) if m else None
+
+
+def check_run_uuid(run_uuid: str) -> None:
+    if not isinstance(run_uuid, str) or not _RUN_UUID_RE.fullmatch(run_uuid):
+        raise ValueError(f"run uuid {run_uuid!r}: use letters, digits, '.', '_' and '-' only")
+
+
+def check_scenario_type(scenario_type: str) -> None:
+    # The type becomes part of a file name: no separators, nothing a shell or listing trips on.
+    if not isinstance(scenario_type, str) or not _SCENARIO_RE.fullmatch(scenario_type):
+        raise ValueError(
+            f"scenario type {scenario_type!r}: use letters, digits, '.', '_' and '-' only"
+        )
+
+
+def version_file_name(scenario_type: str, time_ns: int, suffix: str) -> str:
+    check_scenario_type(scenario_type)
+    return f"{scenario_type}_{time_ns}_{suffix}{PY}"
+
+
+def parse_version_name(name: str) -> tuple[str, int, str, str] | None:
+    """``(scenario_type, time_ns, suffix, state)`` with state "pending" or "executed", else None.
+
+    A ``.py.failed`` sidecar, the manifest or a temp file is not a version file: None.
+    """
+    m = _VERSION_RE.fullmatch(name) if isinstance(name, str) else None
+    if not m:
+        return None
+    return m["type"], int(m["ns"]), m["suffix"], "executed" if m["executed"] else "pending"
+
+
+def pending_name(name: str) -> str:
+    """The ``.py`` name a version file had before it was marked executed."""
+    return name[: -len(EXECUTED)] if name.endswith(PY + EXECUTED) else name
+
+
+def archive_dir_for(versions_dir: Path) -> Path:
+    """The archive is a sibling folder: ``~/.krkn/rollback`` -> ``~/.krkn/rollback-archive``."""
+    versions_dir = Path(versions_dir).expanduser()
+    return versions_dir.with_name(versions_dir.name + "-archive")
