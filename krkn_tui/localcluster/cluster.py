@@ -238,6 +238,28 @@ class LocalCluster:
         self._wait(f"the demo workload in namespace {DEMO_NAMESPACE} is Ready", ready, timeout, self._load())
         self.say(f"demo workload ready in namespace {DEMO_NAMESPACE}")
 
+    # -- one component -----------------------------------------------------------------------
+
+    def stop_component(self, name: str) -> None:
+        """Stop one component (fault tests: the API server goes away mid-run)."""
+        with self._lock():
+            state = self._load()
+            processes.stop([p for p in state.get("processes", []) if p["name"] == name])
+
+    def start_component(self, name: str, timeout: float = 60.0) -> None:
+        """Start a stopped component again with its recorded command line and port."""
+        with self._lock():
+            state = self._load()
+            old = next(p for p in state["processes"] if p["name"] == name)
+            if processes.alive(old["pid"], old.get("start_time")):
+                return
+            new = processes.launch(name, old["argv"], Path(old["log"]))
+            state["processes"] = [new if p["name"] == name else p for p in state["processes"]]
+            self._save(state)
+            if name == "kube-apiserver":
+                rest = self._rest(state)
+                self._wait("the API server is ready", lambda: rest.ok("/readyz"), timeout, state, name)
+
     # -- down and status ---------------------------------------------------------------------
 
     def down(self) -> list[str]:
