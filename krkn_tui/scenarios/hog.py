@@ -1,0 +1,151 @@
+"""Resource hogs: one stress pod (cpu, memory or io) pinned to each selected node for `duration`.
+
+Each pod gets its own rollback file, written before the pod is created; the pods are removed
+by executing those files. Pods are pinned with spec.nodeName, so the scheduler is not asked
+and a node's NoSchedule taints need no toleration; `taints` add tolerations anyway, as krkn
+does, which also covers NoExecute.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from pathlib import Path
+
+from ..rollback import RollbackContent
+from .application_outage import target_namespace
+from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
+from .specs import HogSpec
+
+START_TIMEOUT = 120.0  # seconds for every hog pod to be Running
+GONE_TIMEOUT = 60.0  # seconds for the deleted pods to disappear
+
+
+def delete_hog_pod(content, api_client):
+    """Rollback: delete the hog pod at once; already gone counts as done."""
+    from kubernetes import client
+
+    try:
+        client.CoreV1Api(api_client).delete_namespaced_pod(
+            content.resource_identifier, content.namespace, grace_period_seconds=0)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def _schedulable(node) -> bool:
+    ready = any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+    return ready and not node.spec.unschedulable
+
+
+def select_nodes(core, spec: HogSpec) -> list:
+    """Ready, schedulable nodes matching `node-selector`; a random `number-of-nodes` of them."""
+    nodes = [n for n in core.list_node(label_selector=spec.node_selector or None).items if _schedulable(n)]
+    what = f"matching {spec.node_selector!r}" if spec.node_selector else "in the cluster"
+    if not nodes:
+        raise ScenarioFailed(f"no schedulable node {what}")
+    if spec.number_of_nodes is None:
+        return nodes
+    if spec.number_of_nodes > len(nodes):
+        raise ScenarioFailed(f"number-of-nodes is {spec.number_of_nodes}, but only {len(nodes)} "
+                             f"schedulable nodes are {what}")
+    return random.SystemRandom().sample(nodes, spec.number_of_nodes)
+
+
+def _stress_env(spec: HogSpec, node) -> list[dict]:
+    """Settings for the krkn-hog image, which wraps stress-ng."""
+    cpus = str(node.status.allocatable.get("cpu", "1")) if node.status.allocatable else "1"
+    workers = spec.workers or (int(cpus) if cpus.isdigit() else 1)
+    env = {"HOG_TYPE": spec.hog_type, "DURATION": f"{spec.duration:g}", "WORKERS": str(workers)}
+    if spec.hog_type == "cpu":
+        env.update(LOAD_PERCENTAGE=str(spec.cpu_load_percentage), CPU_METHOD=spec.cpu_method)
+    elif spec.hog_type == "memory":
+        env.update(VM_BYTES=spec.memory_vm_bytes)
+    else:
+        env.update(BLOCK_SIZE=spec.io_block_size, WRITE_BYTES=spec.io_write_bytes,
+                   TARGET_FOLDER=spec.io_target_pod_folder)
+    return [{"name": k, "value": v} for k, v in env.items()]
+
+
+def hog_pod(name: str, spec: HogSpec, node, run_uuid: str) -> dict:
+    container: dict = {"name": "hog", "image": spec.image, "env": _stress_env(spec, node)}
+    pod_spec: dict = {
+        "nodeName": node.metadata.name,
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 0,
+        "containers": [container],
+        "tolerations": [
+            {"key": t.key, "effect": t.effect,
+             **({"operator": "Equal", "value": t.value} if t.value is not None else {"operator": "Exists"})}
+            for t in spec.taints
+        ],
+    }
+    if spec.hog_type == "io":
+        volume = dict(spec.io_target_pod_volume)
+        pod_spec["volumes"] = [volume]
+        container["volumeMounts"] = [{"name": volume["name"], "mountPath": spec.io_target_pod_folder}]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": spec.namespace,
+                     "labels": {"app": "krkn-hog", "krkn-tui/run": run_uuid, "krkn-tui/hog-type": spec.hog_type}},
+        "spec": pod_spec,
+    }
+
+
+@register
+class HogPlugin(ScenarioPlugin):
+    scenario_type = "hog_scenarios"
+
+    def run(self, spec: HogSpec, ctx: ScenarioContext) -> Outcome:
+        core = target_namespace(ctx, spec.namespace)
+        nodes = select_nodes(core, spec)
+        node_names = sorted(n.metadata.name for n in nodes)
+        ctx.log(f"{spec.hog_type} hog on {len(nodes)} nodes: {', '.join(node_names)}", 0.05)
+        if ctx.dry_run:
+            return Outcome("passed", f"dry run: would start {len(nodes)} {spec.hog_type} hog pods",
+                           {"nodes": node_names, "pods": [], "dry_run": True})
+        created: dict[str, Path | None] = {}  # pod name -> its version file
+        for node in nodes:
+            ctx.check_stop()
+            name = f"krkn-hog-{spec.hog_type}-{secrets.token_hex(3)}"
+            created[name] = ctx.set_rollback_callable(
+                delete_hog_pod, RollbackContent(resource_identifier=name, namespace=spec.namespace),
+                verb="delete", kind="Pod")
+            core.create_namespaced_pod(spec.namespace, hog_pod(name, spec, node, ctx.rollback.run_uuid))
+            ctx.audit("create_pod", namespace=spec.namespace, name=name, node=node.metadata.name)
+        self._await_start(core, spec, ctx, list(created))
+        ctx.log(f"{len(created)} hog pods running; hogging for {spec.duration:g}s", 0.2)
+        ctx.sleep(spec.duration)
+        for version in created.values():
+            ctx.restore(version)
+        gone = ctx.wait_until(lambda: not self._existing(core, spec.namespace, list(created)), GONE_TIMEOUT)
+        if not gone:
+            raise ScenarioFailed(f"hog pods still present {GONE_TIMEOUT:g}s after deletion: "
+                                 f"{', '.join(self._existing(core, spec.namespace, list(created)))}")
+        return Outcome("passed", f"{spec.hog_type} hog ran {spec.duration:g}s on {len(nodes)} nodes",
+                       {"nodes": node_names, "pods": sorted(created)})
+
+    def _await_start(self, core, spec: HogSpec, ctx: ScenarioContext, names: list[str]) -> None:
+        def phases() -> dict[str, str]:
+            found = {p.metadata.name: p.status.phase for p in self._pods(core, spec.namespace, names)}
+            return {n: found.get(n, "missing") for n in names}
+
+        def started() -> bool:
+            now = phases()
+            failed = [n for n, phase in now.items() if phase == "Failed"]
+            if failed:  # a hog that already failed will not start: stop waiting
+                raise ScenarioFailed(f"hog pods failed: {', '.join(failed)}")
+            return all(phase in ("Running", "Succeeded") for phase in now.values())
+
+        if not ctx.wait_until(started, START_TIMEOUT):
+            late = [f"{n} ({p})" for n, p in phases().items() if p not in ("Running", "Succeeded")]
+            raise ScenarioFailed(f"hog pods not running after {START_TIMEOUT:g}s: {', '.join(late)}")
+
+    @staticmethod
+    def _pods(core, namespace: str, names: list[str]) -> list:
+        return [p for p in core.list_namespaced_pod(namespace, label_selector="app=krkn-hog").items
+                if p.metadata.name in names]
+
+    def _existing(self, core, namespace: str, names: list[str]) -> list[str]:
+        return sorted(p.metadata.name for p in self._pods(core, namespace, names))
