@@ -86,10 +86,8 @@ class ScenarioContext:
         """Write the rollback version file (fsynced) before the caller changes the cluster."""
         if self.dry_run:
             return None
-        path = self.rollback.set_rollback_callable(fn, content, scenario_type=self.scenario_type, verb=verb, kind=kind)
-        self.emit({"event": "rollback_registered", "file": str(path), "verb": verb, "kind": kind,
-                   "namespace": content.namespace, "name": content.resource_identifier})
-        return path
+        # The registry itself emits "rollback_registered" (the engine passes it our emit).
+        return self.rollback.set_rollback_callable(fn, content, scenario_type=self.scenario_type, verb=verb, kind=kind)
 
 
     def restore(self, path: Path | None) -> None:
