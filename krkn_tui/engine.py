@@ -154,7 +154,7 @@ class Engine:
         except Interrupted:
             outcome = Outcome("interrupted", "stop requested")
         except ScenarioFailed as e:
-            outcome = Outcome("failed", str(e))
+            outcome = Outcome("failed", str(e), e.details)
         except Exception as e:  # an API error or a plugin bug must not skip the rollback
             outcome = Outcome("error", f"{type(e).__name__}: {_one_line(e)}")
         result = {"index": item.index, "scenario_type": item.scenario_type, "file": str(item.file), "id": label,

@@ -22,7 +22,12 @@ class Interrupted(Exception):
 
 
 class ScenarioFailed(Exception):
-    """The scenario ran but its goal was not met (e.g. a pod did not recover)."""
+    """The scenario ran but its goal was not met (e.g. a pod did not recover). `details` goes
+    into the run report like a passing Outcome's."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.details = details or {}
 
 
 @dataclass

@@ -294,7 +294,8 @@ def _await_recovery(kills: list[Kill], ctx: ScenarioContext, timeout: float, cla
                 f"replacement {k.replacement.name} was not Ready"
             bad.append(f"{k.label} ({what} within {timeout:g}s)")
     if bad:
-        raise ScenarioFailed("pods did not recover: " + "; ".join(bad))
+        # Partial times go into the report too: they show how far recovery got.
+        raise ScenarioFailed("pods did not recover: " + "; ".join(bad), {"pods": [k.report() for k in kills]})
 
 
 @register
