@@ -91,7 +91,7 @@ def test_table_batch_keeps_latest_state_and_reports_only_net_changes():
     assert table.rows["demo/a"].restarts == 1 and table.rows["demo/a"].ready == "1/1"
     assert [(e.kind, e.key) for e in changes.log] == [
         (MODIFIED, "demo/a"), (MODIFIED, "demo/a"), (ADDED, "demo/c"), (DELETED, "demo/c"), (DELETED, "demo/b")]
-    assert "ready 1/1→0/1" in changes.log[0].detail
+    assert "ready 1/1 → 0/1" in changes.log[0].detail
 
 
 def test_table_ignores_heartbeats_that_change_nothing_shown():

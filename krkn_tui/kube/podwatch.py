@@ -364,6 +364,7 @@ class PodTable:
     def __init__(self, log_limit: int = 1000):
         self.rows: dict[str, PodRow] = {}
         self.log: deque[LogEntry] = deque(maxlen=log_limit)
+        self.log_total = 0  # entries ever logged: a reader knows how many it has not seen
         self.synced = False
 
     def apply(self, events: Iterable[BufferedEvent]) -> TableChanges:
@@ -382,6 +383,7 @@ class PodTable:
                 if entry is not None:
                     log.append(entry)
         self.log.extend(log)
+        self.log_total += len(log)
         changes = TableChanges(log=log)
         for key, old in before.items():
             new = self.rows.get(key)
@@ -425,6 +427,6 @@ class PodTable:
 def _what_changed(old: PodRow | None, new: PodRow) -> str:
     if old is None:
         return " ".join(p for p in (new.phase, new.ready, new.node) if p)
-    parts = [f"{name} {getattr(old, name)}→{getattr(new, name)}"
+    parts = [f"{name} {getattr(old, name) or '-'} → {getattr(new, name) or '-'}"
              for name in ("phase", "ready", "restarts", "node") if getattr(old, name) != getattr(new, name)]
     return ", ".join(parts)

@@ -1,0 +1,23 @@
+"""The terminal console (Textual). The core never imports this package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def run_console(*, kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None,
+                config_path: str | Path = "config.yaml", readonly: bool = False,
+                versions_dir: str | Path | None = None) -> int:
+    """Open the console; returns its exit status once it is closed and any run is rolled back."""
+    from .app import KrknConsole
+    from .settings import ConsoleSettings
+
+    app = KrknConsole(ConsoleSettings(kubeconfig=kubeconfig, context=context, namespace=namespace,
+                                      config_path=config_path, readonly=readonly, versions_dir=versions_dir))
+    code = app.run()
+    if not app.engine_done.is_set():
+        # The app closed some other way during a run: the engine saw the stop and rolls back.
+        print("krkn-tui: rolling back the interrupted run…", flush=True)
+        app.engine_done.wait()
+        code = app.last_result.exit_code if app.last_result else 130
+    return app.return_code or 0 if code is None else code

@@ -1,0 +1,259 @@
+"""The console: three views (1 scenarios, 2 pods, 3 versions), one run at a time, a pod watch.
+
+Threads never touch widgets. The engine's worker and the pod watcher append to deques; one
+timer drains both every 100 ms inside ``batch_update()`` (measured: as fast as events arrive,
+where a message per event fell behind). One-off results come back as messages.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from functools import partial
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.worker import Worker, WorkerState
+
+from ..engine import Engine, RunResult, plan
+from ..errors import UserError
+from ..kube.client import describe_target, load_api_client
+from ..kube.podwatch import KubePodSource, PodTable, PodWatcher, describe_error
+from .commands import ConsoleCommands
+from .screens.base import allowed
+from .screens.confirm import ConfirmScreen
+from .screens.help import HelpScreen
+from .screens.picker import PickerScreen
+from .screens.pods import PodsScreen
+from .screens.versions import VersionsScreen
+from .settings import ConsoleSettings, effective_kubeconfig, load_console_config
+
+DRAIN_SECONDS = 0.1
+VIEWS = {"picker": PickerScreen, "pods": PodsScreen, "versions": VersionsScreen}
+THEMES = ("textual-dark", "textual-light")
+
+
+class KrknConsole(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "krkn-tui"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDINGS = [
+        Binding("1", "show('picker')", "Scenarios", id="view-picker", tooltip="Scenario picker and run progress"),
+        Binding("2", "show('pods')", "Pods", id="view-pods", tooltip="Live pod table and pod events"),
+        Binding("3", "show('versions')", "Versions", id="view-versions", tooltip="Rollback version files"),
+        Binding("ctrl+e", "emergency_stop", "E-STOP", id="emergency-stop", priority=True,
+                tooltip="Emergency stop: stop the run and roll back its pending changes"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="List the keys of this view"),
+        Binding("ctrl+t", "toggle_theme", "Theme", id="theme", tooltip="Switch between the dark and light theme"),
+        Binding("ctrl+s", "screenshot", "Screenshot", id="screenshot", show=False,
+                tooltip="Save an SVG screenshot in the current folder"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first while a run is active)"),
+    ]
+
+    server_version = reactive("…")
+    watch_state = reactive("off")
+    run_state = reactive("idle")
+    target_text = reactive("")
+
+    class WatchState(Message):
+        def __init__(self, state: str):
+            super().__init__()
+            self.state = state
+
+    def __init__(self, settings: ConsoleSettings | None = None, *, pod_table: PodTable | None = None):
+        super().__init__()
+        self.settings = settings or ConsoleSettings()
+        self.loaded = load_console_config(self.settings)
+        self.versions_dir, self.archive_dir = self.loaded.versions_dir, self.loaded.archive_dir
+        self.kubeconfig = effective_kubeconfig(self.settings, self.loaded.config)
+        self.target, self.target_error = None, None
+        try:
+            self.target = describe_target(self.kubeconfig, self.settings.context)
+            self.target_text = f"context {self.target.context} │ server {self.target.server} │ user {self.target.user}"
+        except UserError as exc:
+            self.target_error = str(exc)
+            self.target_text = f"no cluster: {exc}"
+        self.pod_table = pod_table or PodTable()
+        self.pod_watcher: PodWatcher | None = None
+        self.engine_events: deque[dict] = deque()
+        self.stop_event = threading.Event()
+        self.engine_done = threading.Event()
+        self.engine_done.set()
+        self.last_result: RunResult | None = None
+        self._quit_after_run = False
+        self.views: dict[str, object] = {}
+        for name in VIEWS:
+            self.add_mode(name, partial(self._make_view, name))
+
+    def _make_view(self, name: str):
+        self.views[name] = view = VIEWS[name]()
+        return view
+
+    # -- cluster access -----------------------------------------------------------------------
+
+    def api_client_factory(self):
+        if self.target_error:
+            raise UserError(self.target_error)
+        return load_api_client(self.kubeconfig, self.settings.context)
+
+    @property
+    def run_active(self) -> bool:
+        return not self.engine_done.is_set()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.switch_mode("picker")
+        if self.target_error is None and self.settings.probe_cluster:
+            self.fetch_server_version()
+        elif self.target_error is not None:
+            self.server_version = "-"
+        if self.settings.watch_pods and self.target_error is None:
+            self.start_pod_watch()
+        elif self.target_error is not None:
+            self.watch_state = "cannot watch: no usable kubeconfig"
+        self.set_interval(DRAIN_SECONDS, self.drain)
+
+    def on_unmount(self) -> None:
+        if self.pod_watcher is not None:
+            self.pod_watcher.stop(timeout=2)
+        if self.run_active:  # leaving without the quit dialog (a crash): still roll back
+            self.stop_event.set()
+
+    def start_pod_watch(self) -> None:
+        source = KubePodSource(self.api_client_factory, self.settings.namespace)
+        self.pod_watcher = PodWatcher(source, on_state=lambda s: self.post_message(self.WatchState(s)),
+                                      clock=self.settings.clock)
+        self.watch_state = "connecting"
+        self.pod_watcher.start()
+
+    def on_krkn_console_watch_state(self, message: WatchState) -> None:
+        self.watch_state = message.state
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="probe")
+    def fetch_server_version(self) -> str:
+        from kubernetes import client
+
+        try:
+            api = client.VersionApi(self.api_client_factory())
+            return api.get_code(_request_timeout=5).git_version
+        except Exception as exc:
+            return f"unreachable: {describe_error(exc)}"
+
+    # -- the drain: pods and engine events, batched -------------------------------------------
+
+    def drain(self) -> None:
+        events = []
+        while self.engine_events:
+            events.append(self.engine_events.popleft())
+        pod_events = self.pod_watcher.drain() if self.pod_watcher is not None else []
+        if not events and not pod_events:
+            return
+        with self.batch_update():
+            if pod_events:
+                changes = self.pod_table.apply(pod_events)
+                pods = self.views.get("pods")
+                if pods is not None and pods.is_mounted:
+                    pods.sync(changes)
+            if events:
+                self.views["picker"].apply_engine_events(events)
+                self._follow_run_state(events)
+
+    def _follow_run_state(self, events: list[dict]) -> None:
+        for e in events:
+            kind = e.get("event")
+            if kind == "scenario_started":
+                self.run_state = f"running: {e.get('id')}"
+            elif kind == "rollback_run_started":
+                self.run_state = f"rolling back ({e.get('reason')})"
+            elif kind == "run_finished":
+                self.run_state = f"{e.get('status')}"
+
+    # -- running ------------------------------------------------------------------------------
+
+    def start_run(self, indices: set[int]) -> None:
+        if self.run_active or self.loaded.config is None or not allowed(self, "run_marked"):
+            return
+        self.stop_event = threading.Event()
+        self.engine_done.clear()
+        self.run_state = "running"
+        self.run_engine(sorted(indices))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="run")
+    def run_engine(self, indices: list[int]) -> RunResult:
+        try:
+            planned = plan(self.loaded.config, only=set(indices))
+            engine = Engine(self.loaded.config, self.api_client_factory, emit=self.engine_events.append,
+                            stop=self.stop_event, kubeconfig=self.kubeconfig, context=self.settings.context)
+            return engine.run(planned)
+        finally:
+            self.engine_done.set()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        if worker.group == "probe" and event.state == WorkerState.SUCCESS:
+            self.server_version = worker.result
+        elif worker.group == "run":
+            self.drain()  # the run's last events first
+            self._run_ended(worker)
+
+    def _run_ended(self, worker: Worker) -> None:
+        if worker.state == WorkerState.SUCCESS:
+            self.last_result = worker.result
+            self.run_state = f"{worker.result.status} (exit {worker.result.exit_code})"
+        else:
+            error = worker.error
+            message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+            self.run_state = "error"
+            self.views["picker"].run_failed_to_start(message)
+            self.notify(f"run failed: {message}", severity="error", timeout=15)
+        if self._quit_after_run:
+            self.exit(self.last_result.exit_code if self.last_result else 1)
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return allowed(self, action)
+
+    def action_show(self, view: str) -> None:
+        if self.current_mode != view:
+            self.switch_mode(view)
+
+    def action_emergency_stop(self) -> None:
+        if not self.run_active:
+            self.notify("No run in progress.")
+            return
+        self.stop_event.set()
+        self.run_state = "stopping: rolling back"
+        self.notify("Emergency stop: stopping the run and rolling back its pending changes.", severity="warning")
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
+
+    async def action_quit(self) -> None:
+        if not self.run_active:
+            self.exit(0)
+            return
+        if self._quit_after_run:
+            self.notify("Rolling back before quitting…", severity="warning")
+            return
+        self.push_screen(
+            ConfirmScreen("A run is in progress", "Quitting stops it and rolls back its pending changes first.",
+                          "Stop, roll back and quit"),
+            callback=self._quit_confirmed)
+
+    def _quit_confirmed(self, yes: bool) -> None:
+        if yes and self.run_active:
+            self._quit_after_run = True
+            self.action_emergency_stop()
+        elif yes:
+            self.exit(0)

@@ -1,0 +1,125 @@
+"""Plain text for the console's tables: scenario parameters, version actions, times.
+
+No widgets here, so every line the console shows can be checked without a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import ScenarioRef
+from ..errors import UserError
+from ..rollback import VersionInfo
+from ..rollback.naming import pending_name
+from ..scenarios.specs import (
+    AppOutageSpec,
+    HogSpec,
+    NodeSpec,
+    PodDisruptionSpec,
+    ServiceDisruptionSpec,
+    parse_scenario_file,
+)
+
+SHORT_TYPES = {
+    "pod_disruption_scenarios": "pod disruption",
+    "application_outages_scenarios": "app outage",
+    "node_scenarios": "node",
+    "service_disruption_scenarios": "service disruption",
+    "hog_scenarios": "hog",
+}
+
+
+def short_type(scenario_type: str) -> str:
+    return SHORT_TYPES.get(scenario_type, scenario_type)
+
+
+def describe_spec(spec) -> str:
+    """The few parameters that say what a scenario will do."""
+    if isinstance(spec, PodDisruptionSpec):
+        target = spec.label_selector or f"name~{spec.name_pattern}"
+        return f"ns~{spec.namespace_pattern} {target} kill {spec.kill}, recover ≤{spec.krkn_pod_recovery_time:g}s"
+    if isinstance(spec, AppOutageSpec):
+        return f"ns {spec.namespace} {spec.label_selector} block {'+'.join(spec.block)} for {spec.duration:g}s"
+    if isinstance(spec, NodeSpec):
+        target = spec.label_selector or ",".join(spec.node_names) or "any node"
+        actions = ",".join(a.removesuffix("_scenario") for a in spec.actions)
+        return f"{actions} {spec.instance_count} node(s) of {target} for {spec.duration:g}s"
+    if isinstance(spec, ServiceDisruptionSpec):
+        target = f" {spec.label_selector}" if spec.label_selector else ""
+        return f"{spec.mode} ns~{spec.namespace_pattern}{target} for {spec.duration:g}s"
+    if isinstance(spec, HogSpec):
+        nodes = spec.number_of_nodes or "all"
+        return f"{spec.hog_type} in ns {spec.namespace} on {nodes} node(s) for {spec.duration:g}s"
+    return type(spec).__name__
+
+
+@dataclass(frozen=True)
+class ScenarioRow:
+    ref: ScenarioRef
+    file_label: str  # relative to the config's folder when inside it
+    summary: str  # parameters, or the parse error
+    error: str | None
+
+    @property
+    def key(self) -> str:
+        return str(self.ref.index)
+
+
+def file_label(path: Path, base: Path) -> str:
+    try:
+        return os.path.relpath(path, base) if Path(path).is_relative_to(base) else str(path)
+    except ValueError:
+        return str(path)
+
+
+def scenario_row(ref: ScenarioRef, base: Path) -> ScenarioRow:
+    """Parse the file now; a bad file gives a row carrying its one-line error."""
+    label = file_label(ref.file, base)
+    try:
+        specs = parse_scenario_file(ref.scenario_type, ref.file)
+    except UserError as exc:
+        message = " ".join(exc.message.split())
+        return ScenarioRow(ref, label, f"{exc.field}: {message}" if exc.field else message, message)
+    except Exception as exc:  # a scenario file must never take the console down
+        message = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        return ScenarioRow(ref, label, message, message)
+    summary = "; ".join(describe_spec(s) for s in specs[:2])
+    if len(specs) > 2:
+        summary += f"; +{len(specs) - 2} more"
+    return ScenarioRow(ref, label, summary or "(no entries)", None)
+
+
+# -- versions ---------------------------------------------------------------------------------
+
+
+def version_key(v: VersionInfo) -> str:
+    """Stable across execute (.py -> .py.executed) so the cursor stays on the step."""
+    where = "archive" if v.status == "archived" else "active"
+    return f"{where}/{v.run_dir}/{pending_name(v.path.name)}"
+
+
+def short_run(v: VersionInfo) -> str:
+    return (v.run_uuid or v.run_dir)[:8]
+
+
+def local_time(ns_or_s: float | int | None, with_date: bool = True) -> str:
+    if not ns_or_s:
+        return "-"
+    seconds = ns_or_s / 1e9 if ns_or_s > 1e12 else ns_or_s
+    return time.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S", time.localtime(seconds))
+
+
+def version_action(v: VersionInfo) -> str:
+    target = "/".join(p for p in (v.namespace, v.name) if p)
+    return " ".join(p for p in (v.verb, v.kind, target) if p) or "?"
+
+
+def version_search_text(v: VersionInfo) -> str:
+    """What `/` matches: run, type, status, action and error."""
+    return " ".join([v.run_dir, v.scenario_type, v.status, v.origin, version_action(v), v.error or ""]).lower()
+
+
+EXECUTABLE = ("pending", "failed")

@@ -1,0 +1,67 @@
+"""Read-only view of one version file: what it will do, where it is, and its source."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.highlight import highlight
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ...rollback import VersionInfo
+from ...rollback.store import read_source
+from ..rows import local_time, version_action
+from ..widgets.header import ConsoleHeader
+
+
+def version_metadata(v: VersionInfo) -> Content:
+    fields = [
+        ("action", version_action(v)),
+        ("status", v.status + (f" (was {v.prior_status})" if v.prior_status else "")),
+        ("run", v.run_dir),
+        ("scenario", v.scenario_type or "-"),
+        ("created", local_time(v.created_ns)),
+        ("origin", v.origin),
+        ("file", str(v.path)),
+    ]
+    if v.error:
+        fields.append(("error", v.error))
+    return Content("\n").join(
+        Content.assemble((f"{name:>9}  ", "bold"), (value, "$text-error" if name == "error" else ""))
+        for name, value in fields
+    )
+
+
+def source_view(v: VersionInfo) -> Content:
+    try:
+        return highlight(read_source(v.path), language="python")
+    except Exception as exc:  # gone, unreadable, a FIFO: say so instead of failing
+        return Content.styled(f"cannot read {v.path.name}: {exc}", "$text-error")
+
+
+class InspectScreen(Screen):
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back", id="inspect-back", tooltip="Back to the version table"),
+        Binding("j", "scroll('down')", "Down", show=False),
+        Binding("k", "scroll('up')", "Up", show=False),
+        Binding("g", "scroll('home')", "Top", show=False),
+        Binding("G", "scroll('end')", "Bottom", show=False),
+    ]
+
+    def __init__(self, version: VersionInfo):
+        super().__init__()
+        self.version = version
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader(id="header")
+        yield Static(version_metadata(self.version), id="inspect-meta")
+        with VerticalScroll(id="inspect-source"):
+            yield Static(source_view(self.version), id="inspect-code")
+        yield Footer()
+
+    def action_scroll(self, where: str) -> None:
+        pane = self.query_one("#inspect-source", VerticalScroll)
+        {"down": pane.scroll_down, "up": pane.scroll_up, "home": pane.scroll_home, "end": pane.scroll_end}[where](
+            animate=False)

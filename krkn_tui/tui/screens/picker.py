@@ -1,0 +1,147 @@
+"""View 1: the scenarios of config.yaml, a preview of the highlighted one, and the run's progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.highlight import highlight
+from textual.widgets import DataTable, Footer, Static
+
+from ..rows import ScenarioRow, scenario_row, short_type
+from ..widgets.colors import coloured
+from ..widgets.header import ConsoleHeader
+from ..widgets.keyed_table import KeyedTable
+from ..widgets.run_panel import RunPanel
+from .base import View, allowed
+from .confirm import ConfirmScreen
+
+MARK = "●"
+PREVIEW_BYTES = 64 * 1024
+
+
+def preview_content(path: Path) -> Content:
+    try:
+        with open(path, "rb") as f:
+            text = f.read(PREVIEW_BYTES).decode("utf-8", "replace")
+    except OSError as exc:
+        return Content.styled(f"cannot read {path}: {exc.strerror or exc}", "$text-error")
+    return highlight(text, language="yaml")
+
+
+class PickerScreen(View):
+    VIEW_TITLE = "Scenarios"
+    HELP_WIDGETS = (KeyedTable,)
+    BINDINGS = [
+        Binding("space", "toggle_mark", "Mark", id="mark", tooltip="Mark or unmark the highlighted scenario"),
+        Binding("r", "run_marked", "Run marked", id="run", tooltip="Run the marked scenarios (asks first)"),
+    ]
+
+    def __init__(self):
+        super().__init__(id="picker")
+        self.rows: list[ScenarioRow] = []
+        self.marked: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        loaded = self.app.loaded
+        yield ConsoleHeader(id="header")
+        if loaded.error:
+            yield Static(Content.assemble(("config not loaded: ", "bold"), loaded.error), id="config-error",
+                         classes="error-banner")
+        yield KeyedTable(id="scenarios")
+        with Horizontal(id="picker-bottom"):
+            with Vertical(id="preview-pane"):
+                yield Static("", id="preview-title")
+                with VerticalScroll(id="preview-scroll"):
+                    yield Static("", id="preview")
+            yield RunPanel(id="run-panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#scenarios", KeyedTable)
+        for label, key in ((" ", "mark"), ("#", "index"), ("type", "type"), ("file", "file"), ("parameters", "params")):
+            table.add_column(label, key=key)
+        config = self.app.loaded.config
+        if config is not None:
+            base = Path(config.path).absolute().parent
+            self.rows = [scenario_row(ref, base) for ref in config.scenarios]
+        self.refresh_rows()
+        if self.rows:
+            self.show_preview(self.rows[0])
+        else:
+            self.query_one("#preview-title", Static).update("no scenarios in the config")
+        table.focus()
+
+    def recolour(self) -> None:
+        self.refresh_rows()
+
+    def row_cells(self, row: ScenarioRow) -> tuple:
+        mark = coloured(self.app, MARK, "passed") if row.key in self.marked else Text(" ")
+        params = coloured(self.app, f"✗ {row.summary}", "error") if row.error else Text(row.summary, no_wrap=True)
+        return (mark, str(row.ref.index + 1), short_type(row.ref.scenario_type), row.file_label, params)
+
+    def refresh_rows(self) -> None:
+        table = self.query_one("#scenarios", KeyedTable)
+        table.reconcile({row.key: self.row_cells(row) for row in self.rows})
+
+    def highlighted(self) -> ScenarioRow | None:
+        key = self.query_one("#scenarios", KeyedTable).current_key
+        return next((r for r in self.rows if r.key == key), None)
+
+    def show_preview(self, row: ScenarioRow) -> None:
+        self.query_one("#preview-title", Static).update(
+            Content.assemble((row.file_label, "bold"), f" — {row.ref.scenario_type}"))
+        self.query_one("#preview", Static).update(preview_content(row.ref.file))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        row = self.highlighted()
+        if row is not None:
+            self.show_preview(row)
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_toggle_mark(self) -> None:
+        row = self.highlighted()
+        if row is None:
+            return
+        self.marked ^= {row.key}
+        self.refresh_rows()
+
+    def action_run_marked(self) -> None:
+        if not allowed(self.app, "run_marked"):
+            return
+        if self.app.run_active:
+            self.notify("A run is in progress; ctrl+e stops it.", severity="warning")
+            return
+        chosen = [r for r in self.rows if r.key in self.marked]
+        if not chosen:
+            self.notify("Mark scenarios with space first.", severity="warning")
+            return
+        broken = [r for r in chosen if r.error]
+        if broken:
+            self.notify(f"#{broken[0].ref.index + 1} {broken[0].file_label} does not parse: {broken[0].error}",
+                        severity="error")
+            return
+        lines = [f"  #{r.ref.index + 1} {short_type(r.ref.scenario_type)} · {r.file_label}" for r in chosen]
+        body = "\n".join([f"on {self.app.target_text}", *lines,
+                          f"rollback files go to {self.app.versions_dir}"])
+        self.app.push_screen(ConfirmScreen(f"Run {len(chosen)} scenario(s)?", body, "Run"),
+                             callback=lambda yes: self._start(chosen) if yes else None)
+
+    def _start(self, chosen: list[ScenarioRow]) -> None:
+        self.query_one(RunPanel).start([(r.ref.index, r.ref.scenario_type, r.file_label) for r in chosen])
+        self.app.start_run({r.ref.index for r in chosen})
+
+    def apply_engine_events(self, events: list[dict]) -> None:
+        panel = self.query_one(RunPanel)
+        for event in events:
+            panel.apply(event)
+
+    def run_failed_to_start(self, message: str) -> None:
+        panel = self.query_one(RunPanel)
+        panel.set_status(f"cannot run: {message}")
+        panel.add_class("-failed")

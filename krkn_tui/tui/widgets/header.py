@@ -1,0 +1,44 @@
+"""The header every view shares: where we are connected, and what is going on.
+
+It reads the app's reactives (server version, watcher state, run state) and redraws when one
+changes, so the views never pass cluster facts around."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+WATCHED = ("server_version", "watch_state", "run_state", "target_text")
+
+
+def _state_style(text: str) -> str:
+    if text.startswith(("reconnecting", "unreachable", "stopping", "rolling back", "failed", "error", "cannot")):
+        return "$text-error"
+    if text.startswith(("relisting", "connecting", "running")):
+        return "$text-warning"
+    return "$text-success"
+
+
+class ConsoleHeader(Static):
+    def on_mount(self) -> None:
+        for name in WATCHED:
+            self.watch(self.app, name, self._redraw, init=False)
+        self._redraw()
+
+    def _redraw(self, _value: object = None) -> None:
+        self.update(render_header(self.app))
+
+
+def render_header(app) -> Content:
+    line1 = Content.assemble(
+        ("krkn-tui", "bold"), " │ ", app.target_text, " │ k8s ", (app.server_version, "bold"),
+        " │ namespace ", (app.settings.namespace or "all", "bold"),
+    )
+    if app.settings.readonly:
+        line1 = line1 + Content.assemble("  ", (" READ-ONLY ", "reverse bold $text-warning"))
+    pods, run = app.watch_state, app.run_state
+    line2 = Content.assemble(
+        "pods ", (pods, _state_style(pods)), " │ run ", (run, _state_style(run)),
+        " │ versions ", (str(app.versions_dir), "dim"),
+    )
+    return Content("\n").join([line1, line2])
