@@ -41,7 +41,8 @@ def format_event(e: dict) -> str | None:
         pct = f" ({e['progress']:.0%})" if e.get("progress") is not None else ""
         return f"  {e['message']}{pct}"
     if kind == "rollback_registered":
-        return f"  rollback registered: {e['verb']} {e['kind']} {e.get('namespace') or ''}/{e.get('name')} -> {e['file']}"
+        target = "/".join(x for x in (e.get("namespace"), e.get("name")) if x)
+        return f"  rollback registered: {e['verb']} {e['kind']} {target} -> {e['file']}"
     if kind == "waiting" and e.get("seconds"):
         return f"  waiting {e['seconds']}s"
     if kind == "scenario_finished":
