@@ -40,6 +40,20 @@ def api_client(kubeconfig):
 
 
 @pytest.fixture
+def core(api_client):
+    from kubernetes import client
+
+    return client.CoreV1Api(api_client)
+
+
+@pytest.fixture
+def apps(api_client):
+    from kubernetes import client
+
+    return client.AppsV1Api(api_client)
+
+
+@pytest.fixture
 def namespace(api_client):
     """A fresh namespace per test, deleted afterwards (without waiting for it to finalize)."""
     from kubernetes import client

@@ -14,16 +14,6 @@ from kubehelpers import deployment, ready_pods, wait_for
 pytestmark = pytest.mark.cluster
 
 
-@pytest.fixture
-def core(api_client):
-    return client.CoreV1Api(api_client)
-
-
-@pytest.fixture
-def apps(api_client):
-    return client.AppsV1Api(api_client)
-
-
 def test_deployment_gets_three_ready_pods_on_fake_nodes(core, apps, namespace):
     apps.create_namespaced_deployment(namespace, deployment("web", namespace, 3))
     pods = wait_for(lambda: len(ready_pods(core, namespace, "app=web")) == 3 and ready_pods(core, namespace, "app=web"),

@@ -125,16 +125,6 @@ def assert_node_state(core, name: str, expected: dict) -> None:
 
 
 @pytest.fixture
-def core(api_client):
-    return client.CoreV1Api(api_client)
-
-
-@pytest.fixture
-def apps(api_client):
-    return client.AppsV1Api(api_client)
-
-
-@pytest.fixture
 def private_nodes(core):
     """make(...) -> a Ready kwok node only these tests use. Nobody else's pods land there: it has a
     taint only our pods tolerate, or is cordoned, or (room=False) has room for no pod at all."""

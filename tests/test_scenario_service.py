@@ -13,13 +13,11 @@ from kubernetes import client
 from kubehelpers import ready_pods, wait_for
 from krkn_tui.rollback import RollbackContent
 from krkn_tui.scenarios.service_disruption import capture_namespace, recreate_namespace, scale_back
-from test_scenario_node import (  # noqa: F401 (core, apps: fixtures)
+from test_scenario_node import (
     PAUSE_IMAGE,
     Recorder,
-    apps,
     assert_archived,
     assert_nothing_registered,
-    core,
     run_engine,
     scenario_config,
 )
