@@ -317,3 +317,12 @@ def test_watcher_reports_an_unreachable_server_and_keeps_trying():
         watcher.stop()
     assert states[0].startswith("reconnecting: ") and "refused" in states[0]
     assert watcher.state == "stopped"
+
+
+@pytest.mark.cluster
+def test_stop_ends_a_long_watch_without_waiting_for_its_server_timeout(api_client, namespace):
+    watcher = PodWatcher(KubePodSource(lambda: api_client, namespace), timeout_seconds=600)
+    watcher.start()
+    wait_for(lambda: watcher.state == "connected", 30, what="watch connected")
+    watcher.stop(timeout=10)  # draining the body instead would block for the 600 s timeout
+    assert not watcher.is_alive() and watcher.state == "stopped"

@@ -86,11 +86,13 @@ class _HttpWatchStream:
             yield event
 
     def close(self) -> None:
-        try:
-            self._response.close()
-            self._response.release_conn()
-        except Exception:  # closing from another thread races the reader; either way it stops
-            pass
+        # shutdown() wakes a reader blocked in another thread; release_conn() would instead
+        # drain the body, i.e. wait out the watch's server-side timeout.
+        for step in ("shutdown", "close"):
+            try:
+                getattr(self._response, step, lambda: None)()
+            except Exception:  # racing the reader thread; either way the stream ends
+                pass
 
 
 class KubePodSource:

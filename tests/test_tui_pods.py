@@ -1,0 +1,81 @@
+"""The live pod view on the local cluster, and what the console shows when the cluster is away."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client
+
+from tui_support import SIZE, cell, console, keys, until
+
+
+def make_pod(core, namespace: str, name: str) -> None:
+    core.create_namespaced_pod(namespace, client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name, labels={"app": "web"}),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.k8s.io/pause:3.10")],
+                              termination_grace_period_seconds=0)))
+
+
+def log_lines(app) -> list[str]:
+    return list(app.views["pods"].query_one("#pod-events").lines)
+
+
+@pytest.mark.cluster
+async def test_pod_rows_appear_update_and_vanish_live_with_the_cursor_on_its_pod(tmp_path, kubeconfig, namespace,
+                                                                                api_client):
+    core = client.CoreV1Api(api_client)
+    app = console(tmp_path, kubeconfig=kubeconfig, namespace=namespace, probe_cluster=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        table = app.screen.query_one("#pod-table")
+        await until(pilot, lambda: app.watch_state == "connected", what="watch connected")
+
+        make_pod(core, namespace, "pod-b")
+        b = f"{namespace}/pod-b"
+        await until(pilot, lambda: b in keys(table) and cell(table, b, "phase") == "Running", what="pod-b running")
+        assert cell(table, b, "ready") == "1/1" and cell(table, b, "node") != "-"
+        assert any("ADDED" in line and b in line for line in log_lines(app))
+
+        # a pod that sorts above: the cursor stays on pod-b, not on its old index
+        make_pod(core, namespace, "pod-a")
+        a = f"{namespace}/pod-a"
+        await until(pilot, lambda: a in keys(table), what="pod-a row")
+        assert keys(table) == [a, b]
+        assert table.current_key == b
+
+        core.delete_namespaced_pod("pod-b", namespace, grace_period_seconds=0)
+        await until(pilot, lambda: b not in keys(table), what="pod-b gone")
+        assert keys(table) == [a] and table.current_key == a
+        assert any("DELETED" in line and b in line for line in log_lines(app))
+        status = str(app.screen.query_one("#pods-status").render())
+        assert status.startswith("1 pods in namespace " + namespace) and "connected" in status
+
+
+async def test_an_unreachable_cluster_is_reported_and_the_console_keeps_running(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+        "clusters: [{name: gone, cluster: {server: 'https://127.0.0.1:9', insecure-skip-tls-verify: true}}]\n"
+        "users: [{name: me, user: {token: x}}]\n"
+        "contexts: [{name: gone, context: {cluster: gone, user: me}}]\n")
+    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
+    app = console(tmp_path, kubeconfig=str(kubeconfig))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.watch_state.startswith("reconnecting: "), what="reconnecting")
+        await until(pilot, lambda: app.server_version.startswith("unreachable: "), what="probe result")
+        assert "refused" in app.watch_state and "refused" in app.server_version
+        header = str(app.screen.query_one("#header").render())
+        assert "reconnecting: connection refused" in header and "https://127.0.0.1:9" in header
+        await pilot.press("2")
+        assert "reconnecting" in str(app.screen.query_one("#pods-status").render())
+
+
+async def test_a_missing_kubeconfig_is_reported_in_the_header(tmp_path):
+    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
+    app = console(tmp_path, kubeconfig=str(tmp_path / "nope"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.1)
+        header = str(app.screen.query_one("#header").render())
+        assert "no cluster: " in header and "kubeconfig not found" in header
+        assert app.watch_state.startswith("cannot watch")
+        await pilot.press("2", "3", "1")
+        assert app.current_mode == "picker"
