@@ -175,10 +175,14 @@ def render_version_file(fn: Callable, content: RollbackContent, meta: dict) -> s
 
 
 def write_version_file(run_dir: Path, name: str, text: str, created_ns: int) -> Path:
-    """Temp file, fsync, rename, fsync dir, then the manifest line (appended and fsynced)."""
+    """The manifest line (appended and fsynced), then temp file, fsync, rename, fsync dir.
+
+    Digest first: a process killed between the two writes must not leave a file under its final
+    name without its digest, which the executor would refuse forever. A line whose file never
+    got its name is harmless.
+    """
     data = text.encode("utf-8")
     if os.path.lexists(Path(run_dir) / name):
         raise FileExistsError(f"version file {name} already exists in {run_dir}")
-    path = write_atomic(Path(run_dir), name, data)
     manifest.append_entry(run_dir, name, sha256_hex(data), created_ns)
-    return path
+    return write_atomic(Path(run_dir), name, data)
