@@ -5,6 +5,7 @@ Listing and showing read files only: they work with no cluster at all."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -96,7 +97,9 @@ def cmd_list(args) -> int:
 def cmd_execute(args) -> int:
     from ..rollback import Executor
 
-    _vdir, infos = _selection(args, {"pending", "failed"})
+    vdir, infos = _selection(args, {"pending", "failed"})
+    if not args.dry_run:
+        _remove_stale_temps(vdir, args.run, infos)
     if not infos:
         print("nothing pending to execute")
         return 0
@@ -111,6 +114,24 @@ def cmd_execute(args) -> int:
         print(f"{r.status:<9} {r.path}" + (f": {r.error}" if r.error else ""))
     bad = [r for r in results if r.status in ("failed", "refused")]
     return 1 if bad else 0
+
+
+def _remove_stale_temps(vdir: Path, run: str | None, infos: list) -> None:
+    """A run killed while writing a file leaves its temp file: the run's rollback clears it."""
+    from ..rollback.fsio import remove_stale_temps
+    from ..rollback.naming import parse_run_dir_name
+    from ..rollback.store import resolve_run
+
+    folders = {v.path.parent for v in infos}
+    if run:
+        try:
+            names = {n for n in os.listdir(vdir) if parse_run_dir_name(n)}
+        except OSError:
+            names = set()
+        folders |= {vdir / n for n in resolve_run(run, names)}
+    for folder in sorted(folders):
+        for path in remove_stale_temps(folder):
+            print(f"removed   {path}: left by a writer that died mid-write")
 
 
 def _audit_to(vdir: Path):

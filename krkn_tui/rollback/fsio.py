@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -62,6 +63,10 @@ def unsafe_dir_reason(path: Path) -> str | None:
     return None
 
 
+# write_atomic's temp names: .tmp-<name>-<writer pid>-<8 hex>
+_TEMP_RE = re.compile(r"\.tmp-.+-(?P<pid>[0-9]{1,10})-[0-9a-f]{8}")
+
+
 def write_atomic(directory: Path, name: str, data: bytes, mode: int = PRIVATE_FILE) -> Path:
     """Write ``directory/name`` so that it either exists complete or not at all."""
     directory = Path(directory)
@@ -104,3 +109,36 @@ def append_line(path: Path, line: str, mode: int = PRIVATE_FILE) -> None:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Delete the temp files of writers that died mid-write (SIGKILL, power cut): their pid,
+    which the name carries, is gone. A live writer's temp file is left alone."""
+    directory = Path(directory)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        m = _TEMP_RE.fullmatch(name)
+        if m is None or _pid_alive(int(m["pid"])):
+            continue
+        try:
+            os.unlink(directory / name)
+        except FileNotFoundError:
+            continue
+        removed.append(directory / name)
+    if removed:
+        fsync_dir(directory)
+    return removed
