@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 from kubernetes import client
 
 from krkn_tui.rollback import list_versions
+from runhelpers import Run
 
 pytestmark = pytest.mark.cluster
 
@@ -30,36 +30,6 @@ def _write_run(tmp_path: Path, namespace: str, durations: list[float], wait: flo
     cfg.write_text(f"kraken:\n  rollback_versions_directory: {tmp_path / 'versions'}\n  chaos_scenarios:\n"
                    f"    - application_outages_scenarios:\n{listed}tunings:\n  wait_duration: {wait}\n")
     return cfg
-
-
-class Run:
-    """A `krkn-tui run` child whose output lines we can wait for."""
-
-    def __init__(self, cfg: Path, kubeconfig: str):
-        self.proc = subprocess.Popen([sys.executable, "-u", "-m", "krkn_tui", "run", "-c", str(cfg)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, "KUBECONFIG": kubeconfig})
-        self.lines: list[str] = []
-
-    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            if m := re.search(pattern, line):
-                return m
-        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.lines)}")
-
-    def finish(self, timeout: float = 60) -> int:
-        out, _ = self.proc.communicate(timeout=timeout)
-        self.lines.append(out)
-        return self.proc.returncode
-
-    @property
-    def run_id(self) -> str:
-        return re.search(r"run (\d+-[0-9a-f-]+):", "".join(self.lines)).group(1)
 
 
 def _policies(api_client, namespace) -> list[str]:

@@ -1,0 +1,375 @@
+"""Driving `krkn-tui` as a real process, and the checks the fault tests share: what a scenario
+touches in the cluster (snapshots that must come back equal), and the state of the version files
+on disk (every file readable and matching its digest, nothing half-written)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import yaml
+from kubernetes import client
+
+from krkn_tui.rollback import list_versions, read_version
+from krkn_tui.rollback.manifest import read_lines
+from krkn_tui.rollback.naming import FAILED, MANIFEST_NAME, archive_dir_for, parse_run_dir_name, parse_version_name
+from krkn_tui.rollback.safety import digest_mismatch_reason
+
+KRKN = [sys.executable, "-u", "-m", "krkn_tui"]
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+RUN_LINE = re.compile(r"run (\d+-[0-9a-f-]+):")
+
+
+def krkn(*args: str, kubeconfig: str | None = None, env: dict | None = None, timeout: float = 180,
+         cwd: Path | None = None) -> subprocess.CompletedProcess:
+    full = {**os.environ, **({"KUBECONFIG": kubeconfig} if kubeconfig else {}), **(env or {})}
+    return subprocess.run([*KRKN, *map(str, args)], capture_output=True, text=True, env=full, timeout=timeout,
+                          cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+class Run:
+    """A `krkn-tui run` child whose output lines (stdout and stderr, in order) we can wait for.
+
+    A thread reads the output, so `wait_for` keeps its timeout even when the child goes quiet."""
+
+    def __init__(self, cfg: Path, kubeconfig: str, *extra: str, env: dict | None = None):
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([*KRKN, "run", "-c", str(cfg), *extra], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                                     env={**os.environ, "KUBECONFIG": kubeconfig, **(env or {})})
+        self.lines: list[str] = []
+        self._seen = 0  # lines already matched past by wait_for
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match:
+        """The next line (after those already matched) that matches `pattern`."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                while self._seen < len(self.lines):
+                    line = self.lines[self._seen]
+                    self._seen += 1
+                    if m := re.search(pattern, line):
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0 or (not self._reader.is_alive() and self._seen >= len(self.lines)):
+                    raise AssertionError(f"no line matching {pattern!r} in:\n{self.output}")
+                self._changed.wait(min(left, 0.5))
+
+    def finish(self, timeout: float = 60) -> int:
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"krkn-tui run did not finish within {timeout}s:\n{self.output}") from None
+        self._reader.join(10)
+        return self.proc.returncode
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    @property
+    def run_id(self) -> str:
+        return RUN_LINE.search(self.output).group(1)
+
+
+# ---- config files ---------------------------------------------------------------------------
+
+
+def write_config(folder: Path, scenarios: list[tuple[str, object]], *, versions: Path | None = None,
+                 wait: float = 0, iterations: int = 1, **kraken) -> Path:
+    """A krkn config.yaml running `scenarios` ((type, file content) pairs) in that order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for i, (scenario_type, content) in enumerate(scenarios):
+        f = folder / f"s{i}-{scenario_type}.yaml"
+        f.write_text(content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False))
+        entries.append({scenario_type: [f.name]})
+    cfg = folder / "config.yaml"
+    body = {"kraken": {"rollback_versions_directory": str(versions or folder / "versions"),
+                       "chaos_scenarios": entries, **kraken},
+            "tunings": {"wait_duration": wait, "iterations": iterations}}
+    cfg.write_text(yaml.safe_dump(body, sort_keys=False))
+    return cfg
+
+
+def app_outage(namespace: str, app: str, duration: float) -> dict:
+    return {"application_outage": {"duration": duration, "namespace": namespace, "pod_selector": {"app": app},
+                                   "block": ["Ingress", "Egress"]}}
+
+
+def pod_kill(namespace: str, app: str, recovery: float = 60) -> list:
+    return [{"id": "kill", "config": {"namespace_pattern": f"^{namespace}$", "label_selector": f"app={app}",
+                                      "kill": 1, "krkn_pod_recovery_time": recovery}}]
+
+
+def node_action(action: str, node: str, duration: float, **extra) -> dict:
+    return {"node_scenarios": [{"actions": [action], "node_name": node, "instance_count": 1, "runs": 1,
+                                "timeout": 30, "duration": duration, **extra}]}
+
+
+def service_disruption(namespace: str, mode: str, duration: float) -> dict:
+    return {"scenarios": [{"namespace": f"^{namespace}$", "delete_count": 1, "runs": 1, "sleep": 0,
+                           "mode": mode, "duration": duration}]}
+
+
+def hog(namespace: str, group: str, duration: float) -> dict:
+    return {"duration": duration, "hog-type": "cpu", "namespace": namespace, "node-selector": f"krkn-fault={group}",
+            "number-of-nodes": 1, "taints": [f"{PRIVATE_TAINT}={group}:NoSchedule"]}
+
+
+# ---- cluster objects ------------------------------------------------------------------------
+
+PRIVATE_TAINT = "krkn-fault/private"
+
+
+def wait_for(check: Callable, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def create_namespace(api_client, prefix: str) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    client.CoreV1Api(api_client).create_namespace({"metadata": {"name": name, "labels": {"krkn-fault": "yes"}}})
+    return name
+
+
+def delete_namespace(api_client, name: str) -> None:
+    try:
+        client.CoreV1Api(api_client).delete_namespace(name)
+    except client.ApiException as e:
+        if e.status != 404:
+            raise
+
+
+def workload(name: str, replicas: int, *, node: str | None = None, group: str | None = None) -> dict:
+    """A Deployment of pause pods; with `node`, pinned there and tolerating its private taint."""
+    pod_spec: dict = {"containers": [{"name": name, "image": PAUSE_IMAGE}], "terminationGracePeriodSeconds": 0}
+    if node:
+        pod_spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+        pod_spec["tolerations"] = [{"key": PRIVATE_TAINT, "operator": "Equal", "value": group,
+                                    "effect": "NoSchedule"}]
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": pod_spec}}}
+
+
+def fill_namespace(api_client, namespace: str, deployments: dict[str, int], *, extras: bool = False,
+                   node: str | None = None, group: str | None = None) -> None:
+    """Deployments (name -> replicas), and with `extras` a Service, ConfigMap and Secret; waits Ready."""
+    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    for name, replicas in deployments.items():
+        apps.create_namespaced_deployment(namespace, workload(name, replicas, node=node, group=group))
+    if extras:
+        first = next(iter(deployments))
+        core.create_namespaced_service(namespace, {"metadata": {"name": first, "labels": {"app": first}},
+                                                   "spec": {"selector": {"app": first}, "ports": [{"port": 80}]}})
+        core.create_namespaced_config_map(namespace, {"metadata": {"name": "settings"}, "data": {"k": "v"}})
+        core.create_namespaced_secret(namespace, {"metadata": {"name": "token"}, "stringData": {"t": "s3cr3t"}})
+    wait_for(lambda: deployments_ready(api_client, namespace), timeout=90, what=f"{namespace} Ready")
+
+
+def deployments_ready(api_client, namespace: str) -> bool:
+    items = client.AppsV1Api(api_client).list_namespaced_deployment(namespace).items
+    return all((d.status.ready_replicas or 0) == d.spec.replicas and (d.status.replicas or 0) == d.spec.replicas
+               for d in items)
+
+
+def create_private_node(api_client, group: str, role: str) -> str:
+    """A Ready kwok node nobody else's pods land on: it carries a taint only our pods tolerate."""
+    core = client.CoreV1Api(api_client)
+    name = f"fault-{role}-{uuid.uuid4().hex[:6]}"
+    core.create_node({
+        "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"},
+                     "labels": {"kubernetes.io/hostname": name, "krkn-fault": group}},
+        "spec": {"taints": [{"key": PRIVATE_TAINT, "value": group, "effect": "NoSchedule"}]},
+        "status": {"allocatable": {"cpu": "8", "memory": "16Gi", "pods": "50"},
+                   "capacity": {"cpu": "8", "memory": "16Gi", "pods": "50"}},
+    })
+    wait_for(lambda: node_state(api_client, name) == {"ready": True, "unschedulable": False,
+                                                      "taints": [(PRIVATE_TAINT, group, "NoSchedule")]},
+             timeout=60, what=f"{name} Ready and settled")
+    return name
+
+
+def delete_node(api_client, name: str) -> None:
+    try:
+        client.CoreV1Api(api_client).delete_node(name)
+    except client.ApiException as e:
+        if e.status != 404:
+            raise
+
+
+def node_state(api_client, name: str) -> dict:
+    node = client.CoreV1Api(api_client).read_node(name)
+    return {
+        "ready": any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or []),
+        "unschedulable": bool(node.spec.unschedulable),
+        "taints": sorted((t.key, t.value, t.effect) for t in node.spec.taints or []),
+    }
+
+
+# ---- snapshots ------------------------------------------------------------------------------
+
+
+def _spec(api_client, obj, drop: tuple[str, ...] = ()) -> dict:
+    data = api_client.sanitize_for_serialization(obj.spec) or {}
+    return {k: v for k, v in data.items() if k not in drop}
+
+
+def namespace_snapshot(api_client, namespace: str, *, pods: bool = False) -> dict:
+    """What a scenario may touch in `namespace`, by kind and name, with the fields that matter:
+    Deployments' spec and Ready replicas, Services (less the allocated IPs), ConfigMaps, Secrets,
+    NetworkPolicies, PodDisruptionBudgets and any hog pods. `pods` adds every pod's name."""
+    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    net, policy = client.NetworkingV1Api(api_client), client.PolicyV1Api(api_client)
+    try:
+        ns = core.read_namespace(namespace)
+    except client.ApiException as e:
+        if e.status == 404:
+            return {"namespace": None}
+        raise
+    snap: dict = {
+        "namespace": {"phase": ns.status.phase, "labels": ns.metadata.labels},
+        "Deployment": {d.metadata.name: {"spec": _spec(api_client, d), "ready": d.status.ready_replicas or 0,
+                                         "labels": d.metadata.labels}
+                       for d in apps.list_namespaced_deployment(namespace).items},
+        "StatefulSet": {s.metadata.name: _spec(api_client, s) for s in apps.list_namespaced_stateful_set(namespace).items},
+        "Service": {s.metadata.name: _spec(api_client, s, ("clusterIP", "clusterIPs"))
+                    for s in core.list_namespaced_service(namespace).items},
+        "ConfigMap": {c.metadata.name: c.data for c in core.list_namespaced_config_map(namespace).items
+                      if c.metadata.name != "kube-root-ca.crt"},
+        "Secret": {s.metadata.name: s.data for s in core.list_namespaced_secret(namespace).items
+                   if s.type != "kubernetes.io/service-account-token"},
+        "NetworkPolicy": {p.metadata.name: _spec(api_client, p)
+                          for p in net.list_namespaced_network_policy(namespace).items},
+        "PodDisruptionBudget": {p.metadata.name: _spec(api_client, p)
+                                for p in policy.list_namespaced_pod_disruption_budget(namespace).items},
+        "hog pods": sorted(p.metadata.name for p in
+                           core.list_namespaced_pod(namespace, label_selector="app=krkn-hog").items),
+    }
+    if pods:
+        snap["Pod"] = sorted(p.metadata.name for p in core.list_namespaced_pod(namespace).items)
+    return snap
+
+
+def wait_equal(read: Callable[[], object], expected: object, timeout: float = 90, what: str = "state") -> None:
+    """`read()` comes to equal `expected` within `timeout` (controllers need a moment to converge)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = read()
+        if now == expected:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not come back within {timeout}s:\n"
+                                 f"expected {json.dumps(expected, default=str, sort_keys=True)}\n"
+                                 f"     got {json.dumps(now, default=str, sort_keys=True)}")
+        time.sleep(0.3)
+
+
+# ---- version files on disk ------------------------------------------------------------------
+
+
+def run_dirs(versions_dir: Path) -> list[str]:
+    try:
+        return sorted(n for n in os.listdir(versions_dir) if parse_run_dir_name(n))
+    except FileNotFoundError:
+        return []
+
+
+def disk_problems(versions_dir: Path) -> list[str]:
+    """Everything wrong with what runs left on disk: a version file (pending, executed or archived)
+    that does not read cleanly or no longer matches its manifest digest, a manifest, record,
+    report or audit line that does not parse, and any temp or unknown file."""
+    problems = []
+    for root in (versions_dir, archive_dir_for(versions_dir)):
+        for run in run_dirs(root):
+            folder = root / run
+            for name in sorted(os.listdir(folder)):
+                path = folder / name
+                if name == MANIFEST_NAME:
+                    for line in read_lines(folder):
+                        try:
+                            json.loads(line)
+                        except ValueError:
+                            problems.append(f"{path}: half-written manifest line {line!r}")
+                elif parse_version_name(name):
+                    info = read_version(path)
+                    if info.error and info.status != "failed":
+                        problems.append(f"{path}: {info.error}")
+                    if reason := digest_mismatch_reason(path, path.read_bytes()):
+                        problems.append(reason)
+                elif name.endswith(".py" + FAILED):
+                    try:
+                        json.loads(path.read_text())
+                    except ValueError:
+                        problems.append(f"{path}: half-written failure record")
+                else:
+                    problems.append(f"{path}: left behind")
+    reports = versions_dir.with_name(versions_dir.name + "-reports")
+    for path in sorted(reports.glob("*")) if reports.is_dir() else []:
+        try:
+            json.loads(path.read_text())
+            if path.suffix != ".json":
+                raise ValueError
+        except ValueError:
+            problems.append(f"{path}: half-written report")
+    audit = versions_dir.with_name(versions_dir.name + "-audit.jsonl")
+    if audit.exists():
+        for line in audit.read_text().splitlines():
+            try:
+                json.loads(line)
+            except ValueError:
+                problems.append(f"{audit}: half-written line {line!r}")
+    return problems
+
+
+def pending(versions_dir: Path) -> list[str]:
+    """Version files still to roll back (pending or failed)."""
+    return [str(v.path) for v in list_versions(versions_dir, include_archived=False)
+            if v.status in ("pending", "failed")]
+
+
+def tree_digest(*folders: Path) -> dict[str, str]:
+    """relative path -> sha256 of every file under `folders` (what a refusal must leave as it was)."""
+    import hashlib
+
+    out = {}
+    for folder in folders:
+        if not folder.exists():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if path.is_symlink():
+                out[str(path)] = "symlink -> " + os.readlink(path)
+            elif path.is_file():
+                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+            elif path.is_dir():
+                out[str(path)] = "dir %o" % (path.stat().st_mode & 0o7777)
+    return out

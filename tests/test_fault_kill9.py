@@ -1,0 +1,264 @@
+"""`krkn-tui run` killed with SIGKILL at seeded random moments, then `execute-rollback`: the cluster
+comes back to what it was before the run, and what the run left on disk is whole.
+
+Every scenario type runs against its own small target (namespace, private node). A baseline run
+of each measures how long the scenario takes; each trial draws its kill moment uniformly from
+[0, that time] with random.Random(seed), the seed being in the test id."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from runhelpers import (
+    Run,
+    app_outage,
+    create_namespace,
+    create_private_node,
+    delete_namespace,
+    delete_node,
+    disk_problems,
+    fill_namespace,
+    hog,
+    krkn,
+    namespace_snapshot,
+    node_action,
+    node_state,
+    pending,
+    pod_kill,
+    run_dirs,
+    service_disruption,
+    wait_equal,
+    write_config,
+)
+
+pytestmark = pytest.mark.cluster
+
+HOLD = 1.0  # seconds each scenario keeps its change: short trials
+TRIALS_PER_VARIANT = 7
+VARIANTS = ("pod_disruption", "application_outage", "node_cordon", "node_taint", "node_drain",
+            "service_scale", "service_delete_namespace", "hog")
+TRIALS = [(variant, 1000 * (i + 1) + k) for i, variant in enumerate(VARIANTS) for k in range(TRIALS_PER_VARIANT)]
+
+
+@dataclass
+class Target:
+    scenario_type: str
+    content: dict | list
+    snapshot: Callable[[], dict]
+    baseline: dict = field(default_factory=dict)
+    seconds: float | None = None  # how long an undisturbed run takes
+
+
+class Targets:
+    """Each variant's target, built the first time a test asks for it and removed at the end."""
+
+    def __init__(self, api_client, kubeconfig: str, workdir: Path):
+        self.api = api_client
+        self.kubeconfig = kubeconfig
+        self.workdir = workdir
+        self.group = uuid.uuid4().hex[:8]
+        self.namespaces: list[str] = []
+        self.nodes: list[str] = []
+        self._made: dict[str, Target] = {}
+
+    def _namespace(self, prefix: str, deployments: dict[str, int], **kw) -> str:
+        ns = create_namespace(self.api, prefix)
+        self.namespaces.append(ns)
+        fill_namespace(self.api, ns, deployments, **kw)
+        return ns
+
+    def _node(self, role: str) -> str:
+        node = create_private_node(self.api, self.group, role)
+        self.nodes.append(node)
+        return node
+
+    def _build(self, variant: str) -> Target:
+        snap = lambda ns: (lambda: namespace_snapshot(self.api, ns))  # noqa: E731
+        if variant == "pod_disruption":
+            ns = self._namespace("k9-pod", {"web": 2})
+            return Target("pod_disruption_scenarios", pod_kill(ns, "web"), snap(ns))
+        if variant == "application_outage":
+            ns = self._namespace("k9-app", {"web": 1})
+            return Target("application_outages_scenarios", app_outage(ns, "web", HOLD), snap(ns))
+        if variant in ("node_cordon", "node_taint", "node_drain"):
+            node = self._node(variant.split("_")[1])
+            ns = self._namespace("k9-node", {"pinned": 2} if variant == "node_drain" else {"idle": 0},
+                                 node=node, group=self.group)
+            extra = {"taint": {"key": "krkn-fault/chaos", "value": "on", "effect": "NoExecute"}} \
+                if variant == "node_taint" else {}
+            return Target("node_scenarios", node_action(f"node_{variant.split('_')[1]}_scenario", node, HOLD, **extra),
+                          lambda: {"node": node_state(self.api, node), "pods": namespace_snapshot(self.api, ns)})
+        if variant == "service_scale":
+            ns = self._namespace("k9-scale", {"a": 2, "b": 1})
+            return Target("service_disruption_scenarios", service_disruption(ns, "scale", HOLD), snap(ns))
+        if variant == "service_delete_namespace":
+            ns = self._namespace("k9-delns", {"a": 1}, extras=True)
+            return Target("service_disruption_scenarios", service_disruption(ns, "delete_namespace", HOLD), snap(ns))
+        if variant == "hog":
+            node = self._node("hog")
+            ns = self._namespace("k9-hog", {})
+            return Target("hog_scenarios", hog(ns, self.group, HOLD),
+                          lambda: {"node": node_state(self.api, node), "pods": namespace_snapshot(self.api, ns)})
+        raise ValueError(variant)
+
+    def get(self, variant: str) -> Target:
+        if variant not in self._made:
+            target = self._build(variant)
+            target.baseline = target.snapshot()
+            self._made[variant] = target
+        return self._made[variant]
+
+    def expected_seconds(self, variant: str) -> float:
+        """The time of one undisturbed run (measured once): the range kill moments are drawn from."""
+        target = self.get(variant)
+        if target.seconds is None:
+            folder = self.workdir / f"baseline-{variant}"
+            run = Run(write_config(folder, [(target.scenario_type, target.content)]), self.kubeconfig)
+            code = run.finish(timeout=180)
+            target.seconds = time.monotonic() - run.started
+            assert code == 0, run.output
+            wait_equal(target.snapshot, target.baseline, what=f"{variant} target after a passing run")
+            assert pending(folder / "versions") == [] and run_dirs(folder / "versions") == []
+            assert disk_problems(folder / "versions") == []
+        return target.seconds
+
+    def cleanup(self) -> None:
+        for ns in self.namespaces:
+            delete_namespace(self.api, ns)
+        for node in self.nodes:
+            delete_node(self.api, node)
+
+
+@pytest.fixture(scope="module")
+def targets(api_client, kubeconfig, tmp_path_factory):
+    made = Targets(api_client, kubeconfig, tmp_path_factory.mktemp("kill9"))
+    yield made
+    made.cleanup()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_undisturbed_run_passes_and_leaves_its_target_as_it_was(variant, targets):
+    assert targets.expected_seconds(variant) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant, seed", TRIALS, ids=[f"{v}-seed{s}" for v, s in TRIALS])
+def test_sigkill_at_a_random_moment_then_execute_rollback_restores_everything(variant, seed, targets, tmp_path,
+                                                                               kubeconfig):
+    target = targets.get(variant)
+    expected = targets.expected_seconds(variant)
+    at = random.Random(seed).uniform(0, expected)
+    wait_equal(target.snapshot, target.baseline, what=f"{variant} target before the trial")
+    versions = tmp_path / "versions"
+
+    run = Run(write_config(tmp_path, [(target.scenario_type, target.content)]), kubeconfig)
+    time.sleep(max(0.0, at - (time.monotonic() - run.started)))
+    run.proc.kill()
+    run.finish()
+    context = f"killed at {at:.2f}s of {expected:.2f}s; run output:\n{run.output}"
+
+    for run_id in run_dirs(versions):
+        out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
+        assert out.returncode == 0, f"{out.stdout}{out.stderr}\n{context}"
+        assert "Traceback" not in out.stderr
+    wait_equal(target.snapshot, target.baseline, what=f"{variant} target ({context})")
+    assert pending(versions) == [], context
+    assert disk_problems(versions) == [], context
+
+
+# ---- a kill before every system call of a registration ---------------------------------------
+
+# Registers two steps; before the k-th file-system call of registration `which` it SIGKILLs itself.
+REGISTER_AND_DIE = r'''
+import os, signal, sys
+sys.path.insert(0, sys.argv[4])
+from krkn_tui.rollback import RollbackContent, RunRollback
+from rollback_fixtures import noop_rollback
+
+versions, which, k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+reg = RunRollback(versions)
+calls = 0
+
+def trap(fn):
+    def call(*args, **kwargs):
+        global calls
+        calls += 1
+        if calls == k:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return fn(*args, **kwargs)
+    return call
+
+for i in (1, 2):
+    if i == which:
+        for name in ("mkdir", "open", "write", "fsync", "rename", "close", "chmod", "unlink"):
+            setattr(os, name, trap(getattr(os, name)))
+    reg.set_rollback_callable(noop_rollback, RollbackContent(f"step{i}", "ns"), scenario_type="fault_test",
+                              verb="delete", kind="Thing")
+print(calls, flush=True)
+'''
+
+
+def _register_and_die(tmp: Path, versions: Path, which: int, k: int):
+    import subprocess
+    import sys
+
+    script = tmp / "register_and_die.py"
+    script.write_text(REGISTER_AND_DIE)
+    return subprocess.run([sys.executable, str(script), str(versions), str(which), str(k),
+                           str(Path(__file__).parent)], capture_output=True, text=True, timeout=60)
+
+
+def _disk_shape(versions: Path) -> tuple:
+    """File names with the random parts taken out: two crashes that left the same shape need
+    one execute-rollback between them."""
+    import re
+
+    return tuple(sorted(re.sub(r"\d{6,}|-[0-9a-f]{8}(?=$|\.|-)|_[a-z0-9]{8}\.", "#", str(p.relative_to(versions)))
+                        + f":{p.stat().st_size > 0}" for p in versions.rglob("*")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", [1, 2], ids=["first-registration", "second-registration"])
+def test_sigkill_before_each_syscall_of_a_registration(which, tmp_path, kubeconfig):
+    calls = int(_register_and_die(tmp_path, tmp_path / "count", which, 0).stdout)
+    shapes_checked = set()
+    for k in range(1, calls + 1):
+        versions = tmp_path / f"k{k}" / "versions"
+        died = _register_and_die(tmp_path, versions, which, k)
+        assert died.returncode == -9, died.stderr
+        shape = _disk_shape(versions)
+        if shape in shapes_checked:
+            continue
+        shapes_checked.add(shape)
+        for run_id in run_dirs(versions):
+            out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
+            assert out.returncode == 0, f"killed before call {k} of {calls}: {out.stdout}{out.stderr}"
+        assert pending(versions) == [], f"killed before call {k} of {calls}"
+        assert disk_problems(versions) == [], f"killed before call {k} of {calls}: {_disk_shape(versions)}"
+        if which == 2:  # the first step was durable before the crash: it ran
+            assert len(list(versions.rglob("*.py.executed"))) >= 1
+
+
+def test_only_temp_files_of_dead_writers_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from krkn_tui.rollback.fsio import remove_stale_temps
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    names = {"live": f".tmp-x_1_abcdefgh.py-{os.getpid()}-0123abcd", "dead": f".tmp-x_2_abcdefgh.py-{dead}-0123abcd",
+             "dead-record": f".tmp-x_3_abcdefgh.py.failed-{dead}-89abcdef", "other": ".tmp-notes"}
+    for name in names.values():
+        (tmp_path / name).write_text("x")
+    removed = remove_stale_temps(tmp_path)
+    assert sorted(p.name for p in removed) == sorted([names["dead"], names["dead-record"]])
+    assert sorted(os.listdir(tmp_path)) == sorted([names["live"], names["other"]])
