@@ -100,6 +100,13 @@ class KrknConsole(App[int]):
         return load_api_client(self.kubeconfig, self.settings.context)
 
     @property
+    def target_summary(self) -> str:
+        """Which cluster an action will touch, for confirmation dialogs."""
+        if self.target is None:
+            return f"no usable cluster ({self.target_error})"
+        return f"context {self.target.context} ({self.target.server})"
+
+    @property
     def run_active(self) -> bool:
         return not self.engine_done.is_set()
 

@@ -105,11 +105,22 @@ def short_run(v: VersionInfo) -> str:
     return (v.run_uuid or v.run_dir)[:8]
 
 
+def tilde(path: Path | str) -> str:
+    """A path as people type it: the home folder as ~."""
+    text, home = str(path), str(Path.home())
+    return "~" + text[len(home):] if text == home or text.startswith(home + os.sep) else text
+
+
 def local_time(ns_or_s: float | int | None, with_date: bool = True) -> str:
     if not ns_or_s:
         return "-"
     seconds = ns_or_s / 1e9 if ns_or_s > 1e12 else ns_or_s
     return time.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S", time.localtime(seconds))
+
+
+def short_time(ns: int | None) -> str:
+    """Month-day and time: enough to tell steps apart on a narrow screen."""
+    return local_time(ns)[5:] if ns else "-"
 
 
 def version_action(v: VersionInfo) -> str:
@@ -119,7 +130,9 @@ def version_action(v: VersionInfo) -> str:
 
 def version_search_text(v: VersionInfo) -> str:
     """What `/` matches: run, type, status, action and error."""
-    return " ".join([v.run_dir, v.scenario_type, v.status, v.origin, version_action(v), v.error or ""]).lower()
+    words = [v.run_dir, v.scenario_type, short_type(v.scenario_type), v.status, v.origin, version_action(v),
+             v.error or ""]
+    return " ".join(words).lower()
 
 
 EXECUTABLE = ("pending", "failed")

@@ -12,7 +12,7 @@ from textual.widgets import Footer, Static
 
 from ...rollback import VersionInfo
 from ...rollback.store import read_source
-from ..rows import local_time, version_action
+from ..rows import local_time, tilde, version_action
 from ..widgets.header import ConsoleHeader
 
 
@@ -24,7 +24,7 @@ def version_metadata(v: VersionInfo) -> Content:
         ("scenario", v.scenario_type or "-"),
         ("created", local_time(v.created_ns)),
         ("origin", v.origin),
-        ("file", str(v.path)),
+        ("file", tilde(v.path)),
     ]
     if v.error:
         fields.append(("error", v.error))

@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.highlight import highlight
 from textual.widgets import DataTable, Footer, Static
 
-from ..rows import ScenarioRow, scenario_row, short_type
+from ..rows import ScenarioRow, scenario_row, short_type, tilde
 from ..widgets.colors import coloured
 from ..widgets.header import ConsoleHeader
 from ..widgets.keyed_table import KeyedTable
@@ -127,8 +127,8 @@ class PickerScreen(View):
                         severity="error")
             return
         lines = [f"  #{r.ref.index + 1} {short_type(r.ref.scenario_type)} · {r.file_label}" for r in chosen]
-        body = "\n".join([f"on {self.app.target_text}", *lines,
-                          f"rollback files go to {self.app.versions_dir}"])
+        body = "\n".join([f"on {self.app.target_summary}", *lines,
+                          f"rollback files go to {tilde(self.app.versions_dir)}"])
         self.app.push_screen(ConfirmScreen(f"Run {len(chosen)} scenario(s)?", body, "Run"),
                              callback=lambda yes: self._start(chosen) if yes else None)
 

@@ -13,11 +13,21 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 
 from ...rollback import Executor, VersionInfo, archive, list_versions
-from ..rows import EXECUTABLE, local_time, short_run, version_action, version_key, version_search_text
+from ..rows import (
+    EXECUTABLE,
+    short_run,
+    short_time,
+    short_type,
+    tilde,
+    version_action,
+    version_key,
+    version_search_text,
+)
 from ..widgets.colors import coloured
 from ..widgets.header import ConsoleHeader
 from ..widgets.keyed_table import KeyedTable, SortText
@@ -32,8 +42,8 @@ DEBOUNCE_MS, STEP_MS = 50, 10
 # With no change for this long awatch yields anyway, so a folder created later gets watched.
 IDLE_CHECK_MS = 1000
 
-COLUMNS = (("created", "created"), ("run", "run"), ("type", "type"), ("action", "action"),
-           ("status", "status"), ("origin", "origin"), ("note", "note"))
+COLUMNS = (("created", "created"), ("run", "run"), ("type", "type"), ("status", "status"),
+           ("action", "action"), ("origin", "origin"), ("note", "note"))
 
 
 def newest_first(cells: tuple) -> object:
@@ -82,6 +92,7 @@ class VersionsScreen(View):
         yield ConsoleHeader(id="header")
         yield Static("", id="versions-status")
         yield KeyedTable(id="version-table", order=newest_first, reverse=True)
+        yield Static("", id="version-detail")
         yield Input(placeholder="filter: run, type, status, action…", id="version-filter")
         yield Footer()
 
@@ -135,12 +146,12 @@ class VersionsScreen(View):
         self.show(self.versions)
 
     def cells(self, v: VersionInfo) -> tuple:
-        created = SortText(local_time(v.created_ns), (v.run_time_ns or 0, v.created_ns, v.path.name))
+        created = SortText(short_time(v.created_ns), (v.run_time_ns or 0, v.created_ns, v.path.name))
         note = coloured(self.app, v.error, "failed") if v.error else ""
         status = coloured(self.app, v.status)
         if v.prior_status:
             status.append(f" ({v.prior_status})", style="dim")
-        return (created, short_run(v), v.scenario_type, version_action(v), status, v.origin, note)
+        return (created, short_run(v), short_type(v.scenario_type), status, version_action(v), v.origin, note)
 
     def visible(self) -> list[VersionInfo]:
         needle = self.filter_text.lower().strip()
@@ -154,6 +165,18 @@ class VersionsScreen(View):
         filtered = f" · filter {self.filter_text!r}: {len(shown)} shown" if self.filter_text else ""
         self.query_one("#versions-status", Static).update(
             " · ".join(f"{n} {s}" for s, n in counts.items()) + where + filtered)
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        """The highlighted step's file and, for a failure, its error: the table may be too narrow."""
+        v = self.selected()
+        detail = Content("") if v is None else Content.styled(tilde(v.path), "dim")
+        if v is not None and v.error:
+            detail += Content.styled(f"\n{v.error}", "$text-error")
+        self.query_one("#version-detail", Static).update(detail)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
 
     def selected(self) -> VersionInfo | None:
         key = self.query_one("#version-table", KeyedTable).current_key
@@ -202,7 +225,7 @@ class VersionsScreen(View):
         if v.status not in EXECUTABLE:
             self.notify(f"{v.path.name} is {v.status}: nothing to execute.", severity="warning")
             return
-        body = f"{version_action(v)}\n{v.path.name}\nrun {v.run_dir}\non {self.app.target_text}"
+        body = f"{version_action(v)}\n{v.path.name}\nrun {v.run_dir}\non {self.app.target_summary}"
         if v.origin == "krkn":
             body += "\nWritten by krkn: it runs as `python FILE`, with no digest to verify."
         self.app.push_screen(ConfirmScreen("Execute this rollback step?", body, "Execute"),
@@ -217,7 +240,7 @@ class VersionsScreen(View):
             self.notify(f"run {short_run(v)} has no pending step.", severity="warning")
             return
         lines = [f"  {version_action(s)}" for s in sorted(steps, key=lambda s: s.created_ns, reverse=True)]
-        body = "\n".join([f"run {v.run_dir}, newest first, on {self.app.target_text}", *lines[:12]]
+        body = "\n".join([f"run {v.run_dir}, newest first, on {self.app.target_summary}", *lines[:12]]
                          + ([f"  … and {len(lines) - 12} more"] if len(lines) > 12 else []))
         self.app.push_screen(ConfirmScreen(f"Execute {len(steps)} pending step(s)?", body, "Execute all"),
                              callback=lambda yes: self.execute(steps, f"run {short_run(v)}") if yes else None)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from ..rows import tilde
+
 WATCHED = ("server_version", "watch_state", "run_state", "target_text")
 
 
@@ -39,6 +41,6 @@ def render_header(app) -> Content:
     pods, run = app.watch_state, app.run_state
     line2 = Content.assemble(
         "pods ", (pods, _state_style(pods)), " │ run ", (run, _state_style(run)),
-        " │ versions ", (str(app.versions_dir), "dim"),
+        " │ versions ", (tilde(app.versions_dir), "dim"),
     )
     return Content("\n").join([line1, line2])

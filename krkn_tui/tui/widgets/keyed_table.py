@@ -25,6 +25,13 @@ class SortText(Text):
         return self.sort_key < other.sort_key
 
 
+def same_cell(old: Any, new: Any) -> bool:
+    """Text equality ignores the base style; a colour change (a new theme) must redraw."""
+    if isinstance(old, Text) and isinstance(new, Text):
+        return old.plain == new.plain and old.style == new.style and old.spans == new.spans
+    return old == new
+
+
 class KeyedTable(DataTable):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -74,7 +81,7 @@ class KeyedTable(DataTable):
                 added = True
             else:
                 for column, old, new in zip(columns, self.get_row(key), cells):
-                    if old != new:
+                    if not same_cell(old, new):
                         self.update_cell(key, column, new)
         if added and self._order is not None:
             self.sort(key=self._order, reverse=self._reverse)

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Log, ProgressBar, Static
 
-from ..rows import short_type
+from ..rows import short_type, tilde
 
 SCENARIO_LOG_LINES = 200
 RUN_LOG_LINES = 500
@@ -168,7 +168,7 @@ class RunPanel(VerticalScroll):
     def _on_run_finished(self, e: dict) -> None:
         status = e.get("status", "?")
         code = {"passed": 0, "failed": 1}.get(status, 130)
-        report = f" · report {e['report']}" if e.get("report") else ""
+        report = f" · report {tilde(e['report'])}" if e.get("report") else ""
         self.set_status(f"run {status} (exit {code}){report}")
         self.set_class(status != "passed", "-failed")
         self.set_class(status == "passed", "-passed")

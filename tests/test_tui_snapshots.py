@@ -1,0 +1,169 @@
+"""SVG snapshots of every screen on fixed data: fixed names, a frozen clock, UTC, HOME=tmp_path.
+
+Regenerate with `pytest tests/test_tui_snapshots.py --snapshot-update` after a deliberate change,
+and look at the new SVGs before committing them."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from krkn_tui.tui.app import KrknConsole
+from krkn_tui.tui.settings import ConsoleSettings
+from krkn_tui.tui.widgets.run_panel import RunPanel
+from tui_support import FROZEN_NOW, RUN_A, fixed_kubeconfig, fixed_pod_table, fixed_versions
+
+SIZE = (130, 40)
+
+SCENARIOS = {
+    "scenarios/app_outage.yaml": "# Block all traffic to and from the frontend pods for 10 s.\n"
+                                 "application_outage:\n  duration: 10\n  namespace: krkn-demo\n"
+                                 "  pod_selector: {app: frontend}\n  block: [Ingress, Egress]\n",
+    "scenarios/pod_kill.yaml": "# Kill one frontend pod; its ReplicaSet must replace it within 60 s.\n"
+                               "- id: kill-pods\n  config:\n    namespace_pattern: ^krkn-demo$\n"
+                               "    label_selector: app=frontend\n    kill: 1\n    krkn_pod_recovery_time: 60\n",
+    "scenarios/node_cordon.yaml": "node_scenarios:\n  - actions: [node_cordon_scenario]\n"
+                                  "    label_selector: type=kwok\n    instance_count: 1\n    duration: 5\n",
+    "scenarios/hog_gpu.yaml": "duration: 5\nhog-type: gpu\n",
+}
+CONFIG = """\
+kraken:
+  chaos_scenarios:
+    - application_outages_scenarios: [scenarios/app_outage.yaml]
+    - pod_disruption_scenarios: [scenarios/pod_kill.yaml]
+    - node_scenarios: [scenarios/node_cordon.yaml]
+    - hog_scenarios: [scenarios/hog_gpu.yaml]
+tunings: {wait_duration: 1, iterations: 1}
+"""
+
+RUN_EVENTS = [
+    {"event": "run_started", "scenarios": 2, "run_id": RUN_A},
+    {"event": "scenario_started", "index": 0, "id": "app_outage.yaml#0", "iteration": 0},
+    {"event": "rollback_registered", "verb": "delete", "kind": "NetworkPolicy", "namespace": "krkn-demo",
+     "name": "krkn-outage-6a80eb"},
+    {"event": "cluster_change", "action": "create_network_policy", "namespace": "krkn-demo",
+     "name": "krkn-outage-6a80eb"},
+    {"event": "step", "message": "created NetworkPolicy krkn-demo/krkn-outage-6a80eb; outage for 10s",
+     "progress": 0.1},
+    {"event": "step", "message": "restored: application_outages_scenarios_1767261001000000000_04aboo7k.py",
+     "progress": None},
+    {"event": "scenario_finished", "index": 0, "status": "passed", "seconds": 10.3,
+     "message": "blocked krkn-demo/krkn-outage-6a80eb for 10s", "details": {}},
+    {"event": "waiting", "seconds": 1},
+    {"event": "scenario_started", "index": 1, "id": "kill-pods", "iteration": 0},
+    {"event": "step", "message": "3 candidate pods; chosen: krkn-demo/frontend-6b4dd954fc-m2dqh", "progress": 0.05},
+    {"event": "step", "message": "deleted krkn-demo/frontend-6b4dd954fc-m2dqh; waiting for its replacement",
+     "progress": 0.5},
+    {"event": "scenario_finished", "index": 1, "status": "passed", "seconds": 0.4,
+     "message": "1 pods killed and recovered",
+     "details": {"pods": [{"namespace": "krkn-demo", "name": "frontend-6b4dd954fc-m2dqh",
+                           "rescheduling_seconds": 0.038, "readiness_seconds": 0.057}]}},
+    {"event": "run_archived", "files": 1},
+    {"event": "run_finished", "status": "passed", "report": None},
+]
+
+
+@pytest.fixture
+def stable(tmp_path, monkeypatch):
+    old_tz = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    for name, text in SCENARIOS.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    fixed_kubeconfig(tmp_path / "kubeconfig")
+    fixed_versions(tmp_path)
+    yield tmp_path
+    if old_tz is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old_tz
+    time.tzset()
+
+
+def make_app(tmp_path, **settings) -> KrknConsole:
+    app = KrknConsole(ConsoleSettings(kubeconfig="kubeconfig", config_path="config.yaml",
+                                      versions_dir=tmp_path / "versions", watch_pods=False, probe_cluster=False,
+                                      clock=lambda: FROZEN_NOW, **settings),
+                      pod_table=fixed_pod_table())
+    app.server_version = "v1.36.3"
+    app.watch_state = "connected"
+    return app
+
+
+async def finished_run(pilot):
+    picker = pilot.app.views["picker"]
+    picker.marked = {"0", "1"}
+    picker.refresh_rows()
+    picker.query_one(RunPanel).start([(0, "application_outages_scenarios", "scenarios/app_outage.yaml"),
+                                      (1, "pod_disruption_scenarios", "scenarios/pod_kill.yaml")])
+    await pilot.pause()
+    picker.apply_engine_events(RUN_EVENTS)
+    pilot.app.run_state = "passed (exit 0)"
+    await pilot.pause()
+
+
+async def versions_listed(pilot):
+    await pilot.press("3")
+    view = pilot.app.screen
+    while view.listings < 1:
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+def test_picker(stable, snap_compare):
+    assert snap_compare(make_app(stable), terminal_size=SIZE)
+
+
+def test_picker_after_a_run(stable, snap_compare):
+    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=finished_run)
+
+
+def test_picker_after_a_run_light(stable, snap_compare):
+    async def light(pilot):
+        await finished_run(pilot)
+        await pilot.press("ctrl+t")
+
+    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=light)
+
+
+def test_confirm_run(stable, snap_compare):
+    assert snap_compare(make_app(stable), terminal_size=SIZE, press=["space", "down", "space", "r"])
+
+
+def test_pods(stable, snap_compare):
+    assert snap_compare(make_app(stable, namespace="krkn-demo"), terminal_size=SIZE, press=["2"])
+
+
+def test_versions(stable, snap_compare):
+    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=versions_listed)
+
+
+def test_versions_light_readonly(stable, snap_compare):
+    async def light(pilot):
+        await versions_listed(pilot)
+        await pilot.press("ctrl+t")
+
+    assert snap_compare(make_app(stable, readonly=True), terminal_size=SIZE, run_before=light)
+
+
+def test_inspect(stable, snap_compare):
+    async def inspect(pilot):
+        await versions_listed(pilot)
+        await pilot.press("j", "j", "enter")
+
+    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=inspect)
+
+
+def test_help(stable, snap_compare):
+    async def help_on_versions(pilot):
+        await versions_listed(pilot)
+        await pilot.press("question_mark")
+
+    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=help_on_versions)
