@@ -1,0 +1,163 @@
+"""Figure 1: pod event latency, API change -> krkn-tui (event buffer, then screen) vs kubectl -w.
+
+Per pod: create, label patch, status patch (restartCount, a visible column), delete. t0 is taken
+just before each API call; an event is matched by (type, name, resourceVersion of the call's
+answer). The label patch changes no visible column, so it has no screen time.
+The pods never schedule (a nodeSelector no node has), so only our changes make events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from .kubectl_watch import KubectlWatch
+from .kubeops import wait_service_account
+from .probe import ProbeConsole, settings, table
+from .record import result, summary
+
+NAME = "pods"
+WAIT_S = 5.0
+RATIO_TARGET = 1.2
+JITTER_S = 0.2  # two drain periods of the console
+
+
+def _pod(name: str) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": "bench", "seq": "0"}},
+        "spec": {"nodeSelector": {"krkn-tui/bench": "nowhere"}, "terminationGracePeriodSeconds": 0,
+                 "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+    }
+
+
+def _status(restarts: int) -> dict:
+    return {"status": {"containerStatuses": [{
+        "name": "c", "image": "registry.k8s.io/pause:3.10", "imageID": "", "ready": False,
+        "restartCount": restarts, "state": {"waiting": {"reason": "Bench"}}}]}}
+
+
+class Ops:
+    """The four calls; each returns (t0, resourceVersion of the answer)."""
+
+    def __init__(self, core, namespace: str):
+        self.core, self.ns = core, namespace
+
+    def _timed(self, call, *args) -> tuple[float, str]:
+        t0 = time.time()
+        response = call(*args, _preload_content=False)
+        return t0, json.loads(response.data)["metadata"]["resourceVersion"]
+
+    def create(self, name: str):
+        return self._timed(self.core.create_namespaced_pod, self.ns, _pod(name))
+
+    def label(self, name: str, value: int):
+        return self._timed(self.core.patch_namespaced_pod, name, self.ns, {"metadata": {"labels": {"seq": str(value)}}})
+
+    def status(self, name: str, restarts: int):
+        return self._timed(self.core.patch_namespaced_pod_status, name, self.ns, _status(restarts))
+
+    def delete(self, name: str):
+        return self._timed(self.core.delete_namespaced_pod, name, self.ns)
+
+
+def _model_index(app: ProbeConsole, index: dict, done: list[int]) -> None:
+    """(type, name, rv) -> buffered time, for drained events not yet indexed."""
+    events = app.drained
+    for e in events[done[0]:]:
+        if e.kind in ("ADDED", "MODIFIED", "DELETED"):
+            meta = e.payload.get("metadata") or {}
+            index.setdefault((e.kind, meta.get("name"), meta.get("resourceVersion")), e.received)
+    done[0] = len(events)
+
+
+async def _measure(env, namespace: str, cycles: int, versions_dir: Path) -> list[dict]:
+    from kubernetes import client
+
+    ops = Ops(client.CoreV1Api(env.api_client()), namespace)
+    kubectl = KubectlWatch(env.kubectl, env.kubeconfig, namespace).start()
+    app = ProbeConsole(settings(env.kubeconfig, namespace, versions_dir))
+    samples: list[dict] = []
+    jitter = random.Random(1)
+    model: dict = {}
+    indexed = [0]
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.press("2")
+            pods = table(app, "pods", "pod-table")
+
+            async def one(kind: str, name: str, call, screen_check=None) -> None:
+                # A random pause first: changes must not arrive in step with the console's timers.
+                await asyncio.sleep(jitter.uniform(0, JITTER_S))
+                if screen_check is not None:
+                    app.expect((kind, name, "pending"), screen_check)
+                t0, rv = await asyncio.to_thread(call)
+                key = (kind, name, rv)
+                deadline = time.monotonic() + WAIT_S
+                while time.monotonic() < deadline:
+                    _model_index(app, model, indexed)
+                    screen_done = screen_check is None or (kind, name, "pending") in app.frame_seen
+                    if key in kubectl.seen and key in model and screen_done:
+                        break
+                    await asyncio.sleep(0.002)
+                screen = app.frame_seen.pop((kind, name, "pending"), None)
+                app.frame_checks.pop((kind, name, "pending"), None)
+                samples.append({"op": kind if kind != "MODIFIED" else ("status" if screen_check else "label"),
+                                "kubectl": _lat(kubectl.seen.get(key), t0), "model": _lat(model.get(key), t0),
+                                "screen": _lat(screen, t0) if screen_check else None,
+                                "visible": screen_check is not None})
+
+            # Warm-up: both watchers connected and the table drawing before anything is timed.
+            await one("ADDED", "warm-up", lambda: ops.create("warm-up"), lambda: f"{namespace}/warm-up" in pods.rows)
+            samples.clear()
+            for i in range(cycles):
+                name = f"bench-pod-{i:04d}"
+                key = f"{namespace}/{name}"
+                await one("ADDED", name, lambda: ops.create(name), lambda: key in pods.rows)
+                await one("MODIFIED", name, lambda: ops.label(name, i + 1))
+                await one("MODIFIED", name, lambda: ops.status(name, i + 1),
+                          lambda: key in pods.rows and str(pods.get_cell(key, "restarts")) == str(i + 1))
+                await one("DELETED", name, lambda: ops.delete(name), lambda: key not in pods.rows)
+    finally:
+        kubectl.stop()
+    return samples
+
+
+def _lat(t: float | None, t0: float) -> float | None:
+    return None if t is None else t - t0
+
+
+def _figure(name: str, samples: list[dict], side: str, detail_extra: dict) -> dict:
+    rows = [s for s in samples if side == "model" or s["visible"]]
+    ours = [s[side] for s in rows if s[side] is not None]
+    theirs = [s["kubectl"] for s in rows if s["kubectl"] is not None]
+    ours_s, theirs_s = summary(ours, 1000), summary(theirs, 1000)
+    by_op = {}
+    for op in sorted({s["op"] for s in rows}):
+        sel = [s for s in rows if s["op"] == op]
+        by_op[op] = {"krkn_tui_ms": summary([s[side] for s in sel if s[side] is not None], 1000),
+                     "kubectl_ms": summary([s["kubectl"] for s in sel if s["kubectl"] is not None], 1000)}
+    missing = sum(1 for s in rows if s[side] is None or s["kubectl"] is None)
+    detail = {"krkn_tui_ms": ours_s, "kubectl_ms": theirs_s, "by_op": by_op, "missing": missing, **detail_extra}
+    value, base = ours_s.get("p95"), theirs_s.get("p95")
+    rec = result(name, value, "ms p95", base, f"p95 <= {RATIO_TARGET}x kubectl", None, detail)
+    rec["ok"] = rec["ratio"] is not None and rec["ratio"] <= RATIO_TARGET and missing == 0
+    return rec
+
+
+def run(env) -> list[dict]:
+    cycles = 12 if env.quick else 75
+    api = env.api_client()
+    with env.namespace("pods") as ns, tempfile.TemporaryDirectory(prefix="bench-pods-") as tmp:
+        wait_service_account(api, ns)
+        samples = asyncio.run(_measure(env, ns, cycles, Path(tmp)))
+    extra = {"cycles": cycles, "ops_per_cycle": "create, label patch, status patch, delete"}
+    return [
+        _figure("pod_event_latency_model", samples, "model", {**extra, "krkn_tui_side": "PodWatcher buffer"}),
+        _figure("pod_event_latency_screen", samples, "screen",
+                {**extra, "krkn_tui_side": "first headless frame showing the row change (label patch not visible)"}),
+    ]

@@ -1,0 +1,64 @@
+"""Time to the first frame, in a fresh interpreter: `python -m bench.startup_child WHICH T0 [KUBECONFIG]`.
+
+WHICH is `console` (krkn-tui's console, the scenario view, on the given cluster) or `minimal`
+(a Textual app with one Static). T0 is the parent's time.time() just before it started us; we
+print seconds from T0 to the first headless frame showing the app's first view.
+Imports are kept to what each app needs, so the bench adds nothing to either side.
+"""
+
+import asyncio
+import sys
+import time
+
+
+def console_app(kubeconfig: str):
+    from pathlib import Path
+
+    from krkn_tui.tui.app import KrknConsole
+    from krkn_tui.tui.screens.picker import PickerScreen
+    from krkn_tui.tui.settings import ConsoleSettings
+
+    class FirstFrame(KrknConsole):
+        CSS_PATH = str(Path(sys.modules[KrknConsole.__module__].__file__).with_name(KrknConsole.CSS_PATH))
+        first = None
+
+        def post_display_hook(self):
+            if self.first is None and isinstance(self.screen, PickerScreen):
+                self.first = time.time()
+
+    root = Path(__file__).resolve().parents[1]
+    import tempfile
+
+    versions = tempfile.mkdtemp(prefix="bench-startup-")
+    return FirstFrame(ConsoleSettings(kubeconfig=kubeconfig, config_path=root / "config.yaml",
+                                      versions_dir=versions))
+
+
+def minimal_app():
+    from textual.app import App
+    from textual.widgets import Static
+
+    class Hello(App):
+        first = None
+
+        def compose(self):
+            yield Static("hello")
+
+        def post_display_hook(self):
+            if self.first is None and self.query(Static):
+                self.first = time.time()
+
+    return Hello()
+
+
+async def main(which: str, t0: float, kubeconfig: str | None) -> float:
+    app = console_app(kubeconfig) if which == "console" else minimal_app()
+    async with app.run_test(size=(160, 50)):
+        while app.first is None:
+            await asyncio.sleep(0.001)
+    return app.first - t0
+
+
+if __name__ == "__main__":
+    which, t0 = sys.argv[1], float(sys.argv[2])
+    print(f"{asyncio.run(main(which, t0, sys.argv[3] if len(sys.argv) > 3 else None)):.6f}")

@@ -1,0 +1,18 @@
+"""The bench's output shape, on one cluster-free figure with tiny n (no timing is asserted)."""
+
+import json
+
+from bench.fig_versions import figure
+
+KEYS = {"name", "value", "unit", "baseline", "ratio", "target", "ok", "detail"}
+
+
+def test_version_sync_figure_has_the_json_shape():
+    record = figure(n_files=0, cycles=1)
+    assert set(record) == KEYS
+    assert record["name"] == "version_sync_0_files"
+    assert isinstance(record["ok"], bool)
+    for key in ("value", "baseline", "ratio"):
+        assert record[key] is None or isinstance(record[key], float)
+    assert {"p50", "p95", "n"} <= set(record["detail"]["krkn_tui_ms"])
+    json.dumps(record)
