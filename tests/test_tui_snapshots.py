@@ -117,6 +117,15 @@ async def versions_listed(pilot):
     await pilot.pause()
 
 
+def after(setup, *keys):
+    """A run_before: ``setup``, then ``keys``."""
+    async def run_before(pilot):
+        await setup(pilot)
+        await pilot.press(*keys)
+
+    return run_before
+
+
 def test_picker(stable, snap_compare):
     assert snap_compare(make_app(stable), terminal_size=SIZE)
 
@@ -126,11 +135,7 @@ def test_picker_after_a_run(stable, snap_compare):
 
 
 def test_picker_after_a_run_light(stable, snap_compare):
-    async def light(pilot):
-        await finished_run(pilot)
-        await pilot.press("ctrl+t")
-
-    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=light)
+    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=after(finished_run, "ctrl+t"))
 
 
 def test_confirm_run(stable, snap_compare):
@@ -146,24 +151,13 @@ def test_versions(stable, snap_compare):
 
 
 def test_versions_light_readonly(stable, snap_compare):
-    async def light(pilot):
-        await versions_listed(pilot)
-        await pilot.press("ctrl+t")
-
-    assert snap_compare(make_app(stable, readonly=True), terminal_size=SIZE, run_before=light)
+    assert snap_compare(make_app(stable, readonly=True), terminal_size=SIZE,
+                        run_before=after(versions_listed, "ctrl+t"))
 
 
 def test_inspect(stable, snap_compare):
-    async def inspect(pilot):
-        await versions_listed(pilot)
-        await pilot.press("j", "j", "enter")
-
-    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=inspect)
+    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=after(versions_listed, "j", "j", "enter"))
 
 
 def test_help(stable, snap_compare):
-    async def help_on_versions(pilot):
-        await versions_listed(pilot)
-        await pilot.press("question_mark")
-
-    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=help_on_versions)
+    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=after(versions_listed, "question_mark"))

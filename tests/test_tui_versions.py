@@ -60,17 +60,28 @@ class Notes:
         app.notify = notify
 
 
-async def open_versions(app, pilot):
+async def open_versions(app, pilot, rows: int = 0):
+    """Switch to the view and wait until its listing shows ``rows`` rows."""
     await pilot.press("3")
     view = app.screen
-    await until(pilot, lambda: view.listings >= 1, what="first listing")
-    return view, view.query_one("#version-table")
+    table = view.query_one("#version-table")
+    await until(pilot, lambda: view.listings >= 1 and table.row_count == rows, what=f"{rows} rows")
+    return view, table
+
+
+def empty_config(tmp_path, kubeconfig: str) -> dict:
+    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
+    return dict(kubeconfig=kubeconfig, watch_pods=False, probe_cluster=False)
 
 
 @pytest.fixture
 def offline(tmp_path):
-    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
-    return dict(kubeconfig=str(tmp_path / "no-kubeconfig"), watch_pods=False, probe_cluster=False)
+    return empty_config(tmp_path, str(tmp_path / "no-kubeconfig"))
+
+
+@pytest.fixture
+def on_cluster(tmp_path, kubeconfig):
+    return empty_config(tmp_path, kubeconfig)
 
 
 async def test_files_written_by_another_process_show_up_with_the_cursor_kept(tmp_path, offline):
@@ -99,8 +110,7 @@ async def test_inspect_shows_metadata_and_source(tmp_path, offline):
     register(tmp_path / "versions", name="web")
     app = console(tmp_path, **offline)
     async with app.run_test(size=SIZE) as pilot:
-        view, table = await open_versions(app, pilot)
-        await until(pilot, lambda: table.row_count == 1, what="row")
+        view, table = await open_versions(app, pilot, rows=1)
         await pilot.press("enter")
         assert isinstance(app.screen, InspectScreen)
         meta = str(app.screen.query_one("#inspect-meta").render())
@@ -119,8 +129,7 @@ async def test_unreadable_version_file_is_listed_with_its_error(tmp_path, offlin
     os.symlink(target, bad)
     app = console(tmp_path, **offline)
     async with app.run_test(size=SIZE) as pilot:
-        view, table = await open_versions(app, pilot)
-        await until(pilot, lambda: table.row_count == 2, what="rows")
+        view, table = await open_versions(app, pilot, rows=2)
         [bad_key] = [k for k in keys(table) if "zzzzzzzz" in k]
         assert "symlink" in cell(table, bad_key, "note")
         table.move_cursor(row=table.get_row_index(bad_key))
@@ -134,8 +143,7 @@ async def test_filter_narrows_rows_and_escape_restores_them(tmp_path, offline):
     register(versions, name="beta")
     app = console(tmp_path, **offline)
     async with app.run_test(size=SIZE) as pilot:
-        view, table = await open_versions(app, pilot)
-        await until(pilot, lambda: table.row_count == 2, what="rows")
+        view, table = await open_versions(app, pilot, rows=2)
         await pilot.press("slash", *run_a.run_uuid[:8])
         assert [cell(table, k, "action") for k in keys(table)] == ["delete ConfigMap demo/alpha"]
         await pilot.press("enter")
@@ -148,8 +156,7 @@ async def test_readonly_removes_execute_and_archive(tmp_path, offline):
     _, path = register(tmp_path / "versions", name="web")
     app = console(tmp_path, readonly=True, **offline)
     async with app.run_test(size=SIZE) as pilot:
-        view, table = await open_versions(app, pilot)
-        await until(pilot, lambda: table.row_count == 1, what="row")
+        view, table = await open_versions(app, pilot, rows=1)
         shown = footer_keys(app)
         assert {"i", "slash"} <= shown and not {"x", "X", "a", "ctrl+e"} & shown
         await pilot.press("x", "X", "a")
@@ -164,16 +171,14 @@ async def test_readonly_removes_execute_and_archive(tmp_path, offline):
 
 
 @pytest.mark.cluster
-async def test_execute_one_then_archive_it(tmp_path, kubeconfig, namespace, api_client):
+async def test_execute_one_then_archive_it(tmp_path, on_cluster, namespace, api_client):
     core = client.CoreV1Api(api_client)
     config_map(core, namespace, "victim")
-    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
     register(tmp_path / "versions", name="victim", namespace=namespace)
-    app = console(tmp_path, kubeconfig=kubeconfig, watch_pods=False, probe_cluster=False)
+    app = console(tmp_path, **on_cluster)
     notes = Notes(app)
     async with app.run_test(size=SIZE) as pilot:
-        view, table = await open_versions(app, pilot)
-        await until(pilot, lambda: table.row_count == 1, what="row")
+        view, table = await open_versions(app, pilot, rows=1)
         [key] = keys(table)
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen) and app.focused.id == "cancel"
@@ -193,14 +198,12 @@ async def test_execute_one_then_archive_it(tmp_path, kubeconfig, namespace, api_
 
 
 @pytest.mark.cluster
-async def test_a_failed_step_stays_failed_with_its_error(tmp_path, kubeconfig):
-    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
+async def test_a_failed_step_stays_failed_with_its_error(tmp_path, on_cluster):
     _, path = register(tmp_path / "versions", fn=always_fails, name="stuck")
-    app = console(tmp_path, kubeconfig=kubeconfig, watch_pods=False, probe_cluster=False)
+    app = console(tmp_path, **on_cluster)
     notes = Notes(app)
     async with app.run_test(size=SIZE) as pilot:
-        view, table = await open_versions(app, pilot)
-        await until(pilot, lambda: table.row_count == 1, what="row")
+        view, table = await open_versions(app, pilot, rows=1)
         [key] = keys(table)
         await pilot.press("x", "y")
         await until(pilot, lambda: statuses(table) == ["failed"], what="failed")
@@ -215,19 +218,17 @@ async def test_a_failed_step_stays_failed_with_its_error(tmp_path, kubeconfig):
 
 
 @pytest.mark.cluster
-async def test_execute_run_runs_every_pending_step_of_that_run_only(tmp_path, kubeconfig, namespace, api_client):
+async def test_execute_run_runs_every_pending_step_of_that_run_only(tmp_path, on_cluster, namespace, api_client):
     core = client.CoreV1Api(api_client)
     for name in ("one", "two", "other"):
         config_map(core, namespace, name)
-    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
     versions = tmp_path / "versions"
     run, _ = register(versions, name="one", namespace=namespace)
     register(versions, name="two", namespace=namespace, run=run)
     register(versions, name="other", namespace=namespace)  # another run, newest of all
-    app = console(tmp_path, kubeconfig=kubeconfig, watch_pods=False, probe_cluster=False)
+    app = console(tmp_path, **on_cluster)
     async with app.run_test(size=SIZE) as pilot:
-        view, table = await open_versions(app, pilot)
-        await until(pilot, lambda: table.row_count == 3, what="rows")
+        view, table = await open_versions(app, pilot, rows=3)
         await pilot.press("j")  # onto the newest row of the first run ("two")
         assert cell(table, table.current_key, "action").endswith("/two")
         await pilot.press("X")
