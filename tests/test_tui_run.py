@@ -148,3 +148,18 @@ async def test_a_scenario_file_that_does_not_parse_shows_its_error_in_its_row(tm
         await pilot.press("down", "space", "r")
         assert not isinstance(app.screen, ConfirmScreen) and not app.run_active
 
+
+
+async def test_a_scenario_file_broken_after_loading_fails_the_run_visibly(tmp_path, kubeconfig, namespace,
+                                                                         api_client):
+    outage_config(tmp_path, namespace, duration=1)
+    app = console(tmp_path, kubeconfig=kubeconfig, watch_pods=False, probe_cluster=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space", "r")
+        (tmp_path / "outage.yaml").write_text("application_outage: {duration: 0}\n")  # edited meanwhile
+        await pilot.press("y")
+        await until(pilot, lambda: app.run_state == "error", what="run error")
+        status = str(app.views["picker"].query_one("#run-status").render())
+        assert status.startswith("cannot run: ") and "outage.yaml" in status
+        assert not app.run_active and app.last_result is None
+    assert policies(api_client, namespace) == []
