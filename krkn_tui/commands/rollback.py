@@ -108,7 +108,7 @@ def cmd_execute(args) -> int:
         common.check_reachable(kubeconfig, args.context)
     executor = Executor(common.api_client_factory(kubeconfig, args.context), allow_foreign=args.allow_foreign,
                         python=args.python, kubeconfig=kubeconfig, context=args.context,
-                        on_event=_audit_to(common.versions_dir(args)))
+                        on_event=_record_and_report(common.versions_dir(args)))
     results = executor.execute([v.path for v in infos], dry_run=args.dry_run)
     for r in results:
         print(f"{r.status:<9} {r.path}" + (f": {r.error}" if r.error else ""))
@@ -134,11 +134,19 @@ def _remove_stale_temps(vdir: Path, run: str | None, infos: list) -> None:
             print(f"removed   {path}: left by a writer that died mid-write")
 
 
-def _audit_to(vdir: Path):
+def _record_and_report(vdir: Path):
+    """Events go to the audit log; a retry is also said at once, or a wait looks like a hang."""
     from ..records import AuditLog, audit_path
+    from .run import format_event
 
     log = AuditLog(audit_path(vdir), run_id="execute-rollback")
-    return log.record
+
+    def on_event(event: dict) -> None:
+        log.record(event)
+        if event.get("event") == "rollback_retrying":
+            print(f"krkn-tui: {format_event(event).strip()}", file=sys.stderr, flush=True)
+
+    return on_event
 
 
 def cmd_archive(args) -> int:

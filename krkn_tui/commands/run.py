@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from pathlib import Path
 
 from . import common
 
@@ -48,6 +49,9 @@ def format_event(e: dict) -> str | None:
     if kind == "scenario_finished":
         line = f"■ {e['scenario_type']} [{e['id']}]: {e['status']} in {e['seconds']:.1f}s"
         return line + (f": {e['message']}" if e.get("message") else "")
+    if kind == "rollback_retrying":
+        return (f"  {Path(e['file']).name}: API server not available ({short_reason(e['error'])}); "
+                f"retrying in {e['delay']:.1f}s (attempt {e['attempt']})")
     if kind == "rollback_run_started":
         return f"rolling back {e['files']} pending file(s): {e['reason']}"
     if kind == "rollback_run_finished":
@@ -56,6 +60,15 @@ def format_event(e: dict) -> str | None:
     if kind == "run_finished":
         return f"run {e['status']}" + (f"; report {e['report']}" if e.get("report") else "")
     return None
+
+
+def short_reason(error: str) -> str:
+    """The gist of a connection error; urllib3's own text is a paragraph."""
+    for marker in ("Connection refused", "timed out", "Connection reset", "Name or service not known",
+                   "No route to host", "Service Unavailable", "Too Many Requests", "Internal Server Error"):
+        if marker in error:
+            return marker.lower()
+    return error[:160]
 
 
 def _printer(e: dict) -> None:

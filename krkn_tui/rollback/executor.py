@@ -232,6 +232,7 @@ class Executor:
                     self._cluster_down = True
                     return f"{_one_line(exc)} (gave up after {attempts} attempts)", attempts
                 log.info("rollback %s: %s; retrying in %.1fs", path.name, _one_line(exc), delay)
+                self._emit("rollback_retrying", path, error=_one_line(exc), attempt=attempts, delay=delay)
                 self._sleep(delay)
             else:
                 break
