@@ -57,19 +57,36 @@ def api_client_factory(kubeconfig: str | None, context: str | None):
     return lambda: load_api_client(kubeconfig, context)
 
 
-def check_reachable(kubeconfig: str | None, context: str | None) -> None:
-    """One quick request so an unreachable cluster is one clear line before anything starts."""
+def check_reachable(kubeconfig: str | None, context: str | None, wait: float = 0.0) -> None:
+    """One quick request so an unreachable cluster is one clear line before anything starts.
+
+    With ``wait``, connection failures are retried with backoff for up to that many seconds first,
+    said once on stderr: a rollback is worth waiting for while the API server restarts."""
+    import sys
+    import time
+
     from ..kube.client import describe_target, load_api_client
+    from ..rollback.retry import backoff_delays, is_transient
+    from .run import short_reason
 
     target = describe_target(kubeconfig, context)
     client = load_api_client(kubeconfig, context)
+    deadline = time.monotonic() + wait
     try:
         from kubernetes import client as k
 
-        k.VersionApi(client).get_code(_request_timeout=5)
-    except Exception as e:  # connection refused, TLS, 401...: all mean "cannot use this cluster"
-        reason = " ".join(str(getattr(e, "reason", None) or e).split())[:200]
-        raise UserError(f"cannot reach the API server {target.server}: {reason}",
-                        file=target.kubeconfig, field=f"context {target.context}") from None
+        for attempt, delay in enumerate(backoff_delays()):
+            try:
+                k.VersionApi(client).get_code(_request_timeout=5)
+                return
+            except Exception as e:  # connection refused, TLS, 401...: all mean "cannot use this cluster"
+                reason = " ".join(str(getattr(e, "reason", None) or e).split())[:200]
+                if not is_transient(e) or time.monotonic() + delay > deadline:
+                    raise UserError(f"cannot reach the API server {target.server}: {reason}",
+                                    file=target.kubeconfig, field=f"context {target.context}") from None
+                if attempt == 0:
+                    print(f"krkn-tui: cannot reach the API server {target.server} ({short_reason(reason)}); "
+                          f"retrying for up to {wait:g}s", file=sys.stderr, flush=True)
+                time.sleep(delay)
     finally:
         client.close()

@@ -31,6 +31,9 @@ def add_parsers(sub) -> None:
     ex.add_argument("--dry-run", action="store_true", help="print what would run, in order")
     ex.add_argument("--allow-foreign", action="store_true", help="also run files written by krkn itself")
     ex.add_argument("--python", default=sys.executable, help="interpreter for krkn's files (default: this one)")
+    ex.add_argument("--retry-deadline", type=float, default=60.0, metavar="SECONDS",
+                    help="how long to wait for an unreachable or overloaded API server, before the first step "
+                         "and within each (default 60)")
     common.add_kube_flags(ex)
     ex.set_defaults(func=cmd_execute)
 
@@ -105,9 +108,10 @@ def cmd_execute(args) -> int:
         return 0
     kubeconfig = common.kubeconfig_for(args)
     if not args.dry_run:
-        common.check_reachable(kubeconfig, args.context)
+        common.check_reachable(kubeconfig, args.context, wait=args.retry_deadline)
     executor = Executor(common.api_client_factory(kubeconfig, args.context), allow_foreign=args.allow_foreign,
                         python=args.python, kubeconfig=kubeconfig, context=args.context,
+                        retry_deadline=args.retry_deadline,
                         on_event=_record_and_report(common.versions_dir(args)))
     results = executor.execute([v.path for v in infos], dry_run=args.dry_run)
     for r in results:
