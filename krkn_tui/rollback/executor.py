@@ -145,6 +145,8 @@ class Executor:
             raise _Outcome("skipped", f"{path} no longer exists (executed or archived meanwhile)")
         reason = unsafe_location_reason(path)
         if reason:
+            if not os.path.lexists(path):  # another executor ran it since the check above
+                raise _Outcome("skipped", f"{path} no longer exists (executed or archived meanwhile)")
             raise _Outcome("refused", reason)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
