@@ -92,6 +92,7 @@ def test_table_batch_keeps_latest_state_and_reports_only_net_changes():
     assert [(e.kind, e.key) for e in changes.log] == [
         (MODIFIED, "demo/a"), (MODIFIED, "demo/a"), (ADDED, "demo/c"), (DELETED, "demo/c"), (DELETED, "demo/b")]
     assert "ready 1/1 → 0/1" in changes.log[0].detail
+    assert changes.log[1].detail == "ready 0/1 → 1/1, restarts 0 → 1"
 
 
 def test_table_ignores_heartbeats_that_change_nothing_shown():

@@ -67,7 +67,7 @@ async def test_emergency_stop_rolls_the_run_back(tmp_path, kubeconfig, namespace
         assert app.last_result.status == "interrupted" and app.last_result.exit_code == 130
         assert [s["status"] for s in app.last_result.rollback] == ["executed"]
         run_log = "\n".join(app.views["picker"].query_one("#run-log").lines)
-        assert "rollback started (stop requested)" in run_log
+        assert "rollback started (stop requested)" in run_log and "rollback step executed: " in run_log
         assert "run interrupted (exit 130)" in run_log
     assert policies(api_client, namespace) == []
     [step] = list_versions(tmp_path / "versions")

@@ -429,6 +429,9 @@ class PodTable:
 def _what_changed(old: PodRow | None, new: PodRow) -> str:
     if old is None:
         return " ".join(p for p in (new.phase, new.ready, new.node) if p)
-    parts = [f"{name} {getattr(old, name) or '-'} → {getattr(new, name) or '-'}"
+    def shown(value) -> str:
+        return "-" if value in ("", None) else str(value)
+
+    parts = [f"{name} {shown(getattr(old, name))} → {shown(getattr(new, name))}"
              for name in ("phase", "ready", "restarts", "node") if getattr(old, name) != getattr(new, name)]
     return ", ".join(parts)

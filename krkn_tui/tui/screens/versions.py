@@ -65,7 +65,7 @@ class VersionsScreen(View):
         Binding("i", "inspect", "Inspect", id="inspect", tooltip="Show the file's source and metadata (enter too)"),
         Binding("x", "execute_one", "Execute", id="execute", tooltip="Execute the highlighted step (asks first)"),
         Binding("X", "execute_run", "Execute run", id="execute-run",
-                tooltip="Execute every pending step of the highlighted row's run, newest first (asks first)"),
+                tooltip="Execute the pending steps of this row's run, newest first (asks first)"),
         Binding("a", "archive_one", "Archive", id="archive", tooltip="Move the highlighted step to the archive"),
         Binding("slash", "filter", "Filter", id="filter", tooltip="Filter by run, type, status or action text"),
         Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False,

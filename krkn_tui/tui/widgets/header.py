@@ -13,12 +13,17 @@ from ..rows import tilde
 WATCHED = ("server_version", "watch_state", "run_state", "target_text")
 
 
+BAD = ("reconnecting", "unreachable", "stopping", "rolling back", "failed", "error", "interrupted", "cannot")
+BUSY = ("relisting", "connecting", "running")
+GOOD = ("connected", "passed")
+
+
 def _state_style(text: str) -> str:
-    if text.startswith(("reconnecting", "unreachable", "stopping", "rolling back", "failed", "error", "cannot")):
+    if text.startswith(BAD):
         return "$text-error"
-    if text.startswith(("relisting", "connecting", "running")):
+    if text.startswith(BUSY):
         return "$text-warning"
-    return "$text-success"
+    return "$text-success" if text.startswith(GOOD) else ""
 
 
 class ConsoleHeader(Static):

@@ -78,6 +78,7 @@ class RunPanel(VerticalScroll):
         super().__init__(**kwargs)
         self.current: ScenarioProgress | None = None
         self.blocks: dict[int, ScenarioProgress] = {}
+        self.rolling_back = False  # executor events then belong to the run, not to a scenario
 
     def compose(self) -> ComposeResult:
         yield Static("No run yet: mark scenarios with space, then press r.", id="run-status")
@@ -87,6 +88,7 @@ class RunPanel(VerticalScroll):
     def start(self, items: list[tuple[int, str, str]]) -> None:
         """items: (index, scenario_type, file label) in run order."""
         self.current = None
+        self.rolling_back = False
         self.blocks = {index: ScenarioProgress(index, stype, label) for index, stype, label in items}
         holder = self.query_one("#run-scenarios", Vertical)
         holder.remove_children()
@@ -145,19 +147,29 @@ class RunPanel(VerticalScroll):
             block.finish(e)
 
     def _on_rollback_run_started(self, e: dict) -> None:
+        self.rolling_back = True
         self.set_status(f"rolling back {e.get('files', 0)} file(s): {e.get('reason')}")
         self.run_log(f"rollback started ({e.get('reason')}): {e.get('files', 0)} pending file(s)")
 
+    def _step_log(self, text: str) -> None:
+        """A scenario undoing its own change logs there; the run's rollback in the run log."""
+        if self.rolling_back or self.current is None:
+            self.run_log(text)
+        else:
+            self.current.log_line(text)
+
     def _on_rollback_executed(self, e: dict) -> None:
-        self.run_log(f"rolled back: {_name(e)}")
+        if self.rolling_back:  # a scenario's own restore is logged by the scenario ("restored: ...")
+            self.run_log(f"rollback step executed: {_name(e)}")
 
     def _on_rollback_failed(self, e: dict) -> None:
-        self.run_log(f"rollback FAILED: {_name(e)}: {e.get('error')}")
+        self._step_log(f"rollback step FAILED: {_name(e)}: {e.get('error')}")
 
     def _on_rollback_refused(self, e: dict) -> None:
-        self.run_log(f"rollback refused: {_name(e)}: {e.get('error')}")
+        self._step_log(f"rollback step refused: {_name(e)}: {e.get('error')}")
 
     def _on_rollback_run_finished(self, e: dict) -> None:
+        self.rolling_back = False
         steps = e.get("steps") or []
         failed = [s for s in steps if s.get("status") not in ("executed", "skipped")]
         self.run_log(f"rollback finished: {len(steps) - len(failed)} done, {len(failed)} failed")
