@@ -79,3 +79,30 @@ async def test_a_missing_kubeconfig_is_reported_in_the_header(tmp_path):
         assert app.watch_state.startswith("cannot watch")
         await pilot.press("2", "3", "1")
         assert app.current_mode == "picker"
+
+
+async def test_a_burst_of_events_ends_in_the_right_rows_with_the_log_capped(tmp_path):
+    from krkn_tui.kube.podwatch import ADDED, DELETED, MODIFIED, SYNC, BufferedEvent, PodWatcher
+
+    def pod(i, phase="Running"):
+        return {"metadata": {"name": f"p{i:04d}", "namespace": "burst"},
+                "spec": {"nodeName": f"n{i % 3}", "containers": [{"name": "c"}]},
+                "status": {"phase": phase, "containerStatuses": [{"ready": phase == "Running"}]}}
+
+    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
+    app = console(tmp_path, kubeconfig=str(tmp_path / "none"), watch_pods=False, probe_cluster=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        table = app.screen.query_one("#pod-table")
+        watcher = PodWatcher(source=None)  # never started: the test is the producer
+        app.pod_watcher = watcher
+        events = [BufferedEvent(SYNC, [], 0.0)]
+        events += [BufferedEvent(ADDED, pod(i, "Pending"), 1.0) for i in range(1000)]
+        events += [BufferedEvent(MODIFIED, pod(i), 2.0) for i in range(1000)]
+        events += [BufferedEvent(DELETED, pod(i), 3.0) for i in range(0, 1000, 2)]
+        watcher.buffer.extend(events)
+        await until(pilot, lambda: not watcher.buffer and table.row_count == 500, what="burst applied")
+        assert keys(table)[:2] == ["burst/p0001", "burst/p0003"]
+        assert {cell(table, k, "phase") for k in keys(table)} == {"Running"}
+        lines = app.screen.query_one("#pod-events").lines
+        assert len(lines) == 1000 and "DELETED  burst/p0998" in lines[-1]
