@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -234,6 +235,84 @@ def node_state(api_client, name: str) -> dict:
         "unschedulable": bool(node.spec.unschedulable),
         "taints": sorted((t.key, t.value, t.effect) for t in node.spec.taints or []),
     }
+
+
+# ---- scenario targets -----------------------------------------------------------------------
+
+VARIANTS = ("pod_disruption", "application_outage", "node_cordon", "node_taint", "node_drain",
+            "service_scale", "service_delete_namespace", "hog")
+
+
+@dataclass
+class Target:
+    """A scenario file's content and a snapshot of everything it touches."""
+
+    scenario_type: str
+    content: dict | list
+    snapshot: Callable[[], dict]
+    namespace: str | None = None
+    node: str | None = None
+
+
+class Workbench:
+    """Builds small targets of our own (namespaces, private nodes) and removes them at the end."""
+
+    def __init__(self, api_client):
+        self.api = api_client
+        self.group = uuid.uuid4().hex[:8]
+        self.namespaces: list[str] = []
+        self.nodes: list[str] = []
+
+    def namespace(self, prefix: str, deployments: dict[str, int], **kw) -> str:
+        ns = create_namespace(self.api, prefix)
+        self.namespaces.append(ns)
+        fill_namespace(self.api, ns, deployments, **kw)
+        return ns
+
+    def node(self, role: str) -> str:
+        node = create_private_node(self.api, self.group, role)
+        self.nodes.append(node)
+        return node
+
+    def target(self, variant: str, hold: float) -> Target:
+        """`hold`: how long the change lasts (for a pod kill: how long recovery may take)."""
+        api = self.api
+        if variant == "pod_disruption":
+            ns = self.namespace("f-pod", {"web": 2})
+            return Target("pod_disruption_scenarios", pod_kill(ns, "web", recovery=hold),
+                          lambda: namespace_snapshot(api, ns), ns)
+        if variant == "application_outage":
+            ns = self.namespace("f-app", {"web": 1})
+            return Target("application_outages_scenarios", app_outage(ns, "web", hold),
+                          lambda: namespace_snapshot(api, ns), ns)
+        if variant in ("node_cordon", "node_taint", "node_drain"):
+            action = variant.split("_")[1]
+            node = self.node(action)
+            ns = self.namespace("f-node", {"pinned": 2} if action == "drain" else {}, node=node, group=self.group)
+            extra = {"taint": {"key": "krkn-fault/chaos", "value": "on", "effect": "NoExecute"}} \
+                if action == "taint" else {}
+            return Target("node_scenarios", node_action(f"node_{action}_scenario", node, hold, **extra),
+                          lambda: {"node": node_state(api, node), "pods": namespace_snapshot(api, ns)}, ns, node)
+        if variant == "service_scale":
+            ns = self.namespace("f-scale", {"a": 2, "b": 1})
+            return Target("service_disruption_scenarios", service_disruption(ns, "scale", hold),
+                          lambda: namespace_snapshot(api, ns), ns)
+        if variant == "service_delete_namespace":
+            ns = self.namespace("f-delns", {"a": 1}, extras=True)
+            return Target("service_disruption_scenarios", service_disruption(ns, "delete_namespace", hold),
+                          lambda: namespace_snapshot(api, ns), ns)
+        if variant == "hog":
+            node = self.node("hog")
+            ns = self.namespace("f-hog", {})
+            return Target("hog_scenarios", hog(ns, self.group, hold),
+                          lambda: {"node": node_state(api, node), "pods": namespace_snapshot(api, ns)}, ns, node)
+        raise ValueError(variant)
+
+    def cleanup(self) -> None:
+        for ns in self.namespaces:
+            delete_namespace(self.api, ns)
+        for node in self.nodes:
+            delete_node(self.api, node)
 
 
 # ---- snapshots ------------------------------------------------------------------------------

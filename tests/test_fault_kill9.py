@@ -10,31 +10,19 @@ from __future__ import annotations
 import os
 import random
 import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from runhelpers import (
+    VARIANTS,
     Run,
-    app_outage,
-    create_namespace,
-    create_private_node,
-    delete_namespace,
-    delete_node,
+    Target,
+    Workbench,
     disk_problems,
-    fill_namespace,
-    hog,
     krkn,
-    namespace_snapshot,
-    node_action,
-    node_state,
     pending,
-    pod_kill,
     run_dirs,
-    service_disruption,
     wait_equal,
     write_config,
 )
@@ -43,98 +31,39 @@ pytestmark = pytest.mark.cluster
 
 HOLD = 1.0  # seconds each scenario keeps its change: short trials
 TRIALS_PER_VARIANT = 7
-VARIANTS = ("pod_disruption", "application_outage", "node_cordon", "node_taint", "node_drain",
-            "service_scale", "service_delete_namespace", "hog")
 TRIALS = [(variant, 1000 * (i + 1) + k) for i, variant in enumerate(VARIANTS) for k in range(TRIALS_PER_VARIANT)]
 
 
-@dataclass
-class Target:
-    scenario_type: str
-    content: dict | list
-    snapshot: Callable[[], dict]
-    baseline: dict = field(default_factory=dict)
-    seconds: float | None = None  # how long an undisturbed run takes
-
-
-class Targets:
-    """Each variant's target, built the first time a test asks for it and removed at the end."""
+class Targets(Workbench):
+    """One target per variant, built the first time a test asks for it, with its baseline
+    snapshot and the duration of an undisturbed run."""
 
     def __init__(self, api_client, kubeconfig: str, workdir: Path):
-        self.api = api_client
+        super().__init__(api_client)
         self.kubeconfig = kubeconfig
         self.workdir = workdir
-        self.group = uuid.uuid4().hex[:8]
-        self.namespaces: list[str] = []
-        self.nodes: list[str] = []
-        self._made: dict[str, Target] = {}
+        self._made: dict[str, tuple[Target, dict]] = {}
+        self._seconds: dict[str, float] = {}
 
-    def _namespace(self, prefix: str, deployments: dict[str, int], **kw) -> str:
-        ns = create_namespace(self.api, prefix)
-        self.namespaces.append(ns)
-        fill_namespace(self.api, ns, deployments, **kw)
-        return ns
-
-    def _node(self, role: str) -> str:
-        node = create_private_node(self.api, self.group, role)
-        self.nodes.append(node)
-        return node
-
-    def _build(self, variant: str) -> Target:
-        snap = lambda ns: (lambda: namespace_snapshot(self.api, ns))  # noqa: E731
-        if variant == "pod_disruption":
-            ns = self._namespace("k9-pod", {"web": 2})
-            return Target("pod_disruption_scenarios", pod_kill(ns, "web"), snap(ns))
-        if variant == "application_outage":
-            ns = self._namespace("k9-app", {"web": 1})
-            return Target("application_outages_scenarios", app_outage(ns, "web", HOLD), snap(ns))
-        if variant in ("node_cordon", "node_taint", "node_drain"):
-            node = self._node(variant.split("_")[1])
-            ns = self._namespace("k9-node", {"pinned": 2} if variant == "node_drain" else {"idle": 0},
-                                 node=node, group=self.group)
-            extra = {"taint": {"key": "krkn-fault/chaos", "value": "on", "effect": "NoExecute"}} \
-                if variant == "node_taint" else {}
-            return Target("node_scenarios", node_action(f"node_{variant.split('_')[1]}_scenario", node, HOLD, **extra),
-                          lambda: {"node": node_state(self.api, node), "pods": namespace_snapshot(self.api, ns)})
-        if variant == "service_scale":
-            ns = self._namespace("k9-scale", {"a": 2, "b": 1})
-            return Target("service_disruption_scenarios", service_disruption(ns, "scale", HOLD), snap(ns))
-        if variant == "service_delete_namespace":
-            ns = self._namespace("k9-delns", {"a": 1}, extras=True)
-            return Target("service_disruption_scenarios", service_disruption(ns, "delete_namespace", HOLD), snap(ns))
-        if variant == "hog":
-            node = self._node("hog")
-            ns = self._namespace("k9-hog", {})
-            return Target("hog_scenarios", hog(ns, self.group, HOLD),
-                          lambda: {"node": node_state(self.api, node), "pods": namespace_snapshot(self.api, ns)})
-        raise ValueError(variant)
-
-    def get(self, variant: str) -> Target:
+    def get(self, variant: str) -> tuple[Target, dict]:
         if variant not in self._made:
-            target = self._build(variant)
-            target.baseline = target.snapshot()
-            self._made[variant] = target
+            target = self.target(variant, HOLD if variant != "pod_disruption" else 60)
+            self._made[variant] = (target, target.snapshot())
         return self._made[variant]
 
     def expected_seconds(self, variant: str) -> float:
         """The time of one undisturbed run (measured once): the range kill moments are drawn from."""
-        target = self.get(variant)
-        if target.seconds is None:
+        target, baseline = self.get(variant)
+        if variant not in self._seconds:
             folder = self.workdir / f"baseline-{variant}"
             run = Run(write_config(folder, [(target.scenario_type, target.content)]), self.kubeconfig)
             code = run.finish(timeout=180)
-            target.seconds = time.monotonic() - run.started
+            self._seconds[variant] = time.monotonic() - run.started
             assert code == 0, run.output
-            wait_equal(target.snapshot, target.baseline, what=f"{variant} target after a passing run")
+            wait_equal(target.snapshot, baseline, what=f"{variant} target after a passing run")
             assert pending(folder / "versions") == [] and run_dirs(folder / "versions") == []
             assert disk_problems(folder / "versions") == []
-        return target.seconds
-
-    def cleanup(self) -> None:
-        for ns in self.namespaces:
-            delete_namespace(self.api, ns)
-        for node in self.nodes:
-            delete_node(self.api, node)
+        return self._seconds[variant]
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +82,10 @@ def test_undisturbed_run_passes_and_leaves_its_target_as_it_was(variant, targets
 @pytest.mark.parametrize("variant, seed", TRIALS, ids=[f"{v}-seed{s}" for v, s in TRIALS])
 def test_sigkill_at_a_random_moment_then_execute_rollback_restores_everything(variant, seed, targets, tmp_path,
                                                                                kubeconfig):
-    target = targets.get(variant)
+    target, baseline = targets.get(variant)
     expected = targets.expected_seconds(variant)
     at = random.Random(seed).uniform(0, expected)
-    wait_equal(target.snapshot, target.baseline, what=f"{variant} target before the trial")
+    wait_equal(target.snapshot, baseline, what=f"{variant} target before the trial")
     versions = tmp_path / "versions"
 
     run = Run(write_config(tmp_path, [(target.scenario_type, target.content)]), kubeconfig)
@@ -169,7 +98,7 @@ def test_sigkill_at_a_random_moment_then_execute_rollback_restores_everything(va
         out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
         assert out.returncode == 0, f"{out.stdout}{out.stderr}\n{context}"
         assert "Traceback" not in out.stderr
-    wait_equal(target.snapshot, target.baseline, what=f"{variant} target ({context})")
+    wait_equal(target.snapshot, baseline, what=f"{variant} target ({context})")
     assert pending(versions) == [], context
     assert disk_problems(versions) == [], context
 
