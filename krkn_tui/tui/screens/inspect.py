@@ -44,10 +44,10 @@ def source_view(v: VersionInfo) -> Content:
 class InspectScreen(Screen):
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="inspect-back", tooltip="Back to the version table"),
-        Binding("j", "scroll('down')", "Down", show=False),
-        Binding("k", "scroll('up')", "Up", show=False),
-        Binding("g", "scroll('home')", "Top", show=False),
-        Binding("G", "scroll('end')", "Bottom", show=False),
+        Binding("j", "scroll('down')", "Down", show=False, id="inspect-down"),
+        Binding("k", "scroll('up')", "Up", show=False, id="inspect-up"),
+        Binding("g", "scroll('home')", "Top", show=False, id="inspect-top"),
+        Binding("G", "scroll('end')", "Bottom", show=False, id="inspect-bottom"),
     ]
 
     def __init__(self, version: VersionInfo):

@@ -34,10 +34,10 @@ def same_cell(old: Any, new: Any) -> bool:
 
 class KeyedTable(DataTable):
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("g", "top", "Top", show=False),
-        Binding("G", "bottom", "Bottom", show=False),
+        Binding("j", "cursor_down", "Down", show=False, id="table-down"),
+        Binding("k", "cursor_up", "Up", show=False, id="table-up"),
+        Binding("g", "top", "Top", show=False, id="table-top"),
+        Binding("G", "bottom", "Bottom", show=False, id="table-bottom"),
     ]
 
     def __init__(self, *, order: Callable[[tuple], Any] | None = None, reverse: bool = False, **kwargs):
