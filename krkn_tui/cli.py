@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-c", "--config", type=Path, default=Path("config.yaml"), help="krkn config.yaml (default ./config.yaml)")
     parser.add_argument("--local", action="store_true", help="use the local cluster (brought up with its demo workload if needed)")
     parser.add_argument("--readonly", action="store_true", help="no action that changes the cluster or the version files")
+    parser.add_argument("-d", "--versions-dir", type=Path, help="rollback versions folder (overrides the config)")
+    parser.add_argument("--allow-foreign", action="store_true", help="allow executing version files written by krkn itself")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run.add_parser(sub)
     rollback.add_parsers(sub)
@@ -43,7 +45,8 @@ def open_console(args) -> int:
     from .tui import run_console
 
     return run_console(kubeconfig=kubeconfig, context=args.context, namespace=args.namespace,
-                       config_path=args.config, readonly=args.readonly)
+                       config_path=args.config, readonly=args.readonly, versions_dir=args.versions_dir,
+                       allow_foreign=args.allow_foreign)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,7 +79,7 @@ def test_shipped_scenarios_target_the_demo_workload():
     assert drain.actions == ("node_drain_scenario",)
     (scale,) = parse_scenario_file("service_disruption_scenarios", SCENARIOS / "service_scale.yaml")
     assert (scale.mode, scale.namespace_pattern, scale.label_selector, scale.duration) == (
-        "scale", "^krkn-demo$", "app=backend", 5)
+        "scale", "^krkn-demo$", None, 5)
     (delete,) = parse_scenario_file("service_disruption_scenarios", SCENARIOS / "namespace_delete.yaml")
     assert (delete.mode, delete.namespace_pattern) == ("delete_namespace", "^krkn-demo-ns-chaos$")
     (hog,) = parse_scenario_file("hog_scenarios", SCENARIOS / "hog_cpu.yaml")

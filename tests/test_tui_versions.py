@@ -237,3 +237,22 @@ async def test_execute_run_runs_every_pending_step_of_that_run_only(tmp_path, on
         await pilot.press("y")
         await until(pilot, lambda: config_maps(core, namespace) == {"other"}, what="run rolled back")
         await until(pilot, lambda: sorted(statuses(table)) == ["executed", "executed", "pending"], what="statuses")
+
+
+async def test_krkn_file_is_executed_only_with_allow_foreign(tmp_path, offline):
+    from tui_support import KRKN_FILE
+
+    run_dir = tmp_path / "versions" / "1767171000000000000-7a7a7a7a-0000-0000-0000-000000000000"
+    run_dir.mkdir(parents=True, mode=0o700)
+    path = run_dir / "hog_scenarios_1767171000000000000_abcd1234.py"
+    path.write_text(KRKN_FILE)
+    app = console(tmp_path, **offline)
+    async with app.run_test(size=SIZE) as pilot:
+        _view, table = await open_versions(app, pilot, rows=1)
+        [key] = keys(table)
+        assert cell(table, key, "origin") == "krkn"
+        await pilot.press("x")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)  # refused before any dialog
+        assert any("--allow-foreign" in str(n.message) for n in app._notifications)
+    assert path.exists() and not path.with_name(path.name + ".executed").exists()

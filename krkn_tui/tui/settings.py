@@ -24,6 +24,7 @@ class ConsoleSettings:
     config_path: str | Path = "config.yaml"
     readonly: bool = False
     versions_dir: str | Path | None = None  # overrides the config's rollback_versions_directory
+    allow_foreign: bool = False  # execute version files written by krkn itself
     # Tests and snapshots turn the live parts off and freeze the clock.
     watch_pods: bool = True
     probe_cluster: bool = True

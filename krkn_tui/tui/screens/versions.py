@@ -227,6 +227,11 @@ class VersionsScreen(View):
             return
         body = f"{version_action(v)}\n{v.path.name}\nrun {v.run_dir}\non {self.app.target_summary}"
         if v.origin == "krkn":
+            if not self.app.settings.allow_foreign:
+                # Same rule as execute-rollback: krkn's files run only when asked for explicitly.
+                self.notify(f"{v.path.name} was written by krkn: start the console with --allow-foreign "
+                            "to execute it.", severity="error", timeout=10)
+                return
             body += "\nWritten by krkn: it runs as `python FILE`, with no digest to verify."
         self.app.push_screen(ConfirmScreen("Execute this rollback step?", body, "Execute"),
                              callback=lambda yes: self.execute([v], v.path.name) if yes else None)
@@ -265,7 +270,7 @@ class VersionsScreen(View):
         try:
             executor = Executor(self.app.api_client_factory, kubeconfig=self.app.kubeconfig,
                                 context=self.app.settings.context,
-                                allow_foreign=any(s.origin == "krkn" for s in steps))
+                                allow_foreign=self.app.settings.allow_foreign)
             outcome = StepOutcome("execute", label, executor.execute([s.path for s in steps]))
         except Exception as exc:
             outcome = StepOutcome("execute", label, [], f"{type(exc).__name__}: {exc}")
