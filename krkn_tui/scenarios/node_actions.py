@@ -89,6 +89,34 @@ def evictable_pods(core: client.CoreV1Api, node: str) -> list:
             and not any(o.kind == "DaemonSet" for o in (p.metadata.owner_references or []))]
 
 
+def _tolerates(pod, taint) -> bool:
+    for t in pod.spec.tolerations or []:
+        if t.effect and t.effect != taint.effect:
+            continue
+        if t.operator == "Exists":
+            if not t.key or t.key == taint.key:
+                return True
+        elif t.key == taint.key and (t.value or "") == (taint.value or ""):
+            return True
+    return False
+
+
+def guard_protected_pods(core: client.CoreV1Api, action: str, nodes: list[str], spec: NodeSpec,
+                         ctx: ScenarioContext) -> None:
+    """A drain evicts the node's pods, and so does a NoExecute taint (those not tolerating it):
+    pods of a protected namespace refuse the action, as a scenario aimed at that namespace is."""
+    for node in nodes:
+        if action == "node_drain_scenario":
+            pods = evictable_pods(core, node)
+        elif action == "node_taint_scenario" and spec.taint.effect == "NoExecute":
+            pods = [p for p in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+                    if not _tolerates(p, spec.taint)]
+        else:
+            return
+        for namespace in sorted({p.metadata.namespace for p in pods}):
+            ctx.guard_namespace(namespace)
+
+
 # ---- actions --------------------------------------------------------------------------------
 
 
@@ -182,6 +210,7 @@ class NodeActionsPlugin(ScenarioPlugin):
             nodes = select_nodes(core, spec)
             if not nodes:
                 raise ScenarioFailed("every named node is excluded by exclude_label")
+            guard_protected_pods(core, action, nodes, spec, ctx)
             ctx.log(f"{action}: {', '.join(nodes)}")
             # parallel: all nodes disrupted at once; serial: one node after the other.
             groups = [nodes] if spec.parallel else [[n] for n in nodes]
