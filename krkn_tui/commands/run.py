@@ -22,13 +22,22 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_run)
 
 
-def _only(text: str | None) -> set[int] | None:
-    if not text:
+def _only(text: str | None, count: int) -> set[int] | None:
+    """The positions to run; a selection naming nothing that exists is an error, not a run of nothing."""
+    if text is None:
         return None
     try:
-        return {int(part) for part in text.split(",") if part.strip()}
+        only = {int(part) for part in text.split(",") if part.strip()}
     except ValueError:
         raise common.UserError("expected comma-separated integers", field="--only") from None
+    if not only:
+        raise common.UserError("names no scenario position (e.g. --only 0,2)", field="--only")
+    missing = sorted(only - set(range(count)))
+    if missing:
+        listed = f"positions 0-{count - 1}" if count else "no scenario"
+        raise common.UserError(f"no scenario at position {', '.join(map(str, missing))} (the config lists {listed})",
+                               field="--only")
+    return only
 
 
 def format_event(e: dict) -> str | None:
@@ -85,7 +94,7 @@ def cmd_run(args) -> int:
     with StopOnSignals(stop) as signals:
         # Everything that can be wrong with the input is found before the cluster is touched.
         config = common.load_config_arg(args.config)
-        planned = plan(config, _only(args.only))
+        planned = plan(config, _only(args.only, len(config.scenarios)))
         kubeconfig = common.kubeconfig_for(args, config)
         common.check_reachable(kubeconfig, args.context)
         engine = Engine(config, common.api_client_factory(kubeconfig, args.context), emit=_printer, stop=stop,
