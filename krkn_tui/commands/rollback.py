@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -173,13 +174,37 @@ def cmd_archive(args) -> int:
 
 def cmd_show(args) -> int:
     from ..rollback import read_version
-    from ..rollback.store import read_source
+    from ..rollback.store import MAX_VERSION_BYTES, read_bytes_safely
 
-    if not args.file.exists() and not args.file.is_symlink():
-        raise UserError("no such version file", file=args.file)
-    v = read_version(args.file)
+    path = args.file
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise UserError("no such version file", file=path) from None
+    except OSError as e:
+        raise UserError(f"cannot read it: {e.strerror or e}", file=path) from None
+    # What is not a plain text file is refused in one line: never a traceback, never binary on a terminal.
+    if stat.S_ISLNK(st.st_mode):
+        raise UserError("is a symlink; show the file it points to", file=path)
+    if stat.S_ISDIR(st.st_mode):
+        raise UserError("is a directory, not a version file", file=path)
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError("is not a regular file (FIFO, socket or device), not a version file", file=path)
+    if st.st_size > MAX_VERSION_BYTES:
+        raise UserError(f"is larger than {MAX_VERSION_BYTES} bytes, not a version file", file=path)
+    try:
+        raw = read_bytes_safely(path)
+    except OSError as e:
+        raise UserError(f"cannot read it: {e.strerror or e}", file=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\0"
+    if "\0" in text:
+        raise UserError("holds binary data, not a version file", file=path)
+    v = read_version(path)
     for key, value in _row(v).items():
         if value is not None:
             print(f"# {key}: {value}")
-    print(read_source(args.file))
+    print(text)
     return 0
