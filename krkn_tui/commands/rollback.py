@@ -66,7 +66,30 @@ def _selection(args, statuses: set[str]) -> tuple[Path, list]:
     if not (args.run or args.scenario_type):
         raise UserError("name a run (-r), a scenario type (-s) or files, so nothing is selected by accident")
     infos = list_versions(vdir, run=args.run, scenario_type=args.scenario_type, include_archived=False)
+    _check_names_something(vdir, args.run, args.scenario_type, infos, [vdir])
     return vdir, [v for v in infos if v.status in statuses]
+
+
+def _run_names(folder: Path) -> set[str]:
+    from ..rollback.naming import parse_run_dir_name
+
+    try:
+        return {n for n in os.listdir(folder) if parse_run_dir_name(n)}
+    except OSError:
+        return set()
+
+
+def _check_names_something(vdir: Path, run: str | None, scenario_type: str | None, infos: list,
+                           folders: list[Path]) -> None:
+    """A run or type that matches nothing is a typo: saying "nothing pending" would let the user
+    believe the rollback was done."""
+    from ..rollback.store import resolve_run
+
+    if run and not resolve_run(run, set().union(*map(_run_names, folders))):
+        raise UserError(f"no run matches {run!r}", file=vdir, field="-r")
+    if scenario_type and not infos:
+        raise UserError(f"no version file of scenario type {scenario_type!r}" + (f" in run {run!r}" if run else ""),
+                        file=vdir, field="-s")
 
 
 def _row(v) -> dict:
@@ -79,9 +102,12 @@ def _row(v) -> dict:
 
 def cmd_list(args) -> int:
     from ..rollback import list_versions
+    from ..rollback.naming import archive_dir_for
 
-    infos = list_versions(common.versions_dir(args), run=args.run, scenario_type=args.scenario_type,
-                          include_archived=not args.no_archive)
+    vdir = common.versions_dir(args)
+    infos = list_versions(vdir, run=args.run, scenario_type=args.scenario_type, include_archived=not args.no_archive)
+    _check_names_something(vdir, args.run, args.scenario_type, infos,
+                           [vdir] if args.no_archive else [vdir, archive_dir_for(vdir)])
     if args.json:
         print(json.dumps([_row(v) for v in infos], indent=2))
         return 0
@@ -124,16 +150,11 @@ def cmd_execute(args) -> int:
 def _remove_stale_temps(vdir: Path, run: str | None, infos: list) -> None:
     """A run killed while writing a file leaves its temp file: the run's rollback clears it."""
     from ..rollback.fsio import remove_stale_temps
-    from ..rollback.naming import parse_run_dir_name
     from ..rollback.store import resolve_run
 
     folders = {v.path.parent for v in infos}
     if run:
-        try:
-            names = {n for n in os.listdir(vdir) if parse_run_dir_name(n)}
-        except OSError:
-            names = set()
-        folders |= {vdir / n for n in resolve_run(run, names)}
+        folders |= {vdir / n for n in resolve_run(run, _run_names(vdir))}
     for folder in sorted(folders):
         for path in remove_stale_temps(folder):
             print(f"removed   {path}: left by a writer that died mid-write")
