@@ -11,10 +11,18 @@ from pathlib import Path
 from .errors import UserError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's own errors in one line too; the usage block it prints first is in --help.
+    Subcommand parsers inherit this class."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .commands import cluster, rollback, run
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="krkn-tui",
         description="A keyboard-driven chaos console for Kubernetes, compatible with krkn's config.yaml. "
         "With no subcommand it opens the console.",
