@@ -119,7 +119,7 @@ class LocalCluster:
             else:
                 if state.get("processes"):
                     self.say("local cluster found stopped or partly dead: restarting it cleanly")
-                    processes.stop(state["processes"])
+                    processes.stop(list(reversed(state["processes"])))
                 if not self.binaries_present():
                     self.say("building the local cluster's binaries (the first time takes 10-25 minutes)")
                 self.build()
@@ -176,7 +176,7 @@ class LocalCluster:
             self._wait("the default ServiceAccount exists",
                        lambda: rest.ok("/api/v1/namespaces/default/serviceaccounts/default"), timeout, state)
         except BaseException:
-            processes.stop(state["processes"])
+            processes.stop(list(reversed(state["processes"])))
             raise
         self.say(f"control plane up in {time.monotonic() - started:.1f}s at {self.server(state)}")
         return state
