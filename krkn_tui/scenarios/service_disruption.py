@@ -2,7 +2,9 @@
 
 mode scale (default): every Deployment and StatefulSet is scaled to zero, then back.
 mode delete_namespace (krkn's): the namespace is captured, deleted, then recreated from the
-capture: the namespace, its Secrets, ConfigMaps, Services, Deployments and StatefulSets.
+capture: the namespace, its ServiceAccounts, Roles, RoleBindings, Secrets, ConfigMaps, Services,
+NetworkPolicies, PodDisruptionBudgets, Deployments and StatefulSets. Anything else in it
+(PersistentVolumeClaims and their data, custom resources, ...) is not brought back.
 """
 
 from __future__ import annotations
@@ -23,8 +25,13 @@ from .specs import ServiceDisruptionSpec
 
 WAIT_TIMEOUT = 120.0  # seconds for pods to go, namespaces to finalize, workloads to be Ready again
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
-# Restore order: what pods mount comes before the workloads that start them.
-CAPTURED_KINDS = ("Secret", "ConfigMap", "Service", "Deployment", "StatefulSet")
+# Restore order: what pods use, and the policies that guard them, come before the workloads that
+# start them, so no pod runs unprotected or without its account.
+CAPTURED_KINDS = ("ServiceAccount", "Role", "RoleBinding", "Secret", "ConfigMap", "Service", "NetworkPolicy",
+                  "PodDisruptionBudget", "Deployment", "StatefulSet")
+API_VERSIONS = {"Role": "rbac.authorization.k8s.io/v1", "RoleBinding": "rbac.authorization.k8s.io/v1",
+                "NetworkPolicy": "networking.k8s.io/v1", "PodDisruptionBudget": "policy/v1",
+                "Deployment": "apps/v1", "StatefulSet": "apps/v1"}  # others: v1
 SERVER_SET_METADATA = (
     "uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "selfLink",
     "deletionTimestamp", "deletionGracePeriodSeconds",
@@ -60,6 +67,8 @@ def recreate_namespace(content, api_client):
     from kubernetes.client.exceptions import ApiException
 
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    rbac, net = client.RbacAuthorizationV1Api(api_client), client.NetworkingV1Api(api_client)
+    policy = client.PolicyV1Api(api_client)
     namespace = content.data["namespace"]
     name = namespace["metadata"]["name"]
     # A namespace still finalizing cannot be created again: wait for it to go.
@@ -81,6 +90,12 @@ def recreate_namespace(content, api_client):
             raise TimeoutError(f"namespace {name} still terminating after 120s")
         time.sleep(1)
     calls = {
+        "ServiceAccount": (core.create_namespaced_service_account, core.replace_namespaced_service_account),
+        "Role": (rbac.create_namespaced_role, rbac.replace_namespaced_role),
+        "RoleBinding": (rbac.create_namespaced_role_binding, rbac.replace_namespaced_role_binding),
+        "NetworkPolicy": (net.create_namespaced_network_policy, net.replace_namespaced_network_policy),
+        "PodDisruptionBudget": (policy.create_namespaced_pod_disruption_budget,
+                                policy.replace_namespaced_pod_disruption_budget),
         "Secret": (core.create_namespaced_secret, core.replace_namespaced_secret),
         "ConfigMap": (core.create_namespaced_config_map, core.replace_namespaced_config_map),
         "Service": (core.create_namespaced_service, core.replace_namespaced_service),
@@ -173,9 +188,17 @@ def _clean(api_client, obj, kind: str, api_version: str) -> dict:
 
 def capture_namespace(api_client, name: str) -> dict:
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    rbac, net = client.RbacAuthorizationV1Api(api_client), client.NetworkingV1Api(api_client)
     ns = core.read_namespace(name).metadata
     meta = {"name": name, **{k: v for k, v in (("labels", ns.labels), ("annotations", ns.annotations)) if v}}
     listed = {
+        # "default" is made by the controller-manager in every namespace.
+        "ServiceAccount": [a for a in core.list_namespaced_service_account(name).items
+                           if a.metadata.name != "default"],
+        "Role": rbac.list_namespaced_role(name).items,
+        "RoleBinding": rbac.list_namespaced_role_binding(name).items,
+        "NetworkPolicy": net.list_namespaced_network_policy(name).items,
+        "PodDisruptionBudget": client.PolicyV1Api(api_client).list_namespaced_pod_disruption_budget(name).items,
         "Secret": [s for s in core.list_namespaced_secret(name).items
                    if s.type != "kubernetes.io/service-account-token"],
         "ConfigMap": [c for c in core.list_namespaced_config_map(name).items
@@ -184,7 +207,7 @@ def capture_namespace(api_client, name: str) -> dict:
         "Deployment": apps.list_namespaced_deployment(name).items,
         "StatefulSet": apps.list_namespaced_stateful_set(name).items,
     }
-    objects = [_clean(api_client, obj, kind, "apps/v1" if kind in WORKLOAD_KINDS else "v1")
+    objects = [_clean(api_client, obj, kind, API_VERSIONS.get(kind, "v1"))
                for kind in CAPTURED_KINDS for obj in listed[kind]]
     return {"namespace": {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}, "objects": objects}
 
