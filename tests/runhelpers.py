@@ -20,6 +20,7 @@ import yaml
 from kubernetes import client
 
 from krkn_tui.rollback import list_versions, read_version
+from kubehelpers import wait_for  # noqa: F401  (re-exported for the fault tests)
 from krkn_tui.rollback.manifest import read_lines
 from krkn_tui.rollback.naming import FAILED, MANIFEST_NAME, archive_dir_for, parse_run_dir_name, parse_version_name
 from krkn_tui.rollback.safety import digest_mismatch_reason
@@ -144,29 +145,22 @@ def hog(namespace: str, group: str, duration: float) -> dict:
 PRIVATE_TAINT = "krkn-fault/private"
 
 
-def wait_for(check: Callable, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 def create_namespace(api_client, prefix: str) -> str:
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     client.CoreV1Api(api_client).create_namespace({"metadata": {"name": name, "labels": {"krkn-fault": "yes"}}})
     return name
 
 
-def delete_namespace(api_client, name: str) -> None:
+def _gone_is_fine(delete, name: str) -> None:
     try:
-        client.CoreV1Api(api_client).delete_namespace(name)
+        delete(name)
     except client.ApiException as e:
         if e.status != 404:
             raise
+
+
+def delete_namespace(api_client, name: str) -> None:
+    _gone_is_fine(client.CoreV1Api(api_client).delete_namespace, name)
 
 
 def workload(name: str, replicas: int, *, node: str | None = None, group: str | None = None) -> dict:
@@ -184,7 +178,8 @@ def workload(name: str, replicas: int, *, node: str | None = None, group: str | 
 
 def fill_namespace(api_client, namespace: str, deployments: dict[str, int], *, extras: bool = False,
                    node: str | None = None, group: str | None = None) -> None:
-    """Deployments (name -> replicas), and with `extras` a Service, ConfigMap and Secret; waits Ready."""
+    """Deployments (name -> replicas), and with `extras` a Service, ConfigMap, Secret, NetworkPolicy,
+    PodDisruptionBudget, ServiceAccount, Role and RoleBinding; waits Ready."""
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     for name, replicas in deployments.items():
         apps.create_namespaced_deployment(namespace, workload(name, replicas, node=node, group=group))
@@ -194,6 +189,19 @@ def fill_namespace(api_client, namespace: str, deployments: dict[str, int], *, e
                                                    "spec": {"selector": {"app": first}, "ports": [{"port": 80}]}})
         core.create_namespaced_config_map(namespace, {"metadata": {"name": "settings"}, "data": {"k": "v"}})
         core.create_namespaced_secret(namespace, {"metadata": {"name": "token"}, "stringData": {"t": "s3cr3t"}})
+        client.NetworkingV1Api(api_client).create_namespaced_network_policy(namespace, {
+            "metadata": {"name": "no-egress"}, "spec": {"podSelector": {"matchLabels": {"app": first}},
+                                                        "policyTypes": ["Egress"]}})
+        client.PolicyV1Api(api_client).create_namespaced_pod_disruption_budget(namespace, {
+            "metadata": {"name": first}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": first}}}})
+        core.create_namespaced_service_account(namespace, {"metadata": {"name": "robot"}})
+        rbac = client.RbacAuthorizationV1Api(api_client)
+        rbac.create_namespaced_role(namespace, {"metadata": {"name": "reader"}, "rules": [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]})
+        rbac.create_namespaced_role_binding(namespace, {
+            "metadata": {"name": "robot-reads"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": namespace}]})
     wait_for(lambda: deployments_ready(api_client, namespace), timeout=90, what=f"{namespace} Ready")
 
 
@@ -221,11 +229,7 @@ def create_private_node(api_client, group: str, role: str) -> str:
 
 
 def delete_node(api_client, name: str) -> None:
-    try:
-        client.CoreV1Api(api_client).delete_node(name)
-    except client.ApiException as e:
-        if e.status != 404:
-            raise
+    _gone_is_fine(client.CoreV1Api(api_client).delete_node, name)
 
 
 def node_state(api_client, name: str) -> dict:
@@ -326,9 +330,11 @@ def _spec(api_client, obj, drop: tuple[str, ...] = ()) -> dict:
 def namespace_snapshot(api_client, namespace: str, *, pods: bool = False) -> dict:
     """What a scenario may touch in `namespace`, by kind and name, with the fields that matter:
     Deployments' spec and Ready replicas, Services (less the allocated IPs), ConfigMaps, Secrets,
-    NetworkPolicies, PodDisruptionBudgets and any hog pods. `pods` adds every pod's name."""
+    NetworkPolicies, PodDisruptionBudgets, ServiceAccounts, Roles, RoleBindings and any hog pods.
+    `pods` adds every pod's name."""
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     net, policy = client.NetworkingV1Api(api_client), client.PolicyV1Api(api_client)
+    rbac = client.RbacAuthorizationV1Api(api_client)
     try:
         ns = core.read_namespace(namespace)
     except client.ApiException as e:
@@ -351,6 +357,11 @@ def namespace_snapshot(api_client, namespace: str, *, pods: bool = False) -> dic
                           for p in net.list_namespaced_network_policy(namespace).items},
         "PodDisruptionBudget": {p.metadata.name: _spec(api_client, p)
                                 for p in policy.list_namespaced_pod_disruption_budget(namespace).items},
+        "ServiceAccount": sorted(a.metadata.name for a in core.list_namespaced_service_account(namespace).items),
+        "Role": {r.metadata.name: api_client.sanitize_for_serialization(r.rules)
+                 for r in rbac.list_namespaced_role(namespace).items},
+        "RoleBinding": {b.metadata.name: api_client.sanitize_for_serialization([b.role_ref, b.subjects])
+                        for b in rbac.list_namespaced_role_binding(namespace).items},
         "hog pods": sorted(p.metadata.name for p in
                            core.list_namespaced_pod(namespace, label_selector="app=krkn-hog").items),
     }

@@ -12,7 +12,8 @@ import json
 import os
 import random
 import shutil
-import stat
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -27,7 +28,6 @@ from runhelpers import (
     create_namespace,
     delete_namespace,
     fill_namespace,
-    krkn,
     namespace_snapshot,
     tree_digest,
     wait_equal,
@@ -238,9 +238,6 @@ def run_cli(argv: list[str], env: dict):
     full = {**os.environ, **{k: v for k, v in env.items() if v is not None}}
     for key in (k for k, v in env.items() if v is None):
         full.pop(key, None)
-    import subprocess
-    import sys
-
     return subprocess.run([sys.executable, "-m", "krkn_tui", *argv], capture_output=True, text=True, env=full,
                           timeout=120, stdin=subprocess.DEVNULL)
 

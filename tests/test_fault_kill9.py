@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -136,9 +139,6 @@ print(calls, flush=True)
 
 
 def _register_and_die(tmp: Path, versions: Path, which: int, k: int):
-    import subprocess
-    import sys
-
     script = tmp / "register_and_die.py"
     script.write_text(REGISTER_AND_DIE)
     return subprocess.run([sys.executable, str(script), str(versions), str(which), str(k),
@@ -148,8 +148,6 @@ def _register_and_die(tmp: Path, versions: Path, which: int, k: int):
 def _disk_shape(versions: Path) -> tuple:
     """File names with the random parts taken out: two crashes that left the same shape need
     one execute-rollback between them."""
-    import re
-
     return tuple(sorted(re.sub(r"\d{6,}|-[0-9a-f]{8}(?=$|\.|-)|_[a-z0-9]{8}\.", "#", str(p.relative_to(versions)))
                         + f":{p.stat().st_size > 0}" for p in versions.rglob("*")))
 
@@ -177,9 +175,6 @@ def test_sigkill_before_each_syscall_of_a_registration(which, tmp_path, kubeconf
 
 
 def test_only_temp_files_of_dead_writers_are_removed(tmp_path):
-    import subprocess
-    import sys
-
     from krkn_tui.rollback.fsio import remove_stale_temps
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
