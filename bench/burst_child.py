@@ -81,7 +81,8 @@ async def run(rate: float, seconds: float, idle: bool, presses_idle: int) -> dic
                 raise TimeoutError("the initial pod list never showed")
             source.go.set()
             i = 0
-            while (source.started is None or source.finished is None) if not idle else i < presses_idle:
+            deadline = time.monotonic() + seconds + 60  # a stalled producer must not hang the bench
+            while time.monotonic() < deadline and (source.finished is None if not idle else i < presses_idle):
                 if not idle and source.started is None:
                     await asyncio.sleep(0.01)
                     continue

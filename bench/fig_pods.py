@@ -1,15 +1,15 @@
 """Figure 1: pod event latency, API change -> krkn-tui (event buffer, then screen) vs kubectl -w.
 
-Per pod: create, label patch, status patch (restartCount, a visible column), delete. t0 is taken
-just before each API call; an event is matched by (type, name, resourceVersion of the call's
-answer). The label patch changes no visible column, so it has no screen time.
+Per pod: create, label patch, status patch (restartCount, a visible column), delete, made by
+another process (bench.pod_ops) that takes t0 just before each API call. An event is matched by
+(type, name, resourceVersion of the call's answer). The label patch changes no visible column,
+so it has no screen time.
 The pods never schedule (a nodeSelector no node has), so only our changes make events.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import tempfile
 import time
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .kubectl_watch import KubectlWatch
 from .kubeops import wait_service_account
+from .pod_ops import PodOps
 from .probe import ProbeConsole, settings, table
 from .record import result, summary
 
@@ -24,45 +25,7 @@ NAME = "pods"
 WAIT_S = 5.0
 RATIO_TARGET = 1.2
 JITTER_S = 0.2  # two drain periods of the console
-
-
-def _pod(name: str) -> dict:
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "labels": {"app": "bench", "seq": "0"}},
-        "spec": {"nodeSelector": {"krkn-tui/bench": "nowhere"}, "terminationGracePeriodSeconds": 0,
-                 "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
-    }
-
-
-def _status(restarts: int) -> dict:
-    return {"status": {"containerStatuses": [{
-        "name": "c", "image": "registry.k8s.io/pause:3.10", "imageID": "", "ready": False,
-        "restartCount": restarts, "state": {"waiting": {"reason": "Bench"}}}]}}
-
-
-class Ops:
-    """The four calls; each returns (t0, resourceVersion of the answer)."""
-
-    def __init__(self, core, namespace: str):
-        self.core, self.ns = core, namespace
-
-    def _timed(self, call, *args) -> tuple[float, str]:
-        t0 = time.time()
-        response = call(*args, _preload_content=False)
-        return t0, json.loads(response.data)["metadata"]["resourceVersion"]
-
-    def create(self, name: str):
-        return self._timed(self.core.create_namespaced_pod, self.ns, _pod(name))
-
-    def label(self, name: str, value: int):
-        return self._timed(self.core.patch_namespaced_pod, name, self.ns, {"metadata": {"labels": {"seq": str(value)}}})
-
-    def status(self, name: str, restarts: int):
-        return self._timed(self.core.patch_namespaced_pod_status, name, self.ns, _status(restarts))
-
-    def delete(self, name: str):
-        return self._timed(self.core.delete_namespaced_pod, name, self.ns)
+EVENT_TYPE = {"create": "ADDED", "label": "MODIFIED", "status": "MODIFIED", "delete": "DELETED"}
 
 
 def _model_index(app: ProbeConsole, index: dict, done: list[int]) -> None:
@@ -75,12 +38,10 @@ def _model_index(app: ProbeConsole, index: dict, done: list[int]) -> None:
     done[0] = len(events)
 
 
-async def _measure(env, namespace: str, cycles: int, versions_dir: Path) -> list[dict]:
-    from kubernetes import client
-
-    ops = Ops(client.CoreV1Api(env.api_client()), namespace)
+async def _measure(env, namespace: str, cycles: int, versions_dir: Path, app_class=ProbeConsole) -> list[dict]:
+    ops = await PodOps(env.kubeconfig, namespace).start()
     kubectl = KubectlWatch(env.kubectl, env.kubeconfig, namespace).start()
-    app = ProbeConsole(settings(env.kubeconfig, namespace, versions_dir))
+    app = app_class(settings(env.kubeconfig, namespace, versions_dir))
     samples: list[dict] = []
     jitter = random.Random(1)
     model: dict = {}
@@ -90,40 +51,41 @@ async def _measure(env, namespace: str, cycles: int, versions_dir: Path) -> list
             await pilot.press("2")
             pods = table(app, "pods", "pod-table")
 
-            async def one(kind: str, name: str, call, screen_check=None) -> None:
+            async def one(op: str, name: str, value=None, screen_check=None) -> None:
                 # A random pause first: changes must not arrive in step with the console's timers.
                 await asyncio.sleep(jitter.uniform(0, JITTER_S))
                 if screen_check is not None:
-                    app.expect((kind, name, "pending"), screen_check)
-                t0, rv = await asyncio.to_thread(call)
-                key = (kind, name, rv)
+                    app.expect(op, screen_check)
+                t0, rv = await ops.call(op, name, value)
+                key = (EVENT_TYPE[op], name, rv)
                 deadline = time.monotonic() + WAIT_S
                 while time.monotonic() < deadline:
                     _model_index(app, model, indexed)
-                    screen_done = screen_check is None or (kind, name, "pending") in app.frame_seen
+                    screen_done = screen_check is None or op in app.frame_seen
                     if key in kubectl.seen and key in model and screen_done:
                         break
                     await asyncio.sleep(0.002)
-                screen = app.frame_seen.pop((kind, name, "pending"), None)
-                app.frame_checks.pop((kind, name, "pending"), None)
-                samples.append({"op": kind if kind != "MODIFIED" else ("status" if screen_check else "label"),
-                                "kubectl": _lat(kubectl.seen.get(key), t0), "model": _lat(model.get(key), t0),
+                screen = app.frame_seen.pop(op, None)
+                app.frame_checks.pop(op, None)
+                samples.append({"op": op, "kubectl": _lat(kubectl.seen.get(key), t0),
+                                "model": _lat(model.get(key), t0),
                                 "screen": _lat(screen, t0) if screen_check else None,
                                 "visible": screen_check is not None})
 
             # Warm-up: both watchers connected and the table drawing before anything is timed.
-            await one("ADDED", "warm-up", lambda: ops.create("warm-up"), lambda: f"{namespace}/warm-up" in pods.rows)
+            await one("create", "warm-up", screen_check=lambda: f"{namespace}/warm-up" in pods.rows)
             samples.clear()
             for i in range(cycles):
                 name = f"bench-pod-{i:04d}"
                 key = f"{namespace}/{name}"
-                await one("ADDED", name, lambda: ops.create(name), lambda: key in pods.rows)
-                await one("MODIFIED", name, lambda: ops.label(name, i + 1))
-                await one("MODIFIED", name, lambda: ops.status(name, i + 1),
-                          lambda: key in pods.rows and str(pods.get_cell(key, "restarts")) == str(i + 1))
-                await one("DELETED", name, lambda: ops.delete(name), lambda: key not in pods.rows)
+                await one("create", name, screen_check=lambda: key in pods.rows)
+                await one("label", name, i + 1)
+                await one("status", name, i + 1, lambda: key in pods.rows
+                          and str(pods.get_cell(key, "restarts")) == str(i + 1))
+                await one("delete", name, screen_check=lambda: key not in pods.rows)
     finally:
         kubectl.stop()
+        await ops.stop()
     return samples
 
 

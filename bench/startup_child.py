@@ -11,7 +11,7 @@ import sys
 import time
 
 
-def console_app(kubeconfig: str):
+def console_app(kubeconfig: str, versions: str):
     from pathlib import Path
 
     from krkn_tui.tui.app import KrknConsole
@@ -27,9 +27,6 @@ def console_app(kubeconfig: str):
                 self.first = time.time()
 
     root = Path(__file__).resolve().parents[1]
-    import tempfile
-
-    versions = tempfile.mkdtemp(prefix="bench-startup-")
     return FirstFrame(ConsoleSettings(kubeconfig=kubeconfig, config_path=root / "config.yaml",
                                       versions_dir=versions))
 
@@ -51,14 +48,20 @@ def minimal_app():
     return Hello()
 
 
-async def main(which: str, t0: float, kubeconfig: str | None) -> float:
-    app = console_app(kubeconfig) if which == "console" else minimal_app()
+async def main(which: str, t0: float, kubeconfig: str | None, versions: str) -> float:
+    app = console_app(kubeconfig, versions) if which == "console" else minimal_app()
     async with app.run_test(size=(160, 50)):
-        while app.first is None:
+        deadline = time.monotonic() + 60
+        while app.first is None and time.monotonic() < deadline:
             await asyncio.sleep(0.001)
+    if app.first is None:
+        raise SystemExit(f"{which}: no first frame within 60 s")
     return app.first - t0
 
 
 if __name__ == "__main__":
+    import tempfile
+
     which, t0 = sys.argv[1], float(sys.argv[2])
-    print(f"{asyncio.run(main(which, t0, sys.argv[3] if len(sys.argv) > 3 else None)):.6f}")
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as versions:
+        print(f"{asyncio.run(main(which, t0, sys.argv[3] if len(sys.argv) > 3 else None, versions)):.6f}")
