@@ -35,6 +35,7 @@ pytestmark = pytest.mark.cluster
 HOLD = 1.0  # seconds each scenario keeps its change: short trials
 TRIALS_PER_VARIANT = 7
 TRIALS = [(variant, 1000 * (i + 1) + k) for i, variant in enumerate(VARIANTS) for k in range(TRIALS_PER_VARIANT)]
+KILLED_WITH_PENDING: dict[tuple[str, int], int] = {}  # trial -> version files pending when it was killed
 
 
 class Targets(Workbench):
@@ -96,6 +97,7 @@ def test_sigkill_at_a_random_moment_then_execute_rollback_restores_everything(va
     run.proc.kill()
     run.finish()
     context = f"killed at {at:.2f}s of {expected:.2f}s; run output:\n{run.output}"
+    KILLED_WITH_PENDING[variant, seed] = len(pending(versions))
 
     for run_id in run_dirs(versions):
         out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
@@ -104,6 +106,17 @@ def test_sigkill_at_a_random_moment_then_execute_rollback_restores_everything(va
     wait_equal(target.snapshot, baseline, what=f"{variant} target ({context})")
     assert pending(versions) == [], context
     assert disk_problems(versions) == [], context
+
+
+@pytest.mark.slow
+def test_the_random_kills_landed_while_changes_were_in_force():
+    """Not vacuous: many kills left rollback work behind, in most scenario types."""
+    if len(KILLED_WITH_PENDING) < len(TRIALS):
+        pytest.skip("needs every trial of this module to have run first")
+    hits = [trial for trial, count in KILLED_WITH_PENDING.items() if count]
+    print(f"{len(hits)} of {len(TRIALS)} kills left pending version files")
+    assert len(hits) >= len(TRIALS) // 5
+    assert len({variant for variant, _ in hits}) >= 5
 
 
 # ---- a kill before every system call of a registration ---------------------------------------
