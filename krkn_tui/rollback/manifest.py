@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 from .fsio import append_line
@@ -28,15 +29,23 @@ def append_entry(run_dir: Path, file: str, sha256: str, created_ns: int) -> None
     append_line(manifest_path(run_dir), entry_line(file, sha256, created_ns))
 
 
-def read_lines(run_dir: Path) -> list[str]:
-    """Raw lines of the manifest; [] when there is none."""
+def _read_raw(run_dir: Path) -> bytes | None:
     try:
         fd = os.open(manifest_path(run_dir), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
-        return []
+        return None
     with os.fdopen(fd, "rb") as f:
-        raw = f.read(MAX_MANIFEST_BYTES)
+        return f.read(MAX_MANIFEST_BYTES)
+
+
+def _split(raw: bytes) -> list[str]:
     return [ln for ln in raw.decode("utf-8", "replace").splitlines() if ln.strip()]
+
+
+def read_lines(run_dir: Path) -> list[str]:
+    """Raw lines of the manifest; [] when there is none."""
+    raw = _read_raw(run_dir)
+    return [] if raw is None else _split(raw)
 
 
 def parse_entry(line: str) -> dict | None:
@@ -51,11 +60,42 @@ def parse_entry(line: str) -> dict | None:
     return None
 
 
-def read_entries(run_dir: Path) -> dict[str, dict]:
-    """``{file name: entry}``; unreadable lines are ignored, a later line wins."""
-    entries: dict[str, dict] = {}
-    for line in read_lines(run_dir):
+def _parse_into(entries: dict[str, dict], raw: bytes) -> None:
+    for line in _split(raw):
         entry = parse_entry(line)
         if entry is not None:
             entries[entry["file"]] = entry
+
+
+# The executor checks every step against its run's manifest; parsing the whole file each time
+# made a 500-step rollback quadratic. The file is still read in full on every call and only a
+# byte-identical prefix reuses its parse, so an edited manifest is seen exactly as before.
+_CACHE_RUNS = 16
+_CACHE_MAX_BYTES = 8 * 1024 * 1024
+_cache: dict[str, tuple[bytes, dict[str, dict]]] = {}  # manifest path -> (whole lines, entries)
+_cache_lock = threading.Lock()
+
+
+def read_entries(run_dir: Path) -> dict[str, dict]:
+    """``{file name: entry}``; unreadable lines are ignored, a later line wins.
+    The entry dicts are shared between calls: read them, do not change them."""
+    raw = _read_raw(run_dir)
+    if not raw:
+        return {}
+    key = str(manifest_path(run_dir))
+    whole = raw.rfind(b"\n") + 1  # a line still being appended is parsed but not cached
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is not None and raw.startswith(cached[0]):
+        done, entries = cached[0], dict(cached[1])
+    else:
+        done, entries = b"", {}
+    _parse_into(entries, raw[len(done):whole])
+    if whole and whole <= _CACHE_MAX_BYTES and len(done) != whole:
+        with _cache_lock:
+            _cache.pop(key, None)
+            _cache[key] = (raw[:whole], dict(entries))
+            while len(_cache) > _CACHE_RUNS:
+                del _cache[next(iter(_cache))]
+    _parse_into(entries, raw[whole:])
     return entries
