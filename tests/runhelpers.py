@@ -147,7 +147,12 @@ PRIVATE_TAINT = "krkn-fault/private"
 
 def create_namespace(api_client, prefix: str) -> str:
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    client.CoreV1Api(api_client).create_namespace({"metadata": {"name": name, "labels": {"krkn-fault": "yes"}}})
+    core = client.CoreV1Api(api_client)
+    core.create_namespace({"metadata": {"name": name, "labels": {"krkn-fault": "yes"}}})
+    # The ServiceAccount controller adds `default` a moment later: a snapshot taken before that
+    # would differ from one taken after, with no scenario involved.
+    wait_for(lambda: any(a.metadata.name == "default" for a in core.list_namespaced_service_account(name).items),
+             timeout=60, what=f"the default ServiceAccount of {name}")
     return name
 
 
