@@ -12,20 +12,7 @@ from krkn_tui.rollback import Executor, RollbackContent, RunRollback, StepResult
 from krkn_tui.rollback import manifest
 from krkn_tui.rollback.naming import parse_version_name
 
-KUBECONFIG = """\
-apiVersion: v1
-kind: Config
-clusters:
-- name: nowhere
-  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
-users:
-- name: nobody
-  user: {token: not-a-token}
-contexts:
-- name: nowhere
-  context: {cluster: nowhere, user: nobody}
-current-context: nowhere
-"""
+from rollback_fixtures import KUBECONFIG  # noqa: E402  (a kubeconfig that loads but reaches nothing)
 
 KRKN_RUN = "1755523355298089000-d3f0859b-91f7-490a-afb9-878478b1574a"
 

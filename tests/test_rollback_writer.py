@@ -17,20 +17,7 @@ from krkn_tui.rollback.meta import parse_meta
 from krkn_tui.rollback.naming import parse_run_dir_name, parse_version_name
 from krkn_tui.rollback.writer import render_version_file
 
-KUBECONFIG = """\
-apiVersion: v1
-kind: Config
-clusters:
-- name: nowhere
-  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
-users:
-- name: nobody
-  user: {token: not-a-token}
-contexts:
-- name: nowhere
-  context: {cluster: nowhere, user: nobody}
-current-context: nowhere
-"""
+from rollback_fixtures import KUBECONFIG  # noqa: E402  (a kubeconfig that loads but reaches nothing)
 
 
 def write_marker(content, api_client):
