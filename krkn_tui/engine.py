@@ -79,8 +79,16 @@ class Engine:
     def run_id(self) -> str:
         return self.rollback.run_id
 
+    # Executor outcomes, whether a plugin restored its own change or the run is rolled back.
+    STEP_EVENTS = {"rollback_executed": "executed", "rollback_failed": "failed", "rollback_refused": "refused"}
+
     def _emit(self, event: dict) -> None:
         event.setdefault("run_id", self.run_id)
+        if event.get("event") in self.STEP_EVENTS:
+            self._rollback_steps.append({
+                "file": event["file"], "status": self.STEP_EVENTS[event["event"]], "error": event.get("error"),
+                "seconds": round(event["seconds"], 3) if event.get("seconds") is not None else None,
+                "during": "rollback" if self.rolling_back else "restore"})
         if not self.dry_run:
             self.audit.record(event)
         self._emit_cb(event)
@@ -180,7 +188,6 @@ class Engine:
         steps = self.executor().execute(files) if files else []
         recorded = [{"file": str(s.path), "status": s.status, "error": s.error, "seconds": round(s.seconds, 3)}
                     for s in steps]
-        self._rollback_steps.extend(recorded)
         self._emit({"event": "rollback_run_finished", "reason": reason, "steps": recorded})
         self.rolling_back = False
 
