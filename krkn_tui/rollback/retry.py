@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
-
 RETRY_STATUSES = frozenset({0, 429, 500, 502, 503, 504})
 BACKOFF_START = 0.2
 BACKOFF_MAX = 5.0
@@ -12,6 +9,11 @@ BACKOFF_MAX = 5.0
 
 def is_transient(exc: BaseException) -> bool:
     """True for connection problems, also when a callable wrapped them (``raise ... from``)."""
+    # Here, not at module level: kubernetes costs ~0.2 s to import and the console's first
+    # frame reaches this module through the engine.
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
+
     seen = 0
     while exc is not None and seen < 10:
         if isinstance(exc, (MaxRetryError, ProtocolError, NewConnectionError, ConnectionError)):

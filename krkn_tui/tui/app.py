@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from functools import partial
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
@@ -18,7 +19,6 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
-from ..engine import Engine, RunResult, plan
 from ..errors import UserError
 from ..kube.client import describe_target, load_api_client
 from ..kube.podwatch import KubePodSource, PodTable, PodWatcher, describe_error
@@ -28,11 +28,21 @@ from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
 from .screens.picker import PickerScreen
 from .screens.pods import PodsScreen
-from .screens.versions import VersionsScreen
 from .settings import ConsoleSettings, effective_kubeconfig, load_console_config
 
+if TYPE_CHECKING:
+    from ..engine import RunResult
+
+
+def _versions_screen():
+    # Imported when the view is first opened: it pulls in the executor, not needed to start.
+    from .screens.versions import VersionsScreen
+
+    return VersionsScreen()
+
+
 DRAIN_SECONDS = 0.1
-VIEWS = {"picker": PickerScreen, "pods": PodsScreen, "versions": VersionsScreen}
+VIEWS = {"picker": PickerScreen, "pods": PodsScreen, "versions": _versions_screen}
 THEMES = ("textual-dark", "textual-light")
 
 
@@ -114,15 +124,21 @@ class KrknConsole(App[int]):
 
     def on_mount(self) -> None:
         self.switch_mode("picker")
-        if self.target_error is None and self.settings.probe_cluster:
-            self.fetch_server_version()
-        elif self.target_error is not None:
+        if self.target_error is not None:
             self.server_version = "-"
-        if self.settings.watch_pods and self.target_error is None:
-            self.start_pod_watch()
-        elif self.target_error is not None:
             self.watch_state = "cannot watch: no usable kubeconfig"
+        # After the first frame: both workers import kubernetes (~0.2 s of CPU), which would
+        # otherwise hold the GIL while the first view is drawn.
+        self.call_after_refresh(self.start_cluster_workers)
         self.set_interval(DRAIN_SECONDS, self.drain)
+
+    def start_cluster_workers(self) -> None:
+        if self.target_error is not None or not self.is_running:
+            return
+        if self.settings.probe_cluster:
+            self.fetch_server_version()
+        if self.settings.watch_pods:
+            self.start_pod_watch()
 
     def on_unmount(self) -> None:
         if self.pod_watcher is not None:
@@ -192,6 +208,8 @@ class KrknConsole(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="run")
     def run_engine(self, indices: list[int]) -> RunResult:
         try:
+            from ..engine import Engine, plan
+
             planned = plan(self.loaded.config, only=set(indices))
             engine = Engine(self.loaded.config, self.api_client_factory, emit=self.engine_events.append,
                             stop=self.stop_event, kubeconfig=self.kubeconfig, context=self.settings.context)

@@ -9,7 +9,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.highlight import highlight
 from textual.widgets import DataTable, Footer, Static
 
 from ..rows import ScenarioRow, scenario_row, short_type, tilde
@@ -24,12 +23,16 @@ MARK = "●"
 PREVIEW_BYTES = 64 * 1024
 
 
-def preview_content(path: Path) -> Content:
+def preview_content(path: Path, colour: bool = True) -> Content:
     try:
         with open(path, "rb") as f:
             text = f.read(PREVIEW_BYTES).decode("utf-8", "replace")
     except OSError as exc:
         return Content.styled(f"cannot read {path}: {exc.strerror or exc}", "$text-error")
+    if not colour:
+        return Content(text)
+    from textual.highlight import highlight  # pygments: ~20 ms to import and build the lexer
+
     return highlight(text, language="yaml")
 
 
@@ -45,6 +48,8 @@ class PickerScreen(View):
         super().__init__(id="picker")
         self.rows: list[ScenarioRow] = []
         self.marked: set[str] = set()
+        self._colour_preview = False  # until the first frame is out
+        self._colour_scheduled = False
 
     def compose(self) -> ComposeResult:
         loaded = self.app.loaded
@@ -95,7 +100,17 @@ class PickerScreen(View):
     def show_preview(self, row: ScenarioRow) -> None:
         self.query_one("#preview-title", Static).update(
             Content.assemble((row.file_label, "bold"), f" — {row.ref.scenario_type}"))
-        self.query_one("#preview", Static).update(preview_content(row.ref.file))
+        self.query_one("#preview", Static).update(preview_content(row.ref.file, self._colour_preview))
+        if not self._colour_preview and not self._colour_scheduled:
+            # The console's first frame shows the text; its colours follow on the next one.
+            self._colour_scheduled = True
+            self.call_after_refresh(self._recolour_preview)
+
+    def _recolour_preview(self) -> None:
+        self._colour_preview = True
+        row = self.highlighted()
+        if row is not None:
+            self.show_preview(row)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         row = self.highlighted()
