@@ -255,6 +255,49 @@ def test_watcher_waits_for_the_consumer_when_the_buffer_is_full():
     assert [e.payload["metadata"]["name"] for e in got if e.kind == ADDED][:10] == [f"p{i}" for i in range(10)]
 
 
+def test_watcher_wakes_the_consumer_once_per_drain():
+    step = threading.Event()
+    stepped = threading.Event()
+
+    class Stream(FakeStream):
+        def __iter__(self):
+            for e in self.events:
+                step.wait(5)
+                step.clear()
+                yield e
+                stepped.set()
+
+        def close(self):
+            self.closed = True
+            step.set()
+
+    class Source:
+        def list(self):
+            return [], "1"
+
+        def watch(self, rv, timeout):
+            return Stream([{"type": "ADDED", "object": pod(f"p{i}", rv=str(i + 2))} for i in range(3)])
+
+    wakes = []
+    watcher = PodWatcher(Source(), on_wake=lambda: wakes.append(len(watcher.buffer)))
+    watcher.start()
+    wait_for(lambda: wakes, 5, 0.01, "the list's wake")
+    assert wakes == [1]  # the SYNC: the buffer went from empty to one event
+
+    def one_event():
+        stepped.clear()
+        step.set()
+        assert stepped.wait(5)
+
+    one_event()
+    assert wakes == [1]  # not drained since: no second wake
+    assert [e.kind for e in watcher.drain()] == [SYNC, ADDED]
+    one_event()
+    one_event()
+    assert wakes == [1, 1]  # the first event after the drain wakes, the next does not
+    watcher.stop()
+
+
 # -- on the local cluster ---------------------------------------------------------------------
 
 

@@ -156,10 +156,15 @@ class PodWatcher(threading.Thread):
 
     def __init__(self, source: PodSource, *, on_state: Callable[[str], None] | None = None,
                  timeout_seconds: int = WATCH_TIMEOUT_SECONDS, backoff: tuple[float, float] = (BACKOFF_START, BACKOFF_MAX),
-                 max_pending: int = MAX_PENDING, clock: Callable[[], float] = time.time):
+                 max_pending: int = MAX_PENDING, clock: Callable[[], float] = time.time,
+                 on_wake: Callable[[], None] | None = None):
+        """``on_wake`` is called (from this thread) for the first event buffered after a drain,
+        so a consumer can drain at once instead of polling; later events of a burst do not call it."""
         super().__init__(name="pod-watcher", daemon=True)
         self.source = source
         self.buffer: deque[BufferedEvent] = deque()
+        self._on_wake = on_wake
+        self._wake_armed = True
         self.state = "connecting"
         self.timeout_seconds = timeout_seconds
         self.backoff = backoff
@@ -188,6 +193,9 @@ class PodWatcher(threading.Thread):
 
     def drain(self) -> list[BufferedEvent]:
         """Everything buffered so far; safe to call from another thread while events arrive."""
+        # Armed before emptying: an event appended from here on wakes the consumer again (at
+        # worst once too often, never a buffered event left without a wake).
+        self._wake_armed = True
         out = []
         while True:
             try:
@@ -248,6 +256,12 @@ class PodWatcher(threading.Thread):
         while len(self.buffer) >= self.max_pending and not self.stopped:
             self._stop_event.wait(0.05)
         self.buffer.append(BufferedEvent(kind, payload, self._clock()))
+        if self._wake_armed and self._on_wake is not None:
+            self._wake_armed = False
+            try:
+                self._on_wake()
+            except Exception:  # a broken UI callback must not kill the watch
+                pass
 
     def _set_state(self, state: str) -> None:
         if state == self.state:
