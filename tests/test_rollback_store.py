@@ -18,7 +18,7 @@ from krkn_tui.rollback import (
 )
 from krkn_tui.rollback import manifest
 from krkn_tui.rollback.naming import MANIFEST_NAME, parse_version_name
-from krkn_tui.rollback.store import read_source
+from krkn_tui.rollback.store import VersionLister, read_source
 
 KRKN_RUN = "1755523355298089000-d3f0859b-91f7-490a-afb9-878478b1574a"
 KRKN_NAME = "hog_scenarios_1755523353558511000_kestermi.py"
@@ -206,6 +206,52 @@ def test_filters(tmp_path):
     assert names(scenario_type="node_scenarios") == ["y"]
     with pytest.raises(UserError, match="ambiguous"):
         list_versions(versions, run="111")
+
+
+def test_lister_lists_what_list_versions_lists_after_every_kind_of_change(tmp_path):
+    import random
+
+    versions = tmp_path / "versions"
+    lister = VersionLister(versions)
+    rng = random.Random(7)
+    runs = [RunRollback(versions, run_uuid=f"run{i}") for i in range(3)]
+    steps: list[Path] = []
+    earlier: dict = {}
+
+    for i in range(150):
+        changed: list[Path] = []
+        op = rng.choice(["add", "add", "execute", "fail", "unfail", "rewrite", "delete", "archive", "krkn"])
+        pending = [p for p in steps if p.exists() and p.suffix == ".py"]
+        if op == "add" or not pending:
+            steps.append(_register(rng.choice(runs), f"s{i}"))
+        elif op == "execute":
+            path = rng.choice(pending)
+            os.rename(path, str(path) + ".executed")
+        elif op == "fail":
+            sidecar = Path(str(rng.choice(pending)) + ".failed")
+            if sidecar.exists():  # rewritten in place: reported, as for "rewrite"
+                changed.append(sidecar)
+            sidecar.write_text(json.dumps({"error": f"e{i}"}))
+        elif op == "unfail":
+            for sidecar in versions.glob("*/*.failed"):
+                sidecar.unlink()
+        elif op == "rewrite":  # in place: only the watcher's report says it changed
+            path = rng.choice(pending)
+            path.write_text(path.read_text().replace('"scale"', f'"verb{i}"'))
+            changed.append(path)
+        elif op == "delete":
+            rng.choice(pending).unlink()
+        elif op == "archive":
+            archive([rng.choice(pending)], versions)
+        else:
+            _krkn_file(versions, name=f"hog_scenarios_{1755523353558511000 + i}_kestermi.py")
+        listed = lister.listed(changed)
+        assert listed == list_versions(versions), (i, op)
+        # an unchanged step is the same object: callers diff by identity
+        now = {(v.path, v.status): v for v in listed}
+        moved = {p for p in changed}
+        assert all(now[k] is v for k, v in earlier.items() if k in now and k[0] not in moved and now[k] == v)
+        earlier = now
 
 
 def test_read_version_and_source(tmp_path):

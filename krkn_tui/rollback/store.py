@@ -10,8 +10,10 @@ import errno
 import json
 import os
 import stat
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from ..errors import UserError
 from .krkn_format import parse_krkn_version
@@ -51,13 +53,22 @@ def read_bytes_safely(path: Path, limit: int = MAX_VERSION_BYTES) -> bytes:
         if exc.errno == errno.ELOOP:
             raise OSError(f"{path} is a symlink") from None
         raise
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(f"{path} is not a regular file")
-        data = f.read(limit + 1)
-    if len(data) > limit:
+        # Sized by fstat, not by the limit: a read of limit+1 bytes allocates that much each time.
+        chunk = os.read(fd, min(st.st_size, limit) + 1)
+        parts, total = [chunk], len(chunk)
+        while chunk and total <= limit:  # until EOF, also when the file grew since the fstat
+            chunk = os.read(fd, limit + 1 - total)
+            parts.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    if total > limit:
         raise OSError(f"{path} is larger than {limit} bytes")
-    return data
+    return b"".join(parts)
 
 
 def read_source(path: Path) -> str:
@@ -122,17 +133,21 @@ def read_version(path: Path, *, archived: bool | None = None) -> VersionInfo:
     ``archived`` defaults to "the versions folder is named ``*-archive``".
     """
     path = Path(path)
-    run_dir = path.parent.name
-    run = parse_run_dir_name(run_dir)
-    run_time_ns, run_uuid = run if run else (None, "")
     if archived is None:
         archived = path.parent.parent.name.endswith("-archive")
-    parsed = parse_version_name(path.name)
+    return _read_version(path, path.parent.name, path.name, archived, None)
+
+
+def _read_version(path: Path, run_dir: str, name: str, archived: bool, has_sidecar: bool | None) -> VersionInfo:
+    """``has_sidecar`` False: the directory listing showed no ``.failed`` file (saves a lookup)."""
+    run = parse_run_dir_name(run_dir)
+    run_time_ns, run_uuid = run if run else (None, "")
+    parsed = parse_version_name(name)
     scenario_type, created_ns, suffix, state = parsed if parsed else ("", 0, "", "pending")
     error: str | None = None if parsed else "not a version file name"
 
     status = state
-    if state == "pending":
+    if state == "pending" and has_sidecar is not False:
         failure = read_failure(path)
         if failure is not None:
             status = "failed"
@@ -180,16 +195,59 @@ def _run_dirs(root: Path) -> list[str]:
         return []
 
 
-def _version_names(run_dir: Path) -> list[str]:
+def _identity(entry: os.DirEntry | None) -> tuple | None:
+    if entry is None:
+        return ()
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _sort_key(v: VersionInfo) -> tuple:
+    return (v.run_time_ns or 0, v.created_ns, v.path.name, v.status == "archived")
+
+
+def _first(pair: tuple) -> object:
+    return pair[0]
+
+
+# name -> (identity of the file and its .failed sidecar, or None when unknown; the step)
+_Files = dict[str, tuple[tuple | None, VersionInfo]]
+
+
+def _scan_run_dir(run_dir: str, archived: bool, scenario_type: str | None = None,
+                  known: _Files | None = None, reread: frozenset[str] = frozenset()) -> _Files:
+    """The steps of one run directory. With ``known`` (an earlier scan), a file whose identity
+    (inode, size, mtime, ctime, and its sidecar's) is unchanged and not in ``reread`` is not
+    read again."""
     try:
         with os.scandir(run_dir) as it:
-            return sorted(
-                e.name
-                for e in it
-                if parse_version_name(e.name) and not e.is_dir(follow_symlinks=False)
-            )
+            entries = {e.name: e for e in it}
     except OSError:
-        return []
+        return {}
+    run_name = os.path.basename(run_dir)
+    out: _Files = {}
+    for name in sorted(entries):
+        parsed = parse_version_name(name)
+        if not parsed or entries[name].is_dir(follow_symlinks=False):
+            continue
+        if scenario_type is not None and parsed[0] != scenario_type:
+            continue
+        sidecar = entries.get(name + FAILED)
+        ident = None
+        if known is not None:
+            own, side = _identity(entries[name]), _identity(sidecar)
+            ident = None if own is None or side is None else (own, side)
+            old = known.get(name)
+            path = os.path.join(run_dir, name)
+            if (old is not None and ident is not None and old[0] == ident
+                    and path not in reread and path + FAILED not in reread):
+                out[name] = old
+                continue
+        out[name] = (ident, _read_version(Path(run_dir, name), run_name, name, archived, sidecar is not None))
+    return out
 
 
 def resolve_run(run: str, run_ids: set[str]) -> set[str]:
@@ -225,9 +283,58 @@ def list_versions(
 
     out: list[VersionInfo] = []
     for root, name, archived in dirs:
-        for file in _version_names(root / name):
-            if scenario_type is not None and parse_version_name(file)[0] != scenario_type:
-                continue
-            out.append(read_version(root / name / file, archived=archived))
-    out.sort(key=lambda v: (v.run_time_ns or 0, v.created_ns, v.path.name, v.status == "archived"))
+        out.extend(v for _, v in _scan_run_dir(os.path.join(root, name), archived, scenario_type).values())
+    out.sort(key=_sort_key)
     return out
+
+
+class VersionLister:
+    """``list_versions(versions_dir, archive_dir)`` for a view that lists the same folders again
+    on every change. A run directory whose mtime is unchanged is not scanned again (steps are
+    written once; executing, failing and archiving rename or add files, which changes it); in
+    one that changed, only files whose identity changed are read again. Paths reported as
+    changed (by a file watcher) are always read again: an in-place write keeps the mtime of
+    the directory. ``listed()`` returns the same VersionInfo object for an unchanged step, so
+    a caller can find what changed by identity."""
+
+    def __init__(self, versions_dir: Path, archive_dir: Path | None = None):
+        versions_dir = Path(versions_dir).expanduser()
+        archive_root = Path(archive_dir).expanduser() if archive_dir else archive_dir_for(versions_dir)
+        self.roots = ((str(versions_dir), False), (str(archive_root), True))
+        self._dirs: dict[str, tuple[int, _Files]] = {}  # run dir -> (its mtime_ns, its steps)
+        self._keys: dict[int, tuple[VersionInfo, tuple]] = {}  # id(step) -> (step, sort key)
+        self._lock = threading.Lock()
+
+    def listed(self, changed: Iterable[str | os.PathLike] = ()) -> list[VersionInfo]:
+        with self._lock:  # the console lists from worker threads
+            return self._listed(changed)
+
+    def _listed(self, changed: Iterable[str | os.PathLike]) -> list[VersionInfo]:
+        reread = frozenset(os.fspath(p) for p in changed)
+        touched = {os.path.dirname(p) for p in reread}
+        dirs: dict[str, tuple[int, _Files]] = {}
+        for root, archived in self.roots:
+            for name in _run_dirs(Path(root)):
+                run_dir = os.path.join(root, name)
+                try:
+                    mtime = os.stat(run_dir, follow_symlinks=False).st_mtime_ns
+                except OSError:
+                    continue
+                cached = self._dirs.get(run_dir)
+                if cached is not None and cached[0] == mtime and run_dir not in touched:
+                    dirs[run_dir] = cached
+                else:  # mtime taken before the scan: a change during it is seen next time
+                    dirs[run_dir] = (mtime, _scan_run_dir(run_dir, archived, None,
+                                                          cached[1] if cached else {}, reread))
+        self._dirs = dirs
+        keys = self._keys
+        self._keys = {}
+        pairs = []
+        for _, files in dirs.values():
+            for _, v in files.values():
+                known = keys.get(id(v))
+                key = known[1] if known is not None and known[0] is v else _sort_key(v)
+                self._keys[id(v)] = (v, key)
+                pairs.append((key, v))
+        pairs.sort(key=_first)  # stable, as in list_versions: equal keys keep the directory order
+        return [v for _, v in pairs]

@@ -1,8 +1,10 @@
 """View 3: one row per rollback version file (active folder and archive), kept live.
 
-A watchfiles watcher on both folders triggers a re-listing per batch of changes; the table is
-reconciled from that listing (a rename arrives as deleted+added, so events are never applied one
-by one). Execute and archive run in thread workers and report back with a message."""
+A watchfiles watcher on both folders triggers a re-listing per batch of changes (a rename
+arrives as deleted+added, so events are never applied one by one). The listing is cached per
+run directory (``VersionLister``), so a batch re-reads only what changed, and only the rows of
+steps that changed are touched. Execute and archive run in thread workers and report back with
+a message."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 
-from ...rollback import Executor, VersionInfo, archive, list_versions
+from ...rollback import Executor, VersionInfo, archive
+from ...rollback.store import VersionLister
 from ..rows import (
     EXECUTABLE,
     short_run,
@@ -47,7 +50,7 @@ COLUMNS = (("created", "created"), ("run", "run"), ("type", "type"), ("status", 
 
 
 def newest_first(cells: tuple) -> object:
-    return cells[0]
+    return cells[0].sort_key  # a plain tuple: SortText's own __lt__ made a sort of 10,000 rows slow
 
 
 @dataclass
@@ -85,8 +88,11 @@ class VersionsScreen(View):
     def __init__(self):
         super().__init__(id="versions")
         self.versions: list[VersionInfo] = []
+        self.by_key: dict[str, VersionInfo] = {}
         self.filter_text = ""
         self.listings = 0  # how many listings were applied (tests wait on it)
+        self._lister: VersionLister | None = None
+        self._keys: dict[int, tuple[VersionInfo, str]] = {}  # id(step) -> (step, its row key)
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -129,21 +135,36 @@ class VersionsScreen(View):
                     if [p for p in self.folders if p.is_dir()] != roots:
                         break  # a folder appeared or vanished: watch the new set
                     if changes:
-                        await self.relist()
+                        await self.relist([path for _change, path in changes])
             except (FileNotFoundError, RuntimeError, OSError):
                 await asyncio.sleep(IDLE_CHECK_MS / 1000)
 
-    async def relist(self) -> None:
-        versions = await asyncio.to_thread(list_versions, *self.folders)
+    async def relist(self, changed: list[str] = ()) -> None:
+        if self._lister is None:
+            self._lister = VersionLister(*self.folders)
+        versions = await asyncio.to_thread(self._lister.listed, changed)
         self.post_message(self.Listed(versions))
 
     def reload_soon(self) -> None:
         self.run_worker(self.relist(), group="versions-list", exit_on_error=False)
 
     def on_versions_screen_listed(self, message: Listed) -> None:
-        self.versions = message.versions
+        """Apply a listing: only the rows of steps that are new, gone or changed are touched
+        (the lister returns the same object for an unchanged step)."""
+        keys, by_key, changed = {}, {}, set()
+        old = self.by_key
+        for v in message.versions:
+            known = self._keys.get(id(v))
+            key = known[1] if known is not None and known[0] is v else version_key(v)
+            keys[id(v)] = (v, key)
+            by_key[key] = v
+            if old.get(key) is not v:
+                changed.add(key)
+        changed.update(k for k in old if k not in by_key)
+        first = not self.listings
+        self.versions, self.by_key, self._keys = message.versions, by_key, keys
         self.listings += 1
-        self.show(self.versions)
+        self.show(self.versions, None if first else changed)
 
     def cells(self, v: VersionInfo) -> tuple:
         created = SortText(short_time(v.created_ns), (v.run_time_ns or 0, v.created_ns, v.path.name))
@@ -153,16 +174,28 @@ class VersionsScreen(View):
             status.append(f" ({v.prior_status})", style="dim")
         return (created, short_run(v), short_type(v.scenario_type), status, version_action(v), v.origin, note)
 
-    def visible(self) -> list[VersionInfo]:
+    def matches(self, v: VersionInfo) -> bool:
         needle = self.filter_text.lower().strip()
-        return [v for v in self.versions if not needle or needle in version_search_text(v)]
+        return not needle or needle in version_search_text(v)
 
-    def show(self, versions: list[VersionInfo]) -> None:
-        shown = self.visible()
-        self.query_one("#version-table", KeyedTable).reconcile({version_key(v): self.cells(v) for v in shown})
-        counts = {s: sum(1 for v in versions if v.status == s) for s in ("pending", "failed", "executed", "archived")}
+    def visible(self) -> list[VersionInfo]:
+        return [v for v in self.versions if self.matches(v)]
+
+    def show(self, versions: list[VersionInfo], changed: set[str] | None = None) -> None:
+        """Make the table match ``versions``; with ``changed``, only those keys changed since the
+        last call (the filter and theme did not)."""
+        table = self.query_one("#version-table", KeyedTable)
+        if changed is None:
+            table.reconcile({key: self.cells(v) for key, v in self.by_key.items() if self.matches(v)})
+        elif changed:
+            rows = {k: self.cells(self.by_key[k]) for k in changed if k in self.by_key and self.matches(self.by_key[k])}
+            table.reconcile(rows, changed)
+        counts = dict.fromkeys(("pending", "failed", "executed", "archived"), 0)
+        for v in versions:
+            if v.status in counts:
+                counts[v.status] += 1
         where = "" if self.app.versions_dir.is_dir() else " · no versions folder yet"
-        filtered = f" · filter {self.filter_text!r}: {len(shown)} shown" if self.filter_text else ""
+        filtered = f" · filter {self.filter_text!r}: {len(self.visible())} shown" if self.filter_text else ""
         self.query_one("#versions-status", Static).update(
             " · ".join(f"{n} {s}" for s, n in counts.items()) + where + filtered)
         self.show_detail()
@@ -179,8 +212,7 @@ class VersionsScreen(View):
         self.show_detail()
 
     def selected(self) -> VersionInfo | None:
-        key = self.query_one("#version-table", KeyedTable).current_key
-        return next((v for v in self.versions if version_key(v) == key), None)
+        return self.by_key.get(self.query_one("#version-table", KeyedTable).current_key)
 
     # -- filter -------------------------------------------------------------------------------
 
