@@ -9,6 +9,7 @@ a message."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,10 @@ from .inspect import InspectScreen
 DEBOUNCE_MS, STEP_MS = 50, 10
 # With no change for this long awatch yields anyway, so a folder created later gets watched.
 IDLE_CHECK_MS = 1000
+# After a listing adds this many rows, the objects behind them are moved out of the cyclic
+# garbage collector's reach (gc.freeze): they live as long as their rows, and each full
+# collection walked all of them (measured: up to 190 ms pauses with 10,000 rows).
+FREEZE_ROWS = 2000
 
 COLUMNS = (("created", "created"), ("run", "run"), ("type", "type"), ("status", "status"),
            ("action", "action"), ("origin", "origin"), ("note", "note"))
@@ -165,6 +170,8 @@ class VersionsScreen(View):
         self.versions, self.by_key, self._keys = message.versions, by_key, keys
         self.listings += 1
         self.show(self.versions, None if first else changed)
+        if len(changed) >= FREEZE_ROWS:
+            self.call_after_refresh(gc.freeze)
 
     def cells(self, v: VersionInfo) -> tuple:
         created = SortText(short_time(v.created_ns), (v.run_time_ns or 0, v.created_ns, v.path.name))
