@@ -15,19 +15,21 @@ from ..errors import UserError
 from . import common
 
 
+def _add_selection_flags(p) -> None:
+    common.add_versions_flags(p)
+    p.add_argument("-r", "--run", help="run id or uuid, or a unique prefix")
+    p.add_argument("-s", "--scenario-type", help="only this scenario type")
+
+
 def add_parsers(sub) -> None:
     ls = sub.add_parser("list-rollback", help="list rollback version files (offline)")
-    common.add_versions_flags(ls)
-    ls.add_argument("-r", "--run", help="run id or uuid, or a unique prefix")
-    ls.add_argument("-s", "--scenario-type", help="only this scenario type")
+    _add_selection_flags(ls)
     ls.add_argument("--json", action="store_true", help="one JSON array instead of a table")
     ls.add_argument("--no-archive", action="store_true", help="hide archived files")
     ls.set_defaults(func=cmd_list)
 
     ex = sub.add_parser("execute-rollback", help="execute pending version files, newest first")
-    common.add_versions_flags(ex)
-    ex.add_argument("-r", "--run", help="run id or uuid, or a unique prefix")
-    ex.add_argument("-s", "--scenario-type", help="only this scenario type")
+    _add_selection_flags(ex)
     ex.add_argument("files", nargs="*", type=Path, help="version files (default: every pending file of the selection)")
     ex.add_argument("--dry-run", action="store_true", help="print what would run, in order")
     ex.add_argument("--allow-foreign", action="store_true", help="also run files written by krkn itself")
@@ -39,9 +41,7 @@ def add_parsers(sub) -> None:
     ex.set_defaults(func=cmd_execute)
 
     ar = sub.add_parser("archive-rollback", help="move version files to the archive folder (history is kept)")
-    common.add_versions_flags(ar)
-    ar.add_argument("-r", "--run", help="run id or uuid, or a unique prefix")
-    ar.add_argument("-s", "--scenario-type", help="only this scenario type")
+    _add_selection_flags(ar)
     ar.add_argument("files", nargs="*", type=Path, help="version files")
     ar.add_argument("--include-pending", action="store_true",
                     help="also archive pending and failed files (they will no longer be rolled back)")
