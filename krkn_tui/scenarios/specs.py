@@ -379,13 +379,17 @@ def _node_entry(sec: Section) -> NodeSpec:
     )
 
 
+def _keyed_entries(data: Any, file: str | Path, key: str, what: str, entry) -> list:
+    """krkn's `{key: [entries]}` files: `key` is the one allowed top-level key and is required."""
+    top = Section(data, file, what=f"a mapping with {key}")
+    top.reject_unknown((key,))
+    if top.data.get(key) is None:
+        raise top.error(key, "is required")
+    return [entry(sec) for sec in _entries(top.data[key], file, key, what)]
+
+
 def parse_node(data: Any, file: str | Path) -> list[NodeSpec]:
-    top = Section(data, file, what="a mapping with node_scenarios")
-    top.reject_unknown(("node_scenarios",))
-    if top.data.get("node_scenarios") is None:
-        raise top.error("node_scenarios", "is required")
-    return [_node_entry(sec) for sec in _entries(top.data["node_scenarios"], file, "node_scenarios",
-                                                  "node scenario entries")]
+    return _keyed_entries(data, file, "node_scenarios", "node scenario entries", _node_entry)
 
 
 # ---- service disruption ---------------------------------------------------------------------
@@ -425,12 +429,7 @@ def _service_entry(sec: Section) -> ServiceDisruptionSpec:
 
 
 def parse_service_disruption(data: Any, file: str | Path) -> list[ServiceDisruptionSpec]:
-    top = Section(data, file, what="a mapping with scenarios")
-    top.reject_unknown(("scenarios",))
-    if top.data.get("scenarios") is None:
-        raise top.error("scenarios", "is required")
-    return [_service_entry(sec) for sec in _entries(top.data["scenarios"], file, "scenarios",
-                                                     "service disruption entries")]
+    return _keyed_entries(data, file, "scenarios", "service disruption entries", _service_entry)
 
 
 # ---- hogs -----------------------------------------------------------------------------------
