@@ -63,13 +63,9 @@ def namespace(api_client):
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     # Settle the ServiceAccount controller's `default` first, so before/after snapshots compare
     # what a scenario did, not what the controller added meanwhile.
-    from kubehelpers import wait_for
+    from kubehelpers import gone_is_fine, wait_for
 
     wait_for(lambda: any(a.metadata.name == "default" for a in core.list_namespaced_service_account(name).items),
              what=f"the default ServiceAccount of {name}")
     yield name
-    try:
-        core.delete_namespace(name)
-    except client.ApiException as e:
-        if e.status != 404:
-            raise
+    gone_is_fine(core.delete_namespace, name)

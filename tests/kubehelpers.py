@@ -47,3 +47,14 @@ def ready_pods(core, namespace: str, selector: str) -> list:
         if p.metadata.deletion_timestamp is None
         and any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
     ]
+
+
+def gone_is_fine(delete: Callable[..., object], name: str) -> None:
+    """Delete `name` with `delete`; already gone counts as done (test clean-up)."""
+    from kubernetes import client
+
+    try:
+        delete(name)
+    except client.ApiException as e:
+        if e.status != 404:
+            raise

@@ -20,7 +20,7 @@ import yaml
 from kubernetes import client
 
 from krkn_tui.rollback import list_versions, read_version
-from kubehelpers import wait_for  # noqa: F401  (re-exported for the fault tests)
+from kubehelpers import gone_is_fine, wait_for  # noqa: F401  (wait_for re-exported for the fault tests)
 from krkn_tui.rollback.manifest import read_lines
 from krkn_tui.rollback.naming import FAILED, MANIFEST_NAME, archive_dir_for, parse_run_dir_name, parse_version_name
 from krkn_tui.rollback.safety import digest_mismatch_reason
@@ -156,16 +156,8 @@ def create_namespace(api_client, prefix: str) -> str:
     return name
 
 
-def _gone_is_fine(delete, name: str) -> None:
-    try:
-        delete(name)
-    except client.ApiException as e:
-        if e.status != 404:
-            raise
-
-
 def delete_namespace(api_client, name: str) -> None:
-    _gone_is_fine(client.CoreV1Api(api_client).delete_namespace, name)
+    gone_is_fine(client.CoreV1Api(api_client).delete_namespace, name)
 
 
 def workload(name: str, replicas: int, *, node: str | None = None, group: str | None = None) -> dict:
@@ -234,7 +226,7 @@ def create_private_node(api_client, group: str, role: str) -> str:
 
 
 def delete_node(api_client, name: str) -> None:
-    _gone_is_fine(client.CoreV1Api(api_client).delete_node, name)
+    gone_is_fine(client.CoreV1Api(api_client).delete_node, name)
 
 
 def node_state(api_client, name: str) -> dict:

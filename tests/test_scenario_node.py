@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from kubehelpers import ready_pods, wait_for
+from kubehelpers import gone_is_fine, ready_pods, wait_for
 from krkn_tui.config import DEFAULT_PROTECTED_NAMESPACES, Config, ScenarioRef
 from krkn_tui.engine import Engine, plan
 from krkn_tui.rollback import RollbackContent, list_versions
@@ -153,11 +153,7 @@ def private_nodes(core):
     make.group = group
     yield make
     for name in made:
-        try:
-            core.delete_node(name)
-        except client.ApiException as e:
-            if e.status != 404:
-                raise
+        gone_is_fine(core.delete_node, name)
 
 
 def private_taint(group: str) -> dict:

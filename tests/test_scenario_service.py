@@ -10,7 +10,7 @@ import uuid
 import pytest
 from kubernetes import client
 
-from kubehelpers import ready_pods, wait_for
+from kubehelpers import gone_is_fine, ready_pods, wait_for
 from krkn_tui.rollback import RollbackContent
 from krkn_tui.scenarios.service_disruption import capture_namespace, recreate_namespace, scale_back
 from test_scenario_node import (
@@ -58,11 +58,7 @@ def svc_namespace(core, apps):
     apps.create_namespaced_stateful_set(name, _workload("StatefulSet", "db", 2))
     wait_all_ready(core, name)
     yield name
-    try:
-        core.delete_namespace(name)
-    except client.ApiException as e:
-        if e.status != 404:
-            raise
+    gone_is_fine(core.delete_namespace, name)
 
 
 def wait_all_ready(core, namespace: str) -> None:
