@@ -14,7 +14,8 @@ from krkn_tui.localcluster import LocalCluster
 def local_cluster():
     cluster = LocalCluster(say=lambda line: print(line, flush=True))
     was_running = cluster.running()
-    cluster.up(nodes=3, demo=True)
+    # Fast pods: the suite's waits stay short; the realistic profile has its own tests.
+    cluster.up(nodes=3, demo=True, demo_profile="fast")
     yield cluster
     if not was_running:
         cluster.down()

@@ -14,6 +14,9 @@ def add_parser(sub) -> None:
     up = csub.add_parser("up", help="build if needed, start on loopback and wait until ready")
     up.add_argument("--nodes", type=int, default=3, help="fake worker nodes (default 3)")
     up.add_argument("--demo", action="store_true", help="also apply the demo workload (namespace krkn-demo)")
+    up.add_argument("--demo-profile", choices=("fast", "realistic", "flaky"), default="realistic",
+                    help="how the demo's pods start: realistic (Ready after 1-5 s, the default), flaky (one "
+                         "replacement in three crash-loops for 10-30 s first), fast (Ready at once)")
     csub.add_parser("down", help="stop every process the cluster started")
     st = csub.add_parser("status", help="what runs where")
     st.add_argument("--json", action="store_true")
@@ -31,7 +34,7 @@ def cmd_cluster(args) -> int:
         if args.cluster_cmd == "up":
             if args.nodes < 1:
                 raise UserError("must be at least 1", field="--nodes")
-            cluster.up(nodes=args.nodes, demo=args.demo)
+            cluster.up(nodes=args.nodes, demo=args.demo, demo_profile=args.demo_profile)
         elif args.cluster_cmd == "build":
             cluster.build()
         elif args.cluster_cmd == "down":
@@ -57,6 +60,8 @@ def _print_status(st: dict) -> None:
     print(f"  server      {st['server'] or '-'}")
     print(f"  context     {st['context']}  (kubeconfig {st['kubeconfig']})")
     print(f"  fake nodes  {st['nodes']}")
+    if st.get("health"):
+        print(f"  demo health {st['health']}")
     for p in st["processes"]:
         state = "up" if p["alive"] else "DEAD"
         print(f"  {p['name']:<24} pid {p['pid']:<8} {state:<5} {p['address']:<16} log {p['log']}")

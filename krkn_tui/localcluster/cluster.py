@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,10 +17,11 @@ from typing import Callable
 
 import yaml
 
-from . import components, processes
+from . import components, health, processes
 from .certs import ensure_pki
 from .demo import DEMO_NAMESPACE, demo_objects, node
 from .rest import Rest
+from .stages import PROFILE_LABEL, PROFILES
 
 CONTEXT_NAME = "krkn-local"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -111,15 +113,21 @@ class LocalCluster:
 
     # -- up ----------------------------------------------------------------------------------
 
-    def up(self, nodes: int = 3, demo: bool = False, timeout: float = 120.0) -> dict:
+    def up(self, nodes: int = 3, demo: bool = False, timeout: float = 120.0, demo_profile: str = "realistic") -> dict:
+        """Bring the cluster up (reusing a running one). `demo` adds the demo workload, its pods
+        served by kwok stages of `demo_profile` (see stages.py) and its health endpoint."""
+        if demo_profile not in PROFILES:
+            raise ClusterError(f"unknown demo profile {demo_profile!r} (known: {', '.join(PROFILES)})")
         with self._lock():
             state = self._load()
             if self.running(state):
                 self.say(f"local cluster already running at {self.server(state)}")
+                self._refresh_kwok(state)
             else:
-                if state.get("processes"):
+                if state.get("processes") or state.get("health"):
                     self.say("local cluster found stopped or partly dead: restarting it cleanly")
-                    processes.stop(list(reversed(state["processes"])))
+                    processes.stop(([state["health"]] if state.get("health") else [])
+                                   + list(reversed(state.get("processes", []))))
                 if not self.binaries_present():
                     self.say("building the local cluster's binaries (the first time takes 10-25 minutes)")
                 self.build()
@@ -129,7 +137,8 @@ class LocalCluster:
             state["nodes"] = max(nodes, state.get("nodes", 0))
             self._save(state)
             if demo:
-                self._ensure_demo(rest, timeout)
+                self._ensure_demo(rest, timeout, demo_profile)
+                self._ensure_health(state)
             self.say(f"local cluster ready: context {CONTEXT_NAME}, kubeconfig {self.kubeconfig}")
             return state
 
@@ -225,18 +234,80 @@ class LocalCluster:
 
         self._wait(f"{count} fake nodes are Ready", ready, timeout, self._load())
 
-    def _ensure_demo(self, rest: Rest, timeout: float) -> None:
-        for collection, obj in demo_objects():
+    def _ensure_demo(self, rest: Rest, timeout: float, profile: str) -> None:
+        for collection, obj in demo_objects(profile):
             rest.ensure(collection, obj)
+            if obj["kind"] == "Deployment":
+                self._converge_profile(rest, collection, obj)
 
         def ready() -> bool:
             status, body = rest.call("GET", f"/apis/apps/v1/namespaces/{DEMO_NAMESPACE}/deployments")
             if status != 200 or not body["items"]:
                 return False
-            return all(d["status"].get("readyReplicas", 0) == d["spec"]["replicas"] for d in body["items"])
+            # A profile change rolls the pods: wait until the rollout is over, not only Ready.
+            return all(d["status"].get("readyReplicas", 0) == d["spec"]["replicas"]
+                       == d["status"].get("updatedReplicas", 0) == d["status"].get("replicas", 0)
+                       and d["status"].get("observedGeneration", 0) >= d["metadata"]["generation"]
+                       for d in body["items"])
 
         self._wait(f"the demo workload in namespace {DEMO_NAMESPACE} is Ready", ready, timeout, self._load())
-        self.say(f"demo workload ready in namespace {DEMO_NAMESPACE}")
+        self.say(f"demo workload ready in namespace {DEMO_NAMESPACE} (pod profile {profile})")
+
+    def _converge_profile(self, rest: Rest, collection: str, obj: dict) -> None:
+        """An existing Deployment gets the requested profile (a rollout), so `up` is declarative."""
+        path = f"{collection}/{obj['metadata']['name']}"
+        status, current = rest.call("GET", path)
+        if status != 200:
+            return
+        want = obj["spec"]["template"]["metadata"]["labels"].get(PROFILE_LABEL)
+        have = current["spec"]["template"]["metadata"].get("labels", {}).get(PROFILE_LABEL)
+        if want != have:
+            rest.call("PATCH", path, {"spec": {"template": {"metadata": {"labels": {PROFILE_LABEL: want}}}}},
+                      content_type="application/merge-patch+json")
+
+    def _refresh_kwok(self, state: dict) -> None:
+        """A running cluster started with older kwok stages gets the current ones (kwok restarts;
+        pods and nodes stay)."""
+        path = self.state_dir / "kwok.yaml"
+        wanted = components.kwok_config(self.bin_dir)
+        try:
+            if path.read_text() == wanted:
+                return
+        except OSError:
+            pass
+        path.write_text(wanted)
+        kwok = next((p for p in state["processes"] if p["name"] == "kwok"), None)
+        if kwok:
+            self.say("kwok stages changed: restarting kwok")
+            processes.stop([kwok])
+            new = processes.launch("kwok", kwok["argv"], Path(kwok["log"]))
+            state["processes"] = [new if p["name"] == "kwok" else p for p in state["processes"]]
+            self._save(state)
+
+    # -- the demo's health endpoint ------------------------------------------------------------
+
+    def health_url(self, state: dict | None = None) -> str | None:
+        state = state if state is not None else self._load()
+        rec = state.get("health")
+        return f"http://127.0.0.1:{rec['port']}/health" if rec else None
+
+    def _ensure_health(self, state: dict) -> None:
+        rec = state.get("health")
+        if rec and processes.alive(rec["pid"], rec.get("start_time")):
+            if self.server(state) in rec["argv"]:
+                return
+            processes.stop([rec])  # it watches an API server address that is gone
+        preferred = int(os.environ.get("KRKN_TUI_DEMO_HEALTH_PORT") or health.DEFAULT_PORT)
+        port = preferred if processes.port_free(preferred) else processes.free_port()
+        argv = [sys.executable, "-m", "krkn_tui.localcluster.health", "--state-dir", str(self.state_dir),
+                "--server", self.server(state), "--port", str(port)]
+        rec = processes.launch("demo-health", argv, self.state_dir / "logs" / "demo-health.log")
+        state["health"] = {**rec, "port": port}
+        self._save(state)
+        url = self.health_url(state)
+        self._wait("the demo health endpoint answers", lambda: _http_answers(url), 30, {"processes": [rec]})
+        note = "" if port == preferred else f" (port {preferred} was taken; config.yaml's check expects {preferred})"
+        self.say(f"demo health endpoint {url}{note}")
 
     # -- one component -----------------------------------------------------------------------
 
@@ -265,10 +336,12 @@ class LocalCluster:
     def down(self) -> list[str]:
         with self._lock():
             state = self._load()
-            # Newest first: controllers before the API server before etcd.
-            stopped = processes.stop(list(reversed(state.get("processes", []))))
+            # Newest first: the health endpoint, controllers, the API server, etcd.
+            extras = [state["health"]] if state.get("health") else []
+            stopped = processes.stop(extras + list(reversed(state.get("processes", []))))
             if state:
                 state["processes"] = []
+                state.pop("health", None)
                 self._save(state)
             return stopped
 
@@ -287,6 +360,8 @@ class LocalCluster:
             "context": CONTEXT_NAME,
             "kubeconfig": str(self.kubeconfig),
             "nodes": state.get("nodes", 0),
+            "health": self.health_url(state) if state.get("health") and processes.alive(
+                state["health"]["pid"], state["health"].get("start_time")) else None,
             "binaries": str(self.bin_dir),
             "processes": procs,
         }
@@ -302,6 +377,20 @@ def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as r:
             return r.status == 200
+    except OSError:
+        return False
+
+
+def _http_answers(url: str) -> bool:
+    """True once the server answers at all (a 503 is an answer)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
     except OSError:
         return False
 

@@ -98,7 +98,12 @@ def kwok(bin_dir: Path, kubeconfig: Path, config: Path) -> list[str]:
     return [str(bin_dir / "kwok"), f"--kubeconfig={kubeconfig}", f"--config={config}"]
 
 
+def kwok_config(bin_dir: Path) -> str:
+    from .stages import kwok_stages
+
+    return KWOK_CONFIG_HEAD + kwok_stages((bin_dir / "kwok-stages.yaml").read_text())
+
+
 def write_kwok_config(bin_dir: Path, path: Path) -> Path:
-    stages = (bin_dir / "kwok-stages.yaml").read_text()
-    path.write_text(KWOK_CONFIG_HEAD + stages)
+    path.write_text(kwok_config(bin_dir))
     return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .components import KWOK_NODE_ANNOTATION
+from .stages import PROFILE_LABEL
 
 DEMO_NAMESPACE = "krkn-demo"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"  # never pulled: kwok plays the kubelet
@@ -31,7 +32,14 @@ def node(name: str) -> dict:
     }
 
 
-def _deployment(name: str, replicas: int, tier: str) -> dict:
+def pod_template_labels(name: str, tier: str, profile: str) -> dict:
+    labels = {"app": name, "tier": tier}
+    if profile != "fast":  # kwok's fast stages serve pods without the label
+        labels[PROFILE_LABEL] = profile
+    return labels
+
+
+def _deployment(name: str, replicas: int, tier: str, profile: str) -> dict:
     labels = {"app": name, "tier": tier}
     return {
         "apiVersion": "apps/v1",
@@ -41,7 +49,7 @@ def _deployment(name: str, replicas: int, tier: str) -> dict:
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": {"labels": pod_template_labels(name, tier, profile)},
                 "spec": {
                     "containers": [{"name": name, "image": PAUSE_IMAGE, "ports": [{"containerPort": 8080}]}],
                     "terminationGracePeriodSeconds": 5,
@@ -60,14 +68,14 @@ def _service(name: str) -> dict:
     }
 
 
-def demo_objects() -> list[tuple[str, dict]]:
+def demo_objects(profile: str = "fast") -> list[tuple[str, dict]]:
     """(collection path, object) pairs, in creation order."""
     ns = f"/api/v1/namespaces/{DEMO_NAMESPACE}"
     apps = f"/apis/apps/v1/namespaces/{DEMO_NAMESPACE}"
     return [
         ("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DEMO_NAMESPACE}}),
-        (f"{apps}/deployments", _deployment("frontend", 3, "web")),
-        (f"{apps}/deployments", _deployment("backend", 2, "api")),
+        (f"{apps}/deployments", _deployment("frontend", 3, "web", profile)),
+        (f"{apps}/deployments", _deployment("backend", 2, "api", profile)),
         (f"{ns}/services", _service("frontend")),
         (f"{ns}/services", _service("backend")),
         (

@@ -19,11 +19,12 @@ class Rest:
         self.ctx = ssl.create_default_context(cafile=str(pki["ca.crt"]))
         self.ctx.load_cert_chain(str(pki["admin.crt"]), str(pki["admin.key"]))
 
-    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict | str]:
+    def call(self, method: str, path: str, body: dict | None = None,
+             content_type: str = "application/json") -> tuple[int, dict | str]:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.server + path, data=data, method=method)
         if data is not None:
-            req.add_header("Content-Type", "application/json")
+            req.add_header("Content-Type", content_type)
         try:
             with urllib.request.urlopen(req, context=self.ctx, timeout=self.timeout) as resp:
                 return resp.status, _decode(resp.read())
