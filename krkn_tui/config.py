@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from .checks.spec import ChecksConfig, parse_checks
 from .errors import UserError
 from .yamlio import Section, describe, did_you_mean, expect_list, join_field, load_yaml_file
 
@@ -63,6 +64,7 @@ class Config:
     scenarios: list[ScenarioRef] = field(default_factory=list)
     wait_duration: float = DEFAULT_WAIT_DURATION
     iterations: int = DEFAULT_ITERATIONS
+    checks: ChecksConfig = field(default_factory=ChecksConfig)
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -180,6 +182,7 @@ def load_config(
         scenarios=_scenarios(kraken, base, known, check_files),
         wait_duration=wait_duration,
         iterations=iterations,
+        checks=parse_checks(top),
     )
 
 
