@@ -3,6 +3,12 @@
 The file runs with ``python FILE`` (kubeconfig from ``$KUBECONFIG``, context from
 ``$KRKN_TUI_CONTEXT``) or in-process through the executor, which imports it under another
 ``__name__`` and calls ``ROLLBACK(CONTENT, api_client)`` itself.
+
+It is also a krkn version file, so a versions folder shared with krkn works both ways: krkn's
+``execute-rollback`` imports it without registering it in ``sys.modules`` (so no ``dataclass``
+here: it looks its module up there), takes the module-level ``rollback_content`` and calls the
+``rollback_*`` function whose parameters are annotated ``RollbackContent`` and
+``KrknTelemetryOpenshift`` with krkn-lib's telemetry object.
 """
 
 from __future__ import annotations
@@ -23,8 +29,11 @@ from .fsio import sha256_hex, write_atomic
 from .meta import meta_line
 
 # Module-level names of the generated file: a callable may use them, but not be named like them.
+# The function krkn's loader calls; no plugin callable may take its name.
+KRKN_ENTRY = "rollback_krkn_tui_step"
 FILE_GLOBALS = frozenset(
-    {"annotations", "json", "os", "sys", "dataclass", "RollbackContent", "CONTENT", "ROLLBACK"}
+    {"annotations", "json", "os", "sys", "dataclass", "RollbackContent", "CONTENT", "ROLLBACK",
+     KRKN_ENTRY, "rollback_content"}
 )
 _MODULE_DUNDERS = frozenset({"__name__", "__file__", "__doc__", "__builtins__", "__spec__"})
 
@@ -34,14 +43,21 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
 class RollbackContent:
-    resource_identifier: str = ""
-    namespace: str | None = None
-    data: dict | None = None
+    """krkn's field names, plus ``data``: extra JSON state to restore."""
+
+    __slots__ = ("resource_identifier", "namespace", "data")
+
+    def __init__(self, resource_identifier="", namespace=None, data=None):
+        self.resource_identifier = resource_identifier
+        self.namespace = namespace
+        self.data = data
+
+    def __repr__(self):
+        return (f"RollbackContent(resource_identifier={self.resource_identifier!r}, "
+                f"namespace={self.namespace!r})")
 '''
 
 _MAIN = '''\
@@ -161,7 +177,13 @@ def render_version_file(fn: Callable, content: RollbackContent, meta: dict) -> s
         ")\n"
         f"ROLLBACK = {fn.__name__}\n"
     )
-    body = "\n\n".join([header, _PRELUDE, source, content_block])
+    krkn_block = (
+        "# krkn's execute-rollback: it passes this content and krkn-lib's telemetry object.\n"
+        "rollback_content = CONTENT\n\n\n"
+        f"def {KRKN_ENTRY}(rollback_content: RollbackContent, lib_telemetry: KrknTelemetryOpenshift):\n"
+        "    ROLLBACK(rollback_content, lib_telemetry.get_lib_kubernetes().api_client)\n"
+    )
+    body = "\n\n".join([header, _PRELUDE, source, content_block, krkn_block])
     # Checked without the __main__ block: its names exist only when the file runs alone.
     missing = undefined_globals(body)
     if missing:

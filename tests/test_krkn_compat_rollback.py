@@ -1,0 +1,117 @@
+"""A versions folder shared with krkn works both ways: krkn's execute-rollback contract, run with
+the real krkn-lib, restores what krkn-tui's version files record.
+
+krkn-lib pins a kubernetes client older than the one krkn-tui runs on (and numpy, PyYAML, ...),
+so it lives in its own virtual environment in the cache folder, installed from the package index
+once (the `krkn-compat` extra of pyproject.toml names the version)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from kubehelpers import deployment, wait_for
+from krkn_tui.rollback import RollbackContent, RunRollback
+from krkn_tui.rollback.store import list_versions
+from krkn_tui.scenarios.application_outage import delete_network_policy
+from krkn_tui.scenarios.service_disruption import scale_back
+
+pytestmark = pytest.mark.cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+LOADER = Path(__file__).with_name("krkn_contract_loader.py")
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("KRKN_TUI_CACHE") or Path.home() / ".cache" / "krkn-tui").expanduser()
+
+
+def _krkn_lib_requirement() -> str:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    [requirement] = [r for r in extras["krkn-compat"] if r.startswith("krkn-lib")]
+    return requirement
+
+
+@pytest.fixture(scope="session")
+def krkn_lib_python() -> str:
+    requirement = _krkn_lib_requirement()
+    venv = _cache_dir() / "krkn-lib-venv"
+    python = venv / "bin" / "python"
+    marker = venv / "krkn-tui-requirement.txt"
+    check = [str(python), "-c", "import krkn_lib.telemetry.ocp, krkn_lib.ocp, krkn_lib.utils"]
+    if not (marker.is_file() and marker.read_text() == requirement
+            and subprocess.run(check, capture_output=True).returncode == 0):
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", requirement],
+                       check=True, timeout=900)
+        subprocess.run(check, check=True)
+        marker.write_text(requirement)
+    return str(python)
+
+
+def _outage_policy(namespace: str) -> client.V1NetworkPolicy:
+    return client.V1NetworkPolicy(
+        metadata=client.V1ObjectMeta(name="deny-all", namespace=namespace),
+        spec=client.V1NetworkPolicySpec(pod_selector=client.V1LabelSelector(match_labels={"app": "web"}),
+                                        policy_types=["Ingress"]))
+
+
+def test_krkn_execute_rollback_contract_runs_our_files(krkn_lib_python, kubeconfig, api_client, apps, namespace,
+                                                      tmp_path):
+    net = client.NetworkingV1Api(api_client)
+    apps.create_namespaced_deployment(namespace, deployment("web", namespace, 2))
+    versions = tmp_path / "rollback"
+    run = RunRollback(versions)
+
+    # Each step registered before its change, as the plugins do.
+    scale_file = run.set_rollback_callable(
+        scale_back, RollbackContent("web", namespace, {"kind": "Deployment", "replicas": 2}),
+        scenario_type="service_disruption_scenarios", verb="scale", kind="Deployment")
+    apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 0}})
+    policy_file = run.set_rollback_callable(
+        delete_network_policy, RollbackContent("deny-all", namespace),
+        scenario_type="application_outages_scenarios", verb="delete", kind="NetworkPolicy")
+    net.create_namespaced_network_policy(namespace, _outage_policy(namespace))
+
+    done = subprocess.run([krkn_lib_python, str(LOADER), kubeconfig, str(versions)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # Newest first, each through the krkn entry point of the file.
+    assert done.stdout.splitlines() == [f"executed {policy_file.name} via rollback_krkn_tui_step",
+                                        f"executed {scale_file.name} via rollback_krkn_tui_step"]
+
+    assert apps.read_namespaced_deployment_scale("web", namespace).spec.replicas == 2
+    assert not net.list_namespaced_network_policy(namespace).items
+    wait_for(lambda: (apps.read_namespaced_deployment("web", namespace).status.ready_replicas or 0) == 2,
+             what="web back to 2 ready replicas")
+    # Renamed by krkn's rule; krkn-tui's listing reads them as executed.
+    assert not scale_file.exists() and Path(f"{scale_file}.executed").is_file()
+    assert {v.status for v in list_versions(versions, run=run.run_id)} == {"executed"}
+
+
+def test_our_file_still_runs_alone_and_through_our_executor(api_client, apps, namespace, tmp_path, kubeconfig):
+    """The krkn entry point changes nothing of how krkn-tui runs a file."""
+    from krkn_tui.rollback import Executor
+
+    apps.create_namespaced_deployment(namespace, deployment("web", namespace, 3))
+    run = RunRollback(tmp_path / "rollback")
+    alone = run.set_rollback_callable(
+        scale_back, RollbackContent("web", namespace, {"kind": "Deployment", "replicas": 3}),
+        scenario_type="service_disruption_scenarios", verb="scale", kind="Deployment")
+    apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 1}})
+    subprocess.run([sys.executable, str(alone)], env={**os.environ, "KUBECONFIG": kubeconfig}, check=True)
+    assert apps.read_namespaced_deployment_scale("web", namespace).spec.replicas == 3
+
+    again = run.set_rollback_callable(
+        scale_back, RollbackContent("web", namespace, {"kind": "Deployment", "replicas": 3}),
+        scenario_type="service_disruption_scenarios", verb="scale", kind="Deployment")
+    apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 0}})
+    [step] = Executor(lambda: api_client).execute([again])
+    assert step.status == "executed", step.error
+    assert apps.read_namespaced_deployment_scale("web", namespace).spec.replicas == 3
