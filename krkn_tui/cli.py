@@ -20,7 +20,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import cluster, rollback, run
+    from .commands import cluster, guard, rollback, run
 
     parser = _Parser(
         prog="krkn-tui",
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parser(sub)
     rollback.add_parsers(sub)
     cluster.add_parser(sub)
+    guard.add_parser(sub)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Iterable
 
 from .checks.spec import ChecksConfig, parse_checks
 from .errors import UserError
+from .rollback.mirror import JournalSettings
 from .yamlio import Section, describe, did_you_mean, expect_list, join_field, load_yaml_file
 
 KNOWN_SCENARIO_TYPES = (
@@ -34,6 +36,10 @@ _KRAKEN_KEYS = (
     "protected_namespaces",
     "allow_protected_namespaces",
     "chaos_scenarios",
+    "cluster_journal",
+    "cluster_journal_namespace",
+    "cluster_journal_lease_duration",
+    "cluster_journal_renew_interval",
 )
 _KRKN_KRAKEN_KEYS = frozenset({
     "distribution", "exit_on_failure", "publish_kraken_status", "signal_state", "signal_address",
@@ -65,6 +71,7 @@ class Config:
     wait_duration: float = DEFAULT_WAIT_DURATION
     iterations: int = DEFAULT_ITERATIONS
     checks: ChecksConfig = field(default_factory=ChecksConfig)
+    journal: JournalSettings = field(default_factory=JournalSettings)
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -148,6 +155,25 @@ def _scenarios(
     return refs
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def _journal(kraken: Section) -> JournalSettings:
+    """The cluster journal: on by default; its namespace and the run Lease's timing."""
+    default = JournalSettings()
+    namespace = kraken.string("cluster_journal_namespace", default.namespace)
+    if not _DNS_LABEL.fullmatch(namespace):
+        raise kraken.error("cluster_journal_namespace",
+                           f"{namespace!r} is not a namespace name (lowercase letters, digits, '-')")
+    duration = kraken.number("cluster_journal_lease_duration", default.lease_duration, minimum=1)
+    renew = kraken.number("cluster_journal_renew_interval", min(default.renew_every, duration / 3), above=0)
+    if renew >= duration:
+        raise kraken.error("cluster_journal_renew_interval",
+                           f"must be shorter than cluster_journal_lease_duration ({duration:g}s), got {renew:g}")
+    return JournalSettings(enabled=kraken.boolean("cluster_journal", True), namespace=namespace,
+                           lease_duration=duration, renew_every=renew)
+
+
 def load_config(
     path: str | Path, known_types: Iterable[str] | None = None, check_files: bool = True
 ) -> Config:
@@ -183,6 +209,7 @@ def load_config(
         wait_duration=wait_duration,
         iterations=iterations,
         checks=parse_checks(top),
+        journal=_journal(kraken),
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from .config import Config
 from .records import AuditLog, audit_path, write_report
 from .rollback import Executor, RunRollback, archive
+from .rollback.mirror import RunMirror
 from .rollback.store import list_versions
 from .scenarios.base import Interrupted, Outcome, ScenarioContext, ScenarioFailed, plugin_for
 
@@ -69,6 +70,9 @@ class Engine:
         self.dry_run = dry_run
         self._emit_cb = emit or (lambda _e: None)
         self.rollback = RunRollback(config.versions_dir, on_event=self._emit)
+        if config.journal.enabled and not dry_run:
+            self.rollback.mirror = RunMirror(self.api_client, config.journal, self.rollback.run_id,
+                                             self._read_identity)
         self.audit = AuditLog(audit_path(config.versions_dir), self.rollback.run_id)
         self._rollback_steps: list[dict] = []
         self._client = None
@@ -99,14 +103,30 @@ class Engine:
         return self._client
 
     def executor(self) -> Executor:
-        return Executor(self.api_client, kubeconfig=self._kubeconfig, context=self._context, on_event=self._emit)
+        return Executor(self.api_client, kubeconfig=self._kubeconfig, context=self._context, on_event=self._emit,
+                        journal=self.rollback.mirror)
+
+    def _read_identity(self, client):
+        from .kube.client import describe_target
+        from .kube.identity import read_identity
+
+        return read_identity(client, describe_target(self._kubeconfig, self._context).context)
 
     # -- the run ------------------------------------------------------------------------------
 
     def run(self, planned: list[PlannedScenario]) -> RunResult:
         started = time.time()
+        mirror = self.rollback.mirror
         self._emit({"event": "run_started", "scenarios": len(planned), "iterations": self.config.iterations,
-                    "versions_dir": str(self.config.versions_dir), "dry_run": self.dry_run})
+                    "versions_dir": str(self.config.versions_dir), "dry_run": self.dry_run,
+                    "journal": mirror.settings.namespace if mirror else None})
+        try:
+            return self._run(planned, started)
+        finally:
+            if mirror is not None:
+                mirror.close()
+
+    def _run(self, planned: list[PlannedScenario], started: float) -> RunResult:
         results: list[dict] = []
         status = "passed"
         try:
@@ -196,7 +216,10 @@ class Engine:
             return
         versions = list_versions(self.config.versions_dir, run=self.run_id, include_archived=False)
         if versions:
-            archive([v.path for v in versions], self.config.versions_dir)
+            moved = archive([v.path for v in versions], self.config.versions_dir)
+            if self.rollback.mirror is not None:
+                for note in self.rollback.mirror.archived(moved):
+                    self._emit({"event": "step", "scenario_type": "", "file": "", "message": note, "progress": None})
             self._emit({"event": "run_archived", "files": len(versions)})
 
 

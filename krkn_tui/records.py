@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 AUDITED = {"cluster_change", "rollback_registered", "rollback_started", "rollback_executed",
-           "rollback_failed", "rollback_refused", "run_started", "run_finished"}
+           "rollback_failed", "rollback_refused",
+           "rollback_executed_elsewhere", "run_started", "run_finished"}
 
 
 def reports_dir(versions_dir: Path) -> Path:

@@ -90,3 +90,63 @@ def check_reachable(kubeconfig: str | None, context: str | None, wait: float = 0
                 time.sleep(delay)
     finally:
         client.close()
+
+
+def add_journal_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--journal-namespace", help="namespace of the cluster journal (default: the config's "
+                   "kraken.cluster_journal_namespace, then krkn-rollback)")
+    p.add_argument("--lease-duration", type=float, metavar="SECONDS",
+                   help="lease duration taken on a run (default: the config's, then 15)")
+    p.add_argument("--renew-interval", type=float, metavar="SECONDS",
+                   help="how often a held lease is renewed (default: the config's, then 5)")
+
+
+def journal_settings(args):
+    """The config's cluster journal settings (defaults without a config), overridden by flags."""
+    from dataclasses import replace
+
+    from ..rollback.mirror import JournalSettings
+
+    settings = JournalSettings()
+    if getattr(args, "config", None) or DEFAULT_CONFIG.exists():
+        settings = load_config_arg(getattr(args, "config", None), check_files=False).journal
+    if getattr(args, "journal_namespace", None):
+        settings = replace(settings, namespace=args.journal_namespace)
+    if getattr(args, "lease_duration", None) is not None:
+        if not args.lease_duration >= 1:
+            raise UserError(f"must be at least 1, got {args.lease_duration}", field="--lease-duration")
+        settings = replace(settings, lease_duration=args.lease_duration,
+                           renew_every=min(settings.renew_every, args.lease_duration / 3))
+    if getattr(args, "renew_interval", None) is not None:
+        if not 0 < args.renew_interval < settings.lease_duration:
+            raise UserError(f"must be more than 0 and less than the lease duration ({settings.lease_duration:g}s)",
+                            field="--renew-interval")
+        settings = replace(settings, renew_every=args.renew_interval)
+    return settings
+
+
+def journal_client(args):
+    """``(api_client, cluster identity)`` for journal commands; one clear line when unreachable."""
+    from ..kube.identity import read_identity
+
+    if getattr(args, "in_cluster", False):
+        from kubernetes import client, config
+
+        try:
+            config.load_incluster_config()
+        except Exception as e:  # ConfigException: not in a pod
+            raise UserError(f"not running in a pod with a service account: {e}", field="--in-cluster") from None
+        api_client, context = client.ApiClient(), "in-cluster"
+    else:
+        from ..kube.client import describe_target, load_api_client
+
+        kubeconfig = kubeconfig_for(args)
+        target = describe_target(kubeconfig, args.context)
+        api_client, context = load_api_client(kubeconfig, args.context), target.context
+    try:
+        identity = read_identity(api_client, context)
+    except Exception as e:
+        server = api_client.configuration.host
+        reason = " ".join(str(getattr(e, "reason", None) or e).split())[:200]
+        raise UserError(f"cannot reach the API server {server}: {reason}", field=f"context {context}") from None
+    return api_client, identity

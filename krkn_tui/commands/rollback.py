@@ -37,6 +37,9 @@ def add_parsers(sub) -> None:
     ex.add_argument("--retry-deadline", type=float, default=60.0, metavar="SECONDS",
                     help="how long to wait for an unreachable or overloaded API server, before the first step "
                          "and within each (default 60)")
+    ex.add_argument("--no-journal", action="store_true",
+                    help="do not consult the cluster journal and the run's lease (a guard may then run the same steps)")
+    common.add_journal_flags(ex)
     common.add_kube_flags(ex)
     ex.set_defaults(func=cmd_execute)
 
@@ -136,15 +139,41 @@ def cmd_execute(args) -> int:
     kubeconfig = common.kubeconfig_for(args)
     if not args.dry_run:
         common.check_reachable(kubeconfig, args.context, wait=args.retry_deadline)
-    executor = Executor(common.api_client_factory(kubeconfig, args.context), allow_foreign=args.allow_foreign,
+    factory = common.api_client_factory(kubeconfig, args.context)
+    links = None if args.dry_run or args.no_journal else _journal_links(args, factory, infos)
+    executor = Executor(factory, allow_foreign=args.allow_foreign,
                         python=args.python, kubeconfig=kubeconfig, context=args.context,
                         retry_deadline=args.retry_deadline,
-                        on_event=_record_and_report(common.versions_dir(args)))
-    results = executor.execute([v.path for v in infos], dry_run=args.dry_run)
+                        on_event=_record_and_report(common.versions_dir(args)), journal=links)
+    try:
+        results = executor.execute([v.path for v in infos], dry_run=args.dry_run)
+    finally:
+        if links is not None:
+            links.release()
     for r in results:
         print(f"{r.status:<9} {r.path}" + (f": {r.error}" if r.error else ""))
     bad = [r for r in results if r.status in ("failed", "refused")]
     return 1 if bad else 0
+
+
+def _journal_links(args, factory, infos):
+    """Take the Lease of every journaled run among the selection, so that no guard runs the same
+    steps meanwhile; a run someone alive holds is left to its holder."""
+    from ..rollback.journal import Journal, JournalError
+    from ..rollback.mirror import JournalLinks
+
+    settings = common.journal_settings(args)
+    if not settings.enabled:
+        return None
+    links = JournalLinks(Journal(factory(), settings.namespace), settings)
+    try:
+        links.take(v.path.parent.name for v in infos)
+    except JournalError as e:
+        links.release()
+        raise UserError(f"{e} (--no-journal executes without it)", field="cluster journal") from None
+    for run_id, why in links.blocked.items():
+        print(f"krkn-tui: run {run_id} left alone: {why}", file=sys.stderr)
+    return links
 
 
 def _remove_stale_temps(vdir: Path, run: str | None, infos: list) -> None:

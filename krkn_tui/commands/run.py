@@ -43,8 +43,9 @@ def _only(text: str | None, count: int) -> set[int] | None:
 def format_event(e: dict) -> str | None:
     kind = e.get("event")
     if kind == "run_started":
-        return f"run {e['run_id']}: {e['scenarios']} scenario file(s), versions in {e['versions_dir']}" + (
-            " (dry run)" if e.get("dry_run") else "")
+        journal = f"cluster journal in namespace {e['journal']}" if e.get("journal") else "cluster journal off"
+        return f"run {e['run_id']}: {e['scenarios']} scenario file(s), versions in {e['versions_dir']}, " + (
+            "dry run" if e.get("dry_run") else journal)
     if kind == "scenario_started":
         return f"▶ {e['scenario_type']} {e['file']} [{e['id']}]"
     if kind == "step":

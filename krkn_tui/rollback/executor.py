@@ -67,6 +67,10 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
+def _notes(*notes: str | None) -> str | None:
+    return "; ".join(n for n in notes if n) or None
+
+
 def _newest_first_key(path: Path) -> tuple:
     parsed = parse_version_name(path.name)
     run = parse_run_dir_name(path.parent.name)
@@ -96,6 +100,7 @@ class Executor:
         context: str | None = None,
         retry_deadline: float = 60.0,
         on_event: Callable[[dict], None] | None = None,
+        journal=None,
     ):
         self._factory = api_client_factory or self._kubeconfig_client
         self.allow_foreign = allow_foreign
@@ -104,6 +109,8 @@ class Executor:
         self.context = context
         self.retry_deadline = retry_deadline
         self._on_event = on_event
+        # rollback.mirror.JournalLinks for journaled runs: asked before a step, told after.
+        self.journal = journal
         self._client = None
         self._cluster_down = False
         self._sleep = time.sleep
@@ -161,6 +168,8 @@ class Executor:
             data, ours = self._admit(fd, path)
             if dry_run:
                 return "would-run", None
+            if self.journal is not None:
+                self._check_journal(path)
             return self._run_and_record(path, data, ours)
         finally:
             os.close(fd)  # releases the lock, after the rename
@@ -189,13 +198,29 @@ class Executor:
         started = time.monotonic()
         error, attempts = self._run_ours(path, data) if ours else self._run_foreign(path)
         if error is None:
-            note = self._mark_executed(path)
+            note = _notes(self._mark_executed(path), self._journal_note(path, "executed"))
             seconds = time.monotonic() - started
             self._emit("rollback_executed", path, error=note, attempts=attempts, seconds=seconds)
             return "executed", note
-        note = self._record_failure(path, error, attempts)
+        note = _notes(self._record_failure(path, error, attempts), self._journal_note(path, "failed", error))
         self._emit("rollback_failed", path, error=error, attempts=attempts)
         return "failed", error + (f" ({note})" if note else "")
+
+    def _check_journal(self, path: Path) -> None:
+        """A journaled run's step runs only under the run's Lease, and not again when a guard
+        already ran it from the journal (then it is marked executed here too)."""
+        verdict = self.journal.before_run(path)
+        if verdict is None:
+            return
+        status, reason = verdict
+        if status == "done":
+            note = self._mark_executed(path)
+            self._emit("rollback_executed_elsewhere", path, error=reason)
+            raise _Outcome("skipped", reason + (f" ({note})" if note else ""))
+        raise _Outcome(status, reason)
+
+    def _journal_note(self, path: Path, state: str, error: str | None = None) -> str | None:
+        return None if self.journal is None else self.journal.after(path, state, error)
 
     def _lock_same_file(self, fd: int, path: Path) -> None:
         try:
@@ -211,6 +236,11 @@ class Executor:
             raise _Outcome("skipped", f"{path.name} was replaced meanwhile; not running it")
 
     # -- running ------------------------------------------------------------------------------
+
+    def run_verified(self, label: str, data: bytes) -> tuple[str | None, int]:
+        """Run bytes already verified by the caller (a journal entry's): ``(error, attempts)``,
+        with the same loading and retry rules as a file of ours."""
+        return self._run_ours(Path(label), data)
 
     def _run_ours(self, path: Path, data: bytes) -> tuple[str | None, int]:
         try:

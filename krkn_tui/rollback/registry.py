@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from .content import RollbackContent
-from .fsio import ensure_private_dir
+from .fsio import ensure_private_dir, sha256_hex
 from .naming import (
     check_run_uuid,
     new_suffix,
@@ -40,6 +40,7 @@ class RunRollback:
         versions_dir: Path,
         run_uuid: str | None = None,
         on_event: Callable[[dict], None] | None = None,
+        mirror=None,
     ):
         self._versions_dir = Path(versions_dir).expanduser()
         self._run_uuid = run_uuid or str(uuid.uuid4())
@@ -49,6 +50,8 @@ class RunRollback:
         self._run_time_ns = next_time_ns()
         self._run_id = run_dir_name(self._run_time_ns, self._run_uuid)
         self._on_event = on_event
+        # The cluster journal (rollback.mirror.RunMirror), or None when it is off.
+        self.mirror = mirror
         self._lock = threading.Lock()
         self._registered: list[Path] = []
 
@@ -87,7 +90,9 @@ class RunRollback:
 
         Call it BEFORE changing the cluster: when it returns, the file is renamed into place,
         the directory and the manifest line are fsynced, so a crash right after still leaves a
-        runnable step. Raises ValueError for a callable or content that cannot be stored.
+        runnable step, and the step is in the cluster journal when one is on. Raises ValueError
+        for a callable or content that cannot be stored, JournalError when the journal cannot
+        take the step (the file stays on disk; the caller must not change the cluster).
         """
         _one_line(verb, "verb")
         _one_line(kind, "kind")
@@ -110,6 +115,9 @@ class RunRollback:
             ensure_private_dir(self.run_dir)
             path = write_version_file(self.run_dir, name, text, created_ns)
             self._registered.append(path)
+            if self.mirror is not None:
+                data = text.encode("utf-8")
+                self.mirror.step_written(path, data, sha256_hex(data), scenario_type, created_ns)
         self._emit(
             {
                 "event": "rollback_registered",

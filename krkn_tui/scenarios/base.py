@@ -91,8 +91,14 @@ class ScenarioContext:
         """Write the rollback version file (fsynced) before the caller changes the cluster."""
         if self.dry_run:
             return None
+        from ..rollback.journal import JournalError
+
         # The registry itself emits "rollback_registered" (the engine passes it our emit).
-        return self.rollback.set_rollback_callable(fn, content, scenario_type=self.scenario_type, verb=verb, kind=kind)
+        try:
+            return self.rollback.set_rollback_callable(fn, content, scenario_type=self.scenario_type, verb=verb,
+                                                       kind=kind)
+        except JournalError as e:
+            raise ScenarioFailed(f"cluster journal: {e}; the change was not made") from None
 
 
     def restore(self, path: Path | None) -> None:

@@ -1,0 +1,306 @@
+"""A run's liveness in the cluster: a ``coordination.k8s.io/v1`` Lease in the journal namespace.
+
+The run holds ``run-<run id>`` and renews it while it runs (like controller leader election:
+15 s duration, renewed every 5 s). A run that ends normally releases it (no holder): its steps,
+if any are left, wait for the operator. A run that dies leaves a holder whose renew time grows
+old; once that is older than the duration plus a grace period, a guard may take the Lease and
+roll the run back. Whoever runs a journaled run's steps (the run itself, ``execute-rollback``,
+a guard) holds the Lease while it does, and every take is a replace on the resourceVersion it
+read, so two takers never both win: each step runs once.
+
+Expiry is judged from the recorded renew time and this machine's clock: the grace period must
+cover the clock skew between the runner's machine and the guard's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .journal import A_RUN_ID, L_RUN, PREFIX, JournalError, _one_line, label_value, origin_host
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DURATION = 15.0
+DEFAULT_RENEW_EVERY = 5.0
+_DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+
+
+class LeaseHeld(JournalError):
+    """Someone alive holds the run's Lease (or took it between our read and our write)."""
+
+    def __init__(self, message: str, holder: str = ""):
+        super().__init__(message)
+        self.holder = holder
+
+
+def lease_name(run_id: str) -> str:
+    name = f"run-{run_id}"
+    if len(name) <= 253 and _DNS_NAME.fullmatch(name):
+        return name
+    return "run-" + label_value(run_id).lower().replace("_", "-").replace(".", "-")
+
+
+def new_holder(role: str = "run") -> str:
+    """Unique per process and use: two executors on one host are still told apart."""
+    return f"{role}@{origin_host()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+
+
+def _micro(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    name: str
+    run_id: str
+    holder: str
+    duration: float
+    renew_time: float | None
+    resource_version: str
+    transitions: int
+    body: dict
+
+    @staticmethod
+    def from_object(obj: dict) -> "LeaseState":
+        meta = obj.get("metadata") or {}
+        spec = obj.get("spec") or {}
+        return LeaseState(
+            name=meta.get("name", ""),
+            run_id=(meta.get("annotations") or {}).get(A_RUN_ID, ""),
+            holder=spec.get("holderIdentity") or "",
+            duration=float(spec.get("leaseDurationSeconds") or 0),
+            renew_time=_parse_time(spec.get("renewTime") or spec.get("acquireTime")),
+            resource_version=meta.get("resourceVersion", ""),
+            transitions=int(spec.get("leaseTransitions") or 0),
+            body=obj,
+        )
+
+    def expired_for(self, now: float | None = None) -> float:
+        """Seconds since the Lease expired (negative: still valid)."""
+        if self.renew_time is None:
+            return float("inf")
+        return (now if now is not None else time.time()) - (self.renew_time + self.duration)
+
+
+class Leases:
+    """Lease access in the journal namespace."""
+
+    def __init__(self, api_client, namespace: str):
+        from kubernetes import client
+
+        self.namespace = namespace
+        self._api = client.CoordinationV1Api(api_client)
+
+    def get(self, name: str) -> LeaseState | None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            resp = self._api.read_namespaced_lease(name, self.namespace, _preload_content=False)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise JournalError(f"cannot read lease {self.namespace}/{name}: {_one_line(exc)}") from None
+        except Exception as exc:
+            raise JournalError(f"cannot read lease {self.namespace}/{name}: {_one_line(exc)}") from None
+        return LeaseState.from_object(json.loads(resp.data))
+
+    def list(self) -> list[LeaseState]:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            resp = self._api.list_namespaced_lease(self.namespace, label_selector=L_RUN, _preload_content=False)
+        except ApiException as exc:
+            if exc.status == 404:
+                return []
+            raise JournalError(f"cannot list leases in {self.namespace}: {_one_line(exc)}") from None
+        except Exception as exc:
+            raise JournalError(f"cannot list leases in {self.namespace}: {_one_line(exc)}") from None
+        return [LeaseState.from_object(o) for o in json.loads(resp.data).get("items") or []]
+
+    def create(self, body: dict) -> LeaseState | None:
+        """None when it exists already."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            resp = self._api.create_namespaced_lease(self.namespace, body, _preload_content=False)
+        except ApiException as exc:
+            if exc.status == 409:
+                return None
+            raise JournalError(f"cannot create lease {self.namespace}/{body['metadata']['name']}: "
+                               f"{_one_line(exc)}") from None
+        except Exception as exc:
+            raise JournalError(f"cannot create lease {self.namespace}/{body['metadata']['name']}: "
+                               f"{_one_line(exc)}") from None
+        return LeaseState.from_object(json.loads(resp.data))
+
+    def replace(self, body: dict) -> LeaseState | None:
+        """Optimistic: None when the resourceVersion in ``body`` is no longer current."""
+        from kubernetes.client.exceptions import ApiException
+
+        name = body["metadata"]["name"]
+        try:
+            resp = self._api.replace_namespaced_lease(name, self.namespace, body, _preload_content=False)
+        except ApiException as exc:
+            if exc.status in (409, 404):
+                return None
+            raise JournalError(f"cannot update lease {self.namespace}/{name}: {_one_line(exc)}") from None
+        except Exception as exc:
+            raise JournalError(f"cannot update lease {self.namespace}/{name}: {_one_line(exc)}") from None
+        return LeaseState.from_object(json.loads(resp.data))
+
+
+class RunLease:
+    """One run's Lease as seen by one holder: acquire, keep renewed, release."""
+
+    def __init__(self, api_client, namespace: str, run_id: str, *, holder: str | None = None,
+                 duration: float = DEFAULT_DURATION, renew_every: float = DEFAULT_RENEW_EVERY):
+        self.leases = Leases(api_client, namespace)
+        self.namespace = namespace
+        self.run_id = run_id
+        self.name = lease_name(run_id)
+        self.holder = holder or new_holder()
+        self.duration = duration
+        self.renew_every = renew_every
+        self.state: LeaseState | None = None
+        self.lost_to: str | None = None  # set when someone else took it while we held it
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.state is not None and self.lost_to is None
+
+    def _spec(self, previous: LeaseState | None, now: float) -> dict:
+        spec = dict((previous.body.get("spec") if previous else None) or {})
+        taken = previous is None or previous.holder != self.holder
+        spec.update({
+            "holderIdentity": self.holder,
+            "leaseDurationSeconds": max(1, int(round(self.duration))),
+            "renewTime": _micro(now),
+        })
+        if taken:
+            spec["acquireTime"] = _micro(now)
+            if previous is not None and previous.holder:
+                spec["leaseTransitions"] = previous.transitions + 1
+        return spec
+
+    def _body(self, previous: LeaseState | None, now: float) -> dict:
+        meta = {"name": self.name, "namespace": self.namespace,
+                "labels": {L_RUN: label_value(self.run_id)}, "annotations": {A_RUN_ID: self.run_id}}
+        if previous is not None:
+            meta = {**previous.body.get("metadata", {}), **meta, "resourceVersion": previous.resource_version}
+        return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
+                "spec": self._spec(previous, now)}
+
+    def acquire(self, *, expired_for: float = 0.0, only_if_held: bool = False) -> LeaseState:
+        """Take the Lease: create it, or take it when it is free (released) or expired for at
+        least ``expired_for`` seconds. With ``only_if_held``, a released Lease is not taken (the
+        guard leaves runs that ended normally alone). Raises LeaseHeld otherwise, also when
+        another taker won the race for the same resourceVersion."""
+        with self._lock:
+            current = self.leases.get(self.name)
+            now = time.time()
+            if current is None:
+                if only_if_held:
+                    raise LeaseHeld(f"run {self.run_id} has no lease", "")
+                made = self.leases.create(self._body(None, now))
+                if made is None:
+                    raise LeaseHeld(f"lease {self.name} was created by someone else meanwhile")
+                self.state = made
+                self.lost_to = None
+                return made
+            mine = current.holder == self.holder
+            free = not current.holder
+            if only_if_held and free:
+                raise LeaseHeld(f"run {self.run_id} ended normally (its lease is released)", "")
+            if not mine and not free and current.expired_for(now) < expired_for:
+                left = -current.expired_for(now)
+                when = f"expires in {left:.0f}s" if left > 0 else f"expired {-left:.0f}s ago"
+                raise LeaseHeld(f"run {self.run_id} is held by {current.holder} (lease {when})", current.holder)
+            taken = self.leases.replace(self._body(current, now))
+            if taken is None:
+                raise LeaseHeld(f"lease {self.name} was taken by someone else meanwhile")
+            self.state = taken
+            self.lost_to = None
+            return taken
+
+    def renew(self) -> bool:
+        """One renewal; False (and ``lost_to`` set) when someone else holds it now."""
+        with self._lock:
+            if self.state is None or self.lost_to is not None:
+                return False
+            taken = self.leases.replace(self._body(self.state, time.time()))
+            if taken is None:
+                current = self.leases.get(self.name)
+                if current is None or current.holder != self.holder:
+                    self.lost_to = current.holder if current else "(deleted)"
+                    log.warning("lease %s lost to %s", self.name, self.lost_to)
+                    return False
+                taken = self.leases.replace(self._body(current, time.time()))
+                if taken is None:
+                    return False  # next round
+            self.state = taken
+            return True
+
+    def start_renewing(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._renew_loop, name=f"lease-{self.name}", daemon=True)
+        self._thread.start()
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self.renew_every):
+            try:
+                if not self.renew() and self.lost_to is not None:
+                    return
+            except JournalError as exc:  # API server away: try again next round, the duration covers it
+                log.warning("%s", exc)
+
+    def stop_renewing(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def release(self) -> bool:
+        """Stop renewing and clear the holder, if it is still ours. True when released."""
+        self.stop_renewing()
+        with self._lock:
+            if self.state is None or self.lost_to is not None:
+                return False
+            for _ in range(3):
+                current = self.leases.get(self.name)
+                if current is None or current.holder != self.holder:
+                    return False
+                spec = dict(current.body.get("spec") or {})
+                spec.update({"holderIdentity": None, "renewTime": _micro(time.time()), "leaseDurationSeconds": 1})
+                body = {**current.body, "spec": spec}
+                if self.leases.replace(body) is not None:
+                    self.state = None
+                    return True
+            return False
+
+
+__all__ = ["DEFAULT_DURATION", "DEFAULT_RENEW_EVERY", "LeaseHeld", "LeaseState", "Leases", "RunLease",
+           "lease_name", "new_holder"]

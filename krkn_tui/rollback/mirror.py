@@ -1,0 +1,178 @@
+"""How runs and executors use the cluster journal and the run Leases.
+
+- ``RunMirror``: the running chaos run. The first step takes the run's Lease (renewed while the
+  run lives) and creates the journal namespace if needed; every step is then mirrored after its
+  version file is durable and before the cluster is changed. ``close()`` releases the Lease.
+- ``JournalLinks``: what an executor (the run's own, or ``execute-rollback``) asks before and
+  tells after each step of a journaled run: it holds the run's Lease, skips a step a guard has
+  already executed from the journal, and records executed/failed/archived after the local rename.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .journal import DEFAULT_NAMESPACE, Journal, JournalError
+from .lease import DEFAULT_DURATION, DEFAULT_RENEW_EVERY, LeaseHeld, RunLease, lease_name, new_holder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JournalSettings:
+    """``kraken.cluster_journal`` and its companions in config.yaml."""
+
+    enabled: bool = True
+    namespace: str = DEFAULT_NAMESPACE
+    lease_duration: float = DEFAULT_DURATION
+    renew_every: float = DEFAULT_RENEW_EVERY
+
+
+class JournalLinks:
+    """The journal seen by one executor, for any number of runs. Runs with no Lease in the
+    cluster were not journaled (or the journal was off): their steps run as before."""
+
+    def __init__(self, journal: Journal, settings: JournalSettings, holder: str | None = None):
+        self.journal = journal
+        self.settings = settings
+        self.holder = holder or new_holder("execute")
+        self.leases: dict[str, RunLease] = {}
+        self.blocked: dict[str, str] = {}  # run id -> why this executor must leave its steps alone
+        self._lock = threading.Lock()
+
+    def hold(self, lease: RunLease) -> None:
+        """A Lease taken elsewhere (the run's own) counts as held by this executor."""
+        self.leases[lease.run_id] = lease
+
+    def take(self, run_ids) -> None:
+        """Take the Lease of every journaled run among ``run_ids``; a run someone alive holds is
+        blocked (its steps are skipped, saying who holds it)."""
+        for run_id in sorted(set(run_ids)):
+            if run_id in self.leases or run_id in self.blocked:
+                continue
+            lease = RunLease(self.journal._api_client, self.journal.namespace, run_id, holder=self.holder,
+                             duration=self.settings.lease_duration, renew_every=self.settings.renew_every)
+            if lease.leases.get(lease.name) is None:
+                continue  # not journaled
+            try:
+                lease.acquire()
+            except LeaseHeld as exc:
+                self.blocked[run_id] = str(exc)
+                continue
+            lease.start_renewing()
+            self.leases[run_id] = lease
+
+    def release(self) -> None:
+        for lease in self.leases.values():
+            try:
+                lease.release()
+            except JournalError as exc:
+                log.warning("%s", exc)
+
+    def journaled(self, run_id: str) -> bool:
+        return run_id in self.leases or run_id in self.blocked
+
+    def before_run(self, path: Path) -> tuple[str, str] | None:
+        """``("skipped", why)`` to leave the step alone, ``("done", why)`` when a guard already
+        executed it from the journal (the caller marks it executed locally), or None to run it."""
+        run_id = path.parent.name
+        if run_id in self.blocked:
+            return "skipped", self.blocked[run_id]
+        lease = self.leases.get(run_id)
+        if lease is None:
+            return None
+        if lease.lost_to is not None:
+            return "skipped", f"the lease of run {run_id} was taken by {lease.lost_to}"
+        try:
+            entry = self.journal.entry_for(run_id, path.name)
+        except JournalError as exc:
+            return "skipped", f"cannot check the cluster journal: {exc}"
+        if entry is not None and entry.state == "executed":
+            return "done", f"already executed from the cluster journal by {entry.state_by or 'someone else'}"
+        return None
+
+    def after(self, path: Path, state: str, error: str | None = None) -> str | None:
+        """Record the step's new state; a one-line note when the journal could not be updated."""
+        run_id = path.parent.name
+        if not self.journaled(run_id):
+            return None
+        try:
+            self.journal.set_state(run_id, path.name, state, by=self.holder, error=error)
+        except JournalError as exc:
+            return str(exc)
+        return None
+
+
+class RunMirror:
+    """The journal and Lease of one running chaos run."""
+
+    def __init__(self, api_client_factory: Callable[[], object], settings: JournalSettings, run_id: str,
+                 identity_factory: Callable[[object], object]):
+        self.settings = settings
+        self.run_id = run_id
+        self._client_factory = api_client_factory
+        self._identity_factory = identity_factory
+        self._lock = threading.Lock()
+        self.journal: Journal | None = None
+        self.lease: RunLease | None = None
+        self.links: JournalLinks | None = None
+        self.holder = new_holder("run")
+
+    @property
+    def lease_name(self) -> str:
+        return lease_name(self.run_id)
+
+    def _start(self) -> None:
+        """The first step: identity, namespace, Lease. Raises JournalError."""
+        client = self._client_factory()
+        try:
+            identity = self._identity_factory(client)
+        except Exception as exc:
+            raise JournalError(f"cannot read the cluster's identity: {' '.join(str(exc).split())[:200]}") from None
+        journal = Journal(client, self.settings.namespace, identity)
+        journal.ensure_namespace()
+        lease = RunLease(client, self.settings.namespace, self.run_id, holder=self.holder,
+                         duration=self.settings.lease_duration, renew_every=self.settings.renew_every)
+        lease.acquire()
+        lease.start_renewing()
+        links = JournalLinks(journal, self.settings, holder=self.holder)
+        links.hold(lease)
+        self.journal, self.lease, self.links = journal, lease, links
+
+    def step_written(self, path: Path, data: bytes, sha256: str, scenario_type: str, created_ns: int) -> None:
+        """Mirror one durable version file. Raises JournalError: the caller must not change the
+        cluster then."""
+        with self._lock:
+            if self.journal is None:
+                self._start()
+            if self.lease.lost_to is not None:
+                raise JournalError(f"the run's lease {self.settings.namespace}/{self.lease.name} was taken by "
+                                   f"{self.lease.lost_to}; no further change is made")
+            self.journal.record(run_id=self.run_id, file=path.name, data=data, sha256=sha256,
+                                scenario_type=scenario_type, created_ns=created_ns)
+
+    # The executor's journal hooks (see JournalLinks); nothing to do before the first step.
+    def before_run(self, path: Path) -> tuple[str, str] | None:
+        return None if self.links is None else self.links.before_run(path)
+
+    def after(self, path: Path, state: str, error: str | None = None) -> str | None:
+        return None if self.links is None else self.links.after(path, state, error)
+
+    def archived(self, paths: list[Path]) -> list[str]:
+        """Record archived steps; one note per step the journal did not take."""
+        if self.links is None:
+            return []
+        return [note for p in paths if (note := self.links.after(p, "archived"))]
+
+    def close(self) -> None:
+        """The run ended normally: release its Lease (its steps, if any are left, stay pending)."""
+        with self._lock:
+            if self.lease is not None:
+                try:
+                    self.lease.release()
+                except JournalError as exc:
+                    log.warning("%s", exc)
