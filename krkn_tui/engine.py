@@ -107,10 +107,15 @@ class Engine:
                         journal=self.rollback.mirror)
 
     def _read_identity(self, client):
+        from .errors import UserError
         from .kube.client import describe_target
         from .kube.identity import read_identity
 
-        return read_identity(client, describe_target(self._kubeconfig, self._context).context)
+        try:  # only a label: the client in hand may come from elsewhere than a kubeconfig
+            context = describe_target(self._kubeconfig, self._context).context
+        except UserError:
+            context = self._context or ""
+        return read_identity(client, context)
 
     # -- the run ------------------------------------------------------------------------------
 
