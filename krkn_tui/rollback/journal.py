@@ -77,6 +77,23 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
 
 
+def api_call(what: str, fn, *args, tolerate: tuple[int, ...] = (), **kwargs):
+    """``fn(*args, **kwargs)``'s JSON answer; the status code when it is in ``tolerate``
+    (404 for "not there", 409 for "already there" or "changed meanwhile"); JournalError naming
+    ``what`` for anything else."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        resp = fn(*args, _preload_content=False, **kwargs)
+    except ApiException as exc:
+        if exc.status in tolerate:
+            return exc.status
+        raise JournalError(f"cannot {what}: {_one_line(exc)}") from None
+    except Exception as exc:  # connection refused, TLS, timeouts: the client raises a zoo of types
+        raise JournalError(f"cannot {what}: {_one_line(exc)}") from None
+    return json.loads(resp.data) if resp.data else {}
+
+
 def label_value(text: str) -> str:
     """``text`` if it is a valid label value, else a digest of it (run ids may be long)."""
     if len(text) <= 63 and _LABEL_VALUE.fullmatch(text):
@@ -182,18 +199,9 @@ class Journal:
         """Create the journal's namespace the first time it is needed (409 means it exists)."""
         if self._namespace_ready:
             return
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            self._core.create_namespace(
-                {"apiVersion": "v1", "kind": "Namespace",
-                 "metadata": {"name": self.namespace, "labels": {PREFIX + "journal": "true"}}},
-                _preload_content=False)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise JournalError(f"cannot create the journal namespace {self.namespace}: {_one_line(exc)}") from None
-        except Exception as exc:
-            raise JournalError(f"cannot create the journal namespace {self.namespace}: {_one_line(exc)}") from None
+        api_call(f"create the journal namespace {self.namespace}", self._core.create_namespace,
+                 {"apiVersion": "v1", "kind": "Namespace",
+                  "metadata": {"name": self.namespace, "labels": {PREFIX + "journal": "true"}}}, tolerate=(409,))
         self._namespace_ready = True
 
     def record(self, *, run_id: str, file: str, data: bytes, sha256: str, scenario_type: str,
@@ -228,17 +236,10 @@ class Journal:
         return name
 
     def _create(self, body: dict, what: str) -> None:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            self._core.create_namespaced_secret(self.namespace, body, _preload_content=False)
-        except ApiException as exc:
-            if exc.status == 409 and self._same_content(body):
-                return  # written by an earlier attempt of this very step
-            raise JournalError(f"cannot write {what} to the cluster journal "
-                               f"({self.namespace}/{body['metadata']['name']}): {_one_line(exc)}") from None
-        except Exception as exc:
-            raise JournalError(f"cannot write {what} to the cluster journal: {_one_line(exc)}") from None
+        where = f"write {what} to the cluster journal ({self.namespace}/{body['metadata']['name']})"
+        if api_call(where, self._core.create_namespaced_secret, self.namespace, body, tolerate=(409,)) == 409:
+            if not self._same_content(body):  # else: written by an earlier attempt of this very step
+                raise JournalError(f"cannot {where}: another object of that name exists")
 
     def _same_content(self, body: dict) -> bool:
         try:
@@ -251,8 +252,6 @@ class Journal:
                   error: str | None = None) -> None:
         """Record that a step was executed, failed or archived; a step with no entry (written
         before the journal was on) is left alone."""
-        from kubernetes.client.exceptions import ApiException
-
         if state not in STATES:
             raise ValueError(f"unknown journal state {state!r}")
         patch = {"metadata": {
@@ -260,30 +259,15 @@ class Journal:
             "annotations": {A_STATE_BY: by or self.host, A_STATE_TIME: _now_text(),
                             A_ERROR: " ".join(error.split())[:1000] if error else None},
         }}
-        try:
-            self._core.patch_namespaced_secret(entry_name(run_id, file), self.namespace, patch,
-                                               _preload_content=False)
-        except ApiException as exc:
-            if exc.status == 404:
-                return
-            raise JournalError(f"cannot record {file} as {state} in the cluster journal: {_one_line(exc)}") from None
-        except Exception as exc:
-            raise JournalError(f"cannot record {file} as {state} in the cluster journal: {_one_line(exc)}") from None
+        api_call(f"record {file} as {state} in the cluster journal", self._core.patch_namespaced_secret,
+                 entry_name(run_id, file), self.namespace, patch, tolerate=(404,))
 
     # -- reading ------------------------------------------------------------------------------
 
     def _get(self, name: str) -> dict | None:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            resp = self._core.read_namespaced_secret(name, self.namespace, _preload_content=False)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise JournalError(f"cannot read {self.namespace}/{name} from the cluster journal: {_one_line(exc)}") from None
-        except Exception as exc:
-            raise JournalError(f"cannot read the cluster journal: {_one_line(exc)}") from None
-        return json.loads(resp.data)
+        obj = api_call(f"read {self.namespace}/{name} from the cluster journal", self._core.read_namespaced_secret,
+                       name, self.namespace, tolerate=(404,))
+        return None if obj == 404 else obj
 
     def entry(self, name: str) -> Entry | None:
         obj = self._get(name)
@@ -296,8 +280,6 @@ class Journal:
 
     def entries(self, run_id: str | None = None, states: tuple[str, ...] | None = None) -> list[Entry]:
         """The journal's steps, oldest first; a missing namespace is an empty journal."""
-        from kubernetes.client.exceptions import ApiException
-
         selector = f"{L_PART}=head"
         if run_id is not None:
             selector += f",{L_RUN}={label_value(run_id)}"
@@ -305,22 +287,16 @@ class Journal:
             selector += f",{L_STATE} in ({','.join(states)})"
         items: list[dict] = []
         token = None
-        try:
-            while True:
-                resp = self._core.list_namespaced_secret(
-                    self.namespace, label_selector=selector, field_selector=f"type={STEP_TYPE}",
-                    limit=500, _continue=token, _preload_content=False)
-                page = json.loads(resp.data)
-                items.extend(page.get("items") or [])
-                token = (page.get("metadata") or {}).get("continue")
-                if not token:
-                    break
-        except ApiException as exc:
-            if exc.status == 404:
+        while True:
+            page = api_call(f"list the cluster journal {self.namespace}", self._core.list_namespaced_secret,
+                            self.namespace, label_selector=selector, field_selector=f"type={STEP_TYPE}",
+                            limit=500, _continue=token, tolerate=(404,))
+            if page == 404:
                 return []
-            raise JournalError(f"cannot list the cluster journal {self.namespace}: {_one_line(exc)}") from None
-        except Exception as exc:
-            raise JournalError(f"cannot list the cluster journal {self.namespace}: {_one_line(exc)}") from None
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                break
         out = [Entry.from_secret(obj) for obj in items]
         if run_id is not None:  # a hashed label value could in theory be shared
             out = [e for e in out if e.run_id == run_id]

@@ -14,7 +14,6 @@ cover the clock skew between the runner's machine and the guard's.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -24,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .journal import A_RUN_ID, L_RUN, PREFIX, JournalError, _one_line, label_value, origin_host
+from .journal import A_RUN_ID, L_RUN, JournalError, api_call, label_value, origin_host
 
 log = logging.getLogger(__name__)
 
@@ -111,61 +110,27 @@ class Leases:
         self._api = client.CoordinationV1Api(api_client)
 
     def get(self, name: str) -> LeaseState | None:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            resp = self._api.read_namespaced_lease(name, self.namespace, _preload_content=False)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise JournalError(f"cannot read lease {self.namespace}/{name}: {_one_line(exc)}") from None
-        except Exception as exc:
-            raise JournalError(f"cannot read lease {self.namespace}/{name}: {_one_line(exc)}") from None
-        return LeaseState.from_object(json.loads(resp.data))
+        obj = api_call(f"read lease {self.namespace}/{name}", self._api.read_namespaced_lease, name, self.namespace,
+                       tolerate=(404,))
+        return None if obj == 404 else LeaseState.from_object(obj)
 
     def list(self) -> list[LeaseState]:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            resp = self._api.list_namespaced_lease(self.namespace, label_selector=L_RUN, _preload_content=False)
-        except ApiException as exc:
-            if exc.status == 404:
-                return []
-            raise JournalError(f"cannot list leases in {self.namespace}: {_one_line(exc)}") from None
-        except Exception as exc:
-            raise JournalError(f"cannot list leases in {self.namespace}: {_one_line(exc)}") from None
-        return [LeaseState.from_object(o) for o in json.loads(resp.data).get("items") or []]
+        page = api_call(f"list leases in {self.namespace}", self._api.list_namespaced_lease, self.namespace,
+                        label_selector=L_RUN, tolerate=(404,))
+        return [] if page == 404 else [LeaseState.from_object(o) for o in page.get("items") or []]
 
     def create(self, body: dict) -> LeaseState | None:
         """None when it exists already."""
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            resp = self._api.create_namespaced_lease(self.namespace, body, _preload_content=False)
-        except ApiException as exc:
-            if exc.status == 409:
-                return None
-            raise JournalError(f"cannot create lease {self.namespace}/{body['metadata']['name']}: "
-                               f"{_one_line(exc)}") from None
-        except Exception as exc:
-            raise JournalError(f"cannot create lease {self.namespace}/{body['metadata']['name']}: "
-                               f"{_one_line(exc)}") from None
-        return LeaseState.from_object(json.loads(resp.data))
+        obj = api_call(f"create lease {self.namespace}/{body['metadata']['name']}", self._api.create_namespaced_lease,
+                       self.namespace, body, tolerate=(409,))
+        return None if obj == 409 else LeaseState.from_object(obj)
 
     def replace(self, body: dict) -> LeaseState | None:
-        """Optimistic: None when the resourceVersion in ``body`` is no longer current."""
-        from kubernetes.client.exceptions import ApiException
-
+        """Optimistic: None when the resourceVersion in ``body`` is no longer current (or it is gone)."""
         name = body["metadata"]["name"]
-        try:
-            resp = self._api.replace_namespaced_lease(name, self.namespace, body, _preload_content=False)
-        except ApiException as exc:
-            if exc.status in (409, 404):
-                return None
-            raise JournalError(f"cannot update lease {self.namespace}/{name}: {_one_line(exc)}") from None
-        except Exception as exc:
-            raise JournalError(f"cannot update lease {self.namespace}/{name}: {_one_line(exc)}") from None
-        return LeaseState.from_object(json.loads(resp.data))
+        obj = api_call(f"update lease {self.namespace}/{name}", self._api.replace_namespaced_lease, name,
+                       self.namespace, body, tolerate=(404, 409))
+        return None if obj in (404, 409) else LeaseState.from_object(obj)
 
 
 class RunLease:
