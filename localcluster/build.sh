@@ -40,16 +40,18 @@ build() {
     return
   fi
   echo "localcluster: building $name from $pkg (minutes on a cold cache)..."
+  # A private temporary name: two builds started at once (two clones, two test runs) must not
+  # move each other's half-written binary.
   local start=$SECONDS log
   log=$(mktemp)
-  if ! (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$bin/$name.tmp" "$pkg") >"$log" 2>&1; then
+  if ! (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$bin/$name.tmp.$$" "$pkg") >"$log" 2>&1; then
     echo "localcluster: building $name failed; the Go module proxy or toolchain said:" >&2
     grep -vE '^go: downloading' "$log" | tail -n 15 >&2
-    rm -f "$log" "$bin/$name.tmp"
+    rm -f "$log" "$bin/$name.tmp.$$"
     exit 4
   fi
   rm -f "$log"
-  mv -f "$bin/$name.tmp" "$bin/$name"
+  mv -f "$bin/$name.tmp.$$" "$bin/$name"
   echo "$recipe" >"$stamp"
   echo "localcluster: built $name in $((SECONDS - start))s"
 }
@@ -65,11 +67,11 @@ build kwok "$here/kwok" sigs.k8s.io/kwok/cmd/kwok "-s -w -X sigs.k8s.io/kwok/pkg
 stages="$bin/kwok-stages.yaml"
 if [[ ! -s "$stages" || "$bin/kwok" -nt "$stages" ]]; then
   kwok_dir=$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
-  : >"$stages.tmp"
+  : >"$stages.tmp.$$"
   for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
            pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
-    { echo "---"; cat "$kwok_dir/kustomize/stage/$f"; } >>"$stages.tmp"
+    { echo "---"; cat "$kwok_dir/kustomize/stage/$f"; } >>"$stages.tmp.$$"
   done
-  mv -f "$stages.tmp" "$stages"
+  mv -f "$stages.tmp.$$" "$stages"
 fi
 echo "localcluster: binaries ready in $bin (Kubernetes $k8s_version, etcd $etcd_version, kwok $kwok_version)"
