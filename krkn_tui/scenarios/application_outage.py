@@ -59,6 +59,18 @@ def target_namespace(ctx: ScenarioContext, namespace: str):
 class ApplicationOutagePlugin(ScenarioPlugin):
     scenario_type = "application_outages_scenarios"
 
+    def preview(self, spec: AppOutageSpec, ctx: ScenarioContext) -> list:
+        from .preview import fail_with, targets
+
+        core = target_namespace(ctx, spec.namespace)
+        pods = [p.metadata.name for p in core.list_namespaced_pod(spec.namespace, label_selector=spec.label_selector).items]
+        found = [targets("NetworkPolicies", [f"{spec.namespace}/krkn-outage-*"], "created, deny-all, then deleted"),
+                 targets("pods", [f"{spec.namespace}/{p}" for p in pods],
+                         f"{'+'.join(spec.block)} blocked for {spec.duration:g}s")]
+        if not pods:
+            fail_with(found, f"pod_selector {spec.label_selector!r} matched 0 pods in {spec.namespace}")
+        return found
+
     def run(self, spec: AppOutageSpec, ctx: ScenarioContext) -> Outcome:
         from kubernetes import client
 

@@ -126,6 +126,11 @@ class ScenarioPlugin(ABC):
     def run(self, spec: Any, ctx: ScenarioContext) -> Outcome:
         """Apply the chaos described by `spec`. Raise Interrupted/ScenarioFailed, or return."""
 
+    def preview(self, spec: Any, ctx: ScenarioContext) -> list:
+        """What `run` would touch, as preview.Targets, from read-only calls; ScenarioFailed when
+        it would match nothing or be refused. Plugins without one preview nothing."""
+        return []
+
 
 REGISTRY: dict[str, type[ScenarioPlugin]] = {}
 

@@ -40,16 +40,20 @@ def _schedulable(node) -> bool:
 
 def select_nodes(core, spec: HogSpec) -> list:
     """Ready, schedulable nodes matching `node-selector`; a random `number-of-nodes` of them."""
+    nodes = node_candidates(core, spec)
+    return nodes if spec.number_of_nodes is None else random.SystemRandom().sample(nodes, spec.number_of_nodes)
+
+
+def node_candidates(core, spec: HogSpec) -> list:
+    """The nodes `select_nodes` picks from; ScenarioFailed when too few."""
     nodes = [n for n in core.list_node(label_selector=spec.node_selector or None).items if _schedulable(n)]
     what = f"matching {spec.node_selector!r}" if spec.node_selector else "in the cluster"
     if not nodes:
         raise ScenarioFailed(f"no schedulable node {what}")
-    if spec.number_of_nodes is None:
-        return nodes
-    if spec.number_of_nodes > len(nodes):
+    if spec.number_of_nodes is not None and spec.number_of_nodes > len(nodes):
         raise ScenarioFailed(f"number-of-nodes is {spec.number_of_nodes}, but only {len(nodes)} "
                              f"schedulable nodes are {what}")
-    return random.SystemRandom().sample(nodes, spec.number_of_nodes)
+    return nodes
 
 
 def _stress_env(spec: HogSpec, node) -> list[dict]:
@@ -96,6 +100,17 @@ def hog_pod(name: str, spec: HogSpec, node, run_uuid: str) -> dict:
 @register
 class HogPlugin(ScenarioPlugin):
     scenario_type = "hog_scenarios"
+
+    def preview(self, spec: HogSpec, ctx: ScenarioContext) -> list:
+        from .preview import targets
+
+        core = target_namespace(ctx, spec.namespace)
+        nodes = [n.metadata.name for n in node_candidates(core, spec)]
+        count = len(nodes) if spec.number_of_nodes is None else spec.number_of_nodes
+        pick = f" on {count} picked at random" if count < len(nodes) else ""
+        return [targets("nodes", nodes, f"one {spec.hog_type} hog pod each for {spec.duration:g}s{pick}"),
+                targets("pods", [f"{spec.namespace}/krkn-hog-{spec.hog_type}-{i}" for i in range(count)],
+                        f"created in {spec.namespace}, then deleted")]
 
     def run(self, spec: HogSpec, ctx: ScenarioContext) -> Outcome:
         core = target_namespace(ctx, spec.namespace)

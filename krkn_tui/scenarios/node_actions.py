@@ -63,6 +63,14 @@ def _ready(node) -> bool:
 
 def select_nodes(core: client.CoreV1Api, spec: NodeSpec) -> list[str]:
     """Named nodes are all taken (as krkn does); a label selection picks instance_count Ready ones."""
+    candidates = node_candidates(core, spec)
+    if spec.node_names:
+        return candidates
+    return sorted(random.sample(candidates, spec.instance_count))
+
+
+def node_candidates(core: client.CoreV1Api, spec: NodeSpec) -> list[str]:
+    """The nodes `select_nodes` picks from; ScenarioFailed when too few."""
     excluded = set()
     if spec.exclude_label:
         excluded = {n.metadata.name for n in core.list_node(label_selector=spec.exclude_label).items}
@@ -78,7 +86,7 @@ def select_nodes(core: client.CoreV1Api, spec: NodeSpec) -> list[str]:
         minus = f" minus {spec.exclude_label!r}" if spec.exclude_label else ""
         raise ScenarioFailed(f"instance_count {spec.instance_count} but only {len(candidates)} Ready node(s) "
                              f"match {spec.label_selector!r}{minus}")
-    return sorted(random.sample(candidates, spec.instance_count))
+    return candidates
 
 
 def evictable_pods(core: client.CoreV1Api, node: str) -> list:
@@ -229,6 +237,23 @@ class NodeActionsPlugin(ScenarioPlugin):
         if ctx.dry_run:
             return Outcome("passed", "dry run: nothing changed")
         return Outcome("passed", f"{len(done)} node change(s) made and restored", {"changes": done})
+
+    def preview(self, spec: NodeSpec, ctx: ScenarioContext) -> list:
+        from .preview import targets
+
+        core = client.CoreV1Api(ctx.api_client)
+        nodes = node_candidates(core, spec)
+        if not nodes:
+            raise ScenarioFailed("every named node is excluded by exclude_label")
+        pick = "" if spec.node_names else f", {spec.instance_count} picked at random"
+        found = [targets("nodes", nodes, f"{', '.join(a.removesuffix('_scenario') for a in spec.actions)} "
+                                         f"for {spec.duration:g}s, then restored{pick}")]
+        for action in spec.actions:
+            guard_protected_pods(core, action, nodes, spec, ctx)
+            if action == "node_drain_scenario":
+                pods = [f"{p.metadata.namespace}/{p.metadata.name}" for n in nodes for p in evictable_pods(core, n)]
+                found.append(targets("pods", pods, "evicted (PDBs respected)"))
+        return found
 
     @staticmethod
     def _apply(core, action: str, node: str, spec: NodeSpec, ctx: ScenarioContext) -> Path | None:

@@ -306,15 +306,7 @@ class PodDisruptionPlugin(ScenarioPlugin):
         from kubernetes import client
 
         core = client.CoreV1Api(ctx.api_client)
-        namespaces = matching_namespaces(core, spec.namespace_pattern)
-        if not namespaces:
-            raise ScenarioFailed(f"no namespace matches {spec.namespace_pattern!r}")
-        for ns in namespaces:
-            ctx.guard_namespace(ns)
-        candidates = select_pods(core, spec, namespaces)
-        if len(candidates) < spec.kill:
-            raise ScenarioFailed(f"kill {spec.kill} pods, but only {len(candidates)} match "
-                                 f"(namespaces {', '.join(namespaces)})")
+        _namespaces, candidates = self._candidates(core, spec, ctx)
         victims = random.SystemRandom().sample(candidates, spec.kill)
         names = ", ".join(f"{p.metadata.namespace}/{p.metadata.name}" for p in victims)
         ctx.log(f"{len(candidates)} candidate pods; chosen: {names}", 0.05)
@@ -324,6 +316,32 @@ class PodDisruptionPlugin(ScenarioPlugin):
         kills = self._kill(core, spec, ctx, victims)
         return Outcome("passed", f"{len(kills)} pods killed and recovered",
                        {"pods": [k.report() for k in kills]})
+
+    def preview(self, spec: PodDisruptionSpec, ctx: ScenarioContext) -> list:
+        from kubernetes import client
+
+        from .preview import targets
+
+        namespaces, candidates = self._candidates(client.CoreV1Api(ctx.api_client), spec, ctx)
+        return [targets("namespaces", namespaces, "searched"),
+                targets("pods", [f"{p.metadata.namespace}/{p.metadata.name}" for p in candidates],
+                        f"{spec.kill} deleted ({spec.execution}, picked at random)")]
+
+    @staticmethod
+    def _candidates(core, spec: PodDisruptionSpec, ctx: ScenarioContext) -> tuple[list[str], list]:
+        """Matching namespaces and candidate pods; ScenarioFailed when fewer than `kill`."""
+        namespaces = matching_namespaces(core, spec.namespace_pattern)
+        if not namespaces:
+            raise ScenarioFailed(f"no namespace matches {spec.namespace_pattern!r}")
+        for ns in namespaces:
+            ctx.guard_namespace(ns)
+        candidates = select_pods(core, spec, namespaces)
+        if len(candidates) < spec.kill:
+            what = f"label selector {spec.label_selector!r}" if spec.label_selector else \
+                f"name pattern {spec.name_pattern!r}" if spec.name_pattern else "the selection"
+            raise ScenarioFailed(f"kill {spec.kill} pods, but only {len(candidates)} match {what} "
+                                 f"(running, in {', '.join(namespaces)})")
+        return namespaces, candidates
 
     def _kill(self, core, spec: PodDisruptionSpec, ctx: ScenarioContext, victims: list) -> list[Kill]:
         trackers: dict[str, PodTracker] = {}

@@ -253,6 +253,30 @@ class ServiceDisruptionPlugin(ScenarioPlugin):
             return Outcome("passed", "dry run: nothing changed")
         return Outcome("passed", f"{len(done)} change(s) made and restored", {"changes": done})
 
+    def preview(self, spec: ServiceDisruptionSpec, ctx: ScenarioContext) -> list:
+        from .preview import fail_with, targets
+
+        core, apps = client.CoreV1Api(ctx.api_client), client.AppsV1Api(ctx.api_client)
+        matches = matching_namespaces(core, spec)
+        if not matches:
+            raise ScenarioFailed(f"namespace pattern {spec.namespace_pattern!r}"
+                                 + (f" with labels {spec.label_selector!r}" if spec.label_selector else "")
+                                 + " matched 0 namespaces")
+        for namespace in matches:
+            ctx.guard_namespace(namespace)
+        pick = f"{min(spec.delete_count, len(matches))} picked at random" if len(matches) > spec.delete_count else "all"
+        if spec.mode == "scale":
+            loads = [w for ns in matches for w in workloads(apps, ns) if w.replicas > 0]
+            found = [targets("namespaces", matches, pick),
+                     targets("workloads", [f"{w.kind} {w.namespace}/{w.name} ({w.replicas})" for w in loads],
+                             f"scaled to 0 for {spec.duration:g}s, then back")]
+            if not loads:
+                fail_with(found, "no Deployment or StatefulSet with replicas in " + ", ".join(matches))
+            return found
+        objects = {ns: len(capture_namespace(ctx.api_client, ns)["objects"]) for ns in matches}
+        return [targets("namespaces", [f"{ns} ({n} objects captured)" for ns, n in objects.items()],
+                        f"{pick} deleted, then re-created after {spec.duration:g}s")]
+
     # -- mode scale -----------------------------------------------------------------------------
 
     def _scale(self, apps, core, namespaces: list[str], spec: ServiceDisruptionSpec,

@@ -1,0 +1,93 @@
+"""Blast radius: what a scenario will touch, read from the cluster before anything changes.
+
+Each plugin's ``preview(spec, ctx)`` lists its targets (read-only calls) and raises
+ScenarioFailed when the scenario would hit nothing or be refused; `preview_plan` turns that into
+one `ScenarioPreview` per spec, a failure marked as such. The command line (`run --dry-run`) and
+the console's confirm dialog show the same previews.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from .base import ScenarioFailed, ScenarioContext, plugin_for
+
+FIRST_NAMES = 5  # how many names a preview line shows before "+N more"
+
+
+@dataclass(frozen=True)
+class Targets:
+    kind: str  # pods, nodes, namespaces, NetworkPolicies, Deployments...
+    names: tuple[str, ...]
+    action: str  # what happens to them, e.g. "1 deleted (random)"
+
+    @property
+    def count(self) -> int:
+        return len(self.names)
+
+    def line(self) -> str:
+        shown = ", ".join(self.names[:FIRST_NAMES])
+        more = f" +{self.count - FIRST_NAMES} more" if self.count > FIRST_NAMES else ""
+        kind = _SINGULAR.get(self.kind, self.kind) if self.count == 1 else self.kind
+        return f"{self.count} {kind} ({shown}{more}): {self.action}" if self.names else \
+            f"0 {self.kind}: {self.action}"
+
+
+_SINGULAR = {"pods": "pod", "nodes": "node", "namespaces": "namespace", "NetworkPolicies": "NetworkPolicy",
+             "workloads": "workload"}
+
+
+@dataclass(frozen=True)
+class ScenarioPreview:
+    index: int
+    scenario_type: str
+    file: str
+    id: str
+    targets: tuple[Targets, ...] = ()
+    problem: str | None = None  # set: the scenario would fail (matches nothing, refused)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def lines(self) -> list[str]:
+        head = f"[{self.index}] {self.scenario_type} [{self.id}]"
+        if self.problem:
+            return [f"{head}: FAILS before any change: {self.problem}"] + [f"    {t.line()}" for t in self.targets]
+        return [f"{head}:"] + [f"    {t.line()}" for t in self.targets]
+
+    def record(self) -> dict:
+        return {"index": self.index, "scenario_type": self.scenario_type, "file": self.file, "id": self.id,
+                "problem": self.problem,
+                "targets": [{"kind": t.kind, "count": t.count, "names": list(t.names), "action": t.action}
+                            for t in self.targets]}
+
+
+def fail_with(found: list[Targets], message: str) -> None:
+    """ScenarioFailed carrying the targets found so far, so a failing preview still shows them."""
+    raise ScenarioFailed(message, {"targets": found})
+
+
+def targets(kind: str, names: Iterable[str], action: str) -> Targets:
+    return Targets(kind, tuple(sorted(names)), action)
+
+
+def preview_plan(planned: Iterable[Any], ctx: ScenarioContext) -> list[ScenarioPreview]:
+    """One preview per spec of every planned scenario; `ctx` is a dry-run context (read-only)."""
+    out = []
+    for item in planned:
+        plugin = plugin_for(item.scenario_type)
+        for spec_index, spec in enumerate(item.specs):
+            label = getattr(spec, "id", None) or f"{item.file.name}#{spec_index}"
+            found: list[Targets] = []
+            problem = None
+            try:
+                found = list(plugin.preview(spec, ctx))
+            except ScenarioFailed as e:
+                problem = str(e)
+                found = list(e.details.get("targets", []))
+            except Exception as e:  # an API error: the preview says so, the run is not started by it
+                problem = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+            out.append(ScenarioPreview(item.index, item.scenario_type, str(item.file), label, tuple(found), problem))
+    return out
