@@ -47,11 +47,15 @@ def _register(versions: Path, namespace: str) -> RunRollback:
     return reg
 
 
-def _start_together(tmp_path: Path, kubeconfig: str, selections: list[list[str]]) -> list[subprocess.CompletedProcess]:
+def _start_together(tmp_path: Path, kubeconfig: str, selections: list[list[str]],
+                    command: list[str] | None = None) -> list[subprocess.CompletedProcess]:
+    """One child per selection, released together; ``command``: each child's subcommand
+    (default execute-rollback for all)."""
     gate = tmp_path / "gate"
     gate.mkdir()
     env = {**os.environ, "KUBECONFIG": kubeconfig, "GATE_PARTIES": str(len(selections))}
-    procs = [subprocess.Popen([sys.executable, "-c", GATED_MAIN, str(gate), f"p{i}", "execute-rollback", *args],
+    command = command or ["execute-rollback"] * len(selections)
+    procs = [subprocess.Popen([sys.executable, "-c", GATED_MAIN, str(gate), f"p{i}", command[i], *args],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for i, args in enumerate(selections)]
     done = []

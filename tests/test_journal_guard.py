@@ -1,0 +1,195 @@
+"""The guard on the local cluster: a run killed with SIGKILL whose versions folder is gone is rolled
+back from the cluster journal by `krkn-tui guard --once` in another process, once its Lease
+expired; entries that do not match their digest or were written for another cluster are refused;
+a local `execute-rollback` and the guard never both run a step."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import time
+import uuid
+
+import pytest
+from kubernetes import client
+
+from krkn_tui.kube.identity import read_identity
+from krkn_tui.rollback import RollbackContent, RunRollback
+from krkn_tui.rollback.guard import lease_events
+from krkn_tui.rollback.journal import A_UID, Journal
+from krkn_tui.rollback.mirror import JournalSettings, RunMirror
+from kubehelpers import gone_is_fine, wait_for
+from runhelpers import Run, Workbench, krkn, pending, wait_equal, write_config
+
+pytestmark = pytest.mark.cluster
+
+# The variants whose scenario leaves a change to undo (a pod kill is healed by its ReplicaSet).
+UNDOABLE = ("application_outage", "node_cordon", "node_taint", "node_drain", "service_scale",
+            "service_delete_namespace", "hog")
+LEASE = {"cluster_journal_lease_duration": 2, "cluster_journal_renew_interval": 0.5}
+
+
+@pytest.fixture(scope="module")
+def journal_ns(api_client):
+    name = f"krkn-rollback-{uuid.uuid4().hex[:6]}"
+    yield name
+    gone_is_fine(client.CoreV1Api(api_client).delete_namespace, name)
+
+
+@pytest.fixture(scope="module")
+def bench(api_client):
+    made = Workbench(api_client)
+    yield made
+    made.cleanup()
+
+
+def guard_until_done(journal: Journal, run_id: str, kubeconfig: str, tmp_path, timeout: float = 120) -> list[str]:
+    """`krkn-tui guard --once` from its own process until the run has no pending step; its output lines."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while journal.entries(run_id, states=("pending", "failed")):
+        assert time.monotonic() < deadline, "the guard never finished the run:\n" + "".join(lines)
+        out = krkn("guard", "--once", "--grace", "0", "--journal-namespace", journal.namespace,
+                   "-d", tmp_path / "guard-versions", kubeconfig=kubeconfig)
+        assert "Traceback" not in out.stderr, out.stderr
+        lines.append(out.stdout + out.stderr)
+        time.sleep(0.5)
+    return lines
+
+
+@pytest.mark.parametrize("variant", UNDOABLE)
+def test_a_killed_run_without_its_files_is_rolled_back_by_the_guard(variant, bench, journal_ns, api_client,
+                                                                     kubeconfig, tmp_path):
+    target = bench.target(variant, 600)  # the change stays in force until the run is killed
+    baseline = target.snapshot()
+    versions = tmp_path / "versions"
+    cfg = write_config(tmp_path, [(target.scenario_type, target.content)], cluster_journal_namespace=journal_ns,
+                       **LEASE)
+    run = Run(cfg, kubeconfig)
+    try:
+        run.wait_for("rollback registered", timeout=90)
+        wait_for(lambda: target.snapshot() != baseline, timeout=60, what=f"{variant}'s change in force")
+    finally:
+        run.proc.kill()
+        run.finish()
+    run_id = run.run_id
+    shutil.rmtree(versions)  # the laptop is gone
+
+    journal = Journal(api_client, journal_ns)
+    assert journal.entries(run_id, states=("pending",)), run.output
+    out = guard_until_done(journal, run_id, kubeconfig, tmp_path)
+    wait_equal(target.snapshot, baseline, what=f"{variant} target after the guard\n{''.join(out)}")
+    entries = journal.entries(run_id)
+    assert entries and {e.state for e in entries} == {"executed"}, entries
+    assert all(e.state_by.startswith("guard@") for e in entries)
+    reasons = [e["reason"] for e in lease_events(api_client, journal_ns, run_id)]
+    assert reasons.count("RollbackExecuted") == len(entries)
+    audit = (tmp_path / "guard-versions-audit.jsonl").read_text().splitlines()
+    assert sum(json.loads(a)["event"] == "rollback_executed" for a in audit) == len(entries)
+
+
+# ---- refusals -----------------------------------------------------------------------------------
+
+
+def make_marker(content, api_client):
+    from kubernetes import client
+
+    client.CoreV1Api(api_client).create_namespaced_config_map(
+        content.namespace, {"metadata": {"generateName": content.resource_identifier + "-"}})
+
+
+def _dead_run(api_client, tmp_path, journal_ns, namespace, steps: int, duration: float = 1) -> RunRollback:
+    """A run that registered `steps` marker steps with the journal on, then died (no renewal)."""
+    reg = RunRollback(tmp_path / "versions")
+    settings = JournalSettings(namespace=journal_ns, lease_duration=duration, renew_every=duration / 3)
+    reg.mirror = RunMirror(lambda: api_client, settings, reg.run_id, lambda c: read_identity(c, "krkn-local"))
+    for i in range(steps):
+        reg.set_rollback_callable(make_marker, RollbackContent(f"m{i:03d}", namespace), scenario_type="fault_markers",
+                                  verb="create", kind="ConfigMap")
+    reg.mirror.lease.stop_renewing()
+    return reg
+
+
+def markers(api_client, namespace: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for cm in client.CoreV1Api(api_client).list_namespaced_config_map(namespace).items:
+        if cm.metadata.name.startswith("m") and "-" in cm.metadata.name:
+            prefix = cm.metadata.name.rsplit("-", 1)[0]
+            counts[prefix] = counts.get(prefix, 0) + 1
+    return counts
+
+
+def test_tampered_bytes_and_another_clusters_entry_are_refused(api_client, journal_ns, namespace, kubeconfig,
+                                                               tmp_path):
+    reg = _dead_run(api_client, tmp_path, journal_ns, namespace, 3)
+    journal = Journal(api_client, journal_ns)
+    first, second, third = journal.entries(reg.run_id)
+    core = client.CoreV1Api(api_client)
+    tampered = journal.read(first).replace(b"create_namespaced_config_map", b"delete_collection_namespace")
+    core.patch_namespaced_secret(first.name, journal_ns, {"data": {"version.py": base64.b64encode(tampered).decode()}})
+    core.patch_namespaced_secret(second.name, journal_ns, {"metadata": {"annotations": {
+        A_UID: "00000000-0000-4000-8000-000000000000"}}})
+    time.sleep(1.2)  # the lease expires
+
+    out = krkn("guard", "--once", "--grace", "0", "--journal-namespace", journal_ns, "-d", tmp_path / "g",
+               kubeconfig=kubeconfig)
+    assert out.returncode == 1, out.stdout + out.stderr
+    states = {e.name: e for e in journal.entries(reg.run_id)}
+    assert states[first.name].state == "refused" and "sha256" in states[first.name].error
+    assert states[second.name].state == "refused" and "another cluster" in states[second.name].error
+    assert states[third.name].state == "executed"
+    assert markers(api_client, namespace) == {"m002": 1}  # only the intact step ran
+    kinds = sorted(e["reason"] for e in lease_events(api_client, journal_ns, reg.run_id))
+    assert kinds == ["RollbackExecuted", "RollbackRefused", "RollbackRefused"]
+
+
+def test_a_live_run_is_left_alone_by_the_guard_and_by_execute_rollback(api_client, journal_ns, namespace,
+                                                                       kubeconfig, tmp_path):
+    reg = _dead_run(api_client, tmp_path, journal_ns, namespace, 2, duration=30)
+    reg.mirror.lease.start_renewing()  # alive after all
+    try:
+        out = krkn("guard", "--once", "--grace", "0", "--journal-namespace", journal_ns, "-d", tmp_path / "g",
+                   kubeconfig=kubeconfig)
+        assert out.returncode == 0 and "nothing due" in out.stdout, out.stdout + out.stderr
+        ex = krkn("execute-rollback", "-d", tmp_path / "versions", "-r", reg.run_id, "--journal-namespace",
+                  journal_ns, kubeconfig=kubeconfig)
+        assert ex.returncode == 0 and f"run {reg.run_id} left alone" in ex.stderr, ex.stdout + ex.stderr
+        assert "is held by run@" in ex.stderr
+        assert len(pending(tmp_path / "versions")) == 2 and markers(api_client, namespace) == {}
+    finally:
+        reg.mirror.close()
+
+
+# ---- the race -----------------------------------------------------------------------------------
+
+RACE_STEPS = 100
+
+
+def test_two_guards_and_execute_rollback_run_each_of_100_steps_exactly_once(api_client, journal_ns, namespace,
+                                                                            kubeconfig, tmp_path):
+    from test_fault_concurrent_executors import _start_together
+
+    reg = _dead_run(api_client, tmp_path, journal_ns, namespace, RACE_STEPS)
+    versions = tmp_path / "versions"
+    time.sleep(1.2)  # the lease expires
+    guard = ["--once", "--grace", "0", "--journal-namespace", journal_ns, "-d", tmp_path / "g"]
+    done = _start_together(tmp_path, kubeconfig, [
+        [*map(str, guard)], [*map(str, guard)],
+        ["-d", str(versions), "-r", reg.run_id, "--journal-namespace", journal_ns]],
+        command=["guard", "guard", "execute-rollback"])
+    text = "\n".join(d.stdout + d.stderr for d in done)
+    assert all(d.returncode == 0 for d in done), text
+    assert "Traceback" not in text and "failed" not in text.replace("failed)", "")
+    wait_for(lambda: len(markers(api_client, namespace)) == RACE_STEPS, timeout=30, what="every marker")
+    assert set(markers(api_client, namespace).values()) == {1}, text
+    journal = Journal(api_client, journal_ns)
+    assert {e.state for e in journal.entries(reg.run_id)} == {"executed"}
+
+    # Whoever won, a later execute-rollback runs nothing again: what the guards ran is marked
+    # executed on disk too.
+    again = krkn("execute-rollback", "-d", versions, "-r", reg.run_id, "--journal-namespace", journal_ns,
+                 kubeconfig=kubeconfig)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert pending(versions) == []
+    assert set(markers(api_client, namespace).values()) == {1}
