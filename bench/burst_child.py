@@ -60,7 +60,7 @@ def _final_check(app, grid, expected: dict[str, int]):
         rows = app.pod_table.rows
         if rows.keys() != expected.keys() or grid.row_count != len(expected):
             return False
-        return all(rows[k].restarts == r and str(grid.get_cell(k, "restarts")) == str(r)
+        return all(rows[k].restarts == r and grid.cell(k, "restarts").plain == str(r)
                    for k, r in expected.items())
     return check
 
@@ -90,7 +90,7 @@ async def run(rate: float, seconds: float, idle: bool, presses_idle: int) -> dic
                 row = grid.cursor_row
                 if row + 1 >= STEADY:
                     break
-                expected_key = grid.coordinate_to_cell_key((row + 1, 0)).row_key.value
+                expected_key = grid.key_at(row + 1)
                 app.expect(("key", i), lambda k=expected_key: grid.current_key == k)
                 t0 = app.clock()
                 app.simulate_key("j")

@@ -73,16 +73,16 @@ async def _measure(env, namespace: str, cycles: int, versions_dir: Path, app_cla
                                 "visible": screen_check is not None})
 
             # Warm-up: both watchers connected and the table drawing before anything is timed.
-            await one("create", "warm-up", screen_check=lambda: f"{namespace}/warm-up" in pods.rows)
+            await one("create", "warm-up", screen_check=lambda: pods.record(f"{namespace}/warm-up") is not None)
             samples.clear()
             for i in range(cycles):
                 name = f"bench-pod-{i:04d}"
                 key = f"{namespace}/{name}"
-                await one("create", name, screen_check=lambda: key in pods.rows)
+                await one("create", name, screen_check=lambda: pods.record(key) is not None)
                 await one("label", name, i + 1)
-                await one("status", name, i + 1, lambda: key in pods.rows
-                          and str(pods.get_cell(key, "restarts")) == str(i + 1))
-                await one("delete", name, screen_check=lambda: key not in pods.rows)
+                await one("status", name, i + 1, lambda: pods.record(key) is not None
+                          and pods.cell(key, "restarts").plain == str(i + 1))
+                await one("delete", name, screen_check=lambda: pods.record(key) is None)
     finally:
         kubectl.stop()
         await ops.stop()

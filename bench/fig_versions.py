@@ -31,8 +31,7 @@ def row_key(path: Path) -> str:
 
 
 def cell_text(grid, key: str, column: str) -> str:
-    cell = grid.get_cell(key, column)
-    return getattr(cell, "plain", str(cell))
+    return grid.cell(key, column).plain
 
 
 def versions_table_holds(app, count: int):
@@ -94,11 +93,11 @@ async def _measure(n_files: int, cycles: int, root: Path) -> dict:
                 done = Path(str(path) + ".executed")
                 key = row_key(path)
                 await one("create", timed(lambda: files.write(path)), ("added", str(path)),
-                          lambda: key in grid.rows)
+                          lambda: grid.record(key) is not None)
                 await one("rename", timed(lambda: os.rename(path, done)), ("added", str(done)),
-                          lambda: key in grid.rows and cell_text(grid, key, "status") == "executed")
+                          lambda: grid.record(key) is not None and cell_text(grid, key, "status") == "executed")
                 await one("delete", timed(lambda: os.unlink(done)), ("deleted", str(done)),
-                          lambda: key not in grid.rows)
+                          lambda: grid.record(key) is None)
     finally:
         bare.stop()
     return {"samples": samples, "first_render_s": first}

@@ -106,3 +106,11 @@ async def test_a_burst_of_events_ends_in_the_right_rows_with_the_log_capped(tmp_
         assert {cell(table, k, "phase") for k in keys(table)} == {"Running"}
         lines = app.screen.query_one("#pod-events").lines
         assert len(lines) == 1000 and "DELETED  burst/p0998" in lines[-1]
+
+        # `/` narrows the rows as the text grows; esc shows them all again
+        await pilot.press("slash", "p", "0", "0", "0")
+        await until(pilot, lambda: table.row_count == 5, what="filtered rows")
+        assert keys(table) == [f"burst/p000{i}" for i in (1, 3, 5, 7, 9)]
+        assert "filter 'p000': 5 shown" in str(app.screen.query_one("#pods-status").render())
+        await pilot.press("enter", "escape")
+        await until(pilot, lambda: table.row_count == 500, what="filter cleared")

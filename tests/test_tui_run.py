@@ -143,7 +143,7 @@ async def test_a_scenario_file_that_does_not_parse_shows_its_error_in_its_row(tm
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one("#scenarios")
         assert keys(table) == ["0", "1"]
-        params = table.get_cell("1", "params").plain
+        params = table.cell("1", "params").plain
         assert params.startswith("✗ ") and "gpu" in params
         await pilot.press("down", "space", "r")
         assert not isinstance(app.screen, ConfirmScreen) and not app.run_active

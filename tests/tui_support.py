@@ -43,12 +43,11 @@ def console(tmp_path: Path, **settings) -> KrknConsole:
 
 def keys(table) -> list[str]:
     """Row keys in display order."""
-    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+    return table.keys()
 
 
 def cell(table, row_key: str, column: str) -> str:
-    value = table.get_cell(row_key, column)
-    return getattr(value, "plain", str(value))
+    return table.cell(row_key, column).plain
 
 
 def footer_keys(app) -> set[str]:

@@ -9,17 +9,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from ..rows import ScenarioRow, scenario_row, short_type, tilde
 from ..widgets.colors import coloured
 from ..widgets.header import ConsoleHeader
-from ..widgets.keyed_table import KeyedTable
+from ..widgets.virtual_table import Column, VirtualTable
 from ..widgets.run_panel import RunPanel
 from .base import View, allowed
 from .confirm import ConfirmScreen
 
 MARK = "●"
+COLUMNS = (Column("mark", " "), Column("index", "#"), Column("type", "type"), Column("file", "file"),
+           Column("params", "parameters"))
 PREVIEW_BYTES = 64 * 1024
 
 
@@ -38,7 +40,7 @@ def preview_content(path: Path, colour: bool = True) -> Content:
 
 class PickerScreen(View):
     VIEW_TITLE = "Scenarios"
-    HELP_WIDGETS = (KeyedTable,)
+    HELP_WIDGETS = (VirtualTable,)
     BINDINGS = [
         Binding("space", "toggle_mark", "Mark", id="mark", tooltip="Mark or unmark the highlighted scenario"),
         Binding("r", "run_marked", "Run marked", id="run", tooltip="Run the marked scenarios (asks first)"),
@@ -57,7 +59,8 @@ class PickerScreen(View):
         if loaded.error:
             yield Static(Content.assemble(("config not loaded: ", "bold"), loaded.error), id="config-error",
                          classes="error-banner")
-        yield KeyedTable(id="scenarios")
+        # records: (row, marked), in the config's order
+        yield VirtualTable(COLUMNS, cells=self.row_cells, order=lambda r: r[0].ref.index, id="scenarios")
         with Horizontal(id="picker-bottom"):
             with Vertical(id="preview-pane"):
                 yield Static("", id="preview-title")
@@ -67,9 +70,7 @@ class PickerScreen(View):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#scenarios", KeyedTable)
-        for label, key in ((" ", "mark"), ("#", "index"), ("type", "type"), ("file", "file"), ("parameters", "params")):
-            table.add_column(label, key=key)
+        table = self.query_one("#scenarios", VirtualTable)
         config = self.app.loaded.config
         if config is not None:
             base = Path(config.path).absolute().parent
@@ -82,19 +83,20 @@ class PickerScreen(View):
         table.focus()
 
     def recolour(self) -> None:
-        self.refresh_rows()
+        self.query_one("#scenarios", VirtualTable).redraw()
 
-    def row_cells(self, row: ScenarioRow) -> tuple:
-        mark = coloured(self.app, MARK, "passed") if row.key in self.marked else Text(" ")
+    def row_cells(self, record: tuple[ScenarioRow, bool]) -> tuple:
+        row, marked = record
+        mark = coloured(self.app, MARK, "passed") if marked else Text(" ")
         params = coloured(self.app, f"✗ {row.summary}", "error") if row.error else Text(row.summary, no_wrap=True)
         return (mark, str(row.ref.index + 1), short_type(row.ref.scenario_type), row.file_label, params)
 
     def refresh_rows(self) -> None:
-        table = self.query_one("#scenarios", KeyedTable)
-        table.reconcile({row.key: self.row_cells(row) for row in self.rows})
+        table = self.query_one("#scenarios", VirtualTable)
+        table.replace({row.key: (row, row.key in self.marked) for row in self.rows})
 
     def highlighted(self) -> ScenarioRow | None:
-        key = self.query_one("#scenarios", KeyedTable).current_key
+        key = self.query_one("#scenarios", VirtualTable).current_key
         return next((r for r in self.rows if r.key == key), None)
 
     def show_preview(self, row: ScenarioRow) -> None:
@@ -112,7 +114,7 @@ class PickerScreen(View):
         if row is not None:
             self.show_preview(row)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_virtual_table_highlighted(self, event: VirtualTable.Highlighted) -> None:
         row = self.highlighted()
         if row is not None:
             self.show_preview(row)

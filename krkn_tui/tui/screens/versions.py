@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from ...rollback import Executor, VersionInfo, archive
 from ...rollback.store import VersionLister
@@ -34,7 +34,7 @@ from ..rows import (
 )
 from ..widgets.colors import coloured
 from ..widgets.header import ConsoleHeader
-from ..widgets.keyed_table import KeyedTable, SortText
+from ..widgets.virtual_table import Column, VirtualTable
 from .base import View, allowed
 from .confirm import ConfirmScreen
 from .inspect import InspectScreen
@@ -50,12 +50,16 @@ IDLE_CHECK_MS = 1000
 # collection walked all of them (measured: up to 190 ms pauses with 10,000 rows).
 FREEZE_ROWS = 2000
 
-COLUMNS = (("created", "created"), ("run", "run"), ("type", "type"), ("status", "status"),
-           ("action", "action"), ("origin", "origin"), ("note", "note"))
 
 
-def newest_first(cells: tuple) -> object:
-    return cells[0].sort_key  # a plain tuple: SortText's own __lt__ made a sort of 10,000 rows slow
+def created_order(v: VersionInfo) -> tuple:
+    """Newest first once reversed: the run's time, then the step's, then the file name."""
+    return v.run_time_ns or 0, v.created_ns, v.path.name
+
+
+COLUMNS = (Column("created", "created", sort=created_order), Column("run", "run"), Column("type", "type"),
+           Column("status", "status"), Column("action", "action"), Column("origin", "origin"),
+           Column("note", "note"))
 
 
 @dataclass
@@ -68,7 +72,7 @@ class StepOutcome:
 
 class VersionsScreen(View):
     VIEW_TITLE = "Rollback versions"
-    HELP_WIDGETS = (KeyedTable,)
+    HELP_WIDGETS = (VirtualTable,)
     BINDINGS = [
         Binding("i", "inspect", "Inspect", id="inspect", tooltip="Show the file's source and metadata (enter too)"),
         Binding("x", "execute_one", "Execute", id="execute", tooltip="Execute the highlighted step (asks first)"),
@@ -102,21 +106,20 @@ class VersionsScreen(View):
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
         yield Static("", id="versions-status")
-        yield KeyedTable(id="version-table", order=newest_first, reverse=True)
+        yield VirtualTable(COLUMNS, cells=self.cells, order=created_order, reverse=True, id="version-table")
         yield Static("", id="version-detail")
         yield Input(placeholder="filter: run, type, status, action…", id="version-filter")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#version-table", KeyedTable)
-        for label, key in COLUMNS:
-            table.add_column(label, key=key)
+        table = self.query_one("#version-table", VirtualTable)
         self.query_one("#version-filter", Input).display = False
         self.watch_folders()
         table.focus()
 
     def recolour(self) -> None:
-        self.show(self.versions)
+        self.query_one("#version-table", VirtualTable).redraw()
+        self.show_detail()
 
     # -- listing ------------------------------------------------------------------------------
 
@@ -174,38 +177,34 @@ class VersionsScreen(View):
             self.call_after_refresh(gc.freeze)
 
     def cells(self, v: VersionInfo) -> tuple:
-        created = SortText(short_time(v.created_ns), (v.run_time_ns or 0, v.created_ns, v.path.name))
+        created = short_time(v.created_ns)
         note = coloured(self.app, v.error, "failed") if v.error else ""
         status = coloured(self.app, v.status)
         if v.prior_status:
             status.append(f" ({v.prior_status})", style="dim")
         return (created, short_run(v), short_type(v.scenario_type), status, version_action(v), v.origin, note)
 
-    def matches(self, v: VersionInfo) -> bool:
-        needle = self.filter_text.lower().strip()
-        return not needle or needle in version_search_text(v)
-
-    def visible(self) -> list[VersionInfo]:
-        return [v for v in self.versions if self.matches(v)]
-
     def show(self, versions: list[VersionInfo], changed: set[str] | None = None) -> None:
         """Make the table match ``versions``; with ``changed``, only those keys changed since the
-        last call (the filter and theme did not)."""
-        table = self.query_one("#version-table", KeyedTable)
+        last call."""
+        table = self.query_one("#version-table", VirtualTable)
         if changed is None:
-            table.reconcile({key: self.cells(v) for key, v in self.by_key.items() if self.matches(v)})
+            table.replace(self.by_key)
         elif changed:
-            rows = {k: self.cells(self.by_key[k]) for k in changed if k in self.by_key and self.matches(self.by_key[k])}
-            table.reconcile(rows, changed)
+            table.update({k: self.by_key.get(k) for k in changed})
+        self.update_status()
+        self.show_detail()
+
+    def update_status(self) -> None:
         counts = dict.fromkeys(("pending", "failed", "executed", "archived"), 0)
-        for v in versions:
+        for v in self.versions:
             if v.status in counts:
                 counts[v.status] += 1
         where = "" if self.app.versions_dir.is_dir() else " · no versions folder yet"
-        filtered = f" · filter {self.filter_text!r}: {len(self.visible())} shown" if self.filter_text else ""
+        shown = self.query_one("#version-table", VirtualTable).row_count
+        filtered = f" · filter {self.filter_text!r}: {shown} shown" if self.filter_text else ""
         self.query_one("#versions-status", Static).update(
             " · ".join(f"{n} {s}" for s, n in counts.items()) + where + filtered)
-        self.show_detail()
 
     def show_detail(self) -> None:
         """The highlighted step's file and, for a failure, its error: the table may be too narrow."""
@@ -215,11 +214,11 @@ class VersionsScreen(View):
             detail += Content.styled(f"\n{v.error}", "$text-error")
         self.query_one("#version-detail", Static).update(detail)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_virtual_table_highlighted(self, event: VirtualTable.Highlighted) -> None:
         self.show_detail()
 
     def selected(self) -> VersionInfo | None:
-        return self.by_key.get(self.query_one("#version-table", KeyedTable).current_key)
+        return self.by_key.get(self.query_one("#version-table", VirtualTable).current_key)
 
     # -- filter -------------------------------------------------------------------------------
 
@@ -230,24 +229,29 @@ class VersionsScreen(View):
 
     @on(Input.Changed, "#version-filter")
     def filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value
-        self.show(self.versions)
+        self.set_filter(event.value)
+
+    def set_filter(self, text: str) -> None:
+        self.query_one("#version-table", VirtualTable).filter_by_text(
+            self.filter_text, text, lambda v, needle: needle in version_search_text(v))
+        self.filter_text = text
+        self.update_status()
+        self.show_detail()
 
     @on(Input.Submitted, "#version-filter")
     def filter_done(self) -> None:
-        self.query_one("#version-table", KeyedTable).focus()
+        self.query_one("#version-table", VirtualTable).focus()
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#version-filter", Input)
         box.value = ""
         box.display = False
-        self.filter_text = ""
-        self.show(self.versions)
-        self.query_one("#version-table", KeyedTable).focus()
+        self.set_filter("")
+        self.query_one("#version-table", VirtualTable).focus()
 
     # -- inspect ------------------------------------------------------------------------------
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
         self.action_inspect()
 
     def action_inspect(self) -> None:

@@ -1,0 +1,186 @@
+"""VirtualTable against DataTable on the same data: the same characters in the same colours.
+
+DataTable (row cursor, zebra stripes) is the reference for how a table looks; the virtual table
+must draw the same visible lines, while keeping its cursor on a key and its rows in order.
+"""
+
+from __future__ import annotations
+
+import random
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal
+from textual.geometry import Region
+from textual.widgets import DataTable
+
+from krkn_tui.tui.widgets.virtual_table import Column, VirtualTable
+
+COLUMNS = [Column("one", "one"), Column("two", "a long column label"), Column("three", "three"),
+           Column("four", "four")]
+CELLS = [
+    ("plain", Text("styled", style="bold red"), "04-01 10:00:00", "7"),
+    ("markup-free text", Text("two\nlines, the second longer"), "wide 漢字", "3.14"),
+    ("first line\nsecond, longer line", "", Text(""), "x"),
+    ("a", "b", "c", "d"),
+]
+SIZE = (120, 14)
+
+
+def record(index: int, cells: tuple) -> tuple:
+    return (index, *cells)
+
+
+class Both(App):
+    AUTO_FOCUS = None  # compared unfocused unless a test focuses one
+    CSS = "Horizontal > * { width: 1fr; height: 1fr; max-height: 100%; }"
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield DataTable(id="plain", cursor_type="row", zebra_stripes=True)
+            yield VirtualTable(COLUMNS, cells=lambda r: r[1:], order=lambda r: r[0], id="virtual")
+
+    def on_mount(self) -> None:
+        self.highlighted: list[str | None] = []
+        self.query_one(DataTable).add_columns(*(c.label for c in COLUMNS))
+
+    def on_virtual_table_highlighted(self, event: VirtualTable.Highlighted) -> None:
+        self.highlighted.append(event.key)
+
+
+def looks(widget) -> list[list[tuple]]:
+    """Each visible line as (character, colour, background, bold, dim) per cell."""
+    width, height = widget.size
+    out = []
+    for strip in widget.render_lines(Region(0, 0, width, height)):
+        line = []
+        for segment in strip:
+            style = segment.style
+            for char in segment.text:
+                line.append((char, style.color if style else None, style.bgcolor if style else None,
+                             bool(style and style.bold), bool(style and style.dim)))
+        out.append(line)
+    return out
+
+
+def same_look(app) -> None:
+    plain, virtual = app.query_one(DataTable), app.query_one(VirtualTable)
+    assert plain.size == virtual.size
+    assert looks(virtual) == looks(plain)
+
+
+async def test_same_lines_as_datatable_focused_blurred_and_scrolled():
+    app = Both()
+    async with app.run_test(size=SIZE) as pilot:
+        plain, virtual = app.query_one(DataTable), app.query_one(VirtualTable)
+        rows = [record(i, CELLS[i % len(CELLS)]) for i in range(30)]
+        for r in rows:
+            plain.add_row(*r[1:], key=str(r[0]))
+        virtual.replace({str(r[0]): r for r in rows})
+        app.set_focus(None)
+        await pilot.pause()
+        same_look(app)
+        for table in (plain, virtual):
+            table.move_cursor(row=17)
+        await pilot.pause()
+        assert virtual.current_key == "17" and virtual.scroll_y == plain.scroll_y > 0
+        same_look(app)
+        for table in (plain, virtual):  # focused, each in turn
+            app.set_focus(table)
+            await pilot.pause()
+        looks_focused = looks(virtual)
+        app.set_focus(plain)
+        await pilot.pause()
+        assert looks(plain) == looks_focused
+
+
+async def test_adds_updates_and_removals_end_like_datatable_with_the_cursor_on_its_key():
+    app = Both()
+    async with app.run_test(size=SIZE) as pilot:
+        plain, virtual = app.query_one(DataTable), app.query_one(VirtualTable)
+        rng = random.Random(7)
+        shown: dict[str, tuple] = {}
+        for step in range(300):
+            key = str(rng.randrange(60))
+            if key in shown and rng.random() < 0.4:
+                del shown[key]
+                virtual.update({key: None})
+            else:
+                shown[key] = record(int(key), (f"row {key}", Text(f"v{step}", style="green"), "c" * rng.randrange(12), ""))
+                virtual.update({key: shown[key]})
+            if step == 100:
+                virtual.move_cursor(5)
+        cursor_key = virtual.current_key
+        # DataTable built from scratch in the same order, its cursor put on the same key
+        for key in sorted(shown, key=int):
+            plain.add_row(*shown[key][1:], key=key)
+        plain.move_cursor(row=plain.get_row_index(cursor_key))
+        await pilot.pause()
+        assert virtual.keys() == sorted(shown, key=int)
+        assert virtual.cursor_row == plain.cursor_row
+        same_look(app)
+
+
+async def test_cursor_stays_on_its_key_while_rows_come_and_go_above_it():
+    app = Both()
+    async with app.run_test(size=SIZE) as pilot:
+        virtual = app.query_one(VirtualTable)
+        virtual.replace({str(i): record(i, (f"r{i}",)) for i in range(10, 200, 10)})
+        virtual.move_cursor(3)
+        assert virtual.current_key == "40"
+        virtual.update({"5": record(5, ("r5",)), "15": record(15, ("r15",))})
+        assert virtual.current_key == "40" and virtual.cursor_row == 5
+        virtual.update({"40": None})  # its row goes: the cursor takes the row now at its place
+        assert virtual.current_key == "50" and virtual.cursor_row == 5
+        await pilot.pause()
+        assert app.highlighted[-1] == "50"
+        virtual.update({"60": record(60, ("r60 changed",))})  # another row: no new highlight
+        await pilot.pause()
+        assert app.highlighted[-1] == "50"
+
+
+async def test_filter_sort_by_column_and_reverse_keep_the_cursor():
+    app = Both()
+    async with app.run_test(size=SIZE) as pilot:
+        virtual = app.query_one(VirtualTable)
+        names = ["delta", "alpha", "charlie", "bravo", "echo", "alpha2"]
+        virtual.replace({n: record(i, (n, str(len(n)))) for i, n in enumerate(names)})
+        virtual.move_cursor_to_key("charlie")
+        virtual.sort_by("one")
+        assert virtual.keys() == sorted(names) and virtual.current_key == "charlie"
+        virtual.sort_by("one", reverse=True)
+        assert virtual.keys() == sorted(names, reverse=True) and virtual.current_key == "charlie"
+        virtual.set_filter(lambda r: "a" in r[1])
+        assert virtual.keys() == ["delta", "charlie", "bravo", "alpha2", "alpha"]
+        virtual.set_filter(lambda r: "al" in r[1], narrower=True)
+        assert virtual.keys() == ["alpha2", "alpha"] and virtual.current_key == "alpha"  # charlie's place
+        virtual.update({"alpha3": record(9, ("alpha3", "6")), "zulu": record(10, ("zulu", "4"))})
+        assert virtual.keys() == ["alpha3", "alpha2", "alpha"] and virtual.total_count == 8
+        virtual.set_filter(None)
+        virtual.sort_by(None)
+        assert virtual.keys() == [*names, "alpha3", "zulu"]
+        await pilot.pause()
+        header = "".join(c for c, *_ in looks(virtual)[0])
+        assert "one ▲" not in header and "one" in header
+        virtual.sort_by("one")
+        await pilot.pause()
+        assert "one ▲" in "".join(c for c, *_ in looks(virtual)[0])
+
+
+async def test_only_the_changed_line_is_drawn_again():
+    app = Both()
+    async with app.run_test(size=SIZE) as pilot:
+        virtual = app.query_one(VirtualTable)
+        virtual.replace({str(i): record(i, (f"r{i}", "x")) for i in range(1000)})
+        await pilot.pause()
+        drawn = []
+        original = virtual.render_line
+        virtual.render_line = lambda y: drawn.append(y) or original(y)
+        virtual.update({"3": record(3, ("r3", "y"))})  # on screen: its line only
+        await pilot.pause()
+        assert drawn == [4]
+        drawn.clear()
+        virtual.update({"900": record(900, ("r900", "y"))})  # off screen: nothing
+        await pilot.pause()
+        assert drawn == []
+        assert virtual.cell("3", "two").plain == "y"
