@@ -20,9 +20,9 @@ from typing import Any, Callable
 
 from .config import Config
 from .records import AuditLog, audit_path, write_report
-from .rollback import Executor, RunRollback, archive
+from .rollback import RunRollback
 from .rollback.mirror import RunMirror
-from .rollback.store import list_versions
+from .rollback.service import EXECUTABLE, RollbackService
 from .scenarios.base import Interrupted, Outcome, ScenarioContext, ScenarioFailed, plugin_for
 
 Emit = Callable[[dict], None]
@@ -73,10 +73,14 @@ class Engine:
         if config.journal.enabled and not dry_run:
             self.rollback.mirror = RunMirror(self.api_client, config.journal, self.rollback.run_id,
                                              self._read_identity)
-        self.audit = AuditLog(audit_path(config.versions_dir), self.rollback.run_id)
+        # Every step this run executes or archives goes through the service, which audits it.
+        self.service = RollbackService(
+            config.versions_dir, self.api_client, kubeconfig=kubeconfig, context=context, on_event=self._forward,
+            audit=None if dry_run else AuditLog(audit_path(config.versions_dir), self.rollback.run_id),
+            journal=self.rollback.mirror)
+        self._kubeconfig, self._context = kubeconfig, context
         self._rollback_steps: list[dict] = []
         self._client = None
-        self._kubeconfig, self._context = kubeconfig, context
         self.rolling_back = False
 
     @property
@@ -87,24 +91,24 @@ class Engine:
     STEP_EVENTS = {"rollback_executed": "executed", "rollback_failed": "failed", "rollback_refused": "refused"}
 
     def _emit(self, event: dict) -> None:
+        """The engine's and the plugins' events: audited, then passed on."""
+        self.service.record(event)
+        self._forward(event)
+
+    def _forward(self, event: dict) -> None:
+        """Passed on to the client (the service has audited the rollback steps already)."""
         event.setdefault("run_id", self.run_id)
         if event.get("event") in self.STEP_EVENTS:
             self._rollback_steps.append({
                 "file": event["file"], "status": self.STEP_EVENTS[event["event"]], "error": event.get("error"),
                 "seconds": round(event["seconds"], 3) if event.get("seconds") is not None else None,
                 "during": "rollback" if self.rolling_back else "restore"})
-        if not self.dry_run:
-            self.audit.record(event)
         self._emit_cb(event)
 
     def api_client(self):
         if self._client is None:
             self._client = self.api_client_factory()
         return self._client
-
-    def executor(self) -> Executor:
-        return Executor(self.api_client, kubeconfig=self._kubeconfig, context=self._context, on_event=self._emit,
-                        journal=self.rollback.mirror)
 
     def _read_identity(self, client):
         from .errors import UserError
@@ -179,7 +183,7 @@ class Engine:
             self.stop_check()
             ctx = ScenarioContext(
                 api_client=self.api_client(), rollback=self.rollback, scenario_type=item.scenario_type,
-                file=item.file, stop=self.stop, emit=self._emit, executor=self.executor(),
+                file=item.file, stop=self.stop, emit=self._emit, executor=self.service.executor(),
                 protected_namespaces=self.config.protected_namespaces,
                 allow_protected=self.config.allow_protected, dry_run=self.dry_run,
             )
@@ -203,14 +207,13 @@ class Engine:
     def pending_files(self) -> list[Path]:
         if not self.rollback.run_dir.exists():
             return []
-        return [v.path for v in list_versions(self.config.versions_dir, run=self.run_id, include_archived=False)
-                if v.status in ("pending", "failed")]
+        return [v.path for v in self.service.select(run=self.run_id, statuses=EXECUTABLE)]
 
     def _roll_back(self, reason: str) -> None:
         files = self.pending_files()
         self.rolling_back = True
         self._emit({"event": "rollback_run_started", "reason": reason, "files": len(files)})
-        steps = self.executor().execute(files) if files else []
+        steps = self.service.execute(files) if files else []
         recorded = [{"file": str(s.path), "status": s.status, "error": s.error, "seconds": round(s.seconds, 3)}
                     for s in steps]
         self._emit({"event": "rollback_run_finished", "reason": reason, "steps": recorded})
@@ -219,9 +222,9 @@ class Engine:
     def _archive_run(self) -> None:
         if not self.rollback.run_dir.exists():
             return
-        versions = list_versions(self.config.versions_dir, run=self.run_id, include_archived=False)
+        versions = self.service.select(run=self.run_id)
         if versions:
-            moved = archive([v.path for v in versions], self.config.versions_dir)
+            moved = self.service.archive([v.path for v in versions])
             if self.rollback.mirror is not None:
                 for note in self.rollback.mirror.archived(moved):
                     self._emit({"event": "step", "scenario_type": "", "file": "", "message": note, "progress": None})

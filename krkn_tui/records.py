@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 AUDITED = {"cluster_change", "rollback_registered", "rollback_started", "rollback_executed",
-           "rollback_failed", "rollback_refused",
+           "rollback_failed", "rollback_refused", "rollback_archived", "stale_temp_removed",
            "rollback_executed_elsewhere", "run_started", "run_finished"}
 
 

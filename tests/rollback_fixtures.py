@@ -19,3 +19,17 @@ current-context: nowhere
 
 def noop_rollback(content, api_client):
     return None
+
+
+def delete_config_map(content, api_client):
+    from kubernetes import client
+
+    try:
+        client.CoreV1Api(api_client).delete_namespaced_config_map(content.resource_identifier, content.namespace)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def always_fails(content, api_client):
+    raise RuntimeError(f"cannot restore {content.resource_identifier}")

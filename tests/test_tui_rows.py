@@ -9,7 +9,7 @@ from pathlib import Path
 from krkn_tui.config import ScenarioRef
 from krkn_tui.rollback import RollbackContent, RunRollback, list_versions
 from krkn_tui.tui.rows import file_label, scenario_row, tilde, version_action, version_key, version_search_text
-from krkn_tui.tui.settings import ConsoleSettings, effective_kubeconfig, load_console_config
+from krkn_tui.tui.settings import ConsoleSettings, load_console_config
 
 
 def restore(content, api_client):
@@ -75,10 +75,12 @@ def test_settings_versions_override_and_kubeconfig_precedence(tmp_path, monkeypa
     monkeypatch.delenv("KUBECONFIG", raising=False)
     loaded = load_console_config(ConsoleSettings(config_path=tmp_path / "config.yaml"))
     assert loaded.versions_dir == tmp_path / "r" and loaded.archive_dir == tmp_path / "r-archive"
-    assert effective_kubeconfig(ConsoleSettings(), loaded.config) == str(kube)
-    assert effective_kubeconfig(ConsoleSettings(kubeconfig="/k"), loaded.config) == "/k"
+    assert loaded.target.kubeconfig == str(kube)
+    flagged = load_console_config(ConsoleSettings(config_path=tmp_path / "config.yaml", kubeconfig="/k", context="c"))
+    assert (flagged.target.kubeconfig, flagged.target.context) == ("/k", "c")
     monkeypatch.setenv("KUBECONFIG", "/from-env")
-    assert effective_kubeconfig(ConsoleSettings(), loaded.config) is None  # the loader reads $KUBECONFIG
+    # the loader reads $KUBECONFIG
+    assert load_console_config(ConsoleSettings(config_path=tmp_path / "config.yaml")).target.kubeconfig is None
 
     override = load_console_config(ConsoleSettings(config_path=tmp_path / "config.yaml", versions_dir=tmp_path / "o"))
     assert override.versions_dir == override.config.versions_dir == tmp_path / "o"

@@ -10,21 +10,8 @@ from kubernetes import client
 from krkn_tui.rollback import RollbackContent, RunRollback, list_versions
 from krkn_tui.tui.screens.confirm import ConfirmScreen
 from krkn_tui.tui.screens.inspect import InspectScreen
+from rollback_fixtures import always_fails, delete_config_map
 from tui_support import SIZE, cell, console, footer_keys, keys, until
-
-
-def delete_config_map(content, api_client):
-    from kubernetes import client
-
-    try:
-        client.CoreV1Api(api_client).delete_namespaced_config_map(content.resource_identifier, content.namespace)
-    except client.ApiException as exc:
-        if exc.status != 404:
-            raise
-
-
-def always_fails(content, api_client):
-    raise RuntimeError(f"cannot restore {content.resource_identifier}")
 
 
 def register(versions, fn=delete_config_map, name="cm", namespace="demo", run=None):

@@ -1,5 +1,6 @@
-"""Argument handling shared by the subcommands: kubeconfig/context like kubectl, and the
-versions folder from the flag, the config file, or krkn's default."""
+"""Argument handling shared by the subcommands: the flags, the config they name, and a quick
+reachability check. Which kubeconfig, context and versions folder they mean is decided once, by
+``rollback.service.resolve_target``."""
 
 from __future__ import annotations
 
@@ -27,34 +28,24 @@ def load_config_arg(path: Path | None, *, check_files: bool = True):
     return load_config(path or DEFAULT_CONFIG, check_files=check_files)
 
 
-def versions_dir(args) -> Path:
-    from ..rollback import DEFAULT_VERSIONS_DIR
+def resolve_target(args, *, cluster: bool = False, config=None):
+    """The rollback service's resolution (see rollback.service) for these flags.
 
-    if args.versions_dir:
-        return args.versions_dir.expanduser()
-    if args.config or DEFAULT_CONFIG.exists():
-        # Listing must work offline and with a config whose scenario files moved: check none.
-        return load_config_arg(args.config, check_files=False).versions_dir
-    return Path(DEFAULT_VERSIONS_DIR).expanduser()
-
-
-def kubeconfig_for(args, config=None) -> str | None:
-    """--kubeconfig, then $KUBECONFIG (resolved by the client), then the config's kubeconfig_path."""
+    ``config`` is an already loaded config; else the one given with -c is loaded (a bad one is an
+    error even when -d overrides its folder: a flag is never ignored), else ./config.yaml when
+    present and it decides something: the versions folder, or (``cluster``) the kubeconfig. Its
+    scenario files are not checked: listing must work with a config whose scenario files moved."""
     import os
 
-    if getattr(args, "kubeconfig", None):
-        return args.kubeconfig
-    if os.environ.get("KUBECONFIG"):
-        return None
-    if config is not None and config.kubeconfig_path:
-        return str(config.kubeconfig_path)
-    return None
+    from ..rollback.service import resolve_target
 
-
-def api_client_factory(kubeconfig: str | None, context: str | None):
-    from ..kube.client import load_api_client
-
-    return lambda: load_api_client(kubeconfig, context)
+    explicit = getattr(args, "config", None)
+    needed = not getattr(args, "versions_dir", None) or (
+        cluster and not getattr(args, "kubeconfig", None) and not os.environ.get("KUBECONFIG"))
+    if config is None and (explicit or (needed and DEFAULT_CONFIG.exists())):
+        config = load_config_arg(explicit, check_files=False)
+    return resolve_target(kubeconfig=getattr(args, "kubeconfig", None), context=getattr(args, "context", None),
+                          versions_dir=getattr(args, "versions_dir", None), config=config)
 
 
 def check_reachable(kubeconfig: str | None, context: str | None, wait: float = 0.0) -> None:
@@ -66,8 +57,7 @@ def check_reachable(kubeconfig: str | None, context: str | None, wait: float = 0
     import time
 
     from ..kube.client import describe_target, load_api_client
-    from ..rollback.retry import backoff_delays, is_transient
-    from .run import short_reason
+    from ..rollback.retry import backoff_delays, is_transient, short_reason
 
     target = describe_target(kubeconfig, context)
     client = load_api_client(kubeconfig, context)
@@ -140,9 +130,9 @@ def journal_client(args):
     else:
         from ..kube.client import describe_target, load_api_client
 
-        kubeconfig = kubeconfig_for(args)
-        target = describe_target(kubeconfig, args.context)
-        api_client, context = load_api_client(kubeconfig, args.context), target.context
+        resolved = resolve_target(args, cluster=True)
+        target = describe_target(resolved.kubeconfig, resolved.context)
+        api_client, context = load_api_client(resolved.kubeconfig, resolved.context), target.context
     try:
         identity = read_identity(api_client, context)
     except Exception as e:

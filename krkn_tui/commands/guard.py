@@ -53,7 +53,7 @@ def cmd_guard(args) -> int:
     _check(args)
     settings = common.journal_settings(args)
     client, identity = common.journal_client(args)
-    audit = AuditLog(audit_path(common.versions_dir(args)), run_id="guard")
+    audit = AuditLog(audit_path(common.resolve_target(args).versions_dir), run_id="guard")
     guard = Guard(client, settings, identity, grace=args.grace, audit=audit, on_step=_print,
                   retry_deadline=args.retry_deadline)
     print(f"guard {guard.holder}: journal {settings.namespace} on {identity.describe()}, grace {args.grace:g}s"

@@ -55,44 +55,16 @@ def add_parsers(sub) -> None:
     sh.set_defaults(func=cmd_show)
 
 
-def _selection(args, statuses: set[str]) -> tuple[Path, list]:
-    from ..rollback import list_versions, read_version
+def _service(args, *, with_cluster: bool = False):
+    """The rollback service for these flags; the console and the engine use the same one."""
+    from ..rollback.service import RollbackService
 
-    vdir = common.versions_dir(args)
-    if args.files:
-        infos = []
-        for f in args.files:
-            if not f.exists() and not f.is_symlink():
-                raise UserError("no such version file", file=f)
-            infos.append(read_version(f))
-        return vdir, infos
-    if not (args.run or args.scenario_type):
-        raise UserError("name a run (-r), a scenario type (-s) or files, so nothing is selected by accident")
-    infos = list_versions(vdir, run=args.run, scenario_type=args.scenario_type, include_archived=False)
-    _check_names_something(vdir, args.run, args.scenario_type, infos, [vdir])
-    return vdir, [v for v in infos if v.status in statuses]
-
-
-def _run_names(folder: Path) -> set[str]:
-    from ..rollback.naming import parse_run_dir_name
-
-    try:
-        return {n for n in os.listdir(folder) if parse_run_dir_name(n)}
-    except OSError:
-        return set()
-
-
-def _check_names_something(vdir: Path, run: str | None, scenario_type: str | None, infos: list,
-                           folders: list[Path]) -> None:
-    """A run or type that matches nothing is a typo: saying "nothing pending" would let the user
-    believe the rollback was done."""
-    from ..rollback.store import resolve_run
-
-    if run and not resolve_run(run, set().union(*map(_run_names, folders))):
-        raise UserError(f"no run matches {run!r}", file=vdir, field="-r")
-    if scenario_type and not infos:
-        raise UserError(f"no version file of scenario type {scenario_type!r}" + (f" in run {run!r}" if run else ""),
-                        file=vdir, field="-s")
+    target = common.resolve_target(args, cluster=with_cluster)
+    if not with_cluster:
+        return target, RollbackService.for_target(target, client=args.command)
+    return target, RollbackService.for_target(
+        target, client=args.command, allow_foreign=args.allow_foreign, python=args.python,
+        retry_deadline=args.retry_deadline, on_event=_report)
 
 
 def _row(v) -> dict:
@@ -104,13 +76,8 @@ def _row(v) -> dict:
 
 
 def cmd_list(args) -> int:
-    from ..rollback import list_versions
-    from ..rollback.naming import archive_dir_for
-
-    vdir = common.versions_dir(args)
-    infos = list_versions(vdir, run=args.run, scenario_type=args.scenario_type, include_archived=not args.no_archive)
-    _check_names_something(vdir, args.run, args.scenario_type, infos,
-                           [vdir] if args.no_archive else [vdir, archive_dir_for(vdir)])
+    _target, service = _service(args)
+    infos = service.select(run=args.run, scenario_type=args.scenario_type, include_archived=not args.no_archive)
     if args.json:
         print(json.dumps([_row(v) for v in infos], indent=2))
         return 0
@@ -128,25 +95,22 @@ def cmd_list(args) -> int:
 
 
 def cmd_execute(args) -> int:
-    from ..rollback import Executor
+    from ..rollback.service import EXECUTABLE
 
-    vdir, infos = _selection(args, {"pending", "failed"})
-    if not args.dry_run:
-        _remove_stale_temps(vdir, args.run, infos)
+    target, service = _service(args, with_cluster=True)
+    infos = service.select(run=args.run, scenario_type=args.scenario_type, files=args.files,
+                           statuses=EXECUTABLE, require=True)
     if not infos:
+        if not args.dry_run:
+            service.execute([], run=args.run)  # still clears what a dead writer left
         print("nothing pending to execute")
         return 0
-    kubeconfig = common.kubeconfig_for(args)
     if not args.dry_run:
-        common.check_reachable(kubeconfig, args.context, wait=args.retry_deadline)
-    factory = common.api_client_factory(kubeconfig, args.context)
-    links = None if args.dry_run or args.no_journal else _journal_links(args, factory, infos)
-    executor = Executor(factory, allow_foreign=args.allow_foreign,
-                        python=args.python, kubeconfig=kubeconfig, context=args.context,
-                        retry_deadline=args.retry_deadline,
-                        on_event=_record_and_report(common.versions_dir(args)), journal=links)
+        common.check_reachable(target.kubeconfig, target.context, wait=args.retry_deadline)
+    links = None if args.dry_run or args.no_journal else _journal_links(args, service.api_client_factory, infos)
+    service.journal = links
     try:
-        results = executor.execute([v.path for v in infos], dry_run=args.dry_run)
+        results = service.execute([v.path for v in infos], dry_run=args.dry_run, run=args.run)
     finally:
         if links is not None:
             links.release()
@@ -176,48 +140,26 @@ def _journal_links(args, factory, infos):
     return links
 
 
-def _remove_stale_temps(vdir: Path, run: str | None, infos: list) -> None:
-    """A run killed while writing a file leaves its temp file: the run's rollback clears it."""
-    from ..rollback.fsio import remove_stale_temps
-    from ..rollback.store import resolve_run
-
-    folders = {v.path.parent for v in infos}
-    if run:
-        folders |= {vdir / n for n in resolve_run(run, _run_names(vdir))}
-    for folder in sorted(folders):
-        for path in remove_stale_temps(folder):
-            print(f"removed   {path}: left by a writer that died mid-write")
-
-
-def _record_and_report(vdir: Path):
-    """Events go to the audit log; a retry is also said at once, or a wait looks like a hang."""
-    from ..records import AuditLog, audit_path
+def _report(event: dict) -> None:
+    """Said at once: a retry, or a wait looks like a hang; a removed temp file, or it vanishes
+    unexplained. (The service has already audited the event.)"""
     from .run import format_event
 
-    log = AuditLog(audit_path(vdir), run_id="execute-rollback")
-
-    def on_event(event: dict) -> None:
-        log.record(event)
-        if event.get("event") == "rollback_retrying":
-            print(f"krkn-tui: {format_event(event).strip()}", file=sys.stderr, flush=True)
-
-    return on_event
+    if event.get("event") == "rollback_retrying":
+        print(f"krkn-tui: {format_event(event).strip()}", file=sys.stderr, flush=True)
+    elif event.get("event") == "stale_temp_removed":
+        print(f"removed   {event['file']}: left by a writer that died mid-write", flush=True)
 
 
 def cmd_archive(args) -> int:
-    from ..rollback import archive
-
     allowed = {"executed", "pending", "failed"} if args.include_pending else {"executed"}
-    vdir, infos = _selection(args, allowed)
+    _target, service = _service(args)
+    infos = service.select(run=args.run, scenario_type=args.scenario_type, files=args.files, require=True)
     keep = [v for v in infos if v.status in allowed]
     for v in infos:
         if v.status not in allowed:
             print(f"kept {v.path}: {v.status} (use --include-pending to archive it anyway)", file=sys.stderr)
-    try:
-        moved = archive([v.path for v in keep], vdir)
-    except ValueError as e:
-        raise UserError(str(e), field="files") from None
-    for m in moved:
+    for m in service.archive([v.path for v in keep]):
         print(f"archived {m}")
     return 0
 

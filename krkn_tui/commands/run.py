@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..rollback.retry import short_reason
 from . import common
 
 
@@ -72,15 +73,6 @@ def format_event(e: dict) -> str | None:
     return None
 
 
-def short_reason(error: str) -> str:
-    """The gist of a connection error; urllib3's own text is a paragraph."""
-    for marker in ("Connection refused", "timed out", "Connection reset", "Name or service not known",
-                   "No route to host", "Service Unavailable", "Too Many Requests", "Internal Server Error"):
-        if marker in error:
-            return marker.lower()
-    return error[:160]
-
-
 def _printer(e: dict) -> None:
     line = format_event(e)
     if line:
@@ -88,7 +80,10 @@ def _printer(e: dict) -> None:
 
 
 def cmd_run(args) -> int:
+    from dataclasses import replace
+
     from ..engine import Engine, plan
+    from ..rollback.service import api_client_factory
     from ..signals import StopOnSignals
 
     stop = threading.Event()
@@ -96,10 +91,11 @@ def cmd_run(args) -> int:
         # Everything that can be wrong with the input is found before the cluster is touched.
         config = common.load_config_arg(args.config)
         planned = plan(config, _only(args.only, len(config.scenarios)))
-        kubeconfig = common.kubeconfig_for(args, config)
-        common.check_reachable(kubeconfig, args.context)
-        engine = Engine(config, common.api_client_factory(kubeconfig, args.context), emit=_printer, stop=stop,
-                        dry_run=args.dry_run, kubeconfig=kubeconfig, context=args.context)
+        target = common.resolve_target(args, cluster=True, config=config)
+        config = replace(config, versions_dir=target.versions_dir)  # -d overrides the config's folder
+        common.check_reachable(target.kubeconfig, target.context)
+        engine = Engine(config, api_client_factory(target.kubeconfig, target.context), emit=_printer, stop=stop,
+                        dry_run=args.dry_run, kubeconfig=target.kubeconfig, context=target.context)
         result = engine.run(planned)
     if signals.exit_code is not None:
         print(f"krkn-tui: stopped by {_signame(signals.received)}; run {result.run_id} rolled back", file=sys.stderr)

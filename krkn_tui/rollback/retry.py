@@ -30,3 +30,12 @@ def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_MAX):
     while True:
         yield delay
         delay = min(delay * 2, cap)
+
+
+def short_reason(error: str) -> str:
+    """The gist of a connection error; urllib3's own text is a paragraph."""
+    for marker in ("Connection refused", "timed out", "Connection reset", "Name or service not known",
+                   "No route to host", "Service Unavailable", "Too Many Requests", "Internal Server Error"):
+        if marker in error:
+            return marker.lower()
+    return error[:160]

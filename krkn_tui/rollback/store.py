@@ -21,7 +21,8 @@ from .meta import parse_meta
 from .naming import FAILED, archive_dir_for, parse_run_dir_name, parse_version_name
 
 MAX_VERSION_BYTES = 16 * 1024 * 1024
-STATUSES = ("pending", "executed", "failed", "archived")
+# The statuses a step can still be executed from (a failed step stays runnable).
+EXECUTABLE = frozenset({"pending", "failed"})
 
 
 @dataclass(frozen=True)

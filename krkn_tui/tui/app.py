@@ -25,13 +25,14 @@ from textual.worker import Worker, WorkerState
 from ..errors import UserError
 from ..kube.client import describe_target, load_api_client
 from ..kube.podwatch import KubePodSource, PodTable, PodWatcher, describe_error
+from ..rollback.service import RollbackService
 from .commands import ConsoleCommands
 from .screens.base import allowed
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
 from .screens.picker import PickerScreen
 from .screens.pods import PodsScreen
-from .settings import ConsoleSettings, effective_kubeconfig, load_console_config
+from .settings import ConsoleSettings, load_console_config
 
 if TYPE_CHECKING:
     from ..engine import RunResult
@@ -91,7 +92,7 @@ class KrknConsole(App[int]):
         self.settings = settings or ConsoleSettings()
         self.loaded = load_console_config(self.settings)
         self.versions_dir, self.archive_dir = self.loaded.versions_dir, self.loaded.archive_dir
-        self.kubeconfig = effective_kubeconfig(self.settings, self.loaded.config)
+        self.kubeconfig = self.loaded.target.kubeconfig
         self.target, self.target_error = None, None
         try:
             self.target = describe_target(self.kubeconfig, self.settings.context)
@@ -99,6 +100,10 @@ class KrknConsole(App[int]):
         except UserError as exc:
             self.target_error = str(exc)
             self.target_text = f"no cluster: {exc}"
+        # Execute and archive go through the core's service, as the CLI's do (same rules, same audit).
+        self.rollback_service = RollbackService.for_target(
+            self.loaded.target, client="console", api_client_factory=self.api_client_factory,
+            allow_foreign=self.settings.allow_foreign)
         self.pod_table = pod_table or PodTable()
         self.pod_watcher: PodWatcher | None = None
         self._last_drain = 0.0  # monotonic time of the last drain that applied something

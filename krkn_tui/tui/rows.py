@@ -135,4 +135,3 @@ def version_search_text(v: VersionInfo) -> str:
     return " ".join(words).lower()
 
 
-EXECUTABLE = ("pending", "failed")

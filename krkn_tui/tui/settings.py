@@ -1,11 +1,11 @@
-"""What the console was started with, and what follows from it (config, folders, kubeconfig).
+"""What the console was started with, and what follows from it (config, folders, kubeconfig:
+resolved by the rollback service, as for the command line).
 
 Loading never raises: a config that does not load becomes an error string the console shows.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,7 +13,7 @@ from typing import Callable
 
 from ..config import Config, load_config
 from ..errors import UserError
-from ..rollback.naming import DEFAULT_VERSIONS_DIR, archive_dir_for
+from ..rollback.service import RollbackTarget, resolve_target
 
 
 @dataclass
@@ -35,8 +35,15 @@ class ConsoleSettings:
 class LoadedConfig:
     config: Config | None
     error: str | None
-    versions_dir: Path
-    archive_dir: Path
+    target: RollbackTarget  # kubeconfig, context and versions folder, resolved as the CLI does
+
+    @property
+    def versions_dir(self) -> Path:
+        return self.target.versions_dir
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.target.archive_dir
 
 
 def load_console_config(settings: ConsoleSettings) -> LoadedConfig:
@@ -47,24 +54,8 @@ def load_console_config(settings: ConsoleSettings) -> LoadedConfig:
         error = str(exc)
     except OSError as exc:  # a folder given as the config, a permission problem
         error = f"{settings.config_path}: {exc.strerror or exc}"
-    if settings.versions_dir is not None:
-        versions_dir = Path(settings.versions_dir).expanduser()
-        if config is not None:
-            config = replace(config, versions_dir=versions_dir)
-    elif config is not None:
-        versions_dir = config.versions_dir
-    else:
-        versions_dir = DEFAULT_VERSIONS_DIR
-    return LoadedConfig(config, error, versions_dir, archive_dir_for(versions_dir))
-
-
-def effective_kubeconfig(settings: ConsoleSettings, config: Config | None) -> str | None:
-    """Like kubectl: --kubeconfig, then $KUBECONFIG, then the config's kubeconfig_path when that
-    file exists, then ~/.kube/config (None lets the loader apply the last two)."""
-    if settings.kubeconfig:
-        return str(settings.kubeconfig)
-    if os.environ.get("KUBECONFIG"):
-        return None
-    if config is not None and config.kubeconfig_path and config.kubeconfig_path.is_file():
-        return str(config.kubeconfig_path)
-    return None
+    target = resolve_target(kubeconfig=settings.kubeconfig, context=settings.context,
+                            versions_dir=settings.versions_dir, config=config)
+    if config is not None:
+        config = replace(config, versions_dir=target.versions_dir)  # a run writes where the view lists
+    return LoadedConfig(config, error, target)

@@ -20,10 +20,9 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Footer, Input, Static
 
-from ...rollback import Executor, VersionInfo, archive
-from ...rollback.store import VersionLister
+from ...rollback import VersionInfo
+from ...rollback.store import EXECUTABLE, VersionLister
 from ..rows import (
-    EXECUTABLE,
     short_run,
     short_time,
     short_type,
@@ -269,12 +268,11 @@ class VersionsScreen(View):
             self.notify(f"{v.path.name} is {v.status}: nothing to execute.", severity="warning")
             return
         body = f"{version_action(v)}\n{v.path.name}\nrun {v.run_dir}\non {self.app.target_summary}"
+        refusal = self.app.rollback_service.foreign_refusal(v)
+        if refusal:
+            self.notify(f"{refusal}.", severity="error", timeout=10)
+            return
         if v.origin == "krkn":
-            if not self.app.settings.allow_foreign:
-                # Same rule as execute-rollback: krkn's files run only when asked for explicitly.
-                self.notify(f"{v.path.name} was written by krkn: start the console with --allow-foreign "
-                            "to execute it.", severity="error", timeout=10)
-                return
             body += "\nWritten by krkn: it runs as `python FILE`, with no digest to verify."
         self.app.push_screen(ConfirmScreen("Execute this rollback step?", body, "Execute"),
                              callback=lambda yes: self.execute([v], v.path.name) if yes else None)
@@ -311,10 +309,7 @@ class VersionsScreen(View):
     @work(thread=True, group="versions-action", exit_on_error=False)
     def execute(self, steps: list[VersionInfo], label: str) -> None:
         try:
-            executor = Executor(self.app.api_client_factory, kubeconfig=self.app.kubeconfig,
-                                context=self.app.settings.context,
-                                allow_foreign=self.app.settings.allow_foreign)
-            outcome = StepOutcome("execute", label, executor.execute([s.path for s in steps]))
+            outcome = StepOutcome("execute", label, self.app.rollback_service.execute([s.path for s in steps]))
         except Exception as exc:
             outcome = StepOutcome("execute", label, [], f"{type(exc).__name__}: {exc}")
         self.post_message(self.Done(outcome))
@@ -323,8 +318,7 @@ class VersionsScreen(View):
     def archive(self, steps: list[VersionInfo]) -> None:
         label = steps[0].path.name if len(steps) == 1 else f"{len(steps)} steps"
         try:
-            outcome = StepOutcome("archive", label, archive([s.path for s in steps], self.app.versions_dir,
-                                                            self.app.archive_dir))
+            outcome = StepOutcome("archive", label, self.app.rollback_service.archive([s.path for s in steps]))
         except Exception as exc:
             outcome = StepOutcome("archive", label, [], f"{type(exc).__name__}: {exc}")
         self.post_message(self.Done(outcome))

@@ -1,0 +1,261 @@
+"""The one rollback service every client uses: the engine, the command line and the console.
+
+It owns the rules about version files that are not about writing them: which cluster and which
+folder (``resolve_target``), which steps a request means (``select``), executing them
+(``execute``), moving them to the archive (``archive``), the audit log, removing the temp files
+of writers that died, and the foreign-file policy. A client only decides what to ask and how to
+show the answer.
+
+Resolution, one precedence for every client (kubectl's, plus krkn's config):
+
+- kubeconfig: ``--kubeconfig``, then ``$KUBECONFIG``, then the config's ``kraken.kubeconfig_path``,
+  then ``~/.kube/config`` (the last two when the earlier are unset; a named file that does not
+  exist is an error naming it, never a silent fall-through to another cluster);
+- context: ``--context``, then the kubeconfig's current context;
+- versions folder: ``-d/--versions-dir``, then the config's ``kraken.rollback_versions_directory``
+  (krkn's default ``~/.krkn/rollback`` when the config leaves it out), then ``~/.krkn/rollback``.
+
+Audit: every step executed, failed, refused or archived, whoever asked, is one line of
+``<versions_dir>-audit.jsonl`` (``records.AuditLog``), written before the client hears of it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from ..errors import UserError
+from ..records import AuditLog, audit_path
+from .archive import archive as _archive
+from .fsio import remove_stale_temps
+from .naming import DEFAULT_VERSIONS_DIR, archive_dir_for, parse_run_dir_name
+from .store import EXECUTABLE
+
+__all__ = ["EXECUTABLE", "RollbackService", "RollbackTarget", "api_client_factory", "resolve_target"]
+
+
+@dataclass(frozen=True)
+class RollbackTarget:
+    """Where rollback steps come from and which cluster they act on.
+
+    ``kubeconfig`` is None when neither a flag, ``$KUBECONFIG`` nor the config names one: the
+    client loader then reads ``$KUBECONFIG`` or ``~/.kube/config`` itself."""
+
+    kubeconfig: str | None
+    context: str | None
+    versions_dir: Path
+
+    @property
+    def archive_dir(self) -> Path:
+        return archive_dir_for(self.versions_dir)
+
+    @property
+    def audit_path(self) -> Path:
+        return audit_path(self.versions_dir)
+
+
+def resolve_target(*, kubeconfig: str | os.PathLike | None = None, context: str | None = None,
+                   versions_dir: str | os.PathLike | None = None, config: Any = None,
+                   environ: Mapping[str, str] | None = None) -> RollbackTarget:
+    """Apply the precedence of the module docstring. ``config`` is a loaded ``config.Config``
+    (or None); the flags are the raw values given by the user (None when not given)."""
+    env = os.environ if environ is None else environ
+    if kubeconfig:
+        kube = str(Path(kubeconfig).expanduser())
+    elif env.get("KUBECONFIG"):
+        kube = None  # the loader reads the (possibly multi-file) variable itself
+    elif config is not None and config.kubeconfig_path:
+        kube = str(config.kubeconfig_path)
+    else:
+        kube = None
+    if versions_dir:
+        vdir = Path(versions_dir).expanduser()
+    elif config is not None:
+        vdir = Path(config.versions_dir)
+    else:
+        vdir = DEFAULT_VERSIONS_DIR
+    return RollbackTarget(kube, context or None, vdir)
+
+
+def api_client_factory(kubeconfig: str | None, context: str | None) -> Callable[[], Any]:
+    """A factory building an API client for that kubeconfig and context (no request made)."""
+
+    def factory():
+        from ..kube.client import load_api_client
+
+        return load_api_client(kubeconfig, context)
+
+    return factory
+
+
+def _run_names(folder: Path) -> set[str]:
+    try:
+        return {n for n in os.listdir(folder) if parse_run_dir_name(n)}
+    except OSError:
+        return set()
+
+
+class RollbackService:
+    """Select, execute and archive the steps of one versions folder, auditing each.
+
+    ``api_client_factory`` is called once per ``execute`` (the executor shares that client among
+    its steps). ``audit`` is where steps are recorded (None: not recorded, for dry runs).
+    ``on_event`` receives the executor's events (dicts with ``event`` and ``file``) after they are
+    audited. ``allow_foreign`` lets krkn's own files run, as ``python FILE`` with ``python``.
+    ``journal`` (rollback.mirror) is consulted by the executor for runs mirrored in the cluster."""
+
+    def __init__(self, versions_dir: Path, api_client_factory: Callable[[], Any] | None = None, *,
+                 audit: AuditLog | None = None, allow_foreign: bool = False, python: str = sys.executable,
+                 kubeconfig: str | None = None, context: str | None = None, retry_deadline: float = 60.0,
+                 on_event: Callable[[dict], None] | None = None, journal: Any = None):
+        self.versions_dir = Path(versions_dir).expanduser()
+        self.api_client_factory = api_client_factory
+        self.audit = audit
+        self.allow_foreign = allow_foreign
+        self.python = python
+        self.kubeconfig, self.context = kubeconfig, context
+        self.retry_deadline = retry_deadline
+        self.on_event = on_event
+        self.journal = journal  # rollback.mirror links of journaled runs: asked before a step, told after
+
+    @classmethod
+    def for_target(cls, target: RollbackTarget, *, client: str, api_client_factory: Callable[[], Any] | None = None,
+                   **options: Any) -> "RollbackService":
+        """The service for a resolved target, auditing under the name of the ``client`` that acts
+        (``execute-rollback``, ``console``...)."""
+        return cls(target.versions_dir,
+                   api_client_factory or api_client_factory_for(target),
+                   audit=AuditLog(target.audit_path, run_id=client),
+                   kubeconfig=target.kubeconfig, context=target.context, **options)
+
+    @property
+    def archive_dir(self) -> Path:
+        return archive_dir_for(self.versions_dir)
+
+    # -- auditing -----------------------------------------------------------------------------
+
+    def record(self, event: dict) -> None:
+        """Append ``event`` to the audit log (only the kinds ``records.AUDITED`` names)."""
+        if self.audit is not None:
+            self.audit.record(event)
+
+    def _step_event(self, event: dict) -> None:
+        self.record(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    # -- selecting ----------------------------------------------------------------------------
+
+    def select(self, *, run: str | None = None, scenario_type: str | None = None, files: Iterable[Path] = (),
+               statuses: Iterable[str] | None = None, include_archived: bool = False,
+               require: bool = False) -> list:
+        """The steps a request names, oldest first, keeping only ``statuses`` (None: all).
+
+        Explicit ``files`` win over ``run``/``scenario_type``. A run or type that matches nothing
+        is a UserError (a typo must not read as "nothing pending"), and so is an empty request
+        with ``require`` (executing or archiving everything by accident)."""
+        from .store import list_versions, read_version
+
+        files = list(files)
+        if files:
+            infos = []
+            for f in files:
+                if not f.exists() and not f.is_symlink():
+                    raise UserError("no such version file", file=f)
+                infos.append(read_version(f))
+        else:
+            if require and not (run or scenario_type):
+                raise UserError("name a run (-r), a scenario type (-s) or files, so nothing is selected by accident")
+            infos = list_versions(self.versions_dir, run=run, scenario_type=scenario_type,
+                                  include_archived=include_archived)
+            self._check_names_something(run, scenario_type, infos, include_archived)
+        if statuses is not None:
+            wanted = set(statuses)
+            infos = [v for v in infos if v.status in wanted]
+        return infos
+
+    def _check_names_something(self, run: str | None, scenario_type: str | None, infos: list,
+                               include_archived: bool) -> None:
+        from .store import resolve_run
+
+        folders = [self.versions_dir] + ([self.archive_dir] if include_archived else [])
+        if run and not resolve_run(run, set().union(*map(_run_names, folders))):
+            raise UserError(f"no run matches {run!r}", file=self.versions_dir, field="-r")
+        if scenario_type and not infos:
+            raise UserError(f"no version file of scenario type {scenario_type!r}" + (f" in run {run!r}" if run else ""),
+                            file=self.versions_dir, field="-s")
+
+    def run_folders(self, run: str) -> list[Path]:
+        """The run directories of the versions folder that ``run`` names."""
+        from .store import resolve_run
+
+        return [self.versions_dir / n for n in sorted(resolve_run(run, _run_names(self.versions_dir)))]
+
+    # -- the foreign-file policy --------------------------------------------------------------
+
+    def foreign_refusal(self, version) -> str | None:
+        """Why ``version`` (a VersionInfo) will not run under this service's policy, or None.
+
+        krkn's own files carry no digest to verify: they run only when foreign files are allowed.
+        The executor enforces the same rule on the file itself; this is for asking early."""
+        if version.origin == "krkn" and not self.allow_foreign:
+            return f"{version.path.name} was written by krkn: allow foreign files (--allow-foreign) to execute it"
+        return None
+
+    # -- executing ----------------------------------------------------------------------------
+
+    def executor(self):
+        """A fresh executor whose every step event is audited, then passed to ``on_event``.
+
+        For a caller that executes one step at a time (a plugin undoing its own change)."""
+        from .executor import Executor
+
+        return Executor(self.api_client_factory, allow_foreign=self.allow_foreign, python=self.python,
+                        kubeconfig=self.kubeconfig, context=self.context, retry_deadline=self.retry_deadline,
+                        on_event=self._step_event, journal=self.journal)
+
+    def remove_stale_temps(self, folders: Iterable[Path]) -> list[Path]:
+        """Delete, in each run folder, the temp files of writers that died mid-write; audited."""
+        removed = []
+        for folder in sorted(set(folders)):
+            for path in remove_stale_temps(folder):
+                removed.append(path)
+                self._step_event({"event": "stale_temp_removed", "file": str(path)})
+        return removed
+
+    def execute(self, paths: Iterable[Path], *, dry_run: bool = False, run: str | None = None) -> list:
+        """Run ``paths`` newest first (see rollback.executor for the order and failure policy)
+        and return one StepResult per path. Before a real run, the temp files that dead writers
+        left in those run folders (and in ``run``'s, when given) are removed."""
+        paths = [Path(p) for p in paths]
+        if not dry_run:
+            folders = {p.parent for p in paths} | set(self.run_folders(run) if run else ())
+            self.remove_stale_temps(folders)
+        if not paths:
+            return []
+        return self.executor().execute(paths, dry_run=dry_run)
+
+    # -- archiving ----------------------------------------------------------------------------
+
+    def archive(self, paths: Iterable[Path]) -> list[Path]:
+        """Move steps (with their failure records and manifest lines) to the archive folder and
+        return their new paths; a step being executed or already gone is left out. Raises
+        UserError for a path that is not a step of this versions folder."""
+        paths = [Path(p) for p in paths]
+        try:
+            moved = _archive(paths, self.versions_dir, self.archive_dir)
+        except ValueError as e:
+            raise UserError(str(e), field="files") from None
+        by_name = {(m.parent.name, m.name): m for m in moved}
+        for p in paths:
+            target = by_name.get((p.parent.name, p.name))
+            if target is not None:
+                self.record({"event": "rollback_archived", "file": str(p), "archived_as": str(target)})
+        return moved
+
+
+def api_client_factory_for(target: RollbackTarget) -> Callable[[], Any]:
+    return api_client_factory(target.kubeconfig, target.context)
