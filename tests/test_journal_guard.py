@@ -193,3 +193,33 @@ def test_two_guards_and_execute_rollback_run_each_of_100_steps_exactly_once(api_
     assert again.returncode == 0, again.stdout + again.stderr
     assert pending(versions) == []
     assert set(markers(api_client, namespace).values()) == {1}
+
+
+# ---- visible --------------------------------------------------------------------------------------
+
+
+def test_list_and_show_rollback_read_the_cluster_journal(api_client, journal_ns, namespace, kubeconfig, tmp_path):
+    reg = _dead_run(api_client, tmp_path, journal_ns, namespace, 2, duration=60)
+    journal = Journal(api_client, journal_ns)
+    first, second = journal.entries(reg.run_id)
+    client.CoreV1Api(api_client).patch_namespaced_secret(
+        second.name, journal_ns, {"data": {"version.py": base64.b64encode(b"# edited\n").decode()}})
+
+    out = krkn("list-rollback", "--cluster", "--json", "-r", reg.run_id, "--journal-namespace", journal_ns,
+               kubeconfig=kubeconfig)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [(r["entry"], r["state"], r["file"]) for r in rows] == [
+        (first.name, "pending", first.file), (second.name, "pending", second.file)]
+    assert rows[0]["lease"].startswith("held by run@") and rows[0]["origin_host"]
+    table = krkn("list-rollback", "--cluster", "--journal-namespace", journal_ns, kubeconfig=kubeconfig)
+    assert first.name in table.stdout and "pending" in table.stdout
+
+    good = krkn("show-rollback", "--cluster", first.name, "--journal-namespace", journal_ns, kubeconfig=kubeconfig)
+    assert good.returncode == 0 and "# check: ok" in good.stdout and "def make_marker" in good.stdout, good.stderr
+    by_file = krkn("show-rollback", "--cluster", second.file, "--journal-namespace", journal_ns, kubeconfig=kubeconfig)
+    assert "# check: " in by_file.stdout and "do not match their sha256" in by_file.stdout
+    missing = krkn("show-rollback", "--cluster", "step-0-nothing", "--journal-namespace", journal_ns,
+                   kubeconfig=kubeconfig)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no entry" in missing.stderr
+    reg.mirror.close()

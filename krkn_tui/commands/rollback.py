@@ -26,6 +26,10 @@ def add_parsers(sub) -> None:
     _add_selection_flags(ls)
     ls.add_argument("--json", action="store_true", help="one JSON array instead of a table")
     ls.add_argument("--no-archive", action="store_true", help="hide archived files")
+    ls.add_argument("--cluster", action="store_true",
+                    help="list the cluster journal of the current context instead of the local files")
+    common.add_journal_flags(ls)
+    common.add_kube_flags(ls)
     ls.set_defaults(func=cmd_list)
 
     ex = sub.add_parser("execute-rollback", help="execute pending version files, newest first")
@@ -51,7 +55,10 @@ def add_parsers(sub) -> None:
     ar.set_defaults(func=cmd_archive)
 
     sh = sub.add_parser("show-rollback", help="show one version file with its metadata (offline)")
-    sh.add_argument("file", type=Path)
+    sh.add_argument("file", type=Path, help="version file; with --cluster a journal entry (step-...) or file name")
+    sh.add_argument("--cluster", action="store_true", help="show the entry of the cluster journal of that name")
+    common.add_journal_flags(sh)
+    common.add_kube_flags(sh)
     sh.set_defaults(func=cmd_show)
 
 
@@ -76,6 +83,8 @@ def _row(v) -> dict:
 
 
 def cmd_list(args) -> int:
+    if args.cluster:
+        return _list_journal(args)
     _target, service = _service(args)
     infos = service.select(run=args.run, scenario_type=args.scenario_type, include_archived=not args.no_archive)
     if args.json:
@@ -164,10 +173,95 @@ def cmd_archive(args) -> int:
     return 0
 
 
+def _open_journal(args):
+    from ..rollback.journal import Journal
+
+    settings = common.journal_settings(args)
+    client, identity = common.journal_client(args)
+    return Journal(client, settings.namespace, identity), identity
+
+
+def _lease_text(lease, now: float) -> str:
+    if lease is None:
+        return "no lease"
+    if not lease.holder:
+        return "released"
+    left = -lease.expired_for(now)
+    return f"held by {lease.holder}" if left >= 0 else f"expired {-left:.0f}s ago ({lease.holder})"
+
+
+def _journal_row(entry, lease_text: str) -> dict:
+    return {"run": entry.run_id, "created_ns": entry.created_ns, "scenario_type": entry.scenario_type,
+            "state": entry.state, "origin_host": entry.origin_host, "entry": entry.name, "file": entry.file,
+            "sha256": entry.sha256, "size": entry.size, "chunks": entry.chunks, "state_by": entry.state_by,
+            "error": entry.error, "cluster": entry.cluster.to_dict(), "lease": lease_text}
+
+
+def _list_journal(args) -> int:
+    from ..rollback.journal import JournalError
+    from ..rollback.lease import Leases, lease_name
+
+    journal, identity = _open_journal(args)
+    try:
+        entries = journal.entries()
+        leases = {lease.name: lease for lease in Leases(journal._api_client, journal.namespace).list()}
+    except JournalError as e:
+        raise UserError(str(e), field="--cluster") from None
+    if args.run:
+        entries = [e for e in entries if e.run_id == args.run or e.run_id.split("-", 1)[-1].startswith(args.run)
+                   or e.run_id.startswith(args.run)]
+    if args.scenario_type:
+        entries = [e for e in entries if e.scenario_type == args.scenario_type]
+    if args.no_archive:
+        entries = [e for e in entries if e.state != "archived"]
+    now = time.time()
+    rows = [_journal_row(e, _lease_text(leases.get(lease_name(e.run_id)), now)) for e in entries]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(f"no journal entries in namespace {journal.namespace} of {identity.describe()}")
+        return 0
+    print(f"{'RUN':<10} {'CREATED':<19} {'TYPE':<30} {'STATE':<9} {'HOST':<16} {'ENTRY':<37} LEASE")
+    for r in rows:
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_ns"] / 1e9))
+        uuid_part = r["run"].split("-", 1)[-1]
+        print(f"{uuid_part[:8]:<10} {created:<19} {r['scenario_type'][:30]:<30} {r['state']:<9} "
+              f"{r['origin_host'][:16]:<16} {r['entry']:<37} {r['lease']}" + (f"  ({r['error']})" if r["error"] else ""))
+    return 0
+
+
+def _show_journal(args) -> int:
+    from ..rollback.journal import JournalError, refusal_reason
+
+    journal, identity = _open_journal(args)
+    wanted = str(args.file)
+    try:
+        entry = journal.entry(wanted) if wanted.startswith("step-") else None
+        if entry is None:
+            entry = next((e for e in journal.entries() if e.file == wanted or e.file + ".executed" == wanted), None)
+        if entry is None:
+            raise UserError(f"no entry of that name in the cluster journal {journal.namespace}", field=wanted)
+        data = journal.read(entry)
+    except JournalError as e:
+        raise UserError(str(e), field="--cluster") from None
+    row = _journal_row(entry, "")
+    row.pop("lease")
+    row["cluster"] = entry.cluster.describe()
+    row["check"] = refusal_reason(entry, data, identity) or "ok: digest, header and cluster match"
+    for key, value in row.items():
+        if value not in (None, ""):
+            print(f"# {key}: {' '.join(str(value).split())}")
+    print(data.decode("utf-8", "replace").replace("\0", ""))
+    return 0
+
+
 def cmd_show(args) -> int:
     from ..rollback import read_version
     from ..rollback.store import MAX_VERSION_BYTES, read_bytes_safely
 
+    if args.cluster:
+        return _show_journal(args)
     path = args.file
     try:
         st = os.lstat(path)
