@@ -20,7 +20,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import cluster, guard, rollback, run
+    from .commands import cluster, guard, report, rollback, run
 
     parser = _Parser(
         prog="krkn-tui",
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_parsers(sub)
     cluster.add_parser(sub)
     guard.add_parser(sub)
+    report.add_parser(sub)
     return parser
 
 

@@ -16,6 +16,7 @@ Two sources in ``config.yaml``:
 - our own ``krkn_tui.checks`` list, for checks that need no HTTP endpoint::
 
       krkn_tui:
+        recovery_timeout: 60              # after the run, how long the checks may take to pass again
         checks:
           - name: frontend-pods
             type: pods_ready              # at least N (or P%) pods Ready
@@ -43,6 +44,7 @@ from ..yamlio import Section, describe, expect_list, join_field
 
 DEFAULT_INTERVAL = 2.0
 DEFAULT_HTTP_TIMEOUT = 3.0
+DEFAULT_RECOVERY_TIMEOUT = 60.0
 _HTTP_KEYS = ("url", "bearer_token", "auth", "verify_url", "exit_on_failure", "name", "timeout")
 _NATIVE_TYPES = ("pods_ready", "deployment_available")
 _COMMON_KEYS = ("name", "type", "abort")
@@ -97,6 +99,7 @@ Check = Union[HttpCheck, PodsReadyCheck, DeploymentCheck]
 class ChecksConfig:
     interval: float = DEFAULT_INTERVAL
     checks: tuple[Check, ...] = ()
+    recovery_timeout: float = DEFAULT_RECOVERY_TIMEOUT  # after the run: how long checks may take to pass
 
     def __bool__(self) -> bool:
         return bool(self.checks)
@@ -104,7 +107,7 @@ class ChecksConfig:
 
 def parse_checks(top: Section) -> ChecksConfig:
     """Both sections of an already-loaded config; raises UserError naming file and field."""
-    interval = DEFAULT_INTERVAL
+    interval, recovery = DEFAULT_INTERVAL, DEFAULT_RECOVERY_TIMEOUT
     checks: list[Check] = []
     health = top.section("health_checks")
     if health is not None:
@@ -116,7 +119,8 @@ def parse_checks(top: Section) -> ChecksConfig:
             checks.append(_http(Section(entry, top.file, join_field(health.field("config"), i)), i))
     ours = top.section("krkn_tui")
     if ours is not None:
-        ours.reject_unknown(("checks",))
+        ours.reject_unknown(("checks", "recovery_timeout"))
+        recovery = ours.number("recovery_timeout", DEFAULT_RECOVERY_TIMEOUT, minimum=0)
         for i, entry in enumerate(_entries(ours, "checks")):
             checks.append(_native(Section(entry, top.file, join_field(ours.field("checks"), i))))
     names = set()
@@ -125,7 +129,7 @@ def parse_checks(top: Section) -> ChecksConfig:
             raise UserError(f"two checks are named {check.name!r}; give one a `name`", file=top.file,
                             field="health_checks" if isinstance(check, HttpCheck) else "krkn_tui.checks")
         names.add(check.name)
-    return ChecksConfig(interval, tuple(checks))
+    return ChecksConfig(interval, tuple(checks), recovery)
 
 
 def _entries(section: Section, key: str) -> list[Any]:

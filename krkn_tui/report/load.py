@@ -1,0 +1,75 @@
+"""Find a run's JSON report and read it as hostile input: every field is checked for its type and
+every string is made one printable line, so a tampered report renders as text, never as markup."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..records import reports_dir
+
+MAX_BYTES = 32 * 1024 * 1024
+MAX_TEXT = 2000
+_RUN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,200}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def find_report(versions_dir: Path, run: str) -> Path:
+    """The report of `run` (a full run id, or a unique prefix of one)."""
+    if not _RUN.match(run):
+        raise UserError("not a run id", field="RUN")
+    folder = reports_dir(versions_dir)
+    exact = folder / f"{run}.json"
+    if exact.is_file():
+        return exact
+    found = sorted(folder.glob(f"{run}*.json")) if folder.is_dir() else []
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise UserError(f"no report for run {run!r} in {folder}", field="RUN")
+    raise UserError(f"{len(found)} reports start with {run!r}: {', '.join(p.stem for p in found[:5])}", field="RUN")
+
+
+def read_report(path: Path) -> dict:
+    try:
+        if path.is_symlink():
+            raise UserError("refusing a symlinked report", file=path)
+        raw = path.read_bytes()
+    except OSError as e:
+        raise UserError(f"cannot read: {e.strerror or e}", file=path) from None
+    if len(raw) > MAX_BYTES:
+        raise UserError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB", file=path)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise UserError(f"not JSON: {e}", file=path) from None
+    if not isinstance(data, dict) or not isinstance(data.get("run_id"), str):
+        raise UserError("not a krkn-tui run report (no run_id)", file=path)
+    return data
+
+
+def text(value: Any, limit: int = MAX_TEXT) -> str:
+    """One printable line: control and bidirectional characters become spaces."""
+    if value is None:
+        return ""
+    s = value if isinstance(value, str) else str(value)
+    s = " ".join(_CONTROL.sub(" ", s).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if value == value and abs(value) < 1e13 else None
+
+
+def items(value: Any) -> list[dict]:
+    """The dict entries of a list field (anything else dropped)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
