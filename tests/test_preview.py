@@ -3,23 +3,17 @@ that matches nothing marked as failing before anything changes."""
 
 from __future__ import annotations
 
-import threading
-
 from kubehelpers import deployment, wait_for
 from runhelpers import app_outage, pod_kill, write_config
 
-from krkn_tui.config import DEFAULT_PROTECTED_NAMESPACES, load_config
+from krkn_tui.config import load_config
 from krkn_tui.engine import plan
-from krkn_tui.scenarios.base import ScenarioContext
 from krkn_tui.scenarios.preview import preview_plan
 
 
 def previews(api_client, tmp_path, scenarios):
     cfg = load_config(write_config(tmp_path, scenarios))
-    ctx = ScenarioContext(api_client=api_client, rollback=None, scenario_type="", file=cfg.path,
-                          stop=threading.Event(), emit=lambda e: None, executor=None,
-                          protected_namespaces=DEFAULT_PROTECTED_NAMESPACES, dry_run=True)
-    return preview_plan(plan(cfg), ctx)
+    return preview_plan(plan(cfg), api_client, cfg)
 
 
 def test_each_type_lists_its_targets(api_client, apps, namespace, tmp_path):

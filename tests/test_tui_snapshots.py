@@ -138,8 +138,14 @@ def test_picker_after_a_run_light(stable, snap_compare):
     assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=after(finished_run, "ctrl+t"))
 
 
+async def confirm_open(pilot):
+    await pilot.press("space", "down", "space", "r")
+    await pilot.app.workers.wait_for_complete()  # the blast radius: the fixed kubeconfig's server refuses
+    await pilot.pause()
+
+
 def test_confirm_run(stable, snap_compare):
-    assert snap_compare(make_app(stable), terminal_size=SIZE, press=["space", "down", "space", "r"])
+    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=confirm_open)
 
 
 def test_pods(stable, snap_compare):

@@ -8,6 +8,7 @@ the console's confirm dialog show the same previews.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -73,8 +74,12 @@ def targets(kind: str, names: Iterable[str], action: str) -> Targets:
     return Targets(kind, tuple(sorted(names)), action)
 
 
-def preview_plan(planned: Iterable[Any], ctx: ScenarioContext) -> list[ScenarioPreview]:
-    """One preview per spec of every planned scenario; `ctx` is a dry-run context (read-only)."""
+def preview_plan(planned: Iterable[Any], api_client: Any, config: Any) -> list[ScenarioPreview]:
+    """One preview per spec of every planned scenario (engine.plan's items), in plan order."""
+    ctx = ScenarioContext(api_client=api_client, rollback=None, scenario_type="", file=config.path,
+                          stop=threading.Event(), emit=lambda _e: None, executor=None,
+                          protected_namespaces=config.protected_namespaces, allow_protected=config.allow_protected,
+                          dry_run=True)  # dry run: nothing can be registered or changed through it
     out = []
     for item in planned:
         plugin = plugin_for(item.scenario_type)
@@ -84,10 +89,8 @@ def preview_plan(planned: Iterable[Any], ctx: ScenarioContext) -> list[ScenarioP
             problem = None
             try:
                 found = list(plugin.preview(spec, ctx))
-            except ScenarioFailed as e:
+            except ScenarioFailed as e:  # an API error is not this: it propagates to the caller
                 problem = str(e)
                 found = list(e.details.get("targets", []))
-            except Exception as e:  # an API error: the preview says so, the run is not started by it
-                problem = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
             out.append(ScenarioPreview(item.index, item.scenario_type, str(item.file), label, tuple(found), problem))
     return out

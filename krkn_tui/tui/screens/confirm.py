@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -17,20 +18,32 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm-no", tooltip="Cancel; nothing changes"),
     ]
 
-    def __init__(self, title: str, body: str, confirm_label: str = "Confirm", *, danger: bool = True):
+    def __init__(self, title: str, body: str, confirm_label: str = "Confirm", *, danger: bool = True,
+                 detail: str | None = None):
+        """`detail`: a scrolling part under the body that the caller may fill in later
+        (`set_detail`), e.g. a blast radius read from the cluster while the dialog is open."""
         super().__init__()
         self.title_text, self.body, self.confirm_label, self.danger = title, body, confirm_label, danger
+        self.detail = detail
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
             yield Static(self.title_text, id="confirm-title")
             yield Static(self.body, id="confirm-body", markup=False)
+            if self.detail is not None:
+                with VerticalScroll(id="confirm-detail-scroll"):
+                    yield Static(self.detail, id="confirm-detail", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel (n)", id="cancel")
                 yield Button(f"{self.confirm_label} (y)", id="confirm", variant="error" if self.danger else "primary")
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
+
+    def set_detail(self, detail: str | Content) -> None:
+        self.detail = detail
+        if self.is_mounted:
+            self.query_one("#confirm-detail", Static).update(detail)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "confirm")

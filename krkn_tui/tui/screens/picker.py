@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -36,6 +37,21 @@ def preview_content(path: Path, colour: bool = True) -> Content:
     from textual.highlight import highlight  # pygments: ~20 ms to import and build the lexer
 
     return highlight(text, language="yaml")
+
+
+def blast_radius_content(previews: list) -> Content:
+    """The confirm dialog's preview: per scenario its targets (counts, first names); a scenario
+    that matches nothing in red, as a failure before anything changes."""
+    failing = [p for p in previews if not p.ok]
+    head = Content.styled("Blast radius", "bold")
+    if failing:
+        head = head + Content.styled(f" — {len(failing)} scenario(s) would FAIL before any change", "bold $text-error")
+    parts = [head]
+    for p in previews:
+        lines = p.lines()
+        parts.append(Content.styled(lines[0], "$text-error" if not p.ok else "bold"))
+        parts.extend(Content(line) for line in lines[1:])
+    return Content("\n").join(parts)
 
 
 class PickerScreen(View):
@@ -146,8 +162,26 @@ class PickerScreen(View):
         lines = [f"  #{r.ref.index + 1} {short_type(r.ref.scenario_type)} · {r.file_label}" for r in chosen]
         body = "\n".join([f"on {self.app.target_summary}", *lines,
                           f"rollback files go to {tilde(self.app.versions_dir)}"])
-        self.app.push_screen(ConfirmScreen(f"Run {len(chosen)} scenario(s)?", body, "Run"),
-                             callback=lambda yes: self._start(chosen) if yes else None)
+        dialog = ConfirmScreen(f"Run {len(chosen)} scenario(s)?", body, "Run",
+                               detail="Blast radius: reading the cluster…")
+        self.app.push_screen(dialog, callback=lambda yes: self._start(chosen) if yes else None)
+        self.read_blast_radius(dialog, {r.ref.index for r in chosen})
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
+    def read_blast_radius(self, dialog: ConfirmScreen, indices: set[int]) -> None:
+        """What the marked scenarios will touch, read while the dialog is open (read-only calls)."""
+        from ...engine import plan
+        from ...scenarios.preview import preview_plan
+
+        config = self.app.loaded.config
+        try:
+            previews = preview_plan(plan(config, only=indices), self.app.api_client_factory(), config)
+            detail = blast_radius_content(previews)
+        except Exception as exc:  # an unreachable cluster: say so, the dialog still works
+            from ...kube.podwatch import describe_error
+
+            detail = Content.styled(f"Blast radius: cannot read the cluster: {describe_error(exc)}", "$text-error")
+        self.app.call_from_thread(dialog.set_detail, detail)
 
     def _start(self, chosen: list[ScenarioRow]) -> None:
         self.query_one(RunPanel).start([(r.ref.index, r.ref.scenario_type, r.file_label) for r in chosen])
