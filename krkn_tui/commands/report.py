@@ -22,7 +22,7 @@ def cmd_report(args) -> int:
     from ..report import find_report, read_report
 
     fmt = args.format or ("html" if args.output and args.output.suffix.lower() in (".html", ".htm") else "md")
-    report = read_report(find_report(common.versions_dir(args), args.run))
+    report = read_report(find_report(common.resolve_target(args).versions_dir, args.run))
     text = write_report_file(report, fmt, args.output) if args.output else render(report, fmt)
     if args.output:
         print(f"report written: {text}")
