@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             return open_console(args)
         return args.func(args)
     except UserError as e:
-        print(f"krkn-tui: {e}", file=sys.stderr)
+        from .sanitize import one_line
+
+        print(f"krkn-tui: {one_line(e)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("krkn-tui: interrupted", file=sys.stderr)

@@ -293,7 +293,7 @@ json_values = st.recursive(
 def test_any_content_round_trips_through_the_file(ident, namespace, data):
     meta = {"name": ident, "namespace": namespace, "verb": "delete"}
     text = render_version_file(noop, RollbackContent(ident, namespace, data), meta)
-    rollback, content = load_version(text.encode(), "<v>")
+    rollback, content = load_version(text, "<v>")
     assert (content.resource_identifier, content.namespace, content.data) == (
         ident,
         namespace,

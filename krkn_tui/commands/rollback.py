@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..sanitize import clip, one_line, visible
 from . import common
 
 
@@ -97,9 +98,11 @@ def cmd_list(args) -> int:
     for v in infos:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.created_ns / 1e9))
         target = f"{v.namespace}/{v.name}" if v.namespace else (v.name or "")
-        action = " ".join(x for x in (v.verb, v.kind, target) if x)
-        print(f"{v.run_uuid[:8]:<10} {created:<19} {v.scenario_type:<30} {action[:44]:<44} {v.status:<9} "
-              f"{v.origin:<9} {v.path}" + (f"  ({v.error})" if v.error else ""))
+        action = clip(" ".join(x for x in (v.verb, v.kind, target) if x), 44)
+        # Everything but the created time comes from names and files: shown, never obeyed.
+        print(f"{clip(v.run_uuid, 8):<10} {created:<19} {visible(v.scenario_type):<30} {action:<44} "
+              f"{visible(v.status):<9} {visible(v.origin):<9} {visible(v.path)}"
+              + (f"  ({one_line(v.error)})" if v.error else ""))
     return 0
 
 
@@ -124,7 +127,7 @@ def cmd_execute(args) -> int:
         if links is not None:
             links.release()
     for r in results:
-        print(f"{r.status:<9} {r.path}" + (f": {r.error}" if r.error else ""))
+        print(f"{r.status:<9} {visible(r.path)}" + (f": {one_line(r.error)}" if r.error else ""))
     bad = [r for r in results if r.status in ("failed", "refused")]
     return 1 if bad else 0
 
@@ -155,9 +158,9 @@ def _report(event: dict) -> None:
     from .run import format_event
 
     if event.get("event") == "rollback_retrying":
-        print(f"krkn-tui: {format_event(event).strip()}", file=sys.stderr, flush=True)
+        print(f"krkn-tui: {one_line(format_event(event))}", file=sys.stderr, flush=True)
     elif event.get("event") == "stale_temp_removed":
-        print(f"removed   {event['file']}: left by a writer that died mid-write", flush=True)
+        print(f"removed   {visible(event['file'])}: left by a writer that died mid-write", flush=True)
 
 
 def cmd_archive(args) -> int:
@@ -167,10 +170,13 @@ def cmd_archive(args) -> int:
     keep = [v for v in infos if v.status in allowed]
     for v in infos:
         if v.status not in allowed:
-            print(f"kept {v.path}: {v.status} (use --include-pending to archive it anyway)", file=sys.stderr)
-    for m in service.archive([v.path for v in keep]):
-        print(f"archived {m}")
-    return 0
+            print(f"kept {visible(v.path)}: {v.status} (use --include-pending to archive it anyway)", file=sys.stderr)
+    refused: list = []
+    for m in service.archive([v.path for v in keep], refused=refused):
+        print(f"archived {visible(m)}")
+    for path, reason in refused:
+        print(f"kept {visible(path)}: {one_line(reason)}", file=sys.stderr)
+    return 1 if refused else 0
 
 
 def _open_journal(args):
@@ -258,6 +264,7 @@ def _show_journal(args) -> int:
 
 def cmd_show(args) -> int:
     from ..rollback import read_version
+    from ..rollback.source_text import UnsafeSource, checked_source
     from ..rollback.store import MAX_VERSION_BYTES, read_bytes_safely
 
     if args.cluster:
@@ -283,14 +290,12 @@ def cmd_show(args) -> int:
     except OSError as e:
         raise UserError(f"cannot read it: {e.strerror or e}", file=path) from None
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = "\0"
-    if "\0" in text:
-        raise UserError("holds binary data, not a version file", file=path)
+        text = checked_source(raw)
+    except UnsafeSource as e:  # shown text would not be the text that runs
+        raise UserError(f"unsafe: {e}; not shown", file=path) from None
     v = read_version(path)
     for key, value in _row(v).items():
         if value is not None:
-            print(f"# {key}: {value}")
-    print(text)
+            print(f"# {key}: {one_line(value)}")
+    print(visible(text, keep="\n\t"))
     return 0

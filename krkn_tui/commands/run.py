@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ..rollback.retry import short_reason
+from ..sanitize import visible
 from . import common
 
 
@@ -76,7 +77,7 @@ def format_event(e: dict) -> str | None:
 def _printer(e: dict) -> None:
     line = format_event(e)
     if line:
-        print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+        print(f"[{time.strftime('%H:%M:%S')}] {visible(line, keep=chr(10))}", flush=True)
 
 
 def cmd_run(args) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Iterator
 from . import manifest
 from .fsio import append_line, ensure_private_dir, fsync_dir
 from .naming import FAILED, archive_dir_for, parse_run_dir_name, parse_version_name, pending_name
+
+log = logging.getLogger(__name__)
 
 
 def _check_inside(path: Path, versions_dir: Path) -> Path:
@@ -110,11 +113,14 @@ def _move(path: Path, dst_run: Path) -> Path:
     return target
 
 
-def archive(paths: list[Path], versions_dir: Path, archive_dir: Path | None = None) -> list[Path]:
+def archive(paths: list[Path], versions_dir: Path, archive_dir: Path | None = None,
+            refused: list[tuple[Path, str]] | None = None) -> list[Path]:
     """Move version files (with ``.failed`` records and manifest lines) into the archive.
 
     Returns the new paths. A file an executor is running right now, or that is already gone, is
-    left alone and not in the result. Raises ValueError for a path outside ``versions_dir``.
+    left alone and not in the result. A step that cannot be moved (its run's manifest is a link,
+    a FIFO, not ours...) is left too, and ``(path, reason)`` goes to ``refused``: the other steps
+    are still archived. Raises ValueError for a path outside ``versions_dir``.
     """
     versions_dir = Path(versions_dir).expanduser()
     archive_dir = Path(archive_dir).expanduser() if archive_dir else archive_dir_for(versions_dir)
@@ -125,10 +131,23 @@ def archive(paths: list[Path], versions_dir: Path, archive_dir: Path | None = No
     moved: list[Path] = []
     touched: dict[Path, Path] = {}
     for path in items:
-        with _locked(path) as free:
-            if free:
-                moved.append(_move(path, archive_dir / path.parent.name))
-                touched[path.parent] = archive_dir / path.parent.name
+        try:
+            with _locked(path) as free:
+                if free:
+                    moved.append(_move(path, archive_dir / path.parent.name))
+                    touched[path.parent] = archive_dir / path.parent.name
+        except OSError as exc:
+            _refuse(refused, path, exc)
     for run_dir, dst_run in touched.items():
-        _retire_run_dir(run_dir, dst_run)
+        try:
+            _retire_run_dir(run_dir, dst_run)
+        except OSError as exc:
+            _refuse(refused, run_dir, exc)
     return moved
+
+
+def _refuse(refused: list | None, path: Path, exc: OSError) -> None:
+    reason = f"not archived: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.strerror and exc.filename else "")
+    log.warning("%s: %s", path, reason)
+    if refused is not None:
+        refused.append((path, reason))

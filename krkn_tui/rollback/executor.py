@@ -12,7 +12,15 @@ at the same path, run, and renamed ``.py.executed`` while the lock is still held
 Before running, a step is refused (file untouched) if the file is a symlink, not owned by us,
 group/world-writable, sits in a run or versions directory that is a symlink or group/world-
 writable, or is ours and no longer matches its manifest digest. krkn's files carry no digest,
-so they run only with ``allow_foreign`` (as ``python FILE``; the exit code decides).
+so they run only with ``allow_foreign``: in an isolated interpreter (``python -I -``) fed the
+checked bytes on stdin, from an empty private working directory (a path would be re-opened
+after the checks, and the run folder could hold a planted ``kubernetes.py``); the exit code
+decides.
+
+Every file a step reads (the version file, its run's manifest) is opened without following a
+link or blocking on a FIFO and checked with ``fstat``; a file that breaks the text rule
+(``source_text``) is refused, and our files are compiled from the checked text. Any ``OSError``
+while checking refuses that step only: the rest of the selection goes on.
 
 Our files run in-process with one API client shared by all steps. Connection problems and
 429/5xx answers are retried with exponential backoff (0.2 s doubling to 5 s) until
@@ -29,6 +37,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,6 +50,7 @@ from .meta import find_meta_line
 from .naming import EXECUTED, FAILED, parse_run_dir_name, parse_version_name
 from .retry import backoff_delays, is_transient
 from .safety import digest_mismatch_reason, unsafe_file_reason, unsafe_location_reason
+from .source_text import UnsafeSource, checked_source
 from .store import MAX_VERSION_BYTES, read_failure
 
 log = logging.getLogger(__name__)
@@ -141,6 +151,12 @@ class Executor:
             if out.status == "refused":
                 self._emit("rollback_refused", path, error=out.reason)
             return out.status, out.reason
+        except OSError as exc:  # a manifest that is a directory, a FIFO, a link...: this step only
+            reason = f"cannot check {path.name}: {exc.strerror or exc}"
+            if exc.filename and exc.strerror:
+                reason += f" ({exc.filename})"
+            self._emit("rollback_refused", path, error=reason)
+            return "refused", reason
 
     def _guarded_step(self, path: Path, dry_run: bool) -> tuple[str, str | None]:
         parsed = parse_version_name(path.name)
@@ -174,13 +190,17 @@ class Executor:
         finally:
             os.close(fd)  # releases the lock, after the rename
 
-    def _admit(self, fd: int, path: Path) -> tuple[bytes, bool]:
-        """The file's bytes and whether it is ours, or a refusal."""
+    def _admit(self, fd: int, path: Path) -> tuple[str, bool]:
+        """The file's checked text and whether it is ours, or a refusal."""
         reason = unsafe_file_reason(path, os.fstat(fd))
         if reason:
             raise _Outcome("refused", reason)
         data = _read_fd(fd, path)  # exactly these bytes are verified and then run
-        ours = find_meta_line(data.decode("utf-8", "replace")) is not None
+        try:
+            text = checked_source(data)
+        except UnsafeSource as exc:
+            raise _Outcome("refused", f"{path.name} is unsafe: {exc}") from None
+        ours = find_meta_line(text) is not None
         if ours:
             reason = digest_mismatch_reason(path, data)
             if reason:
@@ -191,12 +211,12 @@ class Executor:
                 f"{path.name} was not written by krkn-tui (no digest to check); "
                 "allow foreign files to run it",
             )
-        return data, ours
+        return text, ours
 
-    def _run_and_record(self, path: Path, data: bytes, ours: bool) -> tuple[str, str | None]:
+    def _run_and_record(self, path: Path, text: str, ours: bool) -> tuple[str, str | None]:
         self._emit("rollback_started", path)
         started = time.monotonic()
-        error, attempts = self._run_ours(path, data) if ours else self._run_foreign(path)
+        error, attempts = self._run_ours(path, text) if ours else self._run_foreign(path, text)
         if error is None:
             note = _notes(self._mark_executed(path), self._journal_note(path, "executed"))
             seconds = time.monotonic() - started
@@ -239,12 +259,16 @@ class Executor:
 
     def run_verified(self, label: str, data: bytes) -> tuple[str | None, int]:
         """Run bytes already verified by the caller (a journal entry's): ``(error, attempts)``,
-        with the same loading and retry rules as a file of ours."""
-        return self._run_ours(Path(label), data)
-
-    def _run_ours(self, path: Path, data: bytes) -> tuple[str | None, int]:
+        with the same text rule, loading and retry rules as a file of ours."""
         try:
-            rollback, content = load_version(data, str(path))
+            text = checked_source(data)
+        except UnsafeSource as exc:
+            return f"{Path(label).name} is unsafe: {exc}", 0
+        return self._run_ours(Path(label), text)
+
+    def _run_ours(self, path: Path, text: str) -> tuple[str | None, int]:
+        try:
+            rollback, content = load_version(text, str(path))
         except Exception as exc:
             return f"cannot load {path.name}: {_one_line(exc)}", 0
         deadline = self._clock() + self.retry_deadline
@@ -271,30 +295,31 @@ class Executor:
         self._cluster_down = False
         return None, attempts
 
-    def _run_foreign(self, path: Path) -> tuple[str | None, int]:
+    def _run_foreign(self, path: Path, text: str) -> tuple[str | None, int]:
         env = dict(os.environ)
         if self.kubeconfig:
             env["KUBECONFIG"] = self.kubeconfig
         if self.context:
             env["KRKN_TUI_CONTEXT"] = self.context
         try:
-            proc = subprocess.run(
-                [self.python, str(path)],
-                cwd=path.parent,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=self.foreign_timeout,
-            )
+            # -I: no PYTHON* variables, no user site, no script or working folder on sys.path.
+            with tempfile.TemporaryDirectory(prefix="krkn-tui-foreign-") as neutral:
+                proc = subprocess.run(
+                    [self.python, "-I", "-"],
+                    cwd=neutral,
+                    env=env,
+                    input=text.encode("utf-8"),
+                    capture_output=True,
+                    timeout=self.foreign_timeout,
+                )
         except subprocess.TimeoutExpired:
             return f"{path.name} did not finish within {self.foreign_timeout:.0f}s", 1
         except OSError as exc:
             return f"cannot run {self.python}: {exc.strerror or exc}", 1
         if proc.returncode == 0:
             return None, 1
-        lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
+        stderr = proc.stderr.decode("utf-8", "replace")
+        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
         return f"exit status {proc.returncode}" + (f": {lines[-1]}" if lines else ""), 1
 
     def _api_client(self):

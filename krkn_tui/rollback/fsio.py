@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -63,6 +64,55 @@ def unsafe_dir_reason(path: Path) -> str | None:
     return None
 
 
+def unsafe_file_reason(path: Path, st: os.stat_result) -> str | None:
+    """Why a file with this (fstat) status must not be trusted, or None: it must be a regular
+    file, ours, and not group- or world-writable."""
+    if not stat.S_ISREG(st.st_mode):
+        return f"{path} is not a regular file"
+    if st.st_uid != os.geteuid():
+        return f"{path} is owned by uid {st.st_uid}, not {os.geteuid()}"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{path} is group- or world-writable (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
+def open_private(path: Path, flags: int = os.O_RDONLY, mode: int = PRIVATE_FILE) -> int:
+    """A descriptor on ``path`` that is a regular file of ours, not group/world-writable.
+
+    Never follows a link, never blocks (a FIFO opens at once and is then refused). Raises
+    FileNotFoundError when it is absent (and ``flags`` do not create it), PermissionError with
+    the reason otherwise."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise PermissionError(f"{path} is a symlink") from None
+        if exc.errno == errno.ENXIO:  # a FIFO opened for writing with no reader
+            raise PermissionError(f"{path} is not a regular file") from None
+        raise
+    try:
+        reason = unsafe_file_reason(path, os.fstat(fd))
+    except OSError:
+        os.close(fd)
+        raise
+    if reason:
+        os.close(fd)
+        raise PermissionError(reason)
+    return fd
+
+
+def read_head(path: Path, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a regular file (links followed: scenario files may be links);
+    a FIFO or device is refused at once instead of blocking the reader."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
 # write_atomic's temp names: .tmp-<name>-<writer pid>-<8 hex>
 _TEMP_RE = re.compile(r"\.tmp-.+-(?P<pid>[0-9]{1,10})-[0-9a-f]{8}")
 
@@ -97,7 +147,7 @@ def append_line(path: Path, line: str, mode: int = PRIVATE_FILE) -> None:
     if "\n" in line:
         raise ValueError("a manifest line must not contain a newline")
     new = not os.path.lexists(path)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+    fd = open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
     try:
         os.write(fd, (line + "\n").encode())
         os.fsync(fd)

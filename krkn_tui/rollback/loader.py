@@ -10,15 +10,18 @@ MODULE_NAME = "krkn_tui_version"  # anything but "__main__", so the file's own m
 _lock = threading.Lock()
 
 
-def load_version(data: bytes, filename: str) -> tuple:
-    """``(ROLLBACK, CONTENT)`` from the file's bytes, executed in a fresh namespace.
+def load_version(text: str, filename: str) -> tuple:
+    """``(ROLLBACK, CONTENT)`` from the file's checked text (``source_text.checked_source``),
+    executed in a fresh namespace. Compiled from ``str``: no coding cookie can re-decode it.
 
     The module is in ``sys.modules`` only while its body runs: ``dataclass`` looks the module up
     to resolve the (postponed, string) annotations of ``RollbackContent``.
     """
     module = types.ModuleType(MODULE_NAME)
     module.__file__ = filename
-    code = compile(data, filename, "exec")
+    if not isinstance(text, str):
+        raise TypeError("load_version takes the checked text, not bytes")
+    code = compile(text, filename, "exec")
     with _lock:
         previous = sys.modules.get(MODULE_NAME)
         sys.modules[MODULE_NAME] = module

@@ -11,7 +11,7 @@ import os
 import threading
 from pathlib import Path
 
-from .fsio import append_line
+from .fsio import append_line, open_private
 from .naming import MANIFEST_NAME
 
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
@@ -30,8 +30,11 @@ def append_entry(run_dir: Path, file: str, sha256: str, created_ns: int) -> None
 
 
 def _read_raw(run_dir: Path) -> bytes | None:
+    """The manifest's bytes; None when there is none. A manifest that is a link, a directory, a
+    FIFO, someone else's or group/world-writable raises PermissionError: its digests are not
+    to be trusted (and a FIFO must not hang the reader)."""
     try:
-        fd = os.open(manifest_path(run_dir), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = open_private(manifest_path(run_dir))
     except FileNotFoundError:
         return None
     with os.fdopen(fd, "rb") as f:

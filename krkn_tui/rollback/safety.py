@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from . import manifest
-from .fsio import sha256_hex, unsafe_dir_reason
+from .fsio import sha256_hex, unsafe_dir_reason, unsafe_file_reason  # noqa: F401 (re-exported)
 from .naming import pending_name
 
 
@@ -21,17 +21,6 @@ def unsafe_location_reason(path: Path) -> str | None:
         return f"{path} is a symlink"
     run_dir = path.parent
     return unsafe_dir_reason(run_dir) or unsafe_dir_reason(run_dir.parent)
-
-
-def unsafe_file_reason(path: Path, st: os.stat_result) -> str | None:
-    """Refusal reason from the opened file's own stat, or None."""
-    if not stat.S_ISREG(st.st_mode):
-        return f"{path} is not a regular file"
-    if st.st_uid != os.geteuid():
-        return f"{path} is owned by uid {st.st_uid}, not {os.geteuid()}"
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return f"{path} is group- or world-writable (mode {stat.S_IMODE(st.st_mode):o})"
-    return None
 
 
 def digest_mismatch_reason(path: Path, data: bytes) -> str | None:

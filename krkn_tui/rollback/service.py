@@ -240,13 +240,14 @@ class RollbackService:
 
     # -- archiving ----------------------------------------------------------------------------
 
-    def archive(self, paths: Iterable[Path]) -> list[Path]:
+    def archive(self, paths: Iterable[Path], refused: list | None = None) -> list[Path]:
         """Move steps (with their failure records and manifest lines) to the archive folder and
-        return their new paths; a step being executed or already gone is left out. Raises
-        UserError for a path that is not a step of this versions folder."""
+        return their new paths; a step being executed or already gone is left out, and one that
+        cannot be moved goes to ``refused`` as ``(path, reason)``. Raises UserError for a path
+        that is not a step of this versions folder."""
         paths = [Path(p) for p in paths]
         try:
-            moved = _archive(paths, self.versions_dir, self.archive_dir)
+            moved = _archive(paths, self.versions_dir, self.archive_dir, refused=refused)
         except ValueError as e:
             raise UserError(str(e), field="files") from None
         by_name = {(m.parent.name, m.name): m for m in moved}

@@ -19,6 +19,7 @@ from ..errors import UserError
 from .krkn_format import parse_krkn_version
 from .meta import parse_meta
 from .naming import FAILED, archive_dir_for, parse_run_dir_name, parse_version_name
+from .source_text import UnsafeSource, checked_source
 
 MAX_VERSION_BYTES = 16 * 1024 * 1024
 # The statuses a step can still be executed from (a failed step stays runnable).
@@ -157,10 +158,10 @@ def _read_version(path: Path, run_dir: str, name: str, archived: bool, has_sidec
     try:
         raw = read_bytes_safely(path)
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
+            text = checked_source(raw)
+        except UnsafeSource as exc:  # still described (sanitised when shown); never executed
             text = raw.decode("utf-8", "replace")
-            error = error or f"not UTF-8 text: {exc}"
+            error = error or f"unsafe: {exc}"
         described = _describe(text)
     except Exception as exc:
         described = {"origin": "krkn", "verb": "", "kind": "", "namespace": None, "name": None}

@@ -26,6 +26,7 @@ from ..errors import UserError
 from ..kube.client import describe_target, load_api_client
 from ..kube.podwatch import KubePodSource, PodTable, PodWatcher, describe_error
 from ..rollback.service import RollbackService
+from ..sanitize import one_line
 from .commands import ConsoleCommands
 from .screens.base import allowed
 from .screens.confirm import ConfirmScreen
@@ -273,7 +274,7 @@ class KrknConsole(App[int]):
             message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
             self.run_state = "error"
             self.views["picker"].run_failed_to_start(message)
-            self.notify(f"run failed: {message}", severity="error", timeout=15)
+            self.notify(f"run failed: {one_line(message)}", severity="error", timeout=15, markup=False)
         if self._quit_after_run:
             self.exit(self.last_result.exit_code if self.last_result else 1)
 

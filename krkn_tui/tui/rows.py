@@ -14,6 +14,7 @@ from ..config import ScenarioRef
 from ..errors import UserError
 from ..rollback import VersionInfo
 from ..rollback.naming import pending_name
+from ..sanitize import visible
 from ..scenarios.specs import (
     AppOutageSpec,
     HogSpec,
@@ -102,13 +103,14 @@ def version_key(v: VersionInfo) -> str:
 
 
 def short_run(v: VersionInfo) -> str:
-    return (v.run_uuid or v.run_dir)[:8]
+    return visible((v.run_uuid or v.run_dir)[:8])
 
 
 def tilde(path: Path | str) -> str:
     """A path as people type it: the home folder as ~."""
     text, home = str(path), str(Path.home())
-    return "~" + text[len(home):] if text == home or text.startswith(home + os.sep) else text
+    text = "~" + text[len(home):] if text == home or text.startswith(home + os.sep) else text
+    return visible(text)
 
 
 def local_time(ns_or_s: float | int | None, with_date: bool = True) -> str:
@@ -124,8 +126,9 @@ def short_time(ns: int | None) -> str:
 
 
 def version_action(v: VersionInfo) -> str:
+    """What the step will do, from the file: sanitised (a cell is Text, but ESC is still ESC)."""
     target = "/".join(p for p in (v.namespace, v.name) if p)
-    return " ".join(p for p in (v.verb, v.kind, target) if p) or "?"
+    return visible(" ".join(p for p in (v.verb, v.kind, target) if p)) or "?"
 
 
 def version_search_text(v: VersionInfo) -> str:

@@ -11,7 +11,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...rollback import VersionInfo
-from ...rollback.store import read_source
+from ...rollback.source_text import UnsafeSource, checked_source
+from ...rollback.store import read_bytes_safely
+from ...sanitize import one_line, visible
 from ..rows import local_time, tilde, version_action
 from ..widgets.header import ConsoleHeader
 
@@ -20,14 +22,14 @@ def version_metadata(v: VersionInfo) -> Content:
     fields = [
         ("action", version_action(v)),
         ("status", v.status + (f" (was {v.prior_status})" if v.prior_status else "")),
-        ("run", v.run_dir),
-        ("scenario", v.scenario_type or "-"),
+        ("run", visible(v.run_dir)),
+        ("scenario", visible(v.scenario_type) or "-"),
         ("created", local_time(v.created_ns)),
         ("origin", v.origin),
         ("file", tilde(v.path)),
     ]
     if v.error:
-        fields.append(("error", v.error))
+        fields.append(("error", one_line(v.error)))
     return Content("\n").join(
         Content.assemble((f"{name:>9}  ", "bold"), (value, "$text-error" if name == "error" else ""))
         for name, value in fields
@@ -36,9 +38,14 @@ def version_metadata(v: VersionInfo) -> Content:
 
 def source_view(v: VersionInfo) -> Content:
     try:
-        return highlight(read_source(v.path), language="python")
+        raw = read_bytes_safely(v.path)
     except Exception as exc:  # gone, unreadable, a FIFO: say so instead of failing
-        return Content.styled(f"cannot read {v.path.name}: {exc}", "$text-error")
+        return Content.styled(f"cannot read {v.path.name}: {one_line(exc)}", "$text-error")
+    try:
+        return highlight(checked_source(raw), language="python")
+    except UnsafeSource as exc:  # shown escaped, uncoloured: every hidden character in plain sight
+        text = visible(raw.decode("utf-8", "replace"), keep="\n\t")
+        return Content.styled(f"unsafe: {exc}; it will not be executed\n\n", "$text-error") + Content(text)
 
 
 class InspectScreen(Screen):

@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Static
 
+from ...rollback.fsio import read_head
+from ...sanitize import one_line, visible
 from ..rows import ScenarioRow, scenario_row, short_type, tilde
 from ..widgets.colors import coloured
 from ..widgets.header import ConsoleHeader
@@ -28,10 +30,9 @@ PREVIEW_BYTES = 64 * 1024
 
 def preview_content(path: Path, colour: bool = True) -> Content:
     try:
-        with open(path, "rb") as f:
-            text = f.read(PREVIEW_BYTES).decode("utf-8", "replace")
+        text = visible(read_head(path, PREVIEW_BYTES).decode("utf-8", "replace"), keep="\n\t")
     except OSError as exc:
-        return Content.styled(f"cannot read {path}: {exc.strerror or exc}", "$text-error")
+        return Content.styled(f"cannot read {visible(path)}: {one_line(exc.strerror or exc)}", "$text-error")
     if not colour:
         return Content(text)
     from textual.highlight import highlight  # pygments: ~20 ms to import and build the lexer
@@ -73,7 +74,7 @@ class PickerScreen(View):
         loaded = self.app.loaded
         yield ConsoleHeader(id="header")
         if loaded.error:
-            yield Static(Content.assemble(("config not loaded: ", "bold"), loaded.error), id="config-error",
+            yield Static(Content.assemble(("config not loaded: ", "bold"), one_line(loaded.error)), id="config-error",
                          classes="error-banner")
         # records: (row, marked), in the config's order
         yield VirtualTable(COLUMNS, cells=self.row_cells, order=lambda r: r[0].ref.index, id="scenarios")
@@ -104,8 +105,10 @@ class PickerScreen(View):
     def row_cells(self, record: tuple[ScenarioRow, bool]) -> tuple:
         row, marked = record
         mark = coloured(self.app, MARK, "passed") if marked else Text(" ")
-        params = coloured(self.app, f"✗ {row.summary}", "error") if row.error else Text(row.summary, no_wrap=True)
-        return (mark, str(row.ref.index + 1), short_type(row.ref.scenario_type), row.file_label, params)
+        summary = one_line(row.summary)
+        params = coloured(self.app, f"✗ {summary}", "error") if row.error else Text(summary, no_wrap=True)
+        return (mark, str(row.ref.index + 1), visible(short_type(row.ref.scenario_type)), visible(row.file_label),
+                params)
 
     def refresh_rows(self) -> None:
         table = self.query_one("#scenarios", VirtualTable)
@@ -117,7 +120,7 @@ class PickerScreen(View):
 
     def show_preview(self, row: ScenarioRow) -> None:
         self.query_one("#preview-title", Static).update(
-            Content.assemble((row.file_label, "bold"), f" — {row.ref.scenario_type}"))
+            Content.assemble((visible(row.file_label), "bold"), f" — {visible(row.ref.scenario_type)}"))
         self.query_one("#preview", Static).update(preview_content(row.ref.file, self._colour_preview))
         if not self._colour_preview and not self._colour_scheduled:
             # The console's first frame shows the text; its colours follow on the next one.
@@ -156,8 +159,8 @@ class PickerScreen(View):
             return
         broken = [r for r in chosen if r.error]
         if broken:
-            self.notify(f"#{broken[0].ref.index + 1} {broken[0].file_label} does not parse: {broken[0].error}",
-                        severity="error")
+            self.notify(one_line(f"#{broken[0].ref.index + 1} {broken[0].file_label} does not parse: "
+                                 f"{broken[0].error}"), severity="error", markup=False)
             return
         lines = [f"  #{r.ref.index + 1} {short_type(r.ref.scenario_type)} · {r.file_label}" for r in chosen]
         body = "\n".join([f"on {self.app.target_summary}", *lines,

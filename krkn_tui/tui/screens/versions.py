@@ -18,10 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
+from rich.text import Text
 from textual.widgets import Footer, Input, Static
 
 from ...rollback import VersionInfo
 from ...rollback.store import EXECUTABLE, VersionLister
+from ...sanitize import one_line, visible
 from ..rows import (
     short_run,
     short_time,
@@ -177,11 +179,12 @@ class VersionsScreen(View):
 
     def cells(self, v: VersionInfo) -> tuple:
         created = short_time(v.created_ns)
-        note = coloured(self.app, v.error, "failed") if v.error else ""
+        note = coloured(self.app, one_line(v.error), "failed") if v.error else ""
         status = coloured(self.app, v.status)
         if v.prior_status:
             status.append(f" ({v.prior_status})", style="dim")
-        return (created, short_run(v), short_type(v.scenario_type), status, version_action(v), v.origin, note)
+        return (created, Text(short_run(v)), Text(visible(short_type(v.scenario_type))), status,
+                Text(version_action(v), no_wrap=True), Text(visible(v.origin)), note)
 
     def show(self, versions: list[VersionInfo], changed: set[str] | None = None) -> None:
         """Make the table match ``versions``; with ``changed``, only those keys changed since the
@@ -210,7 +213,7 @@ class VersionsScreen(View):
         v = self.selected()
         detail = Content("") if v is None else Content.styled(tilde(v.path), "dim")
         if v is not None and v.error:
-            detail += Content.styled(f"\n{v.error}", "$text-error")
+            detail += Content.styled(f"\n{one_line(v.error)}", "$text-error")
         self.query_one("#version-detail", Static).update(detail)
 
     def on_virtual_table_highlighted(self, event: VirtualTable.Highlighted) -> None:
@@ -326,7 +329,7 @@ class VersionsScreen(View):
     def on_versions_screen_done(self, message: Done) -> None:
         o = message.outcome
         if o.error:
-            self.notify(f"{o.what} {o.label}: {o.error}", severity="error", timeout=15)
+            self.notify(f"{o.what} {o.label}: {one_line(o.error)}", severity="error", timeout=15, markup=False)
         elif o.what == "archive":
             if o.results:
                 self.notify(f"archived {o.label}")
@@ -342,5 +345,6 @@ class VersionsScreen(View):
         if not failed:
             self.notify(f"executed {o.label}: {done} step(s) done")
             return
-        errors = "\n".join(f"{r.path.name}: {r.status}: {r.error}" for r in failed[:5])
-        self.notify(f"{o.label}: {done} done, {len(failed)} not\n{errors}", severity="error", timeout=20)
+        errors = "\n".join(f"{r.path.name}: {r.status}: {one_line(r.error)}" for r in failed[:5])
+        self.notify(f"{o.label}: {done} done, {len(failed)} not\n{errors}", severity="error", timeout=20,
+                    markup=False)

@@ -1,0 +1,215 @@
+"""The numbered cases of "a versions folder that fights back", one test (or a few) each.
+
+Each failed on the code before the fix (what was reviewed was not what ran, escapes reached the
+terminal, the console died on markup...) and guards the fix now."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from krkn_tui.rollback import Executor, list_versions
+from rollback_fixtures import KUBECONFIG
+from hostile_support import RUN, body, krkn, meta, no_raw_controls, plant
+
+
+def executor(**kw) -> Executor:
+    return Executor(lambda: object(), **kw)
+
+
+# -- 1. what you review is what runs -----------------------------------------------------------
+
+def hidden_code(marker: Path) -> dict[str, bytes]:
+    """Files whose visible text is harmless but whose hidden part writes "hidden" to marker."""
+    hidden = f"open({str(marker)!r}, 'a').write('hidden')"
+    plain = body(marker, "shown")
+    return {
+        # Python decodes with the cookie: \xe9 is "é" there, while a viewer sees broken UTF-8.
+        "latin-1-cookie": b"# coding: latin-1\n" + meta() + b"x = '\xe9'\n" + plain,
+        # utf-7: "+AAo-" is a newline, so the "comment" holds a line of code.
+        "utf-7-cookie": b"# coding: utf-7\n" + meta() + b"# harmless +AAo-" + hidden.encode() + b"\n" + plain,
+        # \r is a line break for Python; a terminal writes the comment over the code.
+        "carriage-return": meta() + hidden.encode() + b" #\r# nothing to see\n" + plain,
+        # ESC[8m ... ESC[0m: the terminal conceals what is between.
+        "concealed": meta() + b"# \x1b[8m\n" + hidden.encode() + b"\n# \x1b[0m\n" + plain,
+    }
+
+
+@pytest.mark.parametrize("case", ["latin-1-cookie", "utf-7-cookie", "carriage-return", "concealed"])
+def test_1_hidden_code_is_refused_by_executor_list_and_show(tmp_path, case):
+    marker = tmp_path / "marker"
+    path = plant(tmp_path / "versions", hidden_code(marker)[case])
+    [result] = executor().execute([path])
+    assert result.status == "refused" and "unsafe" in result.error, result
+    assert not marker.exists()  # nothing ran, hidden or shown
+    assert path.exists()
+    [listed] = list_versions(tmp_path / "versions")
+    assert listed.error.startswith("unsafe: ")
+    shown = krkn("show-rollback", path)
+    assert shown.returncode == 2 and b"unsafe" in shown.stderr and shown.stdout == b""
+    assert no_raw_controls(shown.stderr) and b"Traceback" not in shown.stderr
+
+
+def test_1_executed_code_is_the_checked_text(tmp_path):
+    """A utf-8 cookie is fine: the file runs, compiled from the decoded text."""
+    marker = tmp_path / "marker"
+    path = plant(tmp_path / "versions", b"# -*- coding: utf-8 -*-\n" + meta() + body(marker, "é"))
+    [result] = executor().execute([path])
+    assert result.status == "executed", result
+    assert marker.read_text(encoding="utf-8") == "é\n"
+
+
+# -- 2. terminal escapes never pass through -----------------------------------------------------
+
+OSC_TITLE = "\x1b]0;pwned\x07"
+CLEAR = "\x1b[2J"
+OSC8 = "\x1b]8;;http://example.invalid/\x1b\\click\x1b]8;;\x1b\\"
+
+KRKN_WITH_ESCAPES = f'''\
+from dataclasses import dataclass
+
+@dataclass(frozen=True)
+class RollbackContent:
+    resource_identifier: str
+    namespace: str = None
+
+def rollback_x(rollback_content, lib_telemetry):
+    pass
+
+rollback_content = RollbackContent(namespace={CLEAR!r}, resource_identifier={OSC_TITLE!r})
+
+if __name__ == '__main__':
+    rollback_x(rollback_content, None)
+'''
+
+
+def escape_folder(tmp_path: Path) -> tuple[Path, list[Path]]:
+    """ASCII-clean files (they pass the text rule) whose decoded fields hold escapes."""
+    versions = tmp_path / "versions"
+    ours = plant(versions, meta(verb=OSC_TITLE, name="x" * 30 + OSC8) + body(tmp_path / "m"))
+    failed = plant(versions, meta() + body(tmp_path / "m"),
+                   name="pod_disruption_scenarios_1755523353558511001_abcdefgh.py")
+    Path(str(failed) + ".failed").write_text(json.dumps({"error": CLEAR + "boom" + OSC_TITLE}))
+    krkn_file = plant(versions, KRKN_WITH_ESCAPES.encode(), name="hog_scenarios_1755523353558511002_kestermi.py",
+                      digest=False)
+    return versions, [ours, failed, krkn_file]
+
+
+def test_2_list_and_show_print_escapes_visibly(tmp_path):
+    versions, files = escape_folder(tmp_path)
+    listed = krkn("list-rollback", "-d", versions)
+    assert listed.returncode == 0, listed.stderr
+    assert no_raw_controls(listed.stdout), listed.stdout
+    out = listed.stdout.decode()
+    assert "\\x1b]0;pwned\\x07" in out and "\\x1b[2Jboom" in out
+    for path in files:
+        shown = krkn("show-rollback", path)
+        assert shown.returncode == 0, shown.stderr
+        assert no_raw_controls(shown.stdout), shown.stdout
+        assert b"\\x1b" in shown.stdout
+    # --json escapes by itself and keeps the real values
+    rows = json.loads(krkn("list-rollback", "-d", versions, "--json").stdout)
+    assert {r["verb"] for r in rows} >= {OSC_TITLE}
+
+
+def test_2_cutting_an_action_never_leaves_an_escape_open():
+    from krkn_tui.sanitize import clip
+
+    for width in range(1, 60):
+        cut = clip("x" * 30 + OSC8, width)
+        assert "\x1b" not in cut and len(cut) <= width
+        assert not cut.rstrip("…").endswith(("\\", "\\x", "\\x1"))
+
+
+# -- 3. the console shows markup as text --------------------------------------------------------
+
+async def test_3_console_shows_markup_as_text(tmp_path):
+    from tui_support import SIZE, cell, console, keys, until
+
+    plant(tmp_path / "versions", meta(verb="[/oops]", kind="[b]", name=OSC_TITLE) + body(tmp_path / "m"))
+    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
+    app = console(tmp_path, kubeconfig=str(tmp_path / "none"), watch_pods=False, probe_cluster=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        table = app.screen.query_one("#version-table")
+        await until(pilot, lambda: table.row_count == 1, what="the row")
+        [key] = keys(table)
+        assert cell(table, key, "action") == "[/oops] [b] demo/\\x1b]0;pwned\\x07"
+        await pilot.press("enter")  # the inspect screen too
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+
+
+# -- 4. one bad manifest refuses its own steps only, never hangs, never a traceback -------------
+
+OTHER_RUN = "1755523355298089001-0f0f0f0f-91f7-490a-afb9-878478b1574a"
+
+
+def break_manifest(run_dir: Path, how: str) -> None:
+    target = run_dir / ".krkn-tui-manifest.jsonl"
+    if how == "symlink":
+        real = run_dir.parent / "elsewhere.jsonl"
+        target.rename(real)
+        target.symlink_to(real)
+    elif how == "directory":
+        target.unlink()
+        target.mkdir()
+    elif how == "fifo":
+        target.unlink()
+        os.mkfifo(target, 0o600)
+    elif how == "world-writable":
+        os.chmod(target, 0o666)
+    elif how == "foreign-owner":
+        os.chown(target, 4242, 4242)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("how", ["symlink", "directory", "fifo", "world-writable", "foreign-owner"])
+def test_4_bad_manifest_refuses_only_its_run(tmp_path, how):
+    versions = tmp_path / "versions"
+    marker = tmp_path / "marker"
+    bad = plant(versions, meta() + body(marker, "bad"))
+    good = plant(versions, meta() + body(marker, "good"), run=OTHER_RUN,
+                 name="pod_disruption_scenarios_1755523353558511009_abcdefgh.py")
+    break_manifest(bad.parent, how)
+    # the CLI's dry run checks the same way: one refusal line, no traceback
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    out = krkn("execute-rollback", "-d", versions, "--dry-run", bad, good, "--kubeconfig", kubeconfig)
+    assert b"Traceback" not in out.stdout + out.stderr, out
+    assert out.returncode == 1 and out.stdout.count(b"refused") == 1 and b"would-run" in out.stdout, out
+    results = {r.path: r for r in executor().execute([bad, good])}
+    assert results[bad].status == "refused" and results[bad].error, results[bad]
+    assert results[good].status == "executed", results[good]
+    assert marker.read_text() == "good\n"
+
+
+# -- 7. krkn's files run isolated, from the checked bytes -----------------------------------------
+
+KRKN_PROBE = '''\
+import os, sys, json
+try:
+    import kubernetes
+    planted = getattr(kubernetes, "PLANTED", False)
+except ImportError:
+    planted = False
+with open({marker!r}, "w") as f:
+    json.dump({{"cwd": os.getcwd(), "isolated": sys.flags.isolated, "planted": planted,
+               "path": sys.path}}, f)
+'''
+
+
+def test_7_krkn_file_runs_isolated_from_checked_bytes(tmp_path):
+    versions = tmp_path / "versions"
+    marker = tmp_path / "probe.json"
+    path = plant(versions, KRKN_PROBE.format(marker=str(marker)).encode(),
+                 name="hog_scenarios_1755523353558511000_kestermi.py", digest=False)
+    (path.parent / "kubernetes.py").write_text("PLANTED = True\n")
+    [result] = executor(allow_foreign=True).execute([path])
+    assert result.status == "executed", result
+    probe = json.loads(marker.read_text())
+    assert probe["planted"] is False and probe["isolated"] == 1
+    assert Path(probe["cwd"]) != path.parent and str(path.parent) not in probe["path"]
