@@ -33,8 +33,7 @@ def _model_index(app: ProbeConsole, index: dict, done: list[int]) -> None:
     events = app.drained
     for e in events[done[0]:]:
         if e.kind in ("ADDED", "MODIFIED", "DELETED"):
-            meta = e.payload.get("metadata") or {}
-            index.setdefault((e.kind, meta.get("name"), meta.get("resourceVersion")), e.received)
+            index.setdefault((e.kind, e.payload.name, e.version), e.received)
     done[0] = len(events)
 
 

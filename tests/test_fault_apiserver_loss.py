@@ -131,7 +131,7 @@ def test_pod_watcher_reconnects_and_sees_pods_created_after_the_restart(private_
 
         def added() -> bool:
             seen.extend(watcher.drain())
-            return any(e.kind == ADDED and e.payload["metadata"]["name"] == name for e in seen)
+            return any(e.kind == ADDED and e.payload.name == name for e in seen)
 
         wait_for(added, timeout=30, what="the new pod's ADDED event")
     finally:

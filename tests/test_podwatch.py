@@ -252,7 +252,7 @@ def test_watcher_waits_for_the_consumer_when_the_buffer_is_full():
     got = []
     wait_for(lambda: got.extend(watcher.drain()) or len(got) >= 11, 5, 0.01, "all events")
     watcher.stop()
-    assert [e.payload["metadata"]["name"] for e in got if e.kind == ADDED][:10] == [f"p{i}" for i in range(10)]
+    assert [e.payload.name for e in got if e.kind == ADDED][:10] == [f"p{i}" for i in range(10)]
 
 
 def test_watcher_wakes_the_consumer_once_per_drain():
@@ -370,3 +370,50 @@ def test_stop_ends_a_long_watch_without_waiting_for_its_server_timeout(api_clien
     wait_for(lambda: watcher.state == "connected", 30, what="watch connected")
     watcher.stop(timeout=10)  # draining the body instead would block for the 600 s timeout
     assert not watcher.is_alive() and watcher.state == "stopped"
+
+
+def _pods(core, namespace, names_and_apps):
+    from kubernetes import client
+
+    for name, app in names_and_apps:
+        core.create_namespaced_pod(namespace, client.V1Pod(
+            metadata=client.V1ObjectMeta(name=name, labels={"app": app}),
+            spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.k8s.io/pause:3.10")],
+                                  termination_grace_period_seconds=0)))
+
+
+@pytest.mark.cluster
+def test_list_reads_every_page_and_a_label_selector_narrows_list_and_watch_on_the_server(api_client, namespace):
+    from kubernetes import client
+
+    core = client.CoreV1Api(api_client)
+    _pods(core, namespace, [(f"a{i}", "a") for i in range(5)] + [(f"b{i}", "b") for i in range(2)])
+    calls = []
+    paged = KubePodSource(lambda: api_client, namespace, page=3)
+    original = paged._call
+    paged._call = lambda **kw: calls.append(kw) or original(**kw)
+    rows, version = paged.list()
+    assert sorted(r.name for r in rows) == [*(f"a{i}" for i in range(5)), "b0", "b1"] and version
+    assert [c.get("limit") for c in calls] == [3, 3, 3] and "_continue" in calls[1]  # three pages
+    assert all(isinstance(r.key, str) and r.key == f"{namespace}/{r.name}" for r in rows)
+
+    only_b = KubePodSource(lambda: api_client, namespace, label_selector="app=b")
+    rows, version = only_b.list()
+    assert sorted(r.name for r in rows) == ["b0", "b1"]
+
+    # the watch carries the selector too: a new pod of app=a never reaches this watcher
+    watcher = PodWatcher(only_b, timeout_seconds=5)
+    table = PodTable()
+    watcher.start()
+    try:
+        wait_for(lambda: watcher.state == "connected", 30, what="watch connected")
+        _pods(core, namespace, [("a-late", "a"), ("b-late", "b")])
+
+        def b_late_seen():
+            table.apply(watcher.drain())
+            return f"{namespace}/b-late" in table.rows
+
+        wait_for(b_late_seen, 60, what="b-late in the table")
+        assert {r.name for r in table.rows.values()} == {"b0", "b1", "b-late"}
+    finally:
+        watcher.stop()

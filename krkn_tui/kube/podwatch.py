@@ -1,10 +1,17 @@
 """Live pod state: a watcher thread that fills a buffer, and a table model that drains it.
 
-The watcher lists, then watches from the list's resourceVersion. Each watch request carries
+The watcher lists (in pages of ``LIST_PAGE`` pods, ``limit``/``continue``), then watches from the
+list's resourceVersion with bookmarks, so a reconnect resumes where it left off. Each watch request carries
 ``timeout_seconds`` so the loop regains control; a 410 Gone (history compacted) means re-list;
 a lost API server means reconnect with backoff (0.5 s doubling to 5 s) and resume from the last
 resourceVersion. Events go into a deque the UI drains on its own clock, so a burst of events
 never blocks the producer on the UI (and the UI never waits on the network).
+
+Each pod is reduced to a ``PodRow`` (seven fields, slots, shared strings for the repeated
+values) in the watcher's thread as soon as its JSON is read: the client's object graph of a pod
+(~30 KB of Python objects for kwok's pods) never exists, and a page's dicts are dropped before
+the next page is read. A namespace (``-n``) and a label selector narrow the list and the watch
+on the server.
 
 Nothing here imports Textual: ``PodTable`` is plain data and is tested on plain dicts.
 """
@@ -12,6 +19,7 @@ Nothing here imports Textual: ``PodTable`` is plain data and is tested on plain 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -26,17 +34,19 @@ WATCH_TIMEOUT_SECONDS = 30
 BACKOFF_START, BACKOFF_MAX = 0.5, 5.0
 # Backpressure: past this many undrained events the watcher waits for the UI (as toolong does).
 MAX_PENDING = 20_000
+LIST_PAGE = 500  # kubectl's chunk size: one page is ~1.5 MB of JSON at most
 
 
 class Gone(Exception):
     """The resourceVersion we resume from is too old (HTTP 410): list again."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BufferedEvent:
     kind: str  # ADDED | MODIFIED | DELETED | SYNC
-    payload: Any  # one pod dict, or for SYNC the list of pod dicts
+    payload: Any  # one PodRow (or pod dict), or for SYNC a list of them
     received: float  # wall-clock seconds
+    version: str = ""  # the event's resourceVersion
 
 
 # -- the Kubernetes side ----------------------------------------------------------------------
@@ -45,8 +55,8 @@ class BufferedEvent:
 class PodSource(Protocol):
     """The two calls the watcher makes; the real one talks to the API, tests pass a fake."""
 
-    def list(self) -> tuple[list[dict], str]:
-        """All pods in scope and the list's resourceVersion."""
+    def list(self) -> tuple[list, str]:
+        """All pods in scope (PodRows or pod dicts) and the list's resourceVersion."""
 
     def watch(self, resource_version: str, timeout_seconds: int) -> "WatchStream":
         """Open a watch; raises Gone when ``resource_version`` has expired."""
@@ -96,28 +106,51 @@ class _HttpWatchStream:
 
 
 class KubePodSource:
-    """Pods of one namespace (or all) through the kubernetes client, as raw JSON dicts."""
+    """Pods of one namespace (or all), optionally of a label selector, as PodRows."""
 
     def __init__(self, api_client_factory: Callable[[], Any], namespace: str | None = None,
-                 connect_timeout: float = 5.0):
+                 connect_timeout: float = 5.0, label_selector: str | None = None, page: int = LIST_PAGE):
         self._factory = api_client_factory
         self._core = None
         self.namespace = namespace
+        self.label_selector = label_selector
         self.connect_timeout = connect_timeout
+        self.page = page
 
     def _call(self, **kwargs):
         if self._core is None:
             from kubernetes import client
 
             self._core = client.CoreV1Api(self._factory())
+        if self.label_selector:
+            kwargs["label_selector"] = self.label_selector
         if self.namespace:
             return self._core.list_namespaced_pod(self.namespace, _preload_content=False, **kwargs)
         return self._core.list_pod_for_all_namespaces(_preload_content=False, **kwargs)
 
-    def list(self) -> tuple[list[dict], str]:
-        response = self._call(_request_timeout=(self.connect_timeout, 60))
-        body = json.loads(response.data)
-        return body.get("items") or [], body["metadata"]["resourceVersion"]
+    def list(self) -> tuple[list[PodRow], str]:
+        """Every page, each reduced to rows before the next is read; an expired continue token
+        (410) means list again from the start, like an expired watch."""
+        from kubernetes.client.exceptions import ApiException
+
+        rows: list[PodRow] = []
+        token = None
+        while True:
+            kwargs = {"limit": self.page} if self.page else {}
+            if token:
+                kwargs["_continue"] = token
+            try:
+                response = self._call(_request_timeout=(self.connect_timeout, 60), **kwargs)
+            except ApiException as e:
+                if e.status == 410:
+                    raise Gone(e.reason) from None
+                raise
+            body = json.loads(response.data)
+            rows.extend(map(pod_row, body.get("items") or ()))
+            meta = body.get("metadata") or {}
+            token = meta.get("continue")
+            if not token:
+                return rows, meta["resourceVersion"]
 
     def watch(self, resource_version: str, timeout_seconds: int) -> WatchStream:
         from kubernetes.client.exceptions import ApiException
@@ -226,7 +259,7 @@ class PodWatcher(threading.Thread):
 
     def _list(self) -> None:
         items, resource_version = self.source.list()
-        self._push(SYNC, items)
+        self._push(SYNC, [as_row(item) for item in items], resource_version)
         self.resource_version = resource_version
 
     def _watch_once(self) -> None:
@@ -244,7 +277,7 @@ class PodWatcher(threading.Thread):
                 obj = event.get("object") or {}
                 version = (obj.get("metadata") or {}).get("resourceVersion")
                 if event.get("type") in (ADDED, MODIFIED, DELETED):
-                    self._push(event["type"], obj)
+                    self._push(event["type"], pod_row(obj), version or "")
                 if version:  # BOOKMARKs only move the resume point
                     self.resource_version = version
         finally:
@@ -252,10 +285,10 @@ class PodWatcher(threading.Thread):
                 self._stream = None
             stream.close()
 
-    def _push(self, kind: str, payload: Any) -> None:
+    def _push(self, kind: str, payload: Any, version: str = "") -> None:
         while len(self.buffer) >= self.max_pending and not self.stopped:
             self._stop_event.wait(0.05)
-        self.buffer.append(BufferedEvent(kind, payload, self._clock()))
+        self.buffer.append(BufferedEvent(kind, payload, self._clock(), version))
         if self._wake_armed and self._on_wake is not None:
             self._wake_armed = False
             try:
@@ -287,8 +320,11 @@ def parse_k8s_time(value: str | None) -> float | None:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PodRow:
+    """What the console shows of a pod: ~200 bytes with its strings, where the client's V1Pod
+    graph of the same pod is tens of kilobytes."""
+
     namespace: str
     name: str
     phase: str
@@ -296,15 +332,21 @@ class PodRow:
     restarts: int
     node: str
     created: float | None  # epoch seconds
+    key: str = field(default="", compare=False, repr=False)  # namespace/name, made once
 
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
+    def __post_init__(self):
+        if not self.key:
+            object.__setattr__(self, "key", f"{self.namespace}/{self.name}")
 
 
-def pod_key(obj: dict) -> str:
+def pod_key(obj: dict | PodRow) -> str:
+    if isinstance(obj, PodRow):
+        return obj.key
     meta = obj.get("metadata") or {}
     return f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+
+
+_intern = sys.intern  # namespaces, phases, ready counts and nodes repeat across pods: one copy each
 
 
 def pod_row(obj: dict) -> PodRow:
@@ -318,15 +360,21 @@ def pod_row(obj: dict) -> PodRow:
         phase = "Terminating"  # as kubectl shows it: the phase stays Running until it is gone
     elif status.get("reason"):
         phase = status["reason"]  # Evicted, NodeLost, ...
+    namespace, name = _intern(meta.get("namespace") or ""), meta.get("name") or ""
     return PodRow(
-        namespace=meta.get("namespace") or "",
-        name=meta.get("name") or "",
-        phase=phase,
-        ready=f"{sum(1 for c in statuses if c.get('ready'))}/{len(containers)}",
+        namespace=namespace,
+        name=name,
+        phase=_intern(phase),
+        ready=_intern(f"{sum(1 for c in statuses if c.get('ready'))}/{len(containers)}"),
         restarts=sum(int(c.get("restartCount") or 0) for c in statuses),
-        node=spec.get("nodeName") or "",
+        node=_intern(spec.get("nodeName") or ""),
         created=parse_k8s_time(meta.get("creationTimestamp")),
+        key=f"{namespace}/{name}",
     )
+
+
+def as_row(payload: dict | PodRow) -> PodRow:
+    return payload if isinstance(payload, PodRow) else pod_row(payload)
 
 
 def human_age(seconds: float | None) -> str:
@@ -412,7 +460,7 @@ class PodTable:
         return changes
 
     def _one(self, event: BufferedEvent) -> LogEntry | None:
-        row = pod_row(event.payload)
+        row = as_row(event.payload)
         if event.kind == DELETED:
             self.rows.pop(row.key, None)
             return LogEntry(event.received, DELETED, row.key, row.node)
@@ -424,7 +472,7 @@ class PodTable:
 
     def _sync(self, event: BufferedEvent) -> list[LogEntry]:
         """Replace everything; after the first list, log what changed while we were away."""
-        fresh = {row.key: row for row in map(pod_row, event.payload)}
+        fresh = {row.key: row for row in map(as_row, event.payload)}
         old, self.rows = self.rows, fresh
         if not self.synced:
             self.synced = True
