@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -19,33 +18,12 @@ def add_parser(sub) -> None:
 
 
 def cmd_report(args) -> int:
-    from ..report import find_report, read_report
+    from ..report import find_report, read_report, render, write_report_file
 
     fmt = args.format or ("html" if args.output and args.output.suffix.lower() in (".html", ".htm") else "md")
     report = read_report(find_report(common.resolve_target(args).versions_dir, args.run))
-    text = write_report_file(report, fmt, args.output) if args.output else render(report, fmt)
     if args.output:
-        print(f"report written: {text}")
+        print(f"report written: {write_report_file(report, fmt, args.output)}")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(render(report, fmt))
     return 0
-
-
-def render(report: dict, fmt: str) -> str:
-    from ..report import render_html, render_markdown
-
-    return render_html(report) if fmt == "html" else render_markdown(report)
-
-
-def write_report_file(report: dict, fmt: str, path: Path) -> str:
-    """Written to a temporary name and renamed: a reader never sees half a report."""
-    from ..errors import UserError
-
-    body = render(report, fmt)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(body, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as e:
-        raise UserError(f"cannot write: {e.strerror or e}", file=path, field="-o") from None
-    return str(path)
