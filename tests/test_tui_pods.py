@@ -8,9 +8,9 @@ from kubernetes import client
 from tui_support import SIZE, cell, console, keys, until
 
 
-def make_pod(core, namespace: str, name: str) -> None:
+def make_pod(core, namespace: str, name: str, app: str = "web") -> None:
     core.create_namespaced_pod(namespace, client.V1Pod(
-        metadata=client.V1ObjectMeta(name=name, labels={"app": "web"}),
+        metadata=client.V1ObjectMeta(name=name, labels={"app": app}),
         spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.k8s.io/pause:3.10")],
                               termination_grace_period_seconds=0)))
 
@@ -48,6 +48,33 @@ async def test_pod_rows_appear_update_and_vanish_live_with_the_cursor_on_its_pod
         assert any("DELETED" in line and b in line for line in log_lines(app))
         status = str(app.screen.query_one("#pods-status").render())
         assert status.startswith("1 pods in namespace " + namespace) and "connected" in status
+
+
+@pytest.mark.cluster
+async def test_a_label_selector_typed_after_slash_narrows_the_watch_on_the_server(tmp_path, kubeconfig, namespace,
+                                                                              api_client):
+    core = client.CoreV1Api(api_client)
+    make_pod(core, namespace, "web-1")
+    make_pod(core, namespace, "db-1", app="db")
+    app = console(tmp_path, kubeconfig=kubeconfig, namespace=namespace, probe_cluster=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        table = app.screen.query_one("#pod-table")
+        web, db = f"{namespace}/web-1", f"{namespace}/db-1"
+        await until(pilot, lambda: keys(table) == [db, web], what="both pods")
+        first_watcher = app.pod_watcher
+        await pilot.press("slash", *"-l app=web", "enter")
+        await until(pilot, lambda: app.pod_watcher is not first_watcher and keys(table) == [web]
+                    and app.watch_state == "connected", what="only the web pod")
+        assert app.pod_watcher.source.label_selector == "app=web"
+        assert "labels app=web (server-side)" in str(app.screen.query_one("#pods-status").render())
+        make_pod(core, namespace, "db-2", app="db")  # never reaches the narrowed watch
+        make_pod(core, namespace, "web-2")
+        await until(pilot, lambda: f"{namespace}/web-2" in keys(table), what="web-2")
+        assert f"{namespace}/db-2" not in app.pod_table.rows
+        await pilot.press("escape")
+        await until(pilot, lambda: len(keys(table)) == 4, what="every pod again")
+        assert app.pod_watcher.source.label_selector is None
 
 
 async def test_an_unreachable_cluster_is_reported_and_the_console_keeps_running(tmp_path):

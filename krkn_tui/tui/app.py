@@ -81,9 +81,10 @@ class KrknConsole(App[int]):
     target_text = reactive("")
 
     class WatchState(Message):
-        def __init__(self, state: str):
+        def __init__(self, state: str, watcher: PodWatcher | None = None):
             super().__init__()
             self.state = state
+            self.watcher = watcher  # a replaced watcher's last words are ignored
 
     class PodsPending(Message):
         """The pod watcher buffered its first event since the last drain (from its thread)."""
@@ -107,6 +108,7 @@ class KrknConsole(App[int]):
             allow_foreign=self.settings.allow_foreign)
         self.pod_table = pod_table or PodTable()
         self.pod_watcher: PodWatcher | None = None
+        self.pod_label_selector: str | None = None  # narrows the pod list and watch on the server
         self._last_drain = 0.0  # monotonic time of the last drain that applied something
         self._last_batch = 0  # pod events in that drain
         self._wake_timer = None
@@ -169,16 +171,34 @@ class KrknConsole(App[int]):
             self.stop_event.set()
 
     def start_pod_watch(self) -> None:
-        source = KubePodSource(self.api_client_factory, self.settings.namespace)
+        source = KubePodSource(self.api_client_factory, self.settings.namespace,
+                               label_selector=self.pod_label_selector)
         # post_message is thread-safe; a Textual timer cannot be started from the watcher's thread.
-        self.pod_watcher = PodWatcher(source, on_state=lambda s: self.post_message(self.WatchState(s)),
-                                      clock=self.settings.clock,
-                                      on_wake=lambda: self.post_message(self.PodsPending()))
+        watcher = PodWatcher(source, on_state=lambda s: self.post_message(self.WatchState(s, watcher)),
+                             clock=self.settings.clock,
+                             on_wake=lambda: self.post_message(self.PodsPending()))
+        self.pod_watcher = watcher
         self.watch_state = "connecting"
-        self.pod_watcher.start()
+        watcher.start()
+
+    def watch_pods_with(self, label_selector: str | None) -> None:
+        """List and watch again, narrowed on the server to ``label_selector`` (None: every pod)."""
+        if label_selector == self.pod_label_selector:
+            return
+        self.pod_label_selector = label_selector
+        old, self.pod_watcher = self.pod_watcher, None
+        if old is not None:
+            old.stop(timeout=0)  # its thread ends on its own once its stream is closed
+        self.pod_table = PodTable()
+        pods = self.views.get("pods")
+        if pods is not None and pods.is_mounted:
+            pods.restart()
+        if self.target_error is None and self.settings.watch_pods:
+            self.start_pod_watch()
 
     def on_krkn_console_watch_state(self, message: WatchState) -> None:
-        self.watch_state = message.state
+        if message.watcher is None or message.watcher is self.pod_watcher:
+            self.watch_state = message.state
 
     def on_krkn_console_pods_pending(self, message: PodsPending) -> None:
         if self._last_batch > BURST_EVENTS or self._wake_timer is not None:

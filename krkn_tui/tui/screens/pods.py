@@ -5,6 +5,7 @@ row, so 30,000 pods cost what the visible 40 cost; ages tick by redrawing the vi
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -35,6 +36,14 @@ def by_namespace_and_name(row: PodRow) -> tuple:
     return row.namespace, row.name
 
 
+def label_selector_of(text: str) -> str | None:
+    """k9s's `/-l app=web`: a label selector for the server, or None for a text filter."""
+    text = text.strip()
+    if text == "-l" or text.startswith("-l "):
+        return text[2:].strip()
+    return None
+
+
 def pod_matches(row: PodRow, needle: str) -> bool:
     return needle in row.namespace or needle in row.name or needle in row.node or needle in row.phase.lower()
 
@@ -44,7 +53,8 @@ class PodsScreen(View):
     HELP_WIDGETS = (VirtualTable,)
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="pod-filter-open",
-                tooltip="Filter by namespace, name, node or phase text"),
+                tooltip="Filter by namespace, name, node or phase text; -l SELECTOR asks the server for "
+                        "the pods of a label selector"),
         Binding("escape", "clear_filter", "Clear filter", id="pod-filter-clear", show=False,
                 tooltip="Clear the filter"),
     ]
@@ -61,7 +71,7 @@ class PodsScreen(View):
         yield VirtualTable(COLUMNS, cells=self.cells, order=by_namespace_and_name, id="pod-table")
         yield Static("events", id="pod-events-title")
         yield EventLog(id="pod-events")
-        yield Input(placeholder="filter: namespace, name, node or phase…", id="pod-filter")
+        yield Input(placeholder="filter: namespace, name, node or phase… or -l app=web (enter)", id="pod-filter")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -95,6 +105,11 @@ class PodsScreen(View):
         self.write_new_log_lines()
         self.update_status()
 
+    def restart(self) -> None:
+        """The app started a new watch: an empty table until its list arrives."""
+        self._log_written = 0
+        self.sync(None)
+
     def write_new_log_lines(self) -> None:
         model = self.app.pod_table
         new = min(model.log_total - self._log_written, len(model.log))
@@ -112,11 +127,14 @@ class PodsScreen(View):
         model = self.app.pod_table
         scope = f"namespace {self.app.settings.namespace}" if self.app.settings.namespace else "all namespaces"
         filtered = ""
-        if self.filter_text:
+        selector = self.app.pod_label_selector
+        if selector:
+            scope += f" · labels {selector} (server-side)"
+        if self.filter_text and label_selector_of(self.filter_text) is None:
             shown = self.query_one("#pod-table", VirtualTable).row_count
             filtered = f" · filter {self.filter_text!r}: {shown} shown"
-        self.query_one("#pods-status", Static).update(
-            f"{len(model.rows)} pods in {scope} · watch: {self.app.watch_state}{filtered}")
+        self.query_one("#pods-status", Static).update(  # Text: typed filters are never markup
+            Text(f"{len(model.rows)} pods in {scope} · watch: {self.app.watch_state}{filtered}"))
 
     # -- filter -------------------------------------------------------------------------------
 
@@ -130,7 +148,10 @@ class PodsScreen(View):
         self.set_filter(event.value)
 
     @on(Input.Submitted, "#pod-filter")
-    def filter_done(self) -> None:
+    def filter_done(self, event: Input.Submitted) -> None:
+        selector = label_selector_of(event.value)
+        if selector is not None:  # a selector restarts the watch: on enter, not per keystroke
+            self.app.watch_pods_with(selector or None)
         self.query_one("#pod-table", VirtualTable).focus()
 
     def action_clear_filter(self) -> None:
@@ -138,9 +159,15 @@ class PodsScreen(View):
         box.value = ""
         box.display = False
         self.set_filter("")
+        self.app.watch_pods_with(None)
         self.query_one("#pod-table", VirtualTable).focus()
 
     def set_filter(self, text: str) -> None:
-        self.query_one("#pod-table", VirtualTable).filter_by_text(self.filter_text, text, pod_matches)
+        table = self.query_one("#pod-table", VirtualTable)
+        if label_selector_of(text) is not None:
+            table.set_filter(None)  # the server filters once enter is pressed
+        else:
+            before = self.filter_text if label_selector_of(self.filter_text) is None else ""
+            table.filter_by_text(before, text, pod_matches)
         self.filter_text = text
         self.update_status()
