@@ -116,7 +116,9 @@ def parse_checks(top: Section) -> ChecksConfig:
             raise health.error("type", f"unsupported health check type {kind!r} (supported: http_health_check)")
         interval = health.number("interval", DEFAULT_INTERVAL, above=0)
         for i, entry in enumerate(_entries(health, "config")):
-            checks.append(_http(Section(entry, top.file, join_field(health.field("config"), i)), i))
+            check = _http(Section(entry, top.file, join_field(health.field("config"), i)), i)
+            if check is not None:
+                checks.append(check)
     ours = top.section("krkn_tui")
     if ours is not None:
         ours.reject_unknown(("checks", "recovery_timeout"))
@@ -137,8 +139,12 @@ def _entries(section: Section, key: str) -> list[Any]:
     return [] if raw is None else expect_list(raw, section.file, section.field(key), what="a list of checks")
 
 
-def _http(s: Section, index: int) -> HttpCheck:
+def _http(s: Section, index: int) -> HttpCheck | None:
+    """None for a blank entry (every field empty): krkn's default config ships one, and krkn skips
+    it. An entry with any value but no url is an error."""
     s.reject_unknown(_HTTP_KEYS)
+    if isinstance(s.data, dict) and all(v is None or v == "" for v in s.data.values()):
+        return None
     url = s.string("url", required=True)
     if not re.match(r"^https?://[^\s/]+", url):
         raise s.error("url", f"expected an http:// or https:// URL, got {url!r}")
