@@ -12,6 +12,7 @@ from typing import Iterable
 from .checks.spec import ChecksConfig, parse_checks
 from .errors import UserError
 from .rollback.mirror import JournalSettings
+from .scenarios.krkn_only import KRKN_ONLY_TYPES, UNSUPPORTED_NOTE
 from .yamlio import Section, describe, did_you_mean, expect_list, join_field, load_yaml_file
 
 KNOWN_SCENARIO_TYPES = (
@@ -44,9 +45,16 @@ _KRAKEN_KEYS = (
 _KRKN_KRAKEN_KEYS = frozenset({
     "distribution", "exit_on_failure", "publish_kraken_status", "signal_state", "signal_address",
     "port", "kubeconfig_path", "chaos_scenarios", "auto_rollback", "rollback_versions_directory",
+    "generate_pdf_report", "wait_duration", "iterations", "daemon_mode",
 })
 _TUNINGS_KEYS = ("wait_duration", "iterations")
 _KRKN_TUNINGS_KEYS = frozenset({"daemon_mode"})
+
+# Where a relative scenario path was found: krkn runs from its repository root and resolves
+# against the working directory; a config kept beside its scenarios resolves against its folder.
+FROM_CWD = "working directory"
+FROM_CONFIG = "config folder"
+FROM_ABSOLUTE = "absolute path"
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,16 @@ class ScenarioRef:
     file: Path
     index: int  # 0-based position across the whole run
     field: str = ""  # where it was listed, e.g. kraken.chaos_scenarios[0].node_scenarios[1]
+    resolved_from: str = FROM_CONFIG  # FROM_CWD, FROM_CONFIG or FROM_ABSOLUTE
+    listed_as: str = ""  # the path as the config wrote it
+    supported: bool = True  # False for krkn's types that krkn-tui does not run: shown, never run
+
+    @property
+    def where(self) -> str:
+        """One line: the file and how its relative path was resolved."""
+        if self.resolved_from == FROM_ABSOLUTE or not self.listed_as:
+            return str(self.file)
+        return f"{self.listed_as} -> {self.file} (relative to the {self.resolved_from})"
 
 
 @dataclass
@@ -73,6 +91,10 @@ class Config:
     checks: ChecksConfig = field(default_factory=ChecksConfig)
     journal: JournalSettings = field(default_factory=JournalSettings)
 
+    @property
+    def unsupported(self) -> list[ScenarioRef]:
+        return [ref for ref in self.scenarios if not ref.supported]
+
 
 def _resolve(base: Path, value: str) -> Path:
     """Expand ~ and make relative paths relative to the config's folder, keeping symlinked names."""
@@ -80,6 +102,21 @@ def _resolve(base: Path, value: str) -> Path:
     if not path.is_absolute():
         path = base / path
     return Path(os.path.normpath(path.absolute()))
+
+
+def _scenario_path(base: Path, value: str, check_files: bool) -> tuple[Path, str, Path | None]:
+    """``(path, resolved_from, other)``: the working directory first, as krkn does, then the
+    config's folder; ``other`` is the second place tried, for the not-found message."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return Path(os.path.normpath(path)), FROM_ABSOLUTE, None
+    from_cwd = Path(os.path.normpath(Path.cwd() / path))
+    from_config = Path(os.path.normpath(base / path))
+    if os.path.lexists(from_cwd) or from_cwd == from_config:
+        return from_cwd, (FROM_CONFIG if from_cwd == from_config else FROM_CWD), None
+    if os.path.lexists(from_config) or not check_files:
+        return from_config, FROM_CONFIG, None
+    return from_config, FROM_CONFIG, from_cwd
 
 
 def _reject_typos(section: Section, ours: Iterable[str], krkn: frozenset[str]) -> None:
@@ -92,11 +129,12 @@ def _reject_typos(section: Section, ours: Iterable[str], krkn: frozenset[str]) -
             raise section.error(key, f"unknown field{hint}")
 
 
-def _check_file(path: Path, file: Path, where: str) -> None:
+def _check_file(path: Path, file: Path, where: str, also_tried: Path | None = None) -> None:
     try:
         st = path.stat()  # follows symlinks: a link out of the config's folder is fine
     except FileNotFoundError:
-        raise UserError(f"scenario file not found: {path}", file=file, field=where) from None
+        tried = f" (nor {also_tried}, relative to the working directory)" if also_tried else ""
+        raise UserError(f"scenario file not found: {path}{tried}", file=file, field=where) from None
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot access scenario file {path}: {exc}", file=file, field=where) from None
     if not stat.S_ISREG(st.st_mode):
@@ -129,10 +167,12 @@ def _scenarios(
                 f"expected a one-key mapping (type: [files]), got {got}", file=file, field=at
             )
         ((scenario_type, files),) = entry.items()
-        if scenario_type not in known:
+        krkn_only = scenario_type in KRKN_ONLY_TYPES and scenario_type not in known
+        if scenario_type not in known and not krkn_only:
             raise UserError(
-                f"unknown scenario type {scenario_type!r}{did_you_mean(scenario_type, known)} "
-                f"(known: {', '.join(known)})",
+                f"unknown scenario type {scenario_type!r}"
+                f"{did_you_mean(scenario_type, [*known, *KRKN_ONLY_TYPES])} "
+                f"(krkn-tui runs: {', '.join(known)}; krkn's other types load as {UNSUPPORTED_NOTE})",
                 file=file,
                 field=at,
             )
@@ -148,10 +188,11 @@ def _scenarios(
                 )
             if not isinstance(name, str) or not name.strip():
                 raise UserError(f"expected a file path, got {describe(name)}", file=file, field=item)
-            path = _resolve(base, name)
-            if check_files:
-                _check_file(path, file, item)
-            refs.append(ScenarioRef(scenario_type, path, len(refs), item))
+            # A krkn-only type's file is never read, so a missing one does not stop the others.
+            path, resolved_from, other = _scenario_path(base, name, check_files and not krkn_only)
+            if check_files and not krkn_only:
+                _check_file(path, file, item, other)
+            refs.append(ScenarioRef(scenario_type, path, len(refs), item, resolved_from, name, not krkn_only))
     return refs
 
 
@@ -174,6 +215,26 @@ def _journal(kraken: Section) -> JournalSettings:
                            lease_duration=duration, renew_every=renew)
 
 
+def _tunings(top: Section, kraken: Section) -> tuple[float, int]:
+    """krkn's two layouts: ``tunings:`` (current) or ``kraken.wait_duration``/``iterations``
+    (older configs). Both may be present; they must then agree."""
+    old_wait = kraken.number("wait_duration", None, minimum=0)
+    old_iterations = kraken.integer("iterations", None, minimum=1)
+    wait_duration = DEFAULT_WAIT_DURATION if old_wait is None else old_wait
+    iterations = DEFAULT_ITERATIONS if old_iterations is None else old_iterations
+    tunings = top.section("tunings")
+    if tunings is None:
+        return wait_duration, iterations
+    _reject_typos(tunings, _TUNINGS_KEYS, _KRKN_TUNINGS_KEYS)
+    new_wait = tunings.number("wait_duration", None, minimum=0)
+    new_iterations = tunings.integer("iterations", None, minimum=1)
+    for key, old, new in (("wait_duration", old_wait, new_wait), ("iterations", old_iterations, new_iterations)):
+        if old is not None and new is not None and old != new:
+            raise tunings.error(key, f"is {new:g} here but {old:g} in kraken.{key}; keep one")
+    return (wait_duration if new_wait is None else new_wait,
+            iterations if new_iterations is None else new_iterations)
+
+
 def load_config(
     path: str | Path, known_types: Iterable[str] | None = None, check_files: bool = True
 ) -> Config:
@@ -191,12 +252,7 @@ def load_config(
     versions = kraken.string("rollback_versions_directory", DEFAULT_VERSIONS_DIR)
     extra = kraken.string_list("protected_namespaces")
 
-    wait_duration, iterations = DEFAULT_WAIT_DURATION, DEFAULT_ITERATIONS
-    tunings = top.section("tunings")
-    if tunings is not None:
-        _reject_typos(tunings, _TUNINGS_KEYS, _KRKN_TUNINGS_KEYS)
-        wait_duration = tunings.number("wait_duration", DEFAULT_WAIT_DURATION, minimum=0)
-        iterations = tunings.integer("iterations", DEFAULT_ITERATIONS, minimum=1)
+    wait_duration, iterations = _tunings(top, kraken)
 
     return Config(
         path=path,

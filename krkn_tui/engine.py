@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import Config
+from .config import Config, ScenarioRef
+from .errors import UserError
 from .records import AuditLog, audit_path, write_report
 from .rollback import RunRollback
 from .rollback.mirror import RunMirror
 from .rollback.service import EXECUTABLE, RollbackService
 from .scenarios.base import Interrupted, Outcome, ScenarioContext, ScenarioFailed, plugin_for
+from .scenarios.krkn_only import UNSUPPORTED_NOTE
 
 Emit = Callable[[dict], None]
 
@@ -34,6 +36,8 @@ class PlannedScenario:
     scenario_type: str
     file: Path
     specs: list[Any]
+    where: str = ""  # the file and how its path was resolved (ScenarioRef.where)
+    skipped: str | None = None  # why it is not run (a krkn type krkn-tui does not implement)
 
 
 @dataclass
@@ -49,14 +53,29 @@ class RunResult:
         return {"passed": 0, "failed": 1}.get(self.status, 130)
 
 
-def plan(config: Config, only: set[int] | None = None) -> list[PlannedScenario]:
-    """Parse the selected scenario files; raises UserError on the first bad one."""
+def unsupported_error(config: Config, refs: list[ScenarioRef]) -> UserError:
+    by_type: dict[str, list[str]] = {}
+    for ref in refs:
+        by_type.setdefault(ref.scenario_type, []).append(f"#{ref.index + 1}")
+    listed = ", ".join(f"{t} ({' '.join(at)})" for t, at in by_type.items())
+    return UserError(f"{UNSUPPORTED_NOTE}: {listed}; pass --skip-unsupported to run the rest",
+                     file=config.path, field="kraken.chaos_scenarios")
+
+
+def plan(config: Config, only: set[int] | None = None, *, skip_unsupported: bool = False) -> list[PlannedScenario]:
+    """Parse the selected scenario files; raises UserError on the first bad one, and when a
+    selected scenario is of a type krkn-tui does not run unless ``skip_unsupported``."""
+    selected = [ref for ref in config.scenarios if only is None or ref.index in only]
+    unsupported = [ref for ref in selected if not ref.supported]
+    if unsupported and not skip_unsupported:
+        raise unsupported_error(config, unsupported)
     planned = []
-    for ref in config.scenarios:
-        if only is not None and ref.index not in only:
+    for ref in selected:
+        if not ref.supported:
+            planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, [], ref.where, UNSUPPORTED_NOTE))
             continue
         plugin = plugin_for(ref.scenario_type)
-        planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, plugin.parse(ref.file)))
+        planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, plugin.parse(ref.file), ref.where))
     return planned
 
 
@@ -138,12 +157,17 @@ class Engine:
     def _run(self, planned: list[PlannedScenario], started: float) -> RunResult:
         results: list[dict] = []
         status = "passed"
+        started_one = False
         try:
             for iteration in range(self.config.iterations):
-                for n, item in enumerate(planned):
-                    if n or iteration:
+                for item in planned:
+                    if item.skipped:
+                        results.append(self._skip(item, iteration))
+                        continue
+                    if started_one:
                         self._emit({"event": "waiting", "seconds": self.config.wait_duration})
                         ctx_sleep(self.stop, self.config.wait_duration)
+                    started_one = True
                     for spec_index, spec in enumerate(item.specs):
                         outcome = self._run_one(item, spec, spec_index, iteration)
                         results.append(outcome)
@@ -171,8 +195,17 @@ class Engine:
             "rollback": rollback_steps,
         }
         report_path = None if self.dry_run else write_report(self.config.versions_dir, report)
-        self._emit({"event": "run_finished", "status": status, "report": str(report_path) if report_path else None})
+        skipped = sum(1 for r in results if r["status"] == "skipped")
+        self._emit({"event": "run_finished", "status": status, "report": str(report_path) if report_path else None,
+                    "skipped": skipped})
         return RunResult(self.run_id, status, report_path, results, rollback_steps)
+
+    def _skip(self, item: PlannedScenario, iteration: int) -> dict:
+        result = {"index": item.index, "scenario_type": item.scenario_type, "file": str(item.file),
+                  "id": item.file.name, "iteration": iteration, "status": "skipped", "message": item.skipped,
+                  "seconds": 0.0, "details": {}}
+        self._emit({"event": "scenario_finished", **result})
+        return result
 
     def _run_one(self, item: PlannedScenario, spec: Any, spec_index: int, iteration: int) -> dict:
         label = getattr(spec, "id", None) or f"{item.file.name}#{spec_index}"

@@ -86,7 +86,7 @@ tunings:
     assert cfg.protected_namespaces == {"my-prod", "kube-system", "kube-public", "kube-node-lease"}
     assert cfg.scenarios == [ScenarioRef(
         "pod_disruption_scenarios", tmp_path / "scenarios" / "pod.yaml", 0,
-        "kraken.chaos_scenarios[0].pod_disruption_scenarios[0]",
+        "kraken.chaos_scenarios[0].pod_disruption_scenarios[0]", "config folder", "scenarios/pod.yaml",
     )]
     assert isinstance(cfg.wait_duration, float) and isinstance(cfg.iterations, int)
 
@@ -169,13 +169,18 @@ def test_check_files_false_skips_existence(tmp_path):
 
 
 def test_known_types_parameter(tmp_path):
-    path = write(tmp_path, "kraken:\n  chaos_scenarios:\n    - time_scenarios: [t.yaml]\n")
+    path = write(tmp_path, "kraken:\n  chaos_scenarios:\n    - chaos_monkey_scenarios: [t.yaml]\n")
     with pytest.raises(UserError) as info:
         load_config(path, check_files=False)
-    assert "known: " + ", ".join(KNOWN_SCENARIO_TYPES) in str(info.value)
-    cfg = load_config(path, known_types=["time_scenarios"], check_files=False)
-    assert cfg.scenarios[0].scenario_type == "time_scenarios"
-    with pytest.raises(UserError, match=r"unknown scenario type 'node_scenarios' \(known: time_scenarios\)"):
+    assert "krkn-tui runs: " + ", ".join(KNOWN_SCENARIO_TYPES) in str(info.value)
+    cfg = load_config(path, known_types=["chaos_monkey_scenarios"], check_files=False)
+    assert cfg.scenarios[0].scenario_type == "chaos_monkey_scenarios" and cfg.scenarios[0].supported
+    # krkn's own types load, marked unsupported, unless the caller runs them.
+    time_cfg = write(tmp_path, "kraken:\n  chaos_scenarios:\n    - time_scenarios: [t.yaml]\n", "t.yaml.cfg")
+    assert [r.supported for r in load_config(time_cfg).scenarios] == [False]
+    assert [r.supported for r in load_config(time_cfg, known_types=["time_scenarios"], check_files=False).scenarios] \
+        == [True]
+    with pytest.raises(UserError, match=r"unknown scenario type 'node_scenarios' \(krkn-tui runs: time_scenarios;"):
         load_config(write(tmp_path, "kraken:\n  chaos_scenarios:\n    - node_scenarios: []\n", "n.yaml"),
                     known_types=("time_scenarios",))
 

@@ -6,7 +6,7 @@ import pytest
 from textual.command import CommandList, CommandPalette
 
 from krkn_tui.tui.screens.help import HelpScreen
-from tui_support import SIZE, console, keys, until
+from tui_support import SIZE, cell, console, keys, until
 
 SCENARIOS = "".join(f"    - node_scenarios: [n{i}.yaml]\n" for i in range(4))
 
@@ -99,3 +99,30 @@ async def test_quit_without_a_run_exits_at_once(app):
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, timeout=10, what="exit")
     assert app.return_value == 0
+
+
+async def test_krkn_only_types_are_listed_greyed_and_cannot_be_marked(tmp_path, monkeypatch):
+    """krkn's repository layout: the config in config/, paths relative to the root we run from."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "n.yaml").write_text("node_scenarios:\n  - actions: [node_cordon_scenario]\n"
+                                                  "    label_selector: k=v\n")
+    (tmp_path / "config" / "config.yaml").write_text(
+        "kraken:\n  chaos_scenarios:\n    - container_scenarios: [scenarios/c.yml]\n"
+        "    - node_scenarios: [scenarios/n.yaml]\n")
+    monkeypatch.chdir(tmp_path)
+    app = console(tmp_path, config_path=tmp_path / "config" / "config.yaml", kubeconfig=str(tmp_path / "none"),
+                  watch_pods=False, probe_cluster=False)
+    async with app.run_test(size=SIZE) as pilot:
+        picker = app.screen
+        table = picker.query_one("#scenarios")
+        assert cell(table, "0", "params") == "not supported by krkn-tui"
+        assert "not supported by krkn-tui" in str(picker.query_one("#preview-title").render())
+        await pilot.press("space")
+        assert picker.marked == set()
+        await until(pilot, lambda: any("cannot be marked" in str(n.message) for n in app._notifications),
+                    what="a notice that the row cannot be marked")
+        await pilot.press("j", "space")
+        assert picker.marked == {"1"}
+        title = str(picker.query_one("#preview-title").render())
+        assert "scenarios/n.yaml" in title and "relative to the working directory" in title

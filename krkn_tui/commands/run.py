@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
     p.add_argument("-c", "--config", type=common.Path, help="krkn config.yaml (default ./config.yaml)")
     p.add_argument("--dry-run", action="store_true", help="parse, select targets and report; change nothing")
     p.add_argument("--only", help="comma-separated scenario positions to run (0-based, as in list order)")
+    p.add_argument("--skip-unsupported", action="store_true",
+                   help="run the rest when the config names krkn scenario types krkn-tui does not run "
+                        "(each is reported as skipped)")
     common.add_kube_flags(p)
     p.set_defaults(func=cmd_run)
 
@@ -70,8 +73,15 @@ def format_event(e: dict) -> str | None:
         return "\n".join(f"  rollback {s['status']}: {s['file']}" + (f": {s['error']}" if s.get("error") else "")
                          for s in e["steps"]) or "  nothing to roll back"
     if kind == "run_finished":
-        return f"run {e['status']}" + (f"; report {e['report']}" if e.get("report") else "")
+        skipped = f" ({e['skipped']} skipped)" if e.get("skipped") else ""
+        return f"run {e['status']}{skipped}" + (f"; report {e['report']}" if e.get("report") else "")
     return None
+
+
+def plan_line(item) -> str:
+    """What a dry run will do with one scenario file, and where that file was found."""
+    what = f"skipped: {item.skipped}" if item.skipped else f"{len(item.specs)} scenario(s)"
+    return f"plan #{item.index + 1} {item.scenario_type}: {item.where or item.file}: {what}"
 
 
 def _printer(e: dict) -> None:
@@ -91,7 +101,10 @@ def cmd_run(args) -> int:
     with StopOnSignals(stop) as signals:
         # Everything that can be wrong with the input is found before the cluster is touched.
         config = common.load_config_arg(args.config)
-        planned = plan(config, _only(args.only, len(config.scenarios)))
+        planned = plan(config, _only(args.only, len(config.scenarios)), skip_unsupported=args.skip_unsupported)
+        if args.dry_run:
+            for item in planned:
+                print(plan_line(item), flush=True)
         target = common.resolve_target(args, cluster=True, config=config)
         config = replace(config, versions_dir=target.versions_dir)  # -d overrides the config's folder
         common.check_reachable(target.kubeconfig, target.context)

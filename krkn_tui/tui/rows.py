@@ -15,6 +15,7 @@ from ..errors import UserError
 from ..rollback import VersionInfo
 from ..rollback.naming import pending_name
 from ..sanitize import visible
+from ..scenarios.krkn_only import UNSUPPORTED_NOTE
 from ..scenarios.specs import (
     AppOutageSpec,
     HogSpec,
@@ -79,6 +80,8 @@ def file_label(path: Path, base: Path) -> str:
 def scenario_row(ref: ScenarioRef, base: Path) -> ScenarioRow:
     """Parse the file now; a bad file gives a row carrying its one-line error."""
     label = file_label(ref.file, base)
+    if not ref.supported:  # krkn's own type: listed, never parsed nor run
+        return ScenarioRow(ref, label, UNSUPPORTED_NOTE, None)
     try:
         specs = parse_scenario_file(ref.scenario_type, ref.file)
     except UserError as exc:

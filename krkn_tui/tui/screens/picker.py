@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Static
 
+from ...config import FROM_ABSOLUTE
 from ...rollback.fsio import read_head
 from ...sanitize import one_line, visible
 from ..rows import ScenarioRow, scenario_row, short_type, tilde
@@ -104,6 +105,9 @@ class PickerScreen(View):
 
     def row_cells(self, record: tuple[ScenarioRow, bool]) -> tuple:
         row, marked = record
+        if not row.ref.supported:  # greyed: krkn's type, not run here
+            return (Text(" "), *(coloured(self.app, visible(cell), "unsupported") for cell in (
+                str(row.ref.index + 1), short_type(row.ref.scenario_type), row.file_label, row.summary)))
         mark = coloured(self.app, MARK, "passed") if marked else Text(" ")
         summary = one_line(row.summary)
         params = coloured(self.app, f"✗ {summary}", "error") if row.error else Text(summary, no_wrap=True)
@@ -119,8 +123,12 @@ class PickerScreen(View):
         return next((r for r in self.rows if r.key == key), None)
 
     def show_preview(self, row: ScenarioRow) -> None:
+        note = "" if row.ref.supported else f" ({row.summary})"
+        found = tilde(row.ref.file) + ("" if row.ref.resolved_from == FROM_ABSOLUTE
+                                       else f" (relative to the {row.ref.resolved_from})")
         self.query_one("#preview-title", Static).update(
-            Content.assemble((visible(row.file_label), "bold"), f" — {visible(row.ref.scenario_type)}"))
+            Content.assemble((visible(row.file_label), "bold"), f" — {visible(row.ref.scenario_type)}{note}\n",
+                             (visible(found), "dim")))
         self.query_one("#preview", Static).update(preview_content(row.ref.file, self._colour_preview))
         if not self._colour_preview and not self._colour_scheduled:
             # The console's first frame shows the text; its colours follow on the next one.
@@ -143,6 +151,10 @@ class PickerScreen(View):
     def action_toggle_mark(self) -> None:
         row = self.highlighted()
         if row is None:
+            return
+        if not row.ref.supported:
+            self.notify(f"#{row.ref.index + 1} {row.ref.scenario_type} is {row.summary}; it cannot be marked.",
+                        severity="warning")
             return
         self.marked ^= {row.key}
         self.refresh_rows()

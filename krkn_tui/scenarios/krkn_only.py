@@ -1,0 +1,35 @@
+"""krkn's scenario types that krkn-tui does not run, each with the reason.
+
+A config naming one still loads (the console shows it greyed, `run --skip-unsupported` runs the
+rest); a type in neither this list nor the plugin registry is a typo and an error. The types
+krkn-tui runs are the registry's, never listed here.
+"""
+
+from __future__ import annotations
+
+# From krkn's scenario plugins' get_scenario_types(), plus the old `plugin_scenarios` name that
+# krkn's own config_kubernetes.yaml still uses.
+KRKN_ONLY_TYPES: dict[str, str] = {
+    "container_scenarios": "kills containers by exec'ing into pods (needs a container runtime)",
+    "time_scenarios": "skews node or pod clocks through privileged exec (needs a container runtime)",
+    "pod_network_scenarios": "traffic shaping on pod interfaces from a privileged node pod",
+    "ingress_node_scenarios": "traffic shaping on node interfaces from a privileged node pod",
+    "network_chaos_scenarios": "tc/netem on node interfaces from a privileged node pod",
+    "network_chaos_ng_scenarios": "tc/iptables from privileged pods on nodes",
+    "service_hijacking_scenarios": "runs a web service pod and re-points a Service at it",
+    "syn_flood_scenarios": "runs a SYN-flood pod against a Service",
+    "pvc_scenarios": "fills a volume by exec'ing into the pod that mounts it",
+    "storage_throttle_scenarios": "throttles a volume's I/O through cgroups from a privileged node pod",
+    "zone_outages_scenarios": "a cloud provider's network ACLs (AWS, GCP)",
+    "cluster_shut_down_scenarios": "stops every node through the cloud provider",
+    "managedcluster_scenarios": "Open Cluster Management's ManagedCluster API",
+    "kubevirt_vm_outage": "KubeVirt virtual machine instances",
+    "http_load_scenarios": "runs Vegeta load-generator pods against an HTTP endpoint",
+    "plugin_scenarios": "krkn's old plugin runner (its own current configs map these elsewhere)",
+}
+
+UNSUPPORTED_NOTE = "not supported by krkn-tui"
+
+
+def is_krkn_only(scenario_type: str) -> bool:
+    return scenario_type in KRKN_ONLY_TYPES

@@ -1,0 +1,188 @@
+"""krkn's configs load unchanged: scenario paths as krkn resolves them (working directory first,
+then the config's folder), both layouts of the tunings, and krkn's scenario types that krkn-tui
+does not run listed as unsupported instead of refusing the whole config.
+
+The data in tests/data/krkn_repo has the shape of krkn's repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from krkn_tui.config import FROM_CONFIG, FROM_CWD, load_config
+from krkn_tui.engine import Engine, plan
+from krkn_tui.errors import UserError
+from krkn_tui.scenarios import load_plugins
+from krkn_tui.scenarios.base import REGISTRY
+from krkn_tui.scenarios.krkn_only import KRKN_ONLY_TYPES
+from runhelpers import krkn
+
+KRKN_REPO = Path(__file__).parent / "data" / "krkn_repo"
+CONFIGS = sorted(p.name for p in (KRKN_REPO / "config").glob("*.yaml"))
+# krkn's types among the test configs, to check they really mix both kinds.
+EXPECTED_UNSUPPORTED = {
+    "config.yaml": {"container_scenarios", "pod_network_scenarios", "time_scenarios", "zone_outages_scenarios",
+                    "pvc_scenarios", "network_chaos_scenarios", "service_hijacking_scenarios",
+                    "syn_flood_scenarios", "network_chaos_ng_scenarios", "kubevirt_vm_outage"},
+    "config_kubernetes.yaml": {"container_scenarios", "plugin_scenarios"},
+    "config_old_tunings.yaml": {"syn_flood_scenarios"},
+}
+
+
+@pytest.fixture
+def in_krkn_repo(monkeypatch):
+    monkeypatch.chdir(KRKN_REPO)
+
+
+def test_krkn_only_types_and_plugins_do_not_overlap():
+    load_plugins()
+    assert not set(KRKN_ONLY_TYPES) & set(REGISTRY)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_each_krkn_shaped_config_loads_from_the_repository_root(in_krkn_repo, name):
+    cfg = load_config(Path("config") / name)
+    assert {r.scenario_type for r in cfg.unsupported} == EXPECTED_UNSUPPORTED[name]
+    assert any(r.supported for r in cfg.scenarios)
+    for ref in cfg.scenarios:
+        assert ref.resolved_from == FROM_CWD and ref.file == KRKN_REPO / ref.listed_as
+        assert ref.listed_as.startswith("scenarios/") and "relative to the working directory" in ref.where
+    planned = plan(cfg, skip_unsupported=True)
+    assert [p.index for p in planned] == [r.index for r in cfg.scenarios]
+    for item, ref in zip(planned, cfg.scenarios):
+        assert bool(item.skipped) == (not ref.supported)
+        assert item.specs if ref.supported else item.specs == []
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_run_refuses_unsupported_types_in_one_line(in_krkn_repo, name):
+    cfg = load_config(Path("config") / name)
+    with pytest.raises(UserError) as info:
+        plan(cfg)
+    line = str(info.value)
+    assert "\n" not in line and "--skip-unsupported" in line and "not supported by krkn-tui" in line
+    for t in EXPECTED_UNSUPPORTED[name]:
+        assert t in line
+    # Selecting only supported positions runs without the flag.
+    supported = {r.index for r in cfg.scenarios if r.supported}
+    assert {p.index for p in plan(cfg, supported)} == supported
+
+
+def test_config_folder_is_the_fallback_and_both_places_are_named(tmp_path, monkeypatch):
+    conf = tmp_path / "conf"
+    (conf / "sc").mkdir(parents=True)
+    (conf / "sc" / "pod.yml").write_text((KRKN_REPO / "scenarios/kube/pod.yml").read_text())
+    (tmp_path / "cwd" / "sc").mkdir(parents=True)
+    (tmp_path / "cwd" / "sc" / "pod.yml").write_text((KRKN_REPO / "scenarios/kube/pod.yml").read_text())
+    cfg_path = conf / "config.yaml"
+    cfg_path.write_text("kraken:\n  chaos_scenarios:\n    - pod_disruption_scenarios: [sc/pod.yml]\n")
+
+    monkeypatch.chdir(tmp_path / "cwd")  # both exist: the working directory wins, as in krkn
+    [ref] = load_config(cfg_path).scenarios
+    assert (ref.file, ref.resolved_from) == (tmp_path / "cwd" / "sc" / "pod.yml", FROM_CWD)
+
+    monkeypatch.chdir(tmp_path)  # only beside the config
+    [ref] = load_config(cfg_path).scenarios
+    assert (ref.file, ref.resolved_from) == (conf / "sc" / "pod.yml", FROM_CONFIG)
+    assert ref.where == f"sc/pod.yml -> {conf / 'sc' / 'pod.yml'} (relative to the config folder)"
+
+    (conf / "sc" / "pod.yml").unlink()  # neither: the error names both places
+    with pytest.raises(UserError) as info:
+        load_config(cfg_path)
+    assert str(conf / "sc" / "pod.yml") in str(info.value) and str(tmp_path / "sc" / "pod.yml") in str(info.value)
+
+
+def test_krkn_repo_config_run_from_elsewhere_names_both_places(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="scenario file not found: .*config/scenarios/kube/cpu-hog.yml "
+                                        r"\(nor .*/scenarios/kube/cpu-hog.yml, relative to the working directory\)"):
+        load_config(KRKN_REPO / "config" / "config.yaml")
+
+
+def test_missing_file_of_an_unsupported_type_does_not_stop_the_rest(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(KRKN_REPO / "scenarios/kube/pod.yml", tmp_path / "pod.yml")
+    cfg = load_config(_write(tmp_path, "kraken:\n  chaos_scenarios:\n    - time_scenarios: [gone.yml]\n"
+                                       "    - pod_disruption_scenarios: [pod.yml]\n"))
+    assert [(r.scenario_type, r.supported) for r in cfg.scenarios] == [("time_scenarios", False),
+                                                                       ("pod_disruption_scenarios", True)]
+
+
+def test_unknown_type_is_still_an_error_with_a_hint(tmp_path):
+    with pytest.raises(UserError, match="unknown scenario type 'time_scenario'; did you mean 'time_scenarios'"):
+        load_config(_write(tmp_path, "kraken:\n  chaos_scenarios:\n    - time_scenario: [x.yml]\n"))
+
+
+@pytest.mark.parametrize("body, wait, iterations", [
+    ("kraken:\n  wait_duration: 5\n  iterations: 3\n", 5, 3),  # krkn's older layout
+    ("kraken: {}\ntunings:\n  wait_duration: 7\n  iterations: 2\n  daemon_mode: False\n", 7, 2),  # current
+    ("kraken:\n  wait_duration: 7\ntunings:\n  iterations: 4\n", 7, 4),  # split across both
+    ("kraken:\n  iterations: 2\ntunings:\n  wait_duration: 3\n  iterations: 2\n", 3, 2),  # same value twice
+])
+def test_both_tunings_layouts(tmp_path, body, wait, iterations):
+    cfg = load_config(_write(tmp_path, body))
+    assert (cfg.wait_duration, cfg.iterations) == (wait, iterations)
+
+
+def test_tunings_that_disagree_are_an_error(tmp_path):
+    with pytest.raises(UserError, match=r"tunings.wait_duration: is 3 here but 5 in kraken.wait_duration"):
+        load_config(_write(tmp_path, "kraken:\n  wait_duration: 5\ntunings:\n  wait_duration: 3\n"))
+    with pytest.raises(UserError, match=r"kraken.iterations: expected an integer"):
+        load_config(_write(tmp_path, "kraken:\n  iterations: many\n"))
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+# ---- on the local cluster ---------------------------------------------------------------------
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("name", CONFIGS)
+def test_dry_run_skip_unsupported_plans_the_supported_ones(kubeconfig, tmp_path, name):
+    env = {"HOME": str(tmp_path)}  # the configs leave the versions folder to krkn's default under ~
+    refused = krkn("run", "-c", f"config/{name}", "--dry-run", kubeconfig=kubeconfig, env=env, cwd=KRKN_REPO)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert len(refused.stderr.splitlines()) == 1 and "--skip-unsupported" in refused.stderr
+
+    done = krkn("run", "-c", f"config/{name}", "--dry-run", "--skip-unsupported", kubeconfig=kubeconfig, env=env,
+                cwd=KRKN_REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    cfg = load_config(KRKN_REPO / "config" / name, check_files=False)
+    plan_lines = [line for line in done.stdout.splitlines() if line.startswith("plan #")]
+    assert len(plan_lines) == len(cfg.scenarios)
+    for line, ref in zip(plan_lines, cfg.scenarios):
+        assert f"{ref.listed_as} -> " in line and "(relative to the working directory)" in line
+        assert line.endswith("skipped: not supported by krkn-tui") == (not ref.supported)
+    finished = [line for line in done.stdout.splitlines() if "■" in line]
+    assert sum("skipped" in line for line in finished) == len(cfg.unsupported) * cfg.iterations
+    assert all(": passed in" in line for line in finished if "skipped" not in line)
+    assert f"run passed ({len(cfg.unsupported) * cfg.iterations} skipped)" in done.stdout
+    assert not (tmp_path / ".krkn").exists()  # a dry run writes nothing
+
+
+@pytest.mark.cluster
+def test_real_run_reports_each_skipped_scenario(api_client, namespace, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "outage.yaml").write_text(
+        f"application_outage:\n  duration: 1\n  namespace: {namespace}\n  pod_selector: {{app: web}}\n"
+        "  block: [Ingress]\n")
+    cfg = load_config(_write(tmp_path, f"kraken:\n  rollback_versions_directory: {tmp_path / 'v'}\n"
+                                       "  chaos_scenarios:\n    - container_scenarios: [c.yml]\n"
+                                       "    - application_outages_scenarios: [outage.yaml]\n"
+                                       "    - zone_outages_scenarios: [z.yml]\ntunings:\n  wait_duration: 0\n"))
+    result = Engine(cfg, lambda: api_client).run(plan(cfg, skip_unsupported=True))
+    assert result.status == "passed" and result.exit_code == 0
+    report = json.loads(result.report_path.read_text())
+    assert [(s["scenario_type"], s["status"]) for s in report["scenarios"]] == [
+        ("container_scenarios", "skipped"), ("application_outages_scenarios", "passed"),
+        ("zone_outages_scenarios", "skipped")]
+    assert {s["message"] for s in report["scenarios"] if s["status"] == "skipped"} == {"not supported by krkn-tui"}
