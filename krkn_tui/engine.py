@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .config import Config, ScenarioRef
 from .errors import UserError
-from .records import AuditLog, audit_path, write_report
+from .records import AuditLog, audit_path, check_reports, write_report
 from .rollback import RunRollback
 from .rollback.mirror import RunMirror
 from .rollback.service import EXECUTABLE, RollbackService
@@ -143,6 +143,9 @@ class Engine:
     # -- the run ------------------------------------------------------------------------------
 
     def run(self, planned: list[PlannedScenario]) -> RunResult:
+        if not self.dry_run:  # a report or audit line that cannot be private stops the run before it starts
+            self.service.check_audit()
+            check_reports(self.config.versions_dir)
         started = time.time()
         mirror = self.rollback.mirror
         self._emit({"event": "run_started", "scenarios": len(planned), "iterations": self.config.iterations,
@@ -194,7 +197,12 @@ class Engine:
             "scenarios": results,
             "rollback": rollback_steps,
         }
-        report_path = None if self.dry_run else write_report(self.config.versions_dir, report)
+        report_path = None
+        if not self.dry_run:
+            try:
+                report_path = write_report(self.config.versions_dir, report)
+            except UserError as exc:  # planted since the check at the start: the run is done, say so
+                self._forward({"event": "step", "message": f"report not written: {exc}"})
         skipped = sum(1 for r in results if r["status"] == "skipped")
         self._emit({"event": "run_finished", "status": status, "report": str(report_path) if report_path else None,
                     "skipped": skipped})

@@ -7,11 +7,17 @@ Both sit beside the versions folder: ``<versions_dir>-reports/<run_id>.json`` an
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from .errors import UserError
+from .rollback.fsio import ensure_private_dir, open_private, write_atomic
+
+log = logging.getLogger(__name__)
 
 AUDITED = {"cluster_change", "rollback_registered", "rollback_started", "rollback_executed",
            "rollback_failed", "rollback_refused", "rollback_archived", "stale_temp_removed",
@@ -26,19 +32,57 @@ def audit_path(versions_dir: Path) -> Path:
     return versions_dir.with_name(versions_dir.name + "-audit.jsonl")
 
 
+# The versions folder may sit in a folder others can write to: what lies beside it may have been
+# planted (a symlink named like our temp file, a 0666 audit log of someone else). So the reports
+# folder is ours and private (0700 whatever the umask), the audit log a regular file of ours that
+# no one else can write (created 0600), both opened without following links; anything else is
+# refused in one line and nothing is written.
+
+
+def _private_parent(path: Path) -> None:
+    """Missing parents of ``path`` are created 0700 (``mkdir(parents=True)`` made them 0777 under
+    umask 000); an existing parent is left as it is, as for the versions folder itself."""
+    if not os.path.lexists(path.parent):
+        ensure_private_dir(path.parent)
+
+
+def _open_audit(path: Path) -> int:
+    _private_parent(path)
+    return open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+
+
+def _refusal(what: str, path: Path, exc: OSError) -> UserError:
+    reason = str(exc) if not exc.strerror else f"{exc.strerror}"
+    return UserError(f"{what} refused: {reason}; nothing written", file=path)
+
+
 class AuditLog:
     def __init__(self, path: Path, run_id: str):
-        self.path = path
+        self.path = Path(path)
         self.run_id = run_id
+        self.refused: str | None = None  # once refused, nothing more is written (said once)
         self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """Before anything is done that must be audited: UserError if the log cannot be ours."""
+        try:
+            os.close(_open_audit(self.path))
+        except OSError as exc:
+            raise _refusal("audit log", self.path, exc) from None
 
     def record(self, event: dict[str, Any]) -> None:
         if event.get("event") not in AUDITED:
             return
         line = json.dumps({"time": time.time(), "run_id": self.run_id, **event}, default=str) + "\n"
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            if self.refused:
+                return
+            try:
+                fd = _open_audit(self.path)
+            except OSError as exc:  # planted since the check: say it once, never write there
+                self.refused = str(_refusal("audit log", self.path, exc))
+                log.warning("%s", self.refused)
+                return
             try:
                 os.write(fd, line.encode())  # one write of one line: O_APPEND keeps lines whole
                 os.fsync(fd)
@@ -46,11 +90,18 @@ class AuditLog:
                 os.close(fd)
 
 
-def write_report(versions_dir: Path, report: dict[str, Any]) -> Path:
+def check_reports(versions_dir: Path) -> None:
+    """The reports folder exists, is ours and private, or UserError (before a run starts)."""
     folder = reports_dir(versions_dir)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / f"{report['run_id']}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, default=str))
-    os.replace(tmp, path)
-    return path
+    try:
+        ensure_private_dir(folder)
+    except OSError as exc:
+        raise _refusal("reports folder", folder, exc) from None
+
+
+def write_report(versions_dir: Path, report: dict[str, Any]) -> Path:
+    """``<versions_dir>-reports/<run_id>.json``, written atomically (a private temp file opened
+    with O_EXCL|O_NOFOLLOW, fsynced, renamed); UserError if the folder is not ours and private."""
+    check_reports(versions_dir)
+    data = json.dumps(report, indent=2, default=str).encode()
+    return write_atomic(reports_dir(versions_dir), f"{report['run_id']}.json", data)

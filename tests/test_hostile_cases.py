@@ -213,3 +213,110 @@ def test_7_krkn_file_runs_isolated_from_checked_bytes(tmp_path):
     probe = json.loads(marker.read_text())
     assert probe["planted"] is False and probe["isolated"] == 1
     assert Path(probe["cwd"]) != path.parent and str(path.parent) not in probe["path"]
+
+
+# -- 5. reports and audit log beside a versions folder in a shared folder -----------------------
+
+STRANGER = 4242
+
+
+@pytest.fixture
+def shared(tmp_path) -> Path:
+    """A folder everybody can write to (sticky, like /tmp), holding the versions folder."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    os.chmod(folder, 0o1777)
+    return folder
+
+
+def test_5_planted_temp_symlink_in_reports_is_never_followed(shared):
+    from krkn_tui.records import write_report
+
+    victim = shared / "victim"
+    victim.write_text("precious\n")
+    reports = shared / "versions-reports"
+    reports.mkdir(mode=0o700)
+    (reports / "r1.json.tmp").symlink_to(victim)
+    path = write_report(shared / "versions", {"run_id": "r1", "status": "passed"})
+    assert victim.read_text() == "precious\n"
+    assert json.loads(path.read_text())["status"] == "passed"
+    assert oct(path.stat().st_mode & 0o777) == oct(0o600)
+
+
+@pytest.mark.parametrize("plant_what", ["foreign-folder", "loose-folder", "symlink-folder"])
+def test_5_reports_folder_not_ours_is_refused_and_nothing_written(shared, plant_what):
+    from krkn_tui.errors import UserError
+    from krkn_tui.records import write_report
+
+    reports = shared / "versions-reports"
+    if plant_what == "symlink-folder":
+        (shared / "elsewhere").mkdir(mode=0o700)
+        reports.symlink_to(shared / "elsewhere")
+    else:
+        reports.mkdir()
+        os.chmod(reports, 0o777)
+        if plant_what == "foreign-folder":
+            os.chown(reports, STRANGER, STRANGER)
+            os.chmod(reports, 0o755)
+    with pytest.raises(UserError) as err:
+        write_report(shared / "versions", {"run_id": "r1"})
+    assert "reports folder refused" in str(err.value) and "\n" not in str(err.value)
+    assert not any(p.name.startswith(("r1", ".tmp")) for p in shared.rglob("*"))
+
+
+@pytest.mark.parametrize("plant_what", ["foreign-0666", "own-0666", "symlink", "fifo"])
+def test_5_planted_audit_log_is_refused_and_never_written(shared, plant_what):
+    from krkn_tui.errors import UserError
+    from krkn_tui.records import AuditLog
+
+    log_path = shared / "versions-audit.jsonl"
+    victim = shared / "victim"
+    victim.write_text("")
+    if plant_what == "symlink":
+        log_path.symlink_to(victim)
+    elif plant_what == "fifo":
+        os.mkfifo(log_path, 0o666)
+    else:
+        log_path.write_text("")
+        os.chmod(log_path, 0o666)
+        if plant_what == "foreign-0666":
+            os.chown(log_path, STRANGER, STRANGER)
+    audit = AuditLog(log_path, "r1")
+    with pytest.raises(UserError) as err:
+        audit.check()
+    assert "audit log refused" in str(err.value)
+    audit.record({"event": "run_started"})  # refused quietly once checked too: nothing written
+    assert victim.read_text() == ""
+    if plant_what != "fifo" and plant_what != "symlink":
+        assert log_path.read_text() == ""
+
+
+def test_5_umask_000_still_makes_private_folders_and_files(tmp_path):
+    from krkn_tui.records import AuditLog, write_report
+
+    versions = tmp_path / "deep" / "er" / "versions"
+    old = os.umask(0)
+    try:
+        AuditLog(versions.parent / "versions-audit.jsonl", "r1").record({"event": "run_started"})
+        report = write_report(versions, {"run_id": "r1"})
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / "deep", tmp_path / "deep" / "er", report.parent):
+        assert oct(folder.stat().st_mode & 0o777) == oct(0o700), folder
+    for file in (versions.parent / "versions-audit.jsonl", report):
+        assert oct(file.stat().st_mode & 0o777) == oct(0o600), file
+
+
+@pytest.mark.cluster
+def test_5_execute_rollback_refuses_with_a_planted_audit_log(tmp_path, shared, kubeconfig):
+    versions = shared / "versions"
+    marker = tmp_path / "marker"
+    path = plant(versions, meta() + body(marker))
+    log_path = shared / "versions-audit.jsonl"
+    log_path.write_text("")
+    os.chown(log_path, STRANGER, STRANGER)
+    os.chmod(log_path, 0o666)
+    out = krkn("execute-rollback", "-d", versions, path, "--kubeconfig", kubeconfig)
+    assert out.returncode == 2 and b"audit log refused" in out.stderr, out
+    assert out.stderr.count(b"\n") == 1 and b"Traceback" not in out.stderr
+    assert not marker.exists() and path.exists() and log_path.read_text() == ""

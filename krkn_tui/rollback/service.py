@@ -142,6 +142,11 @@ class RollbackService:
         if self.audit is not None:
             self.audit.record(event)
 
+    def check_audit(self) -> None:
+        """UserError, before anything is done, if the audit log is not a private file of ours."""
+        if self.audit is not None:
+            self.audit.check()
+
     def _step_event(self, event: dict) -> None:
         self.record(event)
         if self.on_event is not None:
@@ -232,6 +237,7 @@ class RollbackService:
         left in those run folders (and in ``run``'s, when given) are removed."""
         paths = [Path(p) for p in paths]
         if not dry_run:
+            self.check_audit()
             folders = {p.parent for p in paths} | set(self.run_folders(run) if run else ())
             self.remove_stale_temps(folders)
         if not paths:
@@ -246,6 +252,7 @@ class RollbackService:
         cannot be moved goes to ``refused`` as ``(path, reason)``. Raises UserError for a path
         that is not a step of this versions folder."""
         paths = [Path(p) for p in paths]
+        self.check_audit()
         try:
             moved = _archive(paths, self.versions_dir, self.archive_dir, refused=refused)
         except ValueError as e:
