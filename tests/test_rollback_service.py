@@ -20,7 +20,7 @@ from krkn_tui.rollback.service import RollbackService, resolve_target
 from krkn_tui.tui.screens.confirm import ConfirmScreen
 from rollback_fixtures import always_fails, delete_config_map, noop_rollback
 from runhelpers import krkn
-from tui_support import KRKN_FILE, SIZE, console, keys, until
+from tui_support import KRKN_FILE, SIZE, cell, console, keys, until
 
 
 def audit(versions: Path) -> list[dict]:
@@ -91,7 +91,7 @@ async def test_a_step_executed_and_archived_from_the_console_is_audited(tmp_path
         await until(pilot, lambda: table.row_count == 1, what="the step listed")
         await pilot.press("x", "y")
         await until(pilot, lambda: any(e["event"] == "rollback_executed" for e in audit(versions)), what="audited")
-        await until(pilot, lambda: "executed" in str(table.get_cell(keys(table)[0], "status")), what="executed")
+        await until(pilot, lambda: "executed" in cell(table, keys(table)[0], "status"), what="executed")
         await pilot.press("a")
         await until(pilot, lambda: any(e["event"] == "rollback_archived" for e in audit(versions)),
                     what="archive audited")
@@ -168,7 +168,8 @@ async def test_cli_and_console_give_the_same_verdicts_on_the_same_folder(tmp_pat
 # -- execute-rollback -c honours kraken.kubeconfig_path ---------------------------------------
 
 @pytest.mark.cluster
-def test_execute_rollback_uses_the_configs_kubeconfig_path(tmp_path, kubeconfig, namespace, api_client):
+@pytest.mark.parametrize("before", [False, True], ids=["-c after", "-c before"])
+def test_execute_rollback_uses_the_configs_kubeconfig_path(tmp_path, kubeconfig, namespace, api_client, before):
     core = client.CoreV1Api(api_client)
     core.create_namespaced_config_map(namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="victim")))
     versions = tmp_path / "versions"
@@ -180,7 +181,9 @@ def test_execute_rollback_uses_the_configs_kubeconfig_path(tmp_path, kubeconfig,
                    "  chaos_scenarios: []\n")
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     env["HOME"] = str(tmp_path / "home")  # no ~/.kube/config to fall back on
-    out = subprocess.run([sys.executable, "-m", "krkn_tui", "execute-rollback", "-c", str(cfg), "-r", run.run_uuid],
+    argv = ["-c", str(cfg), "execute-rollback", "-r", run.run_uuid] if before else \
+        ["execute-rollback", "-c", str(cfg), "-r", run.run_uuid]
+    out = subprocess.run([sys.executable, "-m", "krkn_tui", *argv],
                          capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("executed")
