@@ -19,18 +19,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
+# Options the top-level parser takes. Given before a subcommand, each is honoured by that
+# subcommand when it takes the option too, and refused with one line otherwise: never dropped.
+SHARED = ("kubeconfig", "context", "namespace", "config", "local", "readonly", "versions_dir", "allow_foreign")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .commands import cluster, guard, report, rollback, run
 
     parser = _Parser(
         prog="krkn-tui",
         description="A keyboard-driven chaos console for Kubernetes, compatible with krkn's config.yaml. "
-        "With no subcommand it opens the console.",
+        "With no subcommand it opens the console. The options below may also be given before a "
+        "subcommand that takes them.",
     )
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, then the config's kubeconfig_path, "
+                        "then ~/.kube/config)")
     parser.add_argument("--context", help="kubeconfig context (default: the current one)")
     parser.add_argument("-n", "--namespace", help="only watch pods of this namespace")
-    parser.add_argument("-c", "--config", type=Path, default=Path("config.yaml"), help="krkn config.yaml (default ./config.yaml)")
+    parser.add_argument("-c", "--config", type=Path, help="krkn config.yaml (default ./config.yaml)")
     parser.add_argument("--local", action="store_true", help="use the local cluster (brought up with its demo workload if needed)")
     parser.add_argument("--readonly", action="store_true", help="no action that changes the cluster or the version files")
     parser.add_argument("-d", "--versions-dir", type=Path, help="rollback versions folder (overrides the config)")
@@ -41,7 +48,47 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_parser(sub)
     guard.add_parser(sub)
     report.add_parser(sub)
+    for name, subparser in sub.choices.items():
+        subparser.set_defaults(_accepts=frozenset(_own_shared_options(subparser)))
     return parser
+
+
+def _own_shared_options(parser: argparse.ArgumentParser) -> set[str]:
+    """The shared options ``parser`` defines itself. They are renamed ``sub_<dest>`` with no
+    default, so that the subcommand's absent option never overwrites the value given before it
+    (argparse copies a subparser's defaults over its parent's)."""
+    own = set()
+    for action in parser._actions:
+        if action.dest in SHARED:
+            own.add(action.dest)
+            action.dest, action.default = f"sub_{action.dest}", argparse.SUPPRESS
+    return own
+
+
+def _option(parser: argparse.ArgumentParser, dest: str) -> str:
+    return next(a.option_strings[-1] for a in parser._actions if a.dest == dest)
+
+
+def merge_shared(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """One value per shared option whichever side of the subcommand it was given on; raises
+    UserError for an option the subcommand does not take, or two different values."""
+    if args.command is None:
+        return
+    accepts = getattr(args, "_accepts", frozenset())
+    for dest in SHARED:
+        before, flag = getattr(args, dest), _option(parser, dest)
+        if hasattr(args, f"sub_{dest}"):
+            after = getattr(args, f"sub_{dest}")
+            if before not in (None, False) and before != after:
+                raise UserError(f"given twice with different values ({before} before {args.command}, "
+                                f"{after} after it)", field=flag)
+            setattr(args, dest, after)
+        elif before not in (None, False) and dest not in accepts:
+            if dest == "readonly":
+                raise UserError(f"{args.command} changes the cluster or the version files", field=flag)
+            taken = ", ".join(_option(parser, d) for d in SHARED if d in accepts) or "none of them"
+            raise UserError(f"does not apply to {args.command} (of the options before it, it takes {taken})",
+                            field=flag)
 
 
 def open_console(args) -> int:
@@ -55,7 +102,7 @@ def open_console(args) -> int:
     from .tui import run_console
 
     return run_console(kubeconfig=kubeconfig, context=args.context, namespace=args.namespace,
-                       config_path=args.config, readonly=args.readonly, versions_dir=args.versions_dir,
+                       config_path=args.config or Path("config.yaml"), readonly=args.readonly, versions_dir=args.versions_dir,
                        allow_foreign=args.allow_foreign)
 
 
@@ -63,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        merge_shared(parser, args)
         if args.command is None:
             return open_console(args)
         return args.func(args)

@@ -31,6 +31,7 @@ def add_parsers(sub) -> None:
                     help="list the cluster journal of the current context instead of the local files")
     common.add_journal_flags(ls)
     common.add_kube_flags(ls)
+    ls.add_argument("--readonly", action="store_true", help="accepted: listing changes nothing")
     ls.set_defaults(func=cmd_list)
 
     ex = sub.add_parser("execute-rollback", help="execute pending version files, newest first")
@@ -60,6 +61,7 @@ def add_parsers(sub) -> None:
     sh.add_argument("--cluster", action="store_true", help="show the entry of the cluster journal of that name")
     common.add_journal_flags(sh)
     common.add_kube_flags(sh)
+    sh.add_argument("--readonly", action="store_true", help="accepted: showing changes nothing")
     sh.set_defaults(func=cmd_show)
 
 
@@ -83,7 +85,15 @@ def _row(v) -> dict:
     }
 
 
+def _cluster_flags_only_with_cluster(args) -> None:
+    """Without --cluster, listing and showing read local files: a cluster flag would do nothing."""
+    for flag, value in (("--kubeconfig", args.kubeconfig), ("--context", args.context)):
+        if value and not args.cluster:
+            raise UserError(f"applies to {args.command} only with --cluster (local files need no cluster)", field=flag)
+
+
 def cmd_list(args) -> int:
+    _cluster_flags_only_with_cluster(args)
     if args.cluster:
         return _list_journal(args)
     _target, service = _service(args)
@@ -267,6 +277,7 @@ def cmd_show(args) -> int:
     from ..rollback.source_text import UnsafeSource, checked_source
     from ..rollback.store import MAX_VERSION_BYTES, read_bytes_safely
 
+    _cluster_flags_only_with_cluster(args)
     if args.cluster:
         return _show_journal(args)
     path = args.file

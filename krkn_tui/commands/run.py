@@ -18,6 +18,7 @@ from . import common
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="run the config's scenarios headless (rollback on failure or signal)")
     p.add_argument("-c", "--config", type=common.Path, help="krkn config.yaml (default ./config.yaml)")
+    p.add_argument("-d", "--versions-dir", type=common.Path, help="rollback versions folder (overrides the config's)")
     p.add_argument("--dry-run", action="store_true", help="parse, select targets and report; change nothing")
     p.add_argument("--only", help="comma-separated scenario positions to run (0-based, as in list order)")
     p.add_argument("--skip-unsupported", action="store_true",
