@@ -92,7 +92,8 @@ def test_run_restores_its_change_once_the_api_server_is_back(tmp_path, private_c
                                                               private_namespace):
     fill_namespace(private_api, private_namespace, {"web": 1})
     net = client.NetworkingV1Api(private_api)
-    cfg = write_config(tmp_path, [("application_outages_scenarios", app_outage(private_namespace, "web", 2))])
+    # The hold must outlast stopping the API server, which takes seconds on a loaded machine.
+    cfg = write_config(tmp_path, [("application_outages_scenarios", app_outage(private_namespace, "web", 8))])
     run = Run(cfg, str(private_cluster.kubeconfig))
     run.wait_for(r"created NetworkPolicy")
     with api_server_outage(private_cluster) as stopper:
