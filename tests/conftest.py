@@ -3,11 +3,16 @@ runs) and stopped at the end only if this session started it, so CI leaves no pr
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tomllib
 import uuid
+from pathlib import Path
 
 import pytest
 
 from krkn_tui.localcluster import LocalCluster
+from krkn_tui.localcluster.cluster import default_cache_dir
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +75,33 @@ def namespace(api_client):
              what=f"the default ServiceAccount of {name}")
     yield name
     gone_is_fine(core.delete_namespace, name)
+
+
+# ---- krkn-lib, for the tests that hold krkn-tui to krkn's contracts ----------------------------
+# It pins a kubernetes client older than krkn-tui's (and numpy, PyYAML, ...), so it lives in its
+# own virtual environment in the cache folder, installed from the package index once; the
+# `krkn-compat` extra of pyproject.toml names the version.
+
+
+def _krkn_lib_requirement() -> str:
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    [requirement] = [r for r in extras["krkn-compat"] if r.startswith("krkn-lib")]
+    return requirement
+
+
+@pytest.fixture(scope="session")
+def krkn_lib_python() -> str:
+    requirement = _krkn_lib_requirement()
+    venv = default_cache_dir() / "krkn-lib-venv"
+    python = venv / "bin" / "python"
+    marker = venv / "krkn-tui-requirement.txt"
+    check = [str(python), "-c", "import krkn_lib.telemetry.ocp, krkn_lib.ocp, krkn_lib.utils"]
+    if not (marker.is_file() and marker.read_text() == requirement
+            and subprocess.run(check, capture_output=True).returncode == 0):
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", requirement],
+                       check=True, timeout=900)
+        subprocess.run(check, check=True)
+        marker.write_text(requirement)
+    return str(python)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -24,35 +23,7 @@ from krkn_tui.scenarios.service_disruption import scale_back
 
 pytestmark = pytest.mark.cluster
 
-ROOT = Path(__file__).resolve().parent.parent
 LOADER = Path(__file__).with_name("krkn_contract_loader.py")
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("KRKN_TUI_CACHE") or Path.home() / ".cache" / "krkn-tui").expanduser()
-
-
-def _krkn_lib_requirement() -> str:
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    [requirement] = [r for r in extras["krkn-compat"] if r.startswith("krkn-lib")]
-    return requirement
-
-
-@pytest.fixture(scope="session")
-def krkn_lib_python() -> str:
-    requirement = _krkn_lib_requirement()
-    venv = _cache_dir() / "krkn-lib-venv"
-    python = venv / "bin" / "python"
-    marker = venv / "krkn-tui-requirement.txt"
-    check = [str(python), "-c", "import krkn_lib.telemetry.ocp, krkn_lib.ocp, krkn_lib.utils"]
-    if not (marker.is_file() and marker.read_text() == requirement
-            and subprocess.run(check, capture_output=True).returncode == 0):
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", requirement],
-                       check=True, timeout=900)
-        subprocess.run(check, check=True)
-        marker.write_text(requirement)
-    return str(python)
 
 
 def _outage_policy(namespace: str) -> client.V1NetworkPolicy:

@@ -1,9 +1,12 @@
-"""Resource hogs: one stress pod (cpu, memory or io) pinned to each selected node for `duration`.
+"""Resource hogs: one stress pod (cpu, memory or io) on each selected node for `duration`.
 
 Each pod gets its own rollback file, written before the pod is created; the pods are removed
-by executing those files. Pods are pinned with spec.nodeName, so the scheduler is not asked
-and a node's NoSchedule taints need no toleration; `taints` add tolerations anyway, as krkn
-does, which also covers NoExecute.
+by executing those files. The pod is the one krkn-lib's ``deploy_hog`` builds, so a scenario
+file loads a node the same way under krkn and here: container ``krkn-hog``, privileged,
+``restartPolicy: Never``, every stress-ng setting in krkn-lib's env names, the node picked with
+a ``kubernetes.io/hostname`` node selector (so the scheduler places it, and a node's taints need
+the `taints` tolerations, as under krkn), and for io hogs the node volume mounted at the target
+folder.
 """
 
 from __future__ import annotations
@@ -57,26 +60,35 @@ def node_candidates(core, spec: HogSpec) -> list:
 
 
 def _stress_env(spec: HogSpec, node) -> list[dict]:
-    """Settings for the krkn-hog image, which wraps stress-ng."""
+    """krkn-lib's env for the krkn-hog image (it wraps stress-ng): every setting, in its order,
+    whatever the hog type; WORKERS defaults to the node's CPU count, as krkn does."""
     cpus = str(node.status.allocatable.get("cpu", "1")) if node.status.allocatable else "1"
     workers = spec.workers or (int(cpus) if cpus.isdigit() else 1)
-    env = {"HOG_TYPE": spec.hog_type, "DURATION": f"{spec.duration:g}", "WORKERS": str(workers)}
-    if spec.hog_type == "cpu":
-        env.update(LOAD_PERCENTAGE=str(spec.cpu_load_percentage), CPU_METHOD=spec.cpu_method)
-    elif spec.hog_type == "memory":
-        env.update(VM_BYTES=spec.memory_vm_bytes)
-    else:
-        env.update(BLOCK_SIZE=spec.io_block_size, WRITE_BYTES=spec.io_write_bytes,
-                   TARGET_FOLDER=spec.io_target_pod_folder)
+    env = {
+        "HOG_TYPE": spec.hog_type,
+        "LOAD_PERCENTAGE": str(spec.cpu_load_percentage),
+        "CPU_METHOD": spec.cpu_method,
+        "HDD_WRITE_SIZE": spec.io_block_size,
+        "HDD_BYTES": spec.io_write_bytes,
+        "STRESS_PATH": spec.io_target_pod_folder,
+        "VM_BYTES": spec.memory_vm_bytes,
+        "WORKERS": str(workers),
+        "DURATION": f"{spec.duration:g}",
+    }
     return [{"name": k, "value": v} for k, v in env.items()]
 
 
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+
 def hog_pod(name: str, spec: HogSpec, node, run_uuid: str) -> dict:
-    container: dict = {"name": "hog", "image": spec.image, "env": _stress_env(spec, node)}
+    container: dict = {"name": "krkn-hog", "image": spec.image, "securityContext": {"privileged": True},
+                       "env": _stress_env(spec, node)}
+    hostname = (node.metadata.labels or {}).get(HOSTNAME_LABEL, node.metadata.name)
     pod_spec: dict = {
-        "nodeName": node.metadata.name,
+        "nodeSelector": {HOSTNAME_LABEL: hostname},  # krkn-lib: one pod per node, placed by the scheduler
         "restartPolicy": "Never",
-        "terminationGracePeriodSeconds": 0,
+        "terminationGracePeriodSeconds": 0,  # krkn-lib leaves the default; the rollback deletes at once anyway
         "containers": [container],
         "tolerations": [
             {"key": t.key, "effect": t.effect,
