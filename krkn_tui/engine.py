@@ -12,6 +12,7 @@ Policy:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,21 @@ from typing import Any, Callable
 
 from .config import Config, ScenarioRef
 from .errors import UserError
+from .events import (
+    Event,
+    RollbackRunFinished,
+    RollbackRunStarted,
+    RollbackStepDone,
+    RunArchived,
+    RunFinished,
+    RunStarted,
+    ScenarioFinished,
+    ScenarioStarted,
+    Step,
+    StepRecord,
+    Waiting,
+    run_exit_code,
+)
 from .records import AuditLog, audit_path, check_reports, write_report
 from .rollback import RunRollback
 from .rollback.mirror import RunMirror
@@ -27,7 +43,7 @@ from .rollback.service import EXECUTABLE, RollbackService
 from .scenarios.base import Interrupted, Outcome, ScenarioContext, ScenarioFailed, plugin_for
 from .scenarios.krkn_only import UNSUPPORTED_NOTE
 
-Emit = Callable[[dict], None]
+Emit = Callable[[Event], None]
 
 
 @dataclass
@@ -50,7 +66,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return {"passed": 0, "failed": 1}.get(self.status, 130)
+        return run_exit_code(self.status)
 
 
 def unsupported_error(config: Config, refs: list[ScenarioRef]) -> UserError:
@@ -106,21 +122,23 @@ class Engine:
     def run_id(self) -> str:
         return self.rollback.run_id
 
-    # Executor outcomes, whether a plugin restored its own change or the run is rolled back.
-    STEP_EVENTS = {"rollback_executed": "executed", "rollback_failed": "failed", "rollback_refused": "refused"}
-
-    def _emit(self, event: dict) -> None:
+    def _emit(self, event: Event) -> None:
         """The engine's and the plugins' events: audited, then passed on."""
+        if event.run_id is None:
+            event = dataclasses.replace(event, run_id=self.run_id)
         self.service.record(event)
         self._forward(event)
 
-    def _forward(self, event: dict) -> None:
+    def _forward(self, event: Event) -> None:
         """Passed on to the client (the service has audited the rollback steps already)."""
-        event.setdefault("run_id", self.run_id)
-        if event.get("event") in self.STEP_EVENTS:
+        if event.run_id is None:
+            event = dataclasses.replace(event, run_id=self.run_id)
+        # Executor outcomes, whether a plugin restored its own change or the run is rolled back.
+        if isinstance(event, RollbackStepDone):
+            seconds = getattr(event, "seconds", None)
             self._rollback_steps.append({
-                "file": event["file"], "status": self.STEP_EVENTS[event["event"]], "error": event.get("error"),
-                "seconds": round(event["seconds"], 3) if event.get("seconds") is not None else None,
+                "file": event.file, "status": event.STATUS, "error": event.error,
+                "seconds": round(seconds, 3) if seconds is not None else None,
                 "during": "rollback" if self.rolling_back else "restore"})
         self._emit_cb(event)
 
@@ -148,9 +166,8 @@ class Engine:
             check_reports(self.config.versions_dir)
         started = time.time()
         mirror = self.rollback.mirror
-        self._emit({"event": "run_started", "scenarios": len(planned), "iterations": self.config.iterations,
-                    "versions_dir": str(self.config.versions_dir), "dry_run": self.dry_run,
-                    "journal": mirror.settings.namespace if mirror else None})
+        self._emit(RunStarted(len(planned), self.config.iterations, str(self.config.versions_dir), self.dry_run,
+                              mirror.settings.namespace if mirror else None))
         try:
             return self._run(planned, started)
         finally:
@@ -168,7 +185,7 @@ class Engine:
                         results.append(self._skip(item, iteration))
                         continue
                     if started_one:
-                        self._emit({"event": "waiting", "seconds": self.config.wait_duration})
+                        self._emit(Waiting(self.config.wait_duration))
                         ctx_sleep(self.stop, self.config.wait_duration)
                     started_one = True
                     for spec_index, spec in enumerate(item.specs):
@@ -202,23 +219,21 @@ class Engine:
             try:
                 report_path = write_report(self.config.versions_dir, report)
             except UserError as exc:  # planted since the check at the start: the run is done, say so
-                self._forward({"event": "step", "message": f"report not written: {exc}"})
+                self._forward(Step("", "", f"report not written: {exc}"))
         skipped = sum(1 for r in results if r["status"] == "skipped")
-        self._emit({"event": "run_finished", "status": status, "report": str(report_path) if report_path else None,
-                    "skipped": skipped})
+        self._emit(RunFinished(status, str(report_path) if report_path else None, skipped))
         return RunResult(self.run_id, status, report_path, results, rollback_steps)
 
     def _skip(self, item: PlannedScenario, iteration: int) -> dict:
         result = {"index": item.index, "scenario_type": item.scenario_type, "file": str(item.file),
                   "id": item.file.name, "iteration": iteration, "status": "skipped", "message": item.skipped,
                   "seconds": 0.0, "details": {}}
-        self._emit({"event": "scenario_finished", **result})
+        self._emit(ScenarioFinished(**result))
         return result
 
     def _run_one(self, item: PlannedScenario, spec: Any, spec_index: int, iteration: int) -> dict:
         label = getattr(spec, "id", None) or f"{item.file.name}#{spec_index}"
-        self._emit({"event": "scenario_started", "index": item.index, "scenario_type": item.scenario_type,
-                    "file": str(item.file), "id": label, "iteration": iteration})
+        self._emit(ScenarioStarted(item.index, item.scenario_type, str(item.file), label, iteration))
         t0 = time.monotonic()
         try:
             self.stop_check()
@@ -238,7 +253,7 @@ class Engine:
         result = {"index": item.index, "scenario_type": item.scenario_type, "file": str(item.file), "id": label,
                   "iteration": iteration, "status": outcome.status, "message": outcome.message,
                   "seconds": round(time.monotonic() - t0, 3), "details": outcome.details}
-        self._emit({"event": "scenario_finished", **result})
+        self._emit(ScenarioFinished(**result))
         return result
 
     def stop_check(self) -> None:
@@ -253,11 +268,10 @@ class Engine:
     def _roll_back(self, reason: str) -> None:
         files = self.pending_files()
         self.rolling_back = True
-        self._emit({"event": "rollback_run_started", "reason": reason, "files": len(files)})
+        self._emit(RollbackRunStarted(reason, len(files)))
         steps = self.service.execute(files) if files else []
-        recorded = [{"file": str(s.path), "status": s.status, "error": s.error, "seconds": round(s.seconds, 3)}
-                    for s in steps]
-        self._emit({"event": "rollback_run_finished", "reason": reason, "steps": recorded})
+        self._emit(RollbackRunFinished(reason, tuple(StepRecord(str(s.path), s.status, s.error, round(s.seconds, 3))
+                                                     for s in steps)))
         self.rolling_back = False
 
     def _archive_run(self) -> None:
@@ -268,8 +282,8 @@ class Engine:
             moved = self.service.archive([v.path for v in versions])
             if self.rollback.mirror is not None:
                 for note in self.rollback.mirror.archived(moved):
-                    self._emit({"event": "step", "scenario_type": "", "file": "", "message": note, "progress": None})
-            self._emit({"event": "run_archived", "files": len(versions)})
+                    self._emit(Step("", "", note))
+            self._emit(RunArchived(len(versions)))
 
 
 def ctx_sleep(stop: threading.Event, seconds: float) -> None:

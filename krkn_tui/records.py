@@ -15,13 +15,28 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .events import (
+    ClusterChange,
+    Event,
+    RollbackArchived,
+    RollbackExecuted,
+    RollbackExecutedElsewhere,
+    RollbackFailed,
+    RollbackFromJournal,
+    RollbackRefused,
+    RollbackRegistered,
+    RollbackStarted,
+    RunFinished,
+    RunStarted,
+    StaleTempRemoved,
+)
 from .rollback.fsio import ensure_private_dir, open_private, write_atomic
 
 log = logging.getLogger(__name__)
 
-AUDITED = {"cluster_change", "rollback_registered", "rollback_started", "rollback_executed",
-           "rollback_failed", "rollback_refused", "rollback_archived", "stale_temp_removed",
-           "rollback_executed_elsewhere", "run_started", "run_finished"}
+# What the audit log keeps: every change to the cluster, every rollback step, and the run's bounds.
+AUDITED = (ClusterChange, RollbackRegistered, RollbackStarted, RollbackExecuted, RollbackFailed, RollbackRefused,
+           RollbackArchived, StaleTempRemoved, RollbackExecutedElsewhere, RollbackFromJournal, RunStarted, RunFinished)
 
 
 def reports_dir(versions_dir: Path) -> Path:
@@ -70,10 +85,10 @@ class AuditLog:
         except OSError as exc:
             raise _refusal("audit log", self.path, exc) from None
 
-    def record(self, event: dict[str, Any]) -> None:
-        if event.get("event") not in AUDITED:
+    def record(self, event: Event) -> None:
+        if not isinstance(event, AUDITED):
             return
-        line = json.dumps({"time": time.time(), "run_id": self.run_id, **event}, default=str) + "\n"
+        line = json.dumps({"time": time.time(), "run_id": self.run_id, **event.record()}, default=str) + "\n"
         with self._lock:
             if self.refused:
                 return

@@ -11,6 +11,7 @@ from kubernetes import client
 
 from krkn_tui.config import load_config
 from krkn_tui.engine import Engine, plan
+from krkn_tui.events import ClusterChange, Event, RollbackRegistered
 from runhelpers import (
     Workbench,
     app_outage,
@@ -97,7 +98,7 @@ def run_one(tmp_path, api_client, prot: Protected, variant: str, namespace: str,
     cfg = write_config(tmp_path, [prot.scenario(variant, namespace)], protected_namespaces=[prot.custom],
                        allow_protected_namespaces=allow)
     config = load_config(cfg)
-    events: list[dict] = []
+    events: list[Event] = []
     result = Engine(config, lambda: api_client, emit=events.append).run(plan(config))
     return config, result, events
 
@@ -107,7 +108,7 @@ def assert_refused(config, result, events, namespaces: list[str]) -> None:
     assert result.status == "failed" and outcome["status"] == "failed", outcome
     assert "protected" in outcome["message"], outcome["message"]
     assert any(f"{ns!r}" in outcome["message"] for ns in namespaces), outcome["message"]
-    assert [e for e in events if e["event"] in ("cluster_change", "rollback_registered")] == []
+    assert [e for e in events if isinstance(e, (ClusterChange, RollbackRegistered))] == []
     assert not list(config.versions_dir.rglob("*.py*")) if config.versions_dir.exists() else True
 
 
@@ -138,5 +139,5 @@ def test_a_custom_protected_namespace_can_be_allowed(variant, prot, tmp_path, ap
     config, result, events = run_one(tmp_path, api_client, prot, variant, target if variant != "node_drain"
                                      else prot.node_name, allow=True)
     assert result.status == "passed", result.scenarios
-    assert [e for e in events if e["event"] == "cluster_change"], "the scenario changed nothing"
+    assert [e for e in events if isinstance(e, ClusterChange)], "the scenario changed nothing"
     wait_equal(lambda: prot.snapshot([target], pods=False), before, timeout=60, what="the allowed target after its run")

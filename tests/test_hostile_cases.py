@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from krkn_tui.events import RunStarted
 from krkn_tui.rollback import Executor, list_versions
 from rollback_fixtures import KUBECONFIG
 from hostile_support import RUN, body, krkn, meta, no_raw_controls, plant
@@ -285,7 +286,7 @@ def test_5_planted_audit_log_is_refused_and_never_written(shared, plant_what):
     with pytest.raises(UserError) as err:
         audit.check()
     assert "audit log refused" in str(err.value)
-    audit.record({"event": "run_started"})  # refused quietly once checked too: nothing written
+    audit.record(RunStarted(1, 1, "versions"))  # refused quietly once checked too: nothing written
     assert victim.read_text() == ""
     if plant_what != "fifo" and plant_what != "symlink":
         assert log_path.read_text() == ""
@@ -297,7 +298,7 @@ def test_5_umask_000_still_makes_private_folders_and_files(tmp_path):
     versions = tmp_path / "deep" / "er" / "versions"
     old = os.umask(0)
     try:
-        AuditLog(versions.parent / "versions-audit.jsonl", "r1").record({"event": "run_started"})
+        AuditLog(versions.parent / "versions-audit.jsonl", "r1").record(RunStarted(1, 1, "versions"))
         report = write_report(versions, {"run_id": "r1"})
     finally:
         os.umask(old)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from krkn_tui.events import RollbackExecuted, RollbackFailed, RollbackRefused, RollbackStarted
 from krkn_tui.rollback import Executor, RollbackContent, RunRollback, StepResult, list_versions
 from krkn_tui.rollback import manifest
 from krkn_tui.rollback.naming import parse_version_name
@@ -266,7 +267,8 @@ def test_tampered_file_is_refused(tmp_path, run):
     result = Executor(lambda: object(), on_event=events.append).execute([path])[0]
     assert result.status == "refused" and "sha256" in result.error
     assert untouched(path, text.encode()) and not marker.exists()
-    assert events == [{"event": "rollback_refused", "file": str(path), "error": result.error}]
+    assert events == [RollbackRefused(str(path), result.error)]
+    assert events[0].record() == {"event": "rollback_refused", "file": str(path), "error": result.error}
 
 
 def test_our_file_missing_from_the_manifest_is_refused(tmp_path, run):
@@ -459,14 +461,14 @@ def test_events_for_the_audit_log(tmp_path, run):
     bad = register(run, fail_if_named_bad, "bad", marker=str(marker))
     events = []
     Executor(lambda: object(), on_event=events.append).execute([ok, bad])
-    assert [(e["event"], e["file"]) for e in events] == [
-        ("rollback_started", str(bad)),
-        ("rollback_failed", str(bad)),
-        ("rollback_started", str(ok)),
-        ("rollback_executed", str(ok)),
+    assert [(type(e), e.file) for e in events] == [
+        (RollbackStarted, str(bad)),
+        (RollbackFailed, str(bad)),
+        (RollbackStarted, str(ok)),
+        (RollbackExecuted, str(ok)),
     ]
-    assert "cannot restore bad" in events[1]["error"]
-    assert events[3]["error"] is None
+    assert "cannot restore bad" in events[1].error
+    assert events[3].error is None
 
 
 def test_order_uses_the_file_time_not_the_path(tmp_path):

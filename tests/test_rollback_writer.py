@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from krkn_tui.events import RollbackRegistered
 from krkn_tui.rollback import RollbackContent, RunRollback
 from krkn_tui.rollback import manifest
 from krkn_tui.rollback.fsio import sha256_hex
@@ -254,18 +255,18 @@ def test_registration_event(tmp_path):
     path = run.set_rollback_callable(
         noop, RollbackContent("np", "demo"), scenario_type="s", verb="delete", kind="NetworkPolicy"
     )
-    assert events == [
-        {
-            "event": "rollback_registered",
-            "file": str(path),
-            "run_id": run.run_id,
-            "scenario_type": "s",
-            "verb": "delete",
-            "kind": "NetworkPolicy",
-            "namespace": "demo",
-            "name": "np",
-        }
-    ]
+    assert events == [RollbackRegistered(str(path), "s", "delete", "NetworkPolicy", "demo", "np", run_id=run.run_id)]
+    # the audit log's line: the keys it has always had
+    assert events[0].record() == {
+        "event": "rollback_registered",
+        "file": str(path),
+        "run_id": run.run_id,
+        "scenario_type": "s",
+        "verb": "delete",
+        "kind": "NetworkPolicy",
+        "namespace": "demo",
+        "name": "np",
+    }
 
 
 def test_a_failing_event_sink_does_not_lose_the_step(tmp_path):

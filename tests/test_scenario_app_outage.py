@@ -17,6 +17,7 @@ from kubernetes import client
 
 from krkn_tui.config import DEFAULT_PROTECTED_NAMESPACES, Config, ScenarioRef
 from krkn_tui.engine import Engine, plan
+from krkn_tui.events import ClusterChange, Event
 from krkn_tui.rollback import RollbackContent, RunRollback
 from krkn_tui.rollback.naming import archive_dir_for
 from krkn_tui.scenarios.application_outage import delete_network_policy
@@ -35,7 +36,7 @@ def run_scenario(tmp_path: Path, api_client, scenario_type: str, scenario, *, dr
     """Write `scenario` in krkn's format and run it through the engine.
 
     `on_event(event, engine)` sees every engine event as it happens (the cluster is in its
-    changed state when a "cluster_change" event arrives). Returns (engine, result, events).
+    changed state when a ClusterChange event arrives). Returns (engine, result, events).
     """
     tmp_path.mkdir(parents=True, exist_ok=True)
     file = tmp_path / f"{scenario_type}.yaml"
@@ -43,10 +44,10 @@ def run_scenario(tmp_path: Path, api_client, scenario_type: str, scenario, *, dr
     config = Config(path=tmp_path / "config.yaml", kubeconfig_path=None, auto_rollback=True,
                     versions_dir=tmp_path / "versions", protected_namespaces=DEFAULT_PROTECTED_NAMESPACES,
                     allow_protected=False, scenarios=[ScenarioRef(scenario_type, file, 0)], wait_duration=0)
-    events: list[dict] = []
+    events: list[Event] = []
     engine: Engine
 
-    def emit(event: dict) -> None:
+    def emit(event: Event) -> None:
         events.append(event)
         if on_event is not None:
             on_event(event, engine)
@@ -63,8 +64,9 @@ def archived_files(engine: Engine) -> list[str]:
     return sorted(p.name for p in (archive_dir_for(engine.config.versions_dir) / engine.run_id).glob("*.py*"))
 
 
-def changes(events: list[dict]) -> list[dict]:
-    return [e for e in events if e["event"] == "cluster_change"]
+def changes(events: list[Event]) -> list[dict]:
+    """The audit records of the cluster changes."""
+    return [e.record() for e in events if isinstance(e, ClusterChange)]
 
 
 # ---- helpers for this file ------------------------------------------------------------------
@@ -96,7 +98,7 @@ def test_outage_blocks_with_a_registered_rollback_and_restores(tmp_path, api_cli
     seen = {}
 
     def on_event(event, engine):
-        if event["event"] == "cluster_change":
+        if isinstance(event, ClusterChange):
             seen["policies"] = policies(api_client, web)
             seen["pending"] = {f.name: f.read_text() for f in version_files(engine.config.versions_dir)}
 
@@ -129,7 +131,7 @@ def test_stop_mid_outage_rolls_back(tmp_path, api_client, web):
     stop_timers = []
 
     def on_event(event, engine):
-        if event["event"] == "cluster_change":
+        if isinstance(event, ClusterChange):
             assert len(policies(api_client, web)) == len(before) + 1
             timer = threading.Timer(0.5, engine.stop.set)
             timer.start()

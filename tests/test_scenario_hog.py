@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from krkn_tui.events import ClusterChange, Step
 from krkn_tui.rollback import read_version
 from test_scenario_app_outage import archived_files, changes, run_scenario, version_files
 
@@ -31,7 +32,8 @@ def test_hog_pods_run_pinned_with_rollbacks_then_go(tmp_path, api_client, namesp
     observed = []
 
     def on_event(event, engine):
-        if event["event"] == "cluster_change":
+        if isinstance(event, ClusterChange):
+            event = event.record()
             pod = client.CoreV1Api(api_client).read_namespaced_pod(event["name"], namespace)
             pending = {read_version(p).name: p.name for p in version_files(engine.config.versions_dir)}
             observed.append((event, pod, pending))
@@ -62,7 +64,7 @@ def test_hog_pods_run_pinned_with_rollbacks_then_go(tmp_path, api_client, namesp
 
 def test_stop_while_hogging_removes_the_pods(tmp_path, api_client, namespace):
     def on_event(event, engine):
-        if event["event"] == "step" and "hogging" in event["message"]:
+        if isinstance(event, Step) and "hogging" in event.message:
             threading.Timer(0.3, engine.stop.set).start()
 
     engine, result, _ = run_scenario(tmp_path, api_client, HOG, hog(namespace, duration=120, **{"number-of-nodes": 1}),

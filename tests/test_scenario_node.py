@@ -17,6 +17,7 @@ from kubernetes import client
 from kubehelpers import gone_is_fine, ready_pods, wait_for
 from krkn_tui.config import DEFAULT_PROTECTED_NAMESPACES, Config, ScenarioRef
 from krkn_tui.engine import Engine, plan
+from krkn_tui.events import ClusterChange, Event, RollbackRegistered, Step
 from krkn_tui.rollback import RollbackContent, list_versions
 from krkn_tui.scenarios.node_actions import restore_node_schedulable, restore_node_taints
 
@@ -40,37 +41,38 @@ def scenario_config(tmp_path: Path, scenario_type: str, text: str, *, auto_rollb
 class Recorder:
     """The engine's emit callback: keeps the events and checks, at each cluster change, that the
     version file named by the latest registration is already on disk. `probe(event)` reads the
-    cluster at each change, `on_hold(event)` when a plugin starts holding its changes: a test sees
-    the change while it is in force."""
+    cluster at each change (given the change's audit record), `on_hold(event)` when a plugin
+    starts holding its changes: a test sees the change while it is in force."""
 
     def __init__(self, probe=None, on_hold=None):
-        self.events: list[dict] = []
+        self.events: list[Event] = []
         self.problems: list[str] = []
         self.live: list = []
         self.held: list = []
         self._probe, self._on_hold = probe, on_hold
         self._last_file: str | None = None
 
-    def __call__(self, event: dict) -> None:
+    def __call__(self, event: Event) -> None:
         self.events.append(event)
-        if event["event"] == "rollback_registered":
-            self._last_file = event["file"]
-        elif event["event"] == "cluster_change":
+        if isinstance(event, RollbackRegistered):
+            self._last_file = event.file
+        elif isinstance(event, ClusterChange):
             if self._last_file is None or not Path(self._last_file).is_file():
-                self.problems.append(f"{event['action']} without a version file on disk ({self._last_file})")
+                self.problems.append(f"{event.action} without a version file on disk ({self._last_file})")
             if self._probe is not None:
-                self.live.append(self._probe(event))
-        elif event["event"] == "step" and "holding" in event["message"] and self._on_hold is not None:
+                self.live.append(self._probe(event.record()))
+        elif isinstance(event, Step) and "holding" in event.message and self._on_hold is not None:
             self.held.append(self._on_hold(event))
 
     def changes(self, action: str | None = None) -> list[dict]:
-        return [e for e in self.events if e["event"] == "cluster_change" and action in (None, e["action"])]
+        """The audit records of the cluster changes (of `action` only, if given)."""
+        return [e.record() for e in self.events if isinstance(e, ClusterChange) and action in (None, e.action)]
 
     def registered(self) -> set[str]:
-        return {e["file"] for e in self.events if e["event"] == "rollback_registered"}
+        return {e.file for e in self.events if isinstance(e, RollbackRegistered)}
 
     def steps(self) -> list[str]:
-        return [e["message"] for e in self.events if e["event"] == "step"]
+        return [e.message for e in self.events if isinstance(e, Step)]
 
 
 def run_engine(config: Config, api_client, recorder: Recorder, *, dry_run: bool = False,

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from krkn_tui import events as ev
 from krkn_tui.tui.app import KrknConsole
 from krkn_tui.tui.settings import ConsoleSettings
 from krkn_tui.tui.widgets.run_panel import RunPanel
@@ -41,30 +42,28 @@ kraken:
 tunings: {wait_duration: 1, iterations: 1}
 """
 
+APP_FILE, POD_FILE = "scenarios/app_outage.yaml", "scenarios/pod_kill.yaml"
+APP_TYPE, POD_TYPE = "application_outages_scenarios", "pod_disruption_scenarios"
+RESTORED = f"versions/{RUN_A}/application_outages_scenarios_1767261001000000000_04aboo7k.py"
 RUN_EVENTS = [
-    {"event": "run_started", "scenarios": 2, "run_id": RUN_A},
-    {"event": "scenario_started", "index": 0, "id": "app_outage.yaml#0", "iteration": 0},
-    {"event": "rollback_registered", "verb": "delete", "kind": "NetworkPolicy", "namespace": "krkn-demo",
-     "name": "krkn-outage-6a80eb"},
-    {"event": "cluster_change", "action": "create_network_policy", "namespace": "krkn-demo",
-     "name": "krkn-outage-6a80eb"},
-    {"event": "step", "message": "created NetworkPolicy krkn-demo/krkn-outage-6a80eb; outage for 10s",
-     "progress": 0.1},
-    {"event": "step", "message": "restored: application_outages_scenarios_1767261001000000000_04aboo7k.py",
-     "progress": None},
-    {"event": "scenario_finished", "index": 0, "status": "passed", "seconds": 10.3,
-     "message": "blocked krkn-demo/krkn-outage-6a80eb for 10s", "details": {}},
-    {"event": "waiting", "seconds": 1},
-    {"event": "scenario_started", "index": 1, "id": "kill-pods", "iteration": 0},
-    {"event": "step", "message": "3 candidate pods; chosen: krkn-demo/frontend-6b4dd954fc-m2dqh", "progress": 0.05},
-    {"event": "step", "message": "deleted krkn-demo/frontend-6b4dd954fc-m2dqh; waiting for its replacement",
-     "progress": 0.5},
-    {"event": "scenario_finished", "index": 1, "status": "passed", "seconds": 0.4,
-     "message": "1 pods killed and recovered",
-     "details": {"pods": [{"namespace": "krkn-demo", "name": "frontend-6b4dd954fc-m2dqh",
-                           "rescheduling_seconds": 0.038, "readiness_seconds": 0.057}]}},
-    {"event": "run_archived", "files": 1},
-    {"event": "run_finished", "status": "passed", "report": None},
+    ev.RunStarted(2, 1, "versions", run_id=RUN_A),
+    ev.ScenarioStarted(0, APP_TYPE, APP_FILE, "app_outage.yaml#0", 0),
+    ev.RollbackRegistered(RESTORED, APP_TYPE, "delete", "NetworkPolicy", "krkn-demo", "krkn-outage-6a80eb"),
+    ev.ClusterChange("create_network_policy", APP_TYPE, {"namespace": "krkn-demo", "name": "krkn-outage-6a80eb"}),
+    ev.Step(APP_TYPE, APP_FILE, "created NetworkPolicy krkn-demo/krkn-outage-6a80eb; outage for 10s", 0.1),
+    ev.RollbackStarted(RESTORED),
+    ev.RollbackExecuted(RESTORED, seconds=0.02),
+    ev.ScenarioFinished(0, APP_TYPE, APP_FILE, "app_outage.yaml#0", 0, "passed",
+                        "blocked krkn-demo/krkn-outage-6a80eb for 10s", 10.3, {}),
+    ev.Waiting(1),
+    ev.ScenarioStarted(1, POD_TYPE, POD_FILE, "kill-pods", 0),
+    ev.Step(POD_TYPE, POD_FILE, "3 candidate pods; chosen: krkn-demo/frontend-6b4dd954fc-m2dqh", 0.05),
+    ev.Step(POD_TYPE, POD_FILE, "deleted krkn-demo/frontend-6b4dd954fc-m2dqh; waiting for its replacement", 0.5),
+    ev.ScenarioFinished(1, POD_TYPE, POD_FILE, "kill-pods", 0, "passed", "1 pods killed and recovered", 0.4,
+                        {"pods": [{"namespace": "krkn-demo", "name": "frontend-6b4dd954fc-m2dqh",
+                                   "rescheduling_seconds": 0.038, "readiness_seconds": 0.057}]}),
+    ev.RunArchived(1),
+    ev.RunFinished("passed", None),
 ]
 
 
@@ -104,8 +103,7 @@ async def finished_run(pilot):
     picker = pilot.app.views["picker"]
     picker.marked = {"0", "1"}
     picker.refresh_rows()
-    picker.query_one(RunPanel).start([(0, "application_outages_scenarios", "scenarios/app_outage.yaml"),
-                                      (1, "pod_disruption_scenarios", "scenarios/pod_kill.yaml")])
+    picker.query_one(RunPanel).start([(0, APP_TYPE, APP_FILE), (1, POD_TYPE, POD_FILE)])
     await pilot.pause()
     picker.apply_engine_events(RUN_EVENTS)
     pilot.app.run_state = "passed (exit 0)"

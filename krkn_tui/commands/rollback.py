@@ -12,8 +12,10 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..events import Event, RollbackRetrying, StaleTempRemoved
 from ..sanitize import clip, one_line, visible
 from . import common
+from .render import render
 
 
 def _add_selection_flags(p) -> None:
@@ -162,15 +164,13 @@ def _journal_links(args, factory, infos):
     return links
 
 
-def _report(event: dict) -> None:
+def _report(event: Event) -> None:
     """Said at once: a retry, or a wait looks like a hang; a removed temp file, or it vanishes
     unexplained. (The service has already audited the event.)"""
-    from .run import format_event
-
-    if event.get("event") == "rollback_retrying":
-        print(f"krkn-tui: {one_line(format_event(event))}", file=sys.stderr, flush=True)
-    elif event.get("event") == "stale_temp_removed":
-        print(f"removed   {visible(event['file'])}: left by a writer that died mid-write", flush=True)
+    if isinstance(event, RollbackRetrying):
+        print(f"krkn-tui: {one_line(render(event))}", file=sys.stderr, flush=True)
+    elif isinstance(event, StaleTempRemoved):
+        print(visible(render(event)), flush=True)
 
 
 def cmd_archive(args) -> int:

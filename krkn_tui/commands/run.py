@@ -8,11 +8,11 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from pathlib import Path
 
-from ..rollback.retry import short_reason
+from ..events import Event
 from ..sanitize import visible
 from . import common
+from .render import render
 
 
 def add_parser(sub) -> None:
@@ -46,47 +46,14 @@ def _only(text: str | None, count: int) -> set[int] | None:
     return only
 
 
-def format_event(e: dict) -> str | None:
-    kind = e.get("event")
-    if kind == "run_started":
-        journal = f"cluster journal in namespace {e['journal']}" if e.get("journal") else "cluster journal off"
-        return f"run {e['run_id']}: {e['scenarios']} scenario file(s), versions in {e['versions_dir']}, " + (
-            "dry run" if e.get("dry_run") else journal)
-    if kind == "scenario_started":
-        return f"▶ {e['scenario_type']} {e['file']} [{e['id']}]"
-    if kind == "step":
-        pct = f" ({e['progress']:.0%})" if e.get("progress") is not None else ""
-        return f"  {e['message']}{pct}"
-    if kind == "rollback_registered":
-        target = "/".join(x for x in (e.get("namespace"), e.get("name")) if x)
-        return f"  rollback registered: {e['verb']} {e['kind']} {target} -> {e['file']}"
-    if kind == "waiting" and e.get("seconds"):
-        return f"  waiting {e['seconds']}s"
-    if kind == "scenario_finished":
-        line = f"■ {e['scenario_type']} [{e['id']}]: {e['status']} in {e['seconds']:.1f}s"
-        return line + (f": {e['message']}" if e.get("message") else "")
-    if kind == "rollback_retrying":
-        return (f"  {Path(e['file']).name}: API server not available ({short_reason(e['error'])}); "
-                f"retrying in {e['delay']:.1f}s (attempt {e['attempt']})")
-    if kind == "rollback_run_started":
-        return f"rolling back {e['files']} pending file(s): {e['reason']}"
-    if kind == "rollback_run_finished":
-        return "\n".join(f"  rollback {s['status']}: {s['file']}" + (f": {s['error']}" if s.get("error") else "")
-                         for s in e["steps"]) or "  nothing to roll back"
-    if kind == "run_finished":
-        skipped = f" ({e['skipped']} skipped)" if e.get("skipped") else ""
-        return f"run {e['status']}{skipped}" + (f"; report {e['report']}" if e.get("report") else "")
-    return None
-
-
 def plan_line(item) -> str:
     """What a dry run will do with one scenario file, and where that file was found."""
     what = f"skipped: {item.skipped}" if item.skipped else f"{len(item.specs)} scenario(s)"
     return f"plan #{item.index + 1} {item.scenario_type}: {item.where or item.file}: {what}"
 
 
-def _printer(e: dict) -> None:
-    line = format_event(e)
+def _printer(e: Event) -> None:
+    line = render(e)
     if line:
         print(f"[{time.strftime('%H:%M:%S')}] {visible(line, keep=chr(10))}", flush=True)
 

@@ -44,6 +44,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from ..events import (
+    Event,
+    RollbackExecuted,
+    RollbackExecutedElsewhere,
+    RollbackFailed,
+    RollbackRefused,
+    RollbackRetrying,
+    RollbackStarted,
+)
 from .fsio import fsync_dir, write_atomic
 from .loader import load_version
 from .meta import find_meta_line
@@ -109,7 +118,7 @@ class Executor:
         kubeconfig: str | None = None,
         context: str | None = None,
         retry_deadline: float = 60.0,
-        on_event: Callable[[dict], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
         journal=None,
     ):
         self._factory = api_client_factory or self._kubeconfig_client
@@ -149,13 +158,13 @@ class Executor:
             return self._guarded_step(path, dry_run)
         except _Outcome as out:
             if out.status == "refused":
-                self._emit("rollback_refused", path, error=out.reason)
+                self._emit(RollbackRefused(str(path), out.reason))
             return out.status, out.reason
         except OSError as exc:  # a manifest that is a directory, a FIFO, a link...: this step only
             reason = f"cannot check {path.name}: {exc.strerror or exc}"
             if exc.filename and exc.strerror:
                 reason += f" ({exc.filename})"
-            self._emit("rollback_refused", path, error=reason)
+            self._emit(RollbackRefused(str(path), reason))
             return "refused", reason
 
     def _guarded_step(self, path: Path, dry_run: bool) -> tuple[str, str | None]:
@@ -214,16 +223,16 @@ class Executor:
         return text, ours
 
     def _run_and_record(self, path: Path, text: str, ours: bool) -> tuple[str, str | None]:
-        self._emit("rollback_started", path)
+        self._emit(RollbackStarted(str(path)))
         started = time.monotonic()
         error, attempts = self._run_ours(path, text) if ours else self._run_foreign(path, text)
         if error is None:
             note = _notes(self._mark_executed(path), self._journal_note(path, "executed"))
             seconds = time.monotonic() - started
-            self._emit("rollback_executed", path, error=note, attempts=attempts, seconds=seconds)
+            self._emit(RollbackExecuted(str(path), note, attempts=attempts, seconds=seconds))
             return "executed", note
         note = _notes(self._record_failure(path, error, attempts), self._journal_note(path, "failed", error))
-        self._emit("rollback_failed", path, error=error, attempts=attempts)
+        self._emit(RollbackFailed(str(path), error, attempts=attempts))
         return "failed", error + (f" ({note})" if note else "")
 
     def _check_journal(self, path: Path) -> None:
@@ -235,7 +244,7 @@ class Executor:
         status, reason = verdict
         if status == "done":
             note = self._mark_executed(path)
-            self._emit("rollback_executed_elsewhere", path, error=reason)
+            self._emit(RollbackExecutedElsewhere(str(path), reason))
             raise _Outcome("skipped", reason + (f" ({note})" if note else ""))
         raise _Outcome(status, reason)
 
@@ -288,7 +297,7 @@ class Executor:
                     self._cluster_down = True
                     return f"{_one_line(exc)} (gave up after {attempts} attempts)", attempts
                 log.info("rollback %s: %s; retrying in %.1fs", path.name, _one_line(exc), delay)
-                self._emit("rollback_retrying", path, error=_one_line(exc), attempt=attempts, delay=delay)
+                self._emit(RollbackRetrying(str(path), _one_line(exc), attempt=attempts, delay=delay))
                 self._sleep(delay)
             else:
                 break
@@ -367,10 +376,10 @@ class Executor:
             return f"could not record the failure: {exc.strerror or exc}"
         return None
 
-    def _emit(self, event: str, path: Path, **fields) -> None:
+    def _emit(self, event: Event) -> None:
         if self._on_event is None:
             return
         try:
-            self._on_event({"event": event, "file": str(path), "error": None, **fields})
+            self._on_event(event)
         except Exception:  # the audit sink must not change what happens to the cluster
             log.exception("rollback event handler failed")

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from ..events import RollbackFromJournal
 from .executor import Executor
 from .journal import Entry, Journal, JournalError, _one_line, origin_host, refusal_reason
 from .lease import LeaseHeld, Leases, LeaseState, RunLease, lease_name, new_holder
@@ -145,10 +146,9 @@ class Guard:
     def _record(self, step: GuardStep, lease: RunLease, notes: list[str]) -> None:
         if self.audit is not None:
             try:
-                self.audit.record({"event": f"rollback_{step.status}", "run_id": step.run_id,
-                                   "file": f"{self.settings.namespace}/{step.entry}", "version_file": step.file,
-                                   "source": "cluster journal", "by": self.holder, "error": step.error,
-                                   "seconds": round(step.seconds, 3)})
+                self.audit.record(RollbackFromJournal(step.status, f"{self.settings.namespace}/{step.entry}",
+                                                      step.file, self.holder, step.error, round(step.seconds, 3),
+                                                      run_id=step.run_id))
             except OSError as exc:
                 notes.append(f"cannot write the audit log: {exc.strerror or exc}")
         try:

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+from ..events import Event, RollbackRegistered
 from .content import RollbackContent
 from .fsio import ensure_private_dir, sha256_hex
 from .naming import (
@@ -39,7 +40,7 @@ class RunRollback:
         self,
         versions_dir: Path,
         run_uuid: str | None = None,
-        on_event: Callable[[dict], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
         mirror=None,
     ):
         self._versions_dir = Path(versions_dir).expanduser()
@@ -118,21 +119,11 @@ class RunRollback:
             if self.mirror is not None:
                 data = text.encode("utf-8")
                 self.mirror.step_written(path, data, sha256_hex(data), scenario_type, created_ns)
-        self._emit(
-            {
-                "event": "rollback_registered",
-                "file": str(path),
-                "run_id": self._run_id,
-                "scenario_type": scenario_type,
-                "verb": verb,
-                "kind": kind,
-                "namespace": content.namespace,
-                "name": content.resource_identifier,
-            }
-        )
+        self._emit(RollbackRegistered(str(path), scenario_type, verb, kind, content.namespace,
+                                      content.resource_identifier, run_id=self._run_id))
         return path
 
-    def _emit(self, event: dict) -> None:
+    def _emit(self, event: Event) -> None:
         if self._on_event is None:
             return
         try:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import UserError
+from ..events import Event, RollbackArchived, StaleTempRemoved
 from ..records import AuditLog, audit_path
 from .archive import archive as _archive
 from .fsio import remove_stale_temps
@@ -103,14 +104,13 @@ class RollbackService:
 
     ``api_client_factory`` is called once per ``execute`` (the executor shares that client among
     its steps). ``audit`` is where steps are recorded (None: not recorded, for dry runs).
-    ``on_event`` receives the executor's events (dicts with ``event`` and ``file``) after they are
-    audited. ``allow_foreign`` lets krkn's own files run, as ``python FILE`` with ``python``.
+    ``on_event`` receives the executor's events (``krkn_tui.events``) after they are audited. ``allow_foreign`` lets krkn's own files run, as ``python FILE`` with ``python``.
     ``journal`` (rollback.mirror) is consulted by the executor for runs mirrored in the cluster."""
 
     def __init__(self, versions_dir: Path, api_client_factory: Callable[[], Any] | None = None, *,
                  audit: AuditLog | None = None, allow_foreign: bool = False, python: str = sys.executable,
                  kubeconfig: str | None = None, context: str | None = None, retry_deadline: float = 60.0,
-                 on_event: Callable[[dict], None] | None = None, journal: Any = None):
+                 on_event: Callable[[Event], None] | None = None, journal: Any = None):
         self.versions_dir = Path(versions_dir).expanduser()
         self.api_client_factory = api_client_factory
         self.audit = audit
@@ -137,7 +137,7 @@ class RollbackService:
 
     # -- auditing -----------------------------------------------------------------------------
 
-    def record(self, event: dict) -> None:
+    def record(self, event: Event) -> None:
         """Append ``event`` to the audit log (only the kinds ``records.AUDITED`` names)."""
         if self.audit is not None:
             self.audit.record(event)
@@ -147,7 +147,7 @@ class RollbackService:
         if self.audit is not None:
             self.audit.check()
 
-    def _step_event(self, event: dict) -> None:
+    def _step_event(self, event: Event) -> None:
         self.record(event)
         if self.on_event is not None:
             self.on_event(event)
@@ -228,7 +228,7 @@ class RollbackService:
         for folder in sorted(set(folders)):
             for path in remove_stale_temps(folder):
                 removed.append(path)
-                self._step_event({"event": "stale_temp_removed", "file": str(path)})
+                self._step_event(StaleTempRemoved(str(path)))
         return removed
 
     def execute(self, paths: Iterable[Path], *, dry_run: bool = False, run: str | None = None) -> list:
@@ -261,7 +261,7 @@ class RollbackService:
         for p in paths:
             target = by_name.get((p.parent.name, p.name))
             if target is not None:
-                self.record({"event": "rollback_archived", "file": str(p), "archived_as": str(target)})
+                self.record(RollbackArchived(str(p), archived_as=str(target)))
         return moved
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
+from ..events import ClusterChange, Event, Step
 from ..rollback import Executor, RollbackContent, RunRollback
 
 DEFAULT_PROTECTED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
@@ -46,19 +47,18 @@ class ScenarioContext:
     scenario_type: str
     file: Path
     stop: threading.Event
-    emit: Callable[[dict], None]
+    emit: Callable[[Event], None]
     executor: Executor
     protected_namespaces: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES
     allow_protected: bool = False
     dry_run: bool = False
 
     def log(self, message: str, progress: float | None = None) -> None:
-        self.emit({"event": "step", "scenario_type": self.scenario_type, "file": str(self.file),
-                   "message": message, "progress": progress})
+        self.emit(Step(self.scenario_type, str(self.file), message, progress))
 
     def audit(self, action: str, **fields: Any) -> None:
         """Record a change made to the cluster (the audit log is append-only JSONL)."""
-        self.emit({"event": "cluster_change", "action": action, "scenario_type": self.scenario_type, **fields})
+        self.emit(ClusterChange(action, self.scenario_type, fields))
 
     def check_stop(self) -> None:
         if self.stop.is_set():
@@ -93,22 +93,21 @@ class ScenarioContext:
             return None
         from ..rollback.journal import JournalError
 
-        # The registry itself emits "rollback_registered" (the engine passes it our emit).
+        # The registry itself emits RollbackRegistered (the engine passes it our emit).
         try:
             return self.rollback.set_rollback_callable(fn, content, scenario_type=self.scenario_type, verb=verb,
                                                        kind=kind)
         except JournalError as e:
             raise ScenarioFailed(f"cluster journal: {e}; the change was not made") from None
 
-
     def restore(self, path: Path | None) -> None:
-        """Undo one change by executing its version file, the same code a rollback runs."""
+        """Undo one change by executing its version file, the same code a rollback runs (the
+        executor reports the step: RollbackExecuted, or the failure raised here)."""
         if path is None:  # dry run: nothing was registered
             return
         [step] = self.executor.execute([path])
         if step.status not in ("executed", "skipped"):
             raise ScenarioFailed(f"restoring {path.name} {step.status}: {step.error}")
-        self.log(f"restored: {path.name}")
 
 
 class ScenarioPlugin(ABC):

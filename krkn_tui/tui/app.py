@@ -4,6 +4,7 @@ Threads never touch widgets. The engine's worker and the pod watcher append to d
 together inside ``batch_update()`` (measured: as fast as events arrive, where a message per
 event fell behind): by a 100 ms timer, and at once when the watcher buffers the first event
 since the last drain (one message), at most every 20 ms so a burst still arrives in batches.
+The engine's events (typed, ``krkn_tui.events``) reach the run panel as one message per drain.
 One-off results come back as messages.
 """
 
@@ -23,6 +24,7 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from ..errors import UserError
+from ..events import Event, RollbackRunStarted, RunFinished, ScenarioStarted
 from ..kube.client import describe_target, load_api_client
 from ..kube.podwatch import KubePodSource, PodTable, PodWatcher, describe_error
 from ..rollback.service import RollbackService
@@ -112,7 +114,7 @@ class KrknConsole(App[int]):
         self._last_drain = 0.0  # monotonic time of the last drain that applied something
         self._last_batch = 0  # pod events in that drain
         self._wake_timer = None
-        self.engine_events: deque[dict] = deque()
+        self.engine_events: deque[Event] = deque()
         self.stop_event = threading.Event()
         self.engine_done = threading.Event()
         self.engine_done.set()
@@ -243,15 +245,14 @@ class KrknConsole(App[int]):
                 self.views["picker"].apply_engine_events(events)
                 self._follow_run_state(events)
 
-    def _follow_run_state(self, events: list[dict]) -> None:
+    def _follow_run_state(self, events: list[Event]) -> None:
         for e in events:
-            kind = e.get("event")
-            if kind == "scenario_started":
-                self.run_state = f"running: {e.get('id')}"
-            elif kind == "rollback_run_started":
-                self.run_state = f"rolling back ({e.get('reason')})"
-            elif kind == "run_finished":
-                self.run_state = f"{e.get('status')}"
+            if isinstance(e, ScenarioStarted):
+                self.run_state = f"running: {e.id}"
+            elif isinstance(e, RollbackRunStarted):
+                self.run_state = f"rolling back ({e.reason})"
+            elif isinstance(e, RunFinished):
+                self.run_state = e.status
 
     # -- running ------------------------------------------------------------------------------
 

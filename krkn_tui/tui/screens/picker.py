@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from rich.text import Text
 from textual import work
@@ -13,13 +14,14 @@ from textual.content import Content
 from textual.widgets import Footer, Static
 
 from ...config import FROM_ABSOLUTE
+from ...events import Event
 from ...rollback.fsio import read_head
 from ...sanitize import one_line, visible
 from ..rows import ScenarioRow, scenario_row, short_type, tilde
 from ..widgets.colors import coloured
 from ..widgets.header import ConsoleHeader
 from ..widgets.virtual_table import Column, VirtualTable
-from ..widgets.run_panel import RunPanel
+from ..widgets.run_panel import EngineEvents, RunPanel
 from .base import View, allowed
 from .confirm import ConfirmScreen
 
@@ -202,10 +204,8 @@ class PickerScreen(View):
         self.query_one(RunPanel).start([(r.ref.index, r.ref.scenario_type, r.file_label) for r in chosen])
         self.app.start_run({r.ref.index for r in chosen})
 
-    def apply_engine_events(self, events: list[dict]) -> None:
-        panel = self.query_one(RunPanel)
-        for event in events:
-            panel.apply(event)
+    def apply_engine_events(self, events: Sequence[Event]) -> None:
+        self.query_one(RunPanel).post_message(EngineEvents(tuple(events)))
 
     def run_failed_to_start(self, message: str) -> None:
         panel = self.query_one(RunPanel)

@@ -1,14 +1,19 @@
 """Progress of a run: one block per scenario (bar, log lines, result) and a run log.
 
-Fed with the engine's event dicts, in order, on the UI thread (the engine's worker never touches
-widgets)."""
+The engine's events arrive in order, a batch at a time, as one ``EngineEvents`` message (the
+engine's worker never touches widgets); each event goes to the handler of its type."""
 
 from __future__ import annotations
 
+from functools import singledispatchmethod
+
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Label, Log, ProgressBar, Static
 
+from ... import events as ev
 from ..rows import short_type, tilde
 
 SCENARIO_LOG_LINES = 200
@@ -29,6 +34,16 @@ def recovery_lines(details: dict) -> list[str]:
 
 def _seconds(value) -> str:
     return "-" if value is None else f"{value:.2f}s"
+
+
+class EngineEvents(Message):
+    """A batch of the engine's events, oldest first (one per drain of the console)."""
+
+    bubble = False
+
+    def __init__(self, events: tuple[ev.Event, ...]):
+        super().__init__()
+        self.events = events
 
 
 class ScenarioProgress(Vertical):
@@ -61,13 +76,13 @@ class ScenarioProgress(Vertical):
     def progress(self, fraction: float) -> None:
         self.query_one(ProgressBar).update(progress=max(0.0, min(1.0, fraction)) * 100)
 
-    def finish(self, event: dict) -> None:
-        status = event.get("status", "?")
+    def finish(self, event: ev.ScenarioFinished) -> None:
+        status = event.status
         if status == "passed":
             self.progress(1.0)
         self.set_status(status)
-        summary = f"{status.upper()} in {event.get('seconds', 0):.1f}s — {event.get('message') or ''}".rstrip(" —")
-        lines = [summary, *recovery_lines(event.get("details") or {})]
+        summary = f"{status.upper()} in {event.seconds:.1f}s — {event.message or ''}".rstrip(" —")
+        lines = [summary, *recovery_lines(event.details or {})]
         self.query_one(".scenario-result", Static).update("\n".join(lines))
 
 
@@ -104,52 +119,60 @@ class RunPanel(VerticalScroll):
     def run_log(self, text: str) -> None:
         self.query_one("#run-log", Log).write_line(text)
 
-    def apply(self, event: dict) -> None:
-        kind = event.get("event")
-        handler = getattr(self, f"_on_{kind}", None)
-        if handler is not None:
-            handler(event)
+    @on(EngineEvents)
+    def _engine_events(self, message: EngineEvents) -> None:
+        for event in message.events:
+            self.apply(event)
 
-    # -- one method per engine event ----------------------------------------------------------
+    # -- one handler per event type (a test checks none is missing) -----------------------------
 
-    def _on_run_started(self, e: dict) -> None:
-        self.set_status(f"running {e.get('scenarios')} scenario(s) · run {e.get('run_id', '')}")
+    @singledispatchmethod
+    def apply(self, event: ev.Event) -> None:
+        """An event type this panel does not know yet: ignored, never a crash of the console."""
 
-    def _on_scenario_started(self, e: dict) -> None:
-        self.current = self.blocks.get(e.get("index"))
+    @apply.register
+    def _(self, e: ev.RunStarted) -> None:
+        self.set_status(f"running {e.scenarios} scenario(s) · run {e.run_id or ''}")
+
+    @apply.register
+    def _(self, e: ev.ScenarioStarted) -> None:
+        self.current = self.blocks.get(e.index)
         if self.current is not None:
             self.current.set_status("running")
             self.current.progress(0)
-            self.current.log_line(f"started {e.get('id')} (iteration {e.get('iteration', 0) + 1})")
+            self.current.log_line(f"started {e.id} (iteration {e.iteration + 1})")
 
-    def _on_step(self, e: dict) -> None:
+    @apply.register
+    def _(self, e: ev.Step) -> None:
         if self.current is not None:
-            self.current.log_line(str(e.get("message", "")))
-            if isinstance(e.get("progress"), (int, float)):
-                self.current.progress(float(e["progress"]))
+            self.current.log_line(e.message)
+            if e.progress is not None:
+                self.current.progress(float(e.progress))
 
-    def _on_rollback_registered(self, e: dict) -> None:
-        target = "/".join(p for p in (e.get("namespace"), e.get("name")) if p)
-        text = f"rollback registered: {e.get('verb')} {e.get('kind')} {target}"
-        self.current.log_line(text) if self.current is not None else self.run_log(text)
+    @apply.register
+    def _(self, e: ev.RollbackRegistered) -> None:
+        self._step_log(f"rollback registered: {e.verb} {e.kind} {e.target}")
 
-    def _on_cluster_change(self, e: dict) -> None:
-        target = "/".join(p for p in (e.get("namespace"), e.get("name")) if p)
+    @apply.register
+    def _(self, e: ev.ClusterChange) -> None:
         if self.current is not None:
-            self.current.log_line(f"changed: {e.get('action')} {target}".rstrip())
+            self.current.log_line(f"changed: {e.action} {e.target}".rstrip())
 
-    def _on_waiting(self, e: dict) -> None:
-        self.run_log(f"waiting {e.get('seconds', 0):g}s before the next scenario")
+    @apply.register
+    def _(self, e: ev.Waiting) -> None:
+        self.run_log(f"waiting {e.seconds:g}s before the next scenario")
 
-    def _on_scenario_finished(self, e: dict) -> None:
-        block = self.blocks.get(e.get("index"))
+    @apply.register
+    def _(self, e: ev.ScenarioFinished) -> None:
+        block = self.blocks.get(e.index)
         if block is not None:
             block.finish(e)
 
-    def _on_rollback_run_started(self, e: dict) -> None:
+    @apply.register
+    def _(self, e: ev.RollbackRunStarted) -> None:
         self.rolling_back = True
-        self.set_status(f"rolling back {e.get('files', 0)} file(s): {e.get('reason')}")
-        self.run_log(f"rollback started ({e.get('reason')}): {e.get('files', 0)} pending file(s)")
+        self.set_status(f"rolling back {e.files} file(s): {e.reason}")
+        self.run_log(f"rollback started ({e.reason}): {e.files} pending file(s)")
 
     def _step_log(self, text: str) -> None:
         """A scenario undoing its own change logs there; the run's rollback in the run log."""
@@ -158,34 +181,57 @@ class RunPanel(VerticalScroll):
         else:
             self.current.log_line(text)
 
-    def _on_rollback_executed(self, e: dict) -> None:
-        if self.rolling_back:  # a scenario's own restore is logged by the scenario ("restored: ...")
-            self.run_log(f"rollback step executed: {_name(e)}")
+    @apply.register
+    def _(self, e: ev.RollbackStarted) -> None:
+        if self.rolling_back:
+            self.set_status(f"rolling back: {e.file_name}")
 
-    def _on_rollback_failed(self, e: dict) -> None:
-        self._step_log(f"rollback step FAILED: {_name(e)}: {e.get('error')}")
+    @apply.register
+    def _(self, e: ev.RollbackRetrying) -> None:
+        self._step_log(f"{e.file_name}: API server not available; retrying in {e.delay:.1f}s (attempt {e.attempt})")
 
-    def _on_rollback_refused(self, e: dict) -> None:
-        self._step_log(f"rollback step refused: {_name(e)}: {e.get('error')}")
+    @apply.register
+    def _(self, e: ev.RollbackExecuted) -> None:
+        self._step_log(f"rollback step executed: {e.file_name}" if self.rolling_back else f"restored: {e.file_name}")
 
-    def _on_rollback_run_finished(self, e: dict) -> None:
+    @apply.register
+    def _(self, e: ev.RollbackFailed) -> None:
+        self._step_log(f"rollback step FAILED: {e.file_name}: {e.error}")
+
+    @apply.register
+    def _(self, e: ev.RollbackRefused) -> None:
+        self._step_log(f"rollback step refused: {e.file_name}: {e.error}")
+
+    @apply.register
+    def _(self, e: ev.RollbackExecutedElsewhere) -> None:
+        self._step_log(f"rollback step already executed from the cluster journal: {e.file_name}")
+
+    @apply.register
+    def _(self, e: ev.RollbackFromJournal) -> None:
+        self.run_log(f"rollback step {e.status} from the cluster journal: {e.file}"
+                     + (f": {e.error}" if e.error else ""))
+
+    @apply.register
+    def _(self, e: ev.StaleTempRemoved) -> None:
+        self.run_log(f"removed {e.file_name}: left by a writer that died mid-write")
+
+    @apply.register
+    def _(self, e: ev.RollbackArchived) -> None:
+        pass  # a run's archive is said once, by RunArchived
+
+    @apply.register
+    def _(self, e: ev.RollbackRunFinished) -> None:
         self.rolling_back = False
-        steps = e.get("steps") or []
-        failed = [s for s in steps if s.get("status") not in ("executed", "skipped")]
-        self.run_log(f"rollback finished: {len(steps) - len(failed)} done, {len(failed)} failed")
+        self.run_log(f"rollback finished: {len(e.steps) - len(e.failed)} done, {len(e.failed)} failed")
 
-    def _on_run_archived(self, e: dict) -> None:
-        self.run_log(f"run passed: {e.get('files', 0)} version file(s) archived")
+    @apply.register
+    def _(self, e: ev.RunArchived) -> None:
+        self.run_log(f"run passed: {e.files} version file(s) archived")
 
-    def _on_run_finished(self, e: dict) -> None:
-        status = e.get("status", "?")
-        code = {"passed": 0, "failed": 1}.get(status, 130)
-        report = f" · report {tilde(e['report'])}" if e.get("report") else ""
-        self.set_status(f"run {status} (exit {code}){report}")
-        self.set_class(status != "passed", "-failed")
-        self.set_class(status == "passed", "-passed")
-        self.run_log(f"run {status} (exit {code})")
-
-
-def _name(e: dict) -> str:
-    return str(e.get("file", "")).rsplit("/", 1)[-1]
+    @apply.register
+    def _(self, e: ev.RunFinished) -> None:
+        report = f" · report {tilde(e.report)}" if e.report else ""
+        self.set_status(f"run {e.status} (exit {e.exit_code}){report}")
+        self.set_class(e.status != "passed", "-failed")
+        self.set_class(e.status == "passed", "-passed")
+        self.run_log(f"run {e.status} (exit {e.exit_code})")

@@ -1,0 +1,127 @@
+"""The command line's one renderer of events: a line (or lines) per event, or None when the
+event is said by another one (a test checks that every event type has an entry here)."""
+
+from __future__ import annotations
+
+from functools import singledispatch
+
+from .. import events as ev
+from ..rollback.retry import short_reason
+
+
+@singledispatch
+def render(event: ev.Event) -> str | None:
+    raise TypeError(f"no rendering for {type(event).__name__}")
+
+
+@render.register
+def _(e: ev.RunStarted) -> str:
+    journal = f"cluster journal in namespace {e.journal}" if e.journal else "cluster journal off"
+    return f"run {e.run_id}: {e.scenarios} scenario file(s), versions in {e.versions_dir}, " + (
+        "dry run" if e.dry_run else journal)
+
+
+@render.register
+def _(e: ev.ScenarioStarted) -> str:
+    return f"▶ {e.scenario_type} {e.file} [{e.id}]"
+
+
+@render.register
+def _(e: ev.Step) -> str:
+    pct = f" ({e.progress:.0%})" if e.progress is not None else ""
+    return f"  {e.message}{pct}"
+
+
+@render.register
+def _(e: ev.ClusterChange) -> str:
+    return f"  changed: {e.action} {e.target}".rstrip()
+
+
+@render.register
+def _(e: ev.Waiting) -> str | None:
+    return f"  waiting {e.seconds}s" if e.seconds else None
+
+
+@render.register
+def _(e: ev.ScenarioFinished) -> str:
+    line = f"■ {e.scenario_type} [{e.id}]: {e.status} in {e.seconds:.1f}s"
+    return line + (f": {e.message}" if e.message else "")
+
+
+@render.register
+def _(e: ev.RunArchived) -> str:
+    return f"  archived {e.files} version file(s)"
+
+
+@render.register
+def _(e: ev.RunFinished) -> str:
+    skipped = f" ({e.skipped} skipped)" if e.skipped else ""
+    return f"run {e.status}{skipped}" + (f"; report {e.report}" if e.report else "")
+
+
+@render.register
+def _(e: ev.RollbackRegistered) -> str:
+    return f"  rollback registered: {e.verb} {e.kind} {e.target} -> {e.file}"
+
+
+@render.register
+def _(e: ev.RollbackStarted) -> None:
+    return None  # its outcome follows at once, in one line
+
+
+@render.register
+def _(e: ev.RollbackRetrying) -> str:
+    return (f"  {e.file_name}: API server not available ({short_reason(e.error or '')}); "
+            f"retrying in {e.delay:.1f}s (attempt {e.attempt})")
+
+
+@render.register
+def _(e: ev.RollbackExecuted) -> str:
+    return f"  rollback executed: {e.file}" + (f" ({e.error})" if e.error else "")
+
+
+@render.register
+def _(e: ev.RollbackFailed) -> str:
+    return f"  rollback failed: {e.file}: {e.error}"
+
+
+@render.register
+def _(e: ev.RollbackRefused) -> str:
+    return f"  rollback refused: {e.file}: {e.error}"
+
+
+@render.register
+def _(e: ev.RollbackExecutedElsewhere) -> str:
+    return f"  rollback already executed from the cluster journal: {e.file} ({e.error})"
+
+
+@render.register
+def _(e: ev.RollbackFromJournal) -> str:
+    return f"  rollback {e.status} from the cluster journal: {e.file} ({e.version_file})" + (
+        f": {e.error}" if e.error else "")
+
+
+@render.register
+def _(e: ev.StaleTempRemoved) -> str:
+    return f"removed   {e.file}: left by a writer that died mid-write"
+
+
+@render.register
+def _(e: ev.RollbackArchived) -> str:
+    return f"archived {e.archived_as}"
+
+
+@render.register
+def _(e: ev.RollbackRunStarted) -> str:
+    return f"rolling back {e.files} pending file(s): {e.reason}"
+
+
+@render.register
+def _(e: ev.RollbackRunFinished) -> str:
+    # Each step was said as it ran; this is the count.
+    if not e.steps:
+        return "  nothing to roll back"
+    skipped = sum(s.status == "skipped" for s in e.steps)
+    done = len(e.steps) - len(e.failed) - skipped
+    return f"rollback finished: {done} done, {len(e.failed)} failed" + (f", {skipped} skipped" if skipped else "")
+

@@ -1,0 +1,295 @@
+"""What the engine, the rollback registry and executor report, as frozen dataclasses.
+
+One class per event. Clients dispatch on the class: the command line renders each with one
+renderer (``commands/render.py``), the console hands each to one handler (``tui/widgets/
+run_panel.py``), and the audit log (``records.py``) writes the audited ones with ``record()``.
+A test keeps renderer and handler complete: a new event type needs both.
+
+``record()`` is the JSONL shape of the audit log: ``{"event": <name>, <fields>...}``, the
+same keys the log has always had, so old logs and new ones read alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+EVENT_TYPES: list[type[Event]] = []  # every concrete event type, in definition order
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event. ``run_id`` is filled in by the engine for the events of its run."""
+
+    EVENT: ClassVar[str] = ""  # the name in the audit log and the JSON report; empty: abstract
+    run_id: str | None = field(default=None, kw_only=True)
+
+    def __init_subclass__(cls, event: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if event is not None:
+            cls.EVENT = event
+            EVENT_TYPES.append(cls)
+
+    def record(self) -> dict[str, Any]:
+        """The audit log's line for this event (without its time); run_id only when known."""
+        out: dict[str, Any] = {"event": self.EVENT}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "run_id" and value is None:
+                continue
+            out[f.name] = _plain(value)
+        return out
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunStarted(Event, event="run_started"):
+    scenarios: int
+    iterations: int
+    versions_dir: str
+    dry_run: bool = False
+    journal: str | None = None  # the cluster journal's namespace, None when it is off
+
+
+@dataclass(frozen=True)
+class ScenarioStarted(Event, event="scenario_started"):
+    index: int
+    scenario_type: str
+    file: str
+    id: str
+    iteration: int = 0
+
+
+@dataclass(frozen=True)
+class Step(Event, event="step"):
+    """A line of a scenario's progress; ``progress`` in 0..1 when the plugin knows it."""
+
+    scenario_type: str
+    file: str
+    message: str
+    progress: float | None = None
+
+
+@dataclass(frozen=True)
+class ClusterChange(Event, event="cluster_change"):
+    """A change a plugin made to the cluster. ``fields`` say what (namespace, name, node, ...):
+    they differ per action and are written flat into the audit line."""
+
+    action: str
+    scenario_type: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return "/".join(str(p) for p in (self.fields.get("namespace"), self.fields.get("name")) if p)
+
+    def record(self) -> dict[str, Any]:
+        out = {"event": self.EVENT, "action": self.action, "scenario_type": self.scenario_type,
+               **{k: _plain(v) for k, v in self.fields.items()}}
+        if self.run_id is not None:
+            out["run_id"] = self.run_id
+        return out
+
+
+@dataclass(frozen=True)
+class Waiting(Event, event="waiting"):
+    """The pause between two scenarios (``tunings.wait_duration``)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ScenarioFinished(Event, event="scenario_finished"):
+    index: int
+    scenario_type: str
+    file: str
+    id: str
+    iteration: int
+    status: str  # passed | failed | interrupted | error | skipped
+    message: str
+    seconds: float
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunArchived(Event, event="run_archived"):
+    """A run that passed moved its version files to the archive."""
+
+    files: int
+
+
+@dataclass(frozen=True)
+class RunFinished(Event, event="run_finished"):
+    status: str  # passed | failed | interrupted
+    report: str | None = None
+    skipped: int = 0  # scenarios of types krkn-tui does not run (--skip-unsupported)
+
+    @property
+    def exit_code(self) -> int:
+        return run_exit_code(self.status)
+
+
+def run_exit_code(status: str) -> int:
+    """`krkn-tui run`'s exit code for a run's status (a signal's own 128+N is the caller's)."""
+    return {"passed": 0, "failed": 1}.get(status, 130)
+
+
+# -- rollback ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RollbackRegistered(Event, event="rollback_registered"):
+    """A version file is on disk (fsynced), before the change it undoes."""
+
+    file: str
+    scenario_type: str
+    verb: str
+    kind: str
+    namespace: str | None = None
+    name: str | None = None
+
+    @property
+    def target(self) -> str:
+        return "/".join(p for p in (self.namespace, self.name) if p)
+
+
+@dataclass(frozen=True)
+class RollbackStepEvent(Event):
+    """Base of what the executor says about one version file."""
+
+    file: str
+    error: str | None = None
+
+    @property
+    def file_name(self) -> str:
+        return self.file.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class RollbackStarted(RollbackStepEvent, event="rollback_started"):
+    pass
+
+
+@dataclass(frozen=True)
+class RollbackRetrying(RollbackStepEvent, event="rollback_retrying"):
+    """The API server is unreachable or overloaded; the step is tried again after ``delay``."""
+
+    attempt: int = 1
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class RollbackStepDone(RollbackStepEvent):
+    """Base of a step's outcome; STATUS is the step's status in the run report."""
+
+    STATUS: ClassVar[str] = ""
+
+
+@dataclass(frozen=True)
+class RollbackExecuted(RollbackStepDone, event="rollback_executed"):
+    """The step ran; ``error`` is a note when it ran but could not be marked executed."""
+
+    STATUS: ClassVar[str] = "executed"
+    attempts: int = 1
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RollbackFailed(RollbackStepDone, event="rollback_failed"):
+    """The step ran and failed: the file stays runnable, the error is recorded beside it."""
+
+    STATUS: ClassVar[str] = "failed"
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class RollbackRefused(RollbackStepDone, event="rollback_refused"):
+    """The step was not run: unsafe file or location, changed digest, or a foreign file."""
+
+    STATUS: ClassVar[str] = "refused"
+
+
+@dataclass(frozen=True)
+class RollbackArchived(RollbackStepEvent, event="rollback_archived"):
+    """A step moved to the archive folder (history is kept there)."""
+
+    archived_as: str = ""
+
+    def record(self) -> dict[str, Any]:
+        out = super().record()
+        del out["error"]  # an archive that fails is refused before anything moves
+        return out
+
+
+@dataclass(frozen=True)
+class StaleTempRemoved(RollbackStepEvent, event="stale_temp_removed"):
+    """The temp file of a writer that died mid-write, removed before its run is rolled back."""
+
+    def record(self) -> dict[str, Any]:
+        out = super().record()
+        del out["error"]
+        return out
+
+
+@dataclass(frozen=True)
+class RollbackExecutedElsewhere(RollbackStepEvent, event="rollback_executed_elsewhere"):
+    """A guard already ran this step from the cluster journal: marked executed here, not run again.
+    ``error`` says by whom."""
+
+
+@dataclass(frozen=True)
+class RollbackFromJournal(Event, event="rollback_from_journal"):
+    """A guard ran (or refused) a step of a dead run from the cluster journal. Its audit line is
+    named after the outcome (rollback_executed, ...), as a step run from a file is."""
+
+    status: str  # executed | failed | refused
+    file: str  # <journal namespace>/<entry>
+    version_file: str
+    by: str
+    error: str | None = None
+    seconds: float = 0.0
+
+    def record(self) -> dict[str, Any]:
+        out = super().record()
+        out["event"] = f"rollback_{self.status}"
+        del out["status"]
+        return {**out, "source": "cluster journal"}
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of a run's rollback, as the run's summary lists it."""
+
+    file: str
+    status: str  # executed | failed | skipped | refused
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RollbackRunStarted(Event, event="rollback_run_started"):
+    """The run's pending files are executed, newest first (failed scenario or stop request)."""
+
+    reason: str
+    files: int
+
+
+@dataclass(frozen=True)
+class RollbackRunFinished(Event, event="rollback_run_finished"):
+    reason: str
+    steps: tuple[StepRecord, ...] = ()
+
+    @property
+    def failed(self) -> list[StepRecord]:
+        return [s for s in self.steps if s.status not in ("executed", "skipped")]
