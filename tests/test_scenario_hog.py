@@ -146,8 +146,8 @@ def test_hog_pod_is_the_one_krkn_lib_builds(tmp_path, api_client, namespace, kub
     ours: list[dict] = []
 
     def on_event(event, engine):
-        if event["event"] == "cluster_change" and event["action"] == "create_pod":
-            pod = client.CoreV1Api(api_client).read_namespaced_pod(event["name"], namespace)
+        if isinstance(event, ClusterChange) and event.action == "create_pod":
+            pod = client.CoreV1Api(api_client).read_namespaced_pod(event.fields["name"], namespace)
             ours.append(api_client.sanitize_for_serialization(pod))
 
     _, result, _ = run_scenario(tmp_path, api_client, HOG, scenario, on_event=on_event)
