@@ -25,6 +25,3 @@ class UserError(Exception):
         text = " ".join(self.message.split())
         return ": ".join([*parts, text])
 
-
-class ClusterUnavailable(Exception):
-    """The Kubernetes API cannot be reached; the message says which server and why."""

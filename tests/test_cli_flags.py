@@ -153,3 +153,16 @@ def test_run_honours_the_cluster_and_folder_flags_on_the_local_cluster(capsys, f
     assert code == 0, err
     assert f"versions in {other}" in out
     assert (tmp_path / "given-with-d-reports").is_dir()
+
+
+def test_the_shared_command_helpers_import_no_subcommand():
+    """commands/common is below every subcommand: importing one of them from it made a cycle."""
+    import ast
+    from pathlib import Path
+
+    import krkn_tui.commands.common as common
+
+    tree = ast.parse(Path(common.__file__).read_text())
+    relative = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
+    assert relative <= {None} and not any(
+        isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None for node in ast.walk(tree))

@@ -24,7 +24,6 @@ from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, regi
 from .specs import ServiceDisruptionSpec
 
 WAIT_TIMEOUT = 120.0  # seconds for pods to go, namespaces to finalize, workloads to be Ready again
-WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 # Restore order: what pods use, and the policies that guard them, come before the workloads that
 # start them, so no pod runs unprotected or without its account.
 CAPTURED_KINDS = ("ServiceAccount", "Role", "RoleBinding", "Secret", "ConfigMap", "Service", "NetworkPolicy",
