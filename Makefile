@@ -1,11 +1,23 @@
 # The two set-up commands of the README: `make console` and `make test`.
-PY ?= python3
-PIP_FLAGS ?= -q --root-user-action=ignore --disable-pip-version-check
+# Everything runs in the project's own virtual environment (.venv), never in the system
+# interpreter: a distribution's Python refuses system-wide installs (PEP 668), and another
+# tool's pinned packages must not be upgraded under it.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP_FLAGS ?= -q --disable-pip-version-check
 
 .PHONY: install binaries console test cluster-down
 
-install:
+install: $(VENV)/.installed
+
+$(PY):
+	@$(PYTHON) -m venv $(VENV) || { echo "make: cannot create $(VENV) with $(PYTHON) -m venv (on Debian/Ubuntu: apt install python3-venv)" >&2; exit 1; }
+
+# Installed again when the dependencies change.
+$(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install $(PIP_FLAGS) -e '.[test]'
+	@touch $@
 
 # Builds only what is missing (minutes the first time, about a second after).
 binaries: install
@@ -19,7 +31,8 @@ else
 	$(PY) -m krkn_tui --local
 endif
 
-# The whole suite; the tests bring the local cluster up and stop it again.
+# The whole suite; the tests bring the local cluster up and stop it again. Any pytest exit
+# status but 0 fails, "no tests collected" (5) included.
 test: binaries
 	$(PY) -m pytest -p no:cacheprovider
 
