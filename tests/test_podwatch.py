@@ -417,3 +417,28 @@ def test_list_reads_every_page_and_a_label_selector_narrows_list_and_watch_on_th
         assert {r.name for r in table.rows.values()} == {"b0", "b1", "b-late"}
     finally:
         watcher.stop()
+
+
+def test_the_typed_decoder_reads_pages_and_events_like_pod_row_reads_dicts():
+    import json
+
+    from krkn_tui.kube.podjson import WatchError, decode_event, decode_page
+
+    pods = [pod("a", restarts=2, node="kwok-1"), pod("b", ready=False, deleting=True),
+            {"metadata": {"name": "x", "namespace": "n", "managedFields": [{"manager": "kwok", "fieldsV1": {}}]},
+             "status": {"phase": "Failed", "reason": "Evicted"}}]
+    page = json.dumps({"kind": "PodList", "metadata": {"resourceVersion": "42", "continue": "tok"},
+                       "items": pods}).encode()
+    rows, version, token = decode_page(page)
+    assert rows == [pod_row(p) for p in pods] and (version, token) == ("42", "tok")
+    assert [r.key for r in rows] == ["demo/a", "demo/b", "n/x"] and rows[2].phase == "Evicted"
+    assert decode_page(b'{"metadata": {"resourceVersion": "7"}, "items": []}') == ([], "7", None)
+
+    kind, row, version = decode_event(json.dumps({"type": "MODIFIED", "object": pods[0]}))
+    assert (kind, row, version) == ("MODIFIED", pod_row(pods[0]), "1")
+    bookmark = {"type": "BOOKMARK", "object": {"kind": "Pod", "metadata": {"resourceVersion": "99"}}}
+    assert decode_event(json.dumps(bookmark)) == ("BOOKMARK", None, "99")
+    gone = {"type": "ERROR", "object": {"kind": "Status", "status": "Failure", "code": 410, "message": "too old"}}
+    with pytest.raises(WatchError) as err:
+        decode_event(json.dumps(gone))
+    assert err.value.code == 410

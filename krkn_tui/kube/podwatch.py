@@ -18,7 +18,6 @@ Nothing here imports Textual: ``PodTable`` is plain data and is tested on plain 
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -82,18 +81,21 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[str]:
 
 
 class _HttpWatchStream:
+    """Watch lines decoded straight into (type, PodRow or None, resourceVersion)."""
+
     def __init__(self, response):
         self._response = response
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[tuple]:
+        from .podjson import WatchError, decode_event
+
         for line in split_lines(self._response.stream(amt=None, decode_content=False)):
-            event = json.loads(line)
-            obj = event.get("object") or {}
-            if event.get("type") == "ERROR":
-                if obj.get("code") == 410:
-                    raise Gone(obj.get("message") or "resource version too old")
-                raise RuntimeError(f"watch error {obj.get('code')}: {obj.get('message') or obj}")
-            yield event
+            try:
+                yield decode_event(line)
+            except WatchError as e:
+                if e.code == 410:
+                    raise Gone(str(e)) from None
+                raise RuntimeError(f"watch error {e.code}: {e}") from None
 
     def close(self) -> None:
         # shutdown() wakes a reader blocked in another thread; release_conn() would instead
@@ -133,6 +135,8 @@ class KubePodSource:
         (410) means list again from the start, like an expired watch."""
         from kubernetes.client.exceptions import ApiException
 
+        from .podjson import decode_page
+
         rows: list[PodRow] = []
         token = None
         while True:
@@ -145,12 +149,10 @@ class KubePodSource:
                 if e.status == 410:
                     raise Gone(e.reason) from None
                 raise
-            body = json.loads(response.data)
-            rows.extend(map(pod_row, body.get("items") or ()))
-            meta = body.get("metadata") or {}
-            token = meta.get("continue")
+            page, version, token = decode_page(response.data)
+            rows.extend(page)
             if not token:
-                return rows, meta["resourceVersion"]
+                return rows, version
 
     def watch(self, resource_version: str, timeout_seconds: int) -> WatchStream:
         from kubernetes.client.exceptions import ApiException
@@ -170,6 +172,14 @@ class KubePodSource:
 
 
 # -- the watcher thread -----------------------------------------------------------------------
+
+
+def _from_dict(event: dict) -> tuple[str, "PodRow | None", str]:
+    """A watch event as a plain dict (a test's fake stream) in the decoded stream's shape."""
+    obj = event.get("object") or {}
+    kind = event.get("type") or ""
+    row = pod_row(obj) if kind in (ADDED, MODIFIED, DELETED) else None
+    return kind, row, (obj.get("metadata") or {}).get("resourceVersion") or ""
 
 
 def describe_error(exc: BaseException) -> str:
@@ -274,10 +284,9 @@ class PodWatcher(threading.Thread):
             for event in stream:
                 if self.stopped:
                     return
-                obj = event.get("object") or {}
-                version = (obj.get("metadata") or {}).get("resourceVersion")
-                if event.get("type") in (ADDED, MODIFIED, DELETED):
-                    self._push(event["type"], pod_row(obj), version or "")
+                kind, row, version = event if isinstance(event, tuple) else _from_dict(event)
+                if kind in (ADDED, MODIFIED, DELETED):
+                    self._push(kind, row, version or "")
                 if version:  # BOOKMARKs only move the resume point
                     self.resource_version = version
         finally:
@@ -349,28 +358,29 @@ def pod_key(obj: dict | PodRow) -> str:
 _intern = sys.intern  # namespaces, phases, ready counts and nodes repeat across pods: one copy each
 
 
+def make_row(*, namespace: str, name: str, phase: str | None, reason: str | None, deleting: bool, ready: int,
+             containers: int, restarts: int, node: str, created: float | None) -> PodRow:
+    phase = phase or "Pending"
+    if deleting:
+        phase = "Terminating"  # as kubectl shows it: the phase stays Running until it is gone
+    elif reason:
+        phase = reason  # Evicted, NodeLost, ...
+    namespace = _intern(namespace)
+    return PodRow(namespace=namespace, name=name, phase=_intern(phase), ready=_intern(f"{ready}/{containers}"),
+                  restarts=restarts, node=_intern(node), created=created, key=f"{namespace}/{name}")
+
+
 def pod_row(obj: dict) -> PodRow:
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     statuses = status.get("containerStatuses") or []
-    containers = spec.get("containers") or statuses
-    phase = status.get("phase") or "Pending"
-    if meta.get("deletionTimestamp"):
-        phase = "Terminating"  # as kubectl shows it: the phase stays Running until it is gone
-    elif status.get("reason"):
-        phase = status["reason"]  # Evicted, NodeLost, ...
-    namespace, name = _intern(meta.get("namespace") or ""), meta.get("name") or ""
-    return PodRow(
-        namespace=namespace,
-        name=name,
-        phase=_intern(phase),
-        ready=_intern(f"{sum(1 for c in statuses if c.get('ready'))}/{len(containers)}"),
-        restarts=sum(int(c.get("restartCount") or 0) for c in statuses),
-        node=_intern(spec.get("nodeName") or ""),
-        created=parse_k8s_time(meta.get("creationTimestamp")),
-        key=f"{namespace}/{name}",
-    )
+    return make_row(
+        namespace=meta.get("namespace") or "", name=meta.get("name") or "", phase=status.get("phase"),
+        reason=status.get("reason"), deleting=bool(meta.get("deletionTimestamp")),
+        ready=sum(1 for c in statuses if c.get("ready")), containers=len(spec.get("containers") or statuses),
+        restarts=sum(int(c.get("restartCount") or 0) for c in statuses), node=spec.get("nodeName") or "",
+        created=parse_k8s_time(meta.get("creationTimestamp")))
 
 
 def as_row(payload: dict | PodRow) -> PodRow:

@@ -7,13 +7,24 @@ from pathlib import Path
 SERVICE_CIDR = "10.96.0.0/16"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
+# kwokctl's default heartbeat factor for every cluster it makes (--heartbeat-factor 5): the node
+# lease lasts 5 x 40 s (renewed every quarter of it) and the controller-manager's node grace and
+# monitor periods grow alike, so 300 fake nodes renew 6 leases a second instead of 30.
+HEARTBEAT_FACTOR = 5
+NODE_LEASE_SECONDS = 40 * HEARTBEAT_FACTOR
+NODE_MONITOR_GRACE_SECONDS = 40 * HEARTBEAT_FACTOR
+NODE_MONITOR_PERIOD_SECONDS = 5 * HEARTBEAT_FACTOR
+# kwokctl lifts the client rate limits of the components (disableQPSLimits): a controller then
+# creates or deletes thousands of pods at the API server's pace, not at 20 requests a second.
+UNLIMITED_QPS = ["--kube-api-qps=5000", "--kube-api-burst=10000"]
+
 KWOK_CONFIG_HEAD = f"""\
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
 options:
   manageNodesWithAnnotationSelector: {KWOK_NODE_ANNOTATION}=fake
   # Renew node leases like a kubelet, so the node lifecycle controller keeps nodes Ready.
-  nodeLeaseDurationSeconds: 40
+  nodeLeaseDurationSeconds: {NODE_LEASE_SECONDS}
   # A config file's options replace kwok's defaults, these included.
   nodeLeaseParallelism: 4
   nodePlayStageParallelism: 4
@@ -86,11 +97,14 @@ def kube_controller_manager(bin_dir: Path, pki: dict[str, Path], kubeconfig: Pat
         f"--cluster-signing-key-file={pki['ca.key']}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--use-service-account-credentials=false",
+        f"--node-monitor-grace-period={NODE_MONITOR_GRACE_SECONDS}s",
+        f"--node-monitor-period={NODE_MONITOR_PERIOD_SECONDS}s",
+        *UNLIMITED_QPS,
     ]
 
 
 def kube_scheduler(bin_dir: Path, kubeconfig: Path, port: int) -> list[str]:
-    return [str(bin_dir / "kube-scheduler"), *_client_flags(kubeconfig, port)]
+    return [str(bin_dir / "kube-scheduler"), *_client_flags(kubeconfig, port), *UNLIMITED_QPS]
 
 
 def kwok(bin_dir: Path, kubeconfig: Path, config: Path) -> list[str]:
