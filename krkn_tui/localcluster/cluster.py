@@ -267,7 +267,16 @@ class LocalCluster:
 
     def _refresh_kwok(self, state: dict) -> None:
         """A running cluster started with older kwok stages gets the current ones (kwok restarts;
-        pods and nodes stay)."""
+        pods and nodes stay). The controller-manager and scheduler are brought to their current
+        flags first: kwok's node lease must never outlast the node grace period of a
+        controller-manager started before it (nodes would turn NotReady and their pods unready)."""
+        pki = ensure_pki(self.state_dir / "pki")
+        ports = state.get("ports", {})
+        for name, argv in (
+                ("kube-controller-manager", components.kube_controller_manager(
+                    self.bin_dir, pki, self.kubeconfig, ports.get("kube-controller-manager"))),
+                ("kube-scheduler", components.kube_scheduler(self.bin_dir, self.kubeconfig, ports.get("kube-scheduler")))):
+            self._restart_if_changed(state, name, argv)
         path = self.state_dir / "kwok.yaml"
         wanted = components.kwok_config(self.bin_dir)
         try:
@@ -283,6 +292,16 @@ class LocalCluster:
             new = processes.launch("kwok", kwok["argv"], Path(kwok["log"]))
             state["processes"] = [new if p["name"] == "kwok" else p for p in state["processes"]]
             self._save(state)
+
+    def _restart_if_changed(self, state: dict, name: str, argv: list[str]) -> None:
+        old = next((p for p in state["processes"] if p["name"] == name), None)
+        if old is None or old.get("argv") == argv:
+            return
+        self.say(f"{name}'s flags changed: restarting it")
+        processes.stop([old])
+        new = processes.launch(name, argv, Path(old["log"]))
+        state["processes"] = [new if p["name"] == name else p for p in state["processes"]]
+        self._save(state)
 
     # -- the demo's health endpoint ------------------------------------------------------------
 
