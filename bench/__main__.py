@@ -17,6 +17,7 @@ from .record import failed
 FIGURES = {
     "pods": "bench.fig_pods",
     "versions": "bench.fig_versions",
+    "listing": "bench.fig_listing",
     "scale": "bench.fig_scale",
     "rollback": "bench.fig_rollback",
     "startup": "bench.fig_startup",

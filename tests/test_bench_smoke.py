@@ -16,3 +16,12 @@ def test_version_sync_figure_has_the_json_shape():
         assert record[key] is None or isinstance(record[key], float)
     assert {"p50", "p95", "n"} <= set(record["detail"]["krkn_tui_ms"])
     json.dumps(record)
+
+
+def test_listing_figures_have_the_json_shape():
+    from bench.fig_listing import large_file, many_files
+
+    for record in (many_files(n=20, repeat=1), large_file(lines=2_000)):
+        assert set(record) == KEYS and isinstance(record["ok"], bool)
+        json.dumps(record)
+    assert large_file(lines=2_000)["detail"]["described_as"] == "hog-000000"

@@ -321,3 +321,32 @@ def test_5_execute_rollback_refuses_with_a_planted_audit_log(tmp_path, shared, k
     assert out.returncode == 2 and b"audit log refused" in out.stderr, out
     assert out.stderr.count(b"\n") == 1 and b"Traceback" not in out.stderr
     assert not marker.exists() and path.exists() and log_path.read_text() == ""
+
+
+# -- 6. listing is bounded ----------------------------------------------------------------------
+
+def test_6_a_large_krkn_style_file_lists_in_flat_memory(tmp_path):
+    import tracemalloc
+
+    from bench.fig_listing import KRKN_TEMPLATE
+
+    text = KRKN_TEMPLATE.format(i=7) + "DATA = [\n" + "".join(f"    {{'k': {i}}},\n" for i in range(120_000)) + "]\n"
+    assert len(text) > 2_000_000
+    path = plant(tmp_path / "versions", text.encode(), name="hog_scenarios_1755523353558511000_kestermi.py",
+                 digest=False)
+    tracemalloc.start()
+    try:
+        [info] = list_versions(tmp_path / "versions")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
+    assert (info.verb, info.namespace, info.name, info.error) == ("rollback_hog_pod", "bench", "hog-000007", None)
+    assert info.path == path
+
+
+def test_6_a_large_file_is_still_checked_whole_for_the_text_rule(tmp_path):
+    text = "# krkn-tui-meta: {}\n" + "x = 1\n" * 100_000 + "# \x1b[8m hidden\n"
+    plant(tmp_path / "versions", text.encode())
+    [info] = list_versions(tmp_path / "versions")
+    assert info.error.startswith("unsafe: line 100002 holds the control character \\x1b")

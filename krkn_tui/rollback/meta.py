@@ -17,11 +17,17 @@ def meta_line(meta: dict) -> str:
 
 def find_meta_line(text: str) -> str | None:
     """The JSON after the prefix, or None when the file has no header of ours."""
-    for line in text.splitlines()[:_HEADER_LINES]:
+    start = 0
+    for _ in range(_HEADER_LINES):  # line by line: a listing must not split a 16 MiB file
+        end = text.find("\n", start)
+        line = text[start:] if end < 0 else text[start:end]
+        start = end + 1
         if line.startswith(META_PREFIX):
             return line[len(META_PREFIX) :]
         if line.strip() and not line.startswith("#"):
             return None
+        if end < 0:
+            break
     return None
 
 

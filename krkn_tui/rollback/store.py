@@ -16,12 +16,16 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import UserError
-from .krkn_format import parse_krkn_version
+from .krkn_format import parse_krkn_version, scan_krkn_version
 from .meta import parse_meta
 from .naming import FAILED, archive_dir_for, parse_run_dir_name, parse_version_name
-from .source_text import UnsafeSource, checked_source
+from .source_text import UnsafeSource, check_stream, checked_source
 
 MAX_VERSION_BYTES = 16 * 1024 * 1024
+# Listing parses a file whole only up to this size; a larger one is described from its first
+# LIST_SCAN_BYTES (the text rule is still checked over all of it, in chunks).
+LIST_PARSE_BYTES = 256 * 1024
+LIST_SCAN_BYTES = 64 * 1024
 # The statuses a step can still be executed from (a failed step stays runnable).
 EXECUTABLE = frozenset({"pending", "failed"})
 
@@ -73,6 +77,49 @@ def read_bytes_safely(path: Path, limit: int = MAX_VERSION_BYTES) -> bytes:
     return b"".join(parts)
 
 
+def _read_for_listing(path: Path) -> tuple[str, bool, str | None]:
+    """``(text, whole, unsafe reason)``: the whole text of a file up to LIST_PARSE_BYTES, else
+    its first LIST_SCAN_BYTES (``whole`` False); memory stays flat whatever the size."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(f"{path} is a symlink") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        if st.st_size > MAX_VERSION_BYTES:
+            raise OSError(f"{path} is larger than {MAX_VERSION_BYTES} bytes")
+        data = os.read(fd, LIST_PARSE_BYTES + 1) if st.st_size <= LIST_PARSE_BYTES else b""
+        if data and len(data) <= LIST_PARSE_BYTES or st.st_size == 0:
+            try:
+                return checked_source(data), True, None
+            except UnsafeSource as exc:
+                return data.decode("utf-8", "replace"), True, str(exc)
+        head = os.pread(fd, LIST_SCAN_BYTES, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        total = 0
+
+        def read(n: int) -> bytes:
+            nonlocal total
+            chunk = os.read(fd, n)
+            total += len(chunk)
+            if total > MAX_VERSION_BYTES:  # grew since the fstat
+                raise OSError(f"{path} is larger than {MAX_VERSION_BYTES} bytes")
+            return chunk
+
+        try:
+            check_stream(read)
+            unsafe = None
+        except UnsafeSource as exc:
+            unsafe = str(exc)
+        return head.decode("utf-8", "replace"), False, unsafe
+    finally:
+        os.close(fd)
+
+
 def read_source(path: Path) -> str:
     """The file's text for display; undecodable bytes are replaced, never fatal."""
     return read_bytes_safely(Path(path)).decode("utf-8", "replace")
@@ -96,8 +143,9 @@ def _text_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _describe(text: str) -> dict:
-    """origin, verb, kind, namespace, name, error from the file's text."""
+def _describe(text: str, whole: bool = True) -> dict:
+    """origin, verb, kind, namespace, name, error from the file's text (``whole``: all of it,
+    else only its head, which is never parsed as a module)."""
     out: dict = {"origin": "krkn", "verb": "", "kind": "", "namespace": None, "name": None}
     try:
         meta = parse_meta(text)
@@ -113,9 +161,11 @@ def _describe(text: str) -> dict:
             "error": None,
         }
     try:
-        parsed = parse_krkn_version(text)
+        parsed = scan_krkn_version(text) or (parse_krkn_version(text) if whole else None)
     except Exception as exc:
         return {**out, "error": f"cannot parse as a krkn version file: {type(exc).__name__}: {exc}"}
+    if parsed is None:
+        return {**out, "error": None}
     return {
         **out,
         "verb": parsed.callable or "",
@@ -156,13 +206,10 @@ def _read_version(path: Path, run_dir: str, name: str, archived: bool, has_sidec
             error = _one_line(failure.get("error") or "failed")
 
     try:
-        raw = read_bytes_safely(path)
-        try:
-            text = checked_source(raw)
-        except UnsafeSource as exc:  # still described (sanitised when shown); never executed
-            text = raw.decode("utf-8", "replace")
-            error = error or f"unsafe: {exc}"
-        described = _describe(text)
+        text, whole, unsafe = _read_for_listing(path)
+        if unsafe:  # still described (sanitised when shown); never executed
+            error = error or f"unsafe: {unsafe}"
+        described = _describe(text, whole)
     except Exception as exc:
         described = {"origin": "krkn", "verb": "", "kind": "", "namespace": None, "name": None}
         described["error"] = f"cannot read: {exc}"
