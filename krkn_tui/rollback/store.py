@@ -51,18 +51,25 @@ class VersionInfo:
     prior_status: str | None = None
 
 
-def read_bytes_safely(path: Path, limit: int = MAX_VERSION_BYTES) -> bytes:
-    """Read a regular file without following a symlink or blocking on a FIFO."""
+def _open_regular(path: Path) -> tuple[int, os.stat_result]:
+    """A descriptor on a regular file, opened without following a symlink or blocking on a FIFO."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise OSError(f"{path} is a symlink") from None
         raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a regular file")
+    return fd, st
+
+
+def read_bytes_safely(path: Path, limit: int = MAX_VERSION_BYTES) -> bytes:
+    """Read a regular file without following a symlink or blocking on a FIFO."""
+    fd, st = _open_regular(path)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(f"{path} is not a regular file")
         # Sized by fstat, not by the limit: a read of limit+1 bytes allocates that much each time.
         chunk = os.read(fd, min(st.st_size, limit) + 1)
         parts, total = [chunk], len(chunk)
@@ -80,16 +87,8 @@ def read_bytes_safely(path: Path, limit: int = MAX_VERSION_BYTES) -> bytes:
 def _read_for_listing(path: Path) -> tuple[str, bool, str | None]:
     """``(text, whole, unsafe reason)``: the whole text of a file up to LIST_PARSE_BYTES, else
     its first LIST_SCAN_BYTES (``whole`` False); memory stays flat whatever the size."""
+    fd, st = _open_regular(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise OSError(f"{path} is a symlink") from None
-        raise
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(f"{path} is not a regular file")
         if st.st_size > MAX_VERSION_BYTES:
             raise OSError(f"{path} is larger than {MAX_VERSION_BYTES} bytes")
         data = os.read(fd, LIST_PARSE_BYTES + 1) if st.st_size <= LIST_PARSE_BYTES else b""
