@@ -4,6 +4,7 @@ loopback-only listeners and no orphans."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -46,7 +47,13 @@ def private_cluster(tmp_path, local_cluster):
 
 
 def test_up_twice_is_a_noop_and_down_twice_works(private_cluster):
+    said = []
+    private_cluster.say = said.append
     first = private_cluster.up(nodes=1)
+    # Progress: each component started, with the time since `up` began, then the total.
+    for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"):
+        assert any(re.match(rf"\[\+\d+\.\ds\] started {name} \(pid \d+\)$", line) for line in said), (name, said)
+    assert re.match(r"local cluster ready in \d+\.\ds: context krkn-local", said[-1]), said
     pids = [p["pid"] for p in first["processes"]]
     again = private_cluster.up(nodes=1)
     assert [p["pid"] for p in again["processes"]] == pids

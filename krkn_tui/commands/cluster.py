@@ -36,7 +36,7 @@ def cmd_cluster(args) -> int:
                 raise UserError("must be at least 1", field="--nodes")
             cluster.up(nodes=args.nodes, demo=args.demo, demo_profile=args.demo_profile)
         elif args.cluster_cmd == "build":
-            cluster.build()
+            cluster.build(show_up_to_date=True)
         elif args.cluster_cmd == "down":
             stopped = cluster.down()
             print(f"stopped: {', '.join(stopped)}" if stopped else "local cluster: nothing was running")

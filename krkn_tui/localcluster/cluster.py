@@ -8,7 +8,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -20,12 +19,18 @@ import yaml
 from . import components, health, processes
 from .certs import ensure_pki
 from .demo import DEMO_NAMESPACE, demo_objects, node
+from .progress import Progress, stream
 from .rest import Rest
 from .stages import PROFILE_LABEL, PROFILES
 
 CONTEXT_NAME = "krkn-local"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 BINARIES = (*COMPONENTS, "kubectl")
+QUIET_SECONDS = 30.0  # while one binary compiles, a reminder this often
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # at once, also into a pipe: `make` and CI show it live
 
 
 class ClusterError(Exception):
@@ -49,29 +54,47 @@ def build_script() -> Path:
 
 class LocalCluster:
     def __init__(self, state_dir: Path | None = None, cache_dir: Path | None = None,
-                 say: Callable[[str], None] = print):
+                 say: Callable[[str], None] = _say, script: Path | None = None):
         self.state_dir = Path(state_dir or default_state_dir())
         self.cache_dir = Path(cache_dir or default_cache_dir())
         self.bin_dir = self.cache_dir / "bin"
         self.say = say
+        self.build_script = script or build_script()
         self.kubeconfig = self.state_dir / "kubeconfig"
         self._state_file = self.state_dir / "state.json"
 
     # -- build -------------------------------------------------------------------------------
 
-    def build(self) -> None:
-        """Build missing or stale binaries (quick when nothing changed)."""
-        script = build_script()
+    def build(self, *, show_up_to_date: bool = False, quiet: float = QUIET_SECONDS) -> None:
+        """Build missing or stale binaries (quick when nothing changed).
+
+        build.sh's lines (a component being built, built, or up to date) are passed on as they
+        come, each with the time since the build began; while one compiles, a reminder every
+        ``quiet`` seconds; at the end the total."""
+        script = self.build_script
         if not script.exists():
             raise ClusterError(f"{script}: not found; run from a krkn-tui checkout to build the local cluster")
         env = {**os.environ, "KRKN_TUI_CACHE": str(self.cache_dir)}
-        proc = subprocess.run(["bash", str(script)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout.splitlines():
-            if "up to date" not in line:
-                self.say(line)
-        if proc.returncode != 0:
-            raise ClusterError("building the local cluster failed (see the lines above)")
+        progress = Progress(self.say)
+        building: list[str] = []  # the component being compiled now, if any
+
+        def on_line(line: str) -> None:
+            words = line.split()
+            if line.startswith("localcluster: building ") and len(words) > 2:
+                building[:] = [words[2]]
+            elif line.startswith("localcluster: built "):
+                building.clear()
+            if show_up_to_date or "up to date" not in line:
+                progress.line(line)
+
+        def on_quiet() -> None:
+            if building:
+                progress.line(f"localcluster: still building {building[0]}")
+
+        code = stream(["bash", str(script)], env, on_line, on_quiet, quiet)
+        if code != 0:
+            raise ClusterError(f"building the local cluster failed after {progress.elapsed:.0f}s (see the lines above)")
+        progress.done("localcluster: build finished")
 
     def binaries_present(self) -> bool:
         return all((self.bin_dir / b).exists() for b in BINARIES) and (self.bin_dir / "kwok-stages.yaml").exists()
@@ -118,42 +141,46 @@ class LocalCluster:
         served by kwok stages of `demo_profile` (see stages.py) and its health endpoint."""
         if demo_profile not in PROFILES:
             raise ClusterError(f"unknown demo profile {demo_profile!r} (known: {', '.join(PROFILES)})")
+        progress = Progress(self.say)
         with self._lock():
             state = self._load()
             if self.running(state):
-                self.say(f"local cluster already running at {self.server(state)}")
+                progress.line(f"local cluster already running at {self.server(state)}")
                 self._refresh_kwok(state)
             else:
                 if state.get("processes") or state.get("health"):
-                    self.say("local cluster found stopped or partly dead: restarting it cleanly")
+                    progress.line("local cluster found stopped or partly dead: restarting it cleanly")
                     processes.stop(([state["health"]] if state.get("health") else [])
                                    + list(reversed(state.get("processes", []))))
                 if not self.binaries_present():
-                    self.say("building the local cluster's binaries (the first time takes 10-25 minutes)")
+                    progress.line("building the local cluster's binaries (the first time takes 10-25 minutes)")
                 self.build()
-                state = self._start_retrying(timeout)
+                state = self._start_retrying(timeout, progress)
             rest = self._rest(state)
             self._ensure_nodes(rest, nodes, timeout)
+            progress.line(f"{nodes} fake node(s) Ready (kwok)")
             state["nodes"] = max(nodes, state.get("nodes", 0))
             self._save(state)
             if demo:
                 self._ensure_demo(rest, timeout, demo_profile)
+                progress.line(f"demo workload ready in namespace {DEMO_NAMESPACE} (pod profile {demo_profile})")
                 self._ensure_health(state)
-            self.say(f"local cluster ready: context {CONTEXT_NAME}, kubeconfig {self.kubeconfig}")
+            progress.done("local cluster ready", f": context {CONTEXT_NAME}, kubeconfig {self.kubeconfig}")
             return state
 
-    def _start_retrying(self, timeout: float, attempts: int = 3) -> dict:
+    def _start_retrying(self, timeout: float, progress: Progress, attempts: int = 3) -> dict:
         for attempt in range(attempts):
             try:
-                return self._start(timeout)
+                return self._start(timeout, progress)
             except ClusterError as e:
                 # Another program can take a port between our probe and the bind: pick new ones.
                 if "address already in use" not in str(e) or attempt == attempts - 1:
                     raise
-                self.say("a port was taken meanwhile: starting again on other ports")
+                progress.line("a port was taken meanwhile: starting again on other ports")
         raise AssertionError("unreachable")
 
-    def _start(self, timeout: float) -> dict:
+    def _start(self, timeout: float, progress: Progress) -> dict:
+        """Start each component in order, saying when each is started and ready."""
         pki = ensure_pki(self.state_dir / "pki")
         logs = self.state_dir / "logs"
         ports: dict[str, int] = {}
@@ -166,17 +193,21 @@ class LocalCluster:
         started = time.monotonic()
         try:
             def launch(name: str, argv: list[str]) -> None:
-                state["processes"].append(processes.launch(name, argv, logs / f"{name}.log"))
+                rec = processes.launch(name, argv, logs / f"{name}.log")
+                state["processes"].append(rec)
                 self._save(state)  # recorded at once, so `down` finds it even if `up` dies here
+                progress.line(f"started {name} (pid {rec['pid']})")
 
             data = self.state_dir / "etcd-data"
             data.mkdir(exist_ok=True, mode=0o700)
             launch("etcd", components.etcd(self.bin_dir, data, ports["etcd"], ports["etcd-peer"]))
             self._wait("etcd is healthy", lambda: _http_ok(f"http://127.0.0.1:{ports['etcd']}/health"),
                        timeout, state, "etcd")
+            progress.line("etcd healthy")
             launch("kube-apiserver", components.kube_apiserver(self.bin_dir, pki, ports["kube-apiserver"], ports["etcd"]))
             rest = self._rest(state)
             self._wait("the API server is ready", lambda: rest.ok("/readyz"), timeout, state, "kube-apiserver")
+            progress.line("kube-apiserver ready")
             launch("kube-controller-manager", components.kube_controller_manager(
                 self.bin_dir, pki, self.kubeconfig, ports["kube-controller-manager"]))
             launch("kube-scheduler", components.kube_scheduler(self.bin_dir, self.kubeconfig, ports["kube-scheduler"]))
@@ -184,10 +215,11 @@ class LocalCluster:
             launch("kwok", components.kwok(self.bin_dir, self.kubeconfig, kwok_config))
             self._wait("the default ServiceAccount exists",
                        lambda: rest.ok("/api/v1/namespaces/default/serviceaccounts/default"), timeout, state)
+            progress.line("controllers working (the default ServiceAccount exists)")
         except BaseException:
             processes.stop(list(reversed(state["processes"])))
             raise
-        self.say(f"control plane up in {time.monotonic() - started:.1f}s at {self.server(state)}")
+        progress.line(f"control plane up in {time.monotonic() - started:.1f}s at {self.server(state)}")
         return state
 
     def _wait(self, what: str, check: Callable[[], bool], timeout: float, state: dict,
@@ -251,7 +283,6 @@ class LocalCluster:
                        for d in body["items"])
 
         self._wait(f"the demo workload in namespace {DEMO_NAMESPACE} is Ready", ready, timeout, self._load())
-        self.say(f"demo workload ready in namespace {DEMO_NAMESPACE} (pod profile {profile})")
 
     def _converge_profile(self, rest: Rest, collection: str, obj: dict) -> None:
         """An existing Deployment gets the requested profile (a rollout), so `up` is declarative."""
