@@ -11,6 +11,7 @@ from typing import Iterable
 
 from .checks.spec import ChecksConfig, parse_checks
 from .errors import UserError
+from .rollback.naming import DEFAULT_VERSIONS_DIR
 from .rollback.mirror import JournalSettings
 from .scenarios.krkn_only import KRKN_ONLY_TYPES, UNSUPPORTED_NOTE
 from .yamlio import Section, describe, did_you_mean, expect_list, join_field, load_yaml_file
@@ -23,7 +24,6 @@ KNOWN_SCENARIO_TYPES = (
     "hog_scenarios",
 )
 DEFAULT_PROTECTED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
-DEFAULT_VERSIONS_DIR = "~/.krkn/rollback"
 # krkn's own defaults, so a krkn config that leaves them out behaves the same here.
 DEFAULT_WAIT_DURATION = 60.0
 DEFAULT_ITERATIONS = 1
@@ -249,7 +249,7 @@ def load_config(
     base = Path(os.path.normpath(path.absolute())).parent
 
     kubeconfig = kraken.string("kubeconfig_path")
-    versions = kraken.string("rollback_versions_directory", DEFAULT_VERSIONS_DIR)
+    versions = kraken.string("rollback_versions_directory", str(DEFAULT_VERSIONS_DIR))
     extra = kraken.string_list("protected_namespaces")
 
     wait_duration, iterations = _tunings(top, kraken)

@@ -338,13 +338,9 @@ class Executor:
         return self._client
 
     def _kubeconfig_client(self):
-        from kubernetes import client, config
+        from ..kube.client import load_api_client
 
-        configuration = client.Configuration()
-        config.load_kube_config(
-            config_file=self.kubeconfig, context=self.context, client_configuration=configuration
-        )
-        return client.ApiClient(configuration)
+        return load_api_client(self.kubeconfig, self.context)
 
     # -- recording ----------------------------------------------------------------------------
 
