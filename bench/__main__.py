@@ -22,6 +22,7 @@ FIGURES = {
     "rollback": "bench.fig_rollback",
     "startup": "bench.fig_startup",
     "cluster": "bench.fig_cluster",
+    "journal": "bench.fig_journal",
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.jsonl"
 
