@@ -279,10 +279,7 @@ class Engine:
             return
         versions = self.service.select(run=self.run_id)
         if versions:
-            moved = self.service.archive([v.path for v in versions])
-            if self.rollback.mirror is not None:
-                for note in self.rollback.mirror.archived(moved):
-                    self._emit(Step("", "", note))
+            self.service.archive([v.path for v in versions])
             self._emit(RunArchived(len(versions)))
 
 

@@ -268,6 +268,22 @@ class RollbackFromJournal(Event, event="rollback_from_journal"):
 
 
 @dataclass(frozen=True)
+class RunLeftAlone(Event, event="run_left_alone"):
+    """A journaled run's steps were not executed: someone alive holds its Lease (``error`` says who)."""
+
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class JournalNotUpdated(Event, event="journal_not_updated"):
+    """The cluster journal could not take a step's new state (or could not be read at all:
+    ``file`` None); the local files are the source of truth and are done."""
+
+    file: str | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class StepRecord:
     """One step of a run's rollback, as the run's summary lists it."""
 

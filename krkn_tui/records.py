@@ -22,11 +22,13 @@ from .events import (
     RollbackExecuted,
     RollbackExecutedElsewhere,
     RollbackFailed,
+    JournalNotUpdated,
     RollbackFromJournal,
     RollbackRefused,
     RollbackRegistered,
     RollbackStarted,
     RunFinished,
+    RunLeftAlone,
     RunStarted,
     StaleTempRemoved,
 )
@@ -36,7 +38,8 @@ log = logging.getLogger(__name__)
 
 # What the audit log keeps: every change to the cluster, every rollback step, and the run's bounds.
 AUDITED = (ClusterChange, RollbackRegistered, RollbackStarted, RollbackExecuted, RollbackFailed, RollbackRefused,
-           RollbackArchived, StaleTempRemoved, RollbackExecutedElsewhere, RollbackFromJournal, RunStarted, RunFinished)
+           RollbackArchived, StaleTempRemoved, RollbackExecutedElsewhere, RollbackFromJournal, RunLeftAlone,
+           JournalNotUpdated, RunStarted, RunFinished)
 
 
 def reports_dir(versions_dir: Path) -> Path:

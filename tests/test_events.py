@@ -116,6 +116,8 @@ AUDIT_KEYS = {
     ev.StaleTempRemoved: ("stale_temp_removed", {"file"}),
     # a guard's step from the cluster journal is named after its outcome
     ev.RollbackFromJournal: ("rollback_x", {"file", "version_file", "source", "by", "error", "seconds"}),
+    ev.RunLeftAlone: ("run_left_alone", {"error"}),
+    ev.JournalNotUpdated: ("journal_not_updated", {"file", "error"}),
     ev.RunFinished: ("run_finished", {"status", "report", "skipped"}),
 }
 

@@ -102,6 +102,16 @@ def _(e: ev.RollbackFromJournal) -> str:
 
 
 @render.register
+def _(e: ev.RunLeftAlone) -> str:
+    return f"run {e.run_id} left alone: {e.error}"
+
+
+@render.register
+def _(e: ev.JournalNotUpdated) -> str:
+    return "cluster journal not updated" + (f" for {e.file}" if e.file else "") + f": {e.error}"
+
+
+@render.register
 def _(e: ev.StaleTempRemoved) -> str:
     return f"removed   {e.file}: left by a writer that died mid-write"
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from ..events import Event, RollbackRetrying, StaleTempRemoved
+from ..events import Event, JournalNotUpdated, RollbackRetrying, RunLeftAlone, StaleTempRemoved
 from ..sanitize import clip, one_line, visible
 from . import common
 from .render import render
@@ -56,6 +56,8 @@ def add_parsers(sub) -> None:
     ar.add_argument("files", nargs="*", type=Path, help="version files")
     ar.add_argument("--include-pending", action="store_true",
                     help="also archive pending and failed files (they will no longer be rolled back)")
+    common.add_journal_flags(ar)
+    common.add_kube_flags(ar)
     ar.set_defaults(func=cmd_archive)
 
     sh = sub.add_parser("show-rollback", help="show one version file with its metadata (offline)")
@@ -131,37 +133,12 @@ def cmd_execute(args) -> int:
         return 0
     if not args.dry_run:
         common.check_reachable(target.kubeconfig, target.context, wait=args.retry_deadline)
-    links = None if args.dry_run or args.no_journal else _journal_links(args, service.api_client_factory, infos)
-    service.journal = links
-    try:
-        results = service.execute([v.path for v in infos], dry_run=args.dry_run, run=args.run)
-    finally:
-        if links is not None:
-            links.release()
+    service.journal_settings = None if args.no_journal else common.journal_settings(args)
+    results = service.execute([v.path for v in infos], dry_run=args.dry_run, run=args.run)
     for r in results:
         print(f"{r.status:<9} {visible(r.path)}" + (f": {one_line(r.error)}" if r.error else ""))
     bad = [r for r in results if r.status in ("failed", "refused")]
     return 1 if bad else 0
-
-
-def _journal_links(args, factory, infos):
-    """Take the Lease of every journaled run among the selection, so that no guard runs the same
-    steps meanwhile; a run someone alive holds is left to its holder."""
-    from ..rollback.journal import Journal, JournalError
-    from ..rollback.mirror import JournalLinks
-
-    settings = common.journal_settings(args)
-    if not settings.enabled:
-        return None
-    links = JournalLinks(Journal(factory(), settings.namespace), settings)
-    try:
-        links.take(v.path.parent.name for v in infos)
-    except JournalError as e:
-        links.release()
-        raise UserError(f"{e} (--no-journal executes without it)", field="cluster journal") from None
-    for run_id, why in links.blocked.items():
-        print(f"krkn-tui: run {run_id} left alone: {why}", file=sys.stderr)
-    return links
 
 
 def _report(event: Event) -> None:
@@ -171,11 +148,18 @@ def _report(event: Event) -> None:
         print(f"krkn-tui: {one_line(render(event))}", file=sys.stderr, flush=True)
     elif isinstance(event, StaleTempRemoved):
         print(visible(render(event)), flush=True)
+    elif isinstance(event, (RunLeftAlone, JournalNotUpdated)):
+        print(f"krkn-tui: {one_line(render(event))}", file=sys.stderr, flush=True)
 
 
 def cmd_archive(args) -> int:
+    from ..rollback.service import RollbackService
+
     allowed = {"executed", "pending", "failed"} if args.include_pending else {"executed"}
-    _target, service = _service(args)
+    # Offline still works; with a cluster configured, archived steps are recorded in its journal.
+    target = common.resolve_target(args, cluster=True)
+    service = RollbackService.for_target(target, client=args.command, on_event=_report,
+                                         journal_settings=common.journal_settings(args))
     infos = service.select(run=args.run, scenario_type=args.scenario_type, files=args.files, require=True)
     keep = [v for v in infos if v.status in allowed]
     for v in infos:

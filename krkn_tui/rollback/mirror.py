@@ -162,12 +162,6 @@ class RunMirror:
     def after(self, path: Path, state: str, error: str | None = None) -> str | None:
         return None if self.links is None else self.links.after(path, state, error)
 
-    def archived(self, paths: list[Path]) -> list[str]:
-        """Record archived steps; one note per step the journal did not take."""
-        if self.links is None:
-            return []
-        return [note for p in paths if (note := self.links.after(p, "archived"))]
-
     def close(self) -> None:
         """The run ended normally: release its Lease (its steps, if any are left, stay pending)."""
         with self._lock:

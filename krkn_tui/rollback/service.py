@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ..errors import UserError
-from ..events import Event, RollbackArchived, StaleTempRemoved
+from ..events import Event, JournalNotUpdated, RollbackArchived, RunLeftAlone, StaleTempRemoved
 from ..records import AuditLog, audit_path
 from .archive import archive as _archive
 from .fsio import remove_stale_temps
@@ -110,7 +111,8 @@ class RollbackService:
     def __init__(self, versions_dir: Path, api_client_factory: Callable[[], Any] | None = None, *,
                  audit: AuditLog | None = None, allow_foreign: bool = False, python: str = sys.executable,
                  kubeconfig: str | None = None, context: str | None = None, retry_deadline: float = 60.0,
-                 on_event: Callable[[Event], None] | None = None, journal: Any = None):
+                 on_event: Callable[[Event], None] | None = None, journal: Any = None,
+                 journal_settings: Any = None):
         self.versions_dir = Path(versions_dir).expanduser()
         self.api_client_factory = api_client_factory
         self.audit = audit
@@ -120,6 +122,9 @@ class RollbackService:
         self.retry_deadline = retry_deadline
         self.on_event = on_event
         self.journal = journal  # rollback.mirror links of journaled runs: asked before a step, told after
+        # rollback.mirror.JournalSettings: without ``journal``, each request takes the Leases of the
+        # journaled runs it touches (and releases them after), so no guard runs the same steps.
+        self.journal_settings = journal_settings
 
     @classmethod
     def for_target(cls, target: RollbackTarget, *, client: str, api_client_factory: Callable[[], Any] | None = None,
@@ -212,7 +217,7 @@ class RollbackService:
 
     # -- executing ----------------------------------------------------------------------------
 
-    def executor(self):
+    def executor(self, journal: Any = None):
         """A fresh executor whose every step event is audited, then passed to ``on_event``.
 
         For a caller that executes one step at a time (a plugin undoing its own change)."""
@@ -220,7 +225,43 @@ class RollbackService:
 
         return Executor(self.api_client_factory, allow_foreign=self.allow_foreign, python=self.python,
                         kubeconfig=self.kubeconfig, context=self.context, retry_deadline=self.retry_deadline,
-                        on_event=self._step_event, journal=self.journal)
+                        on_event=self._step_event, journal=journal or self.journal)
+
+    @contextmanager
+    def journal_for(self, paths: list[Path], *, required: bool = True) -> Iterator[Any]:
+        """The journal links for one request: the engine's own (it holds its run's Lease), or
+        the Leases of the journaled runs among ``paths``, taken now and released after. A run
+        someone alive holds is left to its holder ("run_left_alone" event). When the journal
+        cannot be read: ``required`` (executing) makes it a UserError, else the request goes on
+        without it (a "journal_not_updated" event says so)."""
+        settings = self.journal_settings
+        if self.journal is not None or not paths or settings is None or not settings.enabled \
+                or self.api_client_factory is None:
+            yield self.journal
+            return
+        from .journal import Journal, JournalError
+        from .mirror import JournalLinks
+
+        try:
+            links = JournalLinks(Journal(self.api_client_factory(), settings.namespace), settings)
+        except UserError:  # no cluster configured at all: nothing was journaled from here
+            yield None
+            return
+        try:
+            links.take(p.parent.name for p in paths)
+        except JournalError as e:
+            links.release()
+            if required:
+                raise UserError(f"{e} (--no-journal executes without it)", field="cluster journal") from None
+            self._step_event(JournalNotUpdated(None, str(e)))
+            yield None
+            return
+        for run_id, why in sorted(links.blocked.items()):
+            self._step_event(RunLeftAlone(why, run_id=run_id))
+        try:
+            yield links
+        finally:
+            links.release()
 
     def remove_stale_temps(self, folders: Iterable[Path]) -> list[Path]:
         """Delete, in each run folder, the temp files of writers that died mid-write; audited."""
@@ -242,7 +283,10 @@ class RollbackService:
             self.remove_stale_temps(folders)
         if not paths:
             return []
-        return self.executor().execute(paths, dry_run=dry_run)
+        if dry_run:
+            return self.executor().execute(paths, dry_run=True)
+        with self.journal_for(paths) as journal:
+            return self.executor(journal).execute(paths)
 
     # -- archiving ----------------------------------------------------------------------------
 
@@ -253,10 +297,15 @@ class RollbackService:
         that is not a step of this versions folder."""
         paths = [Path(p) for p in paths]
         self.check_audit()
-        try:
-            moved = _archive(paths, self.versions_dir, self.archive_dir, refused=refused)
-        except ValueError as e:
-            raise UserError(str(e), field="files") from None
+        with self.journal_for(paths, required=False) as journal:
+            try:
+                moved = _archive(paths, self.versions_dir, self.archive_dir, refused=refused)
+            except ValueError as e:
+                raise UserError(str(e), field="files") from None
+            for m in moved if journal is not None else ():
+                note = journal.after(m, "archived")
+                if note:
+                    self._step_event(JournalNotUpdated(str(m), note))
         by_name = {(m.parent.name, m.name): m for m in moved}
         for p in paths:
             target = by_name.get((p.parent.name, p.name))

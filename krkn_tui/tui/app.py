@@ -27,6 +27,7 @@ from ..errors import UserError
 from ..events import Event, RollbackRunStarted, RunFinished, ScenarioStarted
 from ..kube.client import describe_target, load_api_client
 from ..kube.podwatch import KubePodSource, PodTable, PodWatcher, describe_error
+from ..rollback.mirror import JournalSettings
 from ..rollback.service import RollbackService
 from ..sanitize import one_line
 from .commands import ConsoleCommands
@@ -105,9 +106,11 @@ class KrknConsole(App[int]):
             self.target_error = str(exc)
             self.target_text = f"no cluster: {exc}"
         # Execute and archive go through the core's service, as the CLI's do (same rules, same audit).
+        config = self.loaded.config
+        self.journal_settings = config.journal if config is not None else JournalSettings()
         self.rollback_service = RollbackService.for_target(
             self.loaded.target, client="console", api_client_factory=self.api_client_factory,
-            allow_foreign=self.settings.allow_foreign)
+            allow_foreign=self.settings.allow_foreign, journal_settings=self.journal_settings)
         self.pod_table = pod_table or PodTable()
         self.pod_watcher: PodWatcher | None = None
         self.pod_label_selector: str | None = None  # narrows the pod list and watch on the server

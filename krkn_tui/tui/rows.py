@@ -141,3 +141,54 @@ def version_search_text(v: VersionInfo) -> str:
     return " ".join(words).lower()
 
 
+
+
+# -- the cluster journal ------------------------------------------------------------------------
+
+CLUSTER_ORIGIN = "cluster@"
+
+
+def journal_pair(v: VersionInfo) -> tuple[str, str]:
+    """The (run id, file name) a step is journaled under."""
+    return v.run_dir, pending_name(v.path.name)
+
+
+def is_cluster_only(v: VersionInfo) -> bool:
+    """A row made from a journal entry that has no file here (another machine's run)."""
+    return v.origin.startswith(CLUSTER_ORIGIN)
+
+
+def cluster_only_version(entry) -> VersionInfo:
+    """A journal entry (rollback.journal.Entry) as a versions row: what its header says it
+    undoes, its state in the journal, and the host it came from."""
+    from ..rollback.meta import parse_meta
+    from ..rollback.naming import parse_run_dir_name, parse_version_name
+
+    try:
+        meta = parse_meta(entry.head_data.decode("utf-8")) or {}
+    except (UnicodeDecodeError, ValueError):
+        meta = {}
+    run = parse_run_dir_name(entry.run_id) or (None, entry.run_id)
+    parsed = parse_version_name(entry.file)
+
+    def text(key: str) -> str | None:
+        value = meta.get(key)
+        return value if isinstance(value, str) else None
+
+    return VersionInfo(
+        path=Path(f"cluster:{entry.name}"), run_dir=entry.run_id, run_id=entry.run_id, run_uuid=run[1],
+        run_time_ns=run[0], created_ns=entry.created_ns, scenario_type=entry.scenario_type,
+        suffix=parsed[2] if parsed else "", status=entry.state or "?",
+        origin=CLUSTER_ORIGIN + visible(entry.origin_host or "?"), verb=text("verb") or "", kind=text("kind") or "",
+        namespace=text("namespace"), name=text("name"), error=entry.error)
+
+
+def journal_cell(v: VersionInfo, entries: dict | None) -> str:
+    """Whether a local step is mirrored in the cluster journal, and its state there.
+    ``entries`` None: the journal is off or could not be read."""
+    if is_cluster_only(v):
+        return "cluster only"
+    if entries is None:
+        return ""
+    entry = entries.get(journal_pair(v))
+    return f"✓ {entry.state}" if entry is not None else "–"

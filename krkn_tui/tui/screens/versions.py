@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +23,14 @@ from rich.text import Text
 from textual.widgets import Footer, Input, Static
 
 from ...rollback import VersionInfo
+from ...errors import UserError
 from ...rollback.store import EXECUTABLE, VersionLister
 from ...sanitize import one_line, visible
 from ..rows import (
+    cluster_only_version,
+    is_cluster_only,
+    journal_cell,
+    journal_pair,
     short_run,
     short_time,
     short_type,
@@ -60,7 +66,9 @@ def created_order(v: VersionInfo) -> tuple:
 
 COLUMNS = (Column("created", "created", sort=created_order), Column("run", "run"), Column("type", "type"),
            Column("status", "status"), Column("action", "action"), Column("origin", "origin"),
-           Column("note", "note"))
+           Column("journal", "journal"), Column("note", "note"))
+# How often the cluster journal is listed (steps of other machines' runs, states set by guards).
+JOURNAL_POLL_SECONDS = 5.0
 
 
 @dataclass
@@ -90,6 +98,14 @@ class VersionsScreen(View):
             super().__init__()
             self.versions = versions
 
+    class JournalListed(Message):
+        """The cluster journal's entries, or why it could not be listed."""
+
+        def __init__(self, entries: list, error: str | None = None):
+            super().__init__()
+            self.entries = entries
+            self.error = error
+
     class Done(Message):
         def __init__(self, outcome: StepOutcome):
             super().__init__()
@@ -103,6 +119,10 @@ class VersionsScreen(View):
         self.listings = 0  # how many listings were applied (tests wait on it)
         self._lister: VersionLister | None = None
         self._keys: dict[int, tuple[VersionInfo, str]] = {}  # id(step) -> (step, its row key)
+        # (run id, file) -> journal entry; None while the journal is off, unread or unreadable.
+        self.journal_entries: dict | None = None
+        self.journal_note = ""
+        self.cluster_rows: dict[str, VersionInfo] = {}  # row key -> a step only the journal has
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -116,6 +136,11 @@ class VersionsScreen(View):
         table = self.query_one("#version-table", VirtualTable)
         self.query_one("#version-filter", Input).display = False
         self.watch_folders()
+        app = self.app
+        if not app.journal_settings.enabled:
+            self.journal_note = "cluster journal off"
+        elif app.target_error is None and app.settings.probe_cluster:
+            self.poll_journal()
         table.focus()
 
     def recolour(self) -> None:
@@ -172,10 +197,78 @@ class VersionsScreen(View):
         changed.update(k for k in old if k not in by_key)
         first = not self.listings
         self.versions, self.by_key, self._keys = message.versions, by_key, keys
+        changed |= self._merge_cluster_rows()
         self.listings += 1
         self.show(self.versions, None if first else changed)
         if len(changed) >= FREEZE_ROWS:
             self.call_after_refresh(gc.freeze)
+
+    # -- the cluster journal ------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="versions-journal", exit_on_error=False)
+    def poll_journal(self) -> None:
+        from textual.worker import get_current_worker
+
+        from ...rollback.journal import Journal, JournalError
+
+        worker = get_current_worker()
+        journal = None
+        while not worker.is_cancelled:
+            try:
+                journal = journal or Journal(self.app.api_client_factory(), self.app.journal_settings.namespace)
+                self.post_message(self.JournalListed(journal.entries()))
+            except (JournalError, UserError) as exc:
+                self.post_message(self.JournalListed([], str(exc)))
+            worker_wait = JOURNAL_POLL_SECONDS
+            while worker_wait > 0 and not worker.is_cancelled:
+                time.sleep(0.2)
+                worker_wait -= 0.2
+
+    def on_versions_screen_journal_listed(self, message: JournalListed) -> None:
+        old = self.journal_entries or {}
+        if message.error:
+            new, self.journal_note = None, f"journal: {one_line(message.error)}"
+        else:
+            new = {(e.run_id, e.file): e for e in message.entries}
+            self.journal_note = f"journal {self.app.journal_settings.namespace}: {len(new)} step(s)"
+        self.journal_entries = new
+        changed = set()
+        for key, v in self.by_key.items():  # local rows whose journal cell changes
+            pair = journal_pair(v)
+            before, after = old.get(pair), (new or {}).get(pair)
+            if not is_cluster_only(v) and (before and before.state) != (after and after.state):
+                changed.add(key)
+        changed |= self._merge_cluster_rows()
+        if self.listings:
+            self.show(self.versions, changed)
+
+    def _merge_cluster_rows(self) -> set[str]:
+        """Put the journal's steps that have no file here into ``by_key``; the keys that changed."""
+        local = {journal_pair(v) for v in self.versions}
+        rows = {}
+        for pair, entry in (self.journal_entries or {}).items():
+            if pair in local:
+                continue
+            key = f"cluster/{entry.run_id}/{entry.file}"
+            known = self.cluster_rows.get(key)
+            same = known is not None and known.status == entry.state and known.error == entry.error
+            rows[key] = known if same else cluster_only_version(entry)
+        changed = {k for k in self.cluster_rows if k not in rows}
+        changed |= {k for k, v in rows.items() if self.by_key.get(k) is not v}
+        for key in self.cluster_rows:
+            self.by_key.pop(key, None)
+        self.by_key.update(rows)
+        self.cluster_rows = rows
+        return changed
+
+    def _cluster_only(self, v: VersionInfo) -> bool:
+        """Cluster-only steps are shown, not acted on here: their files are on another machine."""
+        if not is_cluster_only(v):
+            return False
+        self.notify(f"run {short_run(v)} is from {v.origin.split('@', 1)[1]}: only the cluster journal has this step "
+                    f"(krkn-tui show-rollback --cluster {v.path.name.removeprefix('cluster:')}; "
+                    "krkn-tui guard rolls it back once its run's lease expires).", severity="warning", timeout=10)
+        return True
 
     def cells(self, v: VersionInfo) -> tuple:
         created = short_time(v.created_ns)
@@ -184,7 +277,8 @@ class VersionsScreen(View):
         if v.prior_status:
             status.append(f" ({v.prior_status})", style="dim")
         return (created, Text(short_run(v)), Text(visible(short_type(v.scenario_type))), status,
-                Text(version_action(v), no_wrap=True), Text(visible(v.origin)), note)
+                Text(version_action(v), no_wrap=True), Text(visible(v.origin)),
+                Text(journal_cell(v, self.journal_entries)), note)
 
     def show(self, versions: list[VersionInfo], changed: set[str] | None = None) -> None:
         """Make the table match ``versions``; with ``changed``, only those keys changed since the
@@ -205,8 +299,9 @@ class VersionsScreen(View):
         where = "" if self.app.versions_dir.is_dir() else " · no versions folder yet"
         shown = self.query_one("#version-table", VirtualTable).row_count
         filtered = f" · filter {self.filter_text!r}: {shown} shown" if self.filter_text else ""
+        journal = f" · {self.journal_note}" if self.journal_note else ""
         self.query_one("#versions-status", Static).update(
-            " · ".join(f"{n} {s}" for s, n in counts.items()) + where + filtered)
+            " · ".join(f"{n} {s}" for s, n in counts.items()) + where + filtered + journal)
 
     def show_detail(self) -> None:
         """The highlighted step's file and, for a failure, its error: the table may be too narrow."""
@@ -258,14 +353,14 @@ class VersionsScreen(View):
 
     def action_inspect(self) -> None:
         version = self.selected()
-        if version is not None:
+        if version is not None and not self._cluster_only(version):
             self.app.push_screen(InspectScreen(version))
 
     # -- execute and archive ------------------------------------------------------------------
 
     def action_execute_one(self) -> None:
         v = self.selected()
-        if v is None or not allowed(self.app, "execute_one"):
+        if v is None or not allowed(self.app, "execute_one") or self._cluster_only(v):
             return
         if v.status not in EXECUTABLE:
             self.notify(f"{v.path.name} is {v.status}: nothing to execute.", severity="warning")
@@ -282,7 +377,7 @@ class VersionsScreen(View):
 
     def action_execute_run(self) -> None:
         v = self.selected()
-        if v is None or not allowed(self.app, "execute_run"):
+        if v is None or not allowed(self.app, "execute_run") or self._cluster_only(v):
             return
         steps = [s for s in self.versions if s.run_dir == v.run_dir and s.status in EXECUTABLE]
         if not steps:
@@ -296,7 +391,7 @@ class VersionsScreen(View):
 
     def action_archive_one(self) -> None:
         v = self.selected()
-        if v is None or not allowed(self.app, "archive_one"):
+        if v is None or not allowed(self.app, "archive_one") or self._cluster_only(v):
             return
         if v.status == "archived":
             self.notify(f"{v.path.name} is already archived.", severity="warning")
@@ -341,9 +436,12 @@ class VersionsScreen(View):
 
     def notify_executed(self, o: StepOutcome) -> None:
         failed = [r for r in o.results if r.status not in ("executed", "skipped")]
+        skipped = [r for r in o.results if r.status == "skipped"]
         done = len(o.results) - len(failed)
         if not failed:
-            self.notify(f"executed {o.label}: {done} step(s) done")
+            left = f"; {len(skipped)} left to another executor: {one_line(skipped[0].error)}" if skipped else ""
+            self.notify(f"executed {o.label}: {done - len(skipped)} step(s) done{left}",
+                        severity="warning" if skipped else "information", markup=False)
             return
         errors = "\n".join(f"{r.path.name}: {r.status}: {one_line(r.error)}" for r in failed[:5])
         self.notify(f"{o.label}: {done} done, {len(failed)} not\n{errors}", severity="error", timeout=20,

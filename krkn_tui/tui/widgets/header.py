@@ -48,4 +48,6 @@ def render_header(app) -> Content:
         "pods ", (pods, _state_style(pods)), " │ run ", (run, _state_style(run)),
         " │ versions ", (tilde(app.versions_dir), "dim"),
     )
+    if not app.journal_settings.enabled:  # said only when off: on is the default
+        line2 = line2 + Content.assemble(" │ ", ("cluster journal off", "$text-warning"))
     return Content("\n").join([line1, line2])

@@ -212,6 +212,14 @@ class RunPanel(VerticalScroll):
                      + (f": {e.error}" if e.error else ""))
 
     @apply.register
+    def _(self, e: ev.RunLeftAlone) -> None:
+        self.run_log(f"run {e.run_id} left alone: {e.error}")
+
+    @apply.register
+    def _(self, e: ev.JournalNotUpdated) -> None:
+        self.run_log("cluster journal not updated" + (f" for {e.file}" if e.file else "") + f": {e.error}")
+
+    @apply.register
     def _(self, e: ev.StaleTempRemoved) -> None:
         self.run_log(f"removed {e.file_name}: left by a writer that died mid-write")
 
