@@ -350,3 +350,59 @@ def test_6_a_large_file_is_still_checked_whole_for_the_text_rule(tmp_path):
     plant(tmp_path / "versions", text.encode())
     [info] = list_versions(tmp_path / "versions")
     assert info.error.startswith("unsafe: line 100002 holds the control character \\x1b")
+
+
+# -- 8. captured Secrets do not outlive their step -----------------------------------------------
+
+SECRET_VALUE = "c3VwZXItc2VjcmV0LXZhbHVl"  # base64 of super-secret-value
+
+
+def register_namespace_capture(versions: Path) -> Path:
+    from krkn_tui.rollback import RollbackContent, RunRollback
+    from rollback_fixtures import noop_rollback
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {
+        "name": "db", "annotations": {"kubectl.kubernetes.io/last-applied-configuration":
+                                      '{"data":{"password":"' + SECRET_VALUE + '"}}'}},
+        "data": {"password": SECRET_VALUE}, "stringData": {"token": "plain-" + SECRET_VALUE}}
+    data = {"namespace": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+            "objects": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"k": "v"}},
+                        secret]}
+    return RunRollback(versions).set_rollback_callable(
+        noop_rollback, RollbackContent("shop", "shop", data), scenario_type="service_disruption_scenarios",
+        verb="recreate", kind="Namespace")
+
+
+def test_8_executed_step_is_redacted_before_archiving_and_still_verifies(tmp_path):
+    from krkn_tui.rollback import archive
+    from krkn_tui.rollback.safety import digest_mismatch_reason
+
+    versions = tmp_path / "versions"
+    path = register_namespace_capture(versions)
+    assert SECRET_VALUE in path.read_text()
+    [result] = executor().execute([path])
+    assert result.status == "executed" and result.error is None, result
+    executed = Path(str(path) + ".executed")
+    text = executed.read_text()
+    assert SECRET_VALUE not in text and text.count("<redacted>") == 3
+    assert '"k": "v"' in text  # only Secret values go
+    assert digest_mismatch_reason(executed, executed.read_bytes()) is None
+    assert oct(executed.stat().st_mode & 0o777) == oct(0o600)
+    [archived] = archive([executed], versions)
+    assert SECRET_VALUE not in archived.read_text()
+    assert digest_mismatch_reason(archived, archived.read_bytes()) is None
+    assert not any(SECRET_VALUE in p.read_text() for p in tmp_path.rglob("*.py*") if p.is_file())
+
+
+def test_8_show_and_console_mask_pending_secrets_unless_revealed(tmp_path):
+    from krkn_tui.rollback import read_version
+    from krkn_tui.tui.screens.inspect import source_view
+
+    path = register_namespace_capture(tmp_path / "versions")
+    shown = krkn("show-rollback", path)
+    assert shown.returncode == 0 and SECRET_VALUE.encode() not in shown.stdout
+    assert b"# secrets: 3 value(s) masked; --reveal shows them" in shown.stdout
+    revealed = krkn("show-rollback", path, "--reveal")
+    assert revealed.returncode == 0 and SECRET_VALUE.encode() in revealed.stdout
+    assert SECRET_VALUE not in source_view(read_version(path)).plain
+    assert SECRET_VALUE in path.read_text()  # the pending step keeps what it needs to run

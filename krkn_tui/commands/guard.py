@@ -8,6 +8,7 @@ import threading
 import time
 
 from ..errors import UserError
+from ..sanitize import one_line, visible
 from . import common
 
 
@@ -38,11 +39,12 @@ def _check(args) -> None:
 
 def _print(step) -> None:
     if not step.entry and not step.run_id:
-        print(f"[{time.strftime('%H:%M:%S')}] journal not available: {step.error}", file=sys.stderr, flush=True)
+        print(f"[{time.strftime('%H:%M:%S')}] journal not available: {one_line(step.error)}", file=sys.stderr,
+              flush=True)
         return
     where = f"{step.entry} ({step.file})" if step.entry else "-"
-    print(f"[{time.strftime('%H:%M:%S')}] {step.status:<9} run {step.run_id} {where}"
-          + (f": {step.error}" if step.error else ""), flush=True)
+    print(f"[{time.strftime('%H:%M:%S')}] {step.status:<9} run {visible(step.run_id)} {visible(where)}"
+          + (f": {one_line(step.error)}" if step.error else ""), flush=True)
 
 
 def cmd_guard(args) -> int:

@@ -66,6 +66,8 @@ def add_parsers(sub) -> None:
     common.add_journal_flags(sh)
     common.add_kube_flags(sh)
     sh.add_argument("--readonly", action="store_true", help="accepted: showing changes nothing")
+    sh.add_argument("--reveal", action="store_true",
+                    help="show the values of captured Secrets (masked by default)")
     sh.set_defaults(func=cmd_show)
 
 
@@ -226,8 +228,10 @@ def _list_journal(args) -> int:
     for r in rows:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_ns"] / 1e9))
         uuid_part = r["run"].split("-", 1)[-1]
-        print(f"{uuid_part[:8]:<10} {created:<19} {r['scenario_type'][:30]:<30} {r['state']:<9} "
-              f"{r['origin_host'][:16]:<16} {r['entry']:<37} {r['lease']}" + (f"  ({r['error']})" if r["error"] else ""))
+        # Journal entries are read from the cluster: anyone who may write there wrote them.
+        print(f"{clip(uuid_part, 8):<10} {created:<19} {clip(r['scenario_type'], 30):<30} {clip(r['state'], 9):<9} "
+              f"{clip(r['origin_host'], 16):<16} {visible(r['entry']):<37} {one_line(r['lease'])}"
+              + (f"  ({one_line(r['error'])})" if r["error"] else ""))
     return 0
 
 
@@ -249,16 +253,11 @@ def _show_journal(args) -> int:
     row.pop("lease")
     row["cluster"] = entry.cluster.describe()
     row["check"] = refusal_reason(entry, data, identity) or "ok: digest, header and cluster match"
-    for key, value in row.items():
-        if value not in (None, ""):
-            print(f"# {key}: {' '.join(str(value).split())}")
-    print(data.decode("utf-8", "replace").replace("\0", ""))
-    return 0
+    return _print_source(row, data, args.reveal, wanted)
 
 
 def cmd_show(args) -> int:
     from ..rollback import read_version
-    from ..rollback.source_text import UnsafeSource, checked_source
     from ..rollback.store import MAX_VERSION_BYTES, read_bytes_safely
 
     _cluster_flags_only_with_cluster(args)
@@ -284,13 +283,26 @@ def cmd_show(args) -> int:
         raw = read_bytes_safely(path)
     except OSError as e:
         raise UserError(f"cannot read it: {e.strerror or e}", file=path) from None
+    return _print_source(_row(read_version(path)), raw, args.reveal, path)
+
+
+def _print_source(fields: dict, raw: bytes, reveal: bool, where) -> int:
+    """The metadata lines, then the source: only text that obeys the rule (what is shown is
+    what runs), every field sanitised, Secret values masked unless ``reveal``."""
+    from ..rollback.redact import redact_secrets
+    from ..rollback.source_text import UnsafeSource, checked_source
+
     try:
         text = checked_source(raw)
     except UnsafeSource as e:  # shown text would not be the text that runs
-        raise UserError(f"unsafe: {e}; not shown", file=path) from None
-    v = read_version(path)
-    for key, value in _row(v).items():
-        if value is not None:
+        raise UserError(f"unsafe: {e}; not shown", file=where) from None
+    masked = 0
+    if not reveal:
+        text, masked = redact_secrets(text)
+    if masked:
+        fields = {**fields, "secrets": f"{masked} value(s) masked; --reveal shows them"}
+    for key, value in fields.items():
+        if value not in (None, ""):
             print(f"# {key}: {one_line(value)}")
     print(visible(text, keep="\n\t"))
     return 0

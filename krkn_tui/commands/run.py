@@ -72,7 +72,7 @@ def cmd_run(args) -> int:
         planned = plan(config, _only(args.only, len(config.scenarios)), skip_unsupported=args.skip_unsupported)
         if args.dry_run:
             for item in planned:
-                print(plan_line(item), flush=True)
+                print(visible(plan_line(item), keep="\n"), flush=True)
         target = common.resolve_target(args, cluster=True, config=config)
         config = replace(config, versions_dir=target.versions_dir)  # -d overrides the config's folder
         common.check_reachable(target.kubeconfig, target.context)

@@ -53,10 +53,12 @@ from ..events import (
     RollbackRetrying,
     RollbackStarted,
 )
-from .fsio import fsync_dir, write_atomic
+from . import manifest
+from .fsio import fsync_dir, sha256_hex, write_atomic
 from .loader import load_version
 from .meta import find_meta_line
 from .naming import EXECUTED, FAILED, parse_run_dir_name, parse_version_name
+from .redact import redact_secrets
 from .retry import backoff_delays, is_transient
 from .safety import digest_mismatch_reason, unsafe_file_reason, unsafe_location_reason
 from .source_text import UnsafeSource, checked_source
@@ -227,7 +229,8 @@ class Executor:
         started = time.monotonic()
         error, attempts = self._run_ours(path, text) if ours else self._run_foreign(path, text)
         if error is None:
-            note = _notes(self._mark_executed(path), self._journal_note(path, "executed"))
+            note = _notes(self._mark_executed(path), self._redact_executed(path, text) if ours else None,
+                          self._journal_note(path, "executed"))
             seconds = time.monotonic() - started
             self._emit(RollbackExecuted(str(path), note, attempts=attempts, seconds=seconds))
             return "executed", note
@@ -343,6 +346,21 @@ class Executor:
         return load_api_client(self.kubeconfig, self.context)
 
     # -- recording ----------------------------------------------------------------------------
+
+    def _redact_executed(self, path: Path, text: str) -> str | None:
+        """An executed step never needs its Secret values again: rewrite the executed file
+        without them (new digest in the manifest first, then temp file and rename)."""
+        redacted, count = redact_secrets(text)
+        executed = Path(str(path) + EXECUTED)
+        if not count or not os.path.lexists(executed):
+            return None
+        data = redacted.encode("utf-8")
+        try:
+            manifest.append_entry(path.parent, path.name, sha256_hex(data), time.time_ns())
+            write_atomic(path.parent, executed.name, data)
+        except OSError as exc:
+            return f"executed, but its Secret values could not be removed: {exc.strerror or exc}"
+        return None
 
     def _mark_executed(self, path: Path) -> str | None:
         """Rename to ``.executed`` (lock still held) and drop the failure record."""

@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...rollback import VersionInfo
+from ...rollback.redact import redact_secrets
 from ...rollback.source_text import UnsafeSource, checked_source
 from ...rollback.store import read_bytes_safely
 from ...sanitize import one_line, visible
@@ -42,7 +43,9 @@ def source_view(v: VersionInfo) -> Content:
     except Exception as exc:  # gone, unreadable, a FIFO: say so instead of failing
         return Content.styled(f"cannot read {v.path.name}: {one_line(exc)}", "$text-error")
     try:
-        return highlight(checked_source(raw), language="python")
+        # Secret values are masked here: a console may be on a shared screen (show-rollback --reveal)
+        text, _masked = redact_secrets(checked_source(raw))
+        return highlight(text, language="python")
     except UnsafeSource as exc:  # shown escaped, uncoloured: every hidden character in plain sight
         text = visible(raw.decode("utf-8", "replace"), keep="\n\t")
         return Content.styled(f"unsafe: {exc}; it will not be executed\n\n", "$text-error") + Content(text)
