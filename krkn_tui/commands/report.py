@@ -25,5 +25,7 @@ def cmd_report(args) -> int:
     if args.output:
         print(f"report written: {write_report_file(report, fmt, args.output)}")
     else:
-        sys.stdout.write(render(report, fmt))
+        from ..sanitize import visible
+
+        sys.stdout.write(visible(render(report, fmt), keep="\n\t"))  # a report holds what files and the cluster said
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import singledispatchmethod
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -14,6 +15,7 @@ from textual.message import Message
 from textual.widgets import Label, Log, ProgressBar, Static
 
 from ... import events as ev
+from ...sanitize import visible
 from ..rows import short_type, tilde
 
 SCENARIO_LOG_LINES = 200
@@ -61,8 +63,8 @@ class ScenarioProgress(Vertical):
         yield Log(max_lines=SCENARIO_LOG_LINES, classes="scenario-log")
         yield Static("", classes="scenario-result")
 
-    def _title_text(self) -> str:
-        return f"{self.title} — {self.status}"
+    def _title_text(self) -> Text:
+        return plain(f"{self.title} — {self.status}")
 
     def set_status(self, status: str) -> None:
         self.status = status
@@ -71,7 +73,7 @@ class ScenarioProgress(Vertical):
         self.query_one(".scenario-title", Label).update(self._title_text())
 
     def log_line(self, text: str) -> None:
-        self.query_one(Log).write_line(text)
+        self.query_one(Log).write_line(visible(text))
 
     def progress(self, fraction: float) -> None:
         self.query_one(ProgressBar).update(progress=max(0.0, min(1.0, fraction)) * 100)
@@ -83,7 +85,12 @@ class ScenarioProgress(Vertical):
         self.set_status(status)
         summary = f"{status.upper()} in {event.seconds:.1f}s — {event.message or ''}".rstrip(" —")
         lines = [summary, *recovery_lines(event.details or {})]
-        self.query_one(".scenario-result", Static).update("\n".join(lines))
+        self.query_one(".scenario-result", Static).update(plain("\n".join(lines)))
+
+
+def plain(text: str) -> Text:
+    """Event text as Text: a scenario file or error message holding "[/x]" is shown, not parsed."""
+    return Text(visible(text, keep="\n"))
 
 
 class RunPanel(VerticalScroll):
@@ -114,10 +121,10 @@ class RunPanel(VerticalScroll):
         self.set_status(f"starting: {len(items)} scenario(s)")
 
     def set_status(self, text: str) -> None:
-        self.query_one("#run-status", Static).update(text)
+        self.query_one("#run-status", Static).update(plain(text))
 
     def run_log(self, text: str) -> None:
-        self.query_one("#run-log", Log).write_line(text)
+        self.query_one("#run-log", Log).write_line(visible(text))
 
     @on(EngineEvents)
     def _engine_events(self, message: EngineEvents) -> None:
