@@ -13,16 +13,10 @@ from .checks.spec import ChecksConfig, parse_checks
 from .errors import UserError
 from .rollback.naming import DEFAULT_VERSIONS_DIR
 from .rollback.mirror import JournalSettings
+from .scenarios import scenario_types
 from .scenarios.krkn_only import KRKN_ONLY_TYPES, UNSUPPORTED_NOTE
 from .yamlio import Section, describe, did_you_mean, expect_list, join_field, load_yaml_file
 
-KNOWN_SCENARIO_TYPES = (
-    "pod_disruption_scenarios",
-    "application_outages_scenarios",
-    "node_scenarios",
-    "service_disruption_scenarios",
-    "hog_scenarios",
-)
 DEFAULT_PROTECTED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 # krkn's own defaults, so a krkn config that leaves them out behaves the same here.
 DEFAULT_WAIT_DURATION = 60.0
@@ -240,7 +234,8 @@ def load_config(
 ) -> Config:
     """Read and validate krkn's config.yaml; raises UserError naming the file and field."""
     path = Path(path)
-    known = tuple(known_types) if known_types is not None else KNOWN_SCENARIO_TYPES
+    # The types krkn-tui runs are the plugin registry's: a new plugin module is a new known type.
+    known = tuple(known_types) if known_types is not None else scenario_types()
     top = Section(load_yaml_file(path, what="config"), path, what="a mapping at the top level")
     if top.data.get("kraken") is None:
         raise top.error("kraken", "is required")
@@ -272,7 +267,6 @@ def load_config(
 __all__ = [
     "Config",
     "DEFAULT_PROTECTED_NAMESPACES",
-    "KNOWN_SCENARIO_TYPES",
     "ScenarioRef",
     "load_config",
 ]

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from krkn_tui.config import (
     DEFAULT_PROTECTED_NAMESPACES,
-    KNOWN_SCENARIO_TYPES,
     Config,
     ScenarioRef,
     load_config,
 )
 from krkn_tui.errors import UserError
+from krkn_tui.scenarios import scenario_types
 from krkn_tui.yamlio import MAX_BYTES, load_yaml_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ def test_shipped_config_parses():
     assert cfg.wait_duration == 1 and cfg.iterations == 1
     assert cfg.protected_namespaces == DEFAULT_PROTECTED_NAMESPACES
     assert cfg.allow_protected is False
-    assert [r.scenario_type for r in cfg.scenarios] == list(KNOWN_SCENARIO_TYPES)
+    assert sorted(r.scenario_type for r in cfg.scenarios) == list(scenario_types())  # one file of each
     assert [r.index for r in cfg.scenarios] == list(range(5))
     for ref in cfg.scenarios:
         assert ref.file.is_file() and ref.file.parent == ROOT / "scenarios"
@@ -172,7 +172,7 @@ def test_known_types_parameter(tmp_path):
     path = write(tmp_path, "kraken:\n  chaos_scenarios:\n    - chaos_monkey_scenarios: [t.yaml]\n")
     with pytest.raises(UserError) as info:
         load_config(path, check_files=False)
-    assert "krkn-tui runs: " + ", ".join(KNOWN_SCENARIO_TYPES) in str(info.value)
+    assert "krkn-tui runs: " + ", ".join(scenario_types()) in str(info.value)
     cfg = load_config(path, known_types=["chaos_monkey_scenarios"], check_files=False)
     assert cfg.scenarios[0].scenario_type == "chaos_monkey_scenarios" and cfg.scenarios[0].supported
     # krkn's own types load, marked unsupported, unless the caller runs them.
@@ -333,7 +333,7 @@ def test_corpus_is_complete():
     assert listed == on_disk
     assert len(rows) == len(listed) >= 40
     assert all(set(row) == {"file", "kind", "field", "message"} for row in rows)
-    assert {row["kind"] for row in rows} == {"config", *KNOWN_SCENARIO_TYPES}
+    assert {row["kind"] for row in rows} == {"config", *scenario_types()}
 
 
 @pytest.mark.parametrize("row", [pytest.param(r, id=r["file"]) for r in _rows() if r["kind"] == "config"])

@@ -11,12 +11,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from krkn_tui.config import KNOWN_SCENARIO_TYPES, load_config
+from krkn_tui.config import load_config
 from krkn_tui.errors import UserError
+from krkn_tui.scenarios import load_plugins, parse_scenario_file, scenario_types
 from krkn_tui.scenarios.specs import (
     API_NODE_ACTIONS,
     DEFAULT_HOG_IMAGE,
-    PARSERS,
     AppOutageSpec,
     HogSpec,
     NodeSpec,
@@ -27,9 +27,10 @@ from krkn_tui.scenarios.specs import (
     parse_hog,
     parse_node,
     parse_pod_disruption,
-    parse_scenario_file,
     parse_service_disruption,
 )
+
+PARSERS = {t: plugin.parse_data for t, plugin in load_plugins().items()}  # each plugin's own parser
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -315,8 +316,8 @@ def test_hog_load_bounds():
 # ---- dispatch and numbers ---------------------------------------------------------------------
 
 
-def test_parsers_cover_the_known_types():
-    assert set(PARSERS) == set(KNOWN_SCENARIO_TYPES)
+def test_the_known_types_are_the_registered_plugins():
+    assert set(PARSERS) == set(scenario_types()) >= {"pod_disruption_scenarios", "hog_scenarios"}
 
 
 def test_unknown_scenario_type(tmp_path):

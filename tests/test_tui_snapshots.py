@@ -14,7 +14,7 @@ from krkn_tui import events as ev
 from krkn_tui.tui.app import KrknConsole
 from krkn_tui.tui.settings import ConsoleSettings
 from krkn_tui.tui.widgets.run_panel import RunPanel
-from tui_support import FROZEN_NOW, RUN_A, fixed_kubeconfig, fixed_pod_table, fixed_versions
+from tui_support import FROZEN_NOW, until, RUN_A, fixed_kubeconfig, fixed_pod_table, fixed_versions
 
 SIZE = (130, 40)
 
@@ -141,7 +141,10 @@ def test_picker_after_a_run_light(stable, snap_compare):
 
 async def confirm_open(pilot):
     await pilot.press("space", "down", "space", "r")
-    await pilot.app.workers.wait_for_complete()  # the blast radius: the fixed kubeconfig's server refuses
+    # the blast radius: the fixed kubeconfig's server refuses; its answer reaches the dialog through
+    # call_from_thread, so wait for the dialog to show it, not only for the worker to end
+    await until(pilot, lambda: "cannot read the cluster" in str(getattr(pilot.app.screen, "detail", "")),
+                what="the blast radius answer in the dialog")
     await pilot.pause()
 
 

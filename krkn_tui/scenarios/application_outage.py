@@ -11,7 +11,7 @@ import secrets
 
 from ..rollback import RollbackContent
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
-from .specs import AppOutageSpec
+from .specs import AppOutageSpec, parse_app_outage
 
 
 def delete_network_policy(content, api_client):
@@ -58,6 +58,12 @@ def target_namespace(ctx: ScenarioContext, namespace: str):
 @register
 class ApplicationOutagePlugin(ScenarioPlugin):
     scenario_type = "application_outages_scenarios"
+    short_name = "app outage"
+    parse_data = staticmethod(parse_app_outage)
+
+    @staticmethod
+    def describe(spec: AppOutageSpec) -> str:
+        return f"ns {spec.namespace} {spec.label_selector} block {'+'.join(spec.block)} for {spec.duration:g}s"
 
     def preview(self, spec: AppOutageSpec, ctx: ScenarioContext) -> list:
         from .preview import fail_with, targets

@@ -1,7 +1,13 @@
 """The scenario plugin interface: one small base class and a registry by scenario type.
 
-A plugin turns one parsed spec into changes on the cluster. Before each change it registers the
-rollback with `ctx.set_rollback_callable(...)`; the version file is on disk when that returns."""
+A plugin owns its scenario type: krkn's name for it, its spec parser, its short name in the
+console and the one-line description of a spec; every list of types is read from the registry
+(``krkn_tui.scenarios``). It turns one parsed spec into changes on the cluster. Before each
+change it registers the rollback with `ctx.set_rollback_callable(...)`; the version file is on
+disk when that returns.
+
+Plugin modules are imported to load a config (the registry says which types exist), so they
+import nothing heavy at module level: the kubernetes client is imported where it is used."""
 
 from __future__ import annotations
 
@@ -10,10 +16,13 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from ..events import ClusterChange, Event, Step
-from ..rollback import Executor, RollbackContent, RunRollback
+from ..yamlio import load_yaml_file
+
+if TYPE_CHECKING:
+    from ..rollback import Executor, RollbackContent, RunRollback
 
 DEFAULT_PROTECTED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 
@@ -111,15 +120,26 @@ class ScenarioContext:
 
 
 class ScenarioPlugin(ABC):
-    """Subclasses set `scenario_type` and implement `run`; specs come from `parse`."""
+    """Subclasses set the class attributes, implement `parse_data`, `describe` and `run`, and
+    are decorated with `@register`."""
 
-    scenario_type: ClassVar[str]
+    scenario_type: ClassVar[str]  # krkn's name, the key in config.yaml's chaos_scenarios
+    short_name: ClassVar[str]  # the console's label for the type
+
+    @staticmethod
+    @abstractmethod
+    def parse_data(data: Any, file: str | Path) -> list[Any]:
+        """Validate a scenario file's loaded YAML into specs; UserError naming file and field."""
+
+    @staticmethod
+    @abstractmethod
+    def describe(spec: Any) -> str:
+        """The few parameters that say what one spec will do, on one line."""
 
     @classmethod
-    def parse(cls, path: Path) -> list[Any]:
-        from .specs import parse_scenario_file
-
-        return parse_scenario_file(cls.scenario_type, path)
+    def parse(cls, path: str | Path) -> list[Any]:
+        """Load ``path`` and validate it; UserError naming the file."""
+        return cls.parse_data(load_yaml_file(path, what="scenario"), path)
 
     @abstractmethod
     def run(self, spec: Any, ctx: ScenarioContext) -> Outcome:
@@ -135,16 +155,13 @@ REGISTRY: dict[str, type[ScenarioPlugin]] = {}
 
 
 def register(cls: type[ScenarioPlugin]) -> type[ScenarioPlugin]:
+    if cls.scenario_type in REGISTRY and REGISTRY[cls.scenario_type] is not cls:
+        raise TypeError(f"scenario type {cls.scenario_type!r} is registered twice")
     REGISTRY[cls.scenario_type] = cls
     return cls
 
 
 def plugin_for(scenario_type: str) -> ScenarioPlugin:
-    from . import load_plugins
-    from ..errors import UserError
+    from . import plugin_class
 
-    load_plugins()
-    try:
-        return REGISTRY[scenario_type]()
-    except KeyError:
-        raise UserError(f"unknown scenario type {scenario_type!r} (known: {', '.join(sorted(REGISTRY))})") from None
+    return plugin_class(scenario_type)()

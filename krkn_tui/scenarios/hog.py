@@ -18,7 +18,7 @@ from pathlib import Path
 from ..rollback import RollbackContent
 from .application_outage import target_namespace
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
-from .specs import HogSpec
+from .specs import HogSpec, parse_hog
 
 START_TIMEOUT = 120.0  # seconds for every hog pod to be Running
 GONE_TIMEOUT = 60.0  # seconds for the deleted pods to disappear
@@ -112,6 +112,13 @@ def hog_pod(name: str, spec: HogSpec, node, run_uuid: str) -> dict:
 @register
 class HogPlugin(ScenarioPlugin):
     scenario_type = "hog_scenarios"
+    short_name = "hog"
+    parse_data = staticmethod(parse_hog)
+
+    @staticmethod
+    def describe(spec: HogSpec) -> str:
+        nodes = spec.number_of_nodes or "all"
+        return f"{spec.hog_type} in ns {spec.namespace} on {nodes} node(s) for {spec.duration:g}s"
 
     def preview(self, spec: HogSpec, ctx: ScenarioContext) -> list:
         from .preview import targets

@@ -10,12 +10,9 @@ import random
 import time
 from pathlib import Path
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
 from ..rollback import RollbackContent
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
-from .specs import NodeSpec
+from .specs import NodeSpec, parse_node
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
@@ -176,6 +173,9 @@ def drain(core: client.CoreV1Api, node: str, spec: NodeSpec, ctx: ScenarioContex
 
 def _evict(core: client.CoreV1Api, namespace: str, name: str) -> str:
     """evicted | gone | blocked (a PodDisruptionBudget refuses for now: 429)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
     body = client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=namespace))
     try:
         core.create_namespaced_pod_eviction(name, namespace, body)
@@ -210,8 +210,18 @@ def taint(core: client.CoreV1Api, node: str, spec: NodeSpec, ctx: ScenarioContex
 @register
 class NodeActionsPlugin(ScenarioPlugin):
     scenario_type = "node_scenarios"
+    short_name = "node"
+    parse_data = staticmethod(parse_node)
+
+    @staticmethod
+    def describe(spec: NodeSpec) -> str:
+        target = spec.label_selector or ",".join(spec.node_names) or "any node"
+        actions = ",".join(a.removesuffix("_scenario") for a in spec.actions)
+        return f"{actions} {spec.instance_count} node(s) of {target} for {spec.duration:g}s"
 
     def run(self, spec: NodeSpec, ctx: ScenarioContext) -> Outcome:
+        from kubernetes import client
+
         core = client.CoreV1Api(ctx.api_client)
         done: list[dict] = []
         for action in spec.actions:
@@ -239,6 +249,8 @@ class NodeActionsPlugin(ScenarioPlugin):
         return Outcome("passed", f"{len(done)} node change(s) made and restored", {"changes": done})
 
     def preview(self, spec: NodeSpec, ctx: ScenarioContext) -> list:
+        from kubernetes import client
+
         from .preview import targets
 
         core = client.CoreV1Api(ctx.api_client)

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
-from .specs import PodDisruptionSpec
+from .specs import PodDisruptionSpec, parse_pod_disruption
 
 WATCH_SECONDS = 5  # server-side watch timeout: the longest a stopped watcher lingers
 
@@ -301,6 +301,13 @@ def _await_recovery(kills: list[Kill], ctx: ScenarioContext, timeout: float, cla
 @register
 class PodDisruptionPlugin(ScenarioPlugin):
     scenario_type = "pod_disruption_scenarios"
+    short_name = "pod disruption"
+    parse_data = staticmethod(parse_pod_disruption)
+
+    @staticmethod
+    def describe(spec: PodDisruptionSpec) -> str:
+        target = spec.label_selector or f"name~{spec.name_pattern}"
+        return f"ns~{spec.namespace_pattern} {target} kill {spec.kill}, recover ≤{spec.krkn_pod_recovery_time:g}s"
 
     def run(self, spec: PodDisruptionSpec, ctx: ScenarioContext) -> Outcome:
         from kubernetes import client

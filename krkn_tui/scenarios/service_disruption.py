@@ -15,13 +15,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
 from ..rollback import RollbackContent
 from ..rollback.store import MAX_VERSION_BYTES
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
-from .specs import ServiceDisruptionSpec
+from .specs import ServiceDisruptionSpec, parse_service_disruption
 
 WAIT_TIMEOUT = 120.0  # seconds for pods to go, namespaces to finalize, workloads to be Ready again
 # Restore order: what pods use, and the policies that guard them, come before the workloads that
@@ -186,6 +183,8 @@ def _clean(api_client, obj, kind: str, api_version: str) -> dict:
 
 
 def capture_namespace(api_client, name: str) -> dict:
+    from kubernetes import client
+
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     rbac, net = client.RbacAuthorizationV1Api(api_client), client.NetworkingV1Api(api_client)
     ns = core.read_namespace(name).metadata
@@ -228,8 +227,17 @@ def _check_storable(data: dict, namespace: str) -> None:
 @register
 class ServiceDisruptionPlugin(ScenarioPlugin):
     scenario_type = "service_disruption_scenarios"
+    short_name = "service disruption"
+    parse_data = staticmethod(parse_service_disruption)
+
+    @staticmethod
+    def describe(spec: ServiceDisruptionSpec) -> str:
+        target = f" {spec.label_selector}" if spec.label_selector else ""
+        return f"{spec.mode} ns~{spec.namespace_pattern}{target} for {spec.duration:g}s"
 
     def run(self, spec: ServiceDisruptionSpec, ctx: ScenarioContext) -> Outcome:
+        from kubernetes import client
+
         core, apps = client.CoreV1Api(ctx.api_client), client.AppsV1Api(ctx.api_client)
         done: list[dict] = []
         for run in range(spec.runs):
@@ -253,6 +261,8 @@ class ServiceDisruptionPlugin(ScenarioPlugin):
         return Outcome("passed", f"{len(done)} change(s) made and restored", {"changes": done})
 
     def preview(self, spec: ServiceDisruptionSpec, ctx: ScenarioContext) -> list:
+        from kubernetes import client
+
         from .preview import fail_with, targets
 
         core, apps = client.CoreV1Api(ctx.api_client), client.AppsV1Api(ctx.api_client)
@@ -340,6 +350,8 @@ class ServiceDisruptionPlugin(ScenarioPlugin):
 
 
 def _namespace_gone(core: client.CoreV1Api, name: str) -> bool:
+    from kubernetes.client.exceptions import ApiException
+
     try:
         core.read_namespace(name)
     except ApiException as exc:

@@ -1,4 +1,5 @@
-"""krkn's scenario file formats, validated into typed, immutable specs.
+"""krkn's scenario file formats, validated into typed, immutable specs, and the value checks
+they share. Which parser reads which type is each plugin's to say (``ScenarioPlugin.parse_data``).
 
 Each ``parse_*`` takes the loaded YAML and the file it came from, and raises ``UserError`` naming
 the file and the dotted field. Unknown fields are errors: a misspelt krkn key must not pass
@@ -10,10 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from ..errors import UserError
-from ..yamlio import Section, describe, expect_list, join_field, load_yaml_file
+from ..yamlio import Section, describe, expect_list, join_field
 
 EXECUTION_MODES = ("serial", "parallel")
 TRAFFIC_TYPES = ("Ingress", "Egress")
@@ -538,28 +539,6 @@ def parse_hog(data: Any, file: str | Path) -> list[HogSpec]:
     )]
 
 
-# ---- dispatch -------------------------------------------------------------------------------
-
-Spec = PodDisruptionSpec | AppOutageSpec | NodeSpec | ServiceDisruptionSpec | HogSpec
-
-PARSERS: dict[str, Callable[[Any, str | Path], list]] = {
-    "pod_disruption_scenarios": parse_pod_disruption,
-    "application_outages_scenarios": parse_app_outage,
-    "node_scenarios": parse_node,
-    "service_disruption_scenarios": parse_service_disruption,
-    "hog_scenarios": parse_hog,
-}
-
-
-def parse_scenario_file(scenario_type: str, path: str | Path) -> list[Spec]:
-    """Load ``path`` and validate it as ``scenario_type``; raises UserError naming the file."""
-    parser = PARSERS.get(scenario_type)
-    if parser is None:
-        raise UserError(f"unknown scenario type {scenario_type!r} (known: {', '.join(PARSERS)})",
-                        file=path)
-    return parser(load_yaml_file(path, what="scenario"), path)
-
-
 __all__ = [
     "API_NODE_ACTIONS",
     "AppOutageSpec",
@@ -567,15 +546,12 @@ __all__ = [
     "DEFAULT_HOG_IMAGE",
     "HogSpec",
     "NodeSpec",
-    "PARSERS",
     "PodDisruptionSpec",
     "ServiceDisruptionSpec",
-    "Spec",
     "Taint",
     "parse_app_outage",
     "parse_hog",
     "parse_node",
     "parse_pod_disruption",
-    "parse_scenario_file",
     "parse_service_disruption",
 ]

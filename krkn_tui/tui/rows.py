@@ -16,47 +16,8 @@ from ..rollback import VersionInfo
 from ..rollback.naming import pending_name
 from ..sanitize import visible
 from ..scenarios.krkn_only import UNSUPPORTED_NOTE
-from ..scenarios.specs import (
-    AppOutageSpec,
-    HogSpec,
-    NodeSpec,
-    PodDisruptionSpec,
-    ServiceDisruptionSpec,
-    parse_scenario_file,
-)
-
-SHORT_TYPES = {
-    "pod_disruption_scenarios": "pod disruption",
-    "application_outages_scenarios": "app outage",
-    "node_scenarios": "node",
-    "service_disruption_scenarios": "service disruption",
-    "hog_scenarios": "hog",
-}
-
-
-def short_type(scenario_type: str) -> str:
-    return SHORT_TYPES.get(scenario_type, scenario_type)
-
-
-def describe_spec(spec) -> str:
-    """The few parameters that say what a scenario will do."""
-    if isinstance(spec, PodDisruptionSpec):
-        target = spec.label_selector or f"name~{spec.name_pattern}"
-        return f"ns~{spec.namespace_pattern} {target} kill {spec.kill}, recover ≤{spec.krkn_pod_recovery_time:g}s"
-    if isinstance(spec, AppOutageSpec):
-        return f"ns {spec.namespace} {spec.label_selector} block {'+'.join(spec.block)} for {spec.duration:g}s"
-    if isinstance(spec, NodeSpec):
-        target = spec.label_selector or ",".join(spec.node_names) or "any node"
-        actions = ",".join(a.removesuffix("_scenario") for a in spec.actions)
-        return f"{actions} {spec.instance_count} node(s) of {target} for {spec.duration:g}s"
-    if isinstance(spec, ServiceDisruptionSpec):
-        target = f" {spec.label_selector}" if spec.label_selector else ""
-        return f"{spec.mode} ns~{spec.namespace_pattern}{target} for {spec.duration:g}s"
-    if isinstance(spec, HogSpec):
-        nodes = spec.number_of_nodes or "all"
-        return f"{spec.hog_type} in ns {spec.namespace} on {nodes} node(s) for {spec.duration:g}s"
-    return type(spec).__name__
-
+from ..scenarios import describe_specs, parse_scenario_file
+from ..scenarios import short_name as short_type
 
 @dataclass(frozen=True)
 class ScenarioRow:
@@ -90,9 +51,7 @@ def scenario_row(ref: ScenarioRef, base: Path) -> ScenarioRow:
     except Exception as exc:  # a scenario file must never take the console down
         message = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         return ScenarioRow(ref, label, message, message)
-    summary = "; ".join(describe_spec(s) for s in specs[:2])
-    if len(specs) > 2:
-        summary += f"; +{len(specs) - 2} more"
+    summary = describe_specs(ref.scenario_type, specs)
     return ScenarioRow(ref, label, summary or "(no entries)", None)
 
 
