@@ -10,7 +10,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .env import BenchEnv
+from .env import BenchEnv, machine
 from .record import failed
 
 # Figure name -> module; order puts the cluster-free and cheap ones first.
@@ -23,7 +23,9 @@ FIGURES = {
     "startup": "bench.fig_startup",
     "cluster": "bench.fig_cluster",
     "journal": "bench.fig_journal",
+    "bigcluster": "bench.fig_bigcluster",
 }
+MACHINE = machine()
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.jsonl"
 
 
@@ -32,11 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller samples: everything in under two minutes")
     parser.add_argument("--only", action="append", choices=sorted(FIGURES), metavar="NAME",
                         help=f"run only this figure (repeatable): {', '.join(FIGURES)}")
+    parser.add_argument("--scale", type=int, metavar="N",
+                        help="pods of the bigcluster figure (default 30,000; --quick 5,000)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON lines file (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
 
     names = args.only or list(FIGURES)
-    env = BenchEnv(quick=args.quick, say=lambda line: print(line, file=sys.stderr, flush=True))
+    env = BenchEnv(quick=args.quick, say=lambda line: print(line, file=sys.stderr, flush=True), scale=args.scale)
     lines: list[dict] = []
     started = time.perf_counter()
     try:
@@ -49,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                 records = [failed(name, "", None, exc)]
             for record in records:
                 record.setdefault("detail", {})["quick"] = args.quick
+                record["detail"]["machine"] = MACHINE
                 print(json.dumps(record), flush=True)
                 lines.append(record)
             print(f"bench: {name} took {time.perf_counter() - t:.1f}s", file=sys.stderr, flush=True)

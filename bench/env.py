@@ -11,23 +11,30 @@ from krkn_tui.localcluster import LocalCluster
 
 
 class BenchEnv:
-    def __init__(self, quick: bool, say=print):
+    def __init__(self, quick: bool, say=print, scale: int | None = None):
         self.quick = quick
+        self.scale = scale if scale is not None else (5_000 if quick else 30_000)
         self.say = say
         self.cluster = LocalCluster(say=lambda line: None)
         self._started = False
         self._ready = False
+        self._nodes = 0
         self._client = None
 
     # -- the shared cluster -----------------------------------------------------------------
 
-    def ensure_cluster(self) -> None:
-        if self._ready:
+    def ensure_cluster(self, nodes: int = 3) -> None:
+        """Up (once) with at least ``nodes`` fake nodes; a running cluster gets the missing ones."""
+        if self._ready and nodes <= self._nodes:
             return
         if not self.cluster.running():
             self.say("bench: starting the local cluster")
-            self.cluster.up(demo=True, demo_profile="fast")  # figures comparable with earlier runs
+            # fast pods: figures comparable with earlier runs
+            self.cluster.up(nodes=nodes, demo=True, demo_profile="fast", timeout=300)
             self._started = True
+        elif nodes > 3:
+            self.cluster.up(nodes=nodes, timeout=300)
+        self._nodes = max(nodes, self._nodes)
         self._ready = True
 
     @property
@@ -79,3 +86,21 @@ class BenchEnv:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+def machine() -> dict:
+    """Where a figure was measured: CPU, cores, memory and the load when the run started."""
+    import platform
+
+    cpu = next((line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    mem = next((int(line.split()[1]) // 1024 for line in _lines("/proc/meminfo") if line.startswith("MemTotal")), None)
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_mb": mem, "python": platform.python_version(),
+            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []

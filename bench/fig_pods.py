@@ -37,10 +37,17 @@ def _model_index(app: ProbeConsole, index: dict, done: list[int]) -> None:
     done[0] = len(events)
 
 
-async def _measure(env, namespace: str, cycles: int, versions_dir: Path, app_class=ProbeConsole) -> list[dict]:
+SAME = object()
+
+
+async def _measure(env, namespace: str, cycles: int, versions_dir: Path, app_class=ProbeConsole,
+                   watch_namespace=SAME, expect_rows: int = 0) -> list[dict]:
+    """``watch_namespace`` None: the console watches every namespace (``expect_rows`` rows are
+    shown before anything is timed)."""
     ops = await PodOps(env.kubeconfig, namespace).start()
     kubectl = KubectlWatch(env.kubectl, env.kubeconfig, namespace).start()
-    app = app_class(settings(env.kubeconfig, namespace, versions_dir))
+    app = app_class(settings(env.kubeconfig, namespace if watch_namespace is SAME else watch_namespace,
+                             versions_dir))
     samples: list[dict] = []
     jitter = random.Random(1)
     model: dict = {}
@@ -49,6 +56,9 @@ async def _measure(env, namespace: str, cycles: int, versions_dir: Path, app_cla
         async with app.run_test(size=(160, 50)) as pilot:
             await pilot.press("2")
             pods = table(app, "pods", "pod-table")
+            deadline = time.monotonic() + 900
+            while (pods.row_count < expect_rows or app.watch_state != "connected") and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
 
             async def one(op: str, name: str, value=None, screen_check=None) -> None:
                 # A random pause first: changes must not arrive in step with the console's timers.

@@ -360,3 +360,20 @@ def test_reader_never_raises(tmp_path, name, body):
         assert (path in [i.path for i in listed]) == bool(parse_version_name(name))
     finally:
         path.unlink()
+
+
+def test_named_listing_gives_every_step_with_its_status_before_any_file_is_read(tmp_path, monkeypatch):
+    from krkn_tui.rollback import store
+    from krkn_tui.rollback.store import VersionLister
+    from tui_support import fixed_versions
+
+    versions = fixed_versions(tmp_path)
+    lister = VersionLister(versions)
+    full = lister.listed()
+    monkeypatch.setattr(store, "read_bytes_safely", lambda *a, **k: pytest.fail("a file was read"))
+    monkeypatch.setattr(store, "read_failure", lambda *a, **k: pytest.fail("a sidecar was read"))
+    named = lister.named()
+    assert [(v.path, v.status, v.prior_status, v.run_dir, v.created_ns) for v in named] == \
+        [(v.path, v.status, v.prior_status, v.run_dir, v.created_ns) for v in full]
+    assert {v.status for v in named} == {"pending", "executed", "failed", "archived"}
+    assert all(v.verb == "" and v.origin == "" for v in named) and any(v.verb for v in full)

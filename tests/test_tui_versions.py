@@ -53,6 +53,7 @@ async def open_versions(app, pilot, rows: int = 0):
     view = app.screen
     table = view.query_one("#version-table")
     await until(pilot, lambda: view.listings >= 1 and table.row_count == rows, what=f"{rows} rows")
+    assert view.partial_listings == 1  # the rows from file names came first
     return view, table
 
 

@@ -94,9 +94,10 @@ class VersionsScreen(View):
     ]
 
     class Listed(Message):
-        def __init__(self, versions: list[VersionInfo]):
+        def __init__(self, versions: list[VersionInfo], partial: bool = False):
             super().__init__()
             self.versions = versions
+            self.partial = partial  # from file names only: the files are being read
 
     class JournalListed(Message):
         """The cluster journal's entries, or why it could not be listed."""
@@ -116,7 +117,8 @@ class VersionsScreen(View):
         self.versions: list[VersionInfo] = []
         self.by_key: dict[str, VersionInfo] = {}
         self.filter_text = ""
-        self.listings = 0  # how many listings were applied (tests wait on it)
+        self.listings = 0  # how many complete listings were applied (tests wait on it)
+        self.partial_listings = 0  # listings from file names only, shown before the files are read
         self._lister: VersionLister | None = None
         self._keys: dict[int, tuple[VersionInfo, str]] = {}  # id(step) -> (step, its row key)
         # (run id, file) -> journal entry; None while the journal is off, unread or unreadable.
@@ -176,6 +178,8 @@ class VersionsScreen(View):
     async def relist(self, changed: list[str] = ()) -> None:
         if self._lister is None:
             self._lister = VersionLister(*self.folders)
+            # The rows at once from the file names; the files' contents fill them in after.
+            self.post_message(self.Listed(await asyncio.to_thread(self._lister.named), partial=True))
         versions = await asyncio.to_thread(self._lister.listed, changed)
         self.post_message(self.Listed(versions))
 
@@ -195,10 +199,13 @@ class VersionsScreen(View):
             if old.get(key) is not v:
                 changed.add(key)
         changed.update(k for k in old if k not in by_key)
-        first = not self.listings
+        first = not self.listings and not self.partial_listings
         self.versions, self.by_key, self._keys = message.versions, by_key, keys
         changed |= self._merge_cluster_rows()
-        self.listings += 1
+        if message.partial:
+            self.partial_listings += 1
+        else:
+            self.listings += 1
         self.show(self.versions, None if first else changed)
         if len(changed) >= FREEZE_ROWS:
             self.call_after_refresh(gc.freeze)
@@ -297,6 +304,8 @@ class VersionsScreen(View):
             if v.status in counts:
                 counts[v.status] += 1
         where = "" if self.app.versions_dir.is_dir() else " · no versions folder yet"
+        if self.partial_listings and not self.listings:
+            where += " · reading the files…"
         shown = self.query_one("#version-table", VirtualTable).row_count
         filtered = f" · filter {self.filter_text!r}: {shown} shown" if self.filter_text else ""
         journal = f" · {self.journal_note}" if self.journal_note else ""
