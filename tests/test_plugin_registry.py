@@ -33,6 +33,8 @@ def test_every_plugin_declares_its_type():
     for scenario_type, cls in plugins.items():
         assert cls.scenario_type == scenario_type
         specs = cls.parse(ROOT / "scenarios" / SHIPPED[scenario_type])
+        # the format lives with the plugin: its spec type and its parser are in the plugin's module
+        assert type(specs[0]).__module__ == cls.parse_data.__module__ == cls.__module__
         line = cls.describe(specs[0])
         assert line and "\n" not in line and line != type(specs[0]).__name__
 

@@ -14,21 +14,12 @@ from hypothesis import strategies as st
 from krkn_tui.config import load_config
 from krkn_tui.errors import UserError
 from krkn_tui.scenarios import load_plugins, parse_scenario_file, scenario_types
-from krkn_tui.scenarios.specs import (
-    API_NODE_ACTIONS,
-    DEFAULT_HOG_IMAGE,
-    AppOutageSpec,
-    HogSpec,
-    NodeSpec,
-    PodDisruptionSpec,
-    ServiceDisruptionSpec,
-    Taint,
-    parse_app_outage,
-    parse_hog,
-    parse_node,
-    parse_pod_disruption,
-    parse_service_disruption,
-)
+from krkn_tui.scenarios.application_outage import AppOutageSpec, parse_app_outage
+from krkn_tui.scenarios.hog import DEFAULT_HOG_IMAGE, HogSpec, parse_hog
+from krkn_tui.scenarios.node_actions import API_NODE_ACTIONS, NodeSpec, parse_node
+from krkn_tui.scenarios.pod_disruption import PodDisruptionSpec, parse_pod_disruption
+from krkn_tui.scenarios.service_disruption import ServiceDisruptionSpec, parse_service_disruption
+from krkn_tui.scenarios.specs import Taint
 
 PARSERS = {t: plugin.parse_data for t, plugin in load_plugins().items()}  # each plugin's own parser
 

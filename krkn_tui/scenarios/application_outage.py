@@ -8,10 +8,99 @@ rollback runs.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from ..errors import UserError
 from ..rollback import RollbackContent
+from ..yamlio import Section, describe, join_field
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
-from .specs import AppOutageSpec, parse_app_outage
+from .specs import LABEL_KEY_RE, LABEL_VALUE_RE, check_label_map, check_namespace
+
+
+# ---- the scenario file: spec and parser ----------------------------------------------------
+
+TRAFFIC_TYPES = ("Ingress", "Egress")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppOutageSpec:
+    namespace: str
+    pod_selector: tuple[tuple[str, str], ...]  # matchLabels, as sorted pairs
+    duration: float = 60.0
+    block: tuple[str, ...] = TRAFFIC_TYPES
+    # matchExpressions `key NotIn values`; krkn accepts a mapping, "k=v1|v2,k2=v" or a list
+    exclude_label: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    file: Path | None = None
+    field: str = ""
+
+    @property
+    def match_labels(self) -> dict[str, str]:
+        return dict(self.pod_selector)
+
+    @property
+    def label_selector(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.pod_selector)
+
+
+def _exclusions(sec: Section, key: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    raw = sec.raw(key)
+    if raw is None:
+        return ()
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(raw, dict):
+        pairs = [(k, v if isinstance(v, list) else [v]) for k, v in raw.items()]
+    elif isinstance(raw, (str, list)):
+        parts = raw.split(",") if isinstance(raw, str) else raw
+        for part in parts:
+            if not isinstance(part, str) or "=" not in part:
+                raise sec.error(key, f"expected key=value entries, got {describe(part)}")
+            name, _, values = part.partition("=")
+            pairs.append((name.strip(), [v.strip() for v in values.split("|")]))
+    else:
+        raise sec.error(key, f"expected a mapping, a 'key=value' string or a list, got {describe(raw)}")
+    result = []
+    for name, values in pairs:
+        if not isinstance(name, str) or not LABEL_KEY_RE.match(name):
+            raise sec.error(key, f"not a valid label name: {name!r}")
+        for value in values:
+            if not isinstance(value, str) or not value or not LABEL_VALUE_RE.match(value):
+                raise sec.error(key, f"not a valid label value for {name}: {describe(value)}")
+        result.append((name, tuple(values)))
+    return tuple(result)
+
+
+def parse_app_outage(data: Any, file: str | Path) -> list[AppOutageSpec]:
+    top = Section(data, file, what="a mapping with application_outage")
+    top.reject_unknown(("application_outage",))
+    sec = top.required_section("application_outage")
+    sec.reject_unknown(("duration", "namespace", "pod_selector", "block", "exclude_label"))
+    if not sec.data.get("pod_selector"):
+        raise sec.error("pod_selector", "is required: a non-empty mapping of labels (app: frontend)")
+    selector = check_label_map(sec, "pod_selector")
+    block = TRAFFIC_TYPES
+    if sec.data.get("block") is not None:
+        block = sec.string_list("block")
+        for i, kind in enumerate(block):
+            if kind not in TRAFFIC_TYPES:
+                raise UserError(f"unknown value {kind!r}; expected one of: {', '.join(TRAFFIC_TYPES)}",
+                                file=file, field=join_field(sec.field("block"), i))
+        if not block:
+            raise sec.error("block", f"lists nothing to block (use {', '.join(TRAFFIC_TYPES)})")
+        block = tuple(dict.fromkeys(block))
+    return [AppOutageSpec(
+        duration=sec.number("duration", 60.0, above=0),
+        namespace=check_namespace(sec, "namespace"),
+        pod_selector=tuple(sorted(selector.items())),
+        block=block,
+        exclude_label=_exclusions(sec, "exclude_label"),
+        file=Path(file),
+        field=sec.path,
+    )]
+
+
+# ---- running it ----------------------------------------------------------------------------
 
 
 def delete_network_policy(content, api_client):

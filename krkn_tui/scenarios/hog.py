@@ -12,13 +12,129 @@ folder.
 from __future__ import annotations
 
 import random
+import re
 import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
 from ..rollback import RollbackContent
+from ..yamlio import Section, describe, expect_list, join_field
 from .application_outage import target_namespace
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
-from .specs import HogSpec, parse_hog
+from .specs import LABEL_KEY_RE, LABEL_VALUE_RE, Taint, check_namespace, check_size, taint_from_string
+
+
+# ---- the scenario file: spec and parser ----------------------------------------------------
+
+HOG_TYPES = ("cpu", "memory", "io")
+DEFAULT_HOG_IMAGE = "quay.io/krkn-chaos/krkn-hog"
+
+
+def _default_volume() -> dict[str, Any]:
+    return {"name": "node-volume", "hostPath": {"path": "/tmp"}}
+
+
+@dataclass(frozen=True, kw_only=True)
+class HogSpec:
+    hog_type: str  # one of HOG_TYPES
+    duration: float = 30.0
+    image: str = DEFAULT_HOG_IMAGE
+    namespace: str = "default"
+    cpu_load_percentage: int = 80
+    cpu_method: str = "all"
+    memory_vm_bytes: str = "10%"
+    io_block_size: str = "1m"
+    io_write_bytes: str = "10m"
+    io_target_pod_folder: str = "/hog-data"
+    io_target_pod_volume: Mapping[str, Any] = field(default_factory=_default_volume, hash=False)
+    workers: int | None = None  # None: one per CPU of the node
+    node_selector: str = ""  # "key=value", "key=" or "" (any schedulable node)
+    number_of_nodes: int | None = None  # None: every matching node
+    taints: tuple[Taint, ...] = ()  # tolerated by the hog pod
+    file: Path | None = None
+    field: str = ""
+
+
+_HOG_KEYS = (
+    "duration", "hog-type", "image", "namespace", "cpu-load-percentage", "cpu-method",
+    "memory-vm-bytes", "io-block-size", "io-write-bytes", "io-target-pod-folder",
+    "io-target-pod-volume", "workers", "node-selector", "number-of-nodes", "taints",
+)
+_CPU_METHOD_RE = re.compile(r"[a-z0-9_]+\Z")
+
+
+def _node_selector(sec: Section) -> str:
+    raw = sec.raw("node-selector")
+    if raw is None:
+        return ""
+    if isinstance(raw, dict):  # krkn's older form: {label: value}; {} means any node
+        if not raw:
+            return ""
+        if len(raw) != 1:
+            raise sec.error("node-selector", "give one label, as \"key=value\"")
+        ((key, value),) = raw.items()
+        if value is None:
+            value = ""
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise sec.error("node-selector", "expected a string label and value")
+        raw = f"{key}={value}"
+    if not isinstance(raw, str):
+        raise sec.error("node-selector", f"expected \"key=value\" or \"key=\", got {describe(raw)}")
+    key, eq, value = raw.partition("=")
+    if not eq or not LABEL_KEY_RE.match(key) or not LABEL_VALUE_RE.match(value):
+        raise sec.error("node-selector", f"expected \"key=value\" or \"key=\", got {raw!r}")
+    return raw
+
+
+def _volume(sec: Section) -> dict[str, Any]:
+    raw = sec.raw("io-target-pod-volume")
+    if raw is None:
+        return _default_volume()
+    vol = Section(raw, sec.file, sec.field("io-target-pod-volume"), what="a pod volume mapping")
+    if not isinstance(vol.data.get("name"), str) or not vol.data["name"]:
+        raise vol.error("name", "is required: the volume's name")
+    if any(not isinstance(k, str) for k in vol.data):
+        raise vol.error(None, "volume keys must be strings")
+    return dict(vol.data)
+
+
+def parse_hog(data: Any, file: str | Path) -> list[HogSpec]:
+    sec = Section(data, file, what="a mapping with hog-type")
+    sec.reject_unknown(_HOG_KEYS)
+    hog_type = sec.choice("hog-type", HOG_TYPES)
+    cpu_method = sec.string("cpu-method", "all")
+    if not _CPU_METHOD_RE.match(cpu_method):
+        raise sec.error("cpu-method", f"not a stress-ng cpu method: {cpu_method!r}")
+    folder = sec.string("io-target-pod-folder", "/hog-data")
+    if not folder.startswith("/"):
+        raise sec.error("io-target-pod-folder", f"must be an absolute path, got {folder!r}")
+    taints = sec.raw("taints") or []
+    expect_list(taints, file, sec.field("taints"), what='a list of taints like "key=value:NoSchedule"')
+    return [HogSpec(
+        hog_type=hog_type,
+        duration=sec.number("duration", 30.0, above=0),
+        image=sec.string("image", DEFAULT_HOG_IMAGE),
+        namespace=check_namespace(sec, "namespace", "default"),
+        cpu_load_percentage=sec.integer("cpu-load-percentage", 80, minimum=0, maximum=100),
+        cpu_method=cpu_method,
+        memory_vm_bytes=check_size(sec, "memory-vm-bytes", "10%", percent=True),
+        io_block_size=check_size(sec, "io-block-size", "1m", percent=False),
+        io_write_bytes=check_size(sec, "io-write-bytes", "10m", percent=True),
+        io_target_pod_folder=folder,
+        io_target_pod_volume=_volume(sec),
+        # krkn's samples write '' for "not set" here
+        workers=sec.integer("workers", None, minimum=1, blank_is_absent=True),
+        node_selector=_node_selector(sec),
+        number_of_nodes=sec.integer("number-of-nodes", None, minimum=1, blank_is_absent=True),
+        taints=tuple(taint_from_string(t, file, join_field(sec.field("taints"), i))
+                     for i, t in enumerate(taints)),
+        file=Path(file),
+        field="",
+    )]
+
+
+# ---- running it ----------------------------------------------------------------------------
 
 START_TIMEOUT = 120.0  # seconds for every hog pod to be Running
 GONE_TIMEOUT = 60.0  # seconds for the deleted pods to disappear

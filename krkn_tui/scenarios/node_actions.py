@@ -8,11 +8,133 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from ..errors import UserError
 from ..rollback import RollbackContent
+from ..yamlio import Section, join_field
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
-from .specs import NodeSpec, parse_node
+from .specs import Taint, check_selector, keyed_entries, taint_from_map
+
+if TYPE_CHECKING:
+    from kubernetes import client
+
+
+# ---- the scenario file: spec and parser ----------------------------------------------------
+
+API_NODE_ACTIONS = ("node_cordon_scenario", "node_drain_scenario", "node_taint_scenario")
+CLOUD_NODE_ACTIONS = (
+    "node_start_scenario",
+    "node_stop_scenario",
+    "node_stop_start_scenario",
+    "node_reboot_scenario",
+    "node_termination_scenario",
+    "stop_kubelet_scenario",
+    "stop_start_kubelet_scenario",
+    "restart_kubelet_scenario",
+    "node_crash_scenario",
+    "stop_start_helper_node_scenario",
+    "node_disk_detach_attach_scenario",
+    "node_block_scenario",
+)
+# krkn keys that only its cloud drivers read; harmless next to API-only actions.
+_NODE_CLOUD_KEYS = (
+    "kube_check", "poll_interval", "service", "ssh_private_key", "helper_node_ip",
+    "bmc_info", "bmc_user", "bmc_password", "bmc_addr", "disable_ssl_verification",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeSpec:
+    actions: tuple[str, ...]  # each one of API_NODE_ACTIONS
+    label_selector: str | None = None
+    node_names: tuple[str, ...] = ()  # krkn's node_name, split on commas
+    exclude_label: str | None = None
+    instance_count: int = 1
+    runs: int = 1
+    timeout: float = 120.0
+    duration: float = 0.0  # how long the node stays cordoned/drained/tainted
+    parallel: bool = False
+    cloud_type: str | None = None  # accepted for krkn files; API actions need no cloud
+    taint: Taint | None = None
+    file: Path | None = None
+    field: str = ""
+
+
+_NODE_KEYS = (
+    "actions", "label_selector", "node_name", "exclude_label", "instance_count", "runs", "timeout",
+    "duration", "parallel", "cloud_type", "taint",
+)
+
+
+def _node_actions(sec: Section) -> tuple[str, ...]:
+    actions = sec.string_list("actions")
+    if not actions:
+        raise sec.error("actions", f"is required (one or more of: {', '.join(API_NODE_ACTIONS)})")
+    for i, action in enumerate(actions):
+        where = join_field(sec.field("actions"), i)
+        if action in CLOUD_NODE_ACTIONS:
+            raise UserError(
+                f"{action} needs a cloud provider, which this console does not drive; "
+                f"supported API-only actions: {', '.join(API_NODE_ACTIONS)}",
+                file=sec.file, field=where,
+            )
+        if action not in API_NODE_ACTIONS:
+            raise UserError(f"unknown action {action!r}; expected one of: {', '.join(API_NODE_ACTIONS)}",
+                            file=sec.file, field=where)
+    return actions
+
+
+def _node_entry(sec: Section) -> NodeSpec:
+    # krkn's older docs call instance_count instance_kill_count.
+    if sec.data.get("instance_kill_count") is not None:
+        if sec.data.get("instance_count") is not None:
+            raise sec.error("instance_kill_count", "is krkn's old name for instance_count; set only one")
+        renamed = {**sec.data, "instance_count": sec.data["instance_kill_count"]}
+        sec = Section(renamed, sec.file, sec.path)
+    sec.reject_unknown(_NODE_KEYS, ignored=(*_NODE_CLOUD_KEYS, "instance_kill_count"))
+    actions = _node_actions(sec)
+    node_name = sec.string("node_name")
+    label_selector = check_selector(sec, "label_selector")
+    if node_name is None and label_selector is None:
+        raise sec.error(None, "needs label_selector or node_name to choose nodes")
+    if node_name is not None and label_selector is not None:
+        raise sec.error("node_name", "set label_selector or node_name, not both")
+    names = tuple(n.strip() for n in node_name.split(",")) if node_name else ()
+    if any(not n for n in names):
+        raise sec.error("node_name", f"empty name in {node_name!r}")
+    taint = None
+    if "node_taint_scenario" in actions:
+        taint_sec = sec.section("taint")
+        if taint_sec is None:
+            raise sec.error("taint", "is required by node_taint_scenario ({key, value, effect})")
+        taint = taint_from_map(taint_sec)
+    elif sec.data.get("taint") is not None:
+        raise sec.error("taint", "is only used by node_taint_scenario")
+    return NodeSpec(
+        actions=actions,
+        label_selector=label_selector,
+        node_names=names,
+        exclude_label=check_selector(sec, "exclude_label"),
+        instance_count=sec.integer("instance_count", 1, minimum=1),
+        runs=sec.integer("runs", 1, minimum=1),
+        timeout=sec.number("timeout", 120.0, above=0),
+        duration=sec.number("duration", 0.0, minimum=0),
+        parallel=sec.boolean("parallel", False),
+        cloud_type=sec.string("cloud_type"),
+        taint=taint,
+        file=Path(sec.file),
+        field=sec.path,
+    )
+
+
+def parse_node(data: Any, file: str | Path) -> list[NodeSpec]:
+    return keyed_entries(data, file, "node_scenarios", "node scenario entries", _node_entry)
+
+
+# ---- running it ----------------------------------------------------------------------------
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 

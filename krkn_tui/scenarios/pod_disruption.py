@@ -24,9 +24,76 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
-from .specs import PodDisruptionSpec, parse_pod_disruption
+from .specs import check_selector, section_entries
+
+
+# ---- the scenario file: spec and parser ----------------------------------------------------
+
+EXECUTION_MODES = ("serial", "parallel")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodDisruptionSpec:
+    namespace_pattern: str  # regex on namespace names
+    label_selector: str | None = None
+    name_pattern: str | None = None  # regex on pod names
+    id: str | None = None
+    kill: int = 1
+    krkn_pod_recovery_time: float = 120.0
+    execution: str = "serial"
+    timeout: float = 180.0
+    duration: float = 0.0
+    exclude_label: str | None = None
+    node_label_selector: str | None = None
+    node_names: tuple[str, ...] = ()
+    force: bool = False  # grace period 0
+    file: Path | None = None
+    field: str = ""
+
+
+_POD_KEYS = (
+    "namespace_pattern", "label_selector", "name_pattern", "kill", "krkn_pod_recovery_time",
+    "execution", "timeout", "duration", "exclude_label", "node_label_selector", "node_names", "force",
+)
+
+
+def parse_pod_disruption(data: Any, file: str | Path) -> list[PodDisruptionSpec]:
+    specs = []
+    for entry in section_entries(data, file, "", "pod disruption entries (- id: ..., config: ...)"):
+        entry.reject_unknown(("id", "config"))
+        ident = entry.string("id")
+        cfg = entry.required_section("config")
+        cfg.reject_unknown(_POD_KEYS)
+        namespace_pattern = cfg.regex("namespace_pattern", required=True)
+        label_selector = check_selector(cfg, "label_selector")
+        name_pattern = cfg.regex("name_pattern")
+        if label_selector is None and name_pattern is None:
+            raise cfg.error(None, "needs label_selector or name_pattern to choose pods")
+        specs.append(PodDisruptionSpec(
+            id=ident,
+            namespace_pattern=namespace_pattern,
+            label_selector=label_selector,
+            name_pattern=name_pattern,
+            kill=cfg.integer("kill", 1, minimum=1),
+            krkn_pod_recovery_time=cfg.number("krkn_pod_recovery_time", 120.0, above=0),
+            execution=cfg.choice("execution", EXECUTION_MODES, "serial"),
+            timeout=cfg.number("timeout", 180.0, above=0),
+            duration=cfg.number("duration", 0.0, minimum=0),
+            exclude_label=check_selector(cfg, "exclude_label"),
+            node_label_selector=check_selector(cfg, "node_label_selector"),
+            node_names=cfg.string_list("node_names"),
+            force=cfg.boolean("force", False),
+            file=Path(file),
+            field=entry.path,
+        ))
+    return specs
+
+
+# ---- running it ----------------------------------------------------------------------------
 
 WATCH_SECONDS = 5  # server-side watch timeout: the longest a stopped watcher lingers
 

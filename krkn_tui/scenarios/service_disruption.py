@@ -14,11 +14,61 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..rollback import RollbackContent
 from ..rollback.store import MAX_VERSION_BYTES
+from ..yamlio import Section
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
-from .specs import ServiceDisruptionSpec, parse_service_disruption
+from .specs import check_selector, keyed_entries
+
+if TYPE_CHECKING:
+    from kubernetes import client
+
+
+# ---- the scenario file: spec and parser ----------------------------------------------------
+
+SERVICE_MODES = ("scale", "delete_namespace")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceDisruptionSpec:
+    namespace_pattern: str  # krkn's `namespace`, a regex
+    label_selector: str | None = None
+    delete_count: int = 1
+    runs: int = 1
+    sleep: float = 15.0
+    mode: str = "scale"
+    duration: float = 15.0  # defaults to sleep
+    file: Path | None = None
+    field: str = ""
+
+
+def _service_entry(sec: Section) -> ServiceDisruptionSpec:
+    sec.reject_unknown(
+        ("namespace", "label_selector", "delete_count", "runs", "sleep", "mode", "duration")
+    )
+    sleep = sec.number("sleep", 15.0, minimum=0)
+    return ServiceDisruptionSpec(
+        namespace_pattern=sec.regex("namespace", required=True),
+        label_selector=check_selector(sec, "label_selector"),
+        delete_count=sec.integer("delete_count", 1, minimum=1),
+        runs=sec.integer("runs", 1, minimum=1),
+        sleep=sleep,
+        # krkn deletes the matching namespaces. Scaling Deployments to zero is undone by scaling
+        # back, so that is the default; deleting namespaces has to be asked for.
+        mode=sec.choice("mode", SERVICE_MODES, "scale"),
+        duration=sec.number("duration", sleep, minimum=0),
+        file=Path(sec.file),
+        field=sec.path,
+    )
+
+
+def parse_service_disruption(data: Any, file: str | Path) -> list[ServiceDisruptionSpec]:
+    return keyed_entries(data, file, "scenarios", "service disruption entries", _service_entry)
+
+
+# ---- running it ----------------------------------------------------------------------------
 
 WAIT_TIMEOUT = 120.0  # seconds for pods to go, namespaces to finalize, workloads to be Ready again
 # Restore order: what pods use, and the policies that guard them, come before the workloads that
