@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import threading
 import time
 import uuid
@@ -235,3 +236,28 @@ def test_a_journal_that_cannot_be_written_fails_the_registration_in_one_line(api
         assert len(reg.registered) == 1 and reg.registered[0].exists()
     finally:
         core.patch_namespaced_config_map("hold", journal_ns, {"metadata": {"finalizers": None}})
+
+
+@pytest.mark.cluster
+def test_a_lease_held_by_a_dead_process_of_this_host_is_taken_at_once(api_client, journal_ns):
+    import subprocess
+    import sys
+
+    from krkn_tui.rollback.journal import origin_host
+
+    Journal(api_client, journal_ns).ensure_namespace()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = RunLease(api_client, journal_ns, RUN, holder=f"run@{origin_host()}/{gone.stdout.strip()}/abcd1234",
+                    duration=600)
+    dead.acquire()
+    RunLease(api_client, journal_ns, RUN, duration=600).acquire()  # no wait for the 600 s
+
+    live = RunLease(api_client, journal_ns, RUN + "0", holder=f"run@{origin_host()}/{os.getpid()}/abcd1234",
+                    duration=600)
+    live.acquire()
+    with pytest.raises(LeaseHeld):
+        RunLease(api_client, journal_ns, RUN + "0", duration=600).acquire()
+    elsewhere = RunLease(api_client, journal_ns, RUN + "1", holder="run@another-host/1/abcd1234", duration=600)
+    elsewhere.acquire()
+    with pytest.raises(LeaseHeld):
+        RunLease(api_client, journal_ns, RUN + "1", duration=600).acquire()

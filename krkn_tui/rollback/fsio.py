@@ -161,7 +161,7 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -182,7 +182,7 @@ def remove_stale_temps(directory: Path) -> list[Path]:
     removed = []
     for name in names:
         m = _TEMP_RE.fullmatch(name)
-        if m is None or _pid_alive(int(m["pid"])):
+        if m is None or pid_alive(int(m["pid"])):
             continue
         try:
             os.unlink(directory / name)

@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from .fsio import pid_alive
 from .journal import A_RUN_ID, L_RUN, JournalError, api_call, label_value, origin_host
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,16 @@ def lease_name(run_id: str) -> str:
 def new_holder(role: str = "run") -> str:
     """Unique per process and use: two executors on one host are still told apart."""
     return f"{role}@{origin_host()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+
+
+_HOLDER = re.compile(r"[a-z]+@(?P<host>[^/]+)/(?P<pid>[0-9]{1,10})/[0-9a-f]+")
+
+
+def holder_gone(holder: str) -> bool:
+    """True when ``holder`` was a process of this host that no longer exists (killed, crashed):
+    its Lease need not be waited out. A reused pid only makes us wait for the expiry."""
+    m = _HOLDER.fullmatch(holder or "")
+    return bool(m) and m["host"] == origin_host() and not pid_alive(int(m["pid"]))
 
 
 def _micro(t: float) -> str:
@@ -178,8 +189,8 @@ class RunLease:
                 "spec": self._spec(previous, now)}
 
     def acquire(self, *, expired_for: float = 0.0, only_if_held: bool = False) -> LeaseState:
-        """Take the Lease: create it, or take it when it is free (released) or expired for at
-        least ``expired_for`` seconds. With ``only_if_held``, a released Lease is not taken (the
+        """Take the Lease: create it, or take it when it is free (released), expired for at
+        least ``expired_for`` seconds, or held by a process of this host that is gone. With ``only_if_held``, a released Lease is not taken (the
         guard leaves runs that ended normally alone). Raises LeaseHeld otherwise, also when
         another taker won the race for the same resourceVersion."""
         with self._lock:
@@ -198,7 +209,7 @@ class RunLease:
             free = not current.holder
             if only_if_held and free:
                 raise LeaseHeld(f"run {self.run_id} ended normally (its lease is released)", "")
-            if not mine and not free and current.expired_for(now) < expired_for:
+            if not mine and not free and current.expired_for(now) < expired_for and not holder_gone(current.holder):
                 left = -current.expired_for(now)
                 when = f"expires in {left:.0f}s" if left > 0 else f"expired {-left:.0f}s ago"
                 raise LeaseHeld(f"run {self.run_id} is held by {current.holder} (lease {when})", current.holder)
