@@ -261,3 +261,36 @@ def test_a_lease_held_by_a_dead_process_of_this_host_is_taken_at_once(api_client
     elsewhere.acquire()
     with pytest.raises(LeaseHeld):
         RunLease(api_client, journal_ns, RUN + "1", duration=600).acquire()
+
+
+@pytest.mark.cluster
+def test_a_scenario_whose_step_the_journal_cannot_take_fails_in_one_line_and_changes_nothing(
+        api_client, journal_ns, namespace, tmp_path):
+    import yaml
+
+    from krkn_tui.config import DEFAULT_PROTECTED_NAMESPACES, Config, ScenarioRef
+    from krkn_tui.engine import Engine, plan
+
+    from kubehelpers import deployment, ready_pods, wait_for
+
+    core = client.CoreV1Api(api_client)
+    client.AppsV1Api(api_client).create_namespaced_deployment(namespace, deployment("web", namespace, 1))
+    wait_for(lambda: ready_pods(core, namespace, "app=web"), what="the web pod Ready")
+    core.create_namespace({"metadata": {"name": journal_ns}})
+    core.create_namespaced_config_map(journal_ns, {"metadata": {"name": "hold", "finalizers": ["krkn-tui.io/test"]}})
+    core.delete_namespace(journal_ns)  # terminating: it refuses new Secrets
+    try:
+        scenario = tmp_path / "outage.yaml"
+        scenario.write_text(yaml.safe_dump({"application_outage": {
+            "duration": 30, "namespace": namespace, "pod_selector": {"app": "web"}}}))
+        config = Config(path=tmp_path / "config.yaml", kubeconfig_path=None, auto_rollback=True,
+                        versions_dir=tmp_path / "versions", protected_namespaces=DEFAULT_PROTECTED_NAMESPACES,
+                        allow_protected=False, scenarios=[ScenarioRef("application_outages_scenarios", scenario, 0)],
+                        wait_duration=0, journal=JournalSettings(namespace=journal_ns))
+        result = Engine(config, lambda: api_client).run(plan(config))
+        [outcome] = result.scenarios
+        assert outcome["status"] == "failed" and outcome["message"].startswith("cluster journal: ")
+        assert "\n" not in outcome["message"] and "the change was not made" in outcome["message"]
+        assert client.NetworkingV1Api(api_client).list_namespaced_network_policy(namespace).items == []
+    finally:
+        core.patch_namespaced_config_map("hold", journal_ns, {"metadata": {"finalizers": None}})

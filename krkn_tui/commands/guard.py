@@ -42,6 +42,7 @@ def _print(step) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] journal not available: {one_line(step.error)}", file=sys.stderr,
               flush=True)
         return
+    # Run ids and file names come from the journal's annotations: shown, never interpreted.
     where = f"{step.entry} ({step.file})" if step.entry else "-"
     print(f"[{time.strftime('%H:%M:%S')}] {step.status:<9} run {visible(step.run_id)} {visible(where)}"
           + (f": {one_line(step.error)}" if step.error else ""), flush=True)

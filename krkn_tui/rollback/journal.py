@@ -305,6 +305,10 @@ class Journal:
 
     def read(self, entry: Entry) -> bytes:
         """The step's bytes, chunks in order (not verified here: see ``verified_bytes``)."""
+        from .store import MAX_VERSION_BYTES
+
+        if entry.chunks > MAX_VERSION_BYTES // CHUNK_BYTES + 1:  # the annotation is data: bound it
+            raise JournalError(f"{entry.name} claims {entry.chunks} chunks, more than a version file can have")
         parts = [entry.head_data]
         for i in range(1, entry.chunks):
             obj = self._get(f"{entry.name}-c{i}")
