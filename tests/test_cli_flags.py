@@ -113,7 +113,7 @@ def test_readonly_is_honoured_by_a_command_that_changes_nothing(capsys, folder, 
     (["--local", "execute-rollback", "-r", "x"], "--local"),
     (["--context", "c", "list-rollback"], "--context"),  # reads local files: only with --cluster
     (["list-rollback", "--kubeconfig", "k"], "--kubeconfig"),
-    (["--kubeconfig", "k", "archive-rollback", "-r", "x"], "--kubeconfig"),
+    (["--kubeconfig", "k", "cluster", "status"], "--kubeconfig"),  # archive-rollback takes it: the journal
     (["--allow-foreign", "run"], "--allow-foreign"),
     (["-c", "config.yaml", "show-rollback", "f.py"], "--config"),
     (["-d", "d", "cluster", "status"], "--versions-dir"),
