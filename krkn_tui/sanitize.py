@@ -11,6 +11,7 @@ the screen is exactly what is in the file.
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 
 # Every code point of the categories Cc (controls), Cf (format: bidi overrides, zero-width
@@ -67,6 +68,18 @@ def visible(text: object, keep: str = "") -> str:
 def one_line(text: object) -> str:
     """``visible`` with runs of spaces, tabs and newlines folded into one space."""
     return visible(_SPACES_RE.sub(" ", str(text)).strip(" "))
+
+
+def local_time(ns_or_s: float | int | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A time from a file name or record, as local time; "-" when unset. A time a file name
+    made up (30 digits of nanoseconds) is "out of range", never an OverflowError."""
+    if not ns_or_s:
+        return "-"
+    seconds = ns_or_s / 1e9 if ns_or_s > 1e12 else ns_or_s
+    try:
+        return time.strftime(fmt, time.localtime(seconds))
+    except (OverflowError, ValueError, OSError):
+        return "out of range"
 
 
 def char_width(ch: str) -> int:

@@ -58,3 +58,22 @@ def no_raw_controls(data: bytes) -> bool:
     text = data.decode("utf-8", "replace")
     return not any((ord(c) < 0x20 and c not in "\n\t") or 0x7f <= ord(c) <= 0x9f or 0x202a <= ord(c) <= 0x202e
                    for c in text)
+
+
+def break_manifest(run_dir: Path, how: str | None, elsewhere: Path) -> None:
+    """Make the run's manifest a symlink (to ``elsewhere``), a directory, a FIFO, loose (0666)
+    or a stranger's (uid 4242)."""
+    target = run_dir / ".krkn-tui-manifest.jsonl"
+    if how == "symlink":
+        target.rename(elsewhere)
+        target.symlink_to(elsewhere)
+    elif how == "directory":
+        target.unlink()
+        target.mkdir()
+    elif how == "fifo":
+        target.unlink()
+        os.mkfifo(target, 0o600)
+    elif how in ("loose", "world-writable"):
+        os.chmod(target, 0o666)
+    elif how in ("stranger", "foreign-owner"):
+        os.chown(target, 4242, 4242)

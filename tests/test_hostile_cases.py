@@ -14,7 +14,7 @@ import pytest
 from krkn_tui.events import RunStarted
 from krkn_tui.rollback import Executor, list_versions
 from rollback_fixtures import KUBECONFIG
-from hostile_support import RUN, body, krkn, meta, no_raw_controls, plant
+from hostile_support import RUN, body, break_manifest, krkn, meta, no_raw_controls, plant
 
 
 def executor(**kw) -> Executor:
@@ -149,24 +149,6 @@ async def test_3_console_shows_markup_as_text(tmp_path):
 OTHER_RUN = "1755523355298089001-0f0f0f0f-91f7-490a-afb9-878478b1574a"
 
 
-def break_manifest(run_dir: Path, how: str) -> None:
-    target = run_dir / ".krkn-tui-manifest.jsonl"
-    if how == "symlink":
-        real = run_dir.parent / "elsewhere.jsonl"
-        target.rename(real)
-        target.symlink_to(real)
-    elif how == "directory":
-        target.unlink()
-        target.mkdir()
-    elif how == "fifo":
-        target.unlink()
-        os.mkfifo(target, 0o600)
-    elif how == "world-writable":
-        os.chmod(target, 0o666)
-    elif how == "foreign-owner":
-        os.chown(target, 4242, 4242)
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("how", ["symlink", "directory", "fifo", "world-writable", "foreign-owner"])
 def test_4_bad_manifest_refuses_only_its_run(tmp_path, how):
@@ -175,7 +157,7 @@ def test_4_bad_manifest_refuses_only_its_run(tmp_path, how):
     bad = plant(versions, meta() + body(marker, "bad"))
     good = plant(versions, meta() + body(marker, "good"), run=OTHER_RUN,
                  name="pod_disruption_scenarios_1755523353558511009_abcdefgh.py")
-    break_manifest(bad.parent, how)
+    break_manifest(bad.parent, how, tmp_path / "elsewhere.jsonl")
     # the CLI's dry run checks the same way: one refusal line, no traceback
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(KUBECONFIG)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..events import Event, JournalNotUpdated, RollbackRetrying, RunLeftAlone, StaleTempRemoved
-from ..sanitize import clip, one_line, visible
+from ..sanitize import clip, local_time, one_line, visible
 from . import common
 from .render import render
 
@@ -112,7 +112,7 @@ def cmd_list(args) -> int:
         return 0
     print(f"{'RUN':<10} {'CREATED':<19} {'TYPE':<30} {'ACTION':<44} {'STATUS':<9} {'ORIGIN':<9} FILE")
     for v in infos:
-        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.created_ns / 1e9))
+        created = local_time(v.created_ns)
         target = f"{v.namespace}/{v.name}" if v.namespace else (v.name or "")
         action = clip(" ".join(x for x in (v.verb, v.kind, target) if x), 44)
         # Everything but the created time comes from names and files: shown, never obeyed.
@@ -226,7 +226,7 @@ def _list_journal(args) -> int:
         return 0
     print(f"{'RUN':<10} {'CREATED':<19} {'TYPE':<30} {'STATE':<9} {'HOST':<16} {'ENTRY':<37} LEASE")
     for r in rows:
-        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_ns"] / 1e9))
+        created = local_time(r["created_ns"])
         uuid_part = r["run"].split("-", 1)[-1]
         # Journal entries are read from the cluster: anyone who may write there wrote them.
         print(f"{clip(uuid_part, 8):<10} {created:<19} {clip(r['scenario_type'], 30):<30} {clip(r['state'], 9):<9} "

@@ -31,6 +31,7 @@ in minutes rather than hours.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -187,6 +188,8 @@ class Executor:
         except FileNotFoundError:
             raise _Outcome("skipped", f"{path} no longer exists") from None
         except OSError as exc:
+            if exc.errno == errno.ENXIO:  # a socket
+                raise _Outcome("refused", f"{path} is not a regular file") from None
             raise _Outcome("refused", f"cannot open {path}: {exc.strerror or exc}") from None
         try:
             # A dry run takes no lock: it must never make a real executor skip a step.

@@ -58,6 +58,8 @@ def _open_regular(path: Path) -> tuple[int, os.stat_result]:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise OSError(f"{path} is a symlink") from None
+        if exc.errno == errno.ENXIO:  # a socket: nothing to open
+            raise OSError(f"{path} is not a regular file") from None
         raise
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):

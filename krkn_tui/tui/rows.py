@@ -6,7 +6,6 @@ No widgets here, so every line the console shows can be checked without a termin
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from ..config import ScenarioRef
 from ..errors import UserError
 from ..rollback import VersionInfo
 from ..rollback.naming import pending_name
+from .. import sanitize
 from ..sanitize import visible
 from ..scenarios.krkn_only import UNSUPPORTED_NOTE
 from ..scenarios import describe_specs, parse_scenario_file
@@ -76,15 +76,12 @@ def tilde(path: Path | str) -> str:
 
 
 def local_time(ns_or_s: float | int | None, with_date: bool = True) -> str:
-    if not ns_or_s:
-        return "-"
-    seconds = ns_or_s / 1e9 if ns_or_s > 1e12 else ns_or_s
-    return time.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S", time.localtime(seconds))
+    return sanitize.local_time(ns_or_s, "%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
 
 
 def short_time(ns: int | None) -> str:
     """Month-day and time: enough to tell steps apart on a narrow screen."""
-    return local_time(ns)[5:] if ns else "-"
+    return sanitize.local_time(ns, "%m-%d %H:%M:%S")
 
 
 def version_action(v: VersionInfo) -> str:
