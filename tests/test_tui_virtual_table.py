@@ -15,6 +15,7 @@ from textual.geometry import Region
 from textual.widgets import DataTable
 
 from krkn_tui.tui.widgets.virtual_table import Column, VirtualTable
+from tui_support import until
 
 COLUMNS = [Column("one", "one"), Column("two", "a long column label"), Column("three", "three"),
            Column("four", "four")]
@@ -184,3 +185,20 @@ async def test_only_the_changed_line_is_drawn_again():
         await pilot.pause()
         assert drawn == []
         assert virtual.cell("3", "two").plain == "y"
+
+
+async def test_a_long_table_catches_up_on_its_row_count_and_the_cursor_reaches_new_rows():
+    app = Both()
+    async with app.run_test(size=SIZE) as pilot:
+        virtual = app.query_one(VirtualTable)
+        virtual.replace({str(i): record(i, (f"r{i}",)) for i in range(1000)})
+        await pilot.pause()
+        assert virtual.virtual_size.height == 1001
+        virtual.update({str(i): record(i, (f"r{i}",)) for i in range(1000, 1005)})  # off screen, at the end
+        await until(pilot, lambda: virtual.virtual_size.height == 1006)
+        virtual.update({"1005": record(1005, ("r1005",))})
+        virtual.action_bottom()  # at once, though the size would wait
+        assert virtual.current_key == "1005" and virtual.virtual_size.height == 1007
+        await pilot.pause()
+        assert virtual.scroll_y == virtual.max_scroll_y > 0
+

@@ -121,7 +121,7 @@ class PodsScreen(View):
 
     def refresh_ages(self) -> None:
         """Ages tick: the visible lines are drawn again, nothing else."""
-        self.query_one("#pod-table", VirtualTable).refresh()
+        self.query_one("#pod-table", VirtualTable).invalidate()
 
     def update_status(self) -> None:
         model = self.app.pod_table
@@ -133,8 +133,10 @@ class PodsScreen(View):
         if self.filter_text and label_selector_of(self.filter_text) is None:
             shown = self.query_one("#pod-table", VirtualTable).row_count
             filtered = f" · filter {self.filter_text!r}: {shown} shown"
-        self.query_one("#pods-status", Static).update(  # Text: typed filters are never markup
-            Text(f"{len(model.rows)} pods in {scope} · watch: {self.app.watch_state}{filtered}"))
+        # Text: a typed filter is never markup. One line of fixed height: no layout pass per batch.
+        self.query_one("#pods-status", Static).update(
+            Text(f"{len(model.rows)} pods in {scope} · watch: {self.app.watch_state}{filtered}", no_wrap=True,
+                 overflow="ellipsis"), layout=False)
 
     # -- filter -------------------------------------------------------------------------------
 

@@ -68,6 +68,10 @@ def text_width(cell: Any) -> int:
     return cell_len(text.split("\n", 1)[0] if "\n" in text else text)
 
 
+LINE_CACHE = 512  # drawn rows kept: a few screens' worth
+SIZE_DELAY_S = 0.5
+
+
 class VirtualTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "virtual-table--header",
@@ -177,6 +181,10 @@ class VirtualTable(ScrollView, can_focus=True):
         self._widths = [0] * len(self.columns)
         self._cursor_key: str | None = None
         self._styles: dict[str, Style] | None = None
+        self._cached_styles: dict[str, Style] | None = None
+        self._lines: dict[str, tuple[tuple, Strip]] = {}  # key -> (what it was drawn from, strip)
+        self._geometry = 0  # bumped when column widths or labels change
+        self._size_timer = None
         self._recompute_widths_of_labels()
 
     # -- reading --------------------------------------------------------------------------------
@@ -288,6 +296,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def redraw(self, keys: Iterable[str] | None = None) -> None:
         """Cells changed without their records (theme, marks): size and draw them again."""
+        self._lines.clear()
         if keys is None:
             self._width_counts = [Counter() for _ in self.columns]
             for record in self._records.values():
@@ -414,7 +423,10 @@ class VirtualTable(ScrollView, can_focus=True):
         for index, column in enumerate(self.columns):
             cells = column.width if column.width is not None else max(self._width_counts[index], default=0)
             self._widths[index] = max(cells, self._label_widths[index])
-        return self._widths != before
+        if self._widths != before:
+            self._geometry += 1
+            return True
+        return False
 
     def _label(self, column: Column) -> str:
         if column.key != self.sort_column:
@@ -425,11 +437,27 @@ class VirtualTable(ScrollView, can_focus=True):
         """First display index on screen and how many rows fit."""
         return int(self.scroll_y), max(0, self.scrollable_content_region.height - 1)
 
-    def _set_virtual_size(self) -> None:
+    def _set_virtual_size(self, now: bool = False) -> None:
+        """A new virtual size is a layout pass of the whole screen. When only the row count of a
+        long table changed, it waits up to SIZE_DELAY_S so a stream of added and removed rows
+        costs one layout per interval, not one per batch (only the scrollbar lags)."""
         width = sum(self._widths) + 2 * self.cell_padding * len(self.columns)
         size = Size(width, len(self._visible) + 1)
-        if size != self.virtual_size:
+        if size == self.virtual_size:
+            return
+        _top, rows_on_screen = self._window()
+        if (now or width != self.virtual_size.width
+                or min(size.height, self.virtual_size.height) < 3 * rows_on_screen + 1):
+            if self._size_timer is not None:
+                self._size_timer.stop()
+                self._size_timer = None
             self.virtual_size = size
+        elif self._size_timer is None:
+            self._size_timer = self.set_timer(SIZE_DELAY_S, self._apply_virtual_size)
+
+    def _apply_virtual_size(self) -> None:
+        self._size_timer = None
+        self._set_virtual_size(now=True)
 
     def _after_change(self, before_key: str | None, before_index: int, moved: bool, lines: Iterable[int]) -> None:
         count = len(self._visible)
@@ -462,6 +490,8 @@ class VirtualTable(ScrollView, can_focus=True):
         before_key, before_index = self._cursor_key, self.cursor_row
         row = max(0, min(row, count - 1))
         self._cursor_key = self.key_at(row)
+        if row + 2 > self.virtual_size.height:  # the scroll below must reach rows added meanwhile
+            self._set_virtual_size(now=True)
         self._scroll_to_row(row)
         self.refresh_line(before_index + 1)
         self.refresh_line(row + 1)
@@ -534,7 +564,16 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def render_lines(self, crop):
         self._styles = None  # component styles follow focus and theme: look them up per pass
+        styles = self.styles_now()
+        if styles != self._cached_styles:
+            self._cached_styles = styles
+            self._lines.clear()
         return super().render_lines(crop)
+
+    def invalidate(self) -> None:
+        """Cells changed with no record changing (a clock ticked): draw the visible rows again."""
+        self._lines.clear()
+        self.refresh()
 
     def styles_now(self) -> dict[str, Style]:
         if self._styles is None:
@@ -563,12 +602,25 @@ class VirtualTable(ScrollView, can_focus=True):
             if index >= len(self._visible):
                 return Strip.blank(width, styles["base"])
             key = self.key_at(index)
+            record = self._records[key]
+            cursor = key == self._cursor_key
+            # A row is drawn again only when its record, place or looks changed: a layout pass
+            # (the status line, the row count) repaints the window from this cache.
+            stamp = (record, index % 2, cursor, scroll_x, width, self._geometry)
+            cached = self._lines.get(key)
+            if cached is not None and cached[0][0] is record and cached[0][1:] == stamp[1:]:
+                return cached[1]
             row_style = styles["odd" if index % 2 else "even"] if self.zebra_stripes else styles["base"]
-            if key == self._cursor_key:
-                strip = self._line(self._cells(self._records[key]), row_style, styles["cursor"],
+            if cursor:
+                strip = self._line(self._cells(record), row_style, styles["cursor"],
                                    styles["cursor_post"], row_style + styles["cursor"], width)
             else:
-                strip = self._line(self._cells(self._records[key]), row_style, Style(), Style(), row_style, width)
+                strip = self._line(self._cells(record), row_style, Style(), Style(), row_style, width)
+            strip = strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, styles["base"]).simplify()
+            if len(self._lines) > LINE_CACHE:
+                self._lines.clear()
+            self._lines[key] = (stamp, strip)
+            return strip
         return strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, styles["base"]).simplify()
 
     def _line(self, cells: Sequence[Any], row_style: Style, component: Style, post: Style,
