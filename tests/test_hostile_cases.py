@@ -388,3 +388,27 @@ def test_8_show_and_console_mask_pending_secrets_unless_revealed(tmp_path):
     assert revealed.returncode == 0 and SECRET_VALUE.encode() in revealed.stdout
     assert SECRET_VALUE not in source_view(read_version(path)).plain
     assert SECRET_VALUE in path.read_text()  # the pending step keeps what it needs to run
+
+
+# -- beyond the list: the report command in a shared folder ---------------------------------------
+
+def test_report_file_never_follows_a_planted_temp_link(shared):
+    from krkn_tui.report import write_report_file
+
+    victim = shared / "victim"
+    victim.write_text("precious\n")
+    (shared / ".out.md.tmp").symlink_to(victim)
+    write_report_file({"run_id": "r1", "status": "passed", "scenarios": [], "rollback": []}, "md", shared / "out.md")
+    assert victim.read_text() == "precious\n" and "r1" in (shared / "out.md").read_text()
+
+
+@pytest.mark.timeout(30)
+def test_report_that_is_a_fifo_is_refused_not_waited_on(shared):
+    from krkn_tui.errors import UserError
+    from krkn_tui.report import read_report
+
+    fifo = shared / "r1.json"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(UserError) as err:
+        read_report(fifo)
+    assert "not a regular file" in str(err.value)

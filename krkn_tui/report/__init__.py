@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .load import find_report, read_report
@@ -16,13 +15,14 @@ def render(report: dict, fmt: str) -> str:
 
 
 def write_report_file(report: dict, fmt: str, path: Path) -> Path:
-    """Written to a temporary name and renamed: a reader never sees half a report."""
+    """Written to a private temporary name (random, O_EXCL|O_NOFOLLOW: a link planted in a
+    shared folder is never followed) and renamed: a reader never sees half a report."""
     from ..errors import UserError
+    from ..rollback.fsio import write_atomic
 
-    tmp = path.with_name(f".{path.name}.tmp")
+    path = Path(path)
     try:
-        tmp.write_text(render(report, fmt), encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path.parent, path.name, render(report, fmt).encode("utf-8"))
     except OSError as e:
         raise UserError(f"cannot write: {e.strerror or e}", file=path) from None
     return path

@@ -34,14 +34,16 @@ def find_report(versions_dir: Path, run: str) -> Path:
 
 
 def read_report(path: Path) -> dict:
-    try:
-        if path.is_symlink():
-            raise UserError("refusing a symlinked report", file=path)
-        raw = path.read_bytes()
+    from ..rollback.store import read_bytes_safely
+
+    if path.is_symlink():
+        raise UserError("refusing a symlinked report", file=path)
+    try:  # never follows a link, never blocks on a FIFO, never reads past the limit
+        raw = read_bytes_safely(path, MAX_BYTES)
     except OSError as e:
+        if "larger than" in str(e):
+            raise UserError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB", file=path) from None
         raise UserError(f"cannot read: {e.strerror or e}", file=path) from None
-    if len(raw) > MAX_BYTES:
-        raise UserError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB", file=path)
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as e:
