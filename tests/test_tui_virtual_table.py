@@ -202,3 +202,34 @@ async def test_a_long_table_catches_up_on_its_row_count_and_the_cursor_reaches_n
         await pilot.pause()
         assert virtual.scroll_y == virtual.max_scroll_y > 0
 
+
+
+async def test_large_batches_end_like_a_table_loaded_with_the_result():
+    class Two(App):
+        AUTO_FOCUS = None
+        CSS = "Horizontal > * { width: 1fr; }"
+
+        def compose(self) -> ComposeResult:
+            with Horizontal():
+                yield VirtualTable(COLUMNS, cells=lambda r: r[1:], order=lambda r: r[0], id="a")
+                yield VirtualTable(COLUMNS, cells=lambda r: r[1:], order=lambda r: r[0], id="b")
+
+    app = Two()
+    async with app.run_test(size=SIZE) as pilot:
+        batched, loaded = app.query_one("#a", VirtualTable), app.query_one("#b", VirtualTable)
+        rng = random.Random(3)
+        state: dict[str, tuple] = {}
+        for round_ in range(6):
+            batch = {}
+            for _ in range(800):
+                key = str(rng.randrange(2000))
+                gone = key in state and rng.random() < 0.3
+                batch[key] = None if gone else record(int(key), (f"r{key}", "w" * rng.randrange(20), str(round_)))
+            batched.update(batch)
+            state.update(batch)
+            state = {k: v for k, v in state.items() if v is not None}
+        loaded.replace(state)
+        loaded.move_cursor_to_key(batched.current_key)
+        await pilot.pause()
+        assert batched.keys() == loaded.keys() == sorted(state, key=int)
+        assert looks(batched) == looks(loaded)

@@ -5,6 +5,8 @@ row, so 30,000 pods cost what the visible 40 cost; ages tick by redrawing the vi
 
 from __future__ import annotations
 
+import gc
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -19,6 +21,9 @@ from ..widgets.header import ConsoleHeader
 from ..widgets.virtual_table import Column, VirtualTable
 from .base import View
 
+# A full collection walked every pod's objects (tens of milliseconds at 30,000 pods, on the
+# way to a frame): after a list this many rows go out of its reach (gc.freeze).
+FREEZE_ROWS = 2000
 AGE_WIDTH = 5  # human_age's longest text below 10,000 days ("9m59s", "7h59m", "7d23h")
 COLUMNS = (
     Column("namespace", "namespace"),
@@ -98,10 +103,14 @@ class PodsScreen(View):
         table = self.query_one("#pod-table", VirtualTable)
         if changes is None:
             table.replace(model.rows)
+            many = len(model.rows) >= FREEZE_ROWS
         else:
             keys = changes.added | changes.changed | changes.removed
             if keys:
                 table.update({key: model.rows.get(key) for key in keys})
+            many = len(changes.added) >= FREEZE_ROWS
+        if many:  # a (re)list: its rows live long, keep the cyclic collector from walking them
+            self.call_after_refresh(gc.freeze)
         self.write_new_log_lines()
         self.update_status()
 

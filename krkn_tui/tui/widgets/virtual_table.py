@@ -70,6 +70,7 @@ def text_width(cell: Any) -> int:
 
 LINE_CACHE = 512  # drawn rows kept: a few screens' worth
 SIZE_DELAY_S = 0.5
+BULK_MIN = 256  # more changes than this (and than a quarter of the rows): re-sort once
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -255,6 +256,9 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply ``key -> record`` (None removes); a record equal to the shown one is skipped."""
+        if len(changes) > max(BULK_MIN, len(self._records) // 4):
+            self._bulk(changes)
+            return
         before_key, before_index = self._cursor_key, self.cursor_row
         top, rows_on_screen = self._window()
         bottom = top + rows_on_screen
@@ -311,6 +315,25 @@ class VirtualTable(ScrollView, can_focus=True):
             if record is not None:  # counted with its old cells: count again from scratch
                 self.redraw()
                 return
+
+    def _bulk(self, changes: Mapping[str, Any]) -> None:
+        """Many changes at once (a list, a relist): one sort of everything instead of an insort
+        each, whose memmoves add up to O(n^2) for tens of thousands of rows."""
+        before_key, before_index = self._cursor_key, self.cursor_row
+        records = self._records
+        for key, new in changes.items():
+            old = records.get(key)
+            if old is not None and (new is None or not (old is new or old == new)):
+                self._count_widths(old, -1)
+                del records[key]
+            if new is not None and key not in records:
+                records[key] = new
+                self._count_widths(new, +1)
+        sort_value = self._sort_value
+        self._order = sorted((sort_value(record), key) for key, record in records.items())
+        self._apply_filter()
+        self._recompute_widths()
+        self._after_change(before_key, before_index, True, ())
 
     def _load(self, rows: Mapping[str, Any]) -> None:
         """Everything at once into an empty table: one sort instead of n inserts."""
