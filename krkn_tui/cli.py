@@ -21,7 +21,8 @@ class _Parser(argparse.ArgumentParser):
 
 # Options the top-level parser takes. Given before a subcommand, each is honoured by that
 # subcommand when it takes the option too, and refused with one line otherwise: never dropped.
-SHARED = ("kubeconfig", "context", "namespace", "config", "local", "readonly", "versions_dir", "allow_foreign")
+SHARED = ("kubeconfig", "context", "namespace", "config", "local", "readonly", "versions_dir", "allow_foreign",
+          "force_cluster")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--readonly", action="store_true", help="no action that changes the cluster or the version files")
     parser.add_argument("-d", "--versions-dir", type=Path, help="rollback versions folder (overrides the config)")
     parser.add_argument("--allow-foreign", action="store_true", help="allow executing version files written by krkn itself")
+    parser.add_argument("--force-cluster", action="store_true",
+                        help="execute version files recorded for another cluster than the connected one (audited)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run.add_parser(sub)
     rollback.add_parsers(sub)
@@ -103,7 +106,7 @@ def open_console(args) -> int:
 
     return run_console(kubeconfig=kubeconfig, context=args.context, namespace=args.namespace,
                        config_path=args.config or Path("config.yaml"), readonly=args.readonly, versions_dir=args.versions_dir,
-                       allow_foreign=args.allow_foreign)
+                       allow_foreign=args.allow_foreign, force_cluster=args.force_cluster)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,16 +104,18 @@ class Engine:
         self.stop = stop or threading.Event()
         self.dry_run = dry_run
         self._emit_cb = emit or (lambda _e: None)
-        self.rollback = RunRollback(config.versions_dir, on_event=self._emit)
+        self._kubeconfig, self._context = kubeconfig, context
+        self._identity = None
+        # Every version file records the cluster it changes (read before the first one is written).
+        self.rollback = RunRollback(config.versions_dir, on_event=self._emit, identity=self.cluster_identity)
         if config.journal.enabled and not dry_run:
             self.rollback.mirror = RunMirror(self.api_client, config.journal, self.rollback.run_id,
-                                             self._read_identity)
+                                             lambda _client: self.cluster_identity())
         # Every step this run executes or archives goes through the service, which audits it.
         self.service = RollbackService(
             config.versions_dir, self.api_client, kubeconfig=kubeconfig, context=context, on_event=self._forward,
             audit=None if dry_run else AuditLog(audit_path(config.versions_dir), self.rollback.run_id),
-            journal=self.rollback.mirror)
-        self._kubeconfig, self._context = kubeconfig, context
+            journal=self.rollback.mirror, cluster_identity=self.cluster_identity)
         self._rollback_steps: list[dict] = []
         self._client = None
         self.rolling_back = False
@@ -148,15 +150,16 @@ class Engine:
         return self._client
 
     def _read_identity(self, client):
-        from .errors import UserError
-        from .kube.client import describe_target
-        from .kube.identity import read_identity
+        from .kube.identity import connected_identity
 
-        try:  # only a label: the client in hand may come from elsewhere than a kubeconfig
-            context = describe_target(self._kubeconfig, self._context).context
-        except UserError:
-            context = self._context or ""
-        return read_identity(client, context)
+        return connected_identity(client, self._kubeconfig, self._context)
+
+    def cluster_identity(self):
+        """The identity of the cluster this run changes, read once (before the first change:
+        every version file records it)."""
+        if self._identity is None:
+            self._identity = self._read_identity(self.api_client())
+        return self._identity
 
     # -- the run ------------------------------------------------------------------------------
 

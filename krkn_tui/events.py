@@ -221,6 +221,15 @@ class RollbackRefused(RollbackStepDone, event="rollback_refused"):
 
 
 @dataclass(frozen=True)
+class RollbackClusterForced(RollbackStepEvent, event="rollback_cluster_forced"):
+    """A step recorded for another cluster than the connected one, run anyway (--force-cluster).
+    ``error`` names both; the two records are kept for the audit log."""
+
+    recorded: Mapping[str, str] = field(default_factory=dict)
+    connected: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RollbackArchived(RollbackStepEvent, event="rollback_archived"):
     """A step moved to the archive folder (history is kept there)."""
 

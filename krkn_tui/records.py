@@ -19,6 +19,7 @@ from .events import (
     ClusterChange,
     Event,
     RollbackArchived,
+    RollbackClusterForced,
     RollbackExecuted,
     RollbackExecutedElsewhere,
     RollbackFailed,
@@ -38,8 +39,8 @@ log = logging.getLogger(__name__)
 
 # What the audit log keeps: every change to the cluster, every rollback step, and the run's bounds.
 AUDITED = (ClusterChange, RollbackRegistered, RollbackStarted, RollbackExecuted, RollbackFailed, RollbackRefused,
-           RollbackArchived, StaleTempRemoved, RollbackExecutedElsewhere, RollbackFromJournal, RunLeftAlone,
-           JournalNotUpdated, RunStarted, RunFinished)
+           RollbackArchived, StaleTempRemoved, RollbackExecutedElsewhere, RollbackClusterForced, RollbackFromJournal,
+           RunLeftAlone, JournalNotUpdated, RunStarted, RunFinished)
 
 
 def reports_dir(versions_dir: Path) -> Path:

@@ -112,6 +112,7 @@ AUDIT_KEYS = {
     ev.RollbackFailed: ("rollback_failed", {"file", "error", "attempts"}),
     ev.RollbackRefused: ("rollback_refused", {"file", "error"}),
     ev.RollbackExecutedElsewhere: ("rollback_executed_elsewhere", {"file", "error"}),
+    ev.RollbackClusterForced: ("rollback_cluster_forced", {"file", "error", "recorded", "connected"}),
     ev.RollbackArchived: ("rollback_archived", {"file", "archived_as"}),
     ev.StaleTempRemoved: ("stale_temp_removed", {"file"}),
     # a guard's step from the cluster journal is named after its outcome

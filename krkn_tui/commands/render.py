@@ -96,6 +96,11 @@ def _(e: ev.RollbackExecutedElsewhere) -> str:
 
 
 @render.register
+def _(e: ev.RollbackClusterForced) -> str:
+    return f"{e.file_name} {e.error}; running it anyway (--force-cluster, audited)"
+
+
+@render.register
 def _(e: ev.RollbackFromJournal) -> str:
     return f"  rollback {e.status} from the cluster journal: {e.file} ({e.version_file})" + (
         f": {e.error}" if e.error else "")

@@ -12,7 +12,14 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from ..events import Event, JournalNotUpdated, RollbackRetrying, RunLeftAlone, StaleTempRemoved
+from ..events import (
+    Event,
+    JournalNotUpdated,
+    RollbackClusterForced,
+    RollbackRetrying,
+    RunLeftAlone,
+    StaleTempRemoved,
+)
 from ..sanitize import clip, local_time, one_line, visible
 from . import common
 from .render import render
@@ -41,6 +48,8 @@ def add_parsers(sub) -> None:
     ex.add_argument("files", nargs="*", type=Path, help="version files (default: every pending file of the selection)")
     ex.add_argument("--dry-run", action="store_true", help="print what would run, in order")
     ex.add_argument("--allow-foreign", action="store_true", help="also run files written by krkn itself")
+    ex.add_argument("--force-cluster", action="store_true",
+                    help="also run files recorded for another cluster than the connected one (audited)")
     ex.add_argument("--python", default=sys.executable, help="interpreter for krkn's files (default: this one)")
     ex.add_argument("--retry-deadline", type=float, default=60.0, metavar="SECONDS",
                     help="how long to wait for an unreachable or overloaded API server, before the first step "
@@ -79,7 +88,8 @@ def _service(args, *, with_cluster: bool = False):
     if not with_cluster:
         return target, RollbackService.for_target(target, client=args.command)
     return target, RollbackService.for_target(
-        target, client=args.command, allow_foreign=args.allow_foreign, python=args.python,
+        target, client=args.command, allow_foreign=args.allow_foreign, force_cluster=args.force_cluster,
+        python=args.python,
         retry_deadline=args.retry_deadline, on_event=_report)
 
 
@@ -87,6 +97,7 @@ def _row(v) -> dict:
     return {
         "run": v.run_id, "created_ns": v.created_ns, "scenario_type": v.scenario_type, "verb": v.verb,
         "kind": v.kind, "namespace": v.namespace, "name": v.name, "status": v.status, "origin": v.origin,
+        "cluster": v.cluster.to_dict() if v.cluster is not None else None,
         "error": v.error, "file": str(v.path),
     }
 
@@ -147,6 +158,8 @@ def _report(event: Event) -> None:
     """Said at once: a retry, or a wait looks like a hang; a removed temp file, or it vanishes
     unexplained. (The service has already audited the event.)"""
     if isinstance(event, RollbackRetrying):
+        print(f"krkn-tui: {one_line(render(event))}", file=sys.stderr, flush=True)
+    elif isinstance(event, RollbackClusterForced):
         print(f"krkn-tui: {one_line(render(event))}", file=sys.stderr, flush=True)
     elif isinstance(event, StaleTempRemoved):
         print(visible(render(event)), flush=True)
@@ -283,7 +296,9 @@ def cmd_show(args) -> int:
         raw = read_bytes_safely(path)
     except OSError as e:
         raise UserError(f"cannot read it: {e.strerror or e}", file=path) from None
-    return _print_source(_row(read_version(path)), raw, args.reveal, path)
+    v = read_version(path)
+    fields = {**_row(v), "cluster": v.cluster.describe() if v.cluster is not None else "unknown"}
+    return _print_source(fields, raw, args.reveal, path)
 
 
 def _print_source(fields: dict, raw: bytes, reveal: bool, where) -> int:

@@ -83,3 +83,30 @@ def read_identity(api_client, context: str) -> ClusterIdentity:
             raise
         uid = ""
     return ClusterIdentity(server=server, context=context or "", kube_system_uid=uid)
+
+
+def connected_identity(api_client, kubeconfig: str | None = None, context: str | None = None) -> ClusterIdentity:
+    """``read_identity`` with the context label the kubeconfig gives (only a label: the client in
+    hand may come from elsewhere than a kubeconfig)."""
+    from ..errors import UserError
+    from .client import describe_target
+
+    try:
+        label = describe_target(kubeconfig, context).context
+    except UserError:
+        label = context or ""
+    return read_identity(api_client, label)
+
+
+def mismatch(recorded: ClusterIdentity, current: ClusterIdentity) -> str | None:
+    """None when ``current`` is the recorded cluster, else one line naming both."""
+    if same_cluster(recorded, current):
+        return None
+    return f"recorded for cluster {recorded.describe()}, but connected to {current.describe()}"
+
+
+def record_of(meta: dict) -> ClusterIdentity | None:
+    """The cluster record of a version file's header; None when it has none (files written before
+    clusters were recorded). ValueError when present but unfit."""
+    raw = meta.get("cluster")
+    return None if raw is None else ClusterIdentity.from_dict(raw)

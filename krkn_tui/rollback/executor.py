@@ -47,6 +47,7 @@ from typing import Callable
 
 from ..events import (
     Event,
+    RollbackClusterForced,
     RollbackExecuted,
     RollbackExecutedElsewhere,
     RollbackFailed,
@@ -123,6 +124,8 @@ class Executor:
         retry_deadline: float = 60.0,
         on_event: Callable[[Event], None] | None = None,
         journal=None,
+        cluster_identity: Callable[[], object] | None = None,
+        force_cluster: bool = False,
     ):
         self._factory = api_client_factory or self._kubeconfig_client
         self.allow_foreign = allow_foreign
@@ -133,6 +136,11 @@ class Executor:
         self._on_event = on_event
         # rollback.mirror.JournalLinks for journaled runs: asked before a step, told after.
         self.journal = journal
+        # The connected cluster's kube.identity.ClusterIdentity (read from our client when not
+        # given); a file recorded for another cluster is refused unless force_cluster.
+        self._cluster_identity = cluster_identity
+        self._connected = None
+        self.force_cluster = force_cluster
         self._client = None
         self._cluster_down = False
         self._sleep = time.sleep
@@ -198,6 +206,8 @@ class Executor:
             data, ours = self._admit(fd, path)
             if dry_run:
                 return "would-run", None
+            if ours:
+                self._check_cluster(path, data)
             if self.journal is not None:
                 self._check_journal(path)
             return self._run_and_record(path, data, ours)
@@ -240,6 +250,47 @@ class Executor:
         note = _notes(self._record_failure(path, error, attempts), self._journal_note(path, "failed", error))
         self._emit(RollbackFailed(str(path), error, attempts=attempts))
         return "failed", error + (f" ({note})" if note else "")
+
+    def _check_cluster(self, path: Path, text: str) -> None:
+        """Refuse a step recorded for another cluster than the connected one (one line naming
+        both), unless forced: then say so in an audited event. A file without a record (written
+        before clusters were recorded) runs as before."""
+        from ..kube.identity import mismatch, record_of
+        from .meta import parse_meta
+
+        try:
+            recorded = record_of(parse_meta(text) or {})
+        except ValueError as exc:
+            raise _Outcome("refused", f"{path.name}: bad cluster record: {exc}") from None
+        if recorded is None:
+            return
+        reason = mismatch(recorded, self._connected_identity(path))
+        if reason is None:
+            return
+        if not self.force_cluster:
+            raise _Outcome("refused", f"{path.name} {reason} (--force-cluster runs it anyway)")
+        self._emit(RollbackClusterForced(str(path), reason, recorded=recorded.to_dict(),
+                                         connected=self._connected.to_dict()))
+
+    def _connected_identity(self, path: Path):
+        """Read once per executor, with the steps' own retry rule for an unreachable server."""
+        if self._connected is not None:
+            return self._connected
+        from ..kube.identity import connected_identity
+
+        read = self._cluster_identity or (lambda: connected_identity(self._api_client(), self.kubeconfig, self.context))
+        deadline = self._clock() + self.retry_deadline
+        for attempt, delay in enumerate(backoff_delays(), 1):
+            try:
+                self._connected = read()
+                return self._connected
+            except Exception as exc:
+                if not is_transient(exc) or self._clock() + delay > deadline:
+                    raise _Outcome("refused", f"cannot read the connected cluster's identity for {path.name}: "
+                                              f"{_one_line(exc)}") from None
+                self._emit(RollbackRetrying(str(path), _one_line(exc), attempt=attempt, delay=delay))
+                self._sleep(delay)
+        raise AssertionError("backoff_delays never ends")
 
     def _check_journal(self, path: Path) -> None:
         """A journaled run's step runs only under the run's Lease, and not again when a guard

@@ -42,6 +42,7 @@ class RunRollback:
         run_uuid: str | None = None,
         on_event: Callable[[Event], None] | None = None,
         mirror=None,
+        identity: Callable[[], object] | None = None,
     ):
         self._versions_dir = Path(versions_dir).expanduser()
         self._run_uuid = run_uuid or str(uuid.uuid4())
@@ -53,6 +54,9 @@ class RunRollback:
         self._on_event = on_event
         # The cluster journal (rollback.mirror.RunMirror), or None when it is off.
         self.mirror = mirror
+        # The cluster the steps change (kube.identity.ClusterIdentity), recorded in every file so
+        # that no executor runs it against another cluster; asked for at each registration.
+        self._identity = identity
         self._lock = threading.Lock()
         self._registered: list[Path] = []
 
@@ -110,6 +114,8 @@ class RunRollback:
                 "name": content.resource_identifier,
                 "callable": getattr(fn, "__name__", None),
             }
+            if self._identity is not None:
+                meta["cluster"] = self._identity().to_dict()
             name = version_file_name(scenario_type, created_ns, new_suffix())
             text = render_version_file(fn, content, meta)
             ensure_private_dir(self._versions_dir)

@@ -112,7 +112,8 @@ class RollbackService:
                  audit: AuditLog | None = None, allow_foreign: bool = False, python: str = sys.executable,
                  kubeconfig: str | None = None, context: str | None = None, retry_deadline: float = 60.0,
                  on_event: Callable[[Event], None] | None = None, journal: Any = None,
-                 journal_settings: Any = None):
+                 journal_settings: Any = None,
+                 cluster_identity: Callable[[], Any] | None = None, force_cluster: bool = False):
         self.versions_dir = Path(versions_dir).expanduser()
         self.api_client_factory = api_client_factory
         self.audit = audit
@@ -125,6 +126,10 @@ class RollbackService:
         # rollback.mirror.JournalSettings: without ``journal``, each request takes the Leases of the
         # journaled runs it touches (and releases them after), so no guard runs the same steps.
         self.journal_settings = journal_settings
+        # Cluster pinning: a step recorded for another cluster than the connected one (read with
+        # ``cluster_identity``, or from the client) is refused unless ``force_cluster`` (audited).
+        self.cluster_identity = cluster_identity
+        self.force_cluster = force_cluster
 
     @classmethod
     def for_target(cls, target: RollbackTarget, *, client: str, api_client_factory: Callable[[], Any] | None = None,
@@ -225,7 +230,8 @@ class RollbackService:
 
         return Executor(self.api_client_factory, allow_foreign=self.allow_foreign, python=self.python,
                         kubeconfig=self.kubeconfig, context=self.context, retry_deadline=self.retry_deadline,
-                        on_event=self._step_event, journal=journal or self.journal)
+                        on_event=self._step_event, journal=journal or self.journal,
+                        cluster_identity=self.cluster_identity, force_cluster=self.force_cluster)
 
     @contextmanager
     def journal_for(self, paths: list[Path], *, required: bool = True) -> Iterator[Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import UserError
+from ..kube.identity import record_of
 from .krkn_format import parse_krkn_version, scan_krkn_version
 from .meta import parse_meta
 from .naming import FAILED, archive_dir_for, parse_run_dir_name, parse_version_name
@@ -49,6 +50,9 @@ class VersionInfo:
     error: str | None
     # For archived steps: what they were when archived (pending/executed/failed).
     prior_status: str | None = None
+    # The cluster the step was written for (kube.identity.ClusterIdentity); None: unknown (krkn's
+    # files, and ours from before clusters were recorded).
+    cluster: object = None
 
 
 def _open_regular(path: Path) -> tuple[int, os.stat_result]:
@@ -153,13 +157,18 @@ def _describe(text: str, whole: bool = True) -> dict:
     except Exception as exc:
         return {**out, "origin": "krkn-tui", "error": f"bad krkn-tui-meta header: {exc}"}
     if meta is not None:
+        try:
+            cluster, error = record_of(meta), None
+        except ValueError as exc:  # the executor refuses it; the listing says why
+            cluster, error = None, f"bad cluster record: {exc}"
         return {
+            "cluster": cluster,
             "origin": "krkn-tui",
             "verb": _text_str(meta.get("verb")) or "",
             "kind": _text_str(meta.get("kind")) or "",
             "namespace": _text_str(meta.get("namespace")),
             "name": _text_str(meta.get("name")),
-            "error": None,
+            "error": error,
         }
     try:
         parsed = scan_krkn_version(text) or (parse_krkn_version(text) if whole else None)

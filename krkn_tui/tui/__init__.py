@@ -7,14 +7,15 @@ from pathlib import Path
 
 def run_console(*, kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None,
                 config_path: str | Path = "config.yaml", readonly: bool = False,
-                versions_dir: str | Path | None = None, allow_foreign: bool = False) -> int:
+                versions_dir: str | Path | None = None, allow_foreign: bool = False,
+                force_cluster: bool = False) -> int:
     """Open the console; returns its exit status once it is closed and any run is rolled back."""
     from .app import KrknConsole
     from .settings import ConsoleSettings
 
     app = KrknConsole(ConsoleSettings(kubeconfig=kubeconfig, context=context, namespace=namespace,
                                       config_path=config_path, readonly=readonly, versions_dir=versions_dir,
-                                      allow_foreign=allow_foreign))
+                                      allow_foreign=allow_foreign, force_cluster=force_cluster))
     code = app.run()
     if not app.engine_done.is_set():
         # The app closed some other way during a run: the engine saw the stop and rolls back.

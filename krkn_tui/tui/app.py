@@ -110,7 +110,8 @@ class KrknConsole(App[int]):
         self.journal_settings = config.journal if config is not None else JournalSettings()
         self.rollback_service = RollbackService.for_target(
             self.loaded.target, client="console", api_client_factory=self.api_client_factory,
-            allow_foreign=self.settings.allow_foreign, journal_settings=self.journal_settings)
+            allow_foreign=self.settings.allow_foreign, journal_settings=self.journal_settings,
+            force_cluster=self.settings.force_cluster)
         self.pod_table = pod_table or PodTable()
         self.pod_watcher: PodWatcher | None = None
         self.pod_label_selector: str | None = None  # narrows the pod list and watch on the server

@@ -90,10 +90,20 @@ def version_action(v: VersionInfo) -> str:
     return visible(" ".join(p for p in (v.verb, v.kind, target) if p)) or "?"
 
 
+def version_cluster(v: VersionInfo) -> str:
+    """The cluster a step was written for: its context and the start of its kube-system UID (two
+    clusters may share a context name), or "unknown" (krkn's files, ours from before)."""
+    c = v.cluster
+    if c is None:
+        return "unknown"
+    name = c.context or c.server.split("://", 1)[-1]
+    return visible(f"{name}·{c.kube_system_uid[:4]}" if c.kube_system_uid else name)
+
+
 def version_search_text(v: VersionInfo) -> str:
-    """What `/` matches: run, type, status, action and error."""
+    """What `/` matches: run, type, status, action, cluster and error."""
     words = [v.run_dir, v.scenario_type, short_type(v.scenario_type), v.status, v.origin, version_action(v),
-             v.error or ""]
+             version_cluster(v), v.error or ""]
     return " ".join(words).lower()
 
 
@@ -136,7 +146,16 @@ def cluster_only_version(entry) -> VersionInfo:
         run_time_ns=run[0], created_ns=entry.created_ns, scenario_type=entry.scenario_type,
         suffix=parsed[2] if parsed else "", status=entry.state or "?",
         origin=CLUSTER_ORIGIN + visible(entry.origin_host or "?"), verb=text("verb") or "", kind=text("kind") or "",
-        namespace=text("namespace"), name=text("name"), error=entry.error)
+        namespace=text("namespace"), name=text("name"), error=entry.error, cluster=_cluster_record(meta))
+
+
+def _cluster_record(meta: dict):
+    from ..kube.identity import record_of
+
+    try:
+        return record_of(meta)
+    except ValueError:  # shown as unknown; the executor refuses such a step
+        return None
 
 
 def journal_cell(v: VersionInfo, entries: dict | None) -> str:

@@ -25,6 +25,7 @@ class ConsoleSettings:
     readonly: bool = False
     versions_dir: str | Path | None = None  # overrides the config's rollback_versions_directory
     allow_foreign: bool = False  # execute version files written by krkn itself
+    force_cluster: bool = False  # execute version files recorded for another cluster (audited)
     # Tests and snapshots turn the live parts off and freeze the clock.
     watch_pods: bool = True
     probe_cluster: bool = True

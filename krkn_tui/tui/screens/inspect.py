@@ -27,6 +27,7 @@ def version_metadata(v: VersionInfo) -> Content:
         ("scenario", visible(v.scenario_type) or "-"),
         ("created", local_time(v.created_ns)),
         ("origin", v.origin),
+        ("cluster", visible(v.cluster.describe()) if v.cluster is not None else "unknown"),
         ("file", tilde(v.path)),
     ]
     if v.error:

@@ -36,6 +36,7 @@ from ..rows import (
     short_type,
     tilde,
     version_action,
+    version_cluster,
     version_key,
     version_search_text,
 )
@@ -65,8 +66,8 @@ def created_order(v: VersionInfo) -> tuple:
 
 
 COLUMNS = (Column("created", "created", sort=created_order), Column("run", "run"), Column("type", "type"),
-           Column("status", "status"), Column("action", "action"), Column("origin", "origin"),
-           Column("journal", "journal"), Column("note", "note"))
+           Column("status", "status"), Column("cluster", "cluster"), Column("action", "action"),
+           Column("origin", "origin"), Column("journal", "journal"), Column("note", "note"))
 # How often the cluster journal is listed (steps of other machines' runs, states set by guards).
 JOURNAL_POLL_SECONDS = 5.0
 
@@ -284,6 +285,7 @@ class VersionsScreen(View):
         if v.prior_status:
             status.append(f" ({v.prior_status})", style="dim")
         return (created, Text(short_run(v)), Text(visible(short_type(v.scenario_type))), status,
+                Text(version_cluster(v), style="dim" if v.cluster is None else ""),
                 Text(version_action(v), no_wrap=True), Text(visible(v.origin)),
                 Text(journal_cell(v, self.journal_entries)), note)
 

@@ -214,6 +214,10 @@ class RunPanel(VerticalScroll):
         self._step_log(f"rollback step already executed from the cluster journal: {e.file_name}")
 
     @apply.register
+    def _(self, e: ev.RollbackClusterForced) -> None:
+        self._step_log(f"rollback step of another cluster, run anyway (--force-cluster): {e.file_name}: {e.error}")
+
+    @apply.register
     def _(self, e: ev.RollbackFromJournal) -> None:
         self.run_log(f"rollback step {e.status} from the cluster journal: {e.file}"
                      + (f": {e.error}" if e.error else ""))
