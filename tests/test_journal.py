@@ -86,6 +86,14 @@ def test_an_entry_without_our_header_or_of_another_run_is_refused():
     assert "names run" in refusal_reason(_entry(other), other, HERE)
 
 
+@pytest.mark.parametrize("hidden", [b"# \x1b[8m\nimport os\n# \x1b[0m\n", b"x = 1 #\rimport os\n",
+                                    b"# coding: utf-7\n"])
+def test_an_entry_that_breaks_the_text_rule_is_refused_as_unsafe(hidden):
+    data = hidden + _version_bytes() if hidden.startswith(b"# coding") else _version_bytes() + hidden
+    reason = refusal_reason(_entry(data), data, HERE)
+    assert reason and "is unsafe:" in reason
+
+
 def test_an_entry_reads_back_from_its_secret_object():
     obj = {"type": STEP_TYPE, "metadata": {"name": "step-1", "resourceVersion": "7",
                                            "labels": {L_STATE: "failed"},

@@ -325,15 +325,18 @@ def refusal_reason(entry: Entry, data: bytes, here: ClusterIdentity) -> str | No
     """Why a journal entry must not run on this cluster: the executor's rules for a file of
     ours (intact digest, our header), plus the cluster it was written for."""
     from .meta import parse_meta
+    from .source_text import UnsafeSource, checked_source
 
     if hashlib.sha256(data).hexdigest() != entry.sha256:
         return f"{entry.name} ({entry.file}): bytes do not match their sha256 in the journal"
     if not same_cluster(entry.cluster, here):
         return (f"{entry.name} ({entry.file}) was written for another cluster: "
                 f"{entry.cluster.describe()}, this is {here.describe()}")
-    try:
-        meta = parse_meta(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    try:  # the text rule, as for a file on disk: what show-rollback --cluster shows is what runs
+        meta = parse_meta(checked_source(data))
+    except UnsafeSource as exc:
+        return f"{entry.name} ({entry.file}) is unsafe: {exc}"
+    except ValueError as exc:
         return f"{entry.name} ({entry.file}): not a krkn-tui version file ({_one_line(exc)})"
     if meta is None:
         return f"{entry.name} ({entry.file}): not a krkn-tui version file (no header)"
