@@ -49,8 +49,15 @@ def label_selector_of(text: str) -> str | None:
     return None
 
 
+_LOWER: dict[str, str] = {}  # phase -> lower case (phases are a handful of shared strings)
+
+
 def pod_matches(row: PodRow, needle: str) -> bool:
-    return needle in row.namespace or needle in row.name or needle in row.node or needle in row.phase.lower()
+    """Namespace and name in one test (the key is namespace/name), then node and phase."""
+    phase = _LOWER.get(row.phase)
+    if phase is None:
+        phase = _LOWER[row.phase] = row.phase.lower()
+    return needle in row.key or needle in row.node or needle in phase
 
 
 class PodsScreen(View):

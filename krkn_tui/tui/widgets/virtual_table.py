@@ -355,7 +355,7 @@ class VirtualTable(ScrollView, can_focus=True):
         previous = self._shown
         self._filter = predicate
         self._apply_filter(previous if narrower and previous is not None else None)
-        self._after_change(before_key, before_index, True, ())
+        self._after_change(before_key, before_index, True, (), size_now=True)
 
     def filter_by_text(self, before: str, text: str, matches: Callable[[Any, str], bool]) -> None:
         """A search box's filter: ``matches(record, needle)`` with the lower-cased, stripped
@@ -482,13 +482,14 @@ class VirtualTable(ScrollView, can_focus=True):
         self._size_timer = None
         self._set_virtual_size(now=True)
 
-    def _after_change(self, before_key: str | None, before_index: int, moved: bool, lines: Iterable[int]) -> None:
+    def _after_change(self, before_key: str | None, before_index: int, moved: bool, lines: Iterable[int],
+                      size_now: bool = False) -> None:
         count = len(self._visible)
         key = before_key
         if key is None or self.get_row_index(key) is None:
             key = self.key_at(min(before_index, count - 1)) if count else None
         self._cursor_key = key
-        self._set_virtual_size()
+        self._set_virtual_size(now=size_now)
         if key is not None:
             self._scroll_to_row(self.get_row_index(key))
         if moved:
