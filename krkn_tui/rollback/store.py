@@ -171,7 +171,9 @@ def _describe(text: str, whole: bool = True) -> dict:
             "error": error,
         }
     try:
-        parsed = scan_krkn_version(text) or (parse_krkn_version(text) if whole else None)
+        # The syntax tree only for a small file krkn's template shape does not fit: it is ~500x the text.
+        parsed = scan_krkn_version(text) or (parse_krkn_version(text) if whole and len(text) <= LIST_SCAN_BYTES
+                                             else None)
     except Exception as exc:
         return {**out, "error": f"cannot parse as a krkn version file: {type(exc).__name__}: {exc}"}
     if parsed is None:
