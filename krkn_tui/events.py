@@ -42,6 +42,11 @@ class Event:
         return out
 
 
+def _target(namespace: Any, name: Any) -> str:
+    """``namespace/name``, or whichever of the two is set."""
+    return "/".join(str(p) for p in (namespace, name) if p)
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -93,7 +98,7 @@ class ClusterChange(Event, event="cluster_change"):
 
     @property
     def target(self) -> str:
-        return "/".join(str(p) for p in (self.fields.get("namespace"), self.fields.get("name")) if p)
+        return _target(self.fields.get("namespace"), self.fields.get("name"))
 
     def record(self) -> dict[str, Any]:
         out = {"event": self.EVENT, "action": self.action, "scenario_type": self.scenario_type,
@@ -161,7 +166,7 @@ class RollbackRegistered(Event, event="rollback_registered"):
 
     @property
     def target(self) -> str:
-        return "/".join(p for p in (self.namespace, self.name) if p)
+        return _target(self.namespace, self.name)
 
 
 @dataclass(frozen=True)

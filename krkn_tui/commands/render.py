@@ -1,5 +1,5 @@
-"""The command line's one renderer of events: a line (or lines) per event, or None when the
-event is said by another one (a test checks that every event type has an entry here)."""
+"""The command line's one renderer of events: one line per event, or None when another event
+says it (a test checks that every event type has an entry here). Callers sanitise the line."""
 
 from __future__ import annotations
 
