@@ -233,3 +233,27 @@ async def test_large_batches_end_like_a_table_loaded_with_the_result():
         await pilot.pause()
         assert batched.keys() == loaded.keys() == sorted(state, key=int)
         assert looks(batched) == looks(loaded)
+
+
+async def test_redraw_of_some_keys_resizes_and_redraws_cells_that_changed_without_their_record():
+    notes = {"1": "short"}
+
+    class Noted(App):
+        def compose(self) -> ComposeResult:
+            yield VirtualTable(COLUMNS[:2], cells=lambda r: (r[1], notes.get(str(r[0]), "")), order=lambda r: r[0])
+
+    app = Noted()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(VirtualTable)
+        table.replace({str(i): record(i, (f"r{i}",)) for i in range(5)})
+        await pilot.pause()
+        notes["1"] = "a note much longer than the column label"
+        table.redraw(["1"])
+        await pilot.pause()
+        line = "".join(c for c, *_ in looks(table)[2])
+        assert "a note much longer than the column label" in line
+        notes["1"] = ""
+        table.redraw(["1"])
+        await pilot.pause()
+        assert "".join(c for c, *_ in looks(table)[0]).rstrip().endswith("a long column label")
+        assert table.virtual_size.width == len(" one ") + len(" a long column label ")  # back to the label

@@ -130,7 +130,8 @@ class VersionsScreen(View):
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
         yield Static("", id="versions-status")
-        yield VirtualTable(COLUMNS, cells=self.cells, order=created_order, reverse=True, id="version-table")
+        yield VirtualTable(COLUMNS, cells=self.cells, texts=self.texts, order=created_order, reverse=True,
+                           id="version-table")
         yield Static("", id="version-detail")
         yield Input(placeholder="filter: run, type, status, action…", id="version-filter")
         yield Footer()
@@ -278,16 +279,21 @@ class VersionsScreen(View):
                     "krkn-tui guard rolls it back once its run's lease expires).", severity="warning", timeout=10)
         return True
 
+    def texts(self, v: VersionInfo) -> tuple:
+        """The cells' plain text: what sizes the columns (cheaper than building the cells)."""
+        status = f"{v.status} ({v.prior_status})" if v.prior_status else v.status
+        return (short_time(v.created_ns), short_run(v), visible(short_type(v.scenario_type)), status,
+                version_cluster(v), version_action(v), visible(v.origin), journal_cell(v, self.journal_entries),
+                one_line(v.error) if v.error else "")
+
     def cells(self, v: VersionInfo) -> tuple:
-        created = short_time(v.created_ns)
-        note = coloured(self.app, one_line(v.error), "failed") if v.error else ""
+        created, run, kind, _status, cluster, action, origin, journal, error = self.texts(v)
+        note = coloured(self.app, error, "failed") if v.error else ""
         status = coloured(self.app, v.status)
         if v.prior_status:
             status.append(f" ({v.prior_status})", style="dim")
-        return (created, Text(short_run(v)), Text(visible(short_type(v.scenario_type))), status,
-                Text(version_cluster(v), style="dim" if v.cluster is None else ""),
-                Text(version_action(v), no_wrap=True), Text(visible(v.origin)),
-                Text(journal_cell(v, self.journal_entries)), note)
+        return (created, Text(run), Text(kind), status, Text(cluster, style="dim" if v.cluster is None else ""),
+                Text(action, no_wrap=True), Text(origin), Text(journal), note)
 
     def show(self, versions: list[VersionInfo], changed: set[str] | None = None) -> None:
         """Make the table match ``versions``; with ``changed``, only those keys changed since the
@@ -296,7 +302,10 @@ class VersionsScreen(View):
         if changed is None:
             table.replace(self.by_key)
         elif changed:
+            # a journal cell changes with no new step: those rows are drawn again as they are
+            same = [k for k in changed if k in self.by_key and table.record(k) is self.by_key[k]]
             table.update({k: self.by_key.get(k) for k in changed})
+            table.redraw(same)
         self.update_status()
         self.show_detail()
 

@@ -161,13 +161,15 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def __init__(self, columns: Sequence[Column], cells: Callable[[Any], Sequence[Any]],
                  order: Callable[[Any], Any], *, reverse: bool = False, zebra_stripes: bool = True,
-                 cell_padding: int = 1, name: str | None = None, id: str | None = None,
-                 classes: str | None = None):
+                 cell_padding: int = 1, texts: Callable[[Any], Sequence[str]] | None = None,
+                 name: str | None = None, id: str | None = None, classes: str | None = None):
         """``cells(record)`` gives a record's cells in column order; ``order(record)`` its place
-        in the view's own order (``reverse`` for descending); keys break ties."""
+        in the view's own order (``reverse`` for descending); keys break ties. ``texts(record)``,
+        when given, is the cells' plain text, cheaper than the cells to size the columns."""
         super().__init__(name=name, id=id, classes=classes)
         self.columns = list(columns)
         self._cells = cells
+        self._texts = texts
         self._order_of = order
         self._default_reverse = reverse
         self.zebra_stripes = zebra_stripes
@@ -179,6 +181,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self.sort_column: str | None = None  # None: the view's order
         self.sort_reverse = reverse
         self._width_counts = [Counter() for _ in self.columns]
+        self._row_widths: dict[str, tuple[int, ...]] = {}  # what each row added to the counts
         self._widths = [0] * len(self.columns)
         self._cursor_key: str | None = None
         self._styles: dict[str, Style] | None = None
@@ -277,19 +280,19 @@ class VirtualTable(ScrollView, can_focus=True):
                      and (self._filter is None or self._filter(new)))
             if stays and where is not None:  # same place: only its line changes
                 self._records[key] = new
-                widths_changed |= self._count_widths(old, -1) | self._count_widths(new, +1)
+                widths_changed |= self._count_widths(key, old, -1) | self._count_widths(key, new, +1)
                 if top <= where < bottom:
                     lines.add(where)
                 continue
             if old is not None:
-                widths_changed |= self._count_widths(old, -1)
+                widths_changed |= self._count_widths(key, old, -1)
                 self._remove_entry(old_entry)
                 del self._records[key]
                 if where is not None and where < bottom:
                     moved = True
             if new is not None:
                 self._records[key] = new
-                widths_changed |= self._count_widths(new, +1)
+                widths_changed |= self._count_widths(key, new, +1)
                 self._insert_entry(new_entry, new)
                 now = self._display_index_of_entry(new_entry)
                 if now is not None and now < bottom:
@@ -299,22 +302,33 @@ class VirtualTable(ScrollView, can_focus=True):
         self._after_change(before_key, before_index, moved or widths_changed, lines)
 
     def redraw(self, keys: Iterable[str] | None = None) -> None:
-        """Cells changed without their records (theme, marks): size and draw them again."""
-        self._lines.clear()
+        """Cells changed without their records (theme, marks, a journal): size and draw them
+        again; ``keys``: only those rows."""
         if keys is None:
+            self._lines.clear()
             self._width_counts = [Counter() for _ in self.columns]
-            for record in self._records.values():
-                self._count_widths(record, +1)
+            self._row_widths = {}
+            for key, record in self._records.items():
+                self._count_widths(key, record, +1)
             self._recompute_widths()
             self._styles = None
             self._set_virtual_size()
             self.refresh()
             return
+        top, rows_on_screen = self._window()
+        widths_changed = False
         for key in keys:
             record = self._records.get(key)
-            if record is not None:  # counted with its old cells: count again from scratch
-                self.redraw()
-                return
+            if record is None:
+                continue
+            self._lines.pop(key, None)
+            widths_changed |= self._count_widths(key, record, -1) | self._count_widths(key, record, +1)
+            index = self.get_row_index(key)
+            if index is not None and top <= index < top + rows_on_screen:
+                self.refresh_line(index + 1)
+        if widths_changed and self._recompute_widths():
+            self._set_virtual_size()
+            self.refresh()
 
     def _bulk(self, changes: Mapping[str, Any]) -> None:
         """Many changes at once (a list, a relist): one sort of everything instead of an insort
@@ -324,11 +338,11 @@ class VirtualTable(ScrollView, can_focus=True):
         for key, new in changes.items():
             old = records.get(key)
             if old is not None and (new is None or not (old is new or old == new)):
-                self._count_widths(old, -1)
+                self._count_widths(key, old, -1)
                 del records[key]
             if new is not None and key not in records:
                 records[key] = new
-                self._count_widths(new, +1)
+                self._count_widths(key, new, +1)
         sort_value = self._sort_value
         self._order = sorted((sort_value(record), key) for key, record in records.items())
         self._apply_filter()
@@ -340,8 +354,8 @@ class VirtualTable(ScrollView, can_focus=True):
         sort_value = self._sort_value
         self._records = dict(rows)
         self._order = sorted((sort_value(record), key) for key, record in self._records.items())
-        for record in self._records.values():
-            self._count_widths(record, +1)
+        for key, record in self._records.items():
+            self._count_widths(key, record, +1)
         self._recompute_widths()
         self._apply_filter()
         self._after_change(None, 0, True, ())
@@ -419,14 +433,24 @@ class VirtualTable(ScrollView, can_focus=True):
             return None
         return len(visible) - 1 - i if self.sort_reverse else i
 
-    def _count_widths(self, record: Any, sign: int) -> bool:
-        """Add (or take away) a record's cell widths; True when a column's width may change."""
+    def _measure(self, record: Any) -> tuple[int, ...]:
+        cells = self._texts(record) if self._texts is not None else self._cells(record)
+        return tuple(text_width(cells[index] if index < len(cells) else None) for index in range(len(self.columns)))
+
+    def _count_widths(self, key: str, record: Any, sign: int) -> bool:
+        """Add a record's cell widths (kept per key), or take away the ones counted for ``key``;
+        True when a column's width may change."""
+        if sign > 0:
+            widths = self._row_widths[key] = self._measure(record)
+        else:
+            widths = self._row_widths.pop(key, None)
+            if widths is None:
+                return False
         changed = False
-        cells = self._cells(record)
         for index, column in enumerate(self.columns):
             if column.width is not None:
                 continue
-            width = text_width(cells[index] if index < len(cells) else None)
+            width = widths[index]
             counts = self._width_counts[index]
             counts[width] += sign
             if sign > 0:
