@@ -115,6 +115,7 @@ def test_readonly_is_honoured_by_a_command_that_changes_nothing(capsys, folder, 
     (["list-rollback", "--kubeconfig", "k"], "--kubeconfig"),
     (["--kubeconfig", "k", "cluster", "status"], "--kubeconfig"),  # archive-rollback takes it: the journal
     (["--allow-foreign", "run"], "--allow-foreign"),
+    (["--force-cluster", "run"], "--force-cluster"),
     (["-c", "config.yaml", "show-rollback", "f.py"], "--config"),
     (["-d", "d", "cluster", "status"], "--versions-dir"),
 ])
@@ -139,7 +140,8 @@ def test_two_different_values_are_refused(capsys, folder):
 
 
 def test_every_shared_option_is_tested_in_both_positions():
-    tested = {"versions_dir", "config", "kubeconfig", "context", "allow_foreign", "readonly"}
+    # force_cluster: honoured before and after execute-rollback in test_cluster_pinning (two clusters)
+    tested = {"versions_dir", "config", "kubeconfig", "context", "allow_foreign", "readonly", "force_cluster"}
     refused_only = {"namespace", "local"}  # console options: every subcommand refuses them
     assert tested | refused_only == set(SHARED)
 

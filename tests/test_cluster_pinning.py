@@ -101,12 +101,13 @@ def test_execute_rollback_refuses_another_cluster_then_runs_on_its_own(both, nam
     assert replicas(both, "b", namespace) == 1
 
 
-def test_force_cluster_runs_it_and_is_audited(both, namespace, tmp_path):
+@pytest.mark.parametrize("before", [False, True], ids=["after", "before"])
+def test_force_cluster_runs_it_and_is_audited(both, namespace, tmp_path, before):
     versions = tmp_path / "versions"
     run, path = step_on_a(both, versions, namespace)
     scale(both, "b", namespace, 2)
-    forced = krkn("execute-rollback", "-d", versions, "-r", run.run_id, "--force-cluster", "--no-journal",
-                  kubeconfig=both["kube"]["b"])
+    args = ["execute-rollback", "-d", versions, "-r", run.run_id, "--no-journal"]
+    forced = krkn(*(["--force-cluster", *args] if before else [*args, "--force-cluster"]), kubeconfig=both["kube"]["b"])
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert "running it anyway (--force-cluster, audited)" in forced.stderr
     assert replicas(both, "b", namespace) == 3 and replicas(both, "a", namespace) == 1
