@@ -105,7 +105,8 @@ class RollbackService:
 
     ``api_client_factory`` is called once per ``execute`` (the executor shares that client among
     its steps). ``audit`` is where steps are recorded (None: not recorded, for dry runs).
-    ``on_event`` receives the executor's events (``krkn_tui.events``) after they are audited. ``allow_foreign`` lets krkn's own files run, as ``python FILE`` with ``python``.
+    ``on_event`` receives the executor's events (``krkn_tui.events``) after they are audited.
+    ``allow_foreign`` lets krkn's own files run, as ``python FILE`` with ``python``.
     ``journal`` (rollback.mirror) is consulted by the executor for runs mirrored in the cluster."""
 
     def __init__(self, versions_dir: Path, api_client_factory: Callable[[], Any] | None = None, *,
