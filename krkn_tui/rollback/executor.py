@@ -43,7 +43,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..events import (
     Event,
@@ -279,15 +279,20 @@ class Executor:
         from ..kube.identity import connected_identity
 
         read = self._cluster_identity or (lambda: connected_identity(self._api_client(), self.kubeconfig, self.context))
+        self._connected = self._with_retry(path, read, "read the connected cluster's identity for")
+        return self._connected
+
+    def _with_retry(self, path: Path, call: Callable[[], Any], what: str) -> Any:
+        """``call()``, retried with the steps' backoff while the API server is unreachable (up
+        to the retry deadline); any other failure, or the deadline, refuses the step."""
         deadline = self._clock() + self.retry_deadline
         for attempt, delay in enumerate(backoff_delays(), 1):
             try:
-                self._connected = read()
-                return self._connected
+                return call()
             except Exception as exc:
-                if not is_transient(exc) or self._clock() + delay > deadline:
-                    raise _Outcome("refused", f"cannot read the connected cluster's identity for {path.name}: "
-                                              f"{_one_line(exc)}") from None
+                transient = getattr(exc, "transient", None)
+                if not (is_transient(exc) if transient is None else transient) or self._clock() + delay > deadline:
+                    raise _Outcome("refused", f"cannot {what} {path.name}: {_one_line(exc)}") from None
                 self._emit(RollbackRetrying(str(path), _one_line(exc), attempt=attempt, delay=delay))
                 self._sleep(delay)
         raise AssertionError("backoff_delays never ends")
@@ -295,7 +300,7 @@ class Executor:
     def _check_journal(self, path: Path) -> None:
         """A journaled run's step runs only under the run's Lease, and not again when a guard
         already ran it from the journal (then it is marked executed here too)."""
-        verdict = self.journal.before_run(path)
+        verdict = self._with_retry(path, lambda: self.journal.before_run(path), "check the cluster journal for")
         if verdict is None:
             return
         status, reason = verdict

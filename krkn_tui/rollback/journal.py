@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..kube.identity import ClusterIdentity, same_cluster
+from .retry import is_transient
 
 DEFAULT_NAMESPACE = "krkn-rollback"
 STEP_TYPE = "krkn-tui.io/rollback-step"
@@ -61,7 +62,12 @@ _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 
 class JournalError(Exception):
-    """The journal could not be written or read; the message is one line."""
+    """The journal could not be written or read; the message is one line. ``transient`` says
+    the API server was unreachable or overloaded, so the same call may succeed later."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 def _one_line(exc: BaseException) -> str:
@@ -88,9 +94,9 @@ def api_call(what: str, fn, *args, tolerate: tuple[int, ...] = (), **kwargs):
     except ApiException as exc:
         if exc.status in tolerate:
             return exc.status
-        raise JournalError(f"cannot {what}: {_one_line(exc)}") from None
+        raise JournalError(f"cannot {what}: {_one_line(exc)}", transient=is_transient(exc)) from None
     except Exception as exc:  # connection refused, TLS, timeouts: the client raises a zoo of types
-        raise JournalError(f"cannot {what}: {_one_line(exc)}") from None
+        raise JournalError(f"cannot {what}: {_one_line(exc)}", transient=is_transient(exc)) from None
     return json.loads(resp.data) if resp.data else {}
 
 

@@ -87,10 +87,10 @@ class JournalLinks:
             return None
         if lease.lost_to is not None:
             return "skipped", f"the lease of run {run_id} was taken by {lease.lost_to}"
-        try:
-            entry = self.journal.entry_for(run_id, path.name)
-        except JournalError as exc:
-            return "skipped", f"cannot check the cluster journal: {exc}"
+        # A JournalError propagates: the executor retries an unreachable API server like any
+        # step, and otherwise refuses the step, which stays pending (never "skipped": a run
+        # would then archive a step that never ran).
+        entry = self.journal.entry_for(run_id, path.name)
         if entry is not None and entry.state == "executed":
             return "done", f"already executed from the cluster journal by {entry.state_by or 'someone else'}"
         return None
