@@ -6,6 +6,7 @@ a local `execute-rollback` and the guard never both run a step."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 import time
@@ -223,3 +224,48 @@ def test_list_and_show_rollback_read_the_cluster_journal(api_client, journal_ns,
                    kubeconfig=kubeconfig)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no entry" in missing.stderr
     reg.mirror.close()
+
+
+# ---- captured Secret values -------------------------------------------------------------------
+
+SECRET_VALUE = "c2VjcmV0LXZhbHVlLW9mLWEtY2FwdHVyZWQtc2VjcmV0"
+
+
+def _run_with_a_captured_secret(api_client, tmp_path, journal_ns, namespace) -> RunRollback:
+    reg = RunRollback(tmp_path / "versions")
+    settings = JournalSettings(namespace=journal_ns, lease_duration=1, renew_every=0.3)
+    reg.mirror = RunMirror(lambda: api_client, settings, reg.run_id, lambda c: read_identity(c, "krkn-local"))
+    captured = {"objects": [{"kind": "Secret", "metadata": {"name": "token"}, "data": {"t": SECRET_VALUE}}]}
+    reg.set_rollback_callable(make_marker, RollbackContent("m900", namespace, captured), scenario_type="fault_markers",
+                              verb="create", kind="ConfigMap")
+    reg.mirror.lease.stop_renewing()
+    time.sleep(1.2)  # the lease expires
+    return reg
+
+
+@pytest.mark.parametrize("who", ["guard", "execute-rollback"])
+def test_an_executed_step_keeps_no_secret_value_in_the_journal_nor_on_disk(who, api_client, journal_ns, namespace,
+                                                                           kubeconfig, tmp_path):
+    from runhelpers import disk_problems
+
+    reg = _run_with_a_captured_secret(api_client, tmp_path, journal_ns, namespace)
+    journal = Journal(api_client, journal_ns)
+    [entry] = journal.entries(reg.run_id)
+    assert SECRET_VALUE.encode() in journal.read(entry)  # pending: it must be able to recreate it
+    versions = tmp_path / "versions"
+    if who == "guard":
+        out = krkn("guard", "--once", "--grace", "0", "--journal-namespace", journal_ns, "-d", tmp_path / "g",
+                   kubeconfig=kubeconfig)
+        assert out.returncode == 0, out.stdout + out.stderr
+    # after the guard, the local run marks its file executed without running it again
+    out = krkn("execute-rollback", "-d", versions, "-r", reg.run_id, "--journal-namespace", journal_ns,
+               kubeconfig=kubeconfig)
+    assert out.returncode == 0, out.stdout + out.stderr
+    [entry] = journal.entries(reg.run_id)
+    data = journal.read(entry)
+    assert entry.state == "executed" and SECRET_VALUE.encode() not in data and b"<redacted>" in data
+    assert hashlib.sha256(data).hexdigest() == entry.sha256
+    [executed] = [p for p in (versions / reg.run_id).iterdir() if p.name.endswith(".py.executed")]
+    assert SECRET_VALUE not in executed.read_text()
+    assert pending(versions) == [] and disk_problems(versions) == []
+    assert markers(api_client, namespace) == {"m900": 1}

@@ -209,7 +209,7 @@ class Executor:
             if ours:
                 self._check_cluster(path, data)
             if self.journal is not None:
-                self._check_journal(path)
+                self._check_journal(path, data if ours else None)
             return self._run_and_record(path, data, ours)
         finally:
             os.close(fd)  # releases the lock, after the rename
@@ -242,8 +242,9 @@ class Executor:
         started = time.monotonic()
         error, attempts = self._run_ours(path, text) if ours else self._run_foreign(path, text)
         if error is None:
-            note = _notes(self._mark_executed(path), self._redact_executed(path, text) if ours else None,
-                          self._journal_note(path, "executed"))
+            redacted, count = redact_secrets(text) if ours else (text, 0)
+            note = _notes(self._mark_executed(path), self._redact_executed(path, redacted, count),
+                          self._journal_note(path, "executed", data=redacted.encode("utf-8") if count else None))
             seconds = time.monotonic() - started
             self._emit(RollbackExecuted(str(path), note, attempts=attempts, seconds=seconds))
             return "executed", note
@@ -297,21 +298,24 @@ class Executor:
                 self._sleep(delay)
         raise AssertionError("backoff_delays never ends")
 
-    def _check_journal(self, path: Path) -> None:
+    def _check_journal(self, path: Path, text: str | None) -> None:
         """A journaled run's step runs only under the run's Lease, and not again when a guard
-        already ran it from the journal (then it is marked executed here too)."""
+        already ran it from the journal (then it is marked executed here too, and its Secret
+        values go as for a step run here)."""
         verdict = self._with_retry(path, lambda: self.journal.before_run(path), "check the cluster journal for")
         if verdict is None:
             return
         status, reason = verdict
         if status == "done":
-            note = self._mark_executed(path)
+            redacted, count = redact_secrets(text) if text is not None else ("", 0)
+            note = _notes(self._mark_executed(path), self._redact_executed(path, redacted, count))
             self._emit(RollbackExecutedElsewhere(str(path), reason))
             raise _Outcome("skipped", reason + (f" ({note})" if note else ""))
         raise _Outcome(status, reason)
 
-    def _journal_note(self, path: Path, state: str, error: str | None = None) -> str | None:
-        return None if self.journal is None else self.journal.after(path, state, error)
+    def _journal_note(self, path: Path, state: str, error: str | None = None,
+                      data: bytes | None = None) -> str | None:
+        return None if self.journal is None else self.journal.after(path, state, error, data)
 
     def _lock_same_file(self, fd: int, path: Path) -> None:
         try:
@@ -406,10 +410,10 @@ class Executor:
 
     # -- recording ----------------------------------------------------------------------------
 
-    def _redact_executed(self, path: Path, text: str) -> str | None:
+    def _redact_executed(self, path: Path, redacted: str, count: int) -> str | None:
         """An executed step never needs its Secret values again: rewrite the executed file
-        without them (new digest in the manifest first, then temp file and rename)."""
-        redacted, count = redact_secrets(text)
+        without them (``redacted``, ``count`` from redact_secrets; new digest in the manifest
+        first, then temp file and rename)."""
         executed = Path(str(path) + EXECUTED)
         if not count or not os.path.lexists(executed):
             return None

@@ -25,6 +25,7 @@ from .executor import Executor
 from .journal import Entry, Journal, JournalError, _one_line, origin_host, refusal_reason
 from .lease import LeaseHeld, Leases, LeaseState, RunLease, lease_name, new_holder
 from .mirror import JournalSettings
+from .redact import redact_secrets
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,11 @@ class Guard:
             status = "executed" if error is None else "failed"
         step = GuardStep(entry.run_id, entry.name, entry.file, status, error, time.monotonic() - started)
         notes = []
+        # As on disk: an executed step keeps no Secret values (a recreated namespace's).
+        redacted, count = redact_secrets(data.decode("utf-8", "replace")) if status == "executed" else ("", 0)
         try:
-            self.journal.set_state(entry.run_id, entry.file, status, by=self.holder, error=error)
+            self.journal.set_state(entry.run_id, entry.file, status, by=self.holder, error=error,
+                                   data=redacted.encode("utf-8") if count else None)
         except JournalError as exc:
             notes.append(str(exc))
         self._record(step, lease, notes)

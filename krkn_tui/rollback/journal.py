@@ -255,18 +255,42 @@ class Journal:
         return have is not None and (have.get("data") or {}) == body["data"]
 
     def set_state(self, run_id: str, file: str, state: str, *, by: str | None = None,
-                  error: str | None = None) -> None:
+                  error: str | None = None, data: bytes | None = None) -> None:
         """Record that a step was executed, failed or archived; a step with no entry (written
-        before the journal was on) is left alone."""
+        before the journal was on) is left alone. ``data``: the step's new bytes (an executed
+        step without its Secret values), with their digest."""
         if state not in STATES:
             raise ValueError(f"unknown journal state {state!r}")
+        what = f"record {file} as {state} in the cluster journal"
         patch = {"metadata": {
             "labels": {L_STATE: state},
             "annotations": {A_STATE_BY: by or self.host, A_STATE_TIME: _now_text(),
                             A_ERROR: " ".join(error.split())[:1000] if error else None},
         }}
-        api_call(f"record {file} as {state} in the cluster journal", self._core.patch_namespaced_secret,
-                 entry_name(run_id, file), self.namespace, patch, tolerate=(404,))
+        name = entry_name(run_id, file)
+        if data is not None and not self._replace_chunks(name, data, patch, what):
+            return
+        api_call(what, self._core.patch_namespaced_secret, name, self.namespace, patch, tolerate=(404,))
+
+    def _replace_chunks(self, name: str, data: bytes, head_patch: dict, what: str) -> bool:
+        """Put ``data`` in the entry's existing chunk objects (the later ones first; one left
+        over is emptied) and its head's part and digest into ``head_patch``. Only the objects
+        the step was written with are patched: the guard's Role may patch, never create.
+        False when there is no such entry."""
+        entry = self.entry(name)
+        if entry is None:
+            return False
+        parts = [data[i:i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
+        if len(parts) > entry.chunks:
+            raise JournalError(f"cannot {what}: the new text needs more chunks than the entry has")
+        for i in range(1, entry.chunks):
+            part = parts[i] if i < len(parts) else b""
+            api_call(what, self._core.patch_namespaced_secret, f"{name}-c{i}", self.namespace,
+                     {"data": {DATA_KEY: base64.b64encode(part).decode()}})
+        head_patch["data"] = {DATA_KEY: base64.b64encode(parts[0]).decode()}
+        head_patch["metadata"]["annotations"].update({
+            A_SHA256: hashlib.sha256(data).hexdigest(), A_SIZE: str(len(data)), A_CHUNKS: str(len(parts))})
+        return True
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -42,11 +42,15 @@ class JournalLinks:
         self.holder = holder or new_holder("execute")
         self.leases: dict[str, RunLease] = {}
         self.blocked: dict[str, str] = {}  # run id -> why this executor must leave its steps alone
+        self.owned: set[str] = set()  # runs whose Lease this executor held from their start
         self._lock = threading.Lock()
 
     def hold(self, lease: RunLease) -> None:
-        """A Lease taken elsewhere (the run's own) counts as held by this executor."""
+        """The run's own Lease, held since before its first step: while it is not lost nobody
+        else can have run one of its steps, so they are run without asking the journal (which
+        also keeps a run restoring its change while the API server is away)."""
         self.leases[lease.run_id] = lease
+        self.owned.add(lease.run_id)
 
     def take(self, run_ids) -> None:
         """Take the Lease of every journaled run among ``run_ids``; a run someone alive holds is
@@ -77,7 +81,8 @@ class JournalLinks:
         return run_id in self.leases or run_id in self.blocked
 
     def before_run(self, path: Path) -> tuple[str, str] | None:
-        """``("skipped", why)`` to leave the step alone, ``("done", why)`` when a guard already
+        """``("skipped", why)`` to leave the step alone (``"refused"`` when this executor's own
+        run lost its Lease), ``("done", why)`` when a guard already
         executed it from the journal (the caller marks it executed locally), or None to run it."""
         run_id = path.parent.name
         if run_id in self.blocked:
@@ -85,8 +90,10 @@ class JournalLinks:
         lease = self.leases.get(run_id)
         if lease is None:
             return None
-        if lease.lost_to is not None:
-            return "skipped", f"the lease of run {run_id} was taken by {lease.lost_to}"
+        if lease.lost_to is not None:  # refused, not skipped: the run must not archive it as done
+            return "refused", f"the lease of run {run_id} was taken by {lease.lost_to}"
+        if run_id in self.owned:
+            return None
         # A JournalError propagates: the executor retries an unreachable API server like any
         # step, and otherwise refuses the step, which stays pending (never "skipped": a run
         # would then archive a step that never ran).
@@ -95,13 +102,14 @@ class JournalLinks:
             return "done", f"already executed from the cluster journal by {entry.state_by or 'someone else'}"
         return None
 
-    def after(self, path: Path, state: str, error: str | None = None) -> str | None:
-        """Record the step's new state; a one-line note when the journal could not be updated."""
+    def after(self, path: Path, state: str, error: str | None = None, data: bytes | None = None) -> str | None:
+        """Record the step's new state (and its new bytes: see Journal.set_state); a one-line
+        note when the journal could not be updated."""
         run_id = path.parent.name
         if not self.journaled(run_id):
             return None
         try:
-            self.journal.set_state(run_id, path.name, state, by=self.holder, error=error)
+            self.journal.set_state(run_id, path.name, state, by=self.holder, error=error, data=data)
         except JournalError as exc:
             return str(exc)
         return None
@@ -159,8 +167,8 @@ class RunMirror:
     def before_run(self, path: Path) -> tuple[str, str] | None:
         return None if self.links is None else self.links.before_run(path)
 
-    def after(self, path: Path, state: str, error: str | None = None) -> str | None:
-        return None if self.links is None else self.links.after(path, state, error)
+    def after(self, path: Path, state: str, error: str | None = None, data: bytes | None = None) -> str | None:
+        return None if self.links is None else self.links.after(path, state, error, data)
 
     def close(self) -> None:
         """The run ended normally: release its Lease (its steps, if any are left, stay pending)."""
