@@ -302,3 +302,13 @@ def test_a_scenario_whose_step_the_journal_cannot_take_fails_in_one_line_and_cha
         assert client.NetworkingV1Api(api_client).list_namespaced_network_policy(namespace).items == []
     finally:
         core.patch_namespaced_config_map("hold", journal_ns, {"metadata": {"finalizers": None}})
+
+
+def test_an_entry_whose_own_header_names_another_cluster_is_refused():
+    """The annotations say this cluster, but the file's record (covered by its digest) does not."""
+    import json as _json
+
+    meta = {"run_id": RUN, "format": 1, "cluster": ELSEWHERE.to_dict()}
+    data = (f"# krkn-tui-meta: {_json.dumps(meta)}\ndef ROLLBACK(content, api_client):\n    pass\n").encode()
+    reason = refusal_reason(_entry(data), data, HERE)
+    assert reason and "recorded for cluster" in reason

@@ -26,7 +26,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from ..kube.identity import ClusterIdentity, same_cluster
+from ..kube.identity import ClusterIdentity, mismatch, record_of, same_cluster
 from .retry import is_transient
 
 DEFAULT_NAMESPACE = "krkn-rollback"
@@ -372,4 +372,10 @@ def refusal_reason(entry: Entry, data: bytes, here: ClusterIdentity) -> str | No
         return f"{entry.name} ({entry.file}): not a krkn-tui version file (no header)"
     if meta.get("run_id") != entry.run_id:
         return f"{entry.name} ({entry.file}): its header names run {meta.get('run_id')!r}, not {entry.run_id!r}"
+    try:  # the file's own record, covered by the digest, must agree too
+        recorded = record_of(meta)
+    except ValueError as exc:
+        return f"{entry.name} ({entry.file}): bad cluster record: {_one_line(exc)}"
+    if recorded is not None and (reason := mismatch(recorded, here)):
+        return f"{entry.name} ({entry.file}) {reason}"
     return None
