@@ -412,3 +412,20 @@ def test_report_that_is_a_fifo_is_refused_not_waited_on(shared):
     with pytest.raises(UserError) as err:
         read_report(fifo)
     assert "not a regular file" in str(err.value)
+
+
+def test_5_a_log_planted_mid_run_never_stops_the_rollback(tmp_path):
+    """Checked once before anything is done; a log loosened since is not written, and the
+    rollback still runs (a planted file must not keep a change in force)."""
+    from krkn_tui.records import AuditLog
+    from krkn_tui.rollback.service import RollbackService
+
+    marker = tmp_path / "marker"
+    path = plant(tmp_path / "versions", meta() + body(marker))
+    log_path = tmp_path / "versions-audit.jsonl"
+    service = RollbackService(tmp_path / "versions", lambda: object(), audit=AuditLog(log_path, "r1"))
+    service.check_audit()
+    os.chmod(log_path, 0o666)
+    [result] = service.execute([path])
+    assert result.status == "executed" and marker.read_text() == "ran\n"
+    assert log_path.read_text() == ""

@@ -124,6 +124,7 @@ class RollbackService:
         self.retry_deadline = retry_deadline
         self.on_event = on_event
         self.journal = journal  # rollback.mirror links of journaled runs: asked before a step, told after
+        self._audit_checked = False
         # rollback.mirror.JournalSettings: without ``journal``, each request takes the Leases of the
         # journaled runs it touches (and releases them after), so no guard runs the same steps.
         self.journal_settings = journal_settings
@@ -154,9 +155,13 @@ class RollbackService:
             self.audit.record(event)
 
     def check_audit(self) -> None:
-        """UserError, before anything is done, if the audit log is not a private file of ours."""
-        if self.audit is not None:
+        """UserError, before anything is done, if the audit log is not a private file of ours.
+
+        Checked once per service: a rollback in the middle of a run must never be stopped by a
+        log planted since (the log then refuses to be written, and says so once)."""
+        if self.audit is not None and not self._audit_checked:
             self.audit.check()
+            self._audit_checked = True
 
     def _step_event(self, event: Event) -> None:
         self.record(event)
