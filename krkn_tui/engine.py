@@ -40,6 +40,7 @@ from .records import AuditLog, audit_path, check_reports, write_report
 from .rollback import RunRollback
 from .rollback.mirror import RunMirror
 from .rollback.service import EXECUTABLE, RollbackService
+from .run_watch import RunWatch
 from .scenarios.base import Interrupted, Outcome, ScenarioContext, ScenarioFailed, plugin_for
 from .scenarios.krkn_only import UNSUPPORTED_NOTE
 
@@ -104,6 +105,8 @@ class Engine:
         self.stop = stop or threading.Event()
         self.dry_run = dry_run
         self._emit_cb = emit or (lambda _e: None)
+        # Checks, blast radius, the run's pods and its timeline (see run_watch's policy).
+        self.watch = RunWatch(config, self.api_client, self._emit, self.stop, dry_run)
         self._kubeconfig, self._context = kubeconfig, context
         self._identity = None
         # Every version file records the cluster it changes (read before the first one is written).
@@ -142,6 +145,7 @@ class Engine:
                 "file": event.file, "status": event.STATUS, "error": event.error,
                 "seconds": round(seconds, 3) if seconds is not None else None,
                 "during": "rollback" if self.rolling_back else "restore"})
+        self.watch.on_event(event)
         self._emit_cb(event)
 
     def api_client(self):
@@ -179,6 +183,20 @@ class Engine:
 
     def _run(self, planned: list[PlannedScenario], started: float) -> RunResult:
         results: list[dict] = []
+        watch = self.watch
+        try:
+            watch.preview(planned)
+        except Exception as e:  # the blast radius is information: a run is not refused for it
+            self._emit(Step("", "", f"blast radius unavailable: {_one_line(e)}"))
+        if not watch.steady_state_before():
+            status = "refused"  # nothing touched: a failing steady state is no baseline
+        else:
+            watch.start(watch.watched_namespaces())
+            status = self._scenarios(planned, results)
+            watch.finish()
+        return self._finish(status, started, results)
+
+    def _scenarios(self, planned: list[PlannedScenario], results: list[dict]) -> str:
         status = "passed"
         started_one = False
         try:
@@ -200,9 +218,16 @@ class Engine:
                             status = "failed"
                             if self.config.auto_rollback:
                                 self._roll_back("scenario failed")
+            if self.watch.abort is not None:  # the check failed after the last scenario's end
+                raise Interrupted()
         except Interrupted:
-            status = "interrupted"
-            self._roll_back("stop requested")
+            abort = self.watch.abort
+            status = "aborted" if abort else "interrupted"
+            self._roll_back(f"check {abort['check']} failed" if abort else "stop requested")
+            self.watch.rolled_back()
+        return status
+
+    def _finish(self, status: str, started: float, results: list[dict]) -> RunResult:
         rollback_steps = self._rollback_steps
         if status == "passed" and not self.dry_run:
             self._archive_run()
@@ -216,6 +241,8 @@ class Engine:
             "versions_dir": str(self.config.versions_dir),
             "scenarios": results,
             "rollback": rollback_steps,
+            "cluster": self._cluster_record(),
+            **self.watch.record(),
         }
         report_path = None
         if not self.dry_run:
@@ -234,12 +261,22 @@ class Engine:
         self._emit(ScenarioFinished(**result))
         return result
 
+    def _cluster_record(self) -> dict | None:
+        """Which cluster the run was on, for the report (None when it cannot be read now)."""
+        try:
+            return self.cluster_identity().to_dict()
+        except Exception:
+            return None
+
     def _run_one(self, item: PlannedScenario, spec: Any, spec_index: int, iteration: int) -> dict:
         label = getattr(spec, "id", None) or f"{item.file.name}#{spec_index}"
         self._emit(ScenarioStarted(item.index, item.scenario_type, str(item.file), label, iteration))
-        t0 = time.monotonic()
+        t0, wall = time.monotonic(), time.time()
+        problem = self.watch.preview_problem(item.index, spec_index) if self.dry_run else None
         try:
             self.stop_check()
+            if problem:  # a dry run marks what the preview found failing, without running it
+                raise ScenarioFailed(f"blast radius: {problem}")
             ctx = ScenarioContext(
                 api_client=self.api_client(), rollback=self.rollback, scenario_type=item.scenario_type,
                 file=item.file, stop=self.stop, emit=self._emit, executor=self.service.executor(),
@@ -257,7 +294,7 @@ class Engine:
                   "iteration": iteration, "status": outcome.status, "message": outcome.message,
                   "seconds": round(time.monotonic() - t0, 3), "details": outcome.details}
         self._emit(ScenarioFinished(**result))
-        return result
+        return {**result, "started": wall}
 
     def stop_check(self) -> None:
         if self.stop.is_set():

@@ -137,7 +137,7 @@ class RunArchived(Event, event="run_archived"):
 
 @dataclass(frozen=True)
 class RunFinished(Event, event="run_finished"):
-    status: str  # passed | failed | interrupted
+    status: str  # passed | failed | interrupted | aborted (a check stopped it) | refused (steady state failed)
     report: str | None = None
     skipped: int = 0  # scenarios of types krkn-tui does not run (--skip-unsupported)
 
@@ -148,7 +148,7 @@ class RunFinished(Event, event="run_finished"):
 
 def run_exit_code(status: str) -> int:
     """`krkn-tui run`'s exit code for a run's status (a signal's own 128+N is the caller's)."""
-    return {"passed": 0, "failed": 1}.get(status, 130)
+    return {"passed": 0, "failed": 1, "aborted": 3, "refused": 3}.get(status, 130)
 
 
 # -- rollback ---------------------------------------------------------------------------------
@@ -323,3 +323,61 @@ class RollbackRunFinished(Event, event="rollback_run_finished"):
     @property
     def failed(self) -> list[StepRecord]:
         return [s for s in self.steps if s.status not in ("executed", "skipped")]
+
+
+# -- steady-state checks and the blast radius ---------------------------------------------------
+
+@dataclass(frozen=True)
+class ScenarioPreviewed(Event, event="scenario_previewed"):
+    """What one scenario will touch, read before the run; ``problem`` set: it would fail before
+    any change (it matches nothing, or it is refused). ``lines``: the preview, said once."""
+
+    index: int
+    scenario_type: str
+    id: str
+    problem: str | None = None
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckProbed(Event, event="check_probed"):
+    """One probe of one steady-state check (every interval during the run)."""
+
+    name: str
+    ok: bool
+    latency: float
+    seen: str
+    phase: str  # before | during | after
+    failures: int = 0
+    probes: int = 0
+
+
+@dataclass(frozen=True)
+class CheckChanged(Event, event="check_changed"):
+    """A check turned passing or failing (its first probe counts as a change)."""
+
+    name: str
+    state: str  # passing | failing
+    seen: str
+    phase: str
+    abort: bool = False
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class CheckAborted(Event, event="check_aborted"):
+    """An aborting check failed during the run: the run stops now and rolls back."""
+
+    name: str
+    seen: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class SteadyState(Event, event="steady_state"):
+    """Every check probed before the first scenario (failing: the run is refused) or after the
+    run and its rollback (failing: the steady state was not restored in time)."""
+
+    phase: str  # before | after
+    ok: bool
+    failing: tuple[str, ...] = ()

@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import UserError
 from .events import (
+    CheckAborted,
     ClusterChange,
     Event,
     RollbackArchived,
@@ -37,10 +38,11 @@ from .rollback.fsio import ensure_private_dir, open_private, write_atomic
 
 log = logging.getLogger(__name__)
 
-# What the audit log keeps: every change to the cluster, every rollback step, and the run's bounds.
-AUDITED = (ClusterChange, RollbackRegistered, RollbackStarted, RollbackExecuted, RollbackFailed, RollbackRefused,
-           RollbackArchived, StaleTempRemoved, RollbackExecutedElsewhere, RollbackClusterForced, RollbackFromJournal,
-           RunLeftAlone, JournalNotUpdated, RunStarted, RunFinished)
+# What the audit log keeps: every change to the cluster, every rollback step, the run's bounds,
+# and a check that stopped a run (why its rollback happened).
+AUDITED = (CheckAborted, ClusterChange, RollbackRegistered, RollbackStarted, RollbackExecuted, RollbackFailed,
+           RollbackRefused, RollbackArchived, StaleTempRemoved, RollbackExecutedElsewhere, RollbackClusterForced,
+           RollbackFromJournal, RunLeftAlone, JournalNotUpdated, RunStarted, RunFinished)
 
 
 def reports_dir(versions_dir: Path) -> Path:

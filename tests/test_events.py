@@ -120,6 +120,7 @@ AUDIT_KEYS = {
     ev.RunLeftAlone: ("run_left_alone", {"error"}),
     ev.JournalNotUpdated: ("journal_not_updated", {"file", "error"}),
     ev.RunFinished: ("run_finished", {"status", "report", "skipped"}),
+    ev.CheckAborted: ("check_aborted", {"name", "seen", "at"}),  # why the rollback that follows ran
 }
 
 

@@ -140,3 +140,31 @@ def _(e: ev.RollbackRunFinished) -> str:
     done = len(e.steps) - len(e.failed) - skipped
     return f"rollback finished: {done} done, {len(e.failed)} failed" + (f", {skipped} skipped" if skipped else "")
 
+
+@render.register
+def _(e: ev.ScenarioPreviewed) -> str:
+    return "\n".join(["blast radius " + e.lines[0], *e.lines[1:]]) if e.lines else \
+        f"blast radius [{e.index}] {e.scenario_type} [{e.id}]: " + (e.problem or "nothing to show")
+
+
+@render.register
+def _(e: ev.CheckProbed) -> None:
+    return None  # said when the state changes (CheckChanged)
+
+
+@render.register
+def _(e: ev.CheckChanged) -> str:
+    return f"  check {e.name}: {e.state} ({e.phase}): {e.seen}"
+
+
+@render.register
+def _(e: ev.CheckAborted) -> str:
+    return f"check {e.name} failed ({e.seen}): stopping the run and rolling back"
+
+
+@render.register
+def _(e: ev.SteadyState) -> str:
+    if e.ok:
+        return f"steady state {e.phase}: ok"
+    then = ": run refused, nothing changed" if e.phase == "before" else ": not restored in time"
+    return f"steady state {e.phase}: FAILING ({', '.join(e.failing)}){then}"

@@ -440,7 +440,7 @@ def human_age(seconds: float | None) -> str:
 @dataclass(frozen=True)
 class LogEntry:
     time: float
-    kind: str  # ADDED | MODIFIED | DELETED | SYNC
+    kind: str  # ADDED | MODIFIED | DELETED | SYNC, or CHECK for a check's transition (note)
     key: str
     detail: str = ""
 
@@ -469,6 +469,11 @@ class PodTable:
         self.log: deque[LogEntry] = deque(maxlen=log_limit)
         self.log_total = 0  # entries ever logged: a reader knows how many it has not seen
         self.synced = False
+
+    def note(self, entry: LogEntry) -> None:
+        """An entry from outside the watch (a check turning red), in the log among the pods'."""
+        self.log.append(entry)
+        self.log_total += 1
 
     def apply(self, events: Iterable[BufferedEvent]) -> TableChanges:
         """Fold a drained batch in; the result names only the keys whose row differs now."""

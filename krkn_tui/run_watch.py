@@ -1,0 +1,129 @@
+"""What a run watches besides its scenarios: the blast radius before it starts, the steady-state
+checks (before the first scenario, during the run at their interval, after the rollback), the
+pods of the namespaces it touches, and one timeline of all of it.
+
+Policy:
+- A failing check before the first scenario refuses the run: nothing is changed.
+- During the run, the first failure of an aborting check (`exit_on_failure: true`, or `abort:
+  true`) sets the run's stop event, the same one the emergency stop and signals set: the
+  scenario unwinds at once and the run's pending files roll back. The report says which check,
+  when, what it saw, and how long it took from that probe to the end of the rollback.
+- After the run (and its rollback), every check is probed until all pass or `recovery_timeout`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from . import events as ev
+from .checks.runner import CheckRunner, CheckState
+from .checks.probes import Observation
+from .config import Config
+from .scenarios.preview import ScenarioPreview, preview_plan
+from .timeline import PodTimeline, Timeline, TimelineEntry, entry_for_event
+
+
+class RunWatch:
+    def __init__(self, config: Config, api_client: Callable[[], Any], emit: Callable[[ev.Event], None],
+                 stop: threading.Event, dry_run: bool = False):
+        self.config = config
+        self.api_client = api_client
+        self.emit = emit
+        self.stop = stop
+        self.dry_run = dry_run
+        self.timeline = Timeline()
+        self.previews: list[ScenarioPreview] = []
+        self.checks = CheckRunner(config.checks, api_client, on_probe=self._on_probe) if config.checks else None
+        self.abort: dict | None = None
+        self.steady: dict[str, Any] = {}
+        self._pods: PodTimeline | None = None
+
+    # -- before ---------------------------------------------------------------------------------
+
+    def preview(self, planned: list) -> list[ScenarioPreview]:
+        self.previews = preview_plan(planned, self.api_client(), self.config)
+        for p in self.previews:
+            self.emit(ev.ScenarioPreviewed(p.index, p.scenario_type, p.id, p.problem, tuple(p.lines())))
+        return self.previews
+
+    def preview_problem(self, index: int, spec_index: int) -> str | None:
+        """The preview's failure for one spec (previews are in plan order, one per spec)."""
+        same = [p for p in self.previews if p.index == index]
+        return same[spec_index].problem if spec_index < len(same) else None
+
+    def steady_state_before(self) -> bool:
+        if self.checks is None:
+            return True
+        self.checks.probe_all("before")
+        return self._steady("before", not self.checks.failing())
+
+    def start(self, namespaces: set[str]) -> None:
+        if namespaces and not self.dry_run:
+            self._pods = PodTimeline(self.api_client, namespaces)
+        if self.checks is not None:
+            self.checks.start(self._on_abort)
+
+    def watched_namespaces(self) -> set[str]:
+        found = {c.namespace for c in self.config.checks.checks if hasattr(c, "namespace")}
+        for p in self.previews:
+            for t in p.targets:
+                if t.kind == "namespaces":
+                    found.update(n.split(" ")[0] for n in t.names)
+                elif t.kind == "pods":
+                    found.update(n.split("/")[0] for n in t.names if "/" in n)
+        return found
+
+    # -- during -----------------------------------------------------------------------------------
+
+    def _on_probe(self, st: CheckState, obs: Observation, changed: bool, phase: str) -> None:
+        self.emit(ev.CheckProbed(st.name, obs.ok, obs.latency, obs.seen, phase, st.failures, st.probes))
+        if changed:
+            self.emit(ev.CheckChanged(st.name, st.state, obs.seen, phase, st.check.abort, obs.at))
+
+    def _on_abort(self, st: CheckState, obs: Observation) -> None:
+        self.abort = {"check": st.name, "at": obs.at, "seen": obs.seen, "what": st.check.describe()}
+        self.emit(ev.CheckAborted(st.name, obs.seen, obs.at))
+        self.stop.set()
+
+    def on_event(self, event: ev.Event) -> None:
+        self.timeline.add(entry_for_event(event))
+
+    def rolled_back(self) -> None:
+        """Called when the rollback that follows an abort is over: the measured figure."""
+        if self.abort is not None and "rolled_back_at" not in self.abort:
+            now = time.time()
+            self.abort["rolled_back_at"] = now
+            self.abort["seconds_to_rolled_back"] = round(now - self.abort["at"], 3)
+
+    # -- after ------------------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Stop watching, then probe every check until all pass (steady state restored) or time out."""
+        if self._pods is not None:
+            self.timeline.extend(self._pods.stop())
+            self._pods = None
+        if self.checks is None:
+            return
+        self.checks.stop()
+        t0 = time.monotonic()
+        # A dry run changed nothing: one probe says how things stand, there is nothing to wait for.
+        ok = self.checks.wait_passing("after", 0 if self.dry_run else self.config.checks.recovery_timeout)
+        self.steady["after_seconds"] = round(time.monotonic() - t0, 3)
+        self._steady("after", ok)
+
+    def _steady(self, phase: str, ok: bool) -> bool:
+        failing = tuple(st.name for st in self.checks.failing()) if self.checks else ()
+        self.steady[phase] = ok
+        self.emit(ev.SteadyState(phase, ok, failing))
+        return ok
+
+    def record(self) -> dict:
+        out: dict[str, Any] = {"timeline": self.timeline.record(), "preview": [p.record() for p in self.previews]}
+        if self.checks is not None:
+            out["checks"] = {"interval": self.checks.interval, "checks": [st.summary() for st in self.checks.states]}
+            out["steady_state"] = dict(self.steady)
+        if self.abort is not None:
+            out["abort"] = dict(self.abort)
+        return out
