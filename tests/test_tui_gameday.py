@@ -39,3 +39,53 @@ async def test_a_scenario_matching_nothing_is_marked_failing_in_the_dialog(tmp_p
         assert "1 scenario(s) would FAIL before any change" in _detail(app)
         assert "matched 0 pods" in _detail(app)
         await pilot.press("n")
+
+
+def _check_config(tmp_path, namespace, hold=120):
+    (tmp_path / "scale.yaml").write_text(
+        f"scenarios:\n  - namespace: ^{namespace}$\n    mode: scale\n    sleep: {hold}\n    duration: {hold}\n")
+    (tmp_path / "config.yaml").write_text(
+        "kraken:\n  chaos_scenarios:\n    - service_disruption_scenarios:\n        - scale.yaml\n"
+        "tunings:\n  wait_duration: 0\n  iterations: 1\n"
+        "health_checks:\n  interval: 0.5\n"
+        f"krkn_tui:\n  recovery_timeout: 30\n  checks:\n    - name: web-up\n      type: deployment_available\n"
+        f"      namespace: {namespace}\n      deployment: web\n      abort: true\n")
+
+
+async def test_an_aborting_check_shows_red_stops_the_run_and_lands_on_the_timeline(tmp_path, kubeconfig, namespace,
+                                                                                  apps):
+    apps.create_namespaced_deployment(namespace, deployment("web", namespace, 2))
+    wait_for(lambda: (apps.read_namespaced_deployment_status("web", namespace).status.ready_replicas or 0) == 2)
+    _check_config(tmp_path, namespace)
+    app = console(tmp_path, kubeconfig=kubeconfig, namespace=namespace)
+    async with app.run_test(size=SIZE) as pilot:
+        header = app.screen.query_one("#header")
+        assert "○ web-up not probed" in str(header.render())
+        await pilot.press("space", "r", "y")
+        await until(pilot, lambda: app.last_result is not None, timeout=120, what="the run's end")
+        await pilot.pause(0.2)
+        assert app.last_result.status == "aborted" and app.last_result.exit_code == 3
+        assert app.check_board.cells["web-up"].failures >= 1
+        run_log = "\n".join(app.views["picker"].query_one("#run-log").lines)
+        assert "check web-up: failing (during)" in run_log and "check web-up FAILED" in run_log
+        assert "steady state after: ok" in run_log
+        header_text = str(app.screen.query_one("#header").render())
+        assert "● web-up passing" in header_text and "✗" in header_text  # green again, failures counted
+        await pilot.press("2")
+        await pilot.pause(0.2)
+        pod_log = "\n".join(app.screen.query_one("#pod-events").lines)
+        assert "CHECK    web-up  failing (during)" in pod_log
+        await pilot.press("4")
+        await pilot.pause(0.2)
+        timeline = "\n".join(app.screen.query_one("#timeline-log").lines)
+        for text in ("started (service_disruption_scenarios)", "web-up failing (during)", "rollback of 1 file(s)",
+                     "executed: service_disruption_scenarios_", f"{namespace}/web-"):
+            assert text in timeline, text
+        chart = str(app.screen.query_one("#timeline-chart").render())
+        assert chart.splitlines()[0].startswith("scenario") and "▼" in chart
+        await pilot.press("w")
+        await pilot.pause(0.2)
+        html = app.last_report
+        assert html is not None and html.suffix == ".html" and html.with_suffix(".md").is_file()
+        assert "Stopped by a check" in html.read_text()
+    assert apps.read_namespaced_deployment("web", namespace).spec.replicas == 2

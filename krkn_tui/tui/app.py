@@ -1,4 +1,5 @@
-"""The console: three views (1 scenarios, 2 pods, 3 versions), one run at a time, a pod watch.
+"""The console: four views (1 scenarios, 2 pods, 3 versions, 4 timeline), one run at a time, a
+pod watch, and the steady-state checks' strip in the header.
 
 Threads never touch widgets. The engine's worker and the pod watcher append to deques, drained
 together inside ``batch_update()`` (measured: as fast as events arrive, where a message per
@@ -24,19 +25,23 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from ..errors import UserError
-from ..events import Event, RollbackRunStarted, RunFinished, ScenarioStarted
+from ..events import CheckChanged, CheckProbed, Event, RollbackRunStarted, RunFinished, ScenarioStarted
 from ..kube.client import describe_target, load_api_client
-from ..kube.podwatch import KubePodSource, PodTable, PodWatcher, describe_error
+from ..kube.podwatch import KubePodSource, LogEntry, PodTable, PodWatcher, describe_error
 from ..rollback.mirror import JournalSettings
 from ..rollback.service import RollbackService
 from ..sanitize import one_line
+from ..timeline import Timeline, entry_for_event, pod_entry
 from .commands import ConsoleCommands
 from .screens.base import allowed
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
 from .screens.picker import PickerScreen
 from .screens.pods import PodsScreen
+from .screens.timeline import TimelineScreen
 from .settings import ConsoleSettings, load_console_config
+from .widgets.check_strip import CheckBoard
+from .widgets.run_panel import RunPanel
 
 if TYPE_CHECKING:
     from ..engine import RunResult
@@ -57,7 +62,7 @@ WAKE_DELAY_SECONDS = 0.003
 # A drain that took more pod events than this means a burst: leave it to the 100 ms timer, as
 # each drain costs a frame (measured: 20 ms drains at 2,000 events/s doubled key latency).
 BURST_EVENTS = 8
-VIEWS = {"picker": PickerScreen, "pods": PodsScreen, "versions": _versions_screen}
+VIEWS = {"picker": PickerScreen, "pods": PodsScreen, "versions": _versions_screen, "timeline": TimelineScreen}
 THEMES = ("textual-dark", "textual-light")
 
 
@@ -69,6 +74,11 @@ class KrknConsole(App[int]):
         Binding("1", "show('picker')", "Scenarios", id="view-picker", tooltip="Scenario picker and run progress"),
         Binding("2", "show('pods')", "Pods", id="view-pods", tooltip="Live pod table and pod events"),
         Binding("3", "show('versions')", "Versions", id="view-versions", tooltip="Rollback version files"),
+        Binding("4", "show('timeline')", "Timeline", id="view-timeline",
+                tooltip="Timeline: scenarios, pods, checks and rollback on one axis"),
+        # Not in the footer (the versions view's keys fill it): in the help and the palette.
+        Binding("w", "write_report", "Report", id="write-report", show=False,
+                tooltip="Write the last run's report (Markdown and HTML)"),
         Binding("ctrl+e", "emergency_stop", "E-STOP", id="emergency-stop", priority=True,
                 tooltip="Emergency stop: stop the run and roll back its pending changes"),
         Binding("question_mark", "help", "Help", id="help", tooltip="List the keys of this view"),
@@ -81,6 +91,7 @@ class KrknConsole(App[int]):
     server_version = reactive("…")
     watch_state = reactive("off")
     run_state = reactive("idle")
+    checks_changed = reactive(0)  # bumped when the check strip changes: the header redraws
     target_text = reactive("")
 
     class WatchState(Message):
@@ -123,6 +134,10 @@ class KrknConsole(App[int]):
         self.engine_done = threading.Event()
         self.engine_done.set()
         self.last_result: RunResult | None = None
+        self.last_report = None  # the HTML report the `w` key wrote last
+        # The session's timeline (engine events and pod events) and the checks' strip.
+        self.timeline = Timeline()
+        self.check_board = CheckBoard(self.loaded.config.checks.checks if self.loaded.config else ())
         self._quit_after_run = False
         self.views: dict[str, object] = {}
         for name in VIEWS:
@@ -242,12 +257,28 @@ class KrknConsole(App[int]):
         with self.batch_update():
             if pod_events:
                 changes = self.pod_table.apply(pod_events)
+                self.timeline.extend(pod_entry(entry) for entry in changes.log)
                 pods = self.views.get("pods")
                 if pods is not None and pods.is_mounted:
                     pods.sync(changes)
             if events:
+                self.timeline.extend(entry_for_event(e) for e in events)
                 self.views["picker"].apply_engine_events(events)
                 self._follow_run_state(events)
+            if isinstance(self.screen, TimelineScreen):
+                self.screen.sync()
+
+    def on_run_panel_check_event(self, message: RunPanel.CheckEvent) -> None:
+        """A check's probe goes to the header's strip, its transition also to the pod event log."""
+        e = message.event
+        if isinstance(e, CheckProbed):
+            self.check_board.probed(e.name, e.ok, e.latency, e.failures)
+            self.checks_changed += 1
+        elif isinstance(e, CheckChanged):
+            self.pod_table.note(LogEntry(e.at or time.time(), "CHECK", e.name, f"{e.state} ({e.phase}): {e.seen}"))
+            pods = self.views.get("pods")
+            if pods is not None and pods.is_mounted:
+                pods.write_new_log_lines()
 
     def _follow_run_state(self, events: list[Event]) -> None:
         for e in events:
@@ -311,6 +342,23 @@ class KrknConsole(App[int]):
     def action_show(self, view: str) -> None:
         if self.current_mode != view:
             self.switch_mode(view)
+
+    def action_write_report(self) -> None:
+        """The last run's report for people, beside its JSON report: RUN.md and RUN.html."""
+        result = self.last_result
+        if result is None or result.report_path is None:
+            self.notify("No run report yet: run scenarios first (a dry run writes none).", severity="warning")
+            return
+        from ..report import read_report, write_report_file
+
+        try:
+            report = read_report(result.report_path)
+            md = write_report_file(report, "md", result.report_path.with_suffix(".md"))
+            self.last_report = write_report_file(report, "html", result.report_path.with_suffix(".html"))
+        except UserError as exc:
+            self.notify(f"report not written: {exc}", severity="error", timeout=10)
+            return
+        self.notify(f"report written: {md} and {self.last_report.name}", timeout=10)
 
     def action_emergency_stop(self) -> None:
         if not self.run_active:

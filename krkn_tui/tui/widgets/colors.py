@@ -17,7 +17,7 @@ MEANING = {
     # scenario and run results
     "passed": "text-success", "error": "text-error", "interrupted": "text-error", "running": "text-warning",
     # pod events
-    "ADDED": "text-success", "MODIFIED": "text-warning", "DELETED": "text-error",
+    "ADDED": "text-success", "MODIFIED": "text-warning", "DELETED": "text-error", "CHECK": "text-accent",
 }
 
 

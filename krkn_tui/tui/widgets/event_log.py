@@ -14,7 +14,7 @@ from textual.widgets import Log
 from .colors import style_for
 
 LOG_LINES = 1000
-_KIND = re.compile(r"\b(ADDED|MODIFIED|DELETED|SYNC)\b")
+_KIND = re.compile(r"\b(ADDED|MODIFIED|DELETED|SYNC|CHECK)\b")
 
 
 class KindHighlighter(Highlighter):

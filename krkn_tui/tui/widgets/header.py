@@ -10,10 +10,11 @@ from textual.widgets import Static
 
 from ..rows import tilde
 
-WATCHED = ("server_version", "watch_state", "run_state", "target_text")
+WATCHED = ("server_version", "watch_state", "run_state", "target_text", "checks_changed")
 
 
-BAD = ("reconnecting", "unreachable", "stopping", "rolling back", "failed", "error", "interrupted", "cannot")
+BAD = ("reconnecting", "unreachable", "stopping", "rolling back", "failed", "error", "interrupted", "cannot",
+       "aborted", "refused")
 BUSY = ("relisting", "connecting", "running")
 GOOD = ("connected", "passed")
 
@@ -50,4 +51,8 @@ def render_header(app) -> Content:
     )
     if not app.journal_settings.enabled:  # said only when off: on is the default
         line2 = line2 + Content.assemble(" │ ", ("cluster journal off", "$text-warning"))
-    return Content("\n").join([line1, line2])
+    lines = [line1, line2]
+    board = getattr(app, "check_board", None)
+    if board:  # the config's steady-state checks: name, state, last latency, failures
+        lines.append(board.content())
+    return Content("\n").join(lines)

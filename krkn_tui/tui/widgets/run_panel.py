@@ -126,6 +126,13 @@ class RunPanel(VerticalScroll):
     def run_log(self, text: str) -> None:
         self.query_one("#run-log", Log).write_line(visible(text))
 
+    class CheckEvent(Message):
+        """A check's probe or transition, for the app's check strip and pod event log."""
+
+        def __init__(self, event: ev.CheckProbed | ev.CheckChanged):
+            super().__init__()
+            self.event = event
+
     @on(EngineEvents)
     def _engine_events(self, message: EngineEvents) -> None:
         for event in message.events:
@@ -254,3 +261,30 @@ class RunPanel(VerticalScroll):
         self.set_class(e.status != "passed", "-failed")
         self.set_class(e.status == "passed", "-passed")
         self.run_log(f"run {e.status} (exit {e.exit_code})")
+
+    # -- steady-state checks and the blast radius: the run log, the header's check strip, the
+    # pod event log (transitions), and the timeline (the app adds every event to it) ----------
+
+    @apply.register
+    def _(self, e: ev.ScenarioPreviewed) -> None:
+        for line in e.lines:
+            self.run_log(line)
+
+    @apply.register
+    def _(self, e: ev.CheckProbed) -> None:
+        self.post_message(self.CheckEvent(e))  # the header's strip is the app's
+
+    @apply.register
+    def _(self, e: ev.CheckChanged) -> None:
+        self.run_log(f"check {e.name}: {e.state} ({e.phase}): {e.seen}")
+        self.post_message(self.CheckEvent(e))
+
+    @apply.register
+    def _(self, e: ev.CheckAborted) -> None:
+        self.set_status(f"check {e.name} failed: stopping and rolling back")
+        self.run_log(f"check {e.name} FAILED ({e.seen}): stopping the run and rolling back")
+
+    @apply.register
+    def _(self, e: ev.SteadyState) -> None:
+        state = "ok" if e.ok else f"FAILING ({', '.join(e.failing)})"
+        self.run_log(f"steady state {e.phase}: {state}")
