@@ -42,23 +42,42 @@ def row_of(picker, file_name: str) -> int:
     return next(i for i, r in enumerate(picker.rows) if r.file_label.endswith(file_name))
 
 
-async def capture(versions: Path) -> list[Path]:
-    cluster = LocalCluster()
-    app = KrknConsole(ConsoleSettings(kubeconfig=str(cluster.kubeconfig), context="krkn-local",
-                                      config_path=REPO / "config.yaml", versions_dir=versions,
-                                      namespace="krkn-demo"))
-    shots: list[Path] = []
+def demo_console(versions: Path) -> KrknConsole:
+    """The console on the local cluster's demo namespace with the repo's config.yaml."""
+    return KrknConsole(ConsoleSettings(kubeconfig=str(LocalCluster().kubeconfig), context="krkn-local",
+                                       config_path=REPO / "config.yaml", versions_dir=versions,
+                                       namespace="krkn-demo"))
 
-    def shot(name: str) -> None:
-        shots.append(Path(app.save_screenshot(f"{name}.svg", str(HERE))))
+
+def shooter(app: KrknConsole, shots: list[Path]):
+    """shot(name): save screenshots/NAME.svg and remember it for the PNG conversion."""
+    return lambda name: shots.append(Path(app.save_screenshot(f"{name}.svg", str(HERE))))
+
+
+async def connected(pilot) -> None:
+    app = pilot.app
+    await wait(pilot, lambda: app.watch_state == "connected" and app.server_version.startswith("v"))
+
+
+async def mark(pilot, *files: str):
+    """Mark the picker's rows of these scenario files; returns the picker's table."""
+    picker = pilot.app.views["picker"]
+    table = picker.query_one("#scenarios")
+    for name in files:
+        table.move_cursor(row=row_of(picker, name))
+        await pilot.press("space")
+    return table
+
+
+async def capture(versions: Path) -> list[Path]:
+    app = demo_console(versions)
+    shots: list[Path] = []
+    shot = shooter(app, shots)
 
     async with app.run_test(size=SIZE) as pilot:
-        await wait(pilot, lambda: app.watch_state == "connected" and app.server_version.startswith("v"))
+        await connected(pilot)
         picker = app.views["picker"]
-        table = picker.query_one("#scenarios")
-        for name in ("pod_kill.yaml", "app_outage.yaml"):
-            table.move_cursor(row=row_of(picker, name))
-            await pilot.press("space")
+        table = await mark(pilot, "pod_kill.yaml", "app_outage.yaml")
         await pilot.pause(0.3)
         shot("picker")
         await pilot.press("r")

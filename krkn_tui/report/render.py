@@ -35,6 +35,11 @@ def _secs(value: Any) -> str:
     return "-" if n is None else f"{n:.2f}s" if n < 10 else f"{n:.1f}s"
 
 
+def _ms(value: Any) -> str:
+    n = number(value)
+    return "-" if n is None else f"{n * 1000:.0f} ms"
+
+
 def _cluster(report: dict) -> str:
     c = mapping(report.get("cluster"))
     if not c:
@@ -113,7 +118,7 @@ def render_markdown(report: dict) -> str:
     lines += ["## Steady-state checks", ""]
     lines += _md_table(["check", "what", "aborts", "state", "probes", "failures", "last latency"], [
         [text(c.get("name")), text(c.get("what")), "yes" if c.get("abort") is True else "no", text(c.get("state")),
-         text(c.get("probes")), text(c.get("failures")), _secs(c.get("last_latency"))] for c in checks])
+         text(c.get("probes")), text(c.get("failures")), _ms(c.get("last_latency"))] for c in checks])
     history = [[text(c.get("name")), _offset(number(t.get("at")), origin), text(t.get("phase")), text(t.get("state")),
                 text(t.get("seen"))] for c in checks for t in items(c.get("transitions"))]
     if history:
@@ -232,7 +237,7 @@ def render_html(report: dict) -> str:
     body += ["<h2>Steady-state checks</h2>", _html_table(
         ["check", "what", "aborts", "state", "probes", "failures", "last latency"],
         [[text(c.get("name")), text(c.get("what")), "yes" if c.get("abort") is True else "no", text(c.get("state")),
-          text(c.get("probes")), text(c.get("failures")), _secs(c.get("last_latency"))] for c in checks], [3])]
+          text(c.get("probes")), text(c.get("failures")), _ms(c.get("last_latency"))] for c in checks], [3])]
     history = [[text(c.get("name")), _offset(number(t.get("at")), origin), text(t.get("phase")), text(t.get("state")),
                 text(t.get("seen"))] for c in checks for t in items(c.get("transitions"))]
     if history:
