@@ -43,6 +43,7 @@ from .rollback.service import EXECUTABLE, RollbackService
 from .run_watch import RunWatch
 from .scenarios.base import Interrupted, Outcome, ScenarioContext, ScenarioFailed, plugin_for
 from .scenarios.krkn_only import UNSUPPORTED_NOTE
+from .signals import wait_for_stop
 
 Emit = Callable[[Event], None]
 
@@ -324,7 +325,7 @@ class Engine:
 
 
 def ctx_sleep(stop: threading.Event, seconds: float) -> None:
-    if seconds > 0 and stop.wait(seconds):
+    if seconds > 0 and wait_for_stop(stop, seconds):
         raise Interrupted()
     if stop.is_set():
         raise Interrupted()

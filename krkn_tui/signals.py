@@ -8,8 +8,29 @@ import os
 import signal
 import sys
 import threading
+import time
 
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+WAKE_SLICE = 0.2  # seconds: the longest a wait in the main thread delays a signal's handler
+
+
+def quiet_thread() -> None:
+    """Called first in every background thread of a run: the stop signals are then delivered to
+    the main thread alone, which runs their handlers at once and in signal-number order."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+
+
+def wait_for_stop(stop: threading.Event, seconds: float) -> bool:
+    """``stop.wait(seconds)`` in short slices. The kernel may deliver a signal to any thread
+    (a Lease renewer, a check, a pod watch), and Python runs its handler only when the main
+    thread wakes: one long wait would hold a Ctrl+C back until it ends."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return stop.is_set()
+        if stop.wait(min(left, WAKE_SLICE)):
+            return True
 
 
 class StopOnSignals:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from .probes import Observation, PodBaseline, probe
 from .spec import Check, ChecksConfig
+from ..signals import quiet_thread
 
 
 @dataclass
@@ -75,7 +76,7 @@ class CheckRunner:
     def probe_all(self, phase: str) -> list[CheckState]:
         """Every check once, in parallel (a slow endpoint does not hold the others)."""
         if self.states:
-            with ThreadPoolExecutor(max_workers=min(8, len(self.states))) as pool:
+            with ThreadPoolExecutor(max_workers=min(8, len(self.states)), initializer=quiet_thread) as pool:
                 list(pool.map(lambda st: self.probe_one(st, phase), self.states))
         return self.states
 
@@ -104,6 +105,7 @@ class CheckRunner:
             self._threads.append(t)
 
     def _monitor(self, st: CheckState, on_abort: OnAbort) -> None:
+        quiet_thread()
         while not self._halt.wait(self.interval):
             obs = self.probe_one(st, "during")
             if not obs.ok and st.check.abort:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
+from ..signals import quiet_thread
+
 # Event kinds in the buffer. SYNC carries a whole list (after a list or re-list).
 ADDED, MODIFIED, DELETED, SYNC = "ADDED", "MODIFIED", "DELETED", "SYNC"
 
@@ -278,6 +280,7 @@ class PodWatcher(threading.Thread):
     # -- the loop -----------------------------------------------------------------------------
 
     def run(self) -> None:
+        quiet_thread()
         delay = self.backoff[0]
         while not self.stopped:
             try:

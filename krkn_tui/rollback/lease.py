@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 
 from .fsio import pid_alive
 from .journal import A_RUN_ID, L_RUN, JournalError, api_call, label_value, origin_host
+from ..signals import quiet_thread
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +247,7 @@ class RunLease:
         self._thread.start()
 
     def _renew_loop(self) -> None:
+        quiet_thread()
         while not self._stop.wait(self.renew_every):
             try:
                 if not self.renew() and self.lost_to is not None:

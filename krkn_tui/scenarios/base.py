@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from ..events import ClusterChange, Event, Step
+from ..signals import wait_for_stop
 from ..yamlio import load_yaml_file
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class ScenarioContext:
 
     def sleep(self, seconds: float) -> None:
         """Wait, but wake at once when a stop is requested."""
-        if seconds > 0 and self.stop.wait(seconds):
+        if seconds > 0 and wait_for_stop(self.stop, seconds):
             raise Interrupted("stop requested")
         self.check_stop()
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
 from .specs import check_selector, section_entries
+from ..signals import quiet_thread
 
 
 # ---- the scenario file: spec and parser ----------------------------------------------------
@@ -203,6 +204,8 @@ class PodTracker:
 
     def _run(self) -> None:
         from kubernetes.client import ApiException
+
+        quiet_thread()
 
         delay = 0.2
         while not self._stopped.is_set():
@@ -427,7 +430,7 @@ class PodDisruptionPlugin(ScenarioPlugin):
                           trackers[p.metadata.namespace]) for p in victims]
             if spec.execution == "parallel":
                 ctx.check_stop()
-                with ThreadPoolExecutor(max_workers=min(len(kills), 16)) as pool:
+                with ThreadPoolExecutor(max_workers=min(len(kills), 16), initializer=quiet_thread) as pool:
                     list(pool.map(lambda k: _delete(core, k, spec.force, ctx), kills))
                 ctx.log(f"deleted {len(kills)} pods; waiting for replacements", 0.5)
                 _await_recovery(kills, ctx, spec.krkn_pod_recovery_time, claimed)
