@@ -139,11 +139,16 @@ def test_picker_after_a_run_light(stable, snap_compare):
     assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=after(finished_run, "ctrl+t"))
 
 
+def shown_detail(screen) -> str:
+    found = screen.query("#confirm-detail")
+    return str(found.first().render()) if found else ""
+
+
 async def confirm_open(pilot):
     await pilot.press("space", "down", "space", "r")
     # the blast radius: the fixed kubeconfig's server refuses; its answer reaches the dialog through
-    # call_from_thread, so wait for the dialog to show it, not only for the worker to end
-    await until(pilot, lambda: "cannot read the cluster" in str(getattr(pilot.app.screen, "detail", "")),
+    # call_from_thread, so wait for the widget to show it, not only for the worker to end
+    await until(pilot, lambda: "cannot read the cluster" in shown_detail(pilot.app.screen),
                 what="the blast radius answer in the dialog")
     await pilot.pause()
 

@@ -25,6 +25,7 @@ class ConfirmScreen(ModalScreen[bool]):
         super().__init__()
         self.title_text, self.body, self.confirm_label, self.danger = title, body, confirm_label, danger
         self.detail = detail
+        self._detail_widget: Static | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
@@ -32,7 +33,8 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(self.body, id="confirm-body", markup=False)
             if self.detail is not None:
                 with VerticalScroll(id="confirm-detail-scroll"):
-                    yield Static(self.detail, id="confirm-detail", markup=False)
+                    self._detail_widget = Static(self.detail, id="confirm-detail", markup=False)
+                    yield self._detail_widget
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel (n)", id="cancel")
                 yield Button(f"{self.confirm_label} (y)", id="confirm", variant="error" if self.danger else "primary")
@@ -41,9 +43,11 @@ class ConfirmScreen(ModalScreen[bool]):
         self.query_one("#cancel", Button).focus()
 
     def set_detail(self, detail: str | Content) -> None:
+        # Through the widget itself, not a query: an answer that arrives between compose and mount
+        # (a worker calling back from its thread) must not leave the dialog on its first text.
         self.detail = detail
-        if self.is_mounted:
-            self.query_one("#confirm-detail", Static).update(detail)
+        if self._detail_widget is not None:
+            self._detail_widget.update(detail)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "confirm")
