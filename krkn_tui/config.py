@@ -66,9 +66,35 @@ class ScenarioRef:
     @property
     def where(self) -> str:
         """One line: the file and how its relative path was resolved."""
-        if self.resolved_from == FROM_ABSOLUTE or not self.listed_as:
-            return str(self.file)
-        return f"{self.listed_as} -> {self.file} (relative to the {self.resolved_from})"
+        return describe_resolved(self.file, self.listed_as, self.resolved_from)
+
+
+def describe_resolved(path: Path, listed_as: str, resolved_from: str) -> str:
+    """``listed -> absolute (relative to the working directory)``; just the path when absolute."""
+    if resolved_from == FROM_ABSOLUTE or not listed_as:
+        return str(path)
+    return f"{listed_as} -> {path} (relative to the {resolved_from})"
+
+
+@dataclass(frozen=True)
+class ConfigPath:
+    """A path the config names under ``kraken`` (kubeconfig, versions folder) and where it was found."""
+
+    key: str  # kraken.kubeconfig_path or kraken.rollback_versions_directory
+    path: Path
+    listed_as: str
+    resolved_from: str
+    unused: Path | None = None  # the config-folder candidate, when it exists too (files there are not seen)
+
+    @property
+    def where(self) -> str:
+        also = f"; {self.unused} exists too and is not used" if self.unused else ""
+        return describe_resolved(self.path, self.listed_as, self.resolved_from) + also
+
+    @property
+    def relative_to(self) -> str:
+        """``relative to the working directory`` (or config folder); empty for an absolute path."""
+        return "" if self.resolved_from == FROM_ABSOLUTE else f"relative to the {self.resolved_from}"
 
 
 @dataclass
@@ -84,23 +110,23 @@ class Config:
     iterations: int = DEFAULT_ITERATIONS
     checks: ChecksConfig = field(default_factory=ChecksConfig)
     journal: JournalSettings = field(default_factory=JournalSettings)
+    # How kraken.kubeconfig_path and kraken.rollback_versions_directory were resolved (None: not set).
+    kubeconfig_from: ConfigPath | None = None
+    versions_from: ConfigPath | None = None
 
     @property
     def unsupported(self) -> list[ScenarioRef]:
         return [ref for ref in self.scenarios if not ref.supported]
 
 
-def _resolve(base: Path, value: str) -> Path:
-    """Expand ~ and make relative paths relative to the config's folder, keeping symlinked names."""
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        path = base / path
-    return Path(os.path.normpath(path.absolute()))
+def resolve_relative(base: Path, value: str, check_exists: bool = False) -> tuple[Path, str, Path | None]:
+    """The one rule for every relative path a config names (scenario files, kubeconfig, versions
+    folder): ``~`` expanded; then the working directory if the path exists there, as krkn (run
+    from its repository root) resolves it; else the config's folder, existing or not (a versions
+    folder not created yet is made there: the same place whichever folder the tool is run from).
 
-
-def _scenario_path(base: Path, value: str, check_files: bool) -> tuple[Path, str, Path | None]:
-    """``(path, resolved_from, other)``: the working directory first, as krkn does, then the
-    config's folder; ``other`` is the second place tried, for the not-found message."""
+    Returns ``(path, resolved_from, other)``; ``other`` is the working-directory candidate when
+    ``check_exists`` and neither place has the path, for the not-found message."""
     path = Path(value).expanduser()
     if path.is_absolute():
         return Path(os.path.normpath(path)), FROM_ABSOLUTE, None
@@ -108,9 +134,19 @@ def _scenario_path(base: Path, value: str, check_files: bool) -> tuple[Path, str
     from_config = Path(os.path.normpath(base / path))
     if os.path.lexists(from_cwd) or from_cwd == from_config:
         return from_cwd, (FROM_CONFIG if from_cwd == from_config else FROM_CWD), None
-    if os.path.lexists(from_config) or not check_files:
+    if os.path.lexists(from_config) or not check_exists:
         return from_config, FROM_CONFIG, None
     return from_config, FROM_CONFIG, from_cwd
+
+
+def _config_path(kraken: Section, base: Path, key: str) -> ConfigPath | None:
+    value = kraken.string(key)
+    if not value:
+        return None
+    path, resolved_from, _ = resolve_relative(base, value)
+    beside = Path(os.path.normpath(base / Path(value).expanduser()))
+    unused = beside if resolved_from == FROM_CWD and os.path.lexists(beside) else None
+    return ConfigPath(f"kraken.{key}", path, value, resolved_from, unused)
 
 
 def _reject_typos(section: Section, ours: Iterable[str], krkn: frozenset[str]) -> None:
@@ -183,7 +219,7 @@ def _scenarios(
             if not isinstance(name, str) or not name.strip():
                 raise UserError(f"expected a file path, got {describe(name)}", file=file, field=item)
             # A krkn-only type's file is never read, so a missing one does not stop the others.
-            path, resolved_from, other = _scenario_path(base, name, check_files and not krkn_only)
+            path, resolved_from, other = resolve_relative(base, name, check_files and not krkn_only)
             if check_files and not krkn_only:
                 _check_file(path, file, item, other)
             refs.append(ScenarioRef(scenario_type, path, len(refs), item, resolved_from, name, not krkn_only))
@@ -243,17 +279,17 @@ def load_config(
     _reject_typos(kraken, _KRAKEN_KEYS, _KRKN_KRAKEN_KEYS)
     base = Path(os.path.normpath(path.absolute())).parent
 
-    kubeconfig = kraken.string("kubeconfig_path")
-    versions = kraken.string("rollback_versions_directory", str(DEFAULT_VERSIONS_DIR))
+    kubeconfig = _config_path(kraken, base, "kubeconfig_path")
+    versions = _config_path(kraken, base, "rollback_versions_directory")
     extra = kraken.string_list("protected_namespaces")
 
     wait_duration, iterations = _tunings(top, kraken)
 
     return Config(
         path=path,
-        kubeconfig_path=_resolve(base, kubeconfig) if kubeconfig else None,
+        kubeconfig_path=kubeconfig.path if kubeconfig else None,
         auto_rollback=kraken.boolean("auto_rollback", True),
-        versions_dir=_resolve(base, versions),
+        versions_dir=versions.path if versions else DEFAULT_VERSIONS_DIR,
         protected_namespaces=DEFAULT_PROTECTED_NAMESPACES | frozenset(extra),
         allow_protected=kraken.boolean("allow_protected_namespaces", False),
         scenarios=_scenarios(kraken, base, known, check_files),
@@ -261,11 +297,15 @@ def load_config(
         iterations=iterations,
         checks=parse_checks(top),
         journal=_journal(kraken),
+        kubeconfig_from=kubeconfig,
+        versions_from=versions,
     )
 
 
 __all__ = [
     "Config",
+    "ConfigPath",
+    "resolve_relative",
     "DEFAULT_PROTECTED_NAMESPACES",
     "ScenarioRef",
     "load_config",

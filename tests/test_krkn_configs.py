@@ -30,6 +30,7 @@ EXPECTED_UNSUPPORTED = {
                     "syn_flood_scenarios", "network_chaos_ng_scenarios", "kubevirt_vm_outage"},
     "config_kubernetes.yaml": {"container_scenarios", "plugin_scenarios"},
     "config_old_tunings.yaml": {"syn_flood_scenarios"},
+    "config_local_paths.yaml": {"syn_flood_scenarios"},
 }
 
 
@@ -135,6 +136,42 @@ def test_tunings_that_disagree_are_an_error(tmp_path):
         load_config(_write(tmp_path, "kraken:\n  iterations: many\n"))
 
 
+def _krkn_repo_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "krkn"
+    shutil.copytree(KRKN_REPO, root)
+    return root
+
+
+def test_kubeconfig_and_versions_paths_follow_the_scenario_rule(tmp_path, monkeypatch):
+    """kraken.kubeconfig_path and rollback_versions_directory: the working directory when the
+    path exists there (krkn's reading), else the config's folder, existing or not."""
+    root = _krkn_repo_copy(tmp_path)
+    cfg_path = root / "config" / "config_local_paths.yaml"
+    monkeypatch.chdir(root)
+    cfg = load_config(Path("config") / cfg_path.name)
+    # Neither exists yet: beside the config, the same place from any folder.
+    assert (cfg.kubeconfig_path, cfg.kubeconfig_from.resolved_from) == (root / "config" / "kube" / "config", FROM_CONFIG)
+    assert (cfg.versions_dir, cfg.versions_from.resolved_from) == (root / "config" / "rollback", FROM_CONFIG)
+    assert cfg.versions_from.where == f"rollback -> {root / 'config' / 'rollback'} (relative to the config folder)"
+
+    (root / "kube").mkdir()
+    (root / "kube" / "config").write_text("{}")
+    (root / "rollback").mkdir()
+    cfg = load_config(Path("config") / cfg_path.name)  # krkn's layout, run from the root: the root's
+    assert (cfg.kubeconfig_path, cfg.kubeconfig_from.resolved_from) == (root / "kube" / "config", FROM_CWD)
+    assert (cfg.versions_dir, cfg.versions_from.resolved_from) == (root / "rollback", FROM_CWD)
+    assert cfg.versions_from.where == f"rollback -> {root / 'rollback'} (relative to the working directory)"
+    (root / "config" / "rollback").mkdir()  # both: the other one is named, never silently ignored
+    assert f"{root / 'config' / 'rollback'} exists too and is not used" in load_config(cfg_path).versions_from.where
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # from another folder: the config's folder, as for its scenarios
+    cfg = load_config(cfg_path, check_files=False)
+    assert (cfg.kubeconfig_path, cfg.versions_dir) == (root / "config" / "kube" / "config", root / "config" / "rollback")
+    assert {r.resolved_from for r in cfg.scenarios} == {cfg.kubeconfig_from.resolved_from} == {FROM_CONFIG}
+
+
 def _write(folder: Path, text: str) -> Path:
     path = folder / "config.yaml"
     path.write_text(text)
@@ -186,3 +223,38 @@ def test_real_run_reports_each_skipped_scenario(api_client, namespace, tmp_path,
         ("container_scenarios", "skipped"), ("application_outages_scenarios", "passed"),
         ("zone_outages_scenarios", "skipped")]
     assert {s["message"] for s in report["scenarios"] if s["status"] == "skipped"} == {"not supported by krkn-tui"}
+
+
+@pytest.mark.cluster
+def test_dry_run_says_where_the_kubeconfig_and_versions_folder_were_found(kubeconfig, tmp_path):
+    root = _krkn_repo_copy(tmp_path)
+    (root / "kube").mkdir()
+    shutil.copy(kubeconfig, root / "kube" / "config")
+    (root / "rollback").mkdir(mode=0o700)
+    env = {"KUBECONFIG": ""}  # the config's kubeconfig_path decides
+    args = ("run", "-c", "config/config_local_paths.yaml", "--dry-run", "--skip-unsupported")
+    done = krkn(*args, env=env, cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"kubeconfig: kube/config -> {root / 'kube' / 'config'} (relative to the working directory)" in done.stdout
+    assert f"versions: rollback -> {root / 'rollback'} (relative to the working directory)" in done.stdout
+
+    # From elsewhere the root's files are not the working directory's: krkn would not find the
+    # kubeconfig either; the line names both places tried.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copytree(root / "scenarios", root / "config" / "scenarios")  # its scenarios are found beside it
+    lost = krkn("run", "-c", root / "config" / "config_local_paths.yaml", "--dry-run", "--skip-unsupported",
+                env=env, cwd=elsewhere)
+    assert lost.returncode == 2 and "Traceback" not in lost.stderr
+    assert str(root / "config" / "kube" / "config") in lost.stderr and len(lost.stderr.splitlines()) == 1
+
+    # Beside the config it is found, and said so; a flag overriding the config is said too.
+    (root / "config" / "kube").mkdir()
+    shutil.copy(kubeconfig, root / "config" / "kube" / "config")
+    found = krkn("run", "-c", root / "config" / "config_local_paths.yaml", "--dry-run", "--skip-unsupported",
+                 "-d", tmp_path / "flag-versions", env=env, cwd=elsewhere)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert f"kubeconfig: kube/config -> {root / 'config' / 'kube' / 'config'} (relative to the config folder)" \
+        in found.stdout
+    assert "versions: kraken.rollback_versions_directory (rollback -> " in found.stdout
+    assert "not used: overridden by -d/--versions-dir" in found.stdout

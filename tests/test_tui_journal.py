@@ -17,7 +17,7 @@ from krkn_tui.tui.widgets.header import render_header
 from kubehelpers import gone_is_fine
 from rollback_fixtures import delete_config_map
 from test_tui_versions import Notes
-from tui_support import SIZE, cell, console, keys, until
+from tui_support import SIZE, cell, console, fixed_kubeconfig, keys, until
 
 
 @pytest.mark.parametrize("on", [True, False])
@@ -26,6 +26,27 @@ async def test_the_header_says_when_the_cluster_journal_is_off(tmp_path, on):
     app = console(tmp_path, kubeconfig=str(tmp_path / "none"), watch_pods=False, probe_cluster=False)
     async with app.run_test(size=SIZE):
         assert ("cluster journal off" in render_header(app).plain) is not on
+
+
+async def test_the_header_says_where_the_configs_relative_paths_were_found(tmp_path, monkeypatch):
+    """krkn's layout, started from the repository root: the config (in config/) names the
+    kubeconfig and the versions folder relative to the root, as scenario paths are."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "rollback").mkdir()
+    fixed_kubeconfig(tmp_path / "kubeconfig")
+    (tmp_path / "config" / "config.yaml").write_text(
+        "kraken:\n  kubeconfig_path: kubeconfig\n  rollback_versions_directory: rollback\n  chaos_scenarios: []\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    app = console(tmp_path, config_path="config/config.yaml", versions_dir=None, watch_pods=False, probe_cluster=False)
+    async with app.run_test(size=SIZE):
+        text = render_header(app).plain
+        assert f"versions {tmp_path / 'rollback'} (relative to the working directory)" in text
+        assert f"kubeconfig {tmp_path / 'kubeconfig'} (relative to the working directory)" in text
+    # A versions flag overrides the config: the header shows the flag's folder, with no origin.
+    app = console(tmp_path, config_path="config/config.yaml", watch_pods=False, probe_cluster=False)
+    async with app.run_test(size=SIZE):
+        assert f"versions {tmp_path / 'versions'}\n" in render_header(app).plain + "\n"
 
 
 def _journaled_run(versions, api_client, namespace: str, name: str) -> RunRollback:

@@ -62,7 +62,7 @@ def cmd_run(args) -> int:
     from dataclasses import replace
 
     from ..engine import Engine, plan
-    from ..rollback.service import api_client_factory
+    from ..rollback.service import api_client_factory, config_path_notes
     from ..signals import StopOnSignals
 
     stop = threading.Event()
@@ -74,6 +74,9 @@ def cmd_run(args) -> int:
             for item in planned:
                 print(visible(plan_line(item), keep="\n"), flush=True)
         target = common.resolve_target(args, cluster=True, config=config)
+        if args.dry_run:
+            for name, note in config_path_notes(target, config).items():
+                print(visible(f"{name}: {note}", keep="\n"), flush=True)
         config = replace(config, versions_dir=target.versions_dir)  # -d overrides the config's folder
         common.check_reachable(target.kubeconfig, target.context)
         engine = Engine(config, api_client_factory(target.kubeconfig, target.context), emit=_printer, stop=stop,

@@ -15,6 +15,8 @@ Resolution, one precedence for every client (kubectl's, plus krkn's config):
 - versions folder: ``-d/--versions-dir``, then the config's ``kraken.rollback_versions_directory``
   (krkn's default ``~/.krkn/rollback`` when the config leaves it out), then ``~/.krkn/rollback``.
 
+A relative path in the config is resolved by ``config.resolve_relative``, as its scenario paths are.
+
 Audit: every step executed, failed, refused or archived, whoever asked, is one line of
 ``<versions_dir>-audit.jsonl`` (``records.AuditLog``), written before the client hears of it.
 """
@@ -36,7 +38,8 @@ from .fsio import remove_stale_temps
 from .naming import DEFAULT_VERSIONS_DIR, archive_dir_for, parse_run_dir_name
 from .store import EXECUTABLE
 
-__all__ = ["EXECUTABLE", "RollbackService", "RollbackTarget", "api_client_factory", "resolve_target"]
+__all__ = ["EXECUTABLE", "RollbackService", "RollbackTarget", "api_client_factory", "config_path_notes",
+           "config_paths_used", "resolve_target"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,31 @@ def resolve_target(*, kubeconfig: str | os.PathLike | None = None, context: str 
     else:
         vdir = DEFAULT_VERSIONS_DIR
     return RollbackTarget(kube, context or None, vdir)
+
+
+def config_paths_used(target: RollbackTarget, config: Any) -> dict[str, Any]:
+    """The config's paths (``config.ConfigPath``) this target uses: ``kubeconfig``, ``versions``."""
+    if config is None:
+        return {}
+    pairs = (("kubeconfig", config.kubeconfig_from, target.kubeconfig),
+             ("versions", config.versions_from, target.versions_dir))
+    return {name: origin for name, origin, used in pairs
+            if origin is not None and used is not None and Path(used) == origin.path}
+
+
+def config_path_notes(target: RollbackTarget, config: Any) -> dict[str, str]:
+    """For each path the config names (kubeconfig, versions folder): where it was found, or
+    that a flag overrides it, as ``{"kubeconfig": line, "versions": line}`` (the dry run's lines)."""
+    if config is None:
+        return {}
+    used = config_paths_used(target, config)
+    notes = {}
+    for name, origin in (("kubeconfig", config.kubeconfig_from), ("versions", config.versions_from)):
+        if origin is None:
+            continue
+        by = "-d/--versions-dir" if name == "versions" else "--kubeconfig or $KUBECONFIG"
+        notes[name] = origin.where if name in used else f"{origin.key} ({origin.where}) not used: overridden by {by}"
+    return notes
 
 
 def api_client_factory(kubeconfig: str | None, context: str | None) -> Callable[[], Any]:

@@ -29,7 +29,7 @@ from ..events import CheckChanged, CheckProbed, Event, RollbackRunStarted, RunFi
 from ..kube.client import describe_target, load_api_client
 from ..kube.podwatch import KubePodSource, LogEntry, PodTable, PodWatcher, describe_error
 from ..rollback.mirror import JournalSettings
-from ..rollback.service import RollbackService
+from ..rollback.service import RollbackService, config_paths_used
 from ..sanitize import one_line
 from ..timeline import Timeline, entry_for_event, pod_entry
 from .commands import ConsoleCommands
@@ -109,6 +109,8 @@ class KrknConsole(App[int]):
         self.loaded = load_console_config(self.settings)
         self.versions_dir, self.archive_dir = self.loaded.versions_dir, self.loaded.archive_dir
         self.kubeconfig = self.loaded.target.kubeconfig
+        # The config's relative paths and where they were found (the header says it).
+        self.config_paths = config_paths_used(self.loaded.target, self.loaded.config)
         self.target, self.target_error = None, None
         try:
             self.target = describe_target(self.kubeconfig, self.settings.context)

@@ -37,17 +37,26 @@ class ConsoleHeader(Static):
         self.update(render_header(self.app))
 
 
+def _with_origin(path, origin) -> str:
+    """The path, and how the config's relative path was resolved (as the picker says for scenarios)."""
+    return tilde(path) + (f" ({origin.relative_to})" if origin is not None and origin.relative_to else "")
+
+
 def render_header(app) -> Content:
     line1 = Content.assemble(
         ("krkn-tui", "bold"), " │ ", app.target_text, " │ k8s ", (app.server_version, "bold"),
         " │ namespace ", (app.settings.namespace or "all", "bold"),
     )
+    paths = getattr(app, "config_paths", {})
+    kube = paths.get("kubeconfig")
+    if kube is not None and kube.relative_to:  # the config's relative path: say where it was found
+        line1 = line1 + Content.assemble(" │ kubeconfig ", (_with_origin(kube.path, kube), "dim"))
     if app.settings.readonly:
         line1 = line1 + Content.assemble("  ", (" READ-ONLY ", "reverse bold $text-warning"))
     pods, run = app.watch_state, app.run_state
     line2 = Content.assemble(
         "pods ", (pods, _state_style(pods)), " │ run ", (run, _state_style(run)),
-        " │ versions ", (tilde(app.versions_dir), "dim"),
+        " │ versions ", (_with_origin(app.versions_dir, paths.get("versions")), "dim"),
     )
     if not app.journal_settings.enabled:  # said only when off: on is the default
         line2 = line2 + Content.assemble(" │ ", ("cluster journal off", "$text-warning"))
