@@ -1,4 +1,4 @@
-"""What the engine, the rollback registry and executor report, as frozen dataclasses.
+"""What the engine, the rollback registry, the executor and the guard report, as frozen dataclasses.
 
 One class per event. Clients dispatch on the class: the command line renders each with one
 renderer (``commands/render.py``), the console hands each to one handler (``tui/widgets/
@@ -295,6 +295,44 @@ class JournalNotUpdated(Event, event="journal_not_updated"):
 
     file: str | None = None
     error: str = ""
+
+
+# -- the guard (`krkn-tui guard`): runs whose machine died, rolled back from the cluster journal --
+# A step's outcome is RollbackFromJournal; a run whose Lease someone alive holds is RunLeftAlone.
+
+@dataclass(frozen=True)
+class GuardStarted(Event, event="guard_started"):
+    """The guard is connected and watching; ``interval`` None: one pass (--once)."""
+
+    holder: str
+    namespace: str
+    cluster: str
+    grace: float
+    interval: float | None = None
+
+
+@dataclass(frozen=True)
+class GuardTakeover(Event, event="guard_takeover"):
+    """The guard took the Lease of a run whose owner stopped renewing it and rolls back its
+    ``steps`` pending steps, newest first. ``holder`` None: the run had no Lease at all."""
+
+    steps: int
+    holder: str | None = None
+    expired_for: float | None = None  # seconds since the Lease expired
+
+
+@dataclass(frozen=True)
+class GuardIdle(Event, event="guard_idle"):
+    """A pass found no run due (said once until something changes, not every interval)."""
+
+
+@dataclass(frozen=True)
+class JournalUnavailable(Event, event="journal_unavailable"):
+    """The guard could not read the journal or the Leases (API server away); it tries again
+    after ``retry_in`` seconds."""
+
+    error: str
+    retry_in: float = 0.0
 
 
 @dataclass(frozen=True)

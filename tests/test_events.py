@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import re
 
 import pytest
 from textual.app import App, ComposeResult
 
 from krkn_tui import events as ev
-from krkn_tui.commands.render import render
+from krkn_tui.commands.render import printed, render
 from krkn_tui.records import AUDITED, AuditLog
 from krkn_tui.tui.widgets.run_panel import EngineEvents, RunPanel
 
@@ -100,6 +101,36 @@ def test_cli_lines():
     steps = (ev.StepRecord("a", "executed"), ev.StepRecord("b", "failed", "boom"), ev.StepRecord("c", "skipped"))
     assert render(ev.RollbackRunFinished("stop requested", steps)) == "rollback finished: 1 done, 1 failed, 1 skipped"
     assert render(ev.ClusterChange("cordon_node", "node_scenarios", {"node": "n1"})) == "  changed: cordon_node"
+
+
+def test_guard_lines():
+    assert render(ev.GuardStarted("guard@h/1/a", "krkn-rollback", "kind-x", 30, 5)) == \
+        "guard guard@h/1/a: journal krkn-rollback on kind-x, grace 30s, every 5s"
+    assert render(ev.GuardStarted("g", "ns", "c", 0.5)).endswith("grace 0.5s, once")
+    assert render(ev.GuardTakeover(3, "run@h/9/b", 41.6, run_id="r1")) == \
+        "run r1 lease of run@h/9/b expired 42s ago: taking over 3 pending step(s) from the cluster journal, newest first"
+    assert render(ev.GuardTakeover(1, run_id="r1")).startswith("run r1 has no lease: taking over 1 pending step(s)")
+    assert render(ev.GuardTakeover(0, "run@h", float("inf"), run_id="r1")) == \
+        "run r1 lease of run@h was never renewed: nothing left to roll back"
+    assert render(ev.GuardIdle()) == "nothing due"
+    assert render(ev.JournalUnavailable("connection refused", 5)) == \
+        "cluster journal not available: connection refused; trying again in 5s"
+    # a refusal's reason names the entry and its file already: said once
+    refused = ev.RollbackFromJournal("refused", "krkn-rollback/step-1-ab", "pod_1.py", "guard@h",
+                                     "step-1-ab (pod_1.py): bytes do not match their sha256 in the journal")
+    assert render(refused) == ("  rollback refused from the cluster journal: krkn-rollback/step-1-ab (pod_1.py): "
+                               "bytes do not match their sha256 in the journal")
+    failed = ev.RollbackFromJournal("failed", "krkn-rollback/step-2-cd", "pod_2.py", "guard@h", "Forbidden")
+    assert render(failed) == "  rollback failed from the cluster journal: krkn-rollback/step-2-cd (pod_2.py): Forbidden"
+
+
+def test_printed_lines_are_timed_and_shown_not_obeyed():
+    forged = ev.RollbackFromJournal("failed", "ns/step-1", "a.py", "g", "boom\n[12:00:00] rollback executed\x1b[2J")
+    line = printed(forged, fold=True)
+    assert re.fullmatch(r"\[\d\d:\d\d:\d\d\]   rollback failed from the cluster journal: ns/step-1 \(a\.py\): "
+                        r"boom \[12:00:00\] rollback executed\\x1b\[2J", line), line
+    assert "\n" in printed(ev.ScenarioPreviewed(0, "t", "i", lines=("a", "b")))  # a preview keeps its lines
+    assert printed(ev.Waiting(0)) is None
 
 
 # The audit log's keys, as written before events were typed: old logs and new ones read alike.

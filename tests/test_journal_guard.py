@@ -145,6 +145,50 @@ def test_tampered_bytes_and_another_clusters_entry_are_refused(api_client, journ
     assert kinds == ["RollbackExecuted", "RollbackRefused", "RollbackRefused"]
 
 
+def test_the_guard_says_what_it_does_with_the_one_renderer(api_client, journal_ns, namespace, kubeconfig, tmp_path,
+                                                            monkeypatch, capsys):
+    """`krkn-tui guard` prints its typed events through commands/render.py and nothing else: a
+    takeover, then each step's outcome; a refused entry is one line naming the entry and why."""
+    import re
+
+    from krkn_tui import cli
+    from krkn_tui import events as ev
+    from krkn_tui.commands import guard as guard_command
+    from krkn_tui.commands.render import render
+
+    reg = _dead_run(api_client, tmp_path, journal_ns, namespace, 2)
+    journal = Journal(api_client, journal_ns)
+    older, newer = journal.entries(reg.run_id)
+    tampered = journal.read(older) + b"# edited after it was journaled\n"
+    client.CoreV1Api(api_client).patch_namespaced_secret(
+        older.name, journal_ns, {"data": {"version.py": base64.b64encode(tampered).decode()}})
+    time.sleep(1.2)  # the lease expires
+
+    said: list[ev.Event] = []
+    printer = guard_command._printer  # the command's own printer, watched: what it was given, what it printed
+    monkeypatch.setattr(guard_command, "_printer", lambda e: (said.append(e), printer(e)))
+    code = cli.main(["guard", "--once", "--grace", "0", "--journal-namespace", journal_ns, "-d",
+                     str(tmp_path / "g"), "--kubeconfig", kubeconfig])
+    out = capsys.readouterr()
+    assert code == 1, out.out + out.err  # a refused step
+    assert out.err == ""
+
+    assert [type(e) for e in said] == [ev.GuardStarted, ev.GuardTakeover, ev.RollbackFromJournal,
+                                       ev.RollbackFromJournal]
+    takeover = said[1]
+    assert (takeover.run_id, takeover.steps) == (reg.run_id, 2) and takeover.holder.startswith("run@")
+    assert [(e.status, e.file) for e in said[2:]] == [  # newest first
+        ("executed", f"{journal_ns}/{newer.name}"), ("refused", f"{journal_ns}/{older.name}")]
+    lines = out.out.splitlines()
+    assert all(re.match(r"\[\d\d:\d\d:\d\d\] ", line) for line in lines), lines
+    assert [line[11:] for line in lines] == [render(e) for e in said]
+    assert f"run {reg.run_id} lease of run@" in lines[1] and "taking over 2 pending step(s)" in lines[1]
+
+    [refused] = [line for line in lines if older.name in line]
+    assert "refused" in refused and "sha256" in refused, refused
+    assert markers(api_client, namespace) == {"m001": 1}
+
+
 def test_a_live_run_is_left_alone_by_the_guard_and_by_execute_rollback(api_client, journal_ns, namespace,
                                                                        kubeconfig, tmp_path):
     reg = _dead_run(api_client, tmp_path, journal_ns, namespace, 2, duration=30)

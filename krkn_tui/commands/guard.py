@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 
 from ..errors import UserError
-from ..sanitize import one_line, visible
+from ..events import Event, GuardStarted, JournalUnavailable
 from . import common
+from .render import printed
 
 
 def add_parser(sub) -> None:
@@ -37,15 +37,11 @@ def _check(args) -> None:
         raise UserError(f"must be more than zero, got {args.interval}", field="--interval")
 
 
-def _print(step) -> None:
-    if not step.entry and not step.run_id:
-        print(f"[{time.strftime('%H:%M:%S')}] journal not available: {one_line(step.error)}", file=sys.stderr,
-              flush=True)
-        return
-    # Run ids and file names come from the journal's annotations: shown, never interpreted.
-    where = f"{step.entry} ({step.file})" if step.entry else "-"
-    print(f"[{time.strftime('%H:%M:%S')}] {step.status:<9} run {visible(step.run_id)} {visible(where)}"
-          + (f": {one_line(step.error)}" if step.error else ""), flush=True)
+def _printer(event: Event) -> None:
+    # Run ids, entry names and errors come from the journal: folded into one line, shown, never obeyed.
+    line = printed(event, fold=True)
+    if line:
+        print(line, file=sys.stderr if isinstance(event, JournalUnavailable) else sys.stdout, flush=True)
 
 
 def cmd_guard(args) -> int:
@@ -57,18 +53,16 @@ def cmd_guard(args) -> int:
     settings = common.journal_settings(args)
     client, identity = common.journal_client(args)
     audit = AuditLog(audit_path(common.resolve_target(args).versions_dir), run_id="guard")
-    guard = Guard(client, settings, identity, grace=args.grace, audit=audit, on_step=_print,
+    guard = Guard(client, settings, identity, grace=args.grace, audit=audit, on_event=_printer,
                   retry_deadline=args.retry_deadline)
-    print(f"guard {guard.holder}: journal {settings.namespace} on {identity.describe()}, grace {args.grace:g}s"
-          + (", once" if args.once else f", every {args.interval:g}s"), flush=True)
+    _printer(GuardStarted(guard.holder, settings.namespace, identity.describe(), args.grace,
+                          None if args.once else args.interval))
     if args.once:
         try:
-            steps = guard.once()
+            outcomes = guard.once()
         except JournalError as e:
             raise UserError(str(e), field="journal") from None
-        if not any(s.entry for s in steps):
-            print("nothing due")
-        return 1 if any(s.status in ("failed", "refused") for s in steps) else 0
+        return 1 if any(o.status in ("failed", "refused") for o in outcomes) else 0
     import signal
 
     stop = threading.Event()

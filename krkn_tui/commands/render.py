@@ -1,17 +1,36 @@
 """The command line's one renderer of events: one line per event, or None when another event
-says it (a test checks that every event type has an entry here). Callers sanitise the line."""
+says it (a test checks that every event type has an entry here). ``printed`` is the line as a
+command prints it: timed and sanitised."""
 
 from __future__ import annotations
 
+import time
 from functools import singledispatch
 
 from .. import events as ev
+from ..sanitize import one_line, visible
 from ..rollback.retry import short_reason
 
 
 @singledispatch
 def render(event: ev.Event) -> str | None:
     raise TypeError(f"no rendering for {type(event).__name__}")
+
+
+def printed(event: ev.Event, *, fold: bool = False) -> str | None:
+    """What a command prints for ``event``: the time of day, then its rendering with every
+    invisible character shown escaped (names and errors come from files and the cluster: shown,
+    never obeyed); None when the event says nothing. ``fold``: one line whatever the text holds
+    (for text read from the cluster journal), keeping the rendering's indent."""
+    line = render(event)
+    if not line:
+        return None
+    if fold:
+        indent = line[:len(line) - len(line.lstrip(" "))]
+        text = indent + one_line(line)
+    else:
+        text = visible(line, keep="\n")
+    return f"[{time.strftime('%H:%M:%S')}] {text}"
 
 
 @render.register
@@ -102,8 +121,40 @@ def _(e: ev.RollbackClusterForced) -> str:
 
 @render.register
 def _(e: ev.RollbackFromJournal) -> str:
-    return f"  rollback {e.status} from the cluster journal: {e.file} ({e.version_file})" + (
-        f": {e.error}" if e.error else "")
+    said = f"  rollback {e.status} from the cluster journal: "
+    entry = e.file.rsplit("/", 1)[-1]
+    if e.error and e.error.startswith(f"{entry} ({e.version_file})"):  # a refusal names the entry itself
+        return said + e.file[:len(e.file) - len(entry)] + e.error
+    return said + f"{e.file} ({e.version_file})" + (f": {e.error}" if e.error else "")
+
+
+@render.register
+def _(e: ev.GuardStarted) -> str:
+    return (f"guard {e.holder}: journal {e.namespace} on {e.cluster}, grace {e.grace:g}s, "
+            + ("once" if e.interval is None else f"every {e.interval:g}s"))
+
+
+@render.register
+def _(e: ev.GuardTakeover) -> str:
+    if e.holder is None:
+        why = "has no lease"
+    elif e.expired_for is None or e.expired_for == float("inf"):
+        why = f"lease of {e.holder} was never renewed"
+    else:
+        why = f"lease of {e.holder} expired {e.expired_for:.0f}s ago"
+    todo = (f"taking over {e.steps} pending step(s) from the cluster journal, newest first" if e.steps
+            else "nothing left to roll back")
+    return f"run {e.run_id} {why}: {todo}"
+
+
+@render.register
+def _(e: ev.GuardIdle) -> str:
+    return "nothing due"
+
+
+@render.register
+def _(e: ev.JournalUnavailable) -> str:
+    return f"cluster journal not available: {e.error}" + (f"; trying again in {e.retry_in:g}s" if e.retry_in else "")
 
 
 @render.register

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 
 from ..events import Event
 from ..sanitize import visible
 from . import common
-from .render import render
+from .render import printed
 
 
 def add_parser(sub) -> None:
@@ -53,9 +52,9 @@ def plan_line(item) -> str:
 
 
 def _printer(e: Event) -> None:
-    line = render(e)
+    line = printed(e)
     if line:
-        print(f"[{time.strftime('%H:%M:%S')}] {visible(line, keep=chr(10))}", flush=True)
+        print(line, flush=True)
 
 
 def cmd_run(args) -> int:

@@ -17,10 +17,10 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Callable
 
-from ..events import RollbackFromJournal
+from ..events import Event, GuardIdle, GuardTakeover, JournalUnavailable, RollbackFromJournal, RunLeftAlone
 from .executor import Executor
 from .journal import Entry, Journal, JournalError, _one_line, origin_host, refusal_reason
 from .lease import LeaseHeld, Leases, LeaseState, RunLease, lease_name, new_holder
@@ -32,16 +32,6 @@ log = logging.getLogger(__name__)
 DEFAULT_GRACE = 30.0
 DEFAULT_INTERVAL = 5.0
 RETRIED_STATES = ("pending", "failed")
-
-
-@dataclass(frozen=True)
-class GuardStep:
-    run_id: str
-    entry: str
-    file: str
-    status: str  # executed | failed | refused | skipped
-    error: str | None = None
-    seconds: float = 0.0
 
 
 def due_runs(journal: Journal, leases: Leases, grace: float, now: float | None = None
@@ -61,25 +51,34 @@ def due_runs(journal: Journal, leases: Leases, grace: float, now: float | None =
 
 
 class Guard:
+    """Reports what it does as events (``events.py``) to ``on_event``: a takeover, each step's
+    outcome (RollbackFromJournal), a run left to whoever holds its Lease, an idle pass, the
+    journal out of reach, and the executor's retries."""
+
     def __init__(self, api_client, settings: JournalSettings, identity, *, grace: float = DEFAULT_GRACE,
-                 audit=None, on_step: Callable[[GuardStep], None] | None = None,
+                 audit=None, on_event: Callable[[Event], None] | None = None,
                  retry_deadline: float = 60.0, holder: str | None = None):
         self.api_client = api_client
         self.settings = settings
         self.identity = identity
         self.grace = grace
         self.audit = audit
-        self.on_step = on_step or (lambda _s: None)
+        self.on_event = on_event or (lambda _e: None)
         self.holder = holder or new_holder("guard")
         self.journal = Journal(api_client, settings.namespace, identity)
         self.leases = Leases(api_client, settings.namespace)
-        self.executor = Executor(lambda: api_client, retry_deadline=retry_deadline)
+        self.executor = Executor(lambda: api_client, retry_deadline=retry_deadline, on_event=self.on_event)
+        self._idle = False  # "nothing due" is said when the guard becomes idle, not every pass
 
-    def once(self) -> list[GuardStep]:
-        """Handle every run that is due now; the steps it ran (or refused), in order."""
-        done: list[GuardStep] = []
-        for run_id, lease in due_runs(self.journal, self.leases, self.grace):
-            done.extend(self.roll_back(run_id, lease_existed=lease is not None))
+    def once(self) -> list[RollbackFromJournal]:
+        """Handle every run that is due now; the outcome of each step it ran or refused, in order."""
+        due = due_runs(self.journal, self.leases, self.grace)
+        if not due and not self._idle:
+            self.on_event(GuardIdle())
+        self._idle = not due
+        done: list[RollbackFromJournal] = []
+        for run_id, lease in due:
+            done.extend(self.roll_back(run_id, lease, lease_existed=lease is not None))
         return done
 
     def run_forever(self, stop: threading.Event, interval: float = DEFAULT_INTERVAL) -> None:
@@ -87,32 +86,35 @@ class Guard:
             try:
                 self.once()
             except JournalError as exc:  # API server away: say so, try again next round
-                log.warning("%s", exc)
-                self.on_step(GuardStep("", "", "", "skipped", str(exc)))
+                self.on_event(JournalUnavailable(str(exc), retry_in=interval))
+                self._idle = False
             stop.wait(interval)
 
-    def roll_back(self, run_id: str, *, lease_existed: bool = True) -> list[GuardStep]:
+    def roll_back(self, run_id: str, previous: LeaseState | None = None, *,
+                  lease_existed: bool = True) -> list[RollbackFromJournal]:
+        """Take the run's Lease (``previous``: as it was read when the run was found due) and
+        execute its pending steps newest first; their outcomes."""
         lease = RunLease(self.api_client, self.settings.namespace, run_id, holder=self.holder,
                          duration=self.settings.lease_duration, renew_every=self.settings.renew_every)
         try:
             lease.acquire(expired_for=self.grace, only_if_held=lease_existed)
         except LeaseHeld as exc:  # another guard or executor won it, or the run came back
-            step = GuardStep(run_id, "", "", "skipped", str(exc))
-            self.on_step(step)
-            return [step]
+            self.on_event(RunLeftAlone(str(exc), run_id=run_id))
+            return []
         lease.start_renewing()
-        done: list[GuardStep] = []
+        done: list[RollbackFromJournal] = []
         try:
             # Read under the Lease: what an earlier holder executed is no longer pending.
-            entries = self.journal.entries(run_id, states=RETRIED_STATES)
-            for entry in sorted(entries, key=lambda e: (e.created_ns, e.name), reverse=True):
+            entries = sorted(self.journal.entries(run_id, states=RETRIED_STATES),
+                             key=lambda e: (e.created_ns, e.name), reverse=True)
+            self.on_event(GuardTakeover(len(entries), previous.holder if previous else None,
+                                        previous.expired_for() if previous else None, run_id=run_id))
+            for left, entry in enumerate(entries):
                 if lease.lost_to is not None:
-                    done.append(GuardStep(run_id, entry.name, entry.file, "skipped",
-                                          f"lease taken by {lease.lost_to}"))
+                    self.on_event(RunLeftAlone(f"lease taken by {lease.lost_to}; "
+                                               f"{len(entries) - left} step(s) left to it", run_id=run_id))
                     break
-                step = self._step(entry, lease)
-                done.append(step)
-                self.on_step(step)
+                done.append(self._step(entry, lease))
         finally:
             try:
                 lease.release()
@@ -120,7 +122,7 @@ class Guard:
                 log.warning("%s", exc)
         return done
 
-    def _step(self, entry: Entry, lease: RunLease) -> GuardStep:
+    def _step(self, entry: Entry, lease: RunLease) -> RollbackFromJournal:
         started = time.monotonic()
         try:
             data = self.journal.read(entry)
@@ -132,7 +134,8 @@ class Guard:
         else:
             error, _attempts = self.executor.run_verified(entry.file, data)
             status = "executed" if error is None else "failed"
-        step = GuardStep(entry.run_id, entry.name, entry.file, status, error, time.monotonic() - started)
+        outcome = RollbackFromJournal(status, f"{self.settings.namespace}/{entry.name}", entry.file, self.holder,
+                                      error, round(time.monotonic() - started, 3), run_id=entry.run_id)
         notes = []
         # As on disk: an executed step keeps no Secret values (a recreated namespace's).
         redacted, count = redact_secrets(data.decode("utf-8", "replace")) if status == "executed" else ("", 0)
@@ -141,38 +144,37 @@ class Guard:
                                    data=redacted.encode("utf-8") if count else None)
         except JournalError as exc:
             notes.append(str(exc))
-        self._record(step, lease, notes)
-        if notes:
-            step = GuardStep(step.run_id, step.entry, step.file, step.status,
-                             "; ".join(filter(None, [step.error, *notes])), step.seconds)
-        return step
+        self._record(outcome, entry, lease, notes)
+        if notes:  # said with the outcome; the audit line and the Event keep the step's own error
+            outcome = replace(outcome, error="; ".join(filter(None, [error, *notes])))
+        self.on_event(outcome)
+        return outcome
 
-    def _record(self, step: GuardStep, lease: RunLease, notes: list[str]) -> None:
+    def _record(self, outcome: RollbackFromJournal, entry: Entry, lease: RunLease, notes: list[str]) -> None:
         if self.audit is not None:
             try:
-                self.audit.record(RollbackFromJournal(step.status, f"{self.settings.namespace}/{step.entry}",
-                                                      step.file, self.holder, step.error, round(step.seconds, 3),
-                                                      run_id=step.run_id))
+                self.audit.record(outcome)
             except OSError as exc:
                 notes.append(f"cannot write the audit log: {exc.strerror or exc}")
         try:
-            self._event(step, lease)
+            self._event(outcome, entry, lease)
         except Exception as exc:  # the step is done and recorded in the journal already
             notes.append(f"cannot record the Event on the lease: {_one_line(exc)}")
 
-    def _event(self, step: GuardStep, lease: RunLease) -> None:
+    def _event(self, outcome: RollbackFromJournal, entry: Entry, lease: RunLease) -> None:
         from kubernetes import client
 
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        reason = {"executed": "RollbackExecuted", "failed": "RollbackFailed"}.get(step.status, "RollbackRefused")
-        message = f"{step.file} ({step.entry}) {step.status}" + (f": {step.error}" if step.error else "")
+        status = outcome.status
+        reason = {"executed": "RollbackExecuted", "failed": "RollbackFailed"}.get(status, "RollbackRefused")
+        message = f"{entry.file} ({entry.name}) {status}" + (f": {outcome.error}" if outcome.error else "")
         uid = ((lease.state.body if lease.state else {}).get("metadata") or {}).get("uid")
         body = {
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"generateName": f"{lease.name}.", "namespace": self.settings.namespace},
             "involvedObject": {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "name": lease.name,
                                "namespace": self.settings.namespace, **({"uid": uid} if uid else {})},
-            "reason": reason, "message": message[:1000], "type": "Normal" if step.status == "executed" else "Warning",
+            "reason": reason, "message": message[:1000], "type": "Normal" if status == "executed" else "Warning",
             "source": {"component": "krkn-tui-guard", "host": origin_host()},
             "reportingComponent": "krkn-tui-guard", "reportingInstance": self.holder[:128],
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,

@@ -224,10 +224,14 @@ class RunPanel(VerticalScroll):
     def _(self, e: ev.RollbackClusterForced) -> None:
         self._step_log(f"rollback step of another cluster, run anyway (--force-cluster): {e.file_name}: {e.error}")
 
-    @apply.register
-    def _(self, e: ev.RollbackFromJournal) -> None:
-        self.run_log(f"rollback step {e.status} from the cluster journal: {e.file}"
-                     + (f": {e.error}" if e.error else ""))
+    @apply.register(ev.GuardStarted)
+    @apply.register(ev.GuardTakeover)
+    @apply.register(ev.GuardIdle)
+    @apply.register(ev.JournalUnavailable)
+    @apply.register(ev.RollbackFromJournal)
+    def _(self, e: ev.Event) -> None:
+        """Only `krkn-tui guard` reports these, and the console runs no guard: what a guard did
+        reaches the console through the journal (the versions view's journal column)."""
 
     @apply.register
     def _(self, e: ev.RunLeftAlone) -> None:
