@@ -41,7 +41,7 @@ from .rollback import RunRollback
 from .rollback.mirror import RunMirror
 from .rollback.service import EXECUTABLE, RollbackService
 from .run_watch import RunWatch
-from .scenarios.base import Interrupted, Outcome, ScenarioContext, ScenarioFailed, plugin_for
+from .scenarios.base import RESTORE_WAIT, Interrupted, Outcome, ScenarioContext, ScenarioFailed, plugin_for
 from .scenarios.krkn_only import UNSUPPORTED_NOTE
 from .signals import wait_for_stop
 
@@ -98,6 +98,8 @@ def plan(config: Config, only: set[int] | None = None, *, skip_unsupported: bool
 
 
 class Engine:
+    restore_wait = RESTORE_WAIT  # seconds a scenario waits for another executor holding its restore step
+
     def __init__(self, config: Config, api_client_factory: Callable[[], Any], *, emit: Emit | None = None,
                  stop: threading.Event | None = None, dry_run: bool = False, kubeconfig: str | None = None,
                  context: str | None = None):
@@ -282,7 +284,7 @@ class Engine:
                 api_client=self.api_client(), rollback=self.rollback, scenario_type=item.scenario_type,
                 file=item.file, stop=self.stop, emit=self._emit, executor=self.service.executor(),
                 protected_namespaces=self.config.protected_namespaces,
-                allow_protected=self.config.allow_protected, dry_run=self.dry_run,
+                allow_protected=self.config.allow_protected, dry_run=self.dry_run, restore_wait=self.restore_wait,
             )
             outcome = plugin_for(item.scenario_type).run(spec, ctx)
         except Interrupted:

@@ -252,7 +252,107 @@ def test_a_step_locked_by_another_executor_is_skipped(tmp_path, run):
         fcntl.flock(held, fcntl.LOCK_EX)
         result = executor().execute([path])[0]
     assert result.status == "skipped" and "another executor" in result.error
+    assert (result.undone, result.busy) == (False, True)  # ask again once it lets go
     assert path.exists() and not marker.exists()
+    after = executor().execute([path])[0]  # let go without running it: now it runs here
+    assert (after.status, after.undone, after.busy) == ("executed", True, False)
+
+
+# --- whether the change is known undone ----------------------------------------------------
+# "skipped" is a verdict for display; only ``undone`` says the step ran, here or verifiably elsewhere.
+
+
+def test_executed_here_or_renamed_executed_elsewhere_is_undone(tmp_path, run):
+    marker = tmp_path / "m"
+    path = register(run, append_marker, marker=str(marker))
+    first = executor().execute([path])[0]
+    assert (first.status, first.undone, first.busy) == ("executed", True, False)
+    again = executor().execute([path])[0]  # another executor renamed it .executed
+    assert (again.status, again.undone) == ("skipped", True)
+    assert again.error == f"{path.name} was executed by another executor"
+    named = executor().execute([Path(str(path) + ".executed")])[0]
+    assert (named.status, named.undone) == ("skipped", True)
+    assert marker.read_text() == "x\n"
+
+
+def test_a_step_archived_meanwhile_is_not_undone(tmp_path, run):
+    from krkn_tui.rollback.archive import archive
+
+    marker = tmp_path / "m"
+    path = register(run, append_marker, marker=str(marker))
+    [moved] = archive([path], run.versions_dir)
+    result = executor().execute([path])[0]
+    assert (result.status, result.undone, result.busy) == ("skipped", False, False)
+    assert "no longer exists and was not executed" in result.error and str(path) in result.error
+    assert moved.exists() and not marker.exists()
+
+
+def _while_taking_the_lock(monkeypatch, change):
+    """Make ``change(path of the locked fd)`` happen between the executor's open and its lock,
+    the window in which another executor or an archive can act."""
+    real, pending = fcntl.flock, [change]
+
+    def flock(fd, op):
+        if pending:  # once: an archive takes the same lock
+            pending.pop()()
+        return real(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+
+
+@pytest.mark.parametrize("change", ["replaced", "archived", "executed"])
+def test_what_happens_while_waiting_for_the_lock_decides_undone(tmp_path, run, monkeypatch, change):
+    from krkn_tui.rollback.archive import archive
+
+    marker = tmp_path / "m"
+    path = register(run, append_marker, marker=str(marker))
+    data = path.read_bytes()
+
+    def act():
+        if change == "replaced":  # different bytes, renamed over the step
+            other = path.with_name("other.tmp")
+            other.write_bytes(data + b"# edit\n")
+            os.chmod(other, 0o600)
+            os.replace(other, path)
+        elif change == "archived":
+            archive([path], run.versions_dir)
+        else:
+            os.rename(path, str(path) + ".executed")
+
+    _while_taking_the_lock(monkeypatch, act)
+    result = executor().execute([path])[0]
+    monkeypatch.undo()
+    expected = {"replaced": (False, f"{path.name} was replaced meanwhile; not running it"),
+                "archived": (False, f"{path} no longer exists and was not executed (archived or removed meanwhile)"),
+                "executed": (True, f"{path.name} was executed by another executor")}[change]
+    assert (result.status, result.undone, result.error) == ("skipped", *expected)
+    assert not marker.exists()
+
+
+class _JournalSays:
+    """The journal's answer for a step (rollback.mirror.JournalLinks' interface)."""
+
+    def __init__(self, verdict):
+        self.verdict, self.states = verdict, []
+
+    def before_run(self, path):
+        return self.verdict
+
+    def after(self, path, state, error=None, data=None):
+        self.states.append(state)
+
+
+@pytest.mark.parametrize("verdict, undone", [
+    (("done", "already executed from the cluster journal by guard-1"), True),
+    (("skipped", "run r is held by run-2 (renewed 1s ago)"), False),
+])
+def test_the_journal_gate_says_whether_it_is_undone(tmp_path, run, verdict, undone):
+    marker = tmp_path / "m"
+    path = register(run, append_marker, marker=str(marker))
+    result = executor(journal=_JournalSays(verdict)).execute([path])[0]
+    assert (result.status, result.undone, result.busy) == ("skipped", undone, False)
+    assert result.error.startswith(verdict[1]) and not marker.exists()
+    assert Path(str(path) + ".executed").exists() == undone  # "done" is marked executed here too
 
 
 # --- refusals -----------------------------------------------------------------------------

@@ -9,6 +9,12 @@ Each step runs at most once, even with several executors at once: the file is ``
 (non-blocking; busy means another executor has it -> "skipped"), re-checked to be the same inode
 at the same path, run, and renamed ``.py.executed`` while the lock is still held.
 
+"skipped" is only the verdict shown and audited; it does not say the change is undone. A step
+result's ``undone`` does: true when the step ran here, or verifiably elsewhere (its
+``.py.executed`` file exists, or the cluster journal says a guard executed it). A step archived
+or removed meanwhile, replaced by another file, held by another executor (``busy``: ask again
+once it lets go) or left to the holder of its run's Lease is not known undone.
+
 Before running, a step is refused (file untouched) if the file is a symlink, not owned by us,
 group/world-writable, sits in a run or versions directory that is a symlink or group/world-
 writable, or is ours and no longer matches its manifest digest. krkn's files carry no digest,
@@ -75,15 +81,27 @@ class StepResult:
     status: str  # executed | failed | skipped | refused | would-run
     error: str | None = None
     seconds: float = 0.0
+    undone: bool = False  # the change is known undone: executed here, or verifiably elsewhere
+    busy: bool = False  # skipped because another executor (or an archive) holds the step now
 
 
 class _Outcome(Exception):
     """A step ends early with this status and reason."""
 
-    def __init__(self, status: str, reason: str):
+    def __init__(self, status: str, reason: str, *, undone: bool = False, busy: bool = False):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.undone = undone
+        self.busy = busy
+
+
+def _gone(path: Path) -> _Outcome:
+    """``path`` is no longer there: undone only if it was renamed ``.executed`` (an archive or a
+    removal moves the step away with its change still in force)."""
+    if os.path.lexists(str(path) + EXECUTED):
+        return _Outcome("skipped", f"{path.name} was executed by another executor", undone=True)
+    return _Outcome("skipped", f"{path} no longer exists and was not executed (archived or removed meanwhile)")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -158,43 +176,46 @@ class Executor:
         results = []
         for path in ordered:
             started = time.monotonic()
-            status, error = self._step(path, dry_run)
-            results.append(StepResult(path, status, error, time.monotonic() - started))
+            results.append(self._step(path, dry_run, started))
         return results
 
     # -- one step -----------------------------------------------------------------------------
 
-    def _step(self, path: Path, dry_run: bool) -> tuple[str, str | None]:
+    def _step(self, path: Path, dry_run: bool, started: float) -> StepResult:
         try:
-            return self._guarded_step(path, dry_run)
+            status, error = self._guarded_step(path, dry_run)
+            return StepResult(path, status, error, time.monotonic() - started, undone=status == "executed")
         except _Outcome as out:
             if out.status == "refused":
                 self._emit(RollbackRefused(str(path), out.reason))
-            return out.status, out.reason
+            return StepResult(path, out.status, out.reason, time.monotonic() - started, undone=out.undone,
+                              busy=out.busy)
         except OSError as exc:  # a manifest that is a directory, a FIFO, a link...: this step only
             reason = f"cannot check {path.name}: {exc.strerror or exc}"
             if exc.filename and exc.strerror:
                 reason += f" ({exc.filename})"
             self._emit(RollbackRefused(str(path), reason))
-            return "refused", reason
+            return StepResult(path, "refused", reason, time.monotonic() - started)
 
     def _guarded_step(self, path: Path, dry_run: bool) -> tuple[str, str | None]:
         parsed = parse_version_name(path.name)
         if parsed is None:
             raise _Outcome("refused", f"{path.name} is not a version file name")
         if parsed[3] == "executed":
-            raise _Outcome("skipped", f"{path.name} is already executed")
+            if os.path.lexists(path):
+                raise _Outcome("skipped", f"{path.name} is already executed", undone=True)
+            raise _Outcome("skipped", f"{path} no longer exists (archived or removed meanwhile)")
         if not os.path.lexists(path):
-            raise _Outcome("skipped", f"{path} no longer exists (executed or archived meanwhile)")
+            raise _gone(path)
         reason = unsafe_location_reason(path)
         if reason:
-            if not os.path.lexists(path):  # another executor ran it since the check above
-                raise _Outcome("skipped", f"{path} no longer exists (executed or archived meanwhile)")
+            if not os.path.lexists(path):  # another executor ran or archived it since the check above
+                raise _gone(path)
             raise _Outcome("refused", reason)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise _Outcome("skipped", f"{path} no longer exists") from None
+            raise _gone(path) from None
         except OSError as exc:
             if exc.errno == errno.ENXIO:  # a socket
                 raise _Outcome("refused", f"{path} is not a regular file") from None
@@ -310,8 +331,8 @@ class Executor:
             redacted, count = redact_secrets(text) if text is not None else ("", 0)
             note = _notes(self._mark_executed(path), self._redact_executed(path, redacted, count))
             self._emit(RollbackExecutedElsewhere(str(path), reason))
-            raise _Outcome("skipped", reason + (f" ({note})" if note else ""))
-        raise _Outcome(status, reason)
+            raise _Outcome("skipped", reason + (f" ({note})" if note else ""), undone=True)
+        raise _Outcome(status, reason)  # left to the run's Lease holder, or refused: not undone
 
     def _journal_note(self, path: Path, state: str, error: str | None = None,
                       data: bytes | None = None) -> str | None:
@@ -320,12 +341,12 @@ class Executor:
     def _lock_same_file(self, fd: int, path: Path) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise _Outcome("skipped", f"{path.name} is being run by another executor") from None
+        except BlockingIOError:  # an executor running it, or an archive moving it
+            raise _Outcome("skipped", f"{path.name} is being run by another executor", busy=True) from None
         try:
             now = os.lstat(path)
-        except FileNotFoundError:
-            raise _Outcome("skipped", f"{path.name} was executed by another executor") from None
+        except FileNotFoundError:  # renamed .executed, or archived, while we waited for the lock
+            raise _gone(path) from None
         st = os.fstat(fd)
         if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
             raise _Outcome("skipped", f"{path.name} was replaced meanwhile; not running it")

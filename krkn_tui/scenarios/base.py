@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from ..rollback import Executor, RollbackContent, RunRollback
 
 DEFAULT_PROTECTED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+# How long a scenario waits for another executor that holds its restore step: longer than that
+# executor retries an unreachable API server for one step (its retry deadline, 60 s by default).
+RESTORE_WAIT = 120.0
 
 
 class Interrupted(Exception):
@@ -62,6 +65,7 @@ class ScenarioContext:
     protected_namespaces: frozenset[str] = DEFAULT_PROTECTED_NAMESPACES
     allow_protected: bool = False
     dry_run: bool = False
+    restore_wait: float = RESTORE_WAIT
 
     def log(self, message: str, progress: float | None = None) -> None:
         self.emit(Step(self.scenario_type, str(self.file), message, progress))
@@ -112,12 +116,31 @@ class ScenarioContext:
 
     def restore(self, path: Path | None) -> None:
         """Undo one change by executing its version file, the same code a rollback runs (the
-        executor reports the step: RollbackExecuted, or the failure raised here)."""
+        executor reports the step: RollbackExecuted, or the failure raised here).
+
+        It passes only when the change is known undone: executed here, or verifiably by another
+        executor. While another executor holds the step, it asks again (up to ``restore_wait``
+        seconds; a stop ends the wait). Anything else (failed, refused, archived or replaced
+        meanwhile) fails the scenario; a step still pending is left to the run's rollback."""
         if path is None:  # dry run: nothing was registered
             return
-        [step] = self.executor.execute([path])
-        if step.status not in ("executed", "skipped"):
-            raise ScenarioFailed(f"restoring {path.name} {step.status}: {step.error}")
+
+        def settled():
+            [step] = self.executor.execute([path])
+            return None if step.busy else step
+
+        step = settled()
+        if step is None:
+            self.log(f"{path.name} is being run by another executor; waiting up to {self.restore_wait:g}s for it")
+            step = self.wait_until(settled, self.restore_wait)
+            if step is None:
+                raise ScenarioFailed(f"restoring {path.name}: still being run by another executor after "
+                                     f"{self.restore_wait:g}s; the change may still be in force")
+        if step.undone:
+            return
+        if step.status == "skipped":
+            raise ScenarioFailed(f"restoring {path.name} skipped, the change may still be in force: {step.error}")
+        raise ScenarioFailed(f"restoring {path.name} {step.status}: {step.error}")
 
 
 class ScenarioPlugin(ABC):
