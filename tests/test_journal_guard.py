@@ -189,6 +189,51 @@ def test_the_guard_says_what_it_does_with_the_one_renderer(api_client, journal_n
     assert markers(api_client, namespace) == {"m001": 1}
 
 
+def test_an_idle_guard_says_so_once_and_an_unreachable_journal_every_pass(api_client, journal_ns, namespace, tmp_path):
+    import socket
+    import threading
+
+    from krkn_tui import events as ev
+    from krkn_tui.rollback.guard import Guard
+
+    own_ns = f"{journal_ns}-idle"  # a journal of its own: no other test's run is due in it
+    settings = JournalSettings(namespace=own_ns)
+    identity = read_identity(api_client, "krkn-local")
+    said: list[ev.Event] = []
+    guard = Guard(api_client, settings, identity, grace=0, on_event=said.append)
+    try:
+        assert [guard.once(), guard.once(), guard.once()] == [[], [], []]
+        assert said == [ev.GuardIdle()]  # not once per pass
+
+        reg = _dead_run(api_client, tmp_path, own_ns, namespace, 1)
+        time.sleep(1.2)  # its lease expires
+        [outcome] = guard.once()
+        assert outcome.status == "executed" and outcome.run_id == reg.run_id
+        assert guard.once() == []
+        assert [type(e) for e in said] == [ev.GuardIdle, ev.GuardTakeover, ev.RollbackFromJournal, ev.GuardIdle]
+    finally:
+        gone_is_fine(client.CoreV1Api(api_client).delete_namespace, own_ns)
+
+    with socket.socket() as s:  # a port nothing listens on: the API server is away
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = client.Configuration()
+    config.host = f"https://127.0.0.1:{port}"
+    said.clear()
+    away = Guard(client.ApiClient(config), settings, identity, grace=0, on_event=said.append)
+    stop = threading.Event()
+    loop = threading.Thread(target=away.run_forever, args=(stop, 0.1), daemon=True)
+    loop.start()
+    try:
+        wait_for(lambda: len(said) >= 2, timeout=60, what="two passes of a guard whose API server is away")
+    finally:
+        stop.set()
+        loop.join(timeout=30)
+    assert not loop.is_alive()
+    assert all(isinstance(e, ev.JournalUnavailable) and e.retry_in == 0.1 and "cannot list" in e.error
+               for e in said), said
+
+
 def test_a_live_run_is_left_alone_by_the_guard_and_by_execute_rollback(api_client, journal_ns, namespace,
                                                                        kubeconfig, tmp_path):
     reg = _dead_run(api_client, tmp_path, journal_ns, namespace, 2, duration=30)
