@@ -35,14 +35,15 @@ _KRAKEN_KEYS = (
     "cluster_journal_namespace",
     "cluster_journal_lease_duration",
     "cluster_journal_renew_interval",
+    "daemon_mode",
 )
 _KRKN_KRAKEN_KEYS = frozenset({
     "distribution", "exit_on_failure", "publish_kraken_status", "signal_state", "signal_address",
     "port", "kubeconfig_path", "chaos_scenarios", "auto_rollback", "rollback_versions_directory",
     "generate_pdf_report", "wait_duration", "iterations", "daemon_mode",
 })
-_TUNINGS_KEYS = ("wait_duration", "iterations")
-_KRKN_TUNINGS_KEYS = frozenset({"daemon_mode"})
+_TUNINGS_KEYS = ("wait_duration", "iterations", "daemon_mode")
+_KRKN_TUNINGS_KEYS: frozenset[str] = frozenset()
 
 # Where a relative scenario path was found: krkn runs from its repository root and resolves
 # against the working directory; a config kept beside its scenarios resolves against its folder.
@@ -108,6 +109,7 @@ class Config:
     scenarios: list[ScenarioRef] = field(default_factory=list)
     wait_duration: float = DEFAULT_WAIT_DURATION
     iterations: int = DEFAULT_ITERATIONS
+    daemon_mode: bool = False  # krkn's: repeat the scenarios until stopped (iterations is then ignored)
     checks: ChecksConfig = field(default_factory=ChecksConfig)
     journal: JournalSettings = field(default_factory=JournalSettings)
     # How kraken.kubeconfig_path and kraken.rollback_versions_directory were resolved (None: not set).
@@ -245,24 +247,37 @@ def _journal(kraken: Section) -> JournalSettings:
                            lease_duration=duration, renew_every=renew)
 
 
-def _tunings(top: Section, kraken: Section) -> tuple[float, int]:
-    """krkn's two layouts: ``tunings:`` (current) or ``kraken.wait_duration``/``iterations``
-    (older configs). Both may be present; they must then agree."""
-    old_wait = kraken.number("wait_duration", None, minimum=0)
-    old_iterations = kraken.integer("iterations", None, minimum=1)
-    wait_duration = DEFAULT_WAIT_DURATION if old_wait is None else old_wait
-    iterations = DEFAULT_ITERATIONS if old_iterations is None else old_iterations
+@dataclass(frozen=True)
+class Tunings:
+    wait_duration: float = DEFAULT_WAIT_DURATION
+    iterations: int = DEFAULT_ITERATIONS
+    daemon_mode: bool = False
+
+
+def _tunings(top: Section, kraken: Section) -> Tunings:
+    """krkn's two layouts: ``tunings:`` (current) or ``kraken.wait_duration``/``iterations``/
+    ``daemon_mode`` (older configs). Both may be present; they must then agree."""
+    old = {"wait_duration": kraken.number("wait_duration", None, minimum=0),
+           "iterations": kraken.integer("iterations", None, minimum=1),
+           "daemon_mode": kraken.boolean("daemon_mode", None)}
     tunings = top.section("tunings")
-    if tunings is None:
-        return wait_duration, iterations
-    _reject_typos(tunings, _TUNINGS_KEYS, _KRKN_TUNINGS_KEYS)
-    new_wait = tunings.number("wait_duration", None, minimum=0)
-    new_iterations = tunings.integer("iterations", None, minimum=1)
-    for key, old, new in (("wait_duration", old_wait, new_wait), ("iterations", old_iterations, new_iterations)):
-        if old is not None and new is not None and old != new:
-            raise tunings.error(key, f"is {new:g} here but {old:g} in kraken.{key}; keep one")
-    return (wait_duration if new_wait is None else new_wait,
-            iterations if new_iterations is None else new_iterations)
+    new: dict = {}
+    if tunings is not None:
+        _reject_typos(tunings, _TUNINGS_KEYS, _KRKN_TUNINGS_KEYS)
+        new = {"wait_duration": tunings.number("wait_duration", None, minimum=0),
+               "iterations": tunings.integer("iterations", None, minimum=1),
+               "daemon_mode": tunings.boolean("daemon_mode", None)}
+    values = {}
+    for key, before in old.items():
+        after = new.get(key)
+        if before is not None and after is not None and before != after:
+            raise tunings.error(key, f"is {_shown(after)} here but {_shown(before)} in kraken.{key}; keep one")
+        values[key] = after if after is not None else before
+    return Tunings(**{k: v for k, v in values.items() if v is not None})
+
+
+def _shown(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else f"{value:g}"
 
 
 def load_config(
@@ -283,7 +298,7 @@ def load_config(
     versions = _config_path(kraken, base, "rollback_versions_directory")
     extra = kraken.string_list("protected_namespaces")
 
-    wait_duration, iterations = _tunings(top, kraken)
+    tunings = _tunings(top, kraken)
 
     return Config(
         path=path,
@@ -293,8 +308,9 @@ def load_config(
         protected_namespaces=DEFAULT_PROTECTED_NAMESPACES | frozenset(extra),
         allow_protected=kraken.boolean("allow_protected_namespaces", False),
         scenarios=_scenarios(kraken, base, known, check_files),
-        wait_duration=wait_duration,
-        iterations=iterations,
+        wait_duration=tunings.wait_duration,
+        iterations=tunings.iterations,
+        daemon_mode=tunings.daemon_mode,
         checks=parse_checks(top),
         journal=_journal(kraken),
         kubeconfig_from=kubeconfig,

@@ -13,16 +13,18 @@ Policy:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .config import Config, ScenarioRef
 from .errors import UserError
 from .events import (
     Event,
+    IterationStarted,
     RollbackRunFinished,
     RollbackRunStarted,
     RollbackStepDone,
@@ -202,8 +204,11 @@ class Engine:
     def _scenarios(self, planned: list[PlannedScenario], results: list[dict]) -> str:
         status = "passed"
         started_one = False
+        daemon, iterations = self.config.daemon_mode, self.config.iterations
         try:
-            for iteration in range(self.config.iterations):
+            for iteration in iteration_numbers(self.config, self.dry_run):
+                if daemon or iterations > 1:
+                    self._emit(IterationStarted(iteration + 1, iterations, daemon))
                 for item in planned:
                     if item.skipped:
                         results.append(self._skip(item, iteration))
@@ -324,6 +329,24 @@ class Engine:
         if versions:
             self.service.archive([v.path for v in versions])
             self._emit(RunArchived(len(versions)))
+
+
+def iteration_numbers(config: Config, dry_run: bool) -> Iterable[int]:
+    """0, 1, ...: ``tunings.iterations`` of them; in daemon mode (krkn's ``daemon_mode``) without
+    end, until a stop request (signal, emergency stop, an aborting check) ends the run. A dry run
+    of a daemon plans one iteration: it changes nothing, so repeating it would show nothing new."""
+    if config.daemon_mode:
+        return range(1) if dry_run else itertools.count()
+    return range(config.iterations)
+
+
+def repeat_note(config: Config, dry_run: bool) -> str | None:
+    """What a client says before a daemon run starts (None when the config is not in daemon mode)."""
+    if not config.daemon_mode:
+        return None
+    if dry_run:
+        return "daemon mode: this dry run plans one iteration; a real run repeats the scenarios until stopped"
+    return "daemon mode: the scenarios repeat until stopped (Ctrl+C, SIGTERM or E-STOP stops and rolls back)"
 
 
 def ctx_sleep(stop: threading.Event, seconds: float) -> None:

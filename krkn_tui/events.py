@@ -69,6 +69,19 @@ class RunStarted(Event, event="run_started"):
 
 
 @dataclass(frozen=True)
+class IterationStarted(Event, event="iteration_started"):
+    """A pass over the scenario list begins (said when there is more than one, or in daemon mode)."""
+
+    iteration: int  # 1-based
+    iterations: int  # tunings.iterations; ignored in daemon mode
+    daemon: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"iteration {self.iteration} (daemon)" if self.daemon else f"iteration {self.iteration}/{self.iterations}"
+
+
+@dataclass(frozen=True)
 class ScenarioStarted(Event, event="scenario_started"):
     index: int
     scenario_type: str

@@ -74,6 +74,29 @@ async def test_emergency_stop_rolls_the_run_back(tmp_path, kubeconfig, namespace
     assert step.status == "executed"  # kept for inspection: an interrupted run is not archived
 
 
+async def test_a_daemon_run_shows_its_iteration_and_the_emergency_stop_ends_it(tmp_path, kubeconfig, namespace,
+                                                                              api_client):
+    config = outage_config(tmp_path, namespace, duration=1)
+    config.write_text(config.read_text().replace("  iterations: 1\n", "  daemon_mode: true\n"))
+    app = console(tmp_path, kubeconfig=kubeconfig, watch_pods=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space", "r")
+        assert "daemon mode: the scenarios repeat until stopped" in str(app.screen.query_one("#confirm-body").render())
+        await pilot.press("y")
+        await until(pilot, lambda: app.run_state.startswith("running (iteration 3 (daemon))"), what="third iteration")
+        await until(pilot, lambda: policies(api_client, namespace), what="its outage policy")
+        await pilot.press("ctrl+e")
+        await until(pilot, lambda: app.last_result is not None, what="run stopped")
+        await pilot.pause(0.1)
+        assert app.last_result.status == "interrupted"
+        run_log = "\n".join(app.views["picker"].query_one("#run-log").lines)
+        assert "iteration 2 (daemon) started: repeats until stopped" in run_log
+        assert "rollback started (stop requested)" in run_log
+    assert policies(api_client, namespace) == []
+    steps = list_versions(tmp_path / "versions")
+    assert len(steps) >= 3 and {s.status for s in steps} == {"executed"}  # one per iteration, none lost
+
+
 async def test_quitting_during_a_run_asks_then_rolls_back_before_exiting(tmp_path, kubeconfig, namespace,
                                                                         api_client):
     outage_config(tmp_path, namespace, duration=120)

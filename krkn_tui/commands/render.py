@@ -41,6 +41,11 @@ def _(e: ev.RunStarted) -> str:
 
 
 @render.register
+def _(e: ev.IterationStarted) -> str:
+    return f"● {e.label}"
+
+
+@render.register
 def _(e: ev.ScenarioStarted) -> str:
     return f"▶ {e.scenario_type} {e.file} [{e.id}]"
 

@@ -60,7 +60,7 @@ def _printer(e: Event) -> None:
 def cmd_run(args) -> int:
     from dataclasses import replace
 
-    from ..engine import Engine, plan
+    from ..engine import Engine, plan, repeat_note
     from ..rollback.service import api_client_factory, config_path_notes
     from ..signals import StopOnSignals
 
@@ -78,6 +78,9 @@ def cmd_run(args) -> int:
                 print(visible(f"{name}: {note}", keep="\n"), flush=True)
         config = replace(config, versions_dir=target.versions_dir)  # -d overrides the config's folder
         common.check_reachable(target.kubeconfig, target.context)
+        note = repeat_note(config, args.dry_run)
+        if note:
+            print(note, flush=True)
         engine = Engine(config, api_client_factory(target.kubeconfig, target.context), emit=_printer, stop=stop,
                         dry_run=args.dry_run, kubeconfig=target.kubeconfig, context=target.context)
         result = engine.run(planned)

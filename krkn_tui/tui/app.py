@@ -25,7 +25,8 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from ..errors import UserError
-from ..events import CheckChanged, CheckProbed, Event, RollbackRunStarted, RunFinished, ScenarioStarted
+from ..events import (CheckChanged, CheckProbed, Event, IterationStarted, RollbackRunStarted, RunFinished,
+                      ScenarioStarted)
 from ..kube.client import describe_target, load_api_client
 from ..kube.podwatch import KubePodSource, LogEntry, PodTable, PodWatcher, describe_error
 from ..rollback.mirror import JournalSettings
@@ -111,6 +112,7 @@ class KrknConsole(App[int]):
         self.kubeconfig = self.loaded.target.kubeconfig
         # The config's relative paths and where they were found (the header says it).
         self.config_paths = config_paths_used(self.loaded.target, self.loaded.config)
+        self.run_iteration = ""
         self.target, self.target_error = None, None
         try:
             self.target = describe_target(self.kubeconfig, self.settings.context)
@@ -284,8 +286,10 @@ class KrknConsole(App[int]):
 
     def _follow_run_state(self, events: list[Event]) -> None:
         for e in events:
-            if isinstance(e, ScenarioStarted):
-                self.run_state = f"running: {e.id}"
+            if isinstance(e, IterationStarted):
+                self.run_iteration = f" ({e.label})"
+            elif isinstance(e, ScenarioStarted):
+                self.run_state = f"running{self.run_iteration}: {e.id}"
             elif isinstance(e, RollbackRunStarted):
                 self.run_state = f"rolling back ({e.reason})"
             elif isinstance(e, RunFinished):
@@ -298,6 +302,7 @@ class KrknConsole(App[int]):
             return
         self.stop_event = threading.Event()
         self.engine_done.clear()
+        self.run_iteration = ""  # " (iteration N/M)" or " (iteration N (daemon))" once the engine says
         self.run_state = "running"
         self.run_engine(sorted(indices))
 

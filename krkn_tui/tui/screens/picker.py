@@ -177,7 +177,11 @@ class PickerScreen(View):
                                  f"{broken[0].error}"), severity="error", markup=False)
             return
         lines = [f"  #{r.ref.index + 1} {short_type(r.ref.scenario_type)} · {r.file_label}" for r in chosen]
-        body = "\n".join([f"on {self.app.target_summary}", *lines,
+        from ...engine import repeat_note
+
+        note = repeat_note(self.app.loaded.config, dry_run=False)
+        repeat = [note] if note else []
+        body = "\n".join([f"on {self.app.target_summary}", *lines, *repeat,
                           f"rollback files go to {tilde(self.app.versions_dir)}"])
         dialog = ConfirmScreen(f"Run {len(chosen)} scenario(s)?", body, "Run",
                                detail="Blast radius: reading the cluster…")

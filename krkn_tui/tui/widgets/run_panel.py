@@ -149,6 +149,11 @@ class RunPanel(VerticalScroll):
         self.set_status(f"running {e.scenarios} scenario(s) · run {e.run_id or ''}")
 
     @apply.register
+    def _(self, e: ev.IterationStarted) -> None:
+        self.set_status(f"running {e.label} · run {e.run_id or ''}")
+        self.run_log(f"{e.label} started" + (": repeats until stopped (E-STOP ends it)" if e.daemon else ""))
+
+    @apply.register
     def _(self, e: ev.ScenarioStarted) -> None:
         self.current = self.blocks.get(e.index)
         if self.current is not None:
