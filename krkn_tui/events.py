@@ -270,6 +270,20 @@ class StaleTempRemoved(RollbackStepEvent, event="stale_temp_removed"):
 
 
 @dataclass(frozen=True)
+class SecretsRevealed(RollbackStepEvent, event="secrets_revealed"):
+    """A person asked to see the captured Secret values of a step (``show-rollback --reveal``,
+    the console's inspect view); audited before they are shown. ``count`` says how many values,
+    never what they are."""
+
+    count: int = 0
+
+    def record(self) -> dict[str, Any]:
+        out = super().record()
+        del out["error"]
+        return out
+
+
+@dataclass(frozen=True)
 class RollbackExecutedElsewhere(RollbackStepEvent, event="rollback_executed_elsewhere"):
     """A guard already ran this step from the cluster journal: marked executed here, not run again.
     ``error`` says by whom."""

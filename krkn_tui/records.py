@@ -32,6 +32,7 @@ from .events import (
     RunFinished,
     RunLeftAlone,
     RunStarted,
+    SecretsRevealed,
     StaleTempRemoved,
 )
 from .rollback.fsio import ensure_private_dir, open_private, write_atomic
@@ -39,10 +40,10 @@ from .rollback.fsio import ensure_private_dir, open_private, write_atomic
 log = logging.getLogger(__name__)
 
 # What the audit log keeps: every change to the cluster, every rollback step, the run's bounds,
-# and a check that stopped a run (why its rollback happened).
+# a check that stopped a run (why its rollback happened), and who was shown captured Secret values.
 AUDITED = (CheckAborted, ClusterChange, RollbackRegistered, RollbackStarted, RollbackExecuted, RollbackFailed,
            RollbackRefused, RollbackArchived, StaleTempRemoved, RollbackExecutedElsewhere, RollbackClusterForced,
-           RollbackFromJournal, RunLeftAlone, JournalNotUpdated, RunStarted, RunFinished)
+           RollbackFromJournal, RunLeftAlone, JournalNotUpdated, RunStarted, RunFinished, SecretsRevealed)
 
 
 def reports_dir(versions_dir: Path) -> Path:

@@ -152,6 +152,7 @@ AUDIT_KEYS = {
     ev.JournalNotUpdated: ("journal_not_updated", {"file", "error"}),
     ev.RunFinished: ("run_finished", {"status", "report", "skipped"}),
     ev.CheckAborted: ("check_aborted", {"name", "seen", "at"}),  # why the rollback that follows ran
+    ev.SecretsRevealed: ("secrets_revealed", {"file", "count"}),  # how many, never the values
 }
 
 

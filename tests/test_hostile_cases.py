@@ -380,14 +380,49 @@ def test_8_show_and_console_mask_pending_secrets_unless_revealed(tmp_path):
     from krkn_tui.rollback import read_version
     from krkn_tui.tui.screens.inspect import source_view
 
-    path = register_namespace_capture(tmp_path / "versions")
+    versions = tmp_path / "versions"
+    path = register_namespace_capture(versions)
     shown = krkn("show-rollback", path)
     assert shown.returncode == 0 and SECRET_VALUE.encode() not in shown.stdout
-    assert b"# secrets: 3 value(s) masked; --reveal shows them" in shown.stdout
-    revealed = krkn("show-rollback", path, "--reveal")
+    assert b"# secrets: 3 Secret value(s) masked; --reveal shows them" in shown.stdout
+    audit = tmp_path / "versions-audit.jsonl"
+    assert not audit.exists()  # showing masked values is not audited
+    idle = krkn("show-rollback", path, "-d", versions)  # the folder only names where a reveal is audited
+    assert idle.returncode == 2 and b"-d/--versions-dir: applies to show-rollback only with --reveal" in idle.stderr
+    revealed = krkn("show-rollback", path, "--reveal", "-d", versions)
     assert revealed.returncode == 0 and SECRET_VALUE.encode() in revealed.stdout
+    assert b"# secrets: 3 Secret value(s) REVEALED (audited)" in revealed.stdout
+    [line] = [json.loads(x) for x in audit.read_text().splitlines()]
+    assert (line["event"], line["file"], line["count"], line["run_id"]) == (
+        "secrets_revealed", str(path), 3, "show-rollback")
+    assert SECRET_VALUE not in audit.read_text()  # the log says that, never what
     assert SECRET_VALUE not in source_view(read_version(path)).plain
     assert SECRET_VALUE in path.read_text()  # the pending step keeps what it needs to run
+
+
+def test_8_reveal_is_refused_when_it_cannot_be_audited(tmp_path):
+    """A loose (0666) audit log is not ours to trust: nothing revealed, one line, exit 2."""
+    versions = tmp_path / "versions"
+    path = register_namespace_capture(versions)
+    audit = tmp_path / "versions-audit.jsonl"
+    audit.write_text("")
+    audit.chmod(0o666)
+    revealed = krkn("show-rollback", path, "--reveal", "-d", versions)
+    assert revealed.returncode == 2 and SECRET_VALUE.encode() not in revealed.stdout
+    assert b"audit log refused" in revealed.stderr and b"Traceback" not in revealed.stderr
+    assert audit.read_text() == ""
+
+
+def test_8_an_executed_step_has_nothing_to_reveal(tmp_path):
+    versions = tmp_path / "versions"
+    path = register_namespace_capture(versions)
+    [result] = executor().execute([path])
+    assert result.status == "executed", result
+    executed = Path(str(path) + ".executed")
+    revealed = krkn("show-rollback", executed, "--reveal", "-d", versions)
+    assert revealed.returncode == 0 and SECRET_VALUE.encode() not in revealed.stdout
+    assert b"# secrets: 3 Secret value(s) redacted when the step ran: nothing to reveal" in revealed.stdout
+    assert not (tmp_path / "versions-audit.jsonl").exists()  # nothing was revealed
 
 
 # -- beyond the list: the report command in a shared folder ---------------------------------------

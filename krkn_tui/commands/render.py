@@ -183,6 +183,11 @@ def _(e: ev.RollbackArchived) -> str:
 
 
 @render.register
+def _(e: ev.SecretsRevealed) -> str:
+    return f"revealed {e.count} Secret value(s) of {e.file} (audited)"
+
+
+@render.register
 def _(e: ev.RollbackRunStarted) -> str:
     return f"rolling back {e.files} pending file(s): {e.reason}"
 

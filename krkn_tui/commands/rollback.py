@@ -76,7 +76,9 @@ def add_parsers(sub) -> None:
     common.add_kube_flags(sh)
     sh.add_argument("--readonly", action="store_true", help="accepted: showing changes nothing")
     sh.add_argument("--reveal", action="store_true",
-                    help="show the values of captured Secrets (masked by default)")
+                    help="show the values of captured Secrets (masked by default); audited in the audit log of "
+                         "the versions folder (-d, the config's, then ~/.krkn/rollback)")
+    common.add_versions_flags(sh)
     sh.set_defaults(func=cmd_show)
 
 
@@ -266,7 +268,7 @@ def _show_journal(args) -> int:
     row.pop("lease")
     row["cluster"] = entry.cluster.describe()
     row["check"] = refusal_reason(entry, data, identity) or "ok: digest, header and cluster match"
-    return _print_source(row, data, args.reveal, wanted)
+    return _print_source(args, row, data, wanted)
 
 
 def cmd_show(args) -> int:
@@ -274,6 +276,13 @@ def cmd_show(args) -> int:
     from ..rollback.store import MAX_VERSION_BYTES, read_bytes_safely
 
     _cluster_flags_only_with_cluster(args)
+    # Showing writes nothing: a versions folder or config only decides where a reveal is audited
+    # (and the config, the cluster journal's settings).
+    if args.versions_dir and not args.reveal:
+        raise UserError("applies to show-rollback only with --reveal (its audit log records the reveal)",
+                        field="-d/--versions-dir")
+    if args.config and not (args.reveal or args.cluster):
+        raise UserError("applies to show-rollback only with --reveal or --cluster", field="-c/--config")
     if args.cluster:
         return _show_journal(args)
     path = args.file
@@ -298,26 +307,29 @@ def cmd_show(args) -> int:
         raise UserError(f"cannot read it: {e.strerror or e}", file=path) from None
     v = read_version(path)
     fields = {**_row(v), "cluster": v.cluster.describe() if v.cluster is not None else "unknown"}
-    return _print_source(fields, raw, args.reveal, path)
+    return _print_source(args, fields, raw, path)
 
 
-def _print_source(fields: dict, raw: bytes, reveal: bool, where) -> int:
+def _print_source(args, fields: dict, raw: bytes, where) -> int:
     """The metadata lines, then the source: only text that obeys the rule (what is shown is
-    what runs), every field sanitised, Secret values masked unless ``reveal``."""
-    from ..rollback.redact import redact_secrets
-    from ..rollback.source_text import UnsafeSource, checked_source
+    what runs), every field sanitised, Secret values masked unless ``--reveal`` (audited, as
+    the console's reveal is: the service does both)."""
+    from ..rollback.redact import shown_source
+    from ..rollback.source_text import UnsafeSource
 
     try:
-        text = checked_source(raw)
+        if args.reveal:
+            _target, service = _service(args)
+            shown = service.shown_source(raw, where, reveal=True)
+        else:
+            shown = shown_source(raw)
     except UnsafeSource as e:  # shown text would not be the text that runs
         raise UserError(f"unsafe: {e}; not shown", file=where) from None
-    masked = 0
-    if not reveal:
-        text, masked = redact_secrets(text)
-    if masked:
-        fields = {**fields, "secrets": f"{masked} value(s) masked; --reveal shows them"}
+    note = shown.note("--reveal")
+    if note:
+        fields = {**fields, "secrets": note + (" (audited)" if shown.revealed else "")}
     for key, value in fields.items():
         if value not in (None, ""):
             print(f"# {key}: {one_line(value)}")
-    print(visible(text, keep="\n\t"))
+    print(shown.text)
     return 0

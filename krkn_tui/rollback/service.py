@@ -18,7 +18,8 @@ Resolution, one precedence for every client (kubectl's, plus krkn's config):
 A relative path in the config is resolved by ``config.resolve_relative``, as its scenario paths are.
 
 Audit: every step executed, failed, refused or archived, whoever asked, is one line of
-``<versions_dir>-audit.jsonl`` (``records.AuditLog``), written before the client hears of it.
+``<versions_dir>-audit.jsonl`` (``records.AuditLog``), written before the client hears of it;
+so is every reveal of a step's captured Secret values (``shown_source``), before they are shown.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ..errors import UserError
-from ..events import Event, JournalNotUpdated, RollbackArchived, RunLeftAlone, StaleTempRemoved
+from ..events import Event, JournalNotUpdated, RollbackArchived, RunLeftAlone, SecretsRevealed, StaleTempRemoved
 from ..records import AuditLog, audit_path
 from .archive import archive as _archive
 from .fsio import remove_stale_temps
@@ -195,6 +196,30 @@ class RollbackService:
         self.record(event)
         if self.on_event is not None:
             self.on_event(event)
+
+    # -- showing ------------------------------------------------------------------------------
+
+    def shown_source(self, raw: bytes, file: str | os.PathLike, *, reveal: bool = False):
+        """A version file's bytes (read by the caller with ``store.read_bytes_safely``) as a
+        person may see them: ``redact.shown_source``, the one masking rule. Values that are
+        revealed are audited first (``secrets_revealed``: the file and how many, never the
+        values); when the audit log cannot take that line, UserError and nothing is revealed.
+        ``UnsafeSource`` when the file breaks the text rule."""
+        from .redact import shown_source
+
+        shown = shown_source(raw, reveal=reveal)
+        if shown.revealed:
+            if self.audit is None:
+                raise UserError("revealing Secret values is audited, and there is no audit log here", file=file)
+            self.check_audit()
+            try:
+                self.record(SecretsRevealed(str(file), count=shown.secrets))
+            except OSError as exc:  # a full disk: no line, no reveal
+                raise UserError(f"cannot write the audit log: {exc.strerror or exc}; Secret values not revealed",
+                                file=file) from None
+            if self.audit.refused:  # planted since the check: the line was not written
+                raise UserError(f"{self.audit.refused}; Secret values not revealed", file=file)
+        return shown
 
     # -- selecting ----------------------------------------------------------------------------
 

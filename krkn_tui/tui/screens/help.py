@@ -9,12 +9,16 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from .base import DANGEROUS_ACTIONS
+
 
 def binding_rows(app, node, bindings: list[Binding]) -> list[Content]:
     rows = []
     for binding in bindings:
         action = binding.action.split("(", 1)[0]
         allowed = node.check_action(action.removeprefix("app."), ()) is not False
+        if not allowed and action.removeprefix("app.") not in DANGEROUS_ACTIONS:
+            continue  # one of two bindings of a key whose action follows the view's state: not now
         key = app.get_key_display(binding)
         note = "" if allowed else "  (read-only: removed)"
         text = binding.tooltip or binding.description

@@ -255,6 +255,10 @@ class RunPanel(VerticalScroll):
         pass  # a run's archive is said once, by RunArchived
 
     @apply.register
+    def _(self, e: ev.SecretsRevealed) -> None:
+        pass  # said by the inspect view that revealed them, not part of a run
+
+    @apply.register
     def _(self, e: ev.RollbackRunFinished) -> None:
         self.rolling_back = False
         self.run_log(f"rollback finished: {len(e.steps) - len(e.failed)} done, {len(e.failed)} failed")
