@@ -342,6 +342,15 @@ def test_an_executed_step_keeps_no_secret_value_in_the_journal_nor_on_disk(who, 
     [entry] = journal.entries(reg.run_id)
     assert SECRET_VALUE.encode() in journal.read(entry)  # pending: it must be able to recreate it
     versions = tmp_path / "versions"
+    if who == "execute-rollback":  # shown masked, revealed only when asked, and audited
+        shown = krkn("show-rollback", "--cluster", entry.name, "--journal-namespace", journal_ns, kubeconfig=kubeconfig)
+        assert shown.returncode == 0 and SECRET_VALUE not in shown.stdout, shown.stderr
+        assert "# secrets: 1 Secret value(s) masked; --reveal shows them" in shown.stdout
+        shown = krkn("show-rollback", "--cluster", entry.name, "--journal-namespace", journal_ns, "--reveal",
+                     "-d", versions, kubeconfig=kubeconfig)
+        assert shown.returncode == 0 and SECRET_VALUE in shown.stdout, shown.stderr
+        [line] = [json.loads(x) for x in (tmp_path / "versions-audit.jsonl").read_text().splitlines()]
+        assert (line["event"], line["file"], line["count"]) == ("secrets_revealed", f"{journal_ns}/{entry.name}", 1)
     if who == "guard":
         out = krkn("guard", "--once", "--grace", "0", "--journal-namespace", journal_ns, "-d", tmp_path / "g",
                    kubeconfig=kubeconfig)

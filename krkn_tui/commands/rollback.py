@@ -268,7 +268,8 @@ def _show_journal(args) -> int:
     row.pop("lease")
     row["cluster"] = entry.cluster.describe()
     row["check"] = refusal_reason(entry, data, identity) or "ok: digest, header and cluster match"
-    return _print_source(args, row, data, wanted)
+    # named by namespace and entry: the audit line of a reveal says which cluster copy it was
+    return _print_source(args, row, data, f"{journal.namespace}/{entry.name}")
 
 
 def cmd_show(args) -> int:
