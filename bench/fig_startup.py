@@ -8,6 +8,7 @@ reported in the detail (no target).
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -21,10 +22,17 @@ RATIO_TARGET = 1.5
 MINIMAL_CLI = "import argparse; argparse.ArgumentParser(prog='x').parse_args(['--help'])"
 
 
+def _child_env() -> dict:
+    # Both sides start from compiled bytecode, as an installed console does (pip compiles
+    # Textual's and ours at install): with PYTHONDONTWRITEBYTECODE set in the caller's shell the
+    # warm-up run below would leave our modules to be compiled again in every timed run.
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _first_frame(which: str, kubeconfig: str) -> float:
     t0 = time.time()
     proc = subprocess.run([sys.executable, "-m", "bench.startup_child", which, repr(t0), kubeconfig],
-                          cwd=repo_root(), capture_output=True, text=True, timeout=120)
+                          cwd=repo_root(), capture_output=True, text=True, timeout=120, env=_child_env())
     if proc.returncode != 0:
         raise RuntimeError(f"startup child {which} failed: {proc.stderr.strip()[-400:]}")
     return float(proc.stdout.strip().splitlines()[-1])

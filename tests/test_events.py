@@ -14,6 +14,7 @@ from textual.app import App, ComposeResult
 from krkn_tui import events as ev
 from krkn_tui.commands.render import printed, render
 from krkn_tui.records import AUDITED, AuditLog
+from krkn_tui.tui.widgets.run_events import apply_event
 from krkn_tui.tui.widgets.run_panel import EngineEvents, RunPanel
 
 
@@ -53,7 +54,7 @@ def test_every_type_has_a_cli_rendering(cls):
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
 def test_every_type_has_a_console_handler(cls):
-    handlers = RunPanel.__dict__["apply"].dispatcher.registry
+    handlers = apply_event.registry
     assert cls in handlers, f"RunPanel has no handler for {cls.__name__}"
 
 
@@ -64,8 +65,7 @@ def test_an_unknown_type_is_refused_by_the_cli_and_ignored_by_the_console():
 
     with pytest.raises(TypeError, match="Unregistered"):
         render(Unregistered())
-    dispatcher = RunPanel.__dict__["apply"].dispatcher
-    assert dispatcher.dispatch(Unregistered) is dispatcher.registry[object]  # the do-nothing default
+    assert apply_event.dispatch(Unregistered) is apply_event.registry[object]  # the do-nothing default
 
 
 class PanelApp(App):

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-from ..events import ClusterChange, Event, Step
 from ..signals import wait_for_stop
 from ..yamlio import load_yaml_file
 
 if TYPE_CHECKING:
+    from ..events import Event
     from ..rollback import Executor, RollbackContent, RunRollback
 
 DEFAULT_PROTECTED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
@@ -68,10 +68,14 @@ class ScenarioContext:
     restore_wait: float = RESTORE_WAIT
 
     def log(self, message: str, progress: float | None = None) -> None:
+        from ..events import Step  # events are imported by a run, not by loading a config
+
         self.emit(Step(self.scenario_type, str(self.file), message, progress))
 
     def audit(self, action: str, **fields: Any) -> None:
         """Record a change made to the cluster (the audit log is append-only JSONL)."""
+        from ..events import ClusterChange
+
         self.emit(ClusterChange(action, self.scenario_type, fields))
 
     def check_stop(self) -> None:

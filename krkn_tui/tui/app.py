@@ -25,34 +25,44 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from ..errors import UserError
-from ..events import (CheckChanged, CheckProbed, Event, IterationStarted, RollbackRunStarted, RunFinished,
-                      ScenarioStarted)
 from ..kube.client import describe_target, load_api_client
-from ..kube.podwatch import KubePodSource, LogEntry, PodTable, PodWatcher, describe_error
 from ..rollback.mirror import JournalSettings
-from ..rollback.service import RollbackService, config_paths_used
+from ..rollback.target import config_paths_used
 from ..sanitize import one_line
 from ..timeline import Timeline, entry_for_event, pod_entry
 from .commands import ConsoleCommands
 from .screens.base import allowed
-from .screens.confirm import ConfirmScreen
-from .screens.help import HelpScreen
 from .screens.picker import PickerScreen
-from .screens.pods import PodsScreen
-from .screens.timeline import TimelineScreen
 from .settings import ConsoleSettings, load_console_config
 from .widgets.check_strip import CheckBoard
 from .widgets.run_panel import RunPanel
 
 if TYPE_CHECKING:
     from ..engine import RunResult
+    from ..events import Event
+    from ..kube.podwatch import PodTable, PodWatcher
+    from ..rollback.service import RollbackService
+
+# Only the first view (the scenarios) is imported to start: the others, the pod watch, the
+# rollback service and the engine's events are imported after the first frame, or when used.
+
+
+def _pods_screen():
+    from .screens.pods import PodsScreen
+
+    return PodsScreen()
 
 
 def _versions_screen():
-    # Imported when the view is first opened: it pulls in the executor, not needed to start.
-    from .screens.versions import VersionsScreen
+    from .screens.versions import VersionsScreen  # pulls in the executor
 
     return VersionsScreen()
+
+
+def _timeline_screen():
+    from .screens.timeline import TimelineScreen
+
+    return TimelineScreen()
 
 
 DRAIN_SECONDS = 0.1  # engine events; pod events during a burst or should a wake-up be missed
@@ -63,13 +73,15 @@ WAKE_DELAY_SECONDS = 0.003
 # A drain that took more pod events than this means a burst: leave it to the 100 ms timer, as
 # each drain costs a frame (measured: 20 ms drains at 2,000 events/s doubled key latency).
 BURST_EVENTS = 8
-VIEWS = {"picker": PickerScreen, "pods": PodsScreen, "versions": _versions_screen, "timeline": TimelineScreen}
+VIEWS = {"picker": PickerScreen, "pods": _pods_screen, "versions": _versions_screen, "timeline": _timeline_screen}
 THEMES = ("textual-dark", "textual-light")
 
 
 class KrknConsole(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "krkn-tui"
+    # The first view is the first screen: no blank default screen to build, style and leave.
+    DEFAULT_MODE = "picker"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [
         Binding("1", "show('picker')", "Scenarios", id="view-picker", tooltip="Scenario picker and run progress"),
@@ -120,14 +132,11 @@ class KrknConsole(App[int]):
         except UserError as exc:
             self.target_error = str(exc)
             self.target_text = f"no cluster: {exc}"
-        # Execute and archive go through the core's service, as the CLI's do (same rules, same audit).
         config = self.loaded.config
         self.journal_settings = config.journal if config is not None else JournalSettings()
-        self.rollback_service = RollbackService.for_target(
-            self.loaded.target, client="console", api_client_factory=self.api_client_factory,
-            allow_foreign=self.settings.allow_foreign, journal_settings=self.journal_settings,
-            force_cluster=self.settings.force_cluster)
-        self.pod_table = pod_table or PodTable()
+        self._rollback_service: RollbackService | None = None
+        self._service_lock = threading.Lock()  # the versions view's workers may ask first
+        self._pod_table = pod_table
         self.pod_watcher: PodWatcher | None = None
         self.pod_label_selector: str | None = None  # narrows the pod list and watch on the server
         self._last_drain = 0.0  # monotonic time of the last drain that applied something
@@ -151,6 +160,27 @@ class KrknConsole(App[int]):
         self.views[name] = view = VIEWS[name]()
         return view
 
+    @property
+    def rollback_service(self) -> RollbackService:
+        """Execute and archive go through the core's service, as the CLI's do (same rules, same audit)."""
+        with self._service_lock:
+            if self._rollback_service is None:
+                from ..rollback.service import RollbackService
+
+                self._rollback_service = RollbackService.for_target(
+                    self.loaded.target, client="console", api_client_factory=self.api_client_factory,
+                    allow_foreign=self.settings.allow_foreign, journal_settings=self.journal_settings,
+                    force_cluster=self.settings.force_cluster)
+            return self._rollback_service
+
+    @property
+    def pod_table(self) -> PodTable:
+        if self._pod_table is None:
+            from ..kube.podwatch import PodTable
+
+            self._pod_table = PodTable()
+        return self._pod_table
+
     # -- cluster access -----------------------------------------------------------------------
 
     def api_client_factory(self):
@@ -172,7 +202,6 @@ class KrknConsole(App[int]):
     # -- lifecycle ----------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.switch_mode("picker")
         if self.target_error is not None:
             self.server_version = "-"
             self.watch_state = "cannot watch: no usable kubeconfig"
@@ -196,6 +225,8 @@ class KrknConsole(App[int]):
             self.stop_event.set()
 
     def start_pod_watch(self) -> None:
+        from ..kube.podwatch import KubePodSource, PodWatcher
+
         source = KubePodSource(self.api_client_factory, self.settings.namespace,
                                label_selector=self.pod_label_selector)
         # post_message is thread-safe; a Textual timer cannot be started from the watcher's thread.
@@ -214,7 +245,7 @@ class KrknConsole(App[int]):
         old, self.pod_watcher = self.pod_watcher, None
         if old is not None:
             old.stop(timeout=0)  # its thread ends on its own once its stream is closed
-        self.pod_table = PodTable()
+        self._pod_table = None  # a new, empty table
         pods = self.views.get("pods")
         if pods is not None and pods.is_mounted:
             pods.restart()
@@ -238,6 +269,8 @@ class KrknConsole(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="probe")
     def fetch_server_version(self) -> str:
         from kubernetes import client
+
+        from ..kube.podwatch import describe_error
 
         try:
             api = client.VersionApi(self.api_client_factory())
@@ -269,11 +302,15 @@ class KrknConsole(App[int]):
                 self.timeline.extend(entry_for_event(e) for e in events)
                 self.views["picker"].apply_engine_events(events)
                 self._follow_run_state(events)
-            if isinstance(self.screen, TimelineScreen):
-                self.screen.sync()
+            timeline = self.views.get("timeline")
+            if timeline is not None and self.screen is timeline:
+                timeline.sync()
 
     def on_run_panel_check_event(self, message: RunPanel.CheckEvent) -> None:
         """A check's probe goes to the header's strip, its transition also to the pod event log."""
+        from ..events import CheckChanged, CheckProbed
+        from ..kube.podwatch import LogEntry
+
         e = message.event
         if isinstance(e, CheckProbed):
             self.check_board.probed(e.name, e.ok, e.latency, e.failures)
@@ -285,6 +322,8 @@ class KrknConsole(App[int]):
                 pods.write_new_log_lines()
 
     def _follow_run_state(self, events: list[Event]) -> None:
+        from ..events import IterationStarted, RollbackRunStarted, RunFinished, ScenarioStarted
+
         for e in events:
             if isinstance(e, IterationStarted):
                 self.run_iteration = f" ({e.label})"
@@ -376,6 +415,8 @@ class KrknConsole(App[int]):
         self.notify("Emergency stop: stopping the run and rolling back its pending changes.", severity="warning")
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
@@ -383,6 +424,8 @@ class KrknConsole(App[int]):
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
     async def action_quit(self) -> None:
+        from .screens.confirm import ConfirmScreen
+
         if not self.run_active:
             self.exit(0)
             return

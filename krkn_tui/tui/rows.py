@@ -8,16 +8,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import ScenarioRef
 from ..errors import UserError
-from ..rollback import VersionInfo
 from ..rollback.naming import pending_name
 from .. import sanitize
 from ..sanitize import visible
 from ..scenarios.krkn_only import UNSUPPORTED_NOTE
 from ..scenarios import describe_specs, parse_scenario_file
 from ..scenarios import short_name as short_type
+
+if TYPE_CHECKING:
+    from ..rollback import VersionInfo
+
 
 @dataclass(frozen=True)
 class ScenarioRow:
@@ -127,6 +131,7 @@ def is_cluster_only(v: VersionInfo) -> bool:
 def cluster_only_version(entry) -> VersionInfo:
     """A journal entry (rollback.journal.Entry) as a versions row: what its header says it
     undoes, its state in the journal, and the host it came from."""
+    from ..rollback import VersionInfo
     from ..rollback.meta import parse_meta
     from ..rollback.naming import parse_run_dir_name, parse_version_name
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from rich.text import Text
 from textual import work
@@ -14,7 +14,6 @@ from textual.content import Content
 from textual.widgets import Footer, Static
 
 from ...config import FROM_ABSOLUTE
-from ...events import Event
 from ...rollback.fsio import read_head
 from ...sanitize import one_line, visible
 from ..rows import ScenarioRow, scenario_row, short_type, tilde
@@ -24,6 +23,9 @@ from ..widgets.virtual_table import Column, VirtualTable
 from ..widgets.run_panel import EngineEvents, RunPanel
 from .base import View, allowed
 from .confirm import ConfirmScreen
+
+if TYPE_CHECKING:
+    from ...events import Event
 
 MARK = "●"
 COLUMNS = (Column("mark", " "), Column("index", "#"), Column("type", "type"), Column("file", "file"),

@@ -5,7 +5,7 @@ engine's worker never touches widgets); each event goes to the handler of its ty
 
 from __future__ import annotations
 
-from functools import singledispatchmethod
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -14,9 +14,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, Log, ProgressBar, Static
 
-from ... import events as ev
 from ...sanitize import visible
-from ..rows import short_type, tilde
+from ..rows import short_type
+
+if TYPE_CHECKING:
+    from ... import events as ev
 
 SCENARIO_LOG_LINES = 200
 RUN_LOG_LINES = 500
@@ -138,60 +140,10 @@ class RunPanel(VerticalScroll):
         for event in message.events:
             self.apply(event)
 
-    # -- one handler per event type (a test checks none is missing) -----------------------------
-
-    @singledispatchmethod
     def apply(self, event: ev.Event) -> None:
-        """An event type this panel does not know yet: ignored, never a crash of the console."""
+        from .run_events import apply_event  # the events module: after the first frame
 
-    @apply.register
-    def _(self, e: ev.RunStarted) -> None:
-        self.set_status(f"running {e.scenarios} scenario(s) · run {e.run_id or ''}")
-
-    @apply.register
-    def _(self, e: ev.IterationStarted) -> None:
-        self.set_status(f"running {e.label} · run {e.run_id or ''}")
-        self.run_log(f"{e.label} started" + (": repeats until stopped (E-STOP ends it)" if e.daemon else ""))
-
-    @apply.register
-    def _(self, e: ev.ScenarioStarted) -> None:
-        self.current = self.blocks.get(e.index)
-        if self.current is not None:
-            self.current.set_status("running")
-            self.current.progress(0)
-            self.current.log_line(f"started {e.id} (iteration {e.iteration + 1})")
-
-    @apply.register
-    def _(self, e: ev.Step) -> None:
-        if self.current is not None:
-            self.current.log_line(e.message)
-            if e.progress is not None:
-                self.current.progress(float(e.progress))
-
-    @apply.register
-    def _(self, e: ev.RollbackRegistered) -> None:
-        self._step_log(f"rollback registered: {e.verb} {e.kind} {e.target}")
-
-    @apply.register
-    def _(self, e: ev.ClusterChange) -> None:
-        if self.current is not None:
-            self.current.log_line(f"changed: {e.action} {e.target}".rstrip())
-
-    @apply.register
-    def _(self, e: ev.Waiting) -> None:
-        self.run_log(f"waiting {e.seconds:g}s before the next scenario")
-
-    @apply.register
-    def _(self, e: ev.ScenarioFinished) -> None:
-        block = self.blocks.get(e.index)
-        if block is not None:
-            block.finish(e)
-
-    @apply.register
-    def _(self, e: ev.RollbackRunStarted) -> None:
-        self.rolling_back = True
-        self.set_status(f"rolling back {e.files} file(s): {e.reason}")
-        self.run_log(f"rollback started ({e.reason}): {e.files} pending file(s)")
+        apply_event(event, self)
 
     def _step_log(self, text: str) -> None:
         """A scenario undoing its own change logs there; the run's rollback in the run log."""
@@ -199,105 +151,3 @@ class RunPanel(VerticalScroll):
             self.run_log(text)
         else:
             self.current.log_line(text)
-
-    @apply.register
-    def _(self, e: ev.RollbackStarted) -> None:
-        if self.rolling_back:
-            self.set_status(f"rolling back: {e.file_name}")
-
-    @apply.register
-    def _(self, e: ev.RollbackRetrying) -> None:
-        self._step_log(f"{e.file_name}: API server not available; retrying in {e.delay:.1f}s (attempt {e.attempt})")
-
-    @apply.register
-    def _(self, e: ev.RollbackExecuted) -> None:
-        self._step_log(f"rollback step executed: {e.file_name}" if self.rolling_back else f"restored: {e.file_name}")
-
-    @apply.register
-    def _(self, e: ev.RollbackFailed) -> None:
-        self._step_log(f"rollback step FAILED: {e.file_name}: {e.error}")
-
-    @apply.register
-    def _(self, e: ev.RollbackRefused) -> None:
-        self._step_log(f"rollback step refused: {e.file_name}: {e.error}")
-
-    @apply.register
-    def _(self, e: ev.RollbackExecutedElsewhere) -> None:
-        self._step_log(f"rollback step already executed from the cluster journal: {e.file_name}")
-
-    @apply.register
-    def _(self, e: ev.RollbackClusterForced) -> None:
-        self._step_log(f"rollback step of another cluster, run anyway (--force-cluster): {e.file_name}: {e.error}")
-
-    @apply.register(ev.GuardStarted)
-    @apply.register(ev.GuardTakeover)
-    @apply.register(ev.GuardIdle)
-    @apply.register(ev.JournalUnavailable)
-    @apply.register(ev.RollbackFromJournal)
-    def _(self, e: ev.Event) -> None:
-        """Only `krkn-tui guard` reports these, and the console runs no guard: what a guard did
-        reaches the console through the journal (the versions view's journal column)."""
-
-    @apply.register
-    def _(self, e: ev.RunLeftAlone) -> None:
-        self.run_log(f"run {e.run_id} left alone: {e.error}")
-
-    @apply.register
-    def _(self, e: ev.JournalNotUpdated) -> None:
-        self.run_log("cluster journal not updated" + (f" for {e.file}" if e.file else "") + f": {e.error}")
-
-    @apply.register
-    def _(self, e: ev.StaleTempRemoved) -> None:
-        self.run_log(f"removed {e.file_name}: left by a writer that died mid-write")
-
-    @apply.register
-    def _(self, e: ev.RollbackArchived) -> None:
-        pass  # a run's archive is said once, by RunArchived
-
-    @apply.register
-    def _(self, e: ev.SecretsRevealed) -> None:
-        pass  # said by the inspect view that revealed them, not part of a run
-
-    @apply.register
-    def _(self, e: ev.RollbackRunFinished) -> None:
-        self.rolling_back = False
-        self.run_log(f"rollback finished: {len(e.steps) - len(e.failed)} done, {len(e.failed)} failed")
-
-    @apply.register
-    def _(self, e: ev.RunArchived) -> None:
-        self.run_log(f"run passed: {e.files} version file(s) archived")
-
-    @apply.register
-    def _(self, e: ev.RunFinished) -> None:
-        report = f" · report {tilde(e.report)}" if e.report else ""
-        self.set_status(f"run {e.status} (exit {e.exit_code}){report}")
-        self.set_class(e.status != "passed", "-failed")
-        self.set_class(e.status == "passed", "-passed")
-        self.run_log(f"run {e.status} (exit {e.exit_code})")
-
-    # -- steady-state checks and the blast radius: the run log, the header's check strip, the
-    # pod event log (transitions), and the timeline (the app adds every event to it) ----------
-
-    @apply.register
-    def _(self, e: ev.ScenarioPreviewed) -> None:
-        for line in e.lines:
-            self.run_log(line)
-
-    @apply.register
-    def _(self, e: ev.CheckProbed) -> None:
-        self.post_message(self.CheckEvent(e))  # the header's strip is the app's
-
-    @apply.register
-    def _(self, e: ev.CheckChanged) -> None:
-        self.run_log(f"check {e.name}: {e.state} ({e.phase}): {e.seen}")
-        self.post_message(self.CheckEvent(e))
-
-    @apply.register
-    def _(self, e: ev.CheckAborted) -> None:
-        self.set_status(f"check {e.name} failed: stopping and rolling back")
-        self.run_log(f"check {e.name} FAILED ({e.seen}): stopping the run and rolling back")
-
-    @apply.register
-    def _(self, e: ev.SteadyState) -> None:
-        state = "ok" if e.ok else f"FAILING ({', '.join(e.failing)})"
-        self.run_log(f"steady state {e.phase}: {state}")
