@@ -258,3 +258,19 @@ def test_dry_run_says_where_the_kubeconfig_and_versions_folder_were_found(kubeco
         in found.stdout
     assert "versions: kraken.rollback_versions_directory (rollback -> " in found.stdout
     assert "not used: overridden by -d/--versions-dir" in found.stdout
+
+
+@pytest.mark.cluster
+def test_a_krkn_service_disruption_file_is_previewed_as_krkn_deletion(kubeconfig, tmp_path):
+    """krkn's regex_namespace.yaml has no mode: the dry run says what krkn would delete (and that
+    it comes back here), never a scale-down."""
+    cfg = load_config(KRKN_REPO / "config" / "config.yaml", check_files=False)
+    [ref] = [r for r in cfg.scenarios if r.scenario_type == "service_disruption_scenarios"]
+    done = krkn("run", "-c", "config/config.yaml", "--dry-run", "--only", ref.index, kubeconfig=kubeconfig,
+                env={"HOME": str(tmp_path)}, cwd=KRKN_REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 namespace (krkn-demo): all; the namespace stays" in done.stdout
+    assert "Deployment krkn-demo/frontend" in done.stdout and "Service krkn-demo/frontend" in done.stdout
+    assert "deleted (as krkn does), re-created after 15s" in done.stdout
+    assert "dry run: would delete, then re-create, in namespace krkn-demo (which stays): " in done.stdout
+    assert "scale" not in done.stdout.replace("delete_objects", "")

@@ -1,6 +1,7 @@
-"""service_disruption_scenarios on the local cluster, in namespaces made for each test: scale mode
-brings replicas back, delete_namespace mode recreates what it captured, a stop rolls back,
-protected namespaces are refused, dry runs change nothing."""
+"""service_disruption_scenarios on the local cluster, in namespaces made for each test: a krkn file
+(no mode) deletes what krkn deletes and re-creates it, scale mode brings replicas back,
+delete_namespace mode recreates what it captured, a stop rolls back, protected namespaces are
+refused, dry runs change nothing."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from kubernetes import client
 
 from kubehelpers import gone_is_fine, ready_pods, wait_for
 from krkn_tui.rollback import RollbackContent
-from krkn_tui.scenarios.service_disruption import capture_namespace, recreate_namespace, scale_back
+from krkn_tui.scenarios.service_disruption import (capture_krkn_objects, capture_namespace, recreate_namespace,
+                                                   scale_back)
 from test_scenario_node import (
     PAUSE_IMAGE,
     Recorder,
@@ -152,6 +154,82 @@ def test_stop_during_hold_rolls_back(tmp_path, api_client, core, svc_namespace, 
     wait_all_ready(core, svc_namespace)
 
 
+# ---- no mode: krkn's deletion of the namespace's Services and workloads ---------------------------
+
+
+def krkn_yaml(pattern: str, duration: float = 2) -> str:
+    """A file as written for krkn (its keys, no mode), plus krkn-tui's `duration`."""
+    return (f"scenarios:\n  - namespace: \"{pattern}\"\n    delete_count: 1\n    runs: 1\n    sleep: 0\n"
+            f"    wait_time: 90\n    duration: {duration}\n")
+
+
+def _extra_workloads(apps, namespace: str) -> None:
+    """A DaemonSet and a ReplicaSet nothing owns: krkn deletes those kinds too."""
+    ds = _workload("Deployment", "agent", 1)
+    ds.update(kind="DaemonSet")
+    ds["spec"].pop("replicas")
+    apps.create_namespaced_daemon_set(namespace, ds)
+    rs = _workload("Deployment", "lone", 1)
+    rs.update(kind="ReplicaSet")
+    apps.create_namespaced_replica_set(namespace, rs)
+
+
+def _present(api_client, namespace: str) -> set[tuple[str, str]]:
+    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    listed = {"Service": core.list_namespaced_service, "Deployment": apps.list_namespaced_deployment,
+              "StatefulSet": apps.list_namespaced_stateful_set, "DaemonSet": apps.list_namespaced_daemon_set,
+              "ReplicaSet": apps.list_namespaced_replica_set, "ConfigMap": core.list_namespaced_config_map,
+              "Secret": core.list_namespaced_secret}
+    return {(kind, o.metadata.name) for kind, list_ in listed.items() for o in list_(namespace).items
+            if not o.metadata.owner_references and o.metadata.name != "kube-root-ca.crt"}
+
+
+def test_a_krkn_file_without_mode_deletes_what_krkn_deletes_then_recreates_it(tmp_path, api_client, core, apps,
+                                                                               svc_namespace):
+    _extra_workloads(apps, svc_namespace)
+    before = snapshot(api_client, svc_namespace)
+    present = _present(api_client, svc_namespace)
+    uid = core.read_namespace(svc_namespace).metadata.uid
+    config = scenario_config(tmp_path, "service_disruption_scenarios", krkn_yaml(f"^{svc_namespace}$"))
+    rec = Recorder(on_hold=lambda e: _present(api_client, svc_namespace))
+
+    result = run_engine(config, api_client, rec)
+
+    assert result.status == "passed", result.scenarios
+    assert not rec.problems  # every deletion had its version file on disk first
+    deleted = {(c["kind"], c["name"]) for c in rec.changes("delete_object")}
+    assert deleted == {("Service", "api"), ("Service", "db"), ("Deployment", "api"), ("StatefulSet", "db"),
+                       ("DaemonSet", "agent"), ("ReplicaSet", "lone")}
+    # While holding: the namespace, its ConfigMap and Secret stay; what krkn deletes is gone.
+    assert rec.held == [{("ConfigMap", "settings"), ("Secret", "creds")}]
+    assert core.read_namespace(svc_namespace).metadata.uid == uid
+    assert _present(api_client, svc_namespace) == present
+    assert snapshot(api_client, svc_namespace) == before
+    wait_all_ready(core, svc_namespace)
+    assert_archived(config, result, rec)
+
+
+def test_a_stop_during_krkns_deletion_hold_recreates_everything(tmp_path, api_client, core, svc_namespace):
+    before = snapshot(api_client, svc_namespace)
+    stop = threading.Event()
+    config = scenario_config(tmp_path, "service_disruption_scenarios", krkn_yaml(f"^{svc_namespace}$", duration=60))
+    rec = Recorder(on_hold=stop_when_holding(stop))
+
+    result = run_engine(config, api_client, rec, stop=stop)
+
+    assert result.status == "interrupted"
+    assert rec.held and [s["status"] for s in result.rollback] == ["executed"]
+    assert snapshot(api_client, svc_namespace) == before
+    wait_all_ready(core, svc_namespace)
+
+
+def test_krkns_deletion_captures_no_secret_and_nothing_owned(api_client, svc_namespace):
+    objects = capture_krkn_objects(api_client, svc_namespace)["objects"]
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
+        ("Service", "api"), ("Service", "db"), ("Deployment", "api"), ("StatefulSet", "db")]  # restore order
+    assert all("ownerReferences" not in o["metadata"] for o in objects)
+
+
 # ---- mode delete_namespace ------------------------------------------------------------------
 
 
@@ -198,7 +276,7 @@ def _namespace_exists(core, name: str) -> bool:
 # ---- refusals and dry runs ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["scale", "delete_namespace"])
+@pytest.mark.parametrize("mode", ["scale", "delete_namespace", "delete_objects"])
 def test_protected_namespace_is_refused_and_untouched(tmp_path, api_client, core, apps, mode):
     uid = core.read_namespace("kube-system").metadata.uid
     before = replicas(apps, "kube-system")
@@ -225,7 +303,7 @@ def test_no_matching_namespace_fails(tmp_path, api_client):
     assert_nothing_registered(config, rec)
 
 
-@pytest.mark.parametrize("mode", ["scale", "delete_namespace"])
+@pytest.mark.parametrize("mode", ["scale", "delete_namespace", "delete_objects"])
 def test_dry_run_changes_nothing(tmp_path, api_client, core, apps, svc_namespace, mode):
     uid = core.read_namespace(svc_namespace).metadata.uid
     before = snapshot(api_client, svc_namespace)

@@ -221,8 +221,10 @@ scenarios:
     sleep: 15
 """), F)
     assert spec == ServiceDisruptionSpec(namespace_pattern="^demo$", file=Path(F), field="scenarios[0]")
-    assert spec.mode == "scale"  # not krkn's namespace deletion unless asked for
+    assert spec.mode == "delete_objects"  # what krkn does with this file: delete its Services and workloads
     assert spec.duration == spec.sleep == 15
+    (with_wait,) = parse_service_disruption(load("scenarios:\n  - {namespace: a, wait_time: 300}\n"), F)
+    assert with_wait.wait_time == 300  # krkn's key: how long the objects have to come back
 
 
 def test_service_duration_follows_sleep_unless_given():

@@ -34,7 +34,7 @@ def test_scenario_rows_summarise_each_type(tmp_path):
         "pod_disruption_scenarios": "ns~^d$ app=a kill 1, recover ≤120s",
         "application_outages_scenarios": "ns d app=a block Ingress+Egress for 5s",
         "node_scenarios": "node_drain 1 node(s) of n1 for 3s",
-        "service_disruption_scenarios": "scale ns~^d$ for 4s",
+        "service_disruption_scenarios": "delete Services+workloads in ns~^d$ for 4s",  # krkn's, no mode
         "hog_scenarios": "memory in ns default on 2 node(s) for 7s",
     }
 
