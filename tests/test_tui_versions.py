@@ -244,3 +244,23 @@ async def test_krkn_file_is_executed_only_with_allow_foreign(tmp_path, offline):
         assert not isinstance(app.screen, ConfirmScreen)  # refused before any dialog
         assert any("--allow-foreign" in str(n.message) for n in app._notifications)
     assert path.exists() and not path.with_name(path.name + ".executed").exists()
+
+
+async def test_execute_says_which_skipped_steps_are_done_and_which_are_not(tmp_path, offline):
+    from pathlib import Path
+
+    from krkn_tui.rollback import StepResult
+    from krkn_tui.tui.screens.versions import StepOutcome
+
+    app = console(tmp_path, **offline)
+    notes = Notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        view, _table = await open_versions(app, pilot)
+        elsewhere = StepResult(Path("a.py"), "skipped", "a.py was executed by another executor", undone=True)
+        held = StepResult(Path("b.py"), "skipped", "b.py is being run by another executor", busy=True)
+        view.notify_executed(StepOutcome("execute", "run r", [StepResult(Path("c.py"), "executed", undone=True),
+                                                              elsewhere]))
+        view.notify_executed(StepOutcome("execute", "run r", [elsewhere, held]))
+    assert notes.items == [("executed run r: 2 step(s) done", "information"),
+                           ("executed run r: 1 step(s) done; 1 not run here: b.py is being run by another executor",
+                            "warning")]

@@ -456,12 +456,14 @@ class VersionsScreen(View):
 
     def notify_executed(self, o: StepOutcome) -> None:
         failed = [r for r in o.results if r.status not in ("executed", "skipped")]
-        skipped = [r for r in o.results if r.status == "skipped"]
+        # A skip is done only when the step verifiably ran elsewhere; the rest (held by another
+        # executor, archived or replaced meanwhile) is not known undone: say why.
+        left = [r for r in o.results if r.status == "skipped" and not r.undone]
         done = len(o.results) - len(failed)
         if not failed:
-            left = f"; {len(skipped)} left to another executor: {one_line(skipped[0].error)}" if skipped else ""
-            self.notify(f"executed {o.label}: {done - len(skipped)} step(s) done{left}",
-                        severity="warning" if skipped else "information", markup=False)
+            note = f"; {len(left)} not run here: {one_line(left[0].error)}" if left else ""
+            self.notify(f"executed {o.label}: {done - len(left)} step(s) done{note}",
+                        severity="warning" if left else "information", markup=False)
             return
         errors = "\n".join(f"{r.path.name}: {r.status}: {one_line(r.error)}" for r in failed[:5])
         self.notify(f"{o.label}: {done} done, {len(failed)} not\n{errors}", severity="error", timeout=20,
