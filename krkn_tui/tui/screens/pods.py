@@ -35,6 +35,9 @@ COLUMNS = (
     Column("age", "age", sort=lambda r: -(r.created or 0.0), width=AGE_WIDTH),
 )
 AGE_REFRESH_SECONDS = 1.0
+# A batch of up to this many log lines (a lone change, not a burst) is logged a frame after its
+# rows are drawn: a new line grows the log, which lays the screen out (~4 ms a frame here).
+LOG_AFTER_ROWS = 8
 
 
 def by_namespace_and_name(row: PodRow) -> tuple:
@@ -118,7 +121,10 @@ class PodsScreen(View):
             many = len(changes.added) >= FREEZE_ROWS
         if many:  # a (re)list: its rows live long, keep the cyclic collector from walking them
             self.call_after_refresh(gc.freeze)
-        self.write_new_log_lines()
+        if changes is not None and len(changes.log) <= LOG_AFTER_ROWS:
+            self.call_after_refresh(self.write_new_log_lines)
+        else:
+            self.write_new_log_lines()
         self.update_status()
 
     def restart(self) -> None:

@@ -69,7 +69,6 @@ def text_width(cell: Any) -> int:
 
 
 LINE_CACHE = 512  # drawn rows kept: a few screens' worth
-SIZE_DELAY_S = 0.5
 BULK_MIN = 256  # more changes than this (and than a quarter of the rows): re-sort once
 
 
@@ -188,7 +187,6 @@ class VirtualTable(ScrollView, can_focus=True):
         self._cached_styles: dict[str, Style] | None = None
         self._lines: dict[str, tuple[tuple, Strip]] = {}  # key -> (what it was drawn from, strip)
         self._geometry = 0  # bumped when column widths or labels change
-        self._size_timer = None
         self._recompute_widths_of_labels()
 
     # -- reading --------------------------------------------------------------------------------
@@ -369,7 +367,7 @@ class VirtualTable(ScrollView, can_focus=True):
         previous = self._shown
         self._filter = predicate
         self._apply_filter(previous if narrower and previous is not None else None)
-        self._after_change(before_key, before_index, True, (), size_now=True)
+        self._after_change(before_key, before_index, True, ())
 
     def filter_by_text(self, before: str, text: str, matches: Callable[[Any, str], bool]) -> None:
         """A search box's filter: ``matches(record, needle)`` with the lower-cased, stripped
@@ -484,36 +482,41 @@ class VirtualTable(ScrollView, can_focus=True):
         """First display index on screen and how many rows fit."""
         return int(self.scroll_y), max(0, self.scrollable_content_region.height - 1)
 
-    def _set_virtual_size(self, now: bool = False) -> None:
-        """A new virtual size is a layout pass of the whole screen. When only the row count of a
-        long table changed, it waits up to SIZE_DELAY_S so a stream of added and removed rows
-        costs one layout per interval, not one per batch (only the scrollbar lags)."""
+    def _set_virtual_size(self) -> None:
+        """Assigning a virtual size is a layout pass of the whole screen (~4 ms a frame here,
+        most of a pod event's frame). When the scrollbars stay as they are (the size is on the
+        same side of the viewport's edges in both directions), it is set without one and the
+        scrollbars are told their new range; a scrollbar coming or going lays the screen out."""
         width = sum(self._widths) + 2 * self.cell_padding * len(self.columns)
         size = Size(width, len(self._visible) + 1)
-        if size == self.virtual_size:
+        old = self.virtual_size
+        if size == old:
             return
-        _top, rows_on_screen = self._window()
-        if (now or width != self.virtual_size.width
-                or min(size.height, self.virtual_size.height) < 3 * rows_on_screen + 1):
-            if self._size_timer is not None:
-                self._size_timer.stop()
-                self._size_timer = None
+        if self._scrollbar_sides(size) != self._scrollbar_sides(old):
             self.virtual_size = size
-        elif self._size_timer is None:
-            self._size_timer = self.set_timer(SIZE_DELAY_S, self._apply_virtual_size)
+            return
+        self.set_reactive(ScrollView.virtual_size, size)
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.window_virtual_size = size.height
+        if self.show_horizontal_scrollbar:
+            self.horizontal_scrollbar.window_virtual_size = size.width
+        # validated again: rows or width gone from the end clamp them
+        self.scroll_x, self.scroll_y = self.scroll_x, self.scroll_y
 
-    def _apply_virtual_size(self) -> None:
-        self._size_timer = None
-        self._set_virtual_size(now=True)
+    def _scrollbar_sides(self, size: Size) -> tuple[bool, ...]:
+        """Where ``size`` lies against the sizes at which Textual shows a scrollbar (each with
+        and without the other scrollbar)."""
+        room, styles = self.container_size, self.styles
+        return (size.width > room.width, size.width > room.width - styles.scrollbar_size_vertical,
+                size.height > room.height, size.height > room.height - styles.scrollbar_size_horizontal)
 
-    def _after_change(self, before_key: str | None, before_index: int, moved: bool, lines: Iterable[int],
-                      size_now: bool = False) -> None:
+    def _after_change(self, before_key: str | None, before_index: int, moved: bool, lines: Iterable[int]) -> None:
         count = len(self._visible)
         key = before_key
         if key is None or self.get_row_index(key) is None:
             key = self.key_at(min(before_index, count - 1)) if count else None
         self._cursor_key = key
-        self._set_virtual_size(now=size_now)
+        self._set_virtual_size()
         if key is not None:
             self._scroll_to_row(self.get_row_index(key))
         if moved:
@@ -538,8 +541,6 @@ class VirtualTable(ScrollView, can_focus=True):
         before_key, before_index = self._cursor_key, self.cursor_row
         row = max(0, min(row, count - 1))
         self._cursor_key = self.key_at(row)
-        if row + 2 > self.virtual_size.height:  # the scroll below must reach rows added meanwhile
-            self._set_virtual_size(now=True)
         self._scroll_to_row(row)
         self.refresh_line(before_index + 1)
         self.refresh_line(row + 1)
