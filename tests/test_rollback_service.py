@@ -189,3 +189,23 @@ def test_execute_rollback_uses_the_configs_kubeconfig_path(tmp_path, kubeconfig,
     assert out.stdout.startswith("executed")
     assert "victim" not in {c.metadata.name for c in core.list_namespaced_config_map(namespace).items}
     assert [e["event"] for e in audit(versions)] == ["rollback_started", "rollback_executed"]
+
+
+def test_a_report_half_written_by_a_killed_run_is_cleared_by_the_next_rollback(tmp_path):
+    """A run killed while writing its report leaves a temp file beside the reports; the next
+    execute removes it (audited) and leaves a live writer's temp alone."""
+    from krkn_tui.records import AuditLog, audit_path, check_reports, reports_dir
+
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    check_reports(versions)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    half = reports_dir(versions) / f".tmp-run-1.json-{dead}-0123abcd"
+    live = reports_dir(versions) / f".tmp-run-2.json-{os.getpid()}-89abcdef"
+    for path in (half, live):
+        path.write_text("{\"run_id\": ")
+    service = RollbackService(versions, audit=AuditLog(audit_path(versions), "execute-rollback"))
+    assert service.execute([]) == []
+    assert sorted(p.name for p in reports_dir(versions).iterdir()) == [live.name]
+    assert [(e["event"], Path(e["file"]).name) for e in audit(versions)] == [("stale_temp_removed", half.name)]

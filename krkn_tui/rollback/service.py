@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import UserError
 from ..events import Event, JournalNotUpdated, RollbackArchived, RunLeftAlone, SecretsRevealed, StaleTempRemoved
-from ..records import AuditLog
+from ..records import AuditLog, reports_dir
 from .archive import archive as _archive
 from .fsio import remove_stale_temps
 from .naming import archive_dir_for, parse_run_dir_name
@@ -261,12 +261,13 @@ class RollbackService:
     def execute(self, paths: Iterable[Path], *, dry_run: bool = False, run: str | None = None) -> list:
         """Run ``paths`` newest first (see rollback.executor for the order and failure policy)
         and return one StepResult per path. Before a real run, the temp files that dead writers
-        left in those run folders (and in ``run``'s, when given) are removed."""
+        left in those run folders (and in ``run``'s, when given) and in the reports folder are removed."""
         paths = [Path(p) for p in paths]
         if not dry_run:
             self.check_audit()
             folders = {p.parent for p in paths} | set(self.run_folders(run) if run else ())
-            self.remove_stale_temps(folders)
+            # a run killed while writing its report left its temp file beside the reports too
+            self.remove_stale_temps(folders | {reports_dir(self.versions_dir)})
         if not paths:
             return []
         if dry_run:
