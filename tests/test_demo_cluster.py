@@ -100,7 +100,11 @@ def test_health_endpoint_follows_ready_replicas_and_ingress_policies(local_clust
             got = _get(url + query)
             return got if got[0] == code else None
 
-        assert wait_for(lambda: answer(200), what="200")[1]["ready"] == 2
+        def both_ready():  # 200 comes with the first Ready pod; the second may follow a poll later
+            got = answer(200)
+            return got if got and got[1]["ready"] == 2 else None
+
+        assert wait_for(both_ready, what="200 with both replicas ready")[1]["ready"] == 2
         assert answer(503, "?min=3")[1]["status"] == "down"
         net = client.NetworkingV1Api(apps.api_client)
         net.create_namespaced_network_policy(namespace, client.V1NetworkPolicy(
