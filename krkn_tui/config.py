@@ -12,7 +12,7 @@ from typing import Iterable
 from .checks.spec import ChecksConfig, parse_checks
 from .errors import UserError
 from .rollback.naming import DEFAULT_VERSIONS_DIR
-from .rollback.mirror import JournalSettings
+from .rollback.journal_settings import JournalSettings
 from .scenarios import scenario_types
 from .scenarios.krkn_only import KRKN_ONLY_TYPES, UNSUPPORTED_NOTE
 from .yamlio import Section, describe, did_you_mean, expect_list, join_field, load_yaml_file

@@ -27,9 +27,9 @@ import time
 from dataclasses import dataclass, field
 
 from ..kube.identity import ClusterIdentity, mismatch, record_of, same_cluster
+from .journal_settings import DEFAULT_NAMESPACE
 from .retry import is_transient
 
-DEFAULT_NAMESPACE = "krkn-rollback"
 STEP_TYPE = "krkn-tui.io/rollback-step"
 CHUNK_TYPE = "krkn-tui.io/rollback-step-chunk"
 DATA_KEY = "version.py"

@@ -25,12 +25,11 @@ from datetime import datetime, timezone
 
 from .fsio import pid_alive
 from .journal import A_RUN_ID, L_RUN, JournalError, api_call, label_value, origin_host
+from .journal_settings import DEFAULT_DURATION, DEFAULT_RENEW_EVERY
 from ..signals import quiet_thread
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DURATION = 15.0
-DEFAULT_RENEW_EVERY = 5.0
 _DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 
 

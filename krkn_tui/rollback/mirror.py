@@ -12,24 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .journal import DEFAULT_NAMESPACE, Journal, JournalError
-from .lease import DEFAULT_DURATION, DEFAULT_RENEW_EVERY, LeaseHeld, RunLease, lease_name, new_holder
+from .journal import Journal, JournalError
+from .journal_settings import JournalSettings
+from .lease import LeaseHeld, RunLease, lease_name, new_holder
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class JournalSettings:
-    """``kraken.cluster_journal`` and its companions in config.yaml."""
-
-    enabled: bool = True
-    namespace: str = DEFAULT_NAMESPACE
-    lease_duration: float = DEFAULT_DURATION
-    renew_every: float = DEFAULT_RENEW_EVERY
 
 
 class JournalLinks:

@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from ..errors import UserError
 from ..kube.client import describe_target, load_api_client
-from ..rollback.mirror import JournalSettings
+from ..rollback.journal_settings import JournalSettings
 from ..rollback.target import config_paths_used
 from ..sanitize import one_line
 from ..timeline import Timeline, entry_for_event, pod_entry
