@@ -86,10 +86,13 @@ class ConfigPath:
     listed_as: str
     resolved_from: str
     unused: Path | None = None  # the config-folder candidate, when it exists too (files there are not seen)
+    tried: Path | None = None  # a kubeconfig in neither place: the working directory's candidate
 
     @property
     def where(self) -> str:
         also = f"; {self.unused} exists too and is not used" if self.unused else ""
+        if self.tried:
+            also = f"; not found, nor {self.tried} (relative to the working directory)"
         return describe_resolved(self.path, self.listed_as, self.resolved_from) + also
 
     @property
@@ -141,14 +144,16 @@ def resolve_relative(base: Path, value: str, check_exists: bool = False) -> tupl
     return from_config, FROM_CONFIG, from_cwd
 
 
-def _config_path(kraken: Section, base: Path, key: str) -> ConfigPath | None:
+def _config_path(kraken: Section, base: Path, key: str, must_exist: bool = False) -> ConfigPath | None:
+    """``must_exist``: a missing file is not an error here (a flag may override it), but where it
+    was looked for is kept for the line that reports it."""
     value = kraken.string(key)
     if not value:
         return None
-    path, resolved_from, _ = resolve_relative(base, value)
+    path, resolved_from, tried = resolve_relative(base, value, check_exists=must_exist)
     beside = Path(os.path.normpath(base / Path(value).expanduser()))
     unused = beside if resolved_from == FROM_CWD and os.path.lexists(beside) else None
-    return ConfigPath(f"kraken.{key}", path, value, resolved_from, unused)
+    return ConfigPath(f"kraken.{key}", path, value, resolved_from, unused, tried)
 
 
 def _reject_typos(section: Section, ours: Iterable[str], krkn: frozenset[str]) -> None:
@@ -294,7 +299,7 @@ def load_config(
     _reject_typos(kraken, _KRAKEN_KEYS, _KRKN_KRAKEN_KEYS)
     base = Path(os.path.normpath(path.absolute())).parent
 
-    kubeconfig = _config_path(kraken, base, "kubeconfig_path")
+    kubeconfig = _config_path(kraken, base, "kubeconfig_path", must_exist=True)
     versions = _config_path(kraken, base, "rollback_versions_directory")
     extra = kraken.string_list("protected_namespaces")
 

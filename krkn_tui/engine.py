@@ -206,7 +206,9 @@ class Engine:
         started_one = False
         daemon, iterations = self.config.daemon_mode, self.config.iterations
         try:
-            for iteration in iteration_numbers(self.config, self.dry_run):
+            runnable = any(not item.skipped for item in planned)
+            for iteration in iteration_numbers(self.config, self.dry_run, runnable):
+                self.stop_check()
                 if daemon or iterations > 1:
                     self._emit(IterationStarted(iteration + 1, iterations, daemon))
                 for item in planned:
@@ -331,12 +333,14 @@ class Engine:
             self._emit(RunArchived(len(versions)))
 
 
-def iteration_numbers(config: Config, dry_run: bool) -> Iterable[int]:
+def iteration_numbers(config: Config, dry_run: bool, runnable: bool = True) -> Iterable[int]:
     """0, 1, ...: ``tunings.iterations`` of them; in daemon mode (krkn's ``daemon_mode``) without
     end, until a stop request (signal, emergency stop, an aborting check) ends the run. A dry run
-    of a daemon plans one iteration: it changes nothing, so repeating it would show nothing new."""
+    of a daemon plans one iteration: it changes nothing, so repeating it would show nothing new;
+    so does a daemon with nothing ``runnable`` (no scenario, or only skipped ones), which would
+    otherwise spin without ever waiting."""
     if config.daemon_mode:
-        return range(1) if dry_run else itertools.count()
+        return itertools.count() if runnable and not dry_run else range(1)
     return range(config.iterations)
 
 

@@ -247,6 +247,8 @@ def test_dry_run_says_where_the_kubeconfig_and_versions_folder_were_found(kubeco
                 env=env, cwd=elsewhere)
     assert lost.returncode == 2 and "Traceback" not in lost.stderr
     assert str(root / "config" / "kube" / "config") in lost.stderr and len(lost.stderr.splitlines()) == 1
+    assert (f"kubeconfig: kube/config -> {root / 'config' / 'kube' / 'config'} (relative to the config folder); "
+            f"not found, nor {elsewhere / 'kube' / 'config'} (relative to the working directory)") in lost.stdout
 
     # Beside the config it is found, and said so; a flag overriding the config is said too.
     (root / "config" / "kube").mkdir()

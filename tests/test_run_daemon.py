@@ -62,6 +62,7 @@ def test_daemon_mode_repeats_without_end_and_a_dry_run_plans_one_iteration(tmp_p
     assert list(itertools.islice(iteration_numbers(cfg, dry_run=False), 1000)) == list(range(1000))  # no end:
     # krkn ignores `iterations` in daemon mode
     assert list(iteration_numbers(cfg, dry_run=True)) == [0]
+    assert list(iteration_numbers(cfg, dry_run=False, runnable=False)) == [0]  # nothing to repeat: no spin
     assert render(ev.IterationStarted(4, 2, True)) == "● iteration 4 (daemon)"
     assert render(ev.IterationStarted(2, 3)) == "● iteration 2/3"
     assert repeat_note(cfg, dry_run=True) == (
@@ -122,6 +123,16 @@ def test_a_daemon_run_repeats_until_a_signal_and_rolls_back(tmp_path, namespace,
     steps = list_versions(versions, include_archived=False)
     assert len(steps) >= 3 and {v.status for v in steps} == {"executed"}
     assert pending(versions) == [] and disk_problems(versions) == []
+
+
+@pytest.mark.cluster
+def test_a_daemon_with_only_skipped_scenarios_runs_once(tmp_path, api_client):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"kraken:\n  rollback_versions_directory: {tmp_path / 'v'}\n  chaos_scenarios:\n"
+                   "    - time_scenarios: [t.yml]\ntunings:\n  daemon_mode: true\n  wait_duration: 0\n")
+    config = load_config(cfg)
+    result = Engine(config, lambda: api_client).run(plan(config, skip_unsupported=True))
+    assert result.status == "passed" and [s["status"] for s in result.scenarios] == ["skipped"]
 
 
 @pytest.mark.cluster
