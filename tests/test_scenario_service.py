@@ -254,8 +254,12 @@ def test_delete_namespace_recreates_what_it_captured(tmp_path, api_client, core,
 
 
 def test_recreate_is_idempotent(api_client, svc_namespace):
+    # A PodDisruptionBudget too: its update needs the current resourceVersion (a plain replace is refused).
+    client.PolicyV1Api(api_client).create_namespaced_pod_disruption_budget(svc_namespace, {
+        "metadata": {"name": "api"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "api"}}}})
     before = snapshot(api_client, svc_namespace)
     data = capture_namespace(api_client, svc_namespace)
+    assert ("PodDisruptionBudget", "api") in {(o["kind"], o["metadata"]["name"]) for o in data["objects"]}
     client.CoreV1Api(api_client).patch_namespaced_config_map("settings", svc_namespace, {"data": {"MODE": "drifted"}})
     for _ in range(2):  # everything exists: replaced with the captured version
         recreate_namespace(RollbackContent(svc_namespace, svc_namespace, data), api_client)

@@ -161,11 +161,13 @@ def recreate_namespace(content, api_client):
         "DaemonSet": (apps.create_namespaced_daemon_set, apps.replace_namespaced_daemon_set),
         "ReplicaSet": (apps.create_namespaced_replica_set, apps.replace_namespaced_replica_set),
     }
-    # The kinds a deletion of objects (not of the namespace) may leave still going away: read to
-    # tell that from a re-run. Never a Secret: the undo reads no Secret.
+    # Read when already there: the kinds a deletion of objects (not of the namespace) may leave
+    # still going away, to tell that from a re-run; a PodDisruptionBudget, whose update needs the
+    # current resourceVersion. Never a Secret: the undo reads no Secret.
     reads = {"Service": core.read_namespaced_service, "Deployment": apps.read_namespaced_deployment,
              "StatefulSet": apps.read_namespaced_stateful_set, "DaemonSet": apps.read_namespaced_daemon_set,
-             "ReplicaSet": apps.read_namespaced_replica_set}
+             "ReplicaSet": apps.read_namespaced_replica_set,
+             "PodDisruptionBudget": policy.read_namespaced_pod_disruption_budget}
     deadline = time.monotonic() + 120
     for obj in content.data["objects"]:
         create, replace = calls[obj["kind"]]
@@ -179,8 +181,10 @@ def recreate_namespace(content, api_client):
                 if exc.status != 409:
                     raise
             try:  # there already: being deleted (wait for it to go), or a re-run (make it the captured one)
-                if read is None or read(object_name, name).metadata.deletion_timestamp is None:
-                    replace(object_name, name, obj)
+                current = read(object_name, name).metadata if read else None
+                if current is None or current.deletion_timestamp is None:
+                    version = {"resourceVersion": current.resource_version} if current else {}
+                    replace(object_name, name, {**obj, "metadata": {**obj["metadata"], **version}})
                     break
             except ApiException as exc:
                 if exc.status != 404:
