@@ -118,11 +118,12 @@ def test_a_daemon_run_repeats_until_a_signal_and_rolls_back(tmp_path, namespace,
     run.proc.send_signal(sig)
     assert run.finish() == 128 + sig, run.output
     assert "rolled back" in run.output
-    assert _policies(api_client, namespace) == []
+    assert _policies(api_client, namespace) == [], run.output
     versions = tmp_path / "versions"
     steps = list_versions(versions, include_archived=False)
-    assert len(steps) >= 3 and {v.status for v in steps} == {"executed"}
-    assert pending(versions) == [] and disk_problems(versions) == []
+    assert len(steps) >= 3 and {v.status for v in steps} == {"executed"}, ([(v.path.name, v.status) for v in steps],
+                                                                          run.output)
+    assert pending(versions) == [] and disk_problems(versions) == [], run.output
 
 
 @pytest.mark.cluster
