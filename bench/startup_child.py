@@ -26,9 +26,13 @@ def console_app(kubeconfig: str, versions: str):
             if self.first is None and isinstance(self.screen, PickerScreen):
                 self.first = time.time()
 
+    from krkn_tui.tui import freeze_start_up
+
     root = Path(__file__).resolve().parents[1]
-    return FirstFrame(ConsoleSettings(kubeconfig=kubeconfig, config_path=root / "config.yaml",
-                                      versions_dir=versions))
+    app = FirstFrame(ConsoleSettings(kubeconfig=kubeconfig, config_path=root / "config.yaml",
+                                     versions_dir=versions))
+    freeze_start_up()  # as run_console does between building the console and running it
+    return app
 
 
 def minimal_app():
