@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..rollback import RollbackContent
-from ..rollback.store import MAX_VERSION_BYTES
 from ..yamlio import Section
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
 from .specs import check_selector, keyed_entries
@@ -348,6 +347,8 @@ def object_label(obj: dict, namespace: str) -> str:
 
 def _check_storable(data: dict, namespace: str) -> None:
     """Refuse before deleting anything if the capture could not be written or run back."""
+    from ..rollback.store import MAX_VERSION_BYTES  # not at import: loading a config imports every plugin
+
     try:
         size = len(json.dumps(data, allow_nan=False))
     except (TypeError, ValueError) as exc:

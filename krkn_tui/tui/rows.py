@@ -29,6 +29,7 @@ class ScenarioRow:
     file_label: str  # relative to the config's folder when inside it
     summary: str  # parameters, or the parse error
     error: str | None
+    parsed: bool = True  # False: listed from the config, its file not read yet
 
     @property
     def key(self) -> str:
@@ -42,11 +43,14 @@ def file_label(path: Path, base: Path) -> str:
         return str(path)
 
 
-def scenario_row(ref: ScenarioRef, base: Path) -> ScenarioRow:
-    """Parse the file now; a bad file gives a row carrying its one-line error."""
+def scenario_row(ref: ScenarioRef, base: Path, parse: bool = True) -> ScenarioRow:
+    """Parse the file now; a bad file gives a row carrying its one-line error. ``parse`` False:
+    the row as the config lists it, its parameters empty until it is made again."""
     label = file_label(ref.file, base)
     if not ref.supported:  # krkn's own type: listed, never parsed nor run
         return ScenarioRow(ref, label, UNSUPPORTED_NOTE, None)
+    if not parse:
+        return ScenarioRow(ref, label, "", None, parsed=False)
     try:
         specs = parse_scenario_file(ref.scenario_type, ref.file)
     except UserError as exc:

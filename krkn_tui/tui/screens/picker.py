@@ -95,14 +95,24 @@ class PickerScreen(View):
         table = self.query_one("#scenarios", VirtualTable)
         config = self.app.loaded.config
         if config is not None:
+            # The files are read after the first frame: their parameters fill in on the next one.
             base = Path(config.path).absolute().parent
-            self.rows = [scenario_row(ref, base) for ref in config.scenarios]
+            self.rows = [scenario_row(ref, base, parse=False) for ref in config.scenarios]
+            self.call_after_refresh(self.parse_rows)
         self.refresh_rows()
         if self.rows:
             self.show_preview(self.rows[0])
         else:
             self.query_one("#preview-title", Static).update("no scenarios in the config")
         table.focus()
+
+    def parse_rows(self) -> None:
+        """Read the scenario files not read yet (each once)."""
+        if all(row.parsed for row in self.rows):
+            return
+        base = Path(self.app.loaded.config.path).absolute().parent
+        self.rows = [row if row.parsed else scenario_row(row.ref, base) for row in self.rows]
+        self.refresh_rows()
 
     def recolour(self) -> None:
         self.query_one("#scenarios", VirtualTable).redraw()
@@ -169,6 +179,7 @@ class PickerScreen(View):
         if self.app.run_active:
             self.notify("A run is in progress; ctrl+e stops it.", severity="warning")
             return
+        self.parse_rows()  # a file with an error is refused below
         chosen = [r for r in self.rows if r.key in self.marked]
         if not chosen:
             self.notify("Mark scenarios with space first.", severity="warning")
