@@ -185,7 +185,8 @@ class VirtualTable(ScrollView, can_focus=True):
         self._cursor_key: str | None = None
         self._styles: dict[str, Style] | None = None
         self._cached_styles: dict[str, Style] | None = None
-        self._lines: dict[str, tuple[tuple, Strip]] = {}  # key -> (what it was drawn from, strip)
+        # key -> (what it was drawn from, strip, its cells drawn before the row's style)
+        self._lines: dict[str, tuple[tuple, Strip, list]] = {}
         self._geometry = 0  # bumped when column widths or labels change
         self._recompute_widths_of_labels()
 
@@ -659,25 +660,35 @@ class VirtualTable(ScrollView, can_focus=True):
             cached = self._lines.get(key)
             if cached is not None and cached[0][0] is record and cached[0][1:] == stamp[1:]:
                 return cached[1]
+            # Its cells are drawn again only when its record or the column widths changed: a row
+            # added or removed above shifts every row below to the other stripe, which only
+            # restyles them.
+            if cached is not None and cached[0][0] is record and cached[0][5] == self._geometry:
+                pieces = cached[2]
+            else:
+                pieces = self._pieces(self._cells(record))
             row_style = styles["odd" if index % 2 else "even"] if self.zebra_stripes else styles["base"]
             if cursor:
-                strip = self._line(self._cells(record), row_style, styles["cursor"],
-                                   styles["cursor_post"], row_style + styles["cursor"], width)
+                strip = self._join(pieces, row_style, styles["cursor"], styles["cursor_post"],
+                                   row_style + styles["cursor"], width)
             else:
-                strip = self._line(self._cells(record), row_style, Style(), Style(), row_style, width)
+                strip = self._join(pieces, row_style, Style(), Style(), row_style, width)
             strip = strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, styles["base"]).simplify()
             if len(self._lines) > LINE_CACHE:
                 self._lines.clear()
-            self._lines[key] = (stamp, strip)
+            self._lines[key] = (stamp, strip, pieces)
             return strip
         return strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, styles["base"]).simplify()
 
     def _line(self, cells: Sequence[Any], row_style: Style, component: Style, post: Style,
               extend_style: Style, width: int) -> Strip:
+        return self._join(self._pieces(cells), row_style, component, post, extend_style, width)
+
+    def _pieces(self, cells: Sequence[Any]) -> list[list[Segment]]:
+        """Each cell drawn, cropped and padded to its column, before the row's style."""
         console = self.app.console
         pad = " " * self.cell_padding
-        pre = row_style + component
-        segments: list[Segment] = []
+        pieces = []
         for index in range(len(self.columns)):
             text = as_text(cells[index] if index < len(cells) else None)
             if "\n" in text.plain:
@@ -690,7 +701,14 @@ class VirtualTable(ScrollView, can_focus=True):
             if used > content:
                 rendered = list(Segment.split_and_crop_lines(rendered, content, pad=False))[0]
                 used = Segment.get_line_length(rendered)
-            cell_segments = [Segment(pad), *rendered, Segment(" " * (content - used) + pad)]
+            pieces.append([Segment(pad), *rendered, Segment(" " * (content - used) + pad)])
+        return pieces
+
+    def _join(self, pieces: list[list[Segment]], row_style: Style, component: Style, post: Style,
+              extend_style: Style, width: int) -> Strip:
+        pre = row_style + component
+        segments: list[Segment] = []
+        for cell_segments in pieces:
             segments.extend(Segment.apply_style(cell_segments, pre, post or None))
         table_width = sum(self._widths) + 2 * self.cell_padding * len(self.columns)
         if width > table_width:
