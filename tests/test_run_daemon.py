@@ -108,7 +108,9 @@ def test_a_stop_event_ends_a_daemon_run_with_everything_rolled_back(tmp_path, na
 @pytest.mark.cluster
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_daemon_run_repeats_until_a_signal_and_rolls_back(tmp_path, namespace, kubeconfig, api_client, sig):
-    cfg = _config(tmp_path, namespace, "  daemon_mode: true\n  wait_duration: 0\n", duration=1)
+    # a hold long enough that the signal, sent when the third change is seen, lands while it is in
+    # force even on a loaded machine (with 1 s it could land between iterations: nothing to roll back)
+    cfg = _config(tmp_path, namespace, "  daemon_mode: true\n  wait_duration: 0\n", duration=4)
     run = Run(cfg, kubeconfig)
     run.wait_for(r"daemon mode: the scenarios repeat until stopped")
     run.wait_for(r"● iteration 1 \(daemon\)")
