@@ -91,7 +91,7 @@ def test_markdown_has_every_section():
         assert heading in md
     assert "| Red to rolled back | 0.80s |" in md
     assert "| kill-pods | krkn-demo/frontend-a | frontend-b | 0.05s | 3.10s |" in md
-    assert "krkn-local (https://127.0.0.1:6443, kube-system uid 1a2b3c4d-0000)" in md
+    assert "krkn-local \\(https://127.0.0.1:6443, kube-system uid 1a2b3c4d-0000\\)" in md
     assert "| +9.0s | during | failing | HTTP 503 |" in md
 
 
@@ -119,6 +119,34 @@ def test_hostile_strings_stay_text():
     assert "script" not in s.tags and "\u202e" not in page and "\x1b" not in page
     md = render_markdown(report)
     assert "<script>" not in md and "\u202e" not in md and "\\|" in md
+
+
+def test_markdown_escapes_links_images_and_emphasis():
+    # Viewed as Markdown, none of this may become a link, an image fetched from a server, emphasis
+    # or code: every character that could open one is backslash-escaped.
+    evil = "![pixel](http://127.0.0.1:9/track.png) [click](javascript:x) *loud* ~gone~ `code` a|b <b> &amp;"
+    md = render_markdown(sample(scenarios=[{"index": 0, "id": evil, "status": "passed", "message": evil}],
+                                checks={"checks": [{"name": evil, "what": evil}]}))
+    escaped = ("\\!\\[pixel\\]\\(http://127.0.0.1:9/track.png\\) \\[click\\]\\(javascript:x\\) \\*loud\\* "
+               "\\~gone\\~ \\`code\\` a\\|b &lt;b> \\&amp;")
+    assert md.count(escaped) == 4  # the check's name and description, the scenario's id and message
+    for opener in ("](", "![", "*loud*", "`code`", "<b>"):
+        assert opener not in md
+    # Every remaining punctuation mark of the hostile text is escaped: unescape and compare.
+    assert escaped.replace("\\", "").replace("&lt;", "<") == evil
+
+
+def test_report_shows_check_urls_without_credentials():
+    # A report written before check names were shown safely still renders them safely.
+    secret_url = "https://ops:hunter2@127.0.0.1:8443/health?token=t0ps3cret#frag"
+    report = sample(checks={"checks": [{"name": secret_url, "what": f"GET {secret_url} answers 200",
+                                        "transitions": [{"at": T0, "state": "failing",
+                                                         "seen": f"redirect to {secret_url} refused"}]}]},
+                    abort={"check": secret_url, "at": T0, "seen": secret_url},
+                    timeline=[{"at": T0, "lane": "check", "text": f"{secret_url} failing"}])
+    for page in (render_markdown(report), render_html(report)):
+        assert "hunter2" not in page and "t0ps3cret" not in page and "frag" not in page and "ops" not in page
+        assert "127.0.0.1:8443/health" in page
 
 
 def test_cli_report_writes_md_and_html(tmp_path, capsys):

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import ssl
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from .http_probe import http_get, one_line
 from .spec import Check, DeploymentCheck, HttpCheck, PodsReadyCheck
+from .urls import redact_urls
 
 
 @dataclass(frozen=True)
@@ -37,41 +35,15 @@ def probe(check: Check, api_client: Any, baseline: PodBaseline) -> Observation:
     t0 = time.monotonic()
     try:
         if isinstance(check, HttpCheck):
-            ok, seen = _http(check)
+            ok, seen = http_get(check)
         elif isinstance(check, PodsReadyCheck):
             ok, seen = _pods(check, api_client, baseline)
         else:
             ok, seen = _deployment(check, api_client)
     except Exception as e:  # an unreachable API server or endpoint is a failed probe, not a crash
-        ok, seen = False, f"{type(e).__name__}: {_short(e)}"
-    return Observation(ok, seen, round(time.monotonic() - t0, 4), time.time())
-
-
-def _http(check: HttpCheck) -> tuple[bool, str]:
-    req = urllib.request.Request(check.url, method="GET")
-    if check.bearer_token:
-        req.add_header("Authorization", f"Bearer {check.bearer_token}")
-    if check.auth:
-        token = base64.b64encode(f"{check.auth[0]}:{check.auth[1]}".encode()).decode()
-        req.add_header("Authorization", f"Basic {token}")
-    context = None
-    if check.url.startswith("https://") and not check.verify:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context),
-                                         urllib.request.ProxyHandler({}))  # a check must hit the URL itself
-    try:
-        with opener.open(req, timeout=check.timeout) as resp:
-            body = resp.read(300)
-            return resp.status == 200, f"HTTP {resp.status}{_gist(body)}"
-    except urllib.error.HTTPError as e:
-        return False, f"HTTP {e.code}{_gist(e.read(300))}"
-    except (TimeoutError, urllib.error.URLError) as e:
-        reason = getattr(e, "reason", e)
-        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-            return False, f"no answer within {check.timeout:g}s"
-        return False, f"unreachable: {_short(reason)}"
+        ok, seen = False, f"{type(e).__name__}: {one_line(e)}"
+    # What it saw is printed and recorded like the check's name: no URL's credentials in it.
+    return Observation(ok, redact_urls(seen), round(time.monotonic() - t0, 4), time.time())
 
 
 def _pods(check: PodsReadyCheck, api_client: Any, baseline: PodBaseline) -> tuple[bool, str]:
@@ -110,12 +82,3 @@ def _deployment(check: DeploymentCheck, api_client: Any) -> tuple[bool, str]:
     ok = available >= 1 and condition is not None and condition.status == "True"
     return ok, f"{available} of {dep.spec.replicas} replica(s) available" + (
         "" if condition is None or condition.status == "True" else f" ({condition.reason})")
-
-
-def _gist(body: bytes) -> str:
-    text = " ".join(body.decode(errors="replace").split())[:120]
-    return f": {text}" if text else ""
-
-
-def _short(e: object) -> str:
-    return " ".join(str(e).split())[:160]

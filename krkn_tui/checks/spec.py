@@ -28,19 +28,21 @@ Two sources in ``config.yaml``:
             namespace: krkn-demo
             deployment: backend
 
-Both share ``health_checks.interval``. HTTP checks time out after ``timeout`` seconds (ours;
-default 3, krkn's fixed value), so a hanging endpoint never stalls the run.
+Both share ``health_checks.interval``. An HTTP probe ends within ``timeout`` seconds in all
+(ours; default 3, krkn's fixed value), so a hanging or dripping endpoint never stalls the run
+(http_probe). A check's name defaults to its URL as ``urls.shown_url`` shows it: no credentials.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
 from ..errors import UserError
 from ..yamlio import Section, describe, expect_list, join_field
+from .urls import redact_urls, shown_url
 
 DEFAULT_INTERVAL = 2.0
 DEFAULT_HTTP_TIMEOUT = 3.0
@@ -55,16 +57,16 @@ _SELECTOR_TERM = re.compile(r"^\s*!?[A-Za-z0-9./_-]+\s*((=|==|!=)\s*[A-Za-z0-9._
 
 @dataclass(frozen=True)
 class HttpCheck:
-    name: str
-    url: str
-    bearer_token: str | None = None
-    auth: tuple[str, str] | None = None
+    name: str  # never the raw URL: see parse's _http
+    url: str = field(repr=False)  # may hold user:pass@ or ?token=: shown only through shown_url
+    bearer_token: str | None = field(default=None, repr=False)
+    auth: tuple[str, str] | None = field(default=None, repr=False)
     verify: bool = True
     abort: bool = False
     timeout: float = DEFAULT_HTTP_TIMEOUT
 
     def describe(self) -> str:
-        return f"GET {self.url} answers 200"
+        return f"GET {shown_url(self.url)} answers 200"
 
 
 @dataclass(frozen=True)
@@ -147,9 +149,11 @@ def _http(s: Section, index: int) -> HttpCheck | None:
         return None
     url = s.string("url", required=True)
     if not re.match(r"^https?://[^\s/]+", url):
-        raise s.error("url", f"expected an http:// or https:// URL, got {url!r}")
+        raise s.error("url", f"expected an http:// or https:// URL, got {shown_url(url)!r}")
     return HttpCheck(
-        name=s.string("name") or url,
+        # The name is printed everywhere (console, stdout, report, audit log): the URL as shown,
+        # and any URL inside a given name likewise.
+        name=redact_urls(s.string("name") or url),
         url=url,
         bearer_token=s.string("bearer_token"),
         auth=_auth(s),

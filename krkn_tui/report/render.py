@@ -13,6 +13,7 @@ import html
 import time
 from typing import Any
 
+from ..checks.urls import redact_urls
 from .load import items, mapping, number, text
 
 LANES = ("scenario", "check", "pod", "rollback", "run")
@@ -64,12 +65,34 @@ def abort_rows(report: dict) -> list[tuple[str, str]]:
     a = mapping(report.get("abort"))
     if not a:
         return []
-    return [("Check", text(a.get("check"))), ("Failed at", _clock(number(a.get("at")))),
-            ("It saw", text(a.get("seen"))), ("Run stopped and rolled back at", _clock(number(a.get("rolled_back_at")))),
+    return [("Check", _shown(a.get("check"))), ("Failed at", _clock(number(a.get("at")))),
+            ("It saw", _shown(a.get("seen"))), ("Run stopped and rolled back at", _clock(number(a.get("rolled_back_at")))),
             ("Red to rolled back", _secs(a.get("seconds_to_rolled_back")))]
 
 
-def check_rows(report: dict) -> list[dict]:
+def _shown(value: Any) -> str:
+    """A check's name, description or probe line: URLs without their credentials, even in a
+    report written before names were shown that way (the rule is the checks' own)."""
+    return redact_urls(text(value))
+
+
+CHECK_HEAD = ["check", "what", "aborts", "state", "probes", "failures", "last latency"]
+HISTORY_HEAD = ["check", "at", "phase", "state", "saw"]
+
+
+def check_rows(report: dict) -> list[list[str]]:
+    return [[_shown(c.get("name")), _shown(c.get("what")), "yes" if c.get("abort") is True else "no",
+             text(c.get("state")), text(c.get("probes")), text(c.get("failures")), _ms(c.get("last_latency"))]
+            for c in _checks(report)]
+
+
+def history_rows(report: dict) -> list[list[str]]:
+    origin = number(report.get("started"))
+    return [[_shown(c.get("name")), _offset(number(t.get("at")), origin), text(t.get("phase")), text(t.get("state")),
+             _shown(t.get("seen"))] for c in _checks(report) for t in items(c.get("transitions"))]
+
+
+def _checks(report: dict) -> list[dict]:
     return items(mapping(report.get("checks")).get("checks"))
 
 
@@ -90,15 +113,23 @@ def timeline(report: dict) -> list[dict]:
         if at is None:
             continue
         lane = text(e.get("lane"))
-        out.append({"at": at, "lane": lane if lane in LANES else "run", "text": text(e.get("text"), 300),
+        said = text(e.get("text"), 300)
+        out.append({"at": at, "lane": lane if lane in LANES else "run", "text": _shown(said) if lane == "check" else said,
                     "tone": text(e.get("tone")) if e.get("tone") in ("good", "bad", "info") else "info"})
     return sorted(out, key=lambda e: e["at"])
 
 
 # -- Markdown ---------------------------------------------------------------------------------
 
+# Backslash-escaped (CommonMark escapes any ASCII punctuation): a report's text must never
+# become a link or an image (``[x](url)``, ``![x](url)``, fetched when the Markdown is viewed),
+# emphasis, code or a table cell break (``_`` is left: inside a word, as in scenario types, it is
+# no emphasis). ``<`` becomes an entity: no HTML, no autolink.
+_MD_ESCAPED = str.maketrans({c: "\\" + c for c in "\\`*~[]()!|&"} | {"<": "&lt;"})
+
+
 def _md(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace("`", "\\`")
+    return value.translate(_MD_ESCAPED)
 
 
 def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -114,21 +145,16 @@ def render_markdown(report: dict) -> str:
     lines += _md_table(["", ""], [list(r) for r in summary_rows(report)])
     if abort_rows(report):
         lines += ["## Stopped by a check", ""] + _md_table(["", ""], [list(r) for r in abort_rows(report)])
-    checks = check_rows(report)
-    lines += ["## Steady-state checks", ""]
-    lines += _md_table(["check", "what", "aborts", "state", "probes", "failures", "last latency"], [
-        [text(c.get("name")), text(c.get("what")), "yes" if c.get("abort") is True else "no", text(c.get("state")),
-         text(c.get("probes")), text(c.get("failures")), _ms(c.get("last_latency"))] for c in checks])
-    history = [[text(c.get("name")), _offset(number(t.get("at")), origin), text(t.get("phase")), text(t.get("state")),
-                text(t.get("seen"))] for c in checks for t in items(c.get("transitions"))]
+    lines += ["## Steady-state checks", ""] + _md_table(CHECK_HEAD, check_rows(report))
+    history = history_rows(report)
     if history:
-        lines += ["Check history:", ""] + _md_table(["check", "at", "phase", "state", "saw"], history)
+        lines += ["Check history:", ""] + _md_table(HISTORY_HEAD, history)
     preview = items(report.get("preview"))
     if preview:
         lines += ["## Blast radius", ""]
         for p in preview:
             problem = text(p.get("problem"))
-            lines.append(f"- **{_md(text(p.get('scenario_type')))} [{_md(text(p.get('id')))}]**"
+            lines.append(f"- **{_md(text(p.get('scenario_type')))} \\[{_md(text(p.get('id')))}\\]**"
                          + (f": fails before any change: {_md(problem)}" if problem else ""))
             for t in items(p.get("targets")):
                 names = [text(n) for n in t.get("names", []) if isinstance(n, str)][:5]
@@ -233,15 +259,10 @@ def render_html(report: dict) -> str:
     if abort_rows(report):
         body += ['<h2 class="bad">Stopped by a check</h2>', "<table>" + "".join(
             f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in abort_rows(report)) + "</table>"]
-    checks = check_rows(report)
-    body += ["<h2>Steady-state checks</h2>", _html_table(
-        ["check", "what", "aborts", "state", "probes", "failures", "last latency"],
-        [[text(c.get("name")), text(c.get("what")), "yes" if c.get("abort") is True else "no", text(c.get("state")),
-          text(c.get("probes")), text(c.get("failures")), _ms(c.get("last_latency"))] for c in checks], [3])]
-    history = [[text(c.get("name")), _offset(number(t.get("at")), origin), text(t.get("phase")), text(t.get("state")),
-                text(t.get("seen"))] for c in checks for t in items(c.get("transitions"))]
+    body += ["<h2>Steady-state checks</h2>", _html_table(CHECK_HEAD, check_rows(report), [3])]
+    history = history_rows(report)
     if history:
-        body += ["<h3>Check history</h3>", _html_table(["check", "at", "phase", "state", "saw"], history, [3])]
+        body += ["<h3>Check history</h3>", _html_table(HISTORY_HEAD, history, [3])]
     preview = items(report.get("preview"))
     if preview:
         rows = []
