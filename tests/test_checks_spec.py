@@ -112,3 +112,26 @@ def test_bad_checks_are_one_line_naming_file_and_field(tmp_path, body, field, wo
 def test_two_checks_with_one_name_are_refused(tmp_path):
     with pytest.raises(UserError, match="two checks are named"):
         load(tmp_path, "health_checks:\n  config:\n    - url: http://x/\n    - url: http://x/\n")
+
+
+def test_a_check_named_by_a_url_shows_no_credentials_in_the_console_or_on_stdout(tmp_path):
+    from krkn_tui import events as ev
+    from krkn_tui.commands.render import render
+    from krkn_tui.tui.widgets.check_strip import CheckBoard
+
+    [plain, named] = load(tmp_path, """
+health_checks:
+  config:
+    - url: https://ops:hunter2@127.0.0.1:8443/health?token=t0ps3cret#part
+    - url: https://127.0.0.1:8443/ready?token=t0ps3cret
+      name: "ready (was https://ops:hunter2@127.0.0.1:8443/ready?token=t0ps3cret)"
+""").checks
+    assert plain.name == "https://127.0.0.1:8443/health" and plain.describe() == "GET https://127.0.0.1:8443/health answers 200"
+    assert named.name == "ready (was https://127.0.0.1:8443/ready)"
+    # The probe still has the URL it needs; only what is shown is cut.
+    assert plain.url.endswith("@127.0.0.1:8443/health?token=t0ps3cret#part") and "hunter2" not in repr(plain)
+    shown = [CheckBoard([plain, named]).content().plain,
+             render(ev.CheckChanged(plain.name, "failing", "HTTP 503", "during")),
+             render(ev.CheckAborted(named.name, "HTTP 503"))]
+    for said in shown:
+        assert "hunter2" not in said and "t0ps3cret" not in said and "127.0.0.1:8443/" in said, said

@@ -5,11 +5,13 @@ says which check, when and what it saw; a dry run previews the blast radius."""
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
 from kubehelpers import deployment, wait_for
-from runhelpers import app_outage, krkn, pod_kill, write_config
+from runhelpers import Run, app_outage, krkn, pod_kill, write_config
 
 from krkn_tui.rollback import list_versions
 
@@ -105,3 +107,63 @@ def test_dry_run_previews_the_blast_radius_and_fails_what_matches_nothing(tmp_pa
     assert "matched 0 pods" in out
     assert policies(api_client, namespace) == []
     assert len(apps.read_namespaced_deployment_status("web", namespace).status.conditions or []) >= 1
+
+
+class _Health:
+    """A health endpoint on 127.0.0.1 that answers `status` (the test turns it red and back) and
+    records each request's path and Authorization header."""
+
+    def __init__(self):
+        outer = self
+        self.status = 200
+        self.seen: list[tuple[str, str | None]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                outer.seen.append((self.path, self.headers.get("Authorization")))
+                self.send_response(outer.status)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.port = self.httpd.server_address[1]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_check_url_with_credentials_never_shows_them(tmp_path, kubeconfig, apps, namespace):
+    web(apps, namespace)
+    health = _Health()
+    url = f"http://ops:hunter2@127.0.0.1:{health.port}/health?token=t0ps3cret"
+    cfg = with_checks(write_config(tmp_path, [("application_outages_scenarios", app_outage(namespace, "web", 300))]),
+                      [], health=[{"url": url, "exit_on_failure": True}])
+    run = Run(cfg, kubeconfig)
+    try:
+        run.wait_for("▶")  # steady before: passing; the scenario runs: the check now fails and aborts
+        health.status = 503
+        run.wait_for("stopping the run and rolling back")
+        health.status = 200
+        assert run.finish(120) == 3, run.output
+    finally:
+        health.close()
+    versions = tmp_path / "versions"
+    [report] = list((tmp_path / "versions-reports").glob("*.json"))
+    markdown = krkn("report", run.run_id, "-d", versions)
+    page = tmp_path / "report.html"
+    assert krkn("report", run.run_id, "-d", versions, "-o", page).returncode == 0
+    shown = f"http://127.0.0.1:{health.port}/health"
+    printed = {"stdout": run.output, "report": report.read_text(), "markdown": markdown.stdout + markdown.stderr,
+               "html": page.read_text(), "audit log": (tmp_path / "versions-audit.jsonl").read_text()}
+    for where, said in printed.items():
+        for secret in ("hunter2", "ops:", "t0ps3cret", "token="):
+            assert secret not in said, (where, secret)
+        assert shown in said, where  # the check is still named, by its URL as shown
+    assert json.loads(report.read_text())["abort"]["check"] == shown
+    # The endpoint itself still got both: the query, and the userinfo as basic auth (as krkn's requests sends it).
+    assert health.seen[0] == ("/health?token=t0ps3cret", "Basic b3BzOmh1bnRlcjI=")

@@ -35,7 +35,17 @@ def shown_url(url: str) -> str:
 
 def redact_urls(text: str) -> str:
     """Every URL in ``text`` as ``shown_url`` shows it; the rest of the text unchanged."""
-    return _URL_IN_TEXT.sub(lambda m: shown_url(m.group()), text) if "://" in text else text
+    return _URL_IN_TEXT.sub(lambda m: _shown_in_text(m.group()), text) if "://" in text else text
+
+
+def _shown_in_text(url: str) -> str:
+    """Punctuation that ends a sentence, and a ``)`` closing a parenthesis opened before the URL,
+    stay in the text (as GitHub's autolinks read them), not cut with the query."""
+    kept = len(url)
+    while kept and (url[kept - 1] in ".,;:!?'" or (url[kept - 1] == ")" and
+                                                 url.count("(", 0, kept) < url.count(")", 0, kept))):
+        kept -= 1
+    return shown_url(url[:kept]) + url[kept:]
 
 
 def origin(parts: SplitResult) -> tuple[str, str, int]:
