@@ -23,11 +23,13 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 binaries: install
 	$(PY) -m krkn_tui cluster build
 
-# The console on the local cluster (brought up with the demo workload), or on CONTEXT if given.
-console: binaries
+# The console on the local cluster (brought up with the demo workload), or on CONTEXT if given:
+# a cluster of one's own needs nothing of the local one built.
 ifdef CONTEXT
+console: install
 	$(PY) -m krkn_tui --context $(CONTEXT)
 else
+console: binaries
 	$(PY) -m krkn_tui --local
 endif
 

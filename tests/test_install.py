@@ -1,18 +1,25 @@
 """The README's set-up commands install into the project's .venv, never into the system
-interpreter, and CI fails on any failing test run (pytest's "no tests collected" included)."""
+interpreter, and CI fails on any failing test run (pytest's "no tests collected" included);
+`make console CONTEXT=x` builds nothing of the local cluster; a wheel carries the local
+cluster's Go module, and an installed copy finds its build script."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+import sys
+import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# What build.sh reads beside itself: the control plane's module and kwok's.
+GO_MODULE = ("build.sh", "go.mod", "go.sum", "kwok/go.mod", "kwok/go.sum")
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 
 
 def dry_run(folder: Path, *targets: str) -> list[str]:
@@ -20,6 +27,7 @@ def dry_run(folder: Path, *targets: str) -> list[str]:
     return [line for line in out.stdout.splitlines() if line.strip() and not line.startswith("make")]
 
 
+@needs_make
 def test_make_creates_and_uses_the_project_venv(tmp_path):
     shutil.copy(ROOT / "Makefile", tmp_path)
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
@@ -30,6 +38,7 @@ def test_make_creates_and_uses_the_project_venv(tmp_path):
     assert commands and all(line.startswith((".venv/bin/python ", "touch .venv/")) for line in commands), commands
 
 
+@needs_make
 def test_the_makefile_never_calls_pip_or_python_outside_the_venv():
     recipes = [line.strip() for line in (ROOT / "Makefile").read_text().splitlines() if line.startswith("\t")]
     for line in recipes:
@@ -39,6 +48,7 @@ def test_the_makefile_never_calls_pip_or_python_outside_the_venv():
         assert "$(PYTHON)" not in line or "-m venv" in line, line
 
 
+@needs_make
 def test_ci_fails_when_make_test_fails_even_with_no_tests_collected(tmp_path):
     (tmp_path / ".ci").mkdir()
     shutil.copy(ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
@@ -50,3 +60,50 @@ def test_ci_fails_when_make_test_fails_even_with_no_tests_collected(tmp_path):
     out = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin", "KRKN_TUI_CLUSTER_DIR": str(tmp_path / "cluster")})
     assert out.returncode == 0, out.stderr
+
+
+@needs_make
+def test_make_console_on_a_context_builds_nothing_of_the_local_cluster(tmp_path):
+    shutil.copy(ROOT / "Makefile", tmp_path)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    lines = dry_run(tmp_path, "console", "CONTEXT=x")
+    assert lines[-1] == ".venv/bin/python -m krkn_tui --context x", lines
+    assert not any("cluster" in line or "build" in line for line in lines), lines
+    # Without a context the local cluster is built, then brought up by the console.
+    assert ".venv/bin/python -m krkn_tui cluster build" in dry_run(tmp_path, "console")
+
+
+def test_a_wheel_carries_the_go_module_and_an_installed_copy_finds_its_build_script(tmp_path):
+    # Built from a copy of the checkout (links kept as links), so no build leftovers land in it.
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "tests", "bench", ".pytest_cache", ".hypothesis"))
+    dist = tmp_path / "dist"
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
+                            str(src), "-w", str(dist)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stdout + built.stderr
+    [wheel] = dist.glob("krkn_tui-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        for name in GO_MODULE:  # the files themselves, not a link to a checkout the install will not have
+            assert z.read(f"krkn_tui/localcluster/go/{name}") == (ROOT / "localcluster" / name).read_bytes(), name
+
+    # Installed into an empty venv (krkn-tui alone; its dependencies read from this venv, listed
+    # after the new one's own site-packages so that its krkn_tui is the one imported).
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                                "--disable-pip-version-check", "--no-deps", "--no-index", str(wheel)],
+                               capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    (site / "zz-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    resolved = subprocess.run(
+        [python, "-c", "from krkn_tui.localcluster.cluster import build_script; p = build_script(); "
+                       "print(p); assert p.is_file(), p"], capture_output=True, text=True, cwd=tmp_path)
+    assert resolved.returncode == 0, resolved.stdout + resolved.stderr
+    script = Path(resolved.stdout.strip())
+    assert script.is_relative_to(site.resolve()) and not script.is_symlink(), script
+    for name in GO_MODULE:
+        assert (script.parent / name).is_file(), name

@@ -1,7 +1,8 @@
 """`krkn-tui cluster up | down | status | kubeconfig`: the local control plane's life cycle.
 
 State lives in one folder (certs, etcd data, logs, kubeconfig, state.json with pids and ports);
-binaries in a cache folder shared by every checkout (see localcluster/build.sh)."""
+binaries in a cache folder shared by every checkout and install (see localcluster/build.sh, shipped
+inside the package as localcluster/go/build.sh)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,10 @@ def default_cache_dir() -> Path:
 
 
 def build_script() -> Path:
-    return Path(__file__).resolve().parents[2] / "localcluster" / "build.sh"
+    """The Go module's build.sh, shipped as package data (``go/``), so an installed krkn-tui
+    (``pip install .``, pipx) builds the cluster too; in a checkout ``go`` links to the
+    repository's ``localcluster/``, the one copy."""
+    return Path(__file__).resolve().parent / "go" / "build.sh"
 
 
 class LocalCluster:
@@ -73,7 +77,8 @@ class LocalCluster:
         ``quiet`` seconds; at the end the total."""
         script = self.build_script
         if not script.exists():
-            raise ClusterError(f"{script}: not found; run from a krkn-tui checkout to build the local cluster")
+            raise ClusterError(f"{script}: not found; this krkn-tui was installed without the local cluster's "
+                               "Go module (krkn_tui/localcluster/go): reinstall it from a checkout or a wheel")
         env = {**os.environ, "KRKN_TUI_CACHE": str(self.cache_dir)}
         progress = Progress(self.say)
         building: list[str] = []  # the component being compiled now, if any
