@@ -135,3 +135,10 @@ health_checks:
              render(ev.CheckAborted(named.name, "HTTP 503"))]
     for said in shown:
         assert "hunter2" not in said and "t0ps3cret" not in said and "127.0.0.1:8443/" in said, said
+
+
+def test_a_credential_with_a_line_break_is_refused_without_showing_it(tmp_path):
+    for field in ('bearer_token: "s3c\\nret"', 'auth: "admin,s3c\\tret"'):
+        with pytest.raises(UserError) as e:
+            load(tmp_path, f"health_checks:\n  config:\n    - url: http://127.0.0.1:1/\n      {field}\n")
+        assert "control character" in str(e.value) and "s3c" not in str(e.value)

@@ -155,7 +155,7 @@ def _http(s: Section, index: int) -> HttpCheck | None:
         # and any URL inside a given name likewise.
         name=redact_urls(s.string("name") or url),
         url=url,
-        bearer_token=s.string("bearer_token"),
+        bearer_token=_secret(s, "bearer_token", s.string("bearer_token")),
         auth=_auth(s),
         verify=s.boolean("verify_url", True),
         abort=s.boolean("exit_on_failure", False),
@@ -169,7 +169,7 @@ def _auth(s: Section) -> tuple[str, str] | None:
     if raw is None:
         return None
     if isinstance(raw, list) and len(raw) == 2 and all(isinstance(x, str) for x in raw):
-        return raw[0], raw[1]
+        return _secret(s, "auth", raw[0]), _secret(s, "auth", raw[1])
     if not isinstance(raw, str):
         raise s.error("auth", f"expected \"user,password\", got {describe(raw)}")
     text = raw.strip()
@@ -178,7 +178,15 @@ def _auth(s: Section) -> tuple[str, str] | None:
     parts = [p.strip().strip("'\"") for p in text.split(",", 1)]
     if len(parts) != 2 or not parts[0]:
         raise s.error("auth", "expected \"user,password\"")
-    return parts[0], parts[1]
+    return _secret(s, "auth", parts[0]), _secret(s, "auth", parts[1])
+
+
+def _secret(s: Section, key: str, value: str | None) -> str | None:
+    """A credential goes into a header: a line break there is refused here, by name, rather than
+    by http.client in a message that quotes the value."""
+    if value is not None and re.search(r"[\x00-\x1f\x7f]", value):
+        raise s.error(key, "holds a control character (a line break?); not shown")
+    return value
 
 
 def _native(s: Section) -> Check:
