@@ -122,8 +122,8 @@ def _get_once(url: str, headers: dict[str, str], verify: bool, deadline: Deadlin
     https = parts.scheme.lower() == "https"
     host, port = parts.hostname or "", parts.port or (443 if https else 80)
     sock = socket.create_connection((host, port), timeout=deadline.left())
-    deadline.watch(sock)
     try:
+        deadline.watch(sock)
         if https:  # wrapped without I/O, watched, then the handshake: the deadline covers it too
             tls = _tls_context(verify).wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
             deadline.close(sock)  # detached by the wrap: closing it closes nothing
