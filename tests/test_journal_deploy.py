@@ -168,6 +168,7 @@ GUARD_MAY_NOT = [
     ("create", "pods", "--subresource=exec", "-n", "{ns}"),
     ("create", "secrets", "-n", "{ns}"), ("get", "secrets", "-n", "{ns}"), ("list", "secrets", "-A"),
     ("get", "secrets", "-n", GUARD_NS), ("get", "secrets", "-n", "kube-system"),
+    ("get", "configmaps", "-n", "{ns}"), ("list", "configmaps", "-A"), ("list", "pods", "-A"),
     ("create", "secrets", "-n", JOURNAL),  # entries are written by operators, never by the guard
     ("patch", "deployments.apps", "-n", "kube-system"), ("delete", "deployments.apps", "-n", "{ns}"),
     ("delete", "namespaces"), ("delete", "nodes"), ("patch", "nodes", "--subresource=status"),
