@@ -27,7 +27,7 @@ from krkn_tui.scenarios.hog import delete_hog_pod
 from krkn_tui.scenarios.node_actions import restore_node_schedulable, restore_node_taints
 from krkn_tui.scenarios.service_disruption import capture_namespace, recreate_namespace, scale_back
 from kubehelpers import deployment, gone_is_fine, wait_for
-from runhelpers import PAUSE_IMAGE
+from runhelpers import PAUSE_IMAGE, krkn
 
 pytestmark = pytest.mark.cluster
 
@@ -234,8 +234,8 @@ def test_the_scope_policy_refuses_the_guard_in_system_namespaces_and_its_own(app
 
 # ---- the undo operations, run with the guard's own token ----------------------------------------
 
-def _token_client(kc: Kubectl, namespace: str, account: str, folder: Path):
-    """An API client that authenticates as ServiceAccount ``account`` with a fresh bound token."""
+def _token_kubeconfig(kc: Kubectl, namespace: str, account: str, folder: Path) -> Path:
+    """A kubeconfig that authenticates as ServiceAccount ``account`` with a fresh bound token."""
     token = kc("create", "token", account, "-n", namespace)
     assert token.returncode == 0, token.stderr
     admin = yaml.safe_load(Path(kc.kubeconfig).read_text())
@@ -245,7 +245,7 @@ def _token_client(kc: Kubectl, namespace: str, account: str, folder: Path):
            "current-context": account}
     path = folder / f"{account}.kubeconfig"
     path.write_text(yaml.safe_dump(cfg))
-    return load_api_client(str(path))
+    return path
 
 
 def _gone(read, *args) -> bool:
@@ -259,7 +259,7 @@ def _gone(read, *args) -> bool:
 
 
 def test_each_undo_operation_runs_with_the_guards_token(applied, kc, api_client, namespace, tmp_path):
-    guard = _token_client(kc, GUARD_NS, "krkn-tui-guard", tmp_path)
+    guard = load_api_client(str(_token_kubeconfig(kc, GUARD_NS, "krkn-tui-guard", tmp_path)))
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     net, policy = client.NetworkingV1Api(api_client), client.PolicyV1Api(api_client)
     tag = uuid.uuid4().hex[:6]
@@ -319,6 +319,16 @@ def test_each_undo_operation_runs_with_the_guards_token(applied, kc, api_client,
         recreate_namespace(RollbackContent(namespace, namespace, captured), guard)
     assert refused.value.status == 403
     guard.close()
+
+
+def test_without_the_journal_role_list_rollback_says_forbidden_in_one_line(applied, kc, namespace, tmp_path):
+    """Someone the journal's Roles do not name sees no entry, and one clear line."""
+    assert kc("create", "serviceaccount", "nobody", "-n", namespace).returncode == 0
+    nobody = _token_kubeconfig(kc, namespace, "nobody", tmp_path)
+    listed = krkn("list-rollback", "--cluster", "--journal-namespace", JOURNAL, "--kubeconfig", nobody)
+    assert listed.returncode == 2 and "403 Forbidden" in listed.stderr and listed.stderr.count("\n") == 1, \
+        listed.stdout + listed.stderr
+    assert "step-" not in listed.stdout
 
 
 # ---- the journal's admission policy ---------------------------------------------------------------
