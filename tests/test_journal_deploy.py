@@ -82,9 +82,19 @@ def applied(kc):
         return [".".join(filter(None, (d["kind"].lower(), group))) + "/" + d["metadata"]["name"],
                 *(["-n", ns] if ns else [])]
 
+    def settled(ns: str) -> bool:  # a namespace still going (an earlier run's clean-up) takes no object
+        out = kc("get", "namespace", ns, "-o", "jsonpath={.status.phase}", "--ignore-not-found")
+        return out.returncode == 0 and out.stdout != "Terminating"
+
+    for ns in (JOURNAL, GUARD_NS):
+        wait_for(lambda: settled(ns), timeout=120, what=f"namespace {ns} not terminating")
     made = [d for d in docs() if kc("get", *ref(d)).returncode != 0]
     out = kc("apply", *[a for p in MANIFESTS for a in ("-f", str(p))])
     assert out.returncode == 0, out.stderr
+    # The authorizer learns new bindings from a watch: wait until each binding is seen.
+    wait_for(lambda: kc.can(GUARD, "patch", "secrets", "-n", JOURNAL) and kc.can(GUARD, "patch", "nodes")
+             and kc("auth", "can-i", "create", "secrets", "-n", JOURNAL, user="op", groups=(OPERATORS,)).returncode == 0,
+             what="the manifests' bindings in force")
     yield out
     for d in reversed(made):  # policies and bindings first, namespaces last
         kc("delete", "--ignore-not-found", "--wait=false", *ref(d))
@@ -205,7 +215,8 @@ def test_the_scope_policy_refuses_the_guard_in_system_namespaces_and_its_own(app
         assert refused(out, f"writes nothing in namespace {ns}"), out.stderr
     out = as_guard("create", "deployment", f"probe-{tag}", "--image", PAUSE_IMAGE, "-n", "kube-system")
     assert refused(out, "writes nothing in namespace kube-system"), out.stderr
-    trust = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "krkn-tui-guard-trust", "namespace": GUARD_NS},
+    trust = {"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": "krkn-tui-guard-trust", "namespace": GUARD_NS},
              "data": {"trusted-keys": "ed25519:" + base64.b64encode(bytes(32)).decode()}}
     out = kc("replace", "-f", "-", dry, stdin=json.dumps(trust), user=GUARD)  # its own trusted keys (RBAC: update)
     assert refused(out, f"writes nothing in namespace {GUARD_NS}"), out.stderr
@@ -214,20 +225,20 @@ def test_the_scope_policy_refuses_the_guard_in_system_namespaces_and_its_own(app
     out = as_guard("create", "configmap", f"probe-{tag}", "-n", JOURNAL)
     assert refused(out, "writes only journal entries, Leases and Events in krkn-rollback"), out.stderr
 
-    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"krkn-deploy-test-{tag}"},
-            "spec": {"unschedulable": True, "taints": [{"key": "krkn-tui.io/deploy-test", "effect": "NoSchedule"}]}}
-    core.create_node(node)  # no kubelet, no kwok annotation: nothing runs there, nothing is scheduled
-    try:
-        out = as_guard("label", "node", node["metadata"]["name"], "team=mallory")
+    name = f"krkn-deploy-test-{tag}"
+    core.create_node({"metadata": {"name": name}, "spec": {
+        "unschedulable": True, "taints": [{"key": "krkn-tui.io/deploy-test", "effect": "NoSchedule"}]}})
+    try:  # a node of this test's own: no kubelet, no kwok annotation, nothing runs or is scheduled there
+        out = as_guard("label", "node", name, "team=mallory")
         assert refused(out, "changes a node's schedulability and taints only"), out.stderr
-        out = as_guard("annotate", "node", node["metadata"]["name"], "x=y")
+        out = as_guard("annotate", "node", name, "x=y")
         assert refused(out, "changes a node's schedulability and taints only"), out.stderr
         # What undo does is let through (dry run: nothing changes).
-        assert as_guard("cordon", node["metadata"]["name"]).returncode == 0
+        assert as_guard("cordon", name).returncode == 0
         taint = [{"op": "add", "path": "/spec/taints", "value": []}]
-        assert as_guard("patch", "node", node["metadata"]["name"], "--type=json", "-p", json.dumps(taint)).returncode == 0
+        assert as_guard("patch", "node", name, "--type=json", "-p", json.dumps(taint)).returncode == 0
     finally:
-        gone_is_fine(core.delete_node, node["metadata"]["name"])
+        gone_is_fine(core.delete_node, name)
     out = as_guard("create", "configmap", f"probe-{tag}", "-n", namespace)
     assert out.returncode == 0, out.stderr  # anywhere else, the policy lets RBAC decide
 
@@ -340,25 +351,28 @@ class Journal:
         self.kc, self.tag, self.signer = kc, tag, Signer.generate()
         self.run = f"deploy-test-{tag}"
 
-    def entry(self, name: str, created_by: str | None, **extra) -> str:
+    def entry(self, name: str, created_by: str | None) -> str:
         step = {"format": 2, "op": "application_outages.delete_network_policy", "run_id": self.run,
                 "file": f"{name}.py", "scenario_type": "application_outages",
                 "content": {"namespace": "team", "resource_identifier": "outage", "data": {}}}
         payload = canonical(step)
         annotations = {"krkn-tui.io/signature": self.signer.sign(payload),
                        **({"krkn-tui.io/created-by": created_by} if created_by is not None else {})}
-        return json.dumps({"apiVersion": "v1", "kind": "Secret", "type": STEP_TYPE, **extra,
+        return json.dumps({"apiVersion": "v1", "kind": "Secret", "type": STEP_TYPE,
                            "metadata": {"name": f"step-{self.tag}-{name}", "namespace": JOURNAL,
                                         "labels": {"krkn-tui.io/run": self.run, "krkn-tui.io/state": "pending"},
                                         "annotations": annotations},
                            "data": {"step.json": base64.b64encode(payload).decode()}})
 
-    def create(self, name: str, created_by: str | None, user: str, groups=(), **extra):
-        return self.kc("create", "-f", "-", stdin=self.entry(name, created_by, **extra), user=user, groups=groups)
+    # dry: a server-side dry run, which admission checks all the same (a probe that changes nothing
+    # while the policy is not enforced yet).
+    def create(self, name: str, created_by: str | None, user: str | None, groups=(), dry: bool = False):
+        return self.kc("create", "-f", "-", *(["--dry-run=server"] if dry else []),
+                       stdin=self.entry(name, created_by), user=user, groups=groups)
 
-    def patch(self, name: str, patch: dict, user: str | None, groups=()):
+    def patch(self, name: str, patch: dict, user: str | None, groups=(), dry: bool = False):
         return self.kc("patch", "secret", f"step-{self.tag}-{name}", "-n", JOURNAL, "--type=merge",
-                       "-p", json.dumps(patch), user=user, groups=groups)
+                       "-p", json.dumps(patch), *(["--dry-run=server"] if dry else []), user=user, groups=groups)
 
     def delete(self, name: str, user: str | None, groups=()):
         return self.kc("delete", "secret", f"step-{self.tag}-{name}", "-n", JOURNAL, user=user, groups=groups)
@@ -388,9 +402,10 @@ def test_only_operators_create_entries_and_only_under_their_own_name(journal, kc
     assert kc("create", "role", role, "-n", JOURNAL, "--verb=create,get,patch,update,delete",
               "--resource=secrets").returncode == 0
     try:
-        assert kc("create", "rolebinding", role, "-n", JOURNAL, f"--role={role}", f"--user={mallory[0]}").returncode == 0
+        bound = kc("create", "rolebinding", role, "-n", JOURNAL, f"--role={role}", f"--user={mallory[0]}")
+        assert bound.returncode == 0, bound.stderr
         assert kc.can(mallory[0], "create", "secrets", "-n", JOURNAL)
-        wait_for(lambda: refused_by(journal.create("m", mallory[0], *mallory), "krkn-tui-journal",
+        wait_for(lambda: refused_by(journal.create("m", mallory[0], *mallory, dry=True), "krkn-tui-journal",
                                     "only members of krkn-tui:operators create journal entries"),
                  what="the journal policy enforced")
         other = journal.kc("create", "secret", "generic", f"loot-{journal.tag}", "-n", JOURNAL,
@@ -428,7 +443,7 @@ def test_an_entry_never_changes_and_only_the_guard_or_its_creator_change_its_sta
     def refused(out, words):
         return refused_by(out, "krkn-tui-journal", words)
 
-    wait_for(lambda: refused(journal.patch("a", {"data": {"step.json": forged}}, alice, ops),
+    wait_for(lambda: refused(journal.patch("a", {"data": {"step.json": forged}}, alice, ops, dry=True),
                              "data never changes"), what="the journal policy enforced")
     for who, groups in ((None, ()), (GUARD, ())):  # nor an admin's, nor the guard's
         assert refused(journal.patch("a", {"data": {"step.json": forged}}, who, groups), "data never changes")
