@@ -56,8 +56,8 @@ class Kubectl:
         return subprocess.run([self.binary, "--kubeconfig", self.kubeconfig, *who, *args], capture_output=True,
                               text=True, input=stdin, timeout=60)
 
-    def can(self, user: str, *what: str) -> bool:
-        out = self("auth", "can-i", *what, user=user)
+    def can(self, user: str, *what: str, groups: tuple[str, ...] = ()) -> bool:
+        out = self("auth", "can-i", *what, user=user, groups=groups)
         assert out.stdout.strip() in ("yes", "no"), out.stdout + out.stderr
         return out.stdout.strip() == "yes"
 
@@ -93,7 +93,7 @@ def applied(kc):
     assert out.returncode == 0, out.stderr
     # The authorizer learns new bindings from a watch: wait until each binding is seen.
     wait_for(lambda: kc.can(GUARD, "patch", "secrets", "-n", JOURNAL) and kc.can(GUARD, "patch", "nodes")
-             and kc("auth", "can-i", "create", "secrets", "-n", JOURNAL, user="op", groups=(OPERATORS,)).returncode == 0,
+             and kc.can("op", "create", "secrets", "-n", JOURNAL, groups=(OPERATORS,)),
              what="the manifests' bindings in force")
     yield out
     for d in reversed(made):  # policies and bindings first, namespaces last
@@ -413,7 +413,7 @@ def test_only_operators_create_entries_and_only_under_their_own_name(journal, kc
         assert refused_by(other, "krkn-tui-journal", "holds only krkn-tui journal entries"), other.stderr
 
         alice, bob = f"alice-{journal.tag}", f"bob-{journal.tag}"
-        ops = ("krkn-tui:operators", "system:authenticated")
+        ops = (OPERATORS, "system:authenticated")
         for stamp in (bob, None, ""):  # another's name, no stamp, an empty one
             out = journal.create("a", stamp, alice, ops)
             assert refused_by(out, "krkn-tui-journal", f"must carry annotation krkn-tui.io/created-by: {alice}"), \
@@ -433,7 +433,7 @@ def test_only_operators_create_entries_and_only_under_their_own_name(journal, kc
 
 def test_an_entry_never_changes_and_only_the_guard_or_its_creator_change_its_state(journal, kc):
     alice, bob = f"alice-{journal.tag}", f"bob-{journal.tag}"
-    ops = ("krkn-tui:operators", "system:authenticated")
+    ops = (OPERATORS, "system:authenticated")
     for name in ("a", "b", "c"):
         out = journal.create(name, alice, alice, ops)
         assert out.returncode == 0, out.stderr
