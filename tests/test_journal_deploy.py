@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 
 from krkn_tui.kube.client import load_api_client
 from krkn_tui.rollback import RollbackContent
-from krkn_tui.rollback.signing import Signer, canonical
+from krkn_tui.rollback.signing import SigningError, Signer, canonical, default_key_path, load_or_create
 from krkn_tui.scenarios.application_outage import delete_network_policy
 from krkn_tui.scenarios.hog import delete_hog_pod
 from krkn_tui.scenarios.node_actions import restore_node_schedulable, restore_node_taints
@@ -133,6 +134,30 @@ def test_the_guard_deployment_reads_its_keys_from_its_own_configuration():
     init = spec["initContainers"][0]
     assert init["command"][-2:] == ["/etc/krkn-tui/guard-key/signing-key", key]
     assert cmd[cmd.index("--journal-namespace") + 1] == JOURNAL
+
+
+def test_the_init_container_gives_the_guard_a_key_file_it_accepts(tmp_path, monkeypatch):
+    """A Secret volume serves the key as a symlink into a timestamped folder; the copy the init
+    container makes is one load_or_create (the guard's --key) reads back as the same key."""
+    monkeypatch.setenv("KRKN_TUI_CONFIG_DIR", str(tmp_path / "cfg"))
+    made = load_or_create()
+    volume = tmp_path / "guard-key"  # the layout the kubelet writes for a Secret volume
+    (volume / "..2026_01_01").mkdir(parents=True)
+    (volume / "..2026_01_01" / "signing-key").write_bytes(default_key_path().read_bytes())
+    (volume / "..data").symlink_to("..2026_01_01")
+    (volume / "signing-key").symlink_to("..data/signing-key")
+    with pytest.raises(SigningError, match="symlink"):
+        load_or_create(volume / "signing-key")  # why the copy is needed
+    dep = next(d for d in docs() if d["kind"] == "Deployment")
+    command = dep["spec"]["template"]["spec"]["initContainers"][0]["command"]
+    copy = tmp_path / "key" / "signing-key"
+    copy.parent.mkdir()
+    assert command[0] == "python3"
+    out = subprocess.run([sys.executable, *command[1:-2], str(volume / "signing-key"), str(copy)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert copy.stat().st_mode & 0o777 == 0o600
+    assert load_or_create(copy).key_id == made.key_id
 
 
 def test_no_rule_bound_to_the_guard_touches_rbac_or_secrets_outside_the_journal():
