@@ -109,6 +109,7 @@ def test_the_manifests_apply_and_apply_again_unchanged(applied, kc):
                             "validatingadmissionpolicy.admissionregistration.k8s.io",
                             "validatingadmissionpolicybinding.admissionregistration.k8s.io",
                             "deployment.apps"]), applied.stdout
+    assert "PodSecurity" not in applied.stderr, applied.stderr  # the guard's pod meets "restricted"
     again = kc("apply", *[a for p in MANIFESTS for a in ("-f", str(p))])
     assert again.returncode == 0, again.stderr
     assert {line.rsplit(" ", 1)[-1] for line in again.stdout.splitlines()} == {"unchanged"}, again.stdout
