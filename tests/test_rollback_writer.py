@@ -16,6 +16,7 @@ from krkn_tui.rollback.fsio import sha256_hex
 from krkn_tui.rollback.loader import load_version
 from krkn_tui.rollback.meta import parse_meta
 from krkn_tui.rollback.naming import parse_run_dir_name, parse_version_name
+from krkn_tui.rollback.source_text import MAX_COLUMNS, checked_source
 from krkn_tui.rollback.writer import render_version_file
 
 from rollback_fixtures import KUBECONFIG  # noqa: E402  (a kubeconfig that loads but reaches nothing)
@@ -302,3 +303,41 @@ def test_any_content_round_trips_through_the_file(ident, namespace, data):
     )
     assert rollback.__name__ == "noop"
     assert parse_meta(text) == json.loads(json.dumps(meta))
+    assert checked_source(text.encode()) == text  # whatever the content, the file passes the text rule
+
+
+def test_a_namespace_capture_stays_within_the_screen_width_and_round_trips(tmp_path):
+    """A capture's JSON runs to megabytes and a name to 253 characters: the writer wraps its
+    literals so that no line is wider than the text rule allows, and the data comes back whole."""
+    from krkn_tui.rollback.redact import redaction
+
+    secret = {"kind": "Secret", "metadata": {"name": "db"}, "data": {"k": "v" * 70_000, "q": "'\"\\\u00e9" * 999}}
+    data = {"objects": [secret] + [{"kind": "ConfigMap", "data": {str(i): "x" * i}} for i in range(400)]}
+    name, namespace = "n" * 253, "é" * 63
+    path = RunRollback(tmp_path).set_rollback_callable(
+        noop, RollbackContent(name, namespace, data), scenario_type="service_disruption_scenarios",
+        verb="recreate", kind="Namespace")
+    text = path.read_text()
+    code = [line for line in text.splitlines() if not line.startswith("# krkn-tui-meta: ")]
+    assert max(map(len, code)) <= MAX_COLUMNS and len(text) > 150_000
+    assert checked_source(path.read_bytes()) == text
+    _, content = load_version(text, str(path))
+    assert (content.resource_identifier, content.namespace, content.data) == (name, namespace, data)
+    redacted, count = redaction(text)
+    assert count == 2 and checked_source(redacted.encode()) == redacted
+    assert max(len(line) for line in redacted.splitlines()[5:]) <= MAX_COLUMNS
+    assert load_version(redacted, str(path))[1].data["objects"][0]["data"] == {"k": "<redacted>", "q": "<redacted>"}
+
+
+def test_a_file_written_before_wrapping_still_passes_and_is_redacted(tmp_path):
+    """Pending steps on disk hold the data on one long line: still runnable, still redacted."""
+    from krkn_tui.rollback.redact import redaction
+
+    data = {"objects": [{"kind": "Secret", "data": {"k": "s" * 5000}}]}
+    text = render_version_file(noop, RollbackContent("x", "ns", {}), {"verb": "delete"}).replace(
+        "    data=json.loads('{}'),", f"    data=json.loads({ascii(json.dumps(data, sort_keys=True))}),")
+    assert max(map(len, text.splitlines())) > 5000
+    assert checked_source(text.encode()) == text
+    assert load_version(text, "<v>")[1].data == data
+    redacted, count = redaction(text)
+    assert count == 1 and "s" * 5000 not in redacted and checked_source(redacted.encode()) == redacted

@@ -11,84 +11,104 @@ service audits a reveal before it is shown.
 
 from __future__ import annotations
 
-import ast
 import json
-import re
 from dataclasses import dataclass
 
 from ..sanitize import visible
-from .source_text import checked_source
+from . import data_line
+from .source_text import UnsafeSource, checked_source
 
 REDACTED = "<redacted>"
 SECRET_FIELDS = ("data", "stringData")
 # kubectl apply keeps the whole object, values included, in this annotation.
 SECRET_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
-# The writer's content line: ``    data=json.loads(<ascii() of the JSON text>),``
-_DATA_LINE_RE = re.compile(r"""^    data=json\.loads\((?P<lit>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")\),$""", re.M)
+
+class Unredactable(ValueError):
+    """The content cannot be read (or written back) as the writer's JSON; one line says why."""
 
 
-def _secret_values(node: object, replace: bool) -> tuple[int, int]:
+def _secret_values(root: object, replace: bool) -> tuple[int, int]:
     """``(values held, values already redacted)`` of every Secret object found; with
-    ``replace``, the held values are replaced in place."""
+    ``replace``, the held values are replaced in place. Walked with a list, not recursion: a
+    file's data may nest deeper than Python's stack."""
     held = redacted = 0
-
-    def visit(values: dict, keys) -> None:
-        nonlocal held, redacted
-        for key in keys:
-            if values[key] == REDACTED:
-                redacted += 1
-            else:
-                held += 1
-                if replace:
-                    values[key] = REDACTED
-
-    if isinstance(node, dict):
-        if node.get("kind") == "Secret":
-            for field in SECRET_FIELDS:
-                values = node.get(field)
-                if isinstance(values, dict):
-                    visit(values, list(values))
-            annotations = (node.get("metadata") or {}).get("annotations")
-            if isinstance(annotations, dict):
-                visit(annotations, [k for k in SECRET_ANNOTATIONS if k in annotations])
-        children = node.values()
-    elif isinstance(node, list):
-        children = node
-    else:
-        children = ()
-    for value in children:
-        h, r = _secret_values(value, replace)
-        held, redacted = held + h, redacted + r
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            if node.get("kind") == "Secret":
+                places = [(node.get(f), None) for f in SECRET_FIELDS]
+                meta = node.get("metadata")
+                annotations = meta.get("annotations") if isinstance(meta, dict) else None
+                places.append((annotations, SECRET_ANNOTATIONS))
+                for values, only in places:
+                    if not isinstance(values, dict):
+                        continue
+                    for key in [k for k in (only or values) if k in values]:
+                        if values[key] == REDACTED:
+                            redacted += 1
+                        else:
+                            held += 1
+                            if replace:
+                                values[key] = REDACTED
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
     return held, redacted
 
 
-def _content(text: str) -> tuple[re.Match | None, object]:
-    """The writer's content line and the data it holds; ``(None, None)`` when there is none."""
-    m = _DATA_LINE_RE.search(text)
-    if m is None:
+def _not_json(constant: str) -> object:
+    raise Unredactable(f"its data holds {constant}, which is not JSON")
+
+
+def _content(text: str) -> tuple[tuple[int, int] | None, object]:
+    """The span of the writer's data line(s) and the data they hold; ``(None, None)`` when
+    there are none. Unredactable when the data is not the JSON the writer writes (NaN,
+    Infinity, nesting deeper than the parser goes)."""
+    found = data_line.find(text)
+    if found is None:
         return None, None
+    start, end, raw = found
     try:
-        return m, json.loads(ast.literal_eval(m["lit"]))
-    except (ValueError, SyntaxError):
-        return None, None
+        return (start, end), json.loads(raw, parse_constant=_not_json)
+    except RecursionError:
+        raise Unredactable("its data is nested too deeply to read") from None
+    except Unredactable:
+        raise
+    except ValueError as exc:
+        raise Unredactable(f"its data is not JSON: {visible(exc)}") from None
 
 
-def _with_content(text: str, m: re.Match, data: object) -> str:
-    literal = ascii(json.dumps(data, sort_keys=True, ensure_ascii=True, allow_nan=False))
-    return text[: m.start("lit")] + literal + text[m.end("lit"):]
+def _with_content(text: str, span: tuple[int, int], data: object) -> str:
+    try:
+        encoded = json.dumps(data, sort_keys=True, ensure_ascii=True, allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise Unredactable(f"its data cannot be written back: {type(exc).__name__}") from None
+    return text[: span[0]] + data_line.render(encoded) + text[span[1]:]
 
 
-def redact_secrets(text: str) -> tuple[str, int]:
+def redaction(text: str) -> tuple[str, int]:
     """``(text with every Secret value of its content replaced, how many)``; a file with no
-    content line of ours, or no Secret in it, comes back unchanged with 0."""
-    m, data = _content(text)
-    if m is None:
+    content line of ours, or no Secret in it, comes back unchanged with 0. Unredactable when
+    its data cannot be read: the executor asks before a step runs, and refuses it then."""
+    span, data = _content(text)
+    if span is None:
         return text, 0
     count, _redacted = _secret_values(data, replace=True)
     if not count:
         return text, 0
-    return _with_content(text, m, data), count
+    return _with_content(text, span, data), count
+
+
+def redact_secrets(text: str) -> tuple[str, int]:
+    """``redaction``, for a caller that must go on whatever the file holds: never raises; data
+    it cannot read comes back unchanged with 0 (the executor refuses such a step before it
+    runs, so only text from elsewhere, a journal entry, can end here)."""
+    try:
+        return redaction(text)
+    except Exception:
+        return text, 0
 
 
 @dataclass(frozen=True)
@@ -119,10 +139,16 @@ def shown_source(raw: bytes, *, reveal: bool = False) -> ShownSource:
     ``reveal``, passed through the sanitiser. Revealing is the caller's to audit
     (``RollbackService.shown_source`` does)."""
     text = checked_source(raw)
-    m, data = _content(text)
+    try:
+        span, data = _content(text)
+    except Unredactable as exc:  # masking cannot find the values: refuse rather than show them
+        raise UnsafeSource(f"{exc}, so its Secret values cannot be masked") from None
     held = redacted = 0
-    if m is not None:
+    if span is not None:
         held, redacted = _secret_values(data, replace=not reveal)
         if held and not reveal:
-            text = _with_content(text, m, data)
+            try:
+                text = _with_content(text, span, data)
+            except Unredactable as exc:
+                raise UnsafeSource(f"{exc}, so its Secret values cannot be masked") from None
     return ShownSource(visible(text, keep="\n\t"), held, redacted, reveal and held > 0)

@@ -6,23 +6,93 @@ sits between ``ESC[8m`` and ``ESC[0m``. So a version file must be UTF-8, declare
 coding, and hold no control, format or separator character except ``\\n`` and ``\\t``; the
 executor compiles the decoded, checked text (``compile`` of a ``str`` ignores any cookie), and
 list/show call a file that breaks the rule "unsafe".
+
+What reads one way and runs another is refused too:
+- any Unicode default-ignorable code point, anywhere: Python accepts some in identifiers
+  (variation selectors, the combining grapheme joiner, Hangul fillers, Khmer and Mongolian
+  invisibles) and no screen shows them, so ``eval`` and ``eval<U+FE00>`` look alike;
+- a non-ASCII identifier (from the ``tokenize`` module's tokens): Python folds identifiers
+  with NFKC, so math-italic or fullwidth ``eval`` is the builtin ``eval``, and a Cyrillic ``е``
+  makes another name that looks the same. Non-ASCII stays allowed in strings and comments
+  (accents in a krkn file's messages), where it is data or prose, and visible;
+- a tab in a line's indentation: it reads differently at another tab width;
+- a line wider than MAX_COLUMNS: what follows thousands of spaces is off any screen (except
+  two lines krkn-tui writes whole, below).
 """
 
 from __future__ import annotations
 
 import codecs
+import json
 import re
-from typing import Callable
+import tokenize
+import unicodedata
+from typing import Callable, Iterable, Iterator
 
-from ..sanitize import INVISIBLE, describe, visible
+from ..sanitize import INVISIBLE, describe, text_width, visible
 
 # Python's PEP 263 cookie, looked for on the first two lines.
 _COOKIE_RE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.ASCII)
-# INVISIBLE without \n and \t, as one class (a lookahead per character was 5x slower).
-_FORBIDDEN_RE = re.compile("[" + INVISIBLE.replace("\x00-\x1f", "\x00-\x08\x0b-\x1f", 1) + "]")
+# Default_Ignorable_Code_Point, from the Unicode Character Database's DerivedCoreProperties.txt
+# (Unicode 15.1; unicodedata has no such property). The ranges INVISIBLE already holds (the
+# format characters among them) are listed too: the class is the whole property.
+#   00AD SOFT HYPHEN; 034F COMBINING GRAPHEME JOINER; 061C ARABIC LETTER MARK;
+#   115F..1160 HANGUL CHOSEONG/JUNGSEONG FILLER; 17B4..17B5 KHMER VOWEL INHERENT AQ/AA;
+#   180B..180D, 180F MONGOLIAN FREE VARIATION SELECTORS; 180E MONGOLIAN VOWEL SEPARATOR;
+#   200B..200F zero width and directional marks; 202A..202E bidi embeddings and overrides;
+#   2060..206F word joiner, invisible operators, bidi isolates (2065 reserved);
+#   3164 HANGUL FILLER; FE00..FE0F VARIATION SELECTORS 1-16; FEFF ZERO WIDTH NO-BREAK SPACE;
+#   FFA0 HALFWIDTH HANGUL FILLER; FFF0..FFF8 reserved; 1BCA0..1BCA3 SHORTHAND FORMAT controls;
+#   1D173..1D17A MUSICAL SYMBOL BEGIN BEAM..END PHRASE; E0000..E0FFF tags, VARIATION
+#   SELECTORS 17-256 and reserved.
+DEFAULT_IGNORABLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+)
+# INVISIBLE without \n and \t, and the default-ignorables, as one class (a lookahead per
+# character was 5x slower).
+_FORBIDDEN_RE = re.compile(
+    "[" + INVISIBLE.replace("\x00-\x1f", "\x00-\x08\x0b-\x1f", 1) + DEFAULT_IGNORABLE + "]")
+_INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
 _ASCII_FORBIDDEN_RE = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
 _ASCII_ALLOWED = bytes([9, 10, *range(0x20, 0x7f)])
 CHUNK = 1 << 20
+
+# 200 columns: wider than an editor split or an 80-column terminal shows without scrolling, and
+# still within a maximised terminal on a common screen. krkn's content line,
+# ``rollback_content = RollbackContent(namespace="...", resource_identifier="...")``, is 199
+# columns with a 63-character namespace and a 63-character (DNS label) name; our own files wrap
+# their data literal (data_line.py) to stay within it.
+MAX_COLUMNS = 200
+_TAB_INDENT_RE = re.compile(r"^ *\t", re.M)
+_LONG_RE = re.compile(r"[^\n]{%d,}" % (MAX_COLUMNS + 1))
+_MAYBE_WIDE_RE = re.compile(r"[^\n]{%d,}" % (MAX_COLUMNS // 2 + 1))
+# Two lines of ours may be wider, as they hold names and data that are ours to write whole:
+# - the ``# krkn-tui-meta:`` header, a comment (no code), in the writer's canonical JSON (no
+#   padding, no key given twice: what is on screen is all it says);
+# - the data line of a file written before the data literal was wrapped, nothing but an ASCII
+#   string literal inside ``json.loads(...)``: pending steps on disk still run.
+_META_PREFIX = "# krkn-tui-meta: "
+# One Python string literal without prefix, on one line (data_line.py writes them).
+STRING_LITERAL = r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*\""""
+_LEGACY_DATA_LINE_RE = re.compile(rf"    data=json\.loads\((?:{STRING_LITERAL})\),", re.ASCII)
+
+
+def _ours_whole(line: str) -> bool:
+    if line.startswith(_META_PREFIX):
+        raw = line[len(_META_PREFIX):]
+        try:
+            return raw.isascii() and json.dumps(json.loads(raw), sort_keys=True, ensure_ascii=True) == raw
+        except (ValueError, RecursionError):
+            return False
+    return _LEGACY_DATA_LINE_RE.fullmatch(line) is not None
+
+
+# Tokens whose non-ASCII text is data or prose (an f-string before Python 3.12 is one STRING
+# token that holds code: its text must be ASCII).
+_TEXT_TOKENS = frozenset({tokenize.COMMENT, tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)})
+_FSTRING_PREFIX_RE = re.compile(r"[A-Za-z]*[fF][A-Za-z]*['\"]")
 
 
 class UnsafeSource(ValueError):
@@ -53,7 +123,47 @@ def _forbidden(text: str, line_before: int) -> None:
     bad = _FORBIDDEN_RE.search(text)
     if bad:
         line = line_before + text.count("\n", 0, bad.start()) + 1
-        raise UnsafeSource(f"line {line} holds the control character {describe(bad[0])}")
+        what = "control character" if _INVISIBLE_RE.match(bad[0]) else "invisible character"
+        raise UnsafeSource(f"line {line} holds the {what} {describe(bad[0])}")
+
+
+def _layout(text: str, line_before: int) -> None:
+    """Complete lines only: no tab in the indentation, none wider than MAX_COLUMNS."""
+    tab = _TAB_INDENT_RE.search(text)
+    if tab:
+        line = line_before + text.count("\n", 0, tab.start()) + 1
+        raise UnsafeSource(f"line {line} is indented with a tab, which reads differently at another tab width")
+    for m in (_LONG_RE if text.isascii() else _MAYBE_WIDE_RE).finditer(text):
+        width = len(m[0]) if m[0].isascii() else text_width(m[0])
+        if width > MAX_COLUMNS and not _ours_whole(m[0]):
+            line = line_before + text.count("\n", 0, m.start()) + 1
+            raise UnsafeSource(f"line {line} is {width} columns wide, more than the {MAX_COLUMNS} a screen shows")
+
+
+def _tokens(lines: Iterable[str]) -> None:
+    """Non-ASCII only in comments and string literals: every identifier is ASCII."""
+    readline = iter(lines).__next__
+    try:
+        for tok in tokenize.generate_tokens(readline):
+            text = tok.string
+            if text.isascii() or (tok.type in _TEXT_TOKENS and not (
+                    tok.type == tokenize.STRING and _FSTRING_PREFIX_RE.match(text))):
+                continue
+            line = tok.start[0]
+            bad = next(c for c in text if not c.isascii())
+            if tok.type == tokenize.NAME:
+                folded = unicodedata.normalize("NFKC", text)
+                reads = f", which Python reads as {folded!r}" if folded != text and folded.isascii() else ""
+                raise UnsafeSource(f"line {line} holds the non-ASCII identifier {visible(text)!r} "
+                                   f"({describe(bad)}{reads}); identifiers must be ASCII")
+            where = "an f-string, which holds code" if tok.type == tokenize.STRING else "code"
+            raise UnsafeSource(f"line {line} holds {describe(bad)} in {where}; only strings and comments "
+                               "may hold non-ASCII")
+    except (tokenize.TokenError, SyntaxError) as exc:
+        message = exc.args[0] if exc.args else exc
+        at = exc.args[1][0] if isinstance(exc, tokenize.TokenError) and len(exc.args) > 1 else getattr(exc, "lineno", "?")
+        raise UnsafeSource(f"line {at} cannot be split into Python tokens ({visible(message)}), "
+                           "so its identifiers cannot be checked") from None
 
 
 def _not_utf8(data: bytes, at: int, offset: int = 0) -> UnsafeSource:
@@ -74,14 +184,16 @@ def checked_source(data: bytes) -> str:
             raise _not_utf8(data, exc.start) from None
         _forbidden(text, 0)
     _check_cookie(text)
+    _layout(text, 0)
+    if not text.isascii():  # an ASCII file has only ASCII identifiers: no tokenizing
+        _tokens(text.splitlines(keepends=True))
     return text
 
 
-def check_stream(read: Callable[[int], bytes]) -> None:
-    """The same rule over a file read in chunks (``read(n)`` as ``os.read``): memory stays flat
-    whatever the size. Raises UnsafeSource."""
+def _decoded(read: Callable[[int], bytes], state: dict) -> Iterator[str]:
+    """The text of ``read``'s chunks (``os.read``-like), decoded as UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, lines, head = 0, 0, ""
+    offset = 0
     while True:
         chunk = read(CHUNK)
         try:
@@ -89,11 +201,42 @@ def check_stream(read: Callable[[int], bytes]) -> None:
         except UnicodeDecodeError as exc:
             raise _not_utf8(chunk, max(0, min(exc.start - len(decoder.getstate()[0]), len(chunk) - 1)),
                             offset) from None
-        _forbidden(text, lines)
-        if not offset:
-            head = text  # the first chunk (1 MiB) holds the first two lines of any real file
-        lines += text.count("\n")
         offset += len(chunk)
+        state["ascii"] = state.get("ascii", True) and text.isascii()
+        yield text
         if not chunk:
-            break
+            return
+
+
+def _lines(read: Callable[[int], bytes]) -> Iterator[str]:
+    carry = ""
+    for text in _decoded(read, {}):
+        parts = (carry + text).splitlines(keepends=True)
+        carry = parts.pop() if parts and not parts[-1].endswith("\n") else ""
+        yield from parts
+    if carry:
+        yield carry
+
+
+def check_stream(read: Callable[[int], bytes], again: Callable[[], Callable[[int], bytes]] | None = None) -> None:
+    """The same rule over a file read in chunks (``read(n)`` as ``os.read``): memory stays flat
+    whatever the size. A file that is not all ASCII is tokenized in a second pass, over
+    ``again()`` (the file read from its start once more). Raises UnsafeSource."""
+    state: dict = {}
+    lines, head, carry = 0, "", ""
+    for text in _decoded(read, state):
+        _forbidden(text, lines)
+        if not head:
+            head = text  # the first chunk (1 MiB) holds the first two lines of any real file
+        whole = carry + text
+        cut = whole.rfind("\n") + 1 if text else len(whole)
+        _layout(whole[:cut], lines)
+        lines += whole.count("\n", 0, cut)
+        carry = whole[cut:]
+        if len(carry) > MAX_COLUMNS and not carry.startswith(("    data=json.loads(", _META_PREFIX)):
+            _layout(carry[: MAX_COLUMNS * 2], lines)  # a line already too wide: say so now
     _check_cookie(head)
+    if not state["ascii"]:
+        if again is None:
+            raise UnsafeSource("holds non-ASCII text that could not be read again to check its identifiers")
+        _tokens(_lines(again()))

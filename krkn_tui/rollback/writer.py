@@ -23,7 +23,7 @@ import textwrap
 from pathlib import Path
 from typing import Callable
 
-from . import manifest
+from . import data_line, manifest
 from .content import RollbackContent
 from .fsio import sha256_hex, write_atomic
 from .meta import meta_line
@@ -137,7 +137,7 @@ def undefined_globals(text: str) -> list[str]:
     return sorted(missing)
 
 
-def _data_literal(data: object) -> str:
+def _data_json(data: object) -> str:
     try:
         encoded = json.dumps(data, sort_keys=True, ensure_ascii=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -147,7 +147,13 @@ def _data_literal(data: object) -> str:
             "RollbackContent.data does not survive a JSON round trip "
             "(tuples, non-string keys, sets?): use lists and string keys"
         )
-    return ascii(encoded)
+    return encoded
+
+
+def _namespace_line(namespace: str | None) -> str:
+    if namespace is None:
+        return "    namespace=None,"
+    return data_line.wrapped("    namespace=", namespace, ",", parens=True)
 
 
 def _check_content(content: RollbackContent) -> None:
@@ -171,9 +177,9 @@ def render_version_file(fn: Callable, content: RollbackContent, meta: dict) -> s
     )
     content_block = (
         "CONTENT = RollbackContent(\n"
-        f"    resource_identifier={ascii(content.resource_identifier)},\n"
-        f"    namespace={ascii(content.namespace)},\n"
-        f"    data=json.loads({_data_literal(content.data)}),\n"
+        f"{data_line.wrapped('    resource_identifier=', content.resource_identifier, ',', parens=True)}\n"
+        f"{_namespace_line(content.namespace)}\n"
+        f"{data_line.render(_data_json(content.data))}\n"
         ")\n"
         f"ROLLBACK = {fn.__name__}\n"
     )
