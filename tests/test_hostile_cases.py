@@ -464,3 +464,117 @@ def test_5_a_log_planted_mid_run_never_stops_the_rollback(tmp_path):
     [result] = service.execute([path])
     assert result.status == "executed" and marker.read_text() == "ran\n"
     assert log_path.read_text() == ""
+
+
+# -- 9. one hostile step never abandons the others (issue 17) --------------------------------------
+# Each selection holds the hostile step (newest, so it runs first) and an older good one: the
+# hostile one is refused in one line, the older one still runs.
+
+NEWER = "pod_disruption_scenarios_1755523353558511009_abcdefgh.py"
+DEAD_PID = 999_999_999  # above any pid_max: no such process
+
+
+def write_marker_step(content, api_client):
+    with open(content.resource_identifier, "a") as f:
+        f.write("hostile step ran\n")
+
+
+def _ours_with_data(versions: Path, marker: Path, json_text: str) -> Path:
+    """A step of ours (header, digest) whose data literal holds ``json_text`` as it is."""
+    from krkn_tui.rollback import RollbackContent
+    from krkn_tui.rollback.writer import render_version_file
+
+    text = render_version_file(write_marker_step, RollbackContent(str(marker), "demo", {}), {"verb": "recreate"})
+    line = f"    data=json.loads({ascii(json_text)}),"
+    if len(line) > 200:  # as the writer wraps it
+        from krkn_tui.rollback.data_line import render
+
+        line = render(json_text)
+    assert text.count("    data=json.loads('{}'),") == 1
+    return plant(versions, text.replace("    data=json.loads('{}'),", line).encode(), name=NEWER)
+
+
+def _older_step(versions: Path, marker: Path) -> Path:
+    return plant(versions, meta() + body(marker, "older"))
+
+
+SECRET_JSON = '{"kind": "Secret", "metadata": {"name": "db"}, "data": {"password": "aHVudGVyMg=="}}'
+
+
+@pytest.mark.parametrize("data, why", [
+    ('{"objects": [' + SECRET_JSON + ', {"kind": "ConfigMap", "data": {"ratio": NaN}}]}', "its data holds NaN, which is not JSON"),
+    ('{"objects": [' + SECRET_JSON + '], "replicas": -Infinity}', "its data holds -Infinity"),
+    ('{"objects": [' + SECRET_JSON + '], "deep": ' + "[" * 50_000 + "]" * 50_000 + "}", "nested too deeply"),
+])
+def test_9_data_that_cannot_be_redacted_refuses_its_step_only(tmp_path, data, why):
+    versions, marker = tmp_path / "versions", tmp_path / "marker"
+    hostile = _ours_with_data(versions, tmp_path / "hostile-marker", data)
+    older = _older_step(versions, marker)
+    results = {r.path: r for r in executor().execute([older, hostile])}
+    assert results[hostile].status == "refused" and why in results[hostile].error, results[hostile]
+    assert "\n" not in results[hostile].error
+    assert not (tmp_path / "hostile-marker").exists() and hostile.exists()  # not run, file untouched
+    assert results[older].status == "executed" and marker.read_text() == "older\n"
+    shown = krkn("show-rollback", hostile)  # masking cannot find the values: not shown at all
+    assert shown.returncode == 2 and why.encode() in shown.stderr and b"aHVudGVyMg==" not in shown.stdout
+    assert shown.stderr.count(b"\n") == 1 and b"Traceback" not in shown.stderr
+
+
+def test_9_redaction_never_raises_whatever_the_data():
+    from krkn_tui.rollback.data_line import render
+    from krkn_tui.rollback.redact import Unredactable, redact_secrets, redaction
+
+    for data in ('{"a": NaN, "objects": [' + SECRET_JSON + ']}', "[" * 100_000 + "]" * 100_000,
+                 '{"data": {"k": "v"}, "kind": "Secret", "metadata": [1]}', "not json"):
+        text = "CONTENT = RollbackContent(\n" + render(data) + "\n)\n"
+        assert redact_secrets(text) in ((text, 0), (text.replace('"v"', '"<redacted>"'), 1))
+        try:
+            redaction(text)
+        except Unredactable as exc:
+            assert "\n" not in str(exc)
+
+
+def _dead_temp_dirs(*folders: Path) -> list[Path]:
+    made = []
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        made.append(folder / f".tmp-{NEWER}-{DEAD_PID}-0badf00d")
+        made[-1].mkdir()
+        (made[-1] / "inside").write_text("someone's\n")
+    return made
+
+
+def test_9_a_directory_named_like_a_stale_temp_file_stops_nothing(tmp_path):
+    from krkn_tui.records import reports_dir
+    from krkn_tui.rollback.service import RollbackService
+
+    versions, marker = tmp_path / "versions", tmp_path / "marker"
+    older = _older_step(versions, marker)
+    newer = plant(versions, meta() + body(marker, "newer"), name=NEWER)
+    stale_file = older.parent / f".tmp-{older.name}-{DEAD_PID}-deadbeef"
+    stale_file.write_text("half a step")
+    dirs = _dead_temp_dirs(older.parent, reports_dir(versions))
+    results = RollbackService(versions, lambda: object()).execute([older, newer])
+    assert [r.status for r in results] == ["executed", "executed"], results
+    assert marker.read_text() == "newer\nolder\n"
+    assert not stale_file.exists()  # a dead writer's temp file still goes
+    assert all((d / "inside").read_text() == "someone's\n" for d in dirs)  # a directory is not ours to remove
+
+
+def test_9_a_directory_named_like_the_executed_file_never_makes_a_step_rerun(tmp_path):
+    versions, marker = tmp_path / "versions", tmp_path / "marker"
+    older = _older_step(versions, marker)
+    newer = plant(versions, meta() + body(marker, "newer"), name=NEWER)
+    in_the_way = Path(str(newer) + ".executed")
+    in_the_way.mkdir()
+    for _ in range(2):  # refused each time, never run (it could never be marked executed)
+        results = {r.path: r for r in executor().execute([older, newer])}
+        assert results[newer].status == "refused", results[newer]
+        assert f"{NEWER}.executed is in the way and is not a regular file" in results[newer].error
+        assert not results[newer].undone
+    assert marker.read_text() == "older\n"
+    # the directory itself is no executed step, and does not stand for one
+    [as_step] = executor().execute([in_the_way])
+    assert as_step.status == "refused" and "not a regular file" in as_step.error and not as_step.undone
+    [listed] = [v for v in list_versions(versions) if v.path.name.startswith(NEWER)]
+    assert listed.status == "pending" and listed.path == newer

@@ -42,6 +42,7 @@ import fcntl
 import json
 import logging
 import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -66,7 +67,7 @@ from .fsio import fsync_dir, sha256_hex, write_atomic
 from .loader import load_version
 from .meta import find_meta_line
 from .naming import EXECUTED, FAILED, parse_run_dir_name, parse_version_name
-from .redact import redact_secrets
+from .redact import Unredactable, redaction
 from .retry import backoff_delays, is_transient
 from .safety import digest_mismatch_reason, unsafe_file_reason, unsafe_location_reason
 from .source_text import UnsafeSource, checked_source
@@ -96,10 +97,19 @@ class _Outcome(Exception):
         self.busy = busy
 
 
+def _is_file(path: str | Path) -> bool:
+    """A regular file is there (not followed if a link): a directory or link named like an
+    executed step is no executed step."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _gone(path: Path) -> _Outcome:
     """``path`` is no longer there: undone only if it was renamed ``.executed`` (an archive or a
     removal moves the step away with its change still in force)."""
-    if os.path.lexists(str(path) + EXECUTED):
+    if _is_file(str(path) + EXECUTED):
         return _Outcome("skipped", f"{path.name} was executed by another executor", undone=True)
     return _Outcome("skipped", f"{path} no longer exists and was not executed (archived or removed meanwhile)")
 
@@ -196,17 +206,29 @@ class Executor:
                 reason += f" ({exc.filename})"
             self._emit(RollbackRefused(str(path), reason))
             return StepResult(path, "refused", reason, time.monotonic() - started)
+        except Exception as exc:  # whatever one step's file holds, the older steps still run
+            log.exception("rollback step %s", path)
+            reason = f"{path.name}: unexpected error: {_one_line(exc)}"
+            self._emit(RollbackFailed(str(path), reason))
+            return StepResult(path, "failed", reason, time.monotonic() - started)
 
     def _guarded_step(self, path: Path, dry_run: bool) -> tuple[str, str | None]:
         parsed = parse_version_name(path.name)
         if parsed is None:
             raise _Outcome("refused", f"{path.name} is not a version file name")
         if parsed[3] == "executed":
-            if os.path.lexists(path):
+            if _is_file(path):
                 raise _Outcome("skipped", f"{path.name} is already executed", undone=True)
+            if os.path.lexists(path):
+                raise _Outcome("refused", f"{path} is not a regular file, so not an executed step")
             raise _Outcome("skipped", f"{path} no longer exists (archived or removed meanwhile)")
         if not os.path.lexists(path):
             raise _gone(path)
+        executed = str(path) + EXECUTED
+        if os.path.lexists(executed) and not _is_file(executed):
+            # It could never be renamed there: run, it would stay pending and run again each time.
+            raise _Outcome("refused", f"{path.name} cannot be marked executed: {os.path.basename(executed)} "
+                                      "is in the way and is not a regular file (move it away)")
         reason = unsafe_location_reason(path)
         if reason:
             if not os.path.lexists(path):  # another executor ran or archived it since the check above
@@ -224,19 +246,22 @@ class Executor:
             # A dry run takes no lock: it must never make a real executor skip a step.
             if not dry_run:
                 self._lock_same_file(fd, path)
-            data, ours = self._admit(fd, path)
+            data, ours, redacted = self._admit(fd, path)
             if dry_run:
                 return "would-run", None
             if ours:
                 self._check_cluster(path, data)
             if self.journal is not None:
-                self._check_journal(path, data if ours else None)
-            return self._run_and_record(path, data, ours)
+                self._check_journal(path, redacted)
+            return self._run_and_record(path, data, ours, redacted)
         finally:
             os.close(fd)  # releases the lock, after the rename
 
-    def _admit(self, fd: int, path: Path) -> tuple[str, bool]:
-        """The file's checked text and whether it is ours, or a refusal."""
+    def _admit(self, fd: int, path: Path) -> tuple[str, bool, tuple[str, int] | None]:
+        """The file's checked text, whether it is ours and (ours only) its text once its Secret
+        values are redacted with how many, or a refusal. Redacted now, before it runs: data
+        that cannot be redacted (not JSON) refuses the step, rather than leave it executed with
+        its Secret values, or unrecorded."""
         reason = unsafe_file_reason(path, os.fstat(fd))
         if reason:
             raise _Outcome("refused", reason)
@@ -256,14 +281,20 @@ class Executor:
                 f"{path.name} was not written by krkn-tui (no digest to check); "
                 "allow foreign files to run it",
             )
-        return text, ours
+        if not ours:
+            return text, ours, None
+        try:
+            return text, ours, redaction(text)
+        except Unredactable as exc:
+            raise _Outcome("refused", f"{path.name}: {exc}; krkn-tui writes no such data") from None
 
-    def _run_and_record(self, path: Path, text: str, ours: bool) -> tuple[str, str | None]:
+    def _run_and_record(self, path: Path, text: str, ours: bool,
+                        redacted_text: tuple[str, int] | None) -> tuple[str, str | None]:
         self._emit(RollbackStarted(str(path)))
         started = time.monotonic()
         error, attempts = self._run_ours(path, text) if ours else self._run_foreign(path, text)
         if error is None:
-            redacted, count = redact_secrets(text) if ours else (text, 0)
+            redacted, count = redacted_text or (text, 0)
             note = _notes(self._mark_executed(path), self._redact_executed(path, redacted, count),
                           self._journal_note(path, "executed", data=redacted.encode("utf-8") if count else None))
             seconds = time.monotonic() - started
@@ -282,7 +313,7 @@ class Executor:
 
         try:
             recorded = record_of(parse_meta(text) or {})
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise _Outcome("refused", f"{path.name}: bad cluster record: {exc}") from None
         if recorded is None:
             return
@@ -319,7 +350,7 @@ class Executor:
                 self._sleep(delay)
         raise AssertionError("backoff_delays never ends")
 
-    def _check_journal(self, path: Path, text: str | None) -> None:
+    def _check_journal(self, path: Path, redacted_text: tuple[str, int] | None) -> None:
         """A journaled run's step runs only under the run's Lease, and not again when a guard
         already ran it from the journal (then it is marked executed here too, and its Secret
         values go as for a step run here)."""
@@ -328,7 +359,7 @@ class Executor:
             return
         status, reason = verdict
         if status == "done":
-            redacted, count = redact_secrets(text) if text is not None else ("", 0)
+            redacted, count = redacted_text or ("", 0)
             note = _notes(self._mark_executed(path), self._redact_executed(path, redacted, count))
             self._emit(RollbackExecutedElsewhere(str(path), reason))
             raise _Outcome("skipped", reason + (f" ({note})" if note else ""), undone=True)

@@ -173,7 +173,8 @@ def pid_alive(pid: int) -> bool:
 
 def remove_stale_temps(directory: Path) -> list[Path]:
     """Delete the temp files of writers that died mid-write (SIGKILL, power cut): their pid,
-    which the name carries, is gone. A live writer's temp file is left alone."""
+    which the name carries, is gone. A live writer's temp file is left alone, and so is anything
+    that is not a regular file. Never raises: what cannot be removed stays."""
     directory = Path(directory)
     try:
         names = os.listdir(directory)
@@ -185,10 +186,17 @@ def remove_stale_temps(directory: Path) -> list[Path]:
         if m is None or pid_alive(int(m["pid"])):
             continue
         try:
+            # Only a regular file is a writer's temp file: a directory (or FIFO...) of that name
+            # is someone else's, left alone, and must not stop the rollback that cleans up here.
+            if not stat.S_ISREG(os.lstat(directory / name).st_mode):
+                continue
             os.unlink(directory / name)
-        except FileNotFoundError:
+        except OSError:
             continue
         removed.append(directory / name)
     if removed:
-        fsync_dir(directory)
+        try:
+            fsync_dir(directory)
+        except OSError:
+            pass
     return removed
