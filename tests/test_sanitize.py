@@ -135,8 +135,9 @@ def test_visible_non_ascii_in_strings_and_comments_and_our_header_pass(source):
     assert checked_source(source.encode()) == source
 
 
-@pytest.mark.parametrize("source", ["ok = 1\n" * 3 + "t\u043euch = 1\n", "x = '\u00e9'\n" * 40_000 + "\tx = 1\n",
-                                    "x = 1\n" * 200_000 + "# " + "x" * 300 + "\n", "x = 'ok \u00e9'\n"])
+@pytest.mark.parametrize("source", ["ok = 1\n" * 3 + "t\u043euch = 1\n", "x = '\u00e9'\n" * 4_000 + "\tx = 1\n",
+                                    "x = '\u00e9'\n" * 40_000, "x = 1\n" * 200_000 + "# " + "x" * 300 + "\n",
+                                    "x = 'ok \u00e9'\n", "# \u00e9\n" + "x = 1\n" * 200_000])
 def test_the_streamed_check_agrees_with_the_whole_one(source):
     import io
 
@@ -146,15 +147,14 @@ def test_the_streamed_check_agrees_with_the_whole_one(source):
         whole = None
     except UnsafeSource as exc:
         whole = str(exc)
-    stream = io.BytesIO(data)
-
-    def again():
-        stream.seek(0)
-        return stream.read
-
     try:
-        check_stream(stream.read, again)
+        check_stream(io.BytesIO(data).read)
         streamed = None
     except UnsafeSource as exc:
         streamed = str(exc)
     assert streamed == whole
+
+
+def test_a_large_file_that_is_not_all_ascii_is_refused_not_tokenized():
+    with pytest.raises(UnsafeSource, match="is larger than 256 KiB and not all ASCII"):
+        checked_source(("x = '\u00e9'\n" * 40_000).encode())

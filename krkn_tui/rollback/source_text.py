@@ -66,8 +66,9 @@ CHUNK = 1 << 20
 # their data literal (data_line.py) to stay within it.
 MAX_COLUMNS = 200
 _TAB_INDENT_RE = re.compile(r"^ *\t", re.M)
-_LONG_RE = re.compile(r"[^\n]{%d,}" % (MAX_COLUMNS + 1))
-_MAYBE_WIDE_RE = re.compile(r"[^\n]{%d,}" % (MAX_COLUMNS // 2 + 1))
+# The tokenize module reads ~1 MB/s: a file larger than this that is not all ASCII is refused
+# rather than tokenized (krkn-tui's own files are ASCII whatever they hold; see data_line.py).
+MAX_TOKENIZED_BYTES = 256 * 1024
 # Two lines of ours may be wider, as they hold names and data that are ours to write whole:
 # - the ``# krkn-tui-meta:`` header, a comment (no code), in the writer's canonical JSON (no
 #   padding, no key given twice: what is on screen is all it says);
@@ -127,16 +128,34 @@ def _forbidden(text: str, line_before: int) -> None:
         raise UnsafeSource(f"line {line} holds the {what} {describe(bad[0])}")
 
 
+def _lines_longer(text: str, limit: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each line of more than ``limit`` characters. From a line's start, a
+    window of ``limit + 1`` characters holding no newline is such a line; else the search jumps
+    past the window's last newline (a regular expression tries every position: 60x slower)."""
+    pos, size = 0, len(text)
+    while pos + limit < size:
+        newline = text.rfind("\n", pos, pos + limit + 1)
+        if newline >= 0:
+            pos = newline + 1
+            continue
+        end = text.find("\n", pos)
+        end = size if end < 0 else end
+        yield pos, end
+        pos = end + 1
+
+
 def _layout(text: str, line_before: int) -> None:
     """Complete lines only: no tab in the indentation, none wider than MAX_COLUMNS."""
-    tab = _TAB_INDENT_RE.search(text)
+    tab = _TAB_INDENT_RE.search(text) if "\t" in text else None
     if tab:
         line = line_before + text.count("\n", 0, tab.start()) + 1
         raise UnsafeSource(f"line {line} is indented with a tab, which reads differently at another tab width")
-    for m in (_LONG_RE if text.isascii() else _MAYBE_WIDE_RE).finditer(text):
-        width = len(m[0]) if m[0].isascii() else text_width(m[0])
-        if width > MAX_COLUMNS and not _ours_whole(m[0]):
-            line = line_before + text.count("\n", 0, m.start()) + 1
+    # A character takes at most two columns: a line of MAX_COLUMNS // 2 characters always fits.
+    for start, end in _lines_longer(text, MAX_COLUMNS if text.isascii() else MAX_COLUMNS // 2):
+        whole = text[start:end]
+        width = len(whole) if whole.isascii() else text_width(whole)
+        if width > MAX_COLUMNS and not _ours_whole(whole):
+            line = line_before + text.count("\n", 0, start) + 1
             raise UnsafeSource(f"line {line} is {width} columns wide, more than the {MAX_COLUMNS} a screen shows")
 
 
@@ -186,11 +205,18 @@ def checked_source(data: bytes) -> str:
     _check_cookie(text)
     _layout(text, 0)
     if not text.isascii():  # an ASCII file has only ASCII identifiers: no tokenizing
+        if len(data) > MAX_TOKENIZED_BYTES:
+            raise _too_large_to_tokenize()
         _tokens(text.splitlines(keepends=True))
     return text
 
 
-def _decoded(read: Callable[[int], bytes], state: dict) -> Iterator[str]:
+def _too_large_to_tokenize() -> UnsafeSource:
+    return UnsafeSource(f"is larger than {MAX_TOKENIZED_BYTES // 1024} KiB and not all ASCII, "
+                        "too large to check its identifiers")
+
+
+def _decoded(read: Callable[[int], bytes]) -> Iterator[str]:
     """The text of ``read``'s chunks (``os.read``-like), decoded as UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
@@ -202,32 +228,29 @@ def _decoded(read: Callable[[int], bytes], state: dict) -> Iterator[str]:
             raise _not_utf8(chunk, max(0, min(exc.start - len(decoder.getstate()[0]), len(chunk) - 1)),
                             offset) from None
         offset += len(chunk)
-        state["ascii"] = state.get("ascii", True) and text.isascii()
         yield text
         if not chunk:
             return
 
 
-def _lines(read: Callable[[int], bytes]) -> Iterator[str]:
-    carry = ""
-    for text in _decoded(read, {}):
-        parts = (carry + text).splitlines(keepends=True)
-        carry = parts.pop() if parts and not parts[-1].endswith("\n") else ""
-        yield from parts
-    if carry:
-        yield carry
-
-
-def check_stream(read: Callable[[int], bytes], again: Callable[[], Callable[[int], bytes]] | None = None) -> None:
+def check_stream(read: Callable[[int], bytes]) -> None:
     """The same rule over a file read in chunks (``read(n)`` as ``os.read``): memory stays flat
-    whatever the size. A file that is not all ASCII is tokenized in a second pass, over
-    ``again()`` (the file read from its start once more). Raises UnsafeSource."""
-    state: dict = {}
+    whatever the size. Raises UnsafeSource."""
     lines, head, carry = 0, "", ""
-    for text in _decoded(read, state):
+    kept: list[str] | None = []  # the text while it may still be tokenized
+    size, ascii_only = 0, True
+    for text in _decoded(read):
         _forbidden(text, lines)
         if not head:
             head = text  # the first chunk (1 MiB) holds the first two lines of any real file
+        size += len(text.encode("utf-8", "surrogatepass")) if not text.isascii() else len(text)
+        ascii_only = ascii_only and text.isascii()
+        if kept is not None:
+            kept.append(text)
+            if size > MAX_TOKENIZED_BYTES:
+                kept = None
+        if not ascii_only and kept is None:
+            raise _too_large_to_tokenize()
         whole = carry + text
         cut = whole.rfind("\n") + 1 if text else len(whole)
         _layout(whole[:cut], lines)
@@ -236,7 +259,5 @@ def check_stream(read: Callable[[int], bytes], again: Callable[[], Callable[[int
         if len(carry) > MAX_COLUMNS and not carry.startswith(("    data=json.loads(", _META_PREFIX)):
             _layout(carry[: MAX_COLUMNS * 2], lines)  # a line already too wide: say so now
     _check_cookie(head)
-    if not state["ascii"]:
-        if again is None:
-            raise UnsafeSource("holds non-ASCII text that could not be read again to check its identifiers")
-        _tokens(_lines(again()))
+    if not ascii_only:
+        _tokens("".join(kept).splitlines(keepends=True))

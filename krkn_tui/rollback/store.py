@@ -115,14 +115,8 @@ def _read_for_listing(path: Path) -> tuple[str, bool, str | None]:
                 raise OSError(f"{path} is larger than {MAX_VERSION_BYTES} bytes")
             return chunk
 
-        def again():  # the file from its start once more, for the identifier pass
-            nonlocal total
-            os.lseek(fd, 0, os.SEEK_SET)
-            total = 0
-            return read
-
         try:
-            check_stream(read, again)
+            check_stream(read)
             unsafe = None
         except UnsafeSource as exc:
             unsafe = str(exc)
