@@ -127,7 +127,7 @@ def test_the_namespace_is_created_with_the_first_step_and_a_step_reads_back_whol
         core.read_namespace(journal_ns)
     journal = Journal(api_client, journal_ns, identity, host="laptop-1")
     small = _version_bytes()
-    big = _version_bytes() + b"#" * (2 * CHUNK_BYTES + 1000) + b"\n"  # three chunks
+    big = _version_bytes() + (b"#" * 199 + b"\n") * (2 * CHUNK_BYTES // 200 + 5)  # three chunks, lines a screen shows
     for i, data in enumerate((small, big)):
         journal.record(run_id=RUN, file=FILE.replace("0001_", f"000{i + 2}_"), data=data,
                        sha256=hashlib.sha256(data).hexdigest(), scenario_type="node_scenarios",

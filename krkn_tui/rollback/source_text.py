@@ -84,7 +84,7 @@ def _ours_whole(line: str) -> bool:
     if line.startswith(_META_PREFIX):
         raw = line[len(_META_PREFIX):]
         try:
-            return raw.isascii() and json.dumps(json.loads(raw), sort_keys=True, ensure_ascii=True) == raw
+            return raw.isascii() and json.dumps(json.loads(raw), ensure_ascii=True) == raw
         except (ValueError, RecursionError):
             return False
     return _LEGACY_DATA_LINE_RE.fullmatch(line) is not None
