@@ -502,7 +502,8 @@ SECRET_JSON = '{"kind": "Secret", "metadata": {"name": "db"}, "data": {"password
 
 
 @pytest.mark.parametrize("data, why", [
-    ('{"objects": [' + SECRET_JSON + ', {"kind": "ConfigMap", "data": {"ratio": NaN}}]}', "its data holds NaN, which is not JSON"),
+    ('{"objects": [' + SECRET_JSON + ', {"kind": "ConfigMap", "data": {"ratio": NaN}}]}',
+     "its data holds NaN, which is not JSON"),
     ('{"objects": [' + SECRET_JSON + '], "replicas": -Infinity}', "its data holds -Infinity"),
     ('{"objects": [' + SECRET_JSON + '], "deep": ' + "[" * 50_000 + "]" * 50_000 + "}", "nested too deeply"),
 ])
@@ -578,3 +579,16 @@ def test_9_a_directory_named_like_the_executed_file_never_makes_a_step_rerun(tmp
     assert as_step.status == "refused" and "not a regular file" in as_step.error and not as_step.undone
     [listed] = [v for v in list_versions(versions) if v.path.name.startswith(NEWER)]
     assert listed.status == "pending" and listed.path == newer
+
+
+@pytest.mark.cluster
+def test_9_execute_rollback_goes_on_past_a_directory_named_like_a_stale_temp_file(tmp_path, kubeconfig):
+    from krkn_tui.records import reports_dir
+
+    versions, marker = tmp_path / "versions", tmp_path / "marker"
+    older = _older_step(versions, marker)
+    newer = plant(versions, meta() + body(marker, "newer"), name=NEWER)
+    _dead_temp_dirs(older.parent, reports_dir(versions))
+    out = krkn("execute-rollback", "-d", versions, older, newer, "--kubeconfig", kubeconfig, "--no-journal")
+    assert out.returncode == 0 and b"Traceback" not in out.stdout + out.stderr, out
+    assert marker.read_text() == "newer\nolder\n"

@@ -70,8 +70,8 @@ _TAB_INDENT_RE = re.compile(r"^ *\t", re.M)
 # rather than tokenized (krkn-tui's own files are ASCII whatever they hold; see data_line.py).
 MAX_TOKENIZED_BYTES = 256 * 1024
 # Two lines of ours may be wider, as they hold names and data that are ours to write whole:
-# - the ``# krkn-tui-meta:`` header, a comment (no code), in the writer's canonical JSON (no
-#   padding, no key given twice: what is on screen is all it says);
+# - the ``# krkn-tui-meta:`` header, a comment (no code), in JSON exactly as ``json.dumps``
+#   writes it (no padding, no key given twice: what is on screen is all it says);
 # - the data line of a file written before the data literal was wrapped, nothing but an ASCII
 #   string literal inside ``json.loads(...)``: pending steps on disk still run.
 _META_PREFIX = "# krkn-tui-meta: "
@@ -92,7 +92,8 @@ def _ours_whole(line: str) -> bool:
 
 # Tokens whose non-ASCII text is data or prose (an f-string before Python 3.12 is one STRING
 # token that holds code: its text must be ASCII).
-_TEXT_TOKENS = frozenset({tokenize.COMMENT, tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)})
+_TEXT_TOKENS = frozenset({tokenize.COMMENT, tokenize.STRING,
+                          getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)})
 _FSTRING_PREFIX_RE = re.compile(r"[A-Za-z]*[fF][A-Za-z]*['\"]")
 
 
@@ -180,7 +181,10 @@ def _tokens(lines: Iterable[str]) -> None:
                                "may hold non-ASCII")
     except (tokenize.TokenError, SyntaxError) as exc:
         message = exc.args[0] if exc.args else exc
-        at = exc.args[1][0] if isinstance(exc, tokenize.TokenError) and len(exc.args) > 1 else getattr(exc, "lineno", "?")
+        if isinstance(exc, tokenize.TokenError) and len(exc.args) > 1:
+            at = exc.args[1][0]
+        else:
+            at = getattr(exc, "lineno", "?")
         raise UnsafeSource(f"line {at} cannot be split into Python tokens ({visible(message)}), "
                            "so its identifiers cannot be checked") from None
 
