@@ -592,3 +592,17 @@ def test_9_execute_rollback_goes_on_past_a_directory_named_like_a_stale_temp_fil
     out = krkn("execute-rollback", "-d", versions, older, newer, "--kubeconfig", kubeconfig, "--no-journal")
     assert out.returncode == 0 and b"Traceback" not in out.stdout + out.stderr, out
     assert marker.read_text() == "newer\nolder\n"
+
+
+def test_1_the_console_shows_an_invisible_identifier_escaped(tmp_path):
+    """The inspect view of an unsafe file shows every character the rule refused, as its escape:
+    a variation selector the sanitiser would leave alone included."""
+    from krkn_tui.rollback import read_version
+    from krkn_tui.tui.screens.inspect import source_view
+
+    marker = tmp_path / "marker"
+    path = plant(tmp_path / "versions", meta() + body(marker).replace(b"def touch", "def touch\ufe00".encode())
+                 .replace(b"ROLLBACK = touch", "ROLLBACK = touch\ufe00".encode()))
+    shown = source_view(read_version(path)).plain
+    assert "unsafe: line 2 holds the invisible character \\ufe00 (VARIATION SELECTOR-1)" in shown
+    assert "def touch\\ufe00(content" in shown and "\ufe00" not in shown

@@ -29,7 +29,7 @@ import tokenize
 import unicodedata
 from typing import Callable, Iterable, Iterator
 
-from ..sanitize import INVISIBLE, describe, text_width, visible
+from ..sanitize import INVISIBLE, describe, escape, text_width, visible
 
 # Python's PEP 263 cookie, looked for on the first two lines.
 _COOKIE_RE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.ASCII)
@@ -95,6 +95,14 @@ def _ours_whole(line: str) -> bool:
 _TEXT_TOKENS = frozenset({tokenize.COMMENT, tokenize.STRING,
                           getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)})
 _FSTRING_PREFIX_RE = re.compile(r"[A-Za-z]*[fF][A-Za-z]*['\"]")
+
+
+def shown_unsafe(data: bytes) -> str:
+    """An unsafe file's text for a screen: every character the rule forbids, the
+    default-ignorables the sanitiser leaves alone included, as its escape (tabs and newlines
+    kept)."""
+    text = visible(data.decode("utf-8", "replace"), keep="\n\t")
+    return _FORBIDDEN_RE.sub(lambda m: escape(m[0]), text)
 
 
 class UnsafeSource(ValueError):

@@ -14,7 +14,7 @@ from ...errors import UserError
 from ...rollback import VersionInfo
 from ...rollback.redact import ShownSource
 from ...rollback.service import RollbackService
-from ...rollback.source_text import UnsafeSource
+from ...rollback.source_text import UnsafeSource, shown_unsafe
 from ...rollback.store import read_bytes_safely
 from ...sanitize import one_line, visible
 from ..rows import local_time, tilde, version_action
@@ -52,8 +52,8 @@ def read_source(service, v: VersionInfo, reveal: bool = False) -> tuple[Content,
     try:
         shown = service.shown_source(raw, v.path, reveal=reveal)
     except UnsafeSource as exc:  # shown escaped, uncoloured: every hidden character in plain sight
-        text = visible(raw.decode("utf-8", "replace"), keep="\n\t")
-        return Content.styled(f"unsafe: {exc}; it will not be executed\n\n", "$text-error") + Content(text), None
+        return (Content.styled(f"unsafe: {exc}; it will not be executed\n\n", "$text-error")
+                + Content(shown_unsafe(raw)), None)
     return highlight(shown.text, language="python"), shown
 
 
