@@ -389,8 +389,11 @@ class Executor:
         with the same text rule, loading and retry rules as a file of ours."""
         try:
             text = checked_source(data)
+            redaction(text)  # data that could not be redacted once it ran is not run either
         except UnsafeSource as exc:
             return f"{Path(label).name} is unsafe: {exc}", 0
+        except Unredactable as exc:
+            return f"{Path(label).name}: {exc}; krkn-tui writes no such data", 0
         return self._run_ours(Path(label), text)
 
     def _run_ours(self, path: Path, text: str) -> tuple[str | None, int]:
