@@ -479,14 +479,15 @@ def write_marker_step(content, api_client):
         f.write("hostile step ran\n")
 
 
-def _ours_with_data(versions: Path, marker: Path, json_text: str) -> Path:
-    """A step of ours (header, digest) whose data literal holds ``json_text`` as it is."""
+def _ours_with_data(versions: Path, marker: Path, json_text: str, wrapped: bool = True) -> Path:
+    """A step of ours (header, digest) whose data literal holds ``json_text`` as it is; on one
+    line as files were written before, or wrapped as the writer does now when it is long."""
     from krkn_tui.rollback import RollbackContent
     from krkn_tui.rollback.writer import render_version_file
 
     text = render_version_file(write_marker_step, RollbackContent(str(marker), "demo", {}), {"verb": "recreate"})
     line = f"    data=json.loads({ascii(json_text)}),"
-    if len(line) > 200:  # as the writer wraps it
+    if wrapped and len(line) > 200:
         from krkn_tui.rollback.data_line import render
 
         line = render(json_text)
@@ -501,15 +502,16 @@ def _older_step(versions: Path, marker: Path) -> Path:
 SECRET_JSON = '{"kind": "Secret", "metadata": {"name": "db"}, "data": {"password": "aHVudGVyMg=="}}'
 
 
+@pytest.mark.parametrize("wrapped", [True, False], ids=["wrapped", "one-line"])
 @pytest.mark.parametrize("data, why", [
     ('{"objects": [' + SECRET_JSON + ', {"kind": "ConfigMap", "data": {"ratio": NaN}}]}',
      "its data holds NaN, which is not JSON"),
     ('{"objects": [' + SECRET_JSON + '], "replicas": -Infinity}', "its data holds -Infinity"),
     ('{"objects": [' + SECRET_JSON + '], "deep": ' + "[" * 50_000 + "]" * 50_000 + "}", "nested too deeply"),
-])
-def test_9_data_that_cannot_be_redacted_refuses_its_step_only(tmp_path, data, why):
+], ids=["nan", "infinity", "deep"])
+def test_9_data_that_cannot_be_redacted_refuses_its_step_only(tmp_path, data, why, wrapped):
     versions, marker = tmp_path / "versions", tmp_path / "marker"
-    hostile = _ours_with_data(versions, tmp_path / "hostile-marker", data)
+    hostile = _ours_with_data(versions, tmp_path / "hostile-marker", data, wrapped)
     older = _older_step(versions, marker)
     results = {r.path: r for r in executor().execute([older, hostile])}
     assert results[hostile].status == "refused" and why in results[hostile].error, results[hostile]
