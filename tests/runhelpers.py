@@ -393,7 +393,8 @@ def run_dirs(versions_dir: Path) -> list[str]:
 
 def disk_problems(versions_dir: Path) -> list[str]:
     """Everything wrong with what runs left on disk: a version file (pending, executed or archived)
-    that does not read cleanly or no longer matches its manifest digest, a manifest, record,
+    that does not read cleanly, is not signed by this test's key or no longer matches its manifest
+    digest, a manifest, record,
     report or audit line that does not parse, and any temp or unknown file."""
     problems = []
     for root in (versions_dir, archive_dir_for(versions_dir)):
@@ -411,6 +412,8 @@ def disk_problems(versions_dir: Path) -> list[str]:
                     info = read_version(path)
                     if info.error and info.status != "failed":
                         problems.append(f"{path}: {info.error}")
+                    if info.origin == "krkn-tui" and info.foreign:  # every line this test's runs signed
+                        problems.append(f"{path}: {info.foreign}")
                     if reason := digest_mismatch_reason(path, path.read_bytes()):
                         problems.append(reason)
                 elif name.endswith(".py" + FAILED):

@@ -17,7 +17,9 @@ import yaml
 from krkn_tui.cli import main as cli_main
 from krkn_tui.rollback import Executor, RollbackContent, RunRollback, list_versions, read_version
 from krkn_tui.rollback import manifest
+from krkn_tui.rollback.folder_trust import sign_entry, trust_note
 from krkn_tui.rollback.fsio import sha256_hex
+from krkn_tui.rollback.signing import Signer
 from krkn_tui.sanitize import visible
 from hostile_support import break_manifest, no_raw_controls
 
@@ -182,6 +184,37 @@ class Maker:
         with open(self.path, "ab") as f:
             f.write(b"import os\n")
 
+    # manifest lines that do not make the file ours
+    def _rewrite_line(self, change) -> None:
+        self.write(self.data(), digest=False)
+        line = json.loads(manifest.entry_line(self.run_dir.name, self.name, sha256_hex(self.data()), 1))
+        change(line)
+        (self.run_dir / manifest.MANIFEST_NAME).write_text(json.dumps(line) + "\n")
+        os.chmod(self.run_dir / manifest.MANIFEST_NAME, 0o600)
+
+    def make_unsigned_line(self):  # a manifest from before lines were signed, or made by hand
+        self._rewrite_line(lambda line: line.pop("signature"))
+
+    def make_tampered_signature(self):
+        def flip(line):
+            algo, kid, sig = line["signature"].split(":")
+            line["signature"] = f"{algo}:{kid}:{('B' if sig[0] == 'A' else 'A') + sig[1:]}"
+        self._rewrite_line(flip)
+
+    def make_line_from_another_run(self):  # a step and its signed line copied from another run
+        other = self.root / "outside" / "1755523355298080000-another-run"
+        self.write(self.data(), path=other / self.name, digest=True)
+        self.write(self.data(), digest=False)
+        (self.run_dir / manifest.MANIFEST_NAME).write_bytes((other / manifest.MANIFEST_NAME).read_bytes())
+        os.chmod(self.run_dir / manifest.MANIFEST_NAME, 0o600)
+
+    def make_signed_by_another_key(self):
+        stranger = Signer.generate()
+        self._rewrite_line(lambda line: line.update(signature=sign_entry(self.run_dir.name, line, stranger)))
+
+    def make_signature_not_text(self):
+        self._rewrite_line(lambda line: line.update(signature=["ed25519", "x"]))
+
     # registered through the writer
     def _register(self, data: dict | None = None, umask: int | None = None):
         self.run_dir.rmdir()
@@ -239,6 +272,8 @@ def _check_listed(case: dict, info) -> None:
     assert info is not None, "not listed"
     if verdict == "ok":
         assert info.error is None, info.error
+        note = trust_note(info) or ""
+        assert note.startswith(case["trust"]) if "trust" in case else note == "", note
     elif verdict == "unsafe":
         assert info.error and info.error.startswith("unsafe: "), info.error
     else:
@@ -305,8 +340,8 @@ async def test_console_table(corpus):
             note = notes[maker.run_dir.name]
             if case["list"] == "unsafe":
                 assert note.startswith("unsafe: "), (case["id"], note)
-            elif case["list"] == "ok":
-                assert note == "", (case["id"], note)
+            elif case["list"] == "ok":  # a file that is not ours says why (cases.yaml: trust)
+                assert note.startswith(case["trust"]) if "trust" in case else note == "", (case["id"], note)
         for _ in range(3):  # inspect a few rows, the unsafe ones included
             await pilot.press("enter")
             await pilot.pause()

@@ -17,11 +17,13 @@ once it lets go) or left to the holder of its run's Lease is not known undone.
 
 Before running, a step is refused (file untouched) if the file is a symlink, not owned by us,
 group/world-writable, sits in a run or versions directory that is a symlink or group/world-
-writable, or is ours and no longer matches its manifest digest. krkn's files carry no digest,
-so they run only with ``allow_foreign``: in an isolated interpreter (``python -I -``) fed the
-checked bytes on stdin, from an empty private working directory (a path would be re-opened
-after the checks, and the run folder could hold a planted ``kubernetes.py``); the exit code
-decides.
+writable, or is ours and no longer matches its manifest digest. A file is ours when it has
+krkn-tui's header and its manifest line is signed by a trusted key (``folder_trust``); one whose
+line is unsigned, badly signed or signed by another key is foreign, as krkn's files (no digest
+at all) are. Foreign files run only with ``allow_foreign``: in an isolated interpreter
+(``python -I -``) fed the checked bytes on stdin, from an empty private working directory (a
+path would be re-opened after the checks, and the run folder could hold a planted
+``kubernetes.py``); the exit code decides.
 
 Every file a step reads (the version file, its run's manifest) is opened without following a
 link or blocking on a FIFO and checked with ``fstat``; a file that breaks the text rule
@@ -52,6 +54,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from ..errors import UserError
 from ..events import (
     Event,
     RollbackClusterForced,
@@ -69,7 +72,7 @@ from .meta import find_meta_line
 from .naming import EXECUTED, FAILED, parse_run_dir_name, parse_version_name
 from .redact import Unredactable, redaction
 from .retry import backoff_delays, is_transient
-from .safety import digest_mismatch_reason, unsafe_file_reason, unsafe_location_reason
+from .safety import manifest_verdict, unsafe_file_reason, unsafe_location_reason
 from .source_text import UnsafeSource, checked_source
 from .store import MAX_VERSION_BYTES, read_failure
 
@@ -154,6 +157,7 @@ class Executor:
         journal=None,
         cluster_identity: Callable[[], object] | None = None,
         force_cluster: bool = False,
+        trust=None,
     ):
         self._factory = api_client_factory or self._kubeconfig_client
         self.allow_foreign = allow_foreign
@@ -169,6 +173,9 @@ class Executor:
         self._cluster_identity = cluster_identity
         self._connected = None
         self.force_cluster = force_cluster
+        # Whose files run in-process (folder_trust.FolderTrust; default: the user's own key and
+        # trusted-keys file); made on the first file with krkn-tui's header.
+        self._trust = trust
         self._client = None
         self._cluster_down = False
         self._sleep = time.sleep
@@ -200,6 +207,9 @@ class Executor:
                 self._emit(RollbackRefused(str(path), out.reason))
             return StepResult(path, out.status, out.reason, time.monotonic() - started, undone=out.undone,
                               busy=out.busy)
+        except UserError as exc:  # a trusted-keys file that does not parse: said on each step, never a crash
+            self._emit(RollbackRefused(str(path), str(exc)))
+            return StepResult(path, "refused", str(exc), time.monotonic() - started)
         except OSError as exc:  # a manifest that is a directory, a FIFO, a link...: this step only
             reason = f"cannot check {path.name}: {exc.strerror or exc}"
             if exc.filename and exc.strerror:
@@ -249,8 +259,7 @@ class Executor:
             data, ours, redacted = self._admit(fd, path)
             if dry_run:
                 return "would-run", None
-            if ours:
-                self._check_cluster(path, data)
+            self._check_cluster(path, data)  # a foreign file's record can only refuse it
             if self.journal is not None:
                 self._check_journal(path, redacted)
             return self._run_and_record(path, data, ours, redacted)
@@ -270,23 +279,34 @@ class Executor:
             text = checked_source(data)
         except UnsafeSource as exc:
             raise _Outcome("refused", f"{path.name} is unsafe: {exc}") from None
-        ours = find_meta_line(text) is not None
-        if ours:
-            reason = digest_mismatch_reason(path, data)
-            if reason:
-                raise _Outcome("refused", reason)
-        elif not self.allow_foreign:
-            raise _Outcome(
-                "refused",
-                f"{path.name} was not written by krkn-tui (no digest to check); "
-                "allow foreign files to run it",
-            )
-        if not ours:
-            return text, ours, None
+        if find_meta_line(text) is None:
+            if not self.allow_foreign:
+                raise _Outcome(
+                    "refused",
+                    f"{path.name} was not written by krkn-tui (no digest to check); "
+                    "allow foreign files to run it",
+                )
+            return text, False, None
+        refusal, foreign = manifest_verdict(path, data, self.trust)
+        if refusal:
+            raise _Outcome("refused", refusal)
+        if foreign and not self.allow_foreign:
+            raise _Outcome("refused", f"{path.name} is {foreign}; allow foreign files (--allow-foreign) "
+                                      "to run it isolated, or trust its signer's key (--trust-key)")
+        if foreign:
+            return text, False, None
         try:
-            return text, ours, redaction(text)
+            return text, True, redaction(text)
         except Unredactable as exc:
             raise _Outcome("refused", f"{path.name}: {exc}; krkn-tui writes no such data") from None
+
+    @property
+    def trust(self):
+        if self._trust is None:
+            from .folder_trust import FolderTrust
+
+            self._trust = FolderTrust()
+        return self._trust
 
     def _run_and_record(self, path: Path, text: str, ours: bool,
                         redacted_text: tuple[str, int] | None) -> tuple[str, str | None]:

@@ -1,7 +1,9 @@
 """The per-run digest manifest: one JSON line per version file, written when the file is.
 
 The executor refuses a file of ours whose bytes no longer hash to its manifest line, so an edited
-or swapped step is never run by accident.
+or swapped step is never run by accident. Each line is signed by the writer's operator key over
+its fields and the run id (``folder_trust``): a line that does not verify against a trusted key
+makes its file foreign, whatever its header says.
 """
 
 from __future__ import annotations
@@ -21,12 +23,17 @@ def manifest_path(run_dir: Path) -> Path:
     return Path(run_dir) / MANIFEST_NAME
 
 
-def entry_line(file: str, sha256: str, created_ns: int) -> str:
-    return json.dumps({"file": file, "sha256": sha256, "created_ns": created_ns}, sort_keys=True)
+def entry_line(run_id: str, file: str, sha256: str, created_ns: int, signer=None) -> str:
+    """One line, signed by ``signer`` (default: the operator's key, loaded once per process)."""
+    from .folder_trust import sign_entry
+
+    entry = {"file": file, "sha256": sha256, "created_ns": created_ns}
+    return json.dumps({**entry, "signature": sign_entry(run_id, entry, signer)}, sort_keys=True)
 
 
-def append_entry(run_dir: Path, file: str, sha256: str, created_ns: int) -> None:
-    append_line(manifest_path(run_dir), entry_line(file, sha256, created_ns))
+def append_entry(run_dir: Path, file: str, sha256: str, created_ns: int, signer=None) -> None:
+    """Sign and append the line of ``file``; its run id is the run folder's name."""
+    append_line(manifest_path(run_dir), entry_line(Path(run_dir).name, file, sha256, created_ns, signer))
 
 
 def _read_raw(run_dir: Path) -> bytes | None:
@@ -54,7 +61,7 @@ def read_lines(run_dir: Path) -> list[str]:
 def parse_entry(line: str) -> dict | None:
     try:
         entry = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # a hostile line nested thousands deep
         return None
     if isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(
         entry.get("sha256"), str

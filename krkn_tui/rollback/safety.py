@@ -23,11 +23,31 @@ def unsafe_location_reason(path: Path) -> str | None:
     return unsafe_dir_reason(run_dir) or unsafe_dir_reason(run_dir.parent)
 
 
+def _not_in_manifest(path: Path) -> str:
+    return f"{path.name} is not in the run's manifest ({manifest.MANIFEST_NAME})"
+
+
+def _modified(path: Path) -> str:
+    return f"{path.name} was modified after it was written (sha256 differs from the manifest)"
+
+
 def digest_mismatch_reason(path: Path, data: bytes) -> str | None:
     """Our files must hash to their manifest line: an edited step is refused."""
     entry = manifest.read_entries(path.parent).get(pending_name(path.name))
     if entry is None:
-        return f"{path.name} is not in the run's manifest ({manifest.MANIFEST_NAME})"
-    if entry["sha256"] != sha256_hex(data):
-        return f"{path.name} was modified after it was written (sha256 differs from the manifest)"
-    return None
+        return _not_in_manifest(path)
+    return _modified(path) if entry["sha256"] != sha256_hex(data) else None
+
+
+def manifest_verdict(path: Path, data: bytes, trust) -> tuple[str | None, str | None]:
+    """``(refusal, foreign)`` for a file with krkn-tui's header. ``refusal``: it must not run at
+    all (no manifest line; or a line signed by a trusted key that the bytes no longer match: an
+    edited step). ``foreign``: why it is not ours (``folder_trust.FolderTrust``): its line is
+    unsigned, badly signed or signed by a key not trusted, so it runs only as a foreign file."""
+    entry = manifest.read_entries(path.parent).get(pending_name(path.name))
+    if entry is None:
+        return _not_in_manifest(path), None
+    foreign = trust.foreign_reason(path.parent.name, entry)
+    if foreign is None and entry["sha256"] != sha256_hex(data):
+        return _modified(path), None
+    return None, foreign

@@ -56,7 +56,9 @@ class RollbackService:
     ``api_client_factory`` is called once per ``execute`` (the executor shares that client among
     its steps). ``audit`` is where steps are recorded (None: not recorded, for dry runs).
     ``on_event`` receives the executor's events (``krkn_tui.events``) after they are audited.
-    ``allow_foreign`` lets krkn's own files run, as ``python FILE`` with ``python``.
+    ``allow_foreign`` lets foreign files run (krkn's own, and ours not signed by a trusted key), as
+    ``python FILE`` with ``python``; ``trust_keys`` are public key lines trusted beside the user's own
+    key and trusted-keys file (``folder_trust``).
     ``journal`` (rollback.mirror) is consulted by the executor for runs mirrored in the cluster."""
 
     def __init__(self, versions_dir: Path, api_client_factory: Callable[[], Any] | None = None, *,
@@ -64,7 +66,8 @@ class RollbackService:
                  kubeconfig: str | None = None, context: str | None = None, retry_deadline: float = 60.0,
                  on_event: Callable[[Event], None] | None = None, journal: Any = None,
                  journal_settings: Any = None,
-                 cluster_identity: Callable[[], Any] | None = None, force_cluster: bool = False):
+                 cluster_identity: Callable[[], Any] | None = None, force_cluster: bool = False,
+                 trust_keys: Iterable[str] = ()):
         self.versions_dir = Path(versions_dir).expanduser()
         self.api_client_factory = api_client_factory
         self.audit = audit
@@ -82,6 +85,8 @@ class RollbackService:
         # ``cluster_identity``, or from the client) is refused unless ``force_cluster`` (audited).
         self.cluster_identity = cluster_identity
         self.force_cluster = force_cluster
+        self.trust_keys = tuple(trust_keys)
+        self._trust = None
 
     @classmethod
     def for_target(cls, target: RollbackTarget, *, client: str, api_client_factory: Callable[[], Any] | None = None,
@@ -160,12 +165,12 @@ class RollbackService:
             for f in files:
                 if not f.exists() and not f.is_symlink():
                     raise UserError("no such version file", file=f)
-                infos.append(read_version(f))
+                infos.append(read_version(f, trust=self.trust))
         else:
             if require and not (run or scenario_type):
                 raise UserError("name a run (-r), a scenario type (-s) or files, so nothing is selected by accident")
             infos = list_versions(self.versions_dir, run=run, scenario_type=scenario_type,
-                                  include_archived=include_archived)
+                                  include_archived=include_archived, trust=self.trust)
             self._check_names_something(run, scenario_type, infos, include_archived)
         if statuses is not None:
             wanted = set(statuses)
@@ -191,14 +196,27 @@ class RollbackService:
 
     # -- the foreign-file policy --------------------------------------------------------------
 
+    @property
+    def trust(self):
+        """Whose files are ours (folder_trust.FolderTrust): the listing and the executor share it."""
+        if self._trust is None:
+            from .folder_trust import FolderTrust
+
+            self._trust = FolderTrust(self.trust_keys)
+        return self._trust
+
     def foreign_refusal(self, version) -> str | None:
         """Why ``version`` (a VersionInfo) will not run under this service's policy, or None.
 
-        krkn's own files carry no digest to verify: they run only when foreign files are allowed.
-        The executor enforces the same rule on the file itself; this is for asking early."""
-        if version.origin == "krkn" and not self.allow_foreign:
+        krkn's own files carry no digest to verify, and ours whose manifest line no trusted key
+        signed are foreign too: they run only when foreign files are allowed. The executor
+        enforces the same rule on the file itself; this is for asking early."""
+        if self.allow_foreign or not version.foreign:
+            return None
+        if version.origin == "krkn":
             return f"{version.path.name} was written by krkn: allow foreign files (--allow-foreign) to execute it"
-        return None
+        return (f"{version.path.name} is {version.foreign}: allow foreign files (--allow-foreign) to execute it, "
+                "or trust its signer's key (--trust-key)")
 
     # -- executing ----------------------------------------------------------------------------
 
@@ -211,7 +229,8 @@ class RollbackService:
         return Executor(self.api_client_factory, allow_foreign=self.allow_foreign, python=self.python,
                         kubeconfig=self.kubeconfig, context=self.context, retry_deadline=self.retry_deadline,
                         on_event=self._step_event, journal=journal or self.journal,
-                        cluster_identity=self.cluster_identity, force_cluster=self.force_cluster)
+                        cluster_identity=self.cluster_identity, force_cluster=self.force_cluster,
+                        trust=self.trust)
 
     @contextmanager
     def journal_for(self, paths: list[Path], *, required: bool = True) -> Iterator[Any]:
@@ -263,6 +282,8 @@ class RollbackService:
         and return one StepResult per path. Before a real run, the temp files that dead writers
         left in those run folders (and in ``run``'s, when given) and in the reports folder are removed."""
         paths = [Path(p) for p in paths]
+        if paths:
+            self.trust.keys()  # a bad trusted-keys file or --trust-key: one line before any step
         if not dry_run:
             self.check_audit()
             folders = {p.parent for p in paths} | set(self.run_folders(run) if run else ())

@@ -1,7 +1,9 @@
 """Offline view of version directories: list and inspect steps without a cluster.
 
 Works on directories krkn wrote as well as ours. Nothing here executes a version file; krkn's
-files are read with ``ast``. A file that cannot be read still shows up, with ``error`` set.
+files are read with ``ast``. A file that cannot be read still shows up, with ``error`` set. Each
+step says whether it is ours (``foreign`` None: krkn-tui's header and a manifest line signed by a
+trusted key, ``folder_trust``) or why it is foreign.
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ import json
 import os
 import stat
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import UserError
 from ..kube.identity import record_of
+from . import manifest
 from .krkn_format import parse_krkn_version, scan_krkn_version
 from .meta import parse_meta
-from .naming import FAILED, archive_dir_for, parse_run_dir_name, parse_version_name
+from .naming import FAILED, archive_dir_for, parse_run_dir_name, parse_version_name, pending_name
 from .source_text import UnsafeSource, check_stream, checked_source
 
 MAX_VERSION_BYTES = 16 * 1024 * 1024
@@ -53,6 +56,9 @@ class VersionInfo:
     # The cluster the step was written for (kube.identity.ClusterIdentity); None: unknown (krkn's
     # files, and ours from before clusters were recorded).
     cluster: object = None
+    # None: ours, runs in-process. Else why it runs only as a foreign file, in a few words
+    # ("foreign: written by krkn", "foreign: not signed", "foreign: signed by unknown key ...").
+    foreign: str | None = None
 
 
 def _open_regular(path: Path) -> tuple[int, os.stat_result]:
@@ -191,15 +197,47 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def read_version(path: Path, *, archived: bool | None = None) -> VersionInfo:
+def read_version(path: Path, *, archived: bool | None = None, trust=None) -> VersionInfo:
     """Describe one version file. Never raises for a bad file: ``error`` says what is wrong.
 
-    ``archived`` defaults to "the versions folder is named ``*-archive``".
+    ``archived`` defaults to "the versions folder is named ``*-archive``"; ``trust`` (a
+    folder_trust.FolderTrust) to the user's own key and trusted-keys file.
     """
     path = Path(path)
     if archived is None:
         archived = path.parent.parent.name.endswith("-archive")
-    return _read_version(path, path.parent.name, path.name, archived, None)
+    v = _read_version(path, path.parent.name, path.name, archived, None)
+    return _with_verdicts(str(path.parent), {path.name: (None, v)}, trust)[path.name][1]
+
+
+def _with_verdicts(run_dir: str, steps: "_Files", trust) -> "_Files":
+    """``steps`` with each one's ``foreign`` verdict, from the run's manifest (read once, only
+    when a step has krkn-tui's header). A step whose verdict is unchanged keeps its object."""
+    if trust is None:
+        from .folder_trust import FolderTrust
+
+        trust = FolderTrust()
+    run_id = os.path.basename(run_dir)
+    entries: dict | str | None = None
+    out: _Files = {}
+    for name, (ident, v) in steps.items():
+        if v.origin != "krkn-tui":
+            verdict = "foreign: written by krkn" if v.origin == "krkn" else None
+        else:
+            if entries is None:
+                try:
+                    entries = manifest.read_entries(Path(run_dir))
+                except PermissionError:  # a link, FIFO, directory, loose, someone else's: nothing verifies
+                    entries = "foreign: the run's manifest is not a private file of ours"
+                except OSError as exc:
+                    entries = f"foreign: the run's manifest cannot be read ({exc.strerror or exc})"
+            try:
+                verdict = entries if isinstance(entries, str) else trust.foreign_reason(
+                    run_id, entries.get(pending_name(name)))
+            except UserError as exc:  # a bad trusted-keys file: shown, the listing goes on
+                verdict = f"foreign: {exc}"
+        out[name] = (ident, v if v.foreign == verdict else replace(v, foreign=verdict))
+    return out
 
 
 def _read_version(path: Path, run_dir: str, name: str, archived: bool, has_sidecar: bool | None) -> VersionInfo:
@@ -342,9 +380,15 @@ def list_versions(
     scenario_type: str | None = None,
     *,
     include_archived: bool = True,
+    trust=None,
 ) -> list[VersionInfo]:
     """All steps, oldest to newest by (run time, file time). ``archive_dir`` defaults to the
-    sibling ``<versions_dir>-archive``. Raises UserError only for an ambiguous ``run`` prefix."""
+    sibling ``<versions_dir>-archive``; ``trust`` (folder_trust.FolderTrust) to the user's own
+    key and trusted-keys file. Raises UserError only for an ambiguous ``run`` prefix."""
+    if trust is None:
+        from .folder_trust import FolderTrust
+
+        trust = FolderTrust()
     versions_dir = Path(versions_dir).expanduser()
     roots = [(versions_dir, False)]
     if include_archived:
@@ -357,7 +401,8 @@ def list_versions(
 
     out: list[VersionInfo] = []
     for root, name, archived in dirs:
-        out.extend(v for _, v in _scan_run_dir(os.path.join(root, name), archived, scenario_type).values())
+        run_dir = os.path.join(root, name)
+        out.extend(v for _, v in _with_verdicts(run_dir, _scan_run_dir(run_dir, archived, scenario_type), trust).values())
     out.sort(key=_sort_key)
     return out
 
@@ -369,15 +414,21 @@ class VersionLister:
     one that changed, only files whose identity changed are read again. Paths reported as
     changed (by a file watcher) are always read again: an in-place write keeps the mtime of
     the directory. ``listed()`` returns the same VersionInfo object for an unchanged step, so
-    a caller can find what changed by identity."""
+    a caller can find what changed by identity. ``trust`` (folder_trust.FolderTrust) decides
+    which steps are ours, as for ``list_versions``; it remembers the lines it verified."""
 
-    def __init__(self, versions_dir: Path, archive_dir: Path | None = None):
+    def __init__(self, versions_dir: Path, archive_dir: Path | None = None, trust=None):
         versions_dir = Path(versions_dir).expanduser()
         archive_root = Path(archive_dir).expanduser() if archive_dir else archive_dir_for(versions_dir)
         self.roots = ((str(versions_dir), False), (str(archive_root), True))
         self._dirs: dict[str, tuple[int, _Files]] = {}  # run dir -> (its mtime_ns, its steps)
         self._keys: dict[int, tuple[VersionInfo, tuple]] = {}  # id(step) -> (step, sort key)
         self._lock = threading.Lock()
+        if trust is None:
+            from .folder_trust import FolderTrust
+
+            trust = FolderTrust()
+        self.trust = trust
 
     def listed(self, changed: Iterable[str | os.PathLike] = ()) -> list[VersionInfo]:
         with self._lock:  # the console lists from worker threads
@@ -416,8 +467,8 @@ class VersionLister:
                 if cached is not None and cached[0] == mtime and run_dir not in touched:
                     dirs[run_dir] = cached
                 else:  # mtime taken before the scan: a change during it is seen next time
-                    dirs[run_dir] = (mtime, _scan_run_dir(run_dir, archived, None,
-                                                          cached[1] if cached else {}, reread))
+                    files = _scan_run_dir(run_dir, archived, None, cached[1] if cached else {}, reread)
+                    dirs[run_dir] = (mtime, _with_verdicts(run_dir, files, self.trust))
         self._dirs = dirs
         keys = self._keys
         self._keys = {}

@@ -110,6 +110,7 @@ class ScenarioContext:
         if self.dry_run:
             return None
         from ..rollback.journal import JournalError
+        from ..rollback.signing import SigningError
 
         # The registry itself emits RollbackRegistered (the engine passes it our emit).
         try:
@@ -117,6 +118,8 @@ class ScenarioContext:
                                                        kind=kind)
         except JournalError as e:
             raise ScenarioFailed(f"cluster journal: {e}; the change was not made") from None
+        except SigningError as e:  # the manifest line is signed before the file is written
+            raise ScenarioFailed(f"signing key: {e}; the change was not made") from None
 
     def restore(self, path: Path | None) -> None:
         """Undo one change by executing its version file, the same code a rollback runs (the

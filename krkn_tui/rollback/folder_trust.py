@@ -1,0 +1,133 @@
+"""Whose version files are "ours": manifest lines signed by a key the user trusts.
+
+A header line and a manifest line prove nothing about who wrote a folder (a tarball or a git
+checkout brings both). So each manifest line carries a signature, by the writer's operator key
+(``signing``), over its file name, digest, creation time and run id (the run folder's name, so a
+line moved to another run no longer verifies). A file whose line is unsigned, badly signed or
+signed by a key the reader does not trust is foreign: listed and shown as any file, executed only
+when foreign files are allowed, and then isolated as krkn's are.
+
+The reader trusts its own key, the keys in its trusted-keys file and the key lines passed with
+``--trust-key`` (``signing.local_trust``).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import UserError
+
+_signers: dict[Path, object] = {}
+_signers_lock = threading.Lock()
+
+
+def own_signer():
+    """The operator's signer, loaded (or made) once per process and key path: a step's manifest
+    line is signed on the write path, before the cluster is touched, and must not re-read the key."""
+    from . import signing
+
+    path = signing.default_key_path().expanduser()
+    with _signers_lock:
+        signer = _signers.get(path)
+        if signer is None:
+            signer = _signers[path] = signing.load_or_create(path)
+    return signer
+
+
+def signed_fields(run_id: str, entry: dict) -> dict:
+    """What a manifest line's signature covers."""
+    return {"run": run_id, "file": entry.get("file"), "sha256": entry.get("sha256"),
+            "created_ns": entry.get("created_ns")}
+
+
+def sign_entry(run_id: str, entry: dict, signer=None) -> str:
+    return (signer or own_signer()).sign_obj(signed_fields(run_id, entry))
+
+
+class FolderTrust:
+    """The keys a reader of version folders accepts, loaded on the first signed line it checks
+    (listing a folder of krkn's files needs no key at all). Verdicts are remembered per line, so
+    a console listing the same folder again verifies only new lines."""
+
+    def __init__(self, extra: Iterable[str] = (), trusted_file: Path | None = None):
+        self.extra = tuple(extra)
+        self.trusted_file = trusted_file
+        self._keys = None
+        self._own_problem: str | None = None
+        self._verdicts: dict[tuple, str | None] = {}
+        self._lock = threading.Lock()
+
+    def keys(self):
+        """The trusted keys; UserError naming the file or flag for a bad key line."""
+        with self._lock:
+            if self._keys is None:
+                self._keys = self._load()
+            return self._keys
+
+    def _load(self):
+        from . import signing
+
+        try:
+            own = own_signer()
+        except (signing.SigningError, OSError) as exc:
+            # Nothing is ours then; each file says so (and why), none is refused for it alone.
+            own, self._own_problem = None, " ".join(str(exc).split())
+        try:
+            if own is not None:
+                keys = signing.local_trust(own, (), self.trusted_file)
+            else:
+                keys = signing.TrustedKeys()
+                keys.add_file(self.trusted_file or signing.default_trusted_path(),
+                              missing_ok=self.trusted_file is None)
+        except signing.SigningError as exc:
+            raise UserError(str(exc), field="trusted keys") from None
+        return _with_extra(keys, self.extra)
+
+    def foreign_reason(self, run_id: str, entry: dict | None) -> str | None:
+        """None when ``entry`` (a manifest line of run ``run_id``) is signed by a trusted key;
+        else why the file is foreign, in a few words ("foreign: not signed", ...)."""
+        if entry is None:
+            return "foreign: not in the run's manifest"
+        signature = entry.get("signature")
+        if signature is None:
+            return "foreign: not signed"
+        if not isinstance(signature, str):
+            return "foreign: malformed signature"
+        fields = signed_fields(run_id, entry)
+        memo = (run_id, repr(sorted(fields.items())), signature)
+        with self._lock:
+            if memo in self._verdicts:
+                return self._verdicts[memo]
+        verified, why = self.keys().check_obj(fields, signature)
+        reason = None if verified else _reason(why, self._own_problem)
+        with self._lock:
+            if len(self._verdicts) > 200_000:  # a folder that big is re-verified, not held for ever
+                self._verdicts.clear()
+            self._verdicts[memo] = reason
+        return reason
+
+
+def _with_extra(keys, extra: Iterable[str]):
+    from . import signing
+
+    for line in extra:
+        try:
+            keys.add_text(line)
+        except signing.SigningError as exc:
+            raise UserError(str(exc), field="--trust-key") from None
+    return keys
+
+
+def _reason(why: str | None, own_problem: str | None) -> str:
+    text = f"foreign: {why or 'not verified'}"
+    if own_problem and why and why.startswith("signed by unknown key"):
+        text += f" (your own key cannot be read: {own_problem})"
+    return text
+
+
+def trust_note(v) -> str | None:
+    """What a listing says of a step's origin beyond its column: why a file with krkn-tui's
+    header is not ours (krkn's own files say so in their origin already)."""
+    return v.foreign if v.origin == "krkn-tui" else None
