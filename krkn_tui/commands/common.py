@@ -22,6 +22,14 @@ def add_versions_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-d", "--versions-dir", type=Path, help="rollback versions folder (overrides the config)")
 
 
+def add_trust_flags(p: argparse.ArgumentParser) -> None:
+    """``--trust-key LINE``: a signer trusted beside the user's own key and trusted-keys file, for
+    version folders (manifest lines) and cluster journal entries alike."""
+    p.add_argument("--trust-key", action="append", default=[], metavar="LINE",
+                   help="also trust what this public key signed (a line 'ed25519:...', as `krkn-tui key show` "
+                        "prints it; repeatable), beside your own key and ~/.config/krkn-tui/trusted-keys")
+
+
 def load_config_arg(path: Path | None, *, check_files: bool = True):
     from ..config import load_config
 

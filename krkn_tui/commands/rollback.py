@@ -40,6 +40,7 @@ def add_parsers(sub) -> None:
                     help="list the cluster journal of the current context instead of the local files")
     common.add_journal_flags(ls)
     common.add_kube_flags(ls)
+    common.add_trust_flags(ls)
     ls.add_argument("--readonly", action="store_true", help="accepted: listing changes nothing")
     ls.set_defaults(func=cmd_list)
 
@@ -47,7 +48,8 @@ def add_parsers(sub) -> None:
     _add_selection_flags(ex)
     ex.add_argument("files", nargs="*", type=Path, help="version files (default: every pending file of the selection)")
     ex.add_argument("--dry-run", action="store_true", help="print what would run, in order")
-    ex.add_argument("--allow-foreign", action="store_true", help="also run files written by krkn itself")
+    ex.add_argument("--allow-foreign", action="store_true",
+                    help="also run foreign files (krkn's own, and krkn-tui's not signed by a trusted key), isolated")
     ex.add_argument("--force-cluster", action="store_true",
                     help="also run files recorded for another cluster than the connected one (audited)")
     ex.add_argument("--python", default=sys.executable, help="interpreter for krkn's files (default: this one)")
@@ -58,6 +60,7 @@ def add_parsers(sub) -> None:
                     help="do not consult the cluster journal and the run's lease (a guard may then run the same steps)")
     common.add_journal_flags(ex)
     common.add_kube_flags(ex)
+    common.add_trust_flags(ex)
     ex.set_defaults(func=cmd_execute)
 
     ar = sub.add_parser("archive-rollback", help="move version files to the archive folder (history is kept)")
@@ -74,6 +77,7 @@ def add_parsers(sub) -> None:
     sh.add_argument("--cluster", action="store_true", help="show the entry of the cluster journal of that name")
     common.add_journal_flags(sh)
     common.add_kube_flags(sh)
+    common.add_trust_flags(sh)
     sh.add_argument("--readonly", action="store_true", help="accepted: showing changes nothing")
     sh.add_argument("--reveal", action="store_true",
                     help="show the values of captured Secrets (masked by default); audited in the audit log of "
@@ -87,11 +91,12 @@ def _service(args, *, with_cluster: bool = False):
     from ..rollback.service import RollbackService
 
     target = common.resolve_target(args, cluster=with_cluster)
+    trust_keys = getattr(args, "trust_key", ())
     if not with_cluster:
-        return target, RollbackService.for_target(target, client=args.command)
+        return target, RollbackService.for_target(target, client=args.command, trust_keys=trust_keys)
     return target, RollbackService.for_target(
         target, client=args.command, allow_foreign=args.allow_foreign, force_cluster=args.force_cluster,
-        python=args.python,
+        python=args.python, trust_keys=trust_keys,
         retry_deadline=args.retry_deadline, on_event=_report)
 
 
@@ -99,7 +104,7 @@ def _row(v) -> dict:
     return {
         "run": v.run_id, "created_ns": v.created_ns, "scenario_type": v.scenario_type, "verb": v.verb,
         "kind": v.kind, "namespace": v.namespace, "name": v.name, "status": v.status, "origin": v.origin,
-        "cluster": v.cluster.to_dict() if v.cluster is not None else None,
+        "trust": v.foreign or ("ours: signed by a trusted key" if v.origin == "krkn-tui" else None), "cluster": v.cluster.to_dict() if v.cluster is not None else None,
         "error": v.error, "file": str(v.path),
     }
 
@@ -112,6 +117,8 @@ def _cluster_flags_only_with_cluster(args) -> None:
 
 
 def cmd_list(args) -> int:
+    from ..rollback.folder_trust import trust_note
+
     _cluster_flags_only_with_cluster(args)
     if args.cluster:
         return _list_journal(args)
@@ -128,10 +135,11 @@ def cmd_list(args) -> int:
         created = local_time(v.created_ns)
         target = f"{v.namespace}/{v.name}" if v.namespace else (v.name or "")
         action = clip(" ".join(x for x in (v.verb, v.kind, target) if x), 44)
+        notes = "; ".join(n for n in (v.error, trust_note(v)) if n)
         # Everything but the created time comes from names and files: shown, never obeyed.
         print(f"{clip(v.run_uuid, 8):<10} {created:<19} {visible(v.scenario_type):<30} {action:<44} "
               f"{visible(v.status):<9} {visible(v.origin):<9} {visible(v.path)}"
-              + (f"  ({one_line(v.error)})" if v.error else ""))
+              + (f"  ({one_line(notes)})" if notes else ""))
     return 0
 
 
@@ -274,6 +282,7 @@ def _show_journal(args) -> int:
 
 def cmd_show(args) -> int:
     from ..rollback import read_version
+    from ..rollback.folder_trust import FolderTrust
     from ..rollback.store import MAX_VERSION_BYTES, read_bytes_safely
 
     _cluster_flags_only_with_cluster(args)
@@ -306,7 +315,7 @@ def cmd_show(args) -> int:
         raw = read_bytes_safely(path)
     except OSError as e:
         raise UserError(f"cannot read it: {e.strerror or e}", file=path) from None
-    v = read_version(path)
+    v = read_version(path, trust=FolderTrust(args.trust_key))
     fields = {**_row(v), "cluster": v.cluster.describe() if v.cluster is not None else "unknown"}
     return _print_source(args, fields, raw, path)
 

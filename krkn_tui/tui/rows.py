@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 
 from ..config import ScenarioRef
 from ..errors import UserError
+from ..rollback.folder_trust import trust_note
 from ..rollback.naming import pending_name
 from .. import sanitize
-from ..sanitize import visible
+from ..sanitize import one_line, visible
 from ..scenarios.krkn_only import UNSUPPORTED_NOTE
 from ..scenarios import describe_specs, parse_scenario_file
 from ..scenarios import short_name as short_type
@@ -108,10 +109,21 @@ def version_cluster(v: VersionInfo) -> str:
     return visible(f"{name}·{c.kube_system_uid[:4]}" if c.kube_system_uid else name)
 
 
+def version_origin(v: VersionInfo) -> str:
+    """The origin cell: krkn-tui, krkn, or foreign for a file with krkn-tui's header that no
+    trusted key signed (the note says why)."""
+    return "foreign" if trust_note(v) else visible(v.origin)
+
+
+def version_note(v: VersionInfo) -> str:
+    """The note cell: the step's error, else why it is foreign."""
+    return one_line(v.error) if v.error else (trust_note(v) or "")
+
+
 def version_search_text(v: VersionInfo) -> str:
-    """What `/` matches: run, type, status, action, cluster and error."""
-    words = [v.run_dir, v.scenario_type, short_type(v.scenario_type), v.status, v.origin, version_action(v),
-             version_cluster(v), v.error or ""]
+    """What `/` matches: run, type, status, origin, action, cluster and note."""
+    words = [v.run_dir, v.scenario_type, short_type(v.scenario_type), v.status, v.origin, version_origin(v),
+             version_action(v), version_cluster(v), version_note(v)]
     return " ".join(words).lower()
 
 

@@ -12,6 +12,7 @@ from textual.widgets import Footer, Static
 
 from ...errors import UserError
 from ...rollback import VersionInfo
+from ...rollback.folder_trust import trust_note
 from ...rollback.redact import ShownSource
 from ...rollback.service import RollbackService
 from ...rollback.source_text import UnsafeSource, shown_unsafe
@@ -33,6 +34,8 @@ def version_metadata(v: VersionInfo) -> Content:
         ("cluster", visible(v.cluster.describe()) if v.cluster is not None else "unknown"),
         ("file", tilde(v.path)),
     ]
+    if v.origin == "krkn-tui":
+        fields.append(("trust", trust_note(v) or "ours: signed by a trusted key"))
     if v.error:
         fields.append(("error", one_line(v.error)))
     return Content("\n").join(

@@ -38,6 +38,8 @@ from ..rows import (
     version_action,
     version_cluster,
     version_key,
+    version_note,
+    version_origin,
     version_search_text,
 )
 from ..widgets.colors import coloured
@@ -283,12 +285,12 @@ class VersionsScreen(View):
         """The cells' plain text: what sizes the columns (cheaper than building the cells)."""
         status = f"{v.status} ({v.prior_status})" if v.prior_status else v.status
         return (short_time(v.created_ns), short_run(v), visible(short_type(v.scenario_type)), status,
-                version_cluster(v), version_action(v), visible(v.origin), journal_cell(v, self.journal_entries),
-                one_line(v.error) if v.error else "")
+                version_cluster(v), version_action(v), version_origin(v), journal_cell(v, self.journal_entries),
+                version_note(v))
 
     def cells(self, v: VersionInfo) -> tuple:
         created, run, kind, _status, cluster, action, origin, journal, error = self.texts(v)
-        note = coloured(self.app, error, "failed") if v.error else ""
+        note = coloured(self.app, error, "failed" if v.error else "pending") if error else ""
         status = coloured(self.app, v.status)
         if v.prior_status:
             status.append(f" ({v.prior_status})", style="dim")
@@ -327,8 +329,8 @@ class VersionsScreen(View):
         """The highlighted step's file and, for a failure, its error: the table may be too narrow."""
         v = self.selected()
         detail = Content("") if v is None else Content.styled(tilde(v.path), "dim")
-        if v is not None and v.error:
-            detail += Content.styled(f"\n{one_line(v.error)}", "$text-error")
+        if v is not None and version_note(v):
+            detail += Content.styled(f"\n{version_note(v)}", "$text-error" if v.error else "$text-warning")
         self.query_one("#version-detail", Static).update(detail)
 
     def on_virtual_table_highlighted(self, event: VirtualTable.Highlighted) -> None:
