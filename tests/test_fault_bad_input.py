@@ -22,6 +22,7 @@ import yaml
 from kubernetes import client
 
 from krkn_tui.rollback import RollbackContent, RunRollback
+from krkn_tui.rollback import signing
 from krkn_tui.rollback.naming import MANIFEST_NAME
 from runhelpers import (
     app_outage,
@@ -228,7 +229,8 @@ def prepare(case: dict, tmp: Path, namespace: str, kubeconfig: str) -> tuple[lis
     for step in case.get("setup") or []:
         getattr(made, step.replace("-", "_"))()
     argv = [part.format(**made.values) for part in case["argv"]]
-    env = {"KUBECONFIG": kubeconfig, "HOME": str(tmp / "home")}
+    # the key that signed the case's steps (this process's): what this test wrote is ours
+    env = {"KUBECONFIG": kubeconfig, "HOME": str(tmp / "home"), "KRKN_TUI_CONFIG_DIR": str(signing.config_dir())}
     for key, value in (case.get("env") or {}).items():
         env[key] = None if value is None else value.format(**made.values)
     return argv, env

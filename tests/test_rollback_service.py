@@ -16,6 +16,7 @@ from kubernetes import client
 from krkn_tui.config import load_config
 from krkn_tui.rollback import RollbackContent, RunRollback
 from krkn_tui.rollback.naming import DEFAULT_VERSIONS_DIR
+from krkn_tui.rollback import signing
 from krkn_tui.rollback.service import RollbackService, resolve_target
 from krkn_tui.tui.screens.confirm import ConfirmScreen
 from rollback_fixtures import always_fails, delete_config_map, noop_rollback
@@ -181,6 +182,7 @@ def test_execute_rollback_uses_the_configs_kubeconfig_path(tmp_path, kubeconfig,
                    "  chaos_scenarios: []\n")
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     env["HOME"] = str(tmp_path / "home")  # no ~/.kube/config to fall back on
+    env["KRKN_TUI_CONFIG_DIR"] = str(signing.config_dir())  # the key that signed the step: it is ours
     argv = ["-c", str(cfg), "execute-rollback", "-r", run.run_uuid] if before else \
         ["execute-rollback", "-c", str(cfg), "-r", run.run_uuid]
     out = subprocess.run([sys.executable, "-m", "krkn_tui", *argv],

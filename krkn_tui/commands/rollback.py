@@ -93,11 +93,15 @@ def _service(args, *, with_cluster: bool = False):
     target = common.resolve_target(args, cluster=with_cluster)
     trust_keys = getattr(args, "trust_key", ())
     if not with_cluster:
-        return target, RollbackService.for_target(target, client=args.command, trust_keys=trust_keys)
-    return target, RollbackService.for_target(
-        target, client=args.command, allow_foreign=args.allow_foreign, force_cluster=args.force_cluster,
-        python=args.python, trust_keys=trust_keys,
-        retry_deadline=args.retry_deadline, on_event=_report)
+        service = RollbackService.for_target(target, client=args.command, trust_keys=trust_keys)
+    else:
+        service = RollbackService.for_target(
+            target, client=args.command, allow_foreign=args.allow_foreign, force_cluster=args.force_cluster,
+            python=args.python, trust_keys=trust_keys,
+            retry_deadline=args.retry_deadline, on_event=_report)
+    if trust_keys:
+        service.trust.keys()  # a bad key line: one line now, before the cluster is asked anything
+    return target, service
 
 
 def _row(v) -> dict:
