@@ -40,8 +40,14 @@ def keys(tmp_path, monkeypatch):
     return me, other
 
 
-def use_key(monkeypatch, folder: Path) -> None:
-    monkeypatch.setenv("KRKN_TUI_CONFIG_DIR", str(folder))
+def register_as(monkeypatch, operator: Path, versions: Path, marker: Path) -> Path:
+    """A step written with ``operator``'s key (config folder); the test is "me" again after."""
+    me = os.environ["KRKN_TUI_CONFIG_DIR"]
+    monkeypatch.setenv("KRKN_TUI_CONFIG_DIR", str(operator))
+    try:
+        return register(versions, marker)
+    finally:
+        monkeypatch.setenv("KRKN_TUI_CONFIG_DIR", me)
 
 
 def register(versions: Path, marker: Path, fn=record_pid) -> Path:
@@ -81,9 +87,7 @@ def test_own_run_is_ours_and_runs_in_process(tmp_path, keys):
 def test_a_folder_signed_by_another_key_is_foreign_until_trusted(tmp_path, keys, monkeypatch):
     me, other = keys
     marker = tmp_path / "marker"
-    use_key(monkeypatch, other)
-    path = register(tmp_path / "versions", marker)
-    use_key(monkeypatch, me)
+    path = register_as(monkeypatch, other, tmp_path / "versions", marker)
 
     [v] = list_versions(tmp_path / "versions")
     assert v.foreign == f"foreign: signed by unknown key {_key_id(other)!r}"
@@ -101,9 +105,7 @@ def test_a_folder_signed_by_another_key_is_foreign_until_trusted(tmp_path, keys,
 
 def test_the_trusted_keys_file_makes_another_signer_ours(tmp_path, keys, monkeypatch):
     me, other = keys
-    use_key(monkeypatch, other)
-    path = register(tmp_path / "versions", tmp_path / "marker")
-    use_key(monkeypatch, me)
+    path = register_as(monkeypatch, other, tmp_path / "versions", tmp_path / "marker")
     me.mkdir(mode=0o700, exist_ok=True)
     (me / signing.TRUSTED_FILE).write_text(f"# a colleague\n{public_line(other)}\n")
     [v] = list_versions(tmp_path / "versions")
@@ -114,9 +116,7 @@ def test_the_trusted_keys_file_makes_another_signer_ours(tmp_path, keys, monkeyp
 def test_a_foreign_file_runs_isolated_with_allow_foreign(tmp_path, keys, monkeypatch):
     me, other = keys
     marker = tmp_path / "marker"
-    use_key(monkeypatch, other)
-    path = register(tmp_path / "versions", marker)
-    use_key(monkeypatch, me)
+    path = register_as(monkeypatch, other, tmp_path / "versions", marker)
     [result] = executor(tmp_path, allow_foreign=True).execute([path])
     assert result.status == "executed", result
     [pid] = pids(marker)
@@ -265,9 +265,7 @@ async def test_console_says_why_another_operators_step_is_foreign_and_refuses_it
     from tui_support import SIZE, cell, console, keys as row_keys, until
 
     me, other = keys
-    use_key(monkeypatch, other)
-    theirs = register(tmp_path / "versions", tmp_path / "marker")
-    use_key(monkeypatch, me)
+    theirs = register_as(monkeypatch, other, tmp_path / "versions", tmp_path / "marker")
     register(tmp_path / "versions", tmp_path / "marker")
     (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
     app = console(tmp_path, kubeconfig=str(tmp_path / "none"), watch_pods=False, probe_cluster=False)
