@@ -56,6 +56,8 @@ class FolderTrust:
         self.trusted_file = trusted_file
         self._keys = None
         self._own_problem: str | None = None
+        self._own = None  # the user's signer, once the keys are loaded
+        self._own_prefix = ""
         self._verdicts: dict[tuple, str | None] = {}
         self._lock = threading.Lock()
 
@@ -74,6 +76,8 @@ class FolderTrust:
         except (signing.SigningError, OSError) as exc:
             # Nothing is ours then; each file says so (and why), none is refused for it alone.
             own, self._own_problem = None, " ".join(str(exc).split())
+        self._own = own
+        self._own_prefix = f"{signing.ALGORITHM}:{own.key_id}:" if own is not None else ""
         try:
             if own is not None:
                 keys = signing.local_trust(own, (), self.trusted_file)
@@ -100,8 +104,15 @@ class FolderTrust:
         with self._lock:
             if memo in self._verdicts:
                 return self._verdicts[memo]
-        verified, why = self.keys().check_obj(fields, signature)
-        reason = None if verified else _reason(why, self._own_problem)
+        keys = self.keys()
+        if self._own is not None and signature.startswith(self._own_prefix) \
+                and self._own.sign_obj(fields) == signature:
+            # Ed25519 signs deterministically: our own line re-signed is the same text, and
+            # signing costs a third of verifying (a listing of 10,000 of our steps checks each).
+            reason = None
+        else:
+            verified, why = keys.check_obj(fields, signature)
+            reason = None if verified else _reason(why, self._own_problem)
         with self._lock:
             if len(self._verdicts) > 200_000:  # a folder that big is re-verified, not held for ever
                 self._verdicts.clear()
