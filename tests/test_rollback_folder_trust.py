@@ -192,6 +192,22 @@ def test_a_bad_trust_key_is_one_line_before_any_step(tmp_path, keys):
     assert path.exists() and not (tmp_path / "marker").exists()
 
 
+def test_a_broken_trusted_keys_file_stops_the_command_line_not_a_runs_own_rollback(tmp_path, keys):
+    me, _ = keys
+    marker = tmp_path / "marker"
+    path = register(tmp_path / "versions", marker)
+    (me / signing.TRUSTED_FILE).write_text("ed25519:AAAA\n")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    out = krkn("execute-rollback", "-d", tmp_path / "versions", path, "--kubeconfig", kubeconfig,
+               env={"KRKN_TUI_CONFIG_DIR": str(me)})
+    err = out.stderr.decode()
+    assert out.returncode == 2 and f"{me / signing.TRUSTED_FILE}:1:" in err and len(err.splitlines()) == 1, err
+    assert not marker.exists()
+    # a run undoing its own steps (the engine's executor) is not stopped by that file
+    assert executor(tmp_path).execute([path])[0].status == "executed" and pids(marker) == [os.getpid()]
+
+
 # -- the command line against the local cluster -----------------------------------------------
 
 

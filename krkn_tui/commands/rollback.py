@@ -99,8 +99,10 @@ def _service(args, *, with_cluster: bool = False):
             target, client=args.command, allow_foreign=args.allow_foreign, force_cluster=args.force_cluster,
             python=args.python, trust_keys=trust_keys,
             retry_deadline=args.retry_deadline, on_event=_report)
-    if trust_keys:
-        service.trust.keys()  # a bad key line: one line now, before the cluster is asked anything
+    if with_cluster:  # a key line that does not parse: one line now, before the cluster is asked anything
+        service.trust.check()
+    elif trust_keys:
+        service.trust.keys()
     return target, service
 
 
@@ -319,7 +321,9 @@ def cmd_show(args) -> int:
         raw = read_bytes_safely(path)
     except OSError as e:
         raise UserError(f"cannot read it: {e.strerror or e}", file=path) from None
-    v = read_version(path, trust=FolderTrust(args.trust_key))
+    trust = FolderTrust(args.trust_key)
+    trust.keys()  # a --trust-key line that does not parse: one line, not a note
+    v = read_version(path, trust=trust)
     fields = {**_row(v), "cluster": v.cluster.describe() if v.cluster is not None else "unknown"}
     return _print_source(args, fields, raw, path)
 

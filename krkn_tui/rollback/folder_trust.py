@@ -8,7 +8,7 @@ signed by a key the reader does not trust is foreign: listed and shown as any fi
 when foreign files are allowed, and then isolated as krkn's are.
 
 The reader trusts its own key, the keys in its trusted-keys file and the key lines passed with
-``--trust-key`` (``signing.local_trust``).
+``--trust-key`` (the set ``signing.local_trust`` makes).
 """
 
 from __future__ import annotations
@@ -56,17 +56,26 @@ class FolderTrust:
         self.trusted_file = trusted_file
         self._keys = None
         self._own_problem: str | None = None
+        self.problem: str | None = None  # why the trusted-keys file was left out
         self._own = None  # the user's signer, once the keys are loaded
         self._own_prefix = ""
         self._verdicts: dict[tuple, str | None] = {}
         self._lock = threading.Lock()
 
     def keys(self):
-        """The trusted keys; UserError naming the file or flag for a bad key line."""
+        """The trusted keys; UserError naming ``--trust-key`` for a bad key line given there. A
+        trusted-keys file that does not parse leaves its keys out (``problem`` says why): a run's
+        own rollback must not stop on it."""
         with self._lock:
             if self._keys is None:
                 self._keys = self._load()
             return self._keys
+
+    def check(self) -> None:
+        """UserError, before anything is executed, for a key line that does not parse."""
+        self.keys()
+        if self.problem:
+            raise UserError(self.problem, field="trusted keys")
 
     def _load(self):
         from . import signing
@@ -75,18 +84,15 @@ class FolderTrust:
             own = own_signer()
         except (signing.SigningError, OSError) as exc:
             # Nothing is ours then; each file says so (and why), none is refused for it alone.
-            own, self._own_problem = None, " ".join(str(exc).split())
+            own, self._own_problem = None, "your key: " + " ".join(str(exc).split())
         self._own = own
         self._own_prefix = f"{signing.ALGORITHM}:{own.key_id}:" if own is not None else ""
+        # signing.local_trust's set, each part failing on its own
+        keys = signing.TrustedKeys([own.public_raw] if own is not None else [])
         try:
-            if own is not None:
-                keys = signing.local_trust(own, (), self.trusted_file)
-            else:
-                keys = signing.TrustedKeys()
-                keys.add_file(self.trusted_file or signing.default_trusted_path(),
-                              missing_ok=self.trusted_file is None)
+            keys.add_file(self.trusted_file or signing.default_trusted_path(), missing_ok=self.trusted_file is None)
         except signing.SigningError as exc:
-            raise UserError(str(exc), field="trusted keys") from None
+            self.problem = str(exc)
         return _with_extra(keys, self.extra)
 
     def foreign_reason(self, run_id: str, entry: dict | None) -> str | None:
@@ -112,7 +118,7 @@ class FolderTrust:
             reason = None
         else:
             verified, why = keys.check_obj(fields, signature)
-            reason = None if verified else _reason(why, self._own_problem)
+            reason = None if verified else _reason(why, self._own_problem or self.problem)
         with self._lock:
             if len(self._verdicts) > 200_000:  # a folder that big is re-verified, not held for ever
                 self._verdicts.clear()
@@ -131,10 +137,10 @@ def _with_extra(keys, extra: Iterable[str]):
     return keys
 
 
-def _reason(why: str | None, own_problem: str | None) -> str:
+def _reason(why: str | None, key_problem: str | None) -> str:
     text = f"foreign: {why or 'not verified'}"
-    if own_problem and why and why.startswith("signed by unknown key"):
-        text += f" (your own key cannot be read: {own_problem})"
+    if key_problem and why and why.startswith("signed by unknown key"):
+        text += f" ({key_problem})"  # a key that could not be read may be the one
     return text
 
 
