@@ -56,6 +56,88 @@ build() {
   echo "localcluster: built $name in $((SECONDS - start))s"
 }
 
+# Debian packages of the real node: installed when missing and we are root with apt; otherwise
+# `cluster up` says what is missing and runs kwok nodes only.
+node_packages() {
+  local missing=()
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
+  command -v iptables >/dev/null || missing+=(iptables)
+  command -v ipset >/dev/null || missing+=(ipset)
+  [[ -x /bin/busybox ]] || missing+=(busybox-static)
+  command -v nsenter >/dev/null || missing+=(util-linux)
+  command -v ip >/dev/null || missing+=(iproute2)
+  (( ${#missing[@]} )) || return 0
+  if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null || [[ ${KRKN_TUI_NO_APT:-} == 1 ]]; then
+    echo "localcluster: the real node needs ${missing[*]} (Debian packages); not installing them here"
+    return 0
+  fi
+  echo "localcluster: installing the real node's Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
+    echo "localcluster: apt-get could not install ${missing[*]}: the real node will be skipped" >&2
+}
+
+# pack_image NAME REF ROOTFS ENTRYPOINT: a one-layer image of ROOTFS saved as a tarball for
+# `ctr images import`. crane sets the config through a registry, so a throwaway one serves on
+# loopback for the build only.
+images="$cache/images"
+pack_image() {
+  local name=$1 ref=$2 rootfs=$3 entry=$4
+  local tarflags=(--sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner)
+  local recipe
+  recipe=$({ echo "$ref $entry"; tar -C "$rootfs" -cf - "${tarflags[@]}" .; } | sha256sum | cut -d' ' -f1)
+  if [[ -s "$images/$name.tar" && "$(cat "$images/.$name.recipe" 2>/dev/null)" == "$recipe" ]]; then
+    echo "localcluster: image $name is up to date"
+    return
+  fi
+  local work
+  work=$(mktemp -d)
+  tar -C "$rootfs" -cf "$work/layer.tar" "${tarflags[@]}" .
+  "$bin/crane" registry serve --address 127.0.0.1:0 2>"$work/registry.log" &
+  local registry=$! port=""
+  for _ in $(seq 100); do
+    port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$work/registry.log")
+    [[ -n $port ]] && break
+    sleep 0.1
+  done
+  if [[ -z $port ]] ||
+     ! "$bin/crane" append --oci-empty-base -f "$work/layer.tar" -t "127.0.0.1:$port/$name:build" >/dev/null 2>"$work/err" ||
+     ! "$bin/crane" mutate "127.0.0.1:$port/$name:build" --entrypoint "$entry" --set-platform "linux/$(go env GOARCH)" -t "$ref" -o "$work/image.tar" >/dev/null 2>>"$work/err"; then
+    kill "$registry" 2>/dev/null; wait "$registry" 2>/dev/null || true
+    echo "localcluster: packing image $name failed: $(tail -n 3 "$work/err" "$work/registry.log" 2>/dev/null)" >&2
+    rm -rf "$work"
+    exit 4
+  fi
+  kill "$registry" 2>/dev/null; wait "$registry" 2>/dev/null || true
+  mkdir -p "$images"
+  mv -f "$work/image.tar" "$images/$name.tar"
+  echo "$recipe" >"$images/.$name.recipe"
+  rm -rf "$work"
+  echo "localcluster: packed image $name ($ref)"
+}
+
+build_images() {
+  local root
+  root=$(mktemp -d)
+  mkdir -p "$root/pause"
+  cp "$bin/pause" "$root/pause/pause"
+  pack_image pause registry.k8s.io/pause:3.10 "$root/pause" /pause
+  if [[ -x /bin/busybox ]]; then
+    # Debian's busybox-static: a shell and the usual tools (nc, httpd, kill, df, date) for pods.
+    mkdir -p "$root/busybox/bin" "$root/busybox/tmp"
+    cp /bin/busybox "$root/busybox/bin/busybox"
+    chmod 1777 "$root/busybox/tmp"
+    for tool in $(/bin/busybox --list); do
+      [[ $tool == busybox ]] || ln -sf busybox "$root/busybox/bin/$tool"
+    done
+    pack_image busybox krkn-tui.io/busybox:1.35 "$root/busybox" /bin/sh
+  fi
+  rm -rf "$root"
+}
+
 k8s_flags=$(version_flags "$k8s_version")
 build etcd "$here" go.etcd.io/etcd/server/v3 "-s -w"
 build kube-apiserver "$here" k8s.io/kubernetes/cmd/kube-apiserver "$k8s_flags"
@@ -73,5 +155,17 @@ if [[ ! -s "$stages" || "$bin/kwok" -nt "$stages" ]]; then
     { echo "---"; cat "$kwok_dir/kustomize/stage/$f"; } >>"$stages.tmp.$$"
   done
   mv -f "$stages.tmp.$$" "$stages"
+fi
+
+# The real node (Linux only): kubelet and kube-proxy from the same module, kube-router's policy
+# firewall and crane from their own modules, the pause program, and the images packed with crane.
+if [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
+  node_packages
+  build kubelet "$here" k8s.io/kubernetes/cmd/kubelet "$k8s_flags"
+  build kube-proxy "$here" k8s.io/kubernetes/cmd/kube-proxy "$k8s_flags"
+  build kube-router "$here/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "-s -w"
+  build crane "$here/crane" github.com/google/go-containerregistry/cmd/crane "-s -w"
+  build pause "$here/images" ./cmd/pause "-s -w"
+  build_images
 fi
 echo "localcluster: binaries ready in $bin (Kubernetes $k8s_version, etcd $etcd_version, kwok $kwok_version)"

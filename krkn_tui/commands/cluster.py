@@ -17,6 +17,8 @@ def add_parser(sub) -> None:
     up.add_argument("--demo-profile", choices=("fast", "realistic", "flaky"), default="realistic",
                     help="how the demo's pods start: realistic (Ready after 1-5 s, the default), flaky (one "
                          "replacement in three crash-loops for 10-30 s first), fast (Ready at once)")
+    up.add_argument("--no-real-node", action="store_true",
+                    help="kwok nodes only: do not start the real node (kubelet, containerd) even where it can run")
     csub.add_parser("down", help="stop every process the cluster started")
     st = csub.add_parser("status", help="what runs where")
     st.add_argument("--json", action="store_true")
@@ -34,7 +36,8 @@ def cmd_cluster(args) -> int:
         if args.cluster_cmd == "up":
             if args.nodes < 1:
                 raise UserError("must be at least 1", field="--nodes")
-            cluster.up(nodes=args.nodes, demo=args.demo, demo_profile=args.demo_profile)
+            cluster.up(nodes=args.nodes, demo=args.demo, demo_profile=args.demo_profile,
+                       real_node=not args.no_real_node)
         elif args.cluster_cmd == "build":
             cluster.build(show_up_to_date=True)
         elif args.cluster_cmd == "down":
@@ -65,3 +68,12 @@ def _print_status(st: dict) -> None:
     for p in st["processes"]:
         state = "up" if p["alive"] else "DEAD"
         print(f"  {p['name']:<24} pid {p['pid']:<8} {state:<5} {p['address']:<16} log {p['log']}")
+    node = st.get("real_node")
+    if node:
+        print(f"  real node   {node['name']}  ip {node['node_ip']}  pods {node['pod_cidr']}  "
+              f"services {node['service_cidr']}  veth {node['host_if']}")
+        for p in node["processes"]:
+            state = "up" if p["alive"] else "DEAD"
+            print(f"    {p['name']:<22} pid {p['pid']:<8} {state:<5} {'node netns':<16} log {p['log']}")
+    else:
+        print("  real node   - (kwok nodes only)")

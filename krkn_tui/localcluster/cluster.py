@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from typing import Callable
 
 import yaml
 
-from . import components, health, processes
+from . import components, health, nodesandbox, processes, realnode
 from .certs import ensure_pki
 from .demo import DEMO_NAMESPACE, demo_objects, node
 from .progress import Progress, stream
@@ -62,6 +63,7 @@ class LocalCluster:
         self.state_dir = Path(state_dir or default_state_dir())
         self.cache_dir = Path(cache_dir or default_cache_dir())
         self.bin_dir = self.cache_dir / "bin"
+        self.images_dir = self.cache_dir / "images"
         self.say = say
         self.build_script = script or build_script()
         self.kubeconfig = self.state_dir / "kubeconfig"
@@ -141,9 +143,11 @@ class LocalCluster:
 
     # -- up ----------------------------------------------------------------------------------
 
-    def up(self, nodes: int = 3, demo: bool = False, timeout: float = 120.0, demo_profile: str = "realistic") -> dict:
+    def up(self, nodes: int = 3, demo: bool = False, timeout: float = 120.0, demo_profile: str = "realistic",
+           real_node: bool = True) -> dict:
         """Bring the cluster up (reusing a running one). `demo` adds the demo workload, its pods
-        served by kwok stages of `demo_profile` (see stages.py) and its health endpoint."""
+        served by kwok stages of `demo_profile` (see stages.py) and its health endpoint;
+        `real_node` the real node (realnode.py) where this machine can run it."""
         if demo_profile not in PROFILES:
             raise ClusterError(f"unknown demo profile {demo_profile!r} (known: {', '.join(PROFILES)})")
         progress = Progress(self.say)
@@ -155,6 +159,7 @@ class LocalCluster:
             else:
                 if state.get("processes") or state.get("health"):
                     progress.line("local cluster found stopped or partly dead: restarting it cleanly")
+                    self._stop_node(state)
                     processes.stop(([state["health"]] if state.get("health") else [])
                                    + list(reversed(state.get("processes", []))))
                 if not self.binaries_present():
@@ -166,6 +171,8 @@ class LocalCluster:
             progress.line(f"{nodes} fake node(s) Ready (kwok)")
             state["nodes"] = max(nodes, state.get("nodes", 0))
             self._save(state)
+            if real_node:
+                self._ensure_real_node(state, rest, timeout, progress)
             if demo:
                 self._ensure_demo(rest, timeout, demo_profile)
                 progress.line(f"demo workload ready in namespace {DEMO_NAMESPACE} (pod profile {demo_profile})")
@@ -193,7 +200,8 @@ class LocalCluster:
             while (port := processes.free_port()) in ports.values():
                 pass
             ports[name] = port
-        state = {"ports": ports, "processes": [], "started_at": time.time()}
+        state = {"ports": ports, "processes": [], "started_at": time.time(),
+                 "service_cidr": nodesandbox.service_cidr(self.state_dir)}
         self._write_kubeconfig(pki, ports["kube-apiserver"])
         started = time.monotonic()
         try:
@@ -209,12 +217,13 @@ class LocalCluster:
             self._wait("etcd is healthy", lambda: _http_ok(f"http://127.0.0.1:{ports['etcd']}/health"),
                        timeout, state, "etcd")
             progress.line("etcd healthy")
-            launch("kube-apiserver", components.kube_apiserver(self.bin_dir, pki, ports["kube-apiserver"], ports["etcd"]))
+            launch("kube-apiserver", components.kube_apiserver(
+                self.bin_dir, pki, ports["kube-apiserver"], ports["etcd"], state["service_cidr"]))
             rest = self._rest(state)
             self._wait("the API server is ready", lambda: rest.ok("/readyz"), timeout, state, "kube-apiserver")
             progress.line("kube-apiserver ready")
             launch("kube-controller-manager", components.kube_controller_manager(
-                self.bin_dir, pki, self.kubeconfig, ports["kube-controller-manager"]))
+                self.bin_dir, pki, self.kubeconfig, ports["kube-controller-manager"], state["service_cidr"]))
             launch("kube-scheduler", components.kube_scheduler(self.bin_dir, self.kubeconfig, ports["kube-scheduler"]))
             kwok_config = components.write_kwok_config(self.bin_dir, self.state_dir / "kwok.yaml")
             launch("kwok", components.kwok(self.bin_dir, self.kubeconfig, kwok_config))
@@ -260,7 +269,11 @@ class LocalCluster:
     def _ensure_nodes(self, rest: Rest, count: int, timeout: float) -> None:
         names = [f"kwok-node-{i}" for i in range(count)]
         for name in names:
-            rest.ensure("/api/v1/nodes", node(name))
+            obj = node(name)
+            rest.ensure("/api/v1/nodes", obj)
+            # Nodes made before a label was added get it too.
+            rest.call("PATCH", f"/api/v1/nodes/{name}", {"metadata": {"labels": obj["metadata"]["labels"]}},
+                      content_type="application/merge-patch+json")
 
         def ready() -> bool:
             status, body = rest.call("GET", "/api/v1/nodes?labelSelector=type%3Dkwok")
@@ -310,7 +323,7 @@ class LocalCluster:
         ports = state.get("ports", {})
         for name, argv in (
                 ("kube-controller-manager", components.kube_controller_manager(
-                    self.bin_dir, pki, self.kubeconfig, ports.get("kube-controller-manager"))),
+                    self.bin_dir, pki, self.kubeconfig, ports.get("kube-controller-manager"), _service_cidr(state))),
                 ("kube-scheduler", components.kube_scheduler(self.bin_dir, self.kubeconfig, ports.get("kube-scheduler")))):
             self._restart_if_changed(state, name, argv)
         path = self.state_dir / "kwok.yaml"
@@ -364,6 +377,95 @@ class LocalCluster:
         note = "" if port == preferred else f" (port {preferred} was taken; config.yaml's check expects {preferred})"
         self.say(f"demo health endpoint {url}{note}")
 
+    # -- the real node ---------------------------------------------------------------------------
+
+    def _ensure_real_node(self, state: dict, rest: Rest, timeout: float, progress: Progress) -> None:
+        """Start the real node unless it runs; where it cannot run, one line says why and the
+        cluster goes on with kwok nodes only (so does a node that fails to start)."""
+        why = realnode.missing(self.bin_dir, self.images_dir)
+        apiserver = next((p for p in state["processes"] if p["name"] == "kube-apiserver"), {})
+        if why is None and not any(a.startswith("--kubelet-client-certificate") for a in apiserver.get("argv", [])):
+            why = "the running control plane predates it (`krkn-tui cluster down`, then `up`, adds it)"
+        if why:
+            progress.line(f"real node skipped: {why}; kwok nodes only")
+            return
+        node = state.get("node") or {}
+        procs = node.get("processes", [])
+        if (len(procs) == len(realnode.COMPONENTS) and all(processes.alive(p["pid"], p.get("start_time")) for p in procs)
+                and self._node_ready(rest)):
+            progress.line(f"real node {realnode.NODE_NAME} already running")
+            return
+        self._stop_node(state)  # what a crashed or half-started node left
+        try:
+            self._start_node(state, rest, timeout, progress)
+        except (ClusterError, RuntimeError, OSError) as e:
+            self._stop_node(state)
+            progress.line(f"real node failed to start, kwok nodes only: {e}")
+
+    def _start_node(self, state: dict, rest: Rest, timeout: float, progress: Progress) -> None:
+        started = time.monotonic()
+        pki = ensure_pki(self.state_dir / "pki")
+        files = realnode.NodeFiles(self.state_dir)
+        files.prepare()
+        sb = nodesandbox.plan(self.state_dir, files.ns)
+        state["node"] = {"sandbox": sb.to_dict(), "processes": []}
+        self._save(state)  # recorded before anything is made, so `down` finds it all
+        nodesandbox.create(sb)
+        configs = realnode.write_configs(files, sb, self.kubeconfig, pki["ca.crt"], realnode.cni_dir())
+        argvs = realnode.argvs(self.bin_dir, files, sb, configs, self.kubeconfig,
+                               state["ports"]["kube-apiserver"], _service_cidr(state))
+        logs = self.state_dir / "logs"
+        node = state["node"]
+
+        def launch(name: str) -> None:
+            rec = processes.launch(name, argvs[name], logs / f"node-{name}.log")
+            node["processes"].append(rec)
+            self._save(state)
+
+        def runtime_up() -> bool:
+            return subprocess.run(realnode.ctr(files, "version"), capture_output=True).returncode == 0
+
+        launch("node-api-proxy")
+        launch("containerd")
+        self._wait("the node's containerd answers", runtime_up, timeout, node, "containerd")
+        realnode.import_images(files, self.images_dir, progress.line)
+        launch("kubelet")
+        self._wait(f"node {realnode.NODE_NAME} registers", lambda: rest.ok(f"/api/v1/nodes/{realnode.NODE_NAME}"),
+                   timeout, node, "kubelet")
+        launch("kube-proxy")
+        launch("kube-router")
+        self._wait(f"node {realnode.NODE_NAME} is Ready", lambda: self._node_ready(rest), timeout, node, "kubelet")
+        progress.line(f"real node {realnode.NODE_NAME} Ready in {time.monotonic() - started:.1f}s "
+                      f"(node {sb.node_ip}, pods {sb.pod_cidr}, services {_service_cidr(state)})")
+
+    def _node_ready(self, rest: Rest) -> bool:
+        status, body = rest.call("GET", f"/api/v1/nodes/{realnode.NODE_NAME}")
+        return status == 200 and _condition(body, "Ready")
+
+    def _stop_node(self, state: dict) -> list[str]:
+        node = state.get("node")
+        if not node:
+            return []
+        stopped = processes.stop(list(reversed(node.get("processes", []))), timeout=5.0)
+        if node.get("sandbox"):
+            nodesandbox.destroy(nodesandbox.Sandbox(**node["sandbox"]))
+        state.pop("node", None)
+        self._save(state)
+        return stopped
+
+    def _node_status(self, state: dict) -> dict | None:
+        node = state.get("node")
+        if not node:
+            return None
+        return {
+            "name": realnode.NODE_NAME,
+            **{k: node["sandbox"][k] for k in ("node_ip", "pod_cidr", "host_if", "bridge")},
+            "service_cidr": _service_cidr(state),
+            "netns": f"{node['sandbox']['folder']}/net",
+            "processes": [{"name": p["name"], "pid": p["pid"], "alive": processes.alive(p["pid"], p.get("start_time")),
+                           "log": p["log"]} for p in node.get("processes", [])],
+        }
+
     # -- one component -----------------------------------------------------------------------
 
     def stop_component(self, name: str) -> None:
@@ -391,9 +493,11 @@ class LocalCluster:
     def down(self) -> list[str]:
         with self._lock():
             state = self._load()
-            # Newest first: the health endpoint, controllers, the API server, etcd.
+            # Newest first: the health endpoint, the real node, controllers, the API server, etcd.
             extras = [state["health"]] if state.get("health") else []
-            stopped = processes.stop(extras + list(reversed(state.get("processes", []))))
+            stopped = processes.stop(extras)
+            stopped += self._stop_node(state)
+            stopped += processes.stop(list(reversed(state.get("processes", []))))
             if state:
                 state["processes"] = []
                 state.pop("health", None)
@@ -419,7 +523,12 @@ class LocalCluster:
                 state["health"]["pid"], state["health"].get("start_time")) else None,
             "binaries": str(self.bin_dir),
             "processes": procs,
+            "real_node": self._node_status(state),
         }
+
+
+def _service_cidr(state: dict) -> str:
+    return state.get("service_cidr") or components.LEGACY_SERVICE_CIDR
 
 
 def _condition(obj: dict, kind: str) -> bool:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SERVICE_CIDR = "10.96.0.0/16"
+# Clusters started before the real node used this range; newer ones get a /20 of 198.19.0.0/16
+# (nodesandbox.service_cidr), which nothing routes beyond the machine.
+LEGACY_SERVICE_CIDR = "10.96.0.0/16"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
 # kwokctl's default heartbeat factor for every cluster it makes (--heartbeat-factor 5): the node
@@ -53,7 +55,7 @@ def etcd(bin_dir: Path, data: Path, client_port: int, peer_port: int) -> list[st
     ]
 
 
-def kube_apiserver(bin_dir: Path, pki: dict[str, Path], port: int, etcd_port: int) -> list[str]:
+def kube_apiserver(bin_dir: Path, pki: dict[str, Path], port: int, etcd_port: int, service_cidr: str) -> list[str]:
     return [
         str(bin_dir / "kube-apiserver"),
         f"--etcd-servers=http://127.0.0.1:{etcd_port}",
@@ -66,8 +68,11 @@ def kube_apiserver(bin_dir: Path, pki: dict[str, Path], port: int, etcd_port: in
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={pki['sa.pub']}",
         f"--service-account-signing-key-file={pki['sa.key']}",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--service-cluster-ip-range={service_cidr}",
         "--authorization-mode=Node,RBAC",
+        # The real node's kubelet (logs, exec) trusts the cluster's CA and asks who the caller is.
+        f"--kubelet-client-certificate={pki['admin.crt']}",
+        f"--kubelet-client-key={pki['admin.key']}",
         "--allow-privileged=true",
         # No kubelet serves on the fake nodes' addresses: never dial them.
         "--kubelet-preferred-address-types=InternalIP",
@@ -87,7 +92,8 @@ def _client_flags(kubeconfig: Path, port: int) -> list[str]:
     ]
 
 
-def kube_controller_manager(bin_dir: Path, pki: dict[str, Path], kubeconfig: Path, port: int) -> list[str]:
+def kube_controller_manager(bin_dir: Path, pki: dict[str, Path], kubeconfig: Path, port: int,
+                            service_cidr: str) -> list[str]:
     return [
         str(bin_dir / "kube-controller-manager"),
         *_client_flags(kubeconfig, port),
@@ -95,7 +101,7 @@ def kube_controller_manager(bin_dir: Path, pki: dict[str, Path], kubeconfig: Pat
         f"--service-account-private-key-file={pki['sa.key']}",
         f"--cluster-signing-cert-file={pki['ca.crt']}",
         f"--cluster-signing-key-file={pki['ca.key']}",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--service-cluster-ip-range={service_cidr}",
         "--use-service-account-credentials=false",
         f"--node-monitor-grace-period={NODE_MONITOR_GRACE_SECONDS}s",
         f"--node-monitor-period={NODE_MONITOR_PERIOD_SECONDS}s",

@@ -1,0 +1,173 @@
+"""The local cluster's real node: Ready, real containers (exec, logs, a PID on the machine, a
+network namespace of their own), NetworkPolicy enforced, no pull leaving the machine, and
+nothing left on the machine by a private cluster's `up` then `down`.
+
+Where the node cannot run these tests skip saying why; KRKN_TUI_REQUIRE_REAL_NODE=1 (CI) makes
+them fail instead."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kubehelpers import wait_for
+from krkn_tui.localcluster import realnode
+
+BUSYBOX = "krkn-tui.io/busybox:1.35"
+
+
+@pytest.fixture(scope="session")
+def real_node(local_cluster):
+    st = local_cluster.status()
+    node = st.get("real_node")
+    if not node or not all(p["alive"] for p in node["processes"]):
+        why = realnode.missing(local_cluster.bin_dir, local_cluster.images_dir) or \
+            "the session's cluster runs without it (see `cluster up`'s line about the real node)"
+        if os.environ.get("KRKN_TUI_REQUIRE_REAL_NODE") == "1":
+            pytest.fail(f"real node required (KRKN_TUI_REQUIRE_REAL_NODE=1) but not running: {why}")
+        pytest.skip(f"no real node: {why}")
+    return node
+
+
+def _kubectl(kubectl, kubeconfig, *args, check=True, timeout=60) -> subprocess.CompletedProcess:
+    r = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", *args], capture_output=True, text=True,
+                       timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
+    return r
+
+
+def _pod(name: str, namespace: str, command: list[str], image: str = BUSYBOX, labels: dict | None = None) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {"app": name}},
+        "spec": {
+            "nodeSelector": {realnode.KIND_LABEL: "real"},
+            "tolerations": [{"key": realnode.TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "main", "image": image, "imagePullPolicy": "IfNotPresent", "command": command}],
+        },
+    }
+
+
+def _apply(kubectl, kubeconfig, obj: dict) -> None:
+    r = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "apply", "-f", "-"], input=json.dumps(obj),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def _wait_ready(kubectl, kubeconfig, namespace, name) -> None:
+    _kubectl(kubectl, kubeconfig, "-n", namespace, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=90s",
+             timeout=120)
+
+
+def test_one_real_node_is_ready(real_node, kubectl, kubeconfig):
+    out = _kubectl(kubectl, kubeconfig, "get", "nodes", "-l", f"{realnode.KIND_LABEL}=real", "-o", "json").stdout
+    nodes = json.loads(out)["items"]
+    assert [n["metadata"]["name"] for n in nodes] == [realnode.NODE_NAME]
+    ready = [c for c in nodes[0]["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready and ready[0]["status"] == "True"
+    kwok = json.loads(_kubectl(kubectl, kubeconfig, "get", "nodes", "-l", f"{realnode.KIND_LABEL}=kwok",
+                               "-o", "json").stdout)["items"]
+    assert kwok and realnode.NODE_NAME not in {n["metadata"]["name"] for n in kwok}
+
+
+def test_a_pod_is_a_real_process_with_logs_exec_and_its_own_network(real_node, kubectl, kubeconfig, namespace):
+    token = str(100000 + uuid.uuid4().int % 800000)  # a sleep length no other process on the machine uses
+    _apply(kubectl, kubeconfig, _pod("real", namespace, ["sh", "-c", f"echo hello-{token}; exec sleep {token}"]))
+    _wait_ready(kubectl, kubeconfig, namespace, "real")
+
+    assert f"hello-{token}" in _kubectl(kubectl, kubeconfig, "-n", namespace, "logs", "real").stdout
+    exec_out = _kubectl(kubectl, kubeconfig, "-n", namespace, "exec", "real", "--", "cat", "/proc/1/cmdline").stdout
+    assert exec_out.split("\0")[:2] == ["sleep", token]
+
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and _cmdline(p) == ["sleep", token]]
+    assert len(pids) == 1, f"the container's process on the machine: {pids}"
+    pod_net = os.stat(f"/proc/{pids[0]}/ns/net").st_ino
+    assert pod_net != os.stat("/proc/self/ns/net").st_ino  # not the machine's network
+    node_net = os.stat(real_node["netns"]).st_ino
+    assert pod_net != node_net  # nor the node's: a pod network namespace of its own
+
+
+def _cmdline(pid: str) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").rstrip("\0").split("\0")
+    except OSError:
+        return []
+
+
+def test_a_missing_image_shows_image_pull_backoff(real_node, kubectl, kubeconfig, namespace):
+    _apply(kubectl, kubeconfig, _pod("nopull", namespace, ["true"], image="registry.invalid/krkn-tui/none:1"))
+
+    def reason():
+        out = _kubectl(kubectl, kubeconfig, "-n", namespace, "get", "pod", "nopull", "-o", "json").stdout
+        statuses = json.loads(out)["status"].get("containerStatuses") or []
+        waiting = statuses[0]["state"].get("waiting", {}) if statuses else {}
+        return waiting.get("reason") == "ImagePullBackOff"
+
+    wait_for(reason, timeout=90, interval=0.5, what="ImagePullBackOff")
+
+
+def test_network_policy_deny_all_blocks_and_its_removal_restores(real_node, kubectl, kubeconfig, namespace):
+    _apply(kubectl, kubeconfig, _pod("server", namespace, ["sh", "-c", "mkdir -p /tmp/www && echo pong > "
+                                                                       "/tmp/www/ping && exec httpd -f -p 8080 -h /tmp/www"]))
+    _apply(kubectl, kubeconfig, _pod("client", namespace, ["sleep", "3600"]))
+    _wait_ready(kubectl, kubeconfig, namespace, "server")
+    _wait_ready(kubectl, kubeconfig, namespace, "client")
+    ip = _kubectl(kubectl, kubeconfig, "-n", namespace, "get", "pod", "server", "-o",
+                  "jsonpath={.status.podIP}").stdout.strip()
+
+    def connects() -> bool:
+        r = _kubectl(kubectl, kubeconfig, "-n", namespace, "exec", "client", "--", "wget", "-q", "-O-", "-T", "2",
+                     f"http://{ip}:8080/ping", check=False)
+        return r.returncode == 0 and "pong" in r.stdout
+
+    assert wait_for(connects, timeout=30, what="a TCP connection between the two pods")
+    policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+              "metadata": {"name": "deny-all", "namespace": namespace},
+              "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+    _apply(kubectl, kubeconfig, policy)
+    wait_for(lambda: not connects(), timeout=60, interval=0.5, what="the deny-all policy to block the connection")
+    _kubectl(kubectl, kubeconfig, "-n", namespace, "delete", "networkpolicy", "deny-all")
+    wait_for(connects, timeout=60, interval=0.5, what="the connection back once the policy is gone")
+
+
+def _machine_snapshot() -> dict:
+    def run(*argv):
+        return subprocess.run(argv, capture_output=True, text=True).stdout
+
+    links = sorted(line.split(":")[1].strip().split("@")[0] for line in run("ip", "-o", "link").splitlines())
+    mounts = sorted(" ".join(line.split()[4:5] + line.split(" - ")[1].split()[:2])
+                    for line in Path("/proc/self/mountinfo").read_text().splitlines())
+    rules = [line for line in run("iptables-save").splitlines() if not line.startswith("#")]
+    return {"links": links, "mounts": mounts, "iptables": rules, "nft": run("nft", "list", "ruleset"),
+            "addresses": sorted(run("ip", "-4", "-o", "addr", "show").split("\n"))}
+
+
+def test_private_cluster_runs_beside_and_leaves_nothing_behind(real_node, tmp_path, local_cluster):
+    before = _machine_snapshot()
+    env = {**os.environ, "KRKN_TUI_CLUSTER_DIR": str(tmp_path / "cluster")}
+    env.pop("KRKN_TUI_DEMO_HEALTH_PORT", None)
+    cli = [sys.executable, "-m", "krkn_tui", "cluster"]
+    try:
+        up = subprocess.run([*cli, "up", "--nodes", "1"], env=env, capture_output=True, text=True, timeout=300)
+        assert up.returncode == 0, up.stdout + up.stderr
+        st = json.loads(subprocess.run([*cli, "status", "--json"], env=env, capture_output=True, text=True).stdout)
+        mine = st["real_node"]
+        assert mine and all(p["alive"] for p in mine["processes"]), up.stdout
+        shared = local_cluster.status()["real_node"]
+        for key in ("host_if", "bridge", "node_ip", "pod_cidr", "service_cidr"):
+            assert mine[key] != shared[key], key
+        assert st["server"] != local_cluster.server()
+    finally:
+        down = subprocess.run([*cli, "down"], env=env, capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0, down.stderr
+    after = _machine_snapshot()
+    for key in before:
+        assert after[key] == before[key], f"{key} differ after up and down"
