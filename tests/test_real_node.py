@@ -124,8 +124,9 @@ def test_network_policy_deny_all_blocks_and_its_removal_restores(real_node, kube
                   "jsonpath={.status.podIP}").stdout.strip()
 
     def connects() -> bool:
-        r = _kubectl(kubectl, kubeconfig, "-n", namespace, "exec", "client", "--", "wget", "-q", "-O-", "-T", "2",
-                     f"http://{ip}:8080/ping", check=False)
+        # busybox's nc, not its wget: the static wget crashes resolving even a literal address.
+        r = _kubectl(kubectl, kubeconfig, "-n", namespace, "exec", "client", "--", "sh", "-c",
+                     f"printf 'GET /ping HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {ip} 8080", check=False)
         return r.returncode == 0 and "pong" in r.stdout
 
     assert wait_for(connects, timeout=30, what="a TCP connection between the two pods")
