@@ -30,7 +30,7 @@ pytestmark = pytest.mark.cluster
 def cluster_b(tmp_path_factory, local_cluster):
     """A second local cluster in a private state folder (one node, no demo workload)."""
     cluster = LocalCluster(state_dir=tmp_path_factory.mktemp("cluster-b"), say=lambda line: print(line, flush=True))
-    cluster.up(nodes=1)
+    cluster.up(nodes=1, real_node=False)  # a second control plane; the real node has its own tests
     yield cluster
     cluster.down()
 

@@ -31,7 +31,7 @@ def private_cluster(local_cluster, tmp_path_factory):
     cluster = LocalCluster(state_dir=tmp_path_factory.mktemp("apiloss") / "cluster",
                            cache_dir=local_cluster.cache_dir, say=lambda _: None)
     try:
-        cluster.up(nodes=1)
+        cluster.up(nodes=1, real_node=False)
         yield cluster
     finally:
         cluster.down()

@@ -40,7 +40,8 @@ def _listening_ports(pid: int) -> list[tuple[str, int]]:
 
 @pytest.fixture
 def private_cluster(tmp_path, local_cluster):
-    # Reuses the session's binaries (local_cluster built them) but its own state and ports.
+    # Reuses the session's binaries (local_cluster built them) but its own state and ports; its tests
+    # are about the control plane, so no real node (test_real_node.py has its own private cluster).
     cluster = LocalCluster(state_dir=tmp_path / "cluster", cache_dir=local_cluster.cache_dir, say=lambda _: None)
     yield cluster
     cluster.down()
@@ -49,13 +50,13 @@ def private_cluster(tmp_path, local_cluster):
 def test_up_twice_is_a_noop_and_down_twice_works(private_cluster):
     said = []
     private_cluster.say = said.append
-    first = private_cluster.up(nodes=1)
+    first = private_cluster.up(nodes=1, real_node=False)
     # Progress: each component started, with the time since `up` began, then the total.
     for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"):
         assert any(re.match(rf"\[\+\d+\.\ds\] started {name} \(pid \d+\)$", line) for line in said), (name, said)
     assert re.match(r"local cluster ready in \d+\.\ds: context krkn-local", said[-1]), said
     pids = [p["pid"] for p in first["processes"]]
-    again = private_cluster.up(nodes=1)
+    again = private_cluster.up(nodes=1, real_node=False)
     assert [p["pid"] for p in again["processes"]] == pids
     assert private_cluster.status()["running"]
 
@@ -70,11 +71,11 @@ def test_up_twice_is_a_noop_and_down_twice_works(private_cluster):
 
 
 def test_dead_component_is_detected_and_cluster_restarted_cleanly(private_cluster):
-    state = private_cluster.up(nodes=1)
+    state = private_cluster.up(nodes=1, real_node=False)
     apiserver = next(p for p in state["processes"] if p["name"] == "kube-apiserver")
     os.kill(apiserver["pid"], signal.SIGKILL)
     assert not private_cluster.running()
-    restarted = private_cluster.up(nodes=1)
+    restarted = private_cluster.up(nodes=1, real_node=False)
     assert private_cluster.running()
     new_pids = {p["pid"] for p in restarted["processes"]}
     assert not new_pids & {p["pid"] for p in state["processes"]}
@@ -108,7 +109,7 @@ def test_a_taken_port_is_avoided(private_cluster, monkeypatch):
     # The first port handed out is one that another program holds: startup must retry elsewhere.
     monkeypatch.setattr(processes, "free_port", lambda: next(handed, None) or real())
     try:
-        state = private_cluster.up(nodes=1)
+        state = private_cluster.up(nodes=1, real_node=False)
     finally:
         blocker.close()
     assert private_cluster.running()
