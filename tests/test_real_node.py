@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -166,6 +167,16 @@ def test_private_cluster_runs_beside_and_leaves_nothing_behind(real_node, tmp_pa
         for key in ("host_if", "bridge", "node_ip", "pod_cidr", "service_cidr"):
             assert mine[key] != shared[key], key
         assert st["server"] != local_cluster.server()
+        # A crash: the runtime and the kubelet die with -9; `up` clears what they left and starts
+        # the node again in the same place.
+        for p in mine["processes"]:
+            if p["name"] in ("containerd", "kubelet"):
+                os.kill(p["pid"], signal.SIGKILL)
+        again = subprocess.run([*cli, "up", "--nodes", "1"], env=env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stdout + again.stderr
+        st = json.loads(subprocess.run([*cli, "status", "--json"], env=env, capture_output=True, text=True).stdout)
+        assert st["real_node"] and all(p["alive"] for p in st["real_node"]["processes"]), again.stdout
+        assert st["real_node"]["host_if"] == mine["host_if"]
     finally:
         down = subprocess.run([*cli, "down"], env=env, capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from datetime import datetime
 import subprocess
 import sys
 import time
@@ -403,7 +404,7 @@ class LocalCluster:
             progress.line(f"real node failed to start, kwok nodes only: {e}")
 
     def _start_node(self, state: dict, rest: Rest, timeout: float, progress: Progress) -> None:
-        started = time.monotonic()
+        started, since = time.monotonic(), time.time()
         pki = ensure_pki(self.state_dir / "pki")
         files = realnode.NodeFiles(self.state_dir)
         files.prepare()
@@ -423,24 +424,32 @@ class LocalCluster:
             self._save(state)
 
         def runtime_up() -> bool:
-            return subprocess.run(realnode.ctr(files, "version"), capture_output=True).returncode == 0
+            return subprocess.run(realnode.ctr(sb, files, "version"), capture_output=True).returncode == 0
 
         launch("node-api-proxy")
         launch("containerd")
         self._wait("the node's containerd answers", runtime_up, timeout, node, "containerd")
-        realnode.import_images(files, self.images_dir, progress.line)
+        realnode.import_images(sb, files, self.images_dir, progress.line)
         launch("kubelet")
         self._wait(f"node {realnode.NODE_NAME} registers", lambda: rest.ok(f"/api/v1/nodes/{realnode.NODE_NAME}"),
                    timeout, node, "kubelet")
         launch("kube-proxy")
         launch("kube-router")
-        self._wait(f"node {realnode.NODE_NAME} is Ready", lambda: self._node_ready(rest), timeout, node, "kubelet")
+        self._wait(f"node {realnode.NODE_NAME} is Ready", lambda: self._node_ready(rest, since), timeout, node, "kubelet")
         progress.line(f"real node {realnode.NODE_NAME} Ready in {time.monotonic() - started:.1f}s "
                       f"(node {sb.node_ip}, pods {sb.pod_cidr}, services {_service_cidr(state)})")
 
-    def _node_ready(self, rest: Rest) -> bool:
+    def _node_ready(self, rest: Rest, since: float | None = None) -> bool:
+        """Ready, and (with `since`) said so by a kubelet started after `since`: a restarted node's
+        object keeps the Ready its previous kubelet reported until the new one reports."""
         status, body = rest.call("GET", f"/api/v1/nodes/{realnode.NODE_NAME}")
-        return status == 200 and _condition(body, "Ready")
+        if status != 200 or not _condition(body, "Ready"):
+            return False
+        if since is None:
+            return True
+        ready = next(c for c in body["status"]["conditions"] if c["type"] == "Ready")
+        beat = datetime.fromisoformat(ready.get("lastHeartbeatTime", "1970-01-01T00:00:00Z").replace("Z", "+00:00"))
+        return beat.timestamp() >= int(since)
 
     def _stop_node(self, state: dict) -> list[str]:
         node = state.get("node")

@@ -24,7 +24,8 @@ from pathlib import Path
 NODE_RANGE = ipaddress.ip_network("198.18.0.0/16")  # veth links and pod subnets
 SERVICE_RANGE = ipaddress.ip_network("198.19.0.0/16")  # service CIDRs, one /20 per cluster
 CGROUP_FS = Path("/sys/fs/cgroup")
-NODE_TMPFS = ("/var/log/containers", "/var/lib/cni")
+# (the kubelet's root too: its unix sockets must fit 108 bytes, whatever the cluster folder's length)
+NODE_TMPFS = ("/var/log/containers", "/var/lib/cni", "/var/lib/kubelet")
 # Kernel settings the kubelet writes at start (machine-wide, not per namespace): inside the node's
 # mount namespace each file is covered by a private copy, so the machine's values stay as they were.
 KUBELET_SYSCTLS = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",

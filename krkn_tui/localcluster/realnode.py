@@ -62,13 +62,13 @@ class NodeFiles:
         self.root = state_dir / "node"
         self.ns = self.root / "ns"
         self.containerd_root = self.root / "containerd"
-        self.socket = self.root / "containerd.sock"
+        # In the node's private /run: a unix socket's path must stay short.
+        self.socket = Path("/run/containerd/containerd.sock")
         self.cni_conf = self.root / "cni"
-        self.kubelet_root = self.root / "kubelet"
         self.pod_logs = self.root / "pod-logs"
 
     def prepare(self) -> None:
-        for d in (self.root, self.containerd_root, self.cni_conf, self.kubelet_root, self.pod_logs):
+        for d in (self.root, self.containerd_root, self.cni_conf, self.pod_logs):
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
@@ -190,8 +190,7 @@ def argvs(bin_dir: Path, files: NodeFiles, sb: Sandbox, configs: dict[str, Path]
         "kubelet": sb.enter([
             str(bin_dir / "kubelet"), f"--config={configs['kubelet']}", f"--kubeconfig={kubeconfig}",
             f"--hostname-override={NODE_NAME}", f"--node-ip={sb.node_ip}",
-            f"--node-labels={KIND_LABEL}=real", f"--root-dir={files.kubelet_root}",
-            f"--cert-dir={files.kubelet_root / 'pki'}", "--v=1"]),
+            f"--node-labels={KIND_LABEL}=real", "--v=1"]),
         "kube-proxy": sb.enter([str(bin_dir / "kube-proxy"), f"--config={configs['kube-proxy']}", "--v=1"]),
         "kube-router": sb.enter([
             str(bin_dir / "kube-router"), f"--kubeconfig={kubeconfig}", f"--hostname-override={NODE_NAME}",
@@ -210,19 +209,20 @@ def _has_cap(bit: int) -> bool:
     return False
 
 
-def ctr(files: NodeFiles, *args: str) -> list[str]:
-    return ["ctr", "--address", str(files.socket), "--namespace", "k8s.io", *args]
+def ctr(sb: Sandbox, files: NodeFiles, *args: str) -> list[str]:
+    """ctr inside the node (its socket and fifos are in the node's /run)."""
+    return sb.enter(["ctr", "--address", str(files.socket), "--namespace", "k8s.io", *args])
 
 
-def import_images(files: NodeFiles, images_dir: Path, say) -> list[str]:
+def import_images(sb: Sandbox, files: NodeFiles, images_dir: Path, say) -> list[str]:
     """Import every packed image the runtime does not hold yet; returns the names imported."""
-    have = subprocess.run(ctr(files, "images", "list", "--quiet"), capture_output=True, text=True).stdout.split()
+    have = subprocess.run(ctr(sb, files, "images", "list", "--quiet"), capture_output=True, text=True).stdout.split()
     done = []
     for tar in sorted(images_dir.glob("*.tar")):
         ref = _image_ref(tar)
         if ref and ref in have:
             continue
-        r = subprocess.run(ctr(files, "images", "import", str(tar)), capture_output=True, text=True)
+        r = subprocess.run(ctr(sb, files, "images", "import", str(tar)), capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"importing {tar}: {(r.stderr or r.stdout).strip()}")
         done.append(ref or tar.stem)
