@@ -135,6 +135,21 @@ build_images() {
     done
     pack_image busybox krkn-tui.io/busybox:1.35 "$root/busybox" /bin/sh
   fi
+  if [[ -x /usr/bin/stress-ng && -x /bin/busybox ]]; then
+    # krkn-lib's hog image, under its name: Debian's stress-ng with the libraries it links, a
+    # shell, and an entrypoint that reads krkn-lib's variables.
+    mkdir -p "$root/hog/bin" "$root/hog/usr/bin" "$root/hog/tmp"
+    chmod 1777 "$root/hog/tmp"
+    cp /bin/busybox "$root/hog/bin/busybox"
+    for tool in sh mkdir; do ln -sf busybox "$root/hog/bin/$tool"; done
+    cp /usr/bin/stress-ng "$root/hog/usr/bin/stress-ng"
+    for lib in $(ldd /usr/bin/stress-ng | grep -o '/[^ ]*'); do
+      mkdir -p "$root/hog$(dirname "$lib")"
+      cp -L "$lib" "$root/hog$lib"
+    done
+    cp "$here/images/hog-entrypoint.sh" "$root/hog/entrypoint.sh"
+    pack_image krkn-hog quay.io/krkn-chaos/krkn-hog:latest "$root/hog" /entrypoint.sh
+  fi
   rm -rf "$root"
 }
 

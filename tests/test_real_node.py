@@ -164,7 +164,9 @@ def test_private_cluster_runs_beside_and_leaves_nothing_behind(real_node, tmp_pa
         mine = st["real_node"]
         assert mine and all(p["alive"] for p in mine["processes"]), up.stdout
         shared = local_cluster.status()["real_node"]
-        for key in ("host_if", "bridge", "node_ip", "pod_cidr", "service_cidr"):
+        # Names and the addresses the machine sees differ; service CIDRs come from a hash of the
+        # folder and may meet, harmlessly: service addresses exist only inside each node.
+        for key in ("host_if", "bridge", "node_ip", "pod_cidr", "cgroup_root"):
             assert mine[key] != shared[key], key
         assert st["server"] != local_cluster.server()
         # A crash: the runtime and the kubelet die with -9; `up` clears what they left and starts
@@ -183,3 +185,42 @@ def test_private_cluster_runs_beside_and_leaves_nothing_behind(real_node, tmp_pa
     after = _machine_snapshot()
     for key in before:
         assert after[key] == before[key], f"{key} differ after up and down"
+
+
+def _cpu_seconds(cgroup_root: str) -> float:
+    return int(Path(f"/sys/fs/cgroup/cpuacct{cgroup_root}/kubepods/cpuacct.usage").read_text()) / 1e9
+
+
+def _stress_pids(cgroup_root: str) -> list[int]:
+    out = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if _cmdline(p)[:1] == ["stress-ng"] and cgroup_root + "/" in Path(f"/proc/{p}/cgroup").read_text():
+                out.append(int(p))
+        except OSError:
+            pass
+    return out
+
+
+def test_krkn_hog_image_burns_the_node_cpu_until_deleted(real_node, kubectl, kubeconfig, namespace):
+    """krkn-lib's image name, pulled with its :latest policy (Always) from the node's own mirror."""
+    if not Path("/sys/fs/cgroup/cpuacct/cpuacct.usage").exists():
+        pytest.skip("no cgroup v1 cpuacct counters on this machine")
+    root = real_node["cgroup_root"]
+    pod = _pod("hog", namespace, [], image="quay.io/krkn-chaos/krkn-hog")
+    container = pod["spec"]["containers"][0]
+    del container["command"], container["imagePullPolicy"]
+    pod["spec"]["restartPolicy"] = "Never"
+    container["env"] = [{"name": k, "value": v} for k, v in
+                        {"HOG_TYPE": "cpu", "WORKERS": "1", "LOAD_PERCENTAGE": "100", "CPU_METHOD": "all",
+                         "DURATION": "600"}.items()]
+    _apply(kubectl, kubeconfig, pod)
+    _wait_ready(kubectl, kubeconfig, namespace, "hog")
+    assert _kubectl(kubectl, kubeconfig, "-n", namespace, "get", "pod", "hog", "-o",
+                    "jsonpath={.spec.containers[0].imagePullPolicy}").stdout == "Always"
+    start = _cpu_seconds(root)
+    wait_for(lambda: _cpu_seconds(root) - start >= 2.0, timeout=60, interval=0.5,
+             what="the node's pods to use 2 CPU-seconds more")
+    assert _stress_pids(root)
+    _kubectl(kubectl, kubeconfig, "-n", namespace, "delete", "pod", "hog", "--wait=false")
+    wait_for(lambda: not _stress_pids(root), timeout=60, interval=0.5, what="stress-ng to end with its pod")

@@ -426,10 +426,13 @@ class LocalCluster:
         def runtime_up() -> bool:
             return subprocess.run(realnode.ctr(sb, files, "version"), capture_output=True).returncode == 0
 
+        realnode.write_mirrors(files, self.images_dir)
         launch("node-api-proxy")
+        launch("node-registry")
         launch("containerd")
         self._wait("the node's containerd answers", runtime_up, timeout, node, "containerd")
         realnode.import_images(sb, files, self.images_dir, progress.line)
+        realnode.push_mirror(sb, self.bin_dir, self.images_dir)
         launch("kubelet")
         self._wait(f"node {realnode.NODE_NAME} registers", lambda: rest.ok(f"/api/v1/nodes/{realnode.NODE_NAME}"),
                    timeout, node, "kubelet")
@@ -468,7 +471,7 @@ class LocalCluster:
             return None
         return {
             "name": realnode.NODE_NAME,
-            **{k: node["sandbox"][k] for k in ("node_ip", "pod_cidr", "host_if", "bridge")},
+            **{k: node["sandbox"][k] for k in ("node_ip", "pod_cidr", "host_if", "bridge", "cgroup_root")},
             "service_cidr": _service_cidr(state),
             "netns": f"{node['sandbox']['folder']}/net",
             "processes": [{"name": p["name"], "pid": p["pid"], "alive": processes.alive(p["pid"], p.get("start_time")),

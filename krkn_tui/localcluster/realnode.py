@@ -23,8 +23,12 @@ NODE_NAME = "krkn-real-node"
 KIND_LABEL = "krkn-tui.io/node-kind"
 TAINT_KEY = "krkn-tui.io/real-node"
 # Components in start order; stopped in reverse.
-COMPONENTS = ("node-api-proxy", "containerd", "kubelet", "kube-proxy", "kube-router")
-BINARIES = ("kubelet", "kube-proxy", "kube-router")
+COMPONENTS = ("node-api-proxy", "node-registry", "containerd", "kubelet", "kube-proxy", "kube-router")
+# The node's own registry (crane's, in memory, on the node's loopback): the runtime's mirror for
+# every registry an imported image names, so a pod whose policy is Always (a :latest image, as
+# krkn-lib's hog) pulls what is here, and nothing else.
+MIRROR = "127.0.0.1:5000"
+BINARIES = ("kubelet", "kube-proxy", "kube-router", "crane")
 TOOLS = {"containerd": "containerd", "runc": "runc", "ctr": "containerd", "iptables": "iptables",
          "ipset": "ipset", "nsenter": "util-linux", "unshare": "util-linux", "ip": "iproute2"}
 CNI_PLUGINS = ("bridge", "host-local", "loopback", "portmap")
@@ -66,6 +70,7 @@ class NodeFiles:
         self.socket = Path("/run/containerd/containerd.sock")
         self.cni_conf = self.root / "cni"
         self.pod_logs = self.root / "pod-logs"
+        self.mirrors = self.root / "certs.d"
 
     def prepare(self) -> None:
         for d in (self.root, self.containerd_root, self.cni_conf, self.pod_logs):
@@ -102,6 +107,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{files.mirrors}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{cni_bin}"
     conf_dir = "{files.cni_conf}"
@@ -184,6 +191,7 @@ def write_configs(files: NodeFiles, sb: Sandbox, kubeconfig: Path, ca: Path, cni
 def argvs(bin_dir: Path, files: NodeFiles, sb: Sandbox, configs: dict[str, Path], kubeconfig: Path,
           api_port: int, service_cidr: str) -> dict[str, list[str]]:
     return {
+        "node-registry": sb.enter([str(bin_dir / "crane"), "registry", "serve", "--address", MIRROR]),
         "node-api-proxy": [sys.executable, "-m", "krkn_tui.localcluster.nsproxy", "--netns", sb.net,
                            "--port", str(api_port)],
         "containerd": sb.enter(["containerd", "--config", str(configs["containerd"])]),
@@ -212,6 +220,28 @@ def _has_cap(bit: int) -> bool:
 def ctr(sb: Sandbox, files: NodeFiles, *args: str) -> list[str]:
     """ctr inside the node (its socket and fifos are in the node's /run)."""
     return sb.enter(["ctr", "--address", str(files.socket), "--namespace", "k8s.io", *args])
+
+
+def write_mirrors(files: NodeFiles, images_dir: Path) -> None:
+    """containerd's hosts.toml for each registry the packed images name: the node's registry only."""
+    hosts = {ref.split("/", 1)[0] for ref in filter(None, map(_image_ref, images_dir.glob("*.tar")))}
+    for host in hosts:
+        d = files.mirrors / host
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "hosts.toml").write_text(f'server = "http://{MIRROR}"\n\n[host."http://{MIRROR}"]\n'
+                                      '  capabilities = ["pull", "resolve"]\n')
+
+
+def push_mirror(sb: Sandbox, bin_dir: Path, images_dir: Path) -> None:
+    """Serve every packed image from the node's registry under its own path."""
+    for tar in sorted(images_dir.glob("*.tar")):
+        ref = _image_ref(tar)
+        if not ref:
+            continue
+        r = subprocess.run(sb.enter([str(bin_dir / "crane"), "push", str(tar), f"{MIRROR}/{ref.split('/', 1)[1]}"]),
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"serving {ref} from the node's registry: {(r.stderr or r.stdout).strip()[-300:]}")
 
 
 def import_images(sb: Sandbox, files: NodeFiles, images_dir: Path, say) -> list[str]:
