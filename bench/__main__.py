@@ -22,6 +22,7 @@ FIGURES = {
     "rollback": "bench.fig_rollback",
     "startup": "bench.fig_startup",
     "cluster": "bench.fig_cluster",
+    "realnode": "bench.fig_realnode",
     "journal": "bench.fig_journal",
     "bigcluster": "bench.fig_bigcluster",
 }
