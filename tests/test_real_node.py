@@ -224,3 +224,19 @@ def test_krkn_hog_image_burns_the_node_cpu_until_deleted(real_node, kubectl, kub
     assert _stress_pids(root)
     _kubectl(kubectl, kubeconfig, "-n", namespace, "delete", "pod", "hog", "--wait=false")
     wait_for(lambda: not _stress_pids(root), timeout=60, interval=0.5, what="stress-ng to end with its pod")
+
+
+def test_where_the_node_cannot_run_one_phrase_says_why(tmp_path, monkeypatch):
+    """Pure logic: the reason `up` prints (then it goes on with kwok nodes only)."""
+    monkeypatch.setattr(realnode.platform, "system", lambda: "Darwin")
+    assert realnode.missing(tmp_path, tmp_path) == "it needs Linux (this is Darwin)"
+    monkeypatch.setattr(realnode.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(realnode.os, "geteuid", lambda: 1000)
+    assert realnode.missing(tmp_path, tmp_path) == "it needs root (namespaces, veth, cgroups, mounts)"
+    monkeypatch.setattr(realnode.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(realnode.shutil, "which", lambda tool: None if tool in ("runc", "ipset") else "/usr/bin/x")
+    assert realnode.missing(tmp_path, tmp_path).startswith("missing Debian packages: ipset, runc")
+    monkeypatch.setattr(realnode.shutil, "which", lambda tool: "/usr/bin/x")
+    monkeypatch.setattr(realnode, "cni_dir", lambda: "/usr/lib/cni")
+    assert realnode.missing(tmp_path, tmp_path) == (
+        "not built: kubelet, kube-proxy, kube-router, crane, image pause (`krkn-tui cluster build`)")
