@@ -121,16 +121,17 @@ def test_network_policy_deny_all_blocks_and_its_removal_restores(real_node, kube
     _apply(kubectl, kubeconfig, _pod("client", namespace, ["sleep", "3600"]))
     _wait_ready(kubectl, kubeconfig, namespace, "server")
     _wait_ready(kubectl, kubeconfig, namespace, "client")
-    ip = _kubectl(kubectl, kubeconfig, "-n", namespace, "get", "pod", "server", "-o",
-                  "jsonpath={.status.podIP}").stdout.strip()
+    _kubectl(kubectl, kubeconfig, "-n", namespace, "expose", "pod", "server", "--port=80", "--target-port=8080")
+    ip = _kubectl(kubectl, kubeconfig, "-n", namespace, "get", "service", "server", "-o",
+                  "jsonpath={.spec.clusterIP}").stdout.strip()  # through kube-proxy's rules
 
     def connects() -> bool:
         # busybox's nc, not its wget: the static wget crashes resolving even a literal address.
         r = _kubectl(kubectl, kubeconfig, "-n", namespace, "exec", "client", "--", "sh", "-c",
-                     f"printf 'GET /ping HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {ip} 8080", check=False)
+                     f"printf 'GET /ping HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {ip} 80", check=False)
         return r.returncode == 0 and "pong" in r.stdout
 
-    assert wait_for(connects, timeout=30, what="a TCP connection between the two pods")
+    assert wait_for(connects, timeout=30, what="a TCP connection from one pod to the other's Service")
     policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
               "metadata": {"name": "deny-all", "namespace": namespace},
               "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}

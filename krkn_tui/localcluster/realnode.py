@@ -122,7 +122,10 @@ def cni_config(sb: Sandbox) -> dict:
         "plugins": [
             {"type": "bridge", "bridge": sb.bridge, "isGateway": True, "ipMasq": False, "hairpinMode": True,
              # host-local's leases in the node's tmpfs /run: a restarted node starts with none.
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": sb.pod_cidr}]], "dataDir": "/run/cni-ipam"}},
+             # A pod's default route leads to the bridge, where kube-proxy's rules turn Service
+             # addresses into pods'; the node itself has no route out, so nothing else goes further.
+             "ipam": {"type": "host-local", "ranges": [[{"subnet": sb.pod_cidr}]], "dataDir": "/run/cni-ipam",
+                      "routes": [{"dst": "0.0.0.0/0"}]}},
             {"type": "portmap", "capabilities": {"portMappings": True}},
         ],
     }
