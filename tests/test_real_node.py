@@ -115,9 +115,12 @@ def test_a_missing_image_shows_image_pull_backoff(real_node, kubectl, kubeconfig
     wait_for(reason, timeout=90, interval=0.5, what="ImagePullBackOff")
 
 
-def test_network_policy_deny_all_blocks_and_its_removal_restores(real_node, kubectl, kubeconfig, namespace):
+def _server_and_client(kubectl, kubeconfig, namespace):
+    """An HTTP server pod (label app=web) behind a Service and a client pod; returns a check that
+    the client reaches the server through the Service."""
     _apply(kubectl, kubeconfig, _pod("server", namespace, ["sh", "-c", "mkdir -p /tmp/www && echo pong > "
-                                                                       "/tmp/www/ping && exec httpd -f -p 8080 -h /tmp/www"]))
+                                                                       "/tmp/www/ping && exec httpd -f -p 8080 -h /tmp/www"],
+                                     labels={"app": "web"}))
     _apply(kubectl, kubeconfig, _pod("client", namespace, ["sleep", "3600"]))
     _wait_ready(kubectl, kubeconfig, namespace, "server")
     _wait_ready(kubectl, kubeconfig, namespace, "client")
@@ -131,6 +134,11 @@ def test_network_policy_deny_all_blocks_and_its_removal_restores(real_node, kube
                      f"printf 'GET /ping HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {ip} 80", check=False)
         return r.returncode == 0 and "pong" in r.stdout
 
+    return connects
+
+
+def test_network_policy_deny_all_blocks_and_its_removal_restores(real_node, kubectl, kubeconfig, namespace):
+    connects = _server_and_client(kubectl, kubeconfig, namespace)
     assert wait_for(connects, timeout=30, what="a TCP connection from one pod to the other's Service")
     policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
               "metadata": {"name": "deny-all", "namespace": namespace},
@@ -241,3 +249,25 @@ def test_where_the_node_cannot_run_one_phrase_says_why(tmp_path, monkeypatch):
     monkeypatch.setattr(realnode, "cni_dir", lambda: "/usr/lib/cni")
     assert realnode.missing(tmp_path, tmp_path) == (
         "not built: kubelet, kube-proxy, kube-router, crane, image pause (`krkn-tui cluster build`)")
+
+
+def test_application_outage_really_drops_traffic_and_its_rollback_restores(real_node, kubectl, kubeconfig, namespace,
+                                                                         api_client, tmp_path):
+    """krkn-tui's application outage on pods of the real node: the connection through the Service
+    works before, fails while the scenario's policy exists, works again after its rollback."""
+    from krkn_tui.events import ClusterChange
+    from test_scenario_app_outage import APP, outage, run_scenario
+
+    connects = _server_and_client(kubectl, kubeconfig, namespace)
+    assert wait_for(connects, timeout=30, what="the connection before the outage")
+    seen = []
+
+    def on_event(event, engine):
+        if isinstance(event, ClusterChange):
+            seen.append(wait_for(lambda: not connects(), timeout=60, interval=0.5,
+                                 what="the outage's policy to drop the connection") is True)
+
+    _, result, _ = run_scenario(tmp_path, api_client, APP, outage(namespace, 1, block=["Ingress"]), on_event=on_event)
+    assert result.status == "passed", result.scenarios
+    assert seen == [True]
+    wait_for(connects, timeout=60, interval=0.5, what="the connection back after the rollback")
