@@ -271,3 +271,37 @@ def test_application_outage_really_drops_traffic_and_its_rollback_restores(real_
     assert result.status == "passed", result.scenarios
     assert seen == [True]
     wait_for(connects, timeout=60, interval=0.5, what="the connection back after the rollback")
+
+
+def test_pod_kill_on_the_real_node_recovers_with_a_new_container(real_node, kubectl, kubeconfig, namespace,
+                                                                 api_client, tmp_path):
+    """krkn-tui's pod disruption on the real node: the reported recovery spans a real container's
+    start (a new containerd container, a new process on the machine)."""
+    from test_scenario_app_outage import run_scenario
+
+    template = _pod("web", namespace, ["sleep", "3600"], labels={"app": "web"})
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": namespace},
+                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                           "template": {"metadata": {"labels": {"app": "web"}}, "spec": template["spec"]}}}
+    _apply(kubectl, kubeconfig, deployment)
+
+    def ready_pod():
+        out = json.loads(_kubectl(kubectl, kubeconfig, "-n", namespace, "get", "pods", "-l", "app=web",
+                                  "-o", "json").stdout)["items"]
+        live = [p for p in out if "deletionTimestamp" not in p["metadata"]
+                and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
+        return live[0] if len(live) == 1 else None
+
+    before = wait_for(ready_pod, timeout=90, what="the web pod Ready on the real node")
+    scenario = [{"id": "kill", "config": {"namespace_pattern": f"^{namespace}$", "label_selector": "app=web",
+                                          "kill": 1, "krkn_pod_recovery_time": 90}}]
+    _, result, _ = run_scenario(tmp_path, api_client, "pod_disruption_scenarios", scenario)
+    assert result.status == "passed", result.scenarios
+    [entry] = result.scenarios[0]["details"]["pods"]
+    assert entry["node"] == realnode.NODE_NAME and entry["name"] == before["metadata"]["name"]
+    after = wait_for(ready_pod, timeout=90, what="the replacement Ready")
+    assert after["metadata"]["name"] == entry["replacement"]
+    old_id = before["status"]["containerStatuses"][0]["containerID"]
+    new_id = after["status"]["containerStatuses"][0]["containerID"]
+    assert new_id.startswith("containerd://") and new_id != old_id
+    assert 0 <= entry["rescheduling_seconds"] < entry["readiness_seconds"]
