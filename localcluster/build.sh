@@ -174,7 +174,9 @@ fi
 
 # The real node (Linux only): kubelet and kube-proxy from the same module, kube-router's policy
 # firewall and crane from their own modules, the pause program, and the images packed with crane.
-if [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
+if [[ $(uname -s) == Linux && $(id -u) != 0 ]]; then
+  echo "localcluster: not root: the real node's components are not built (the cluster runs kwok nodes only)"
+elif [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
   node_packages
   build kubelet "$here" k8s.io/kubernetes/cmd/kubelet "$k8s_flags"
   build kube-proxy "$here" k8s.io/kubernetes/cmd/kube-proxy "$k8s_flags"
