@@ -305,3 +305,18 @@ def test_pod_kill_on_the_real_node_recovers_with_a_new_container(real_node, kube
     new_id = after["status"]["containerStatuses"][0]["containerID"]
     assert new_id.startswith("containerd://") and new_id != old_id
     assert 0 <= entry["rescheduling_seconds"] < entry["readiness_seconds"]
+
+
+def test_a_control_plane_started_before_the_node_keeps_running_without_it(tmp_path, monkeypatch):
+    """A running cluster whose API server has no kubelet client certificate (started by an older
+    krkn-tui) is left alone: one line says how to get the node, nothing is restarted."""
+    from krkn_tui.localcluster import LocalCluster
+    from krkn_tui.localcluster.progress import Progress
+
+    said = []
+    cluster = LocalCluster(state_dir=tmp_path / "cluster", cache_dir=tmp_path / "cache", say=said.append)
+    monkeypatch.setattr(realnode, "missing", lambda bin_dir, images_dir: None)
+    state = {"processes": [{"name": "kube-apiserver", "argv": ["kube-apiserver", "--secure-port=1"]}]}
+    cluster._ensure_real_node(state, rest=None, timeout=1, progress=Progress(said.append))
+    assert len(said) == 1 and "real node skipped: the running control plane predates it" in said[0]
+    assert "node" not in state
