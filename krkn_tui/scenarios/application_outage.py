@@ -148,6 +148,7 @@ def target_namespace(ctx: ScenarioContext, namespace: str):
 class ApplicationOutagePlugin(ScenarioPlugin):
     scenario_type = "application_outages_scenarios"
     short_name = "app outage"
+    undo_functions = (delete_network_policy,)
     parse_data = staticmethod(parse_app_outage)
 
     @staticmethod

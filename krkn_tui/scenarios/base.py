@@ -156,6 +156,9 @@ class ScenarioPlugin(ABC):
 
     scenario_type: ClassVar[str]  # krkn's name, the key in config.yaml's chaos_scenarios
     short_name: ClassVar[str]  # the console's label for the type
+    # The undo functions its steps register: the cluster journal names them "<type>.<name>" and
+    # the guard runs only these (rollback/undo_ops.py), never code read back from the cluster.
+    undo_functions: ClassVar[tuple[Callable, ...]] = ()
 
     @staticmethod
     @abstractmethod

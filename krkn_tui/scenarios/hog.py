@@ -229,6 +229,7 @@ def hog_pod(name: str, spec: HogSpec, node, run_uuid: str) -> dict:
 class HogPlugin(ScenarioPlugin):
     scenario_type = "hog_scenarios"
     short_name = "hog"
+    undo_functions = (delete_hog_pod,)
     parse_data = staticmethod(parse_hog)
 
     @staticmethod

@@ -333,6 +333,7 @@ def taint(core: client.CoreV1Api, node: str, spec: NodeSpec, ctx: ScenarioContex
 class NodeActionsPlugin(ScenarioPlugin):
     scenario_type = "node_scenarios"
     short_name = "node"
+    undo_functions = (restore_node_schedulable, restore_node_taints)
     parse_data = staticmethod(parse_node)
 
     @staticmethod

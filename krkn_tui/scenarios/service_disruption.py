@@ -384,6 +384,7 @@ MODE_WORDS = {"delete_objects": "delete Services+workloads in", "scale": "scale"
 class ServiceDisruptionPlugin(ScenarioPlugin):
     scenario_type = "service_disruption_scenarios"
     short_name = "service disruption"
+    undo_functions = (scale_back, recreate_namespace)
     parse_data = staticmethod(parse_service_disruption)
 
     @staticmethod

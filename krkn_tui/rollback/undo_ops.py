@@ -1,0 +1,96 @@
+"""The undo operations a journal entry may name: krkn-tui's own functions, never code from the cluster.
+
+Each scenario plugin lists the undo functions its steps register (``ScenarioPlugin.undo_functions``);
+an operation is named ``<scenario_type>.<function name>``. A journal entry holds such a name and
+the step's data; whoever runs it (the guard, a ``--cluster`` command) looks the name up here and
+calls that function with ``RollbackContent(namespace, resource_identifier, data)`` and its API
+client. A name that is not here is refused; nothing read from the cluster is compiled.
+
+Least privilege: what the guard restores of a captured namespace leaves its Secrets (their values
+never enter the cluster: the entry holds them redacted) and its RBAC (Roles and RoleBindings: the
+guard is granted no RBAC writes) to the operator, whose local version file has them all.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .content import RollbackContent
+
+# Objects of a captured namespace the guard does not re-create (see the module's doc).
+GUARD_LEAVES = ("Secret", "Role", "RoleBinding")
+
+
+class UnknownOperation(ValueError):
+    """The name is not one of krkn-tui's undo operations (one line)."""
+
+
+def op_name(scenario_type: str, fn: Callable) -> str:
+    return f"{scenario_type}.{getattr(fn, '__name__', '?')}"
+
+
+def undo_ops() -> dict[str, Callable]:
+    """Every operation, by name, from the scenario plugins' own lists."""
+    from ..scenarios import load_plugins
+
+    return {op_name(kind, fn): fn for kind, plugin in load_plugins().items() for fn in plugin.undo_functions}
+
+
+def lookup(op: object) -> Callable:
+    """The function of ``op``; UnknownOperation when krkn-tui has no such operation."""
+    fn = undo_ops().get(op) if isinstance(op, str) else None
+    if fn is None:
+        shown = op[:80] if isinstance(op, str) else type(op).__name__
+        raise UnknownOperation(f"unknown undo operation {shown!r} (not one of krkn-tui's own)")
+    return fn
+
+
+def registered_op(scenario_type: str, fn: Callable) -> str:
+    """The name of ``fn`` as one of ``scenario_type``'s operations; ValueError when the plugin
+    does not list it (such a step cannot be journaled: nothing could run it from the cluster)."""
+    name = op_name(scenario_type, fn)
+    if undo_ops().get(name) is not fn:
+        raise ValueError(f"{getattr(fn, '__qualname__', fn)!r} is not an undo operation of scenario type "
+                         f"{scenario_type!r}; the cluster journal records only krkn-tui's own operations")
+    return name
+
+
+def content_of(raw: object) -> RollbackContent:
+    """The entry's ``content`` as the function receives it; ValueError when its fields are unfit."""
+    if not isinstance(raw, dict):
+        raise ValueError("content is not a mapping")
+    namespace, ident, data = raw.get("namespace"), raw.get("resource_identifier", ""), raw.get("data")
+    if namespace is not None and not isinstance(namespace, str):
+        raise ValueError("content.namespace is not a string")
+    if not isinstance(ident, str):
+        raise ValueError("content.resource_identifier is not a string")
+    if data is not None and not isinstance(data, dict):
+        raise ValueError("content.data is not a mapping")
+    return RollbackContent(resource_identifier=ident, namespace=namespace, data=data)
+
+
+def guard_content(content: RollbackContent) -> tuple[RollbackContent, list[str]]:
+    """``content`` without the captured objects the guard leaves to the operator, and those
+    objects named (``Secret team/db``) so the record can say what was left."""
+    objects = (content.data or {}).get("objects")
+    if not isinstance(objects, list):
+        return content, []
+    kept, left = [], []
+    for obj in objects:
+        kind = obj.get("kind") if isinstance(obj, dict) else None
+        if kind in GUARD_LEAVES:
+            name = (obj.get("metadata") or {}).get("name") if isinstance(obj.get("metadata"), dict) else None
+            left.append(f"{kind} {content.namespace or '?'}/{name or '?'}")
+        else:
+            kept.append(obj)
+    if not left:
+        return content, []
+    data = {**content.data, "objects": kept}
+    return RollbackContent(content.resource_identifier, content.namespace, data), left
+
+
+def left_note(left: list[str]) -> str:
+    """The one line the guard records for a restore that left objects to the operator."""
+    shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+    return (f"restored without {len(left)} object(s) left to the operator ({'/'.join(GUARD_LEAVES)}s are not "
+            f"restored by the guard; the local version file has them; execute-rollback restores them): {shown}")
