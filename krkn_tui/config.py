@@ -35,6 +35,9 @@ _KRAKEN_KEYS = (
     "cluster_journal_namespace",
     "cluster_journal_lease_duration",
     "cluster_journal_renew_interval",
+    "cluster_journal_retention",
+    "cluster_journal_hold_past_end",
+    "cluster_journal_max_hold",
     "daemon_mode",
 )
 _KRKN_KRAKEN_KEYS = frozenset({
@@ -249,7 +252,11 @@ def _journal(kraken: Section) -> JournalSettings:
         raise kraken.error("cluster_journal_renew_interval",
                            f"must be shorter than cluster_journal_lease_duration ({duration:g}s), got {renew:g}")
     return JournalSettings(enabled=kraken.boolean("cluster_journal", True), namespace=namespace,
-                           lease_duration=duration, renew_every=renew)
+                           lease_duration=duration, renew_every=renew,
+                           retention=kraken.number("cluster_journal_retention", default.retention, minimum=0),
+                           hold_past_end=kraken.number("cluster_journal_hold_past_end", default.hold_past_end,
+                                                       minimum=0),
+                           max_hold=kraken.number("cluster_journal_max_hold", default.max_hold, above=0))
 
 
 @dataclass(frozen=True)

@@ -290,11 +290,26 @@ class RollbackExecutedElsewhere(RollbackStepEvent, event="rollback_executed_else
 
 
 @dataclass(frozen=True)
+class JournalStateDistrusted(RollbackStepEvent, event="journal_state_distrusted"):
+    """The cluster journal says a step was executed, but that state's signature does not
+    verify against the trusted keys: the step is run here all the same (``error`` says why)."""
+
+
+@dataclass(frozen=True)
+class LeaseHeldPastBound(Event, event="lease_held_past_bound"):
+    """A run's Lease is still renewed past its bound (an hour past the run's planned end, or the
+    journal's max hold): whoever renews it blocks the run's rollback. Reported, not obeyed silently."""
+
+    holder: str = ""
+    over_for: float = 0.0  # seconds past the bound
+
+
+@dataclass(frozen=True)
 class RollbackFromJournal(Event, event="rollback_from_journal"):
     """A guard ran (or refused) a step of a dead run from the cluster journal. Its audit line is
     named after the outcome (rollback_executed, ...), as a step run from a file is."""
 
-    status: str  # executed | failed | refused
+    status: str  # executed | partial (objects left to the operator) | failed | refused
     file: str  # <journal namespace>/<entry>
     version_file: str
     by: str

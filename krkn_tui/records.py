@@ -25,6 +25,8 @@ from .events import (
     RollbackExecutedElsewhere,
     RollbackFailed,
     JournalNotUpdated,
+    JournalStateDistrusted,
+    LeaseHeldPastBound,
     RollbackFromJournal,
     RollbackRefused,
     RollbackRegistered,
@@ -43,7 +45,8 @@ log = logging.getLogger(__name__)
 # a check that stopped a run (why its rollback happened), and who was shown captured Secret values.
 AUDITED = (CheckAborted, ClusterChange, RollbackRegistered, RollbackStarted, RollbackExecuted, RollbackFailed,
            RollbackRefused, RollbackArchived, StaleTempRemoved, RollbackExecutedElsewhere, RollbackClusterForced,
-           RollbackFromJournal, RunLeftAlone, JournalNotUpdated, RunStarted, RunFinished, SecretsRevealed)
+           RollbackFromJournal, RunLeftAlone, JournalNotUpdated, RunStarted, RunFinished, SecretsRevealed,
+           JournalStateDistrusted, LeaseHeldPastBound)
 
 
 def reports_dir(versions_dir: Path) -> Path:

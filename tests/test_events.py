@@ -150,6 +150,8 @@ AUDIT_KEYS = {
     ev.RollbackFromJournal: ("rollback_x", {"file", "version_file", "source", "by", "error", "seconds"}),
     ev.RunLeftAlone: ("run_left_alone", {"error"}),
     ev.JournalNotUpdated: ("journal_not_updated", {"file", "error"}),
+    ev.JournalStateDistrusted: ("journal_state_distrusted", {"file", "error"}),
+    ev.LeaseHeldPastBound: ("lease_held_past_bound", {"holder", "over_for"}),
     ev.RunFinished: ("run_finished", {"status", "report", "skipped"}),
     ev.CheckAborted: ("check_aborted", {"name", "seen", "at"}),  # why the rollback that follows ran
     ev.SecretsRevealed: ("secrets_revealed", {"file", "count"}),  # how many, never the values

@@ -1,9 +1,9 @@
-"""The cluster journal and the run Lease: plain-data rules, then the real thing on the local cluster."""
+"""The cluster journal and the run Lease: plain-data rules (format 2 entries, signatures, states,
+the undo operations, the Lease bound, retention), then the real thing on the local cluster."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import threading
 import time
@@ -14,9 +14,14 @@ from kubernetes import client
 
 from krkn_tui.kube.identity import ClusterIdentity, read_identity
 from krkn_tui.rollback import RollbackContent, RunRollback
+from krkn_tui.rollback.entry import build_payload, refusal, shown_state, state_refusal, trusted_state
 from krkn_tui.rollback.journal import (
-    A_SHA256,
-    CHUNK_BYTES,
+    A_CREATED_BY,
+    A_SIGNATURE,
+    A_STATE_BY,
+    A_STATE_SIGNATURE,
+    A_STATE_TIME,
+    DATA_KEY,
     L_STATE,
     STEP_TYPE,
     Entry,
@@ -24,10 +29,13 @@ from krkn_tui.rollback.journal import (
     JournalError,
     entry_name,
     label_value,
-    refusal_reason,
+    state_payload,
 )
-from krkn_tui.rollback.lease import LeaseHeld, RunLease, lease_name
+from krkn_tui.rollback.lease import LeaseHeld, LeaseState, RunLease, held_past_bound, hold_bound, lease_name
 from krkn_tui.rollback.mirror import JournalSettings, RunMirror
+from krkn_tui.rollback.signing import Signer, TrustedKeys, canonical
+from krkn_tui.scenarios.application_outage import delete_network_policy
+from krkn_tui.scenarios.service_disruption import recreate_namespace
 from kubehelpers import gone_is_fine
 from rollback_fixtures import noop_rollback
 
@@ -35,6 +43,10 @@ RUN = "1764480000000000000-0b9f3c52-6f7e-4c1e-9a57-2f7a1c9c0d11"
 FILE = "node_scenarios_1764480000000000001_abcd1234.py"
 HERE = ClusterIdentity("https://127.0.0.1:6443", "krkn-local", "1a2b3c4d-0000-4000-8000-000000000001")
 ELSEWHERE = ClusterIdentity("https://127.0.0.1:6443", "krkn-local", "9f9f9f9f-0000-4000-8000-000000000002")
+OPERATOR = Signer.generate()
+STRANGER = Signer.generate()
+TRUSTED = TrustedKeys([OPERATOR.public_raw])
+SECRET_VALUE = "c2VjcmV0LXZhbHVl"
 
 
 # ---- plain data -------------------------------------------------------------------------------
@@ -52,59 +64,193 @@ def test_a_run_id_too_long_for_a_label_is_hashed():
     assert label_value(long).startswith("h-") and len(label_value(long)) <= 63
 
 
-def _entry(data: bytes, cluster: ClusterIdentity = HERE, sha: str | None = None) -> Entry:
-    return Entry(name="step-1", run_id=RUN, file=FILE, sha256=sha or hashlib.sha256(data).hexdigest(),
-                 scenario_type="node_scenarios", created_ns=1, state="pending", cluster=cluster,
-                 origin_host="laptop", chunks=1, size=len(data))
+def _payload(cluster: ClusterIdentity = HERE, op: str = "node_scenarios.restore_node_taints",
+             signer: Signer = OPERATOR, **content) -> dict:
+    return build_payload(op=op, run_id=RUN, file=FILE, scenario_type="node_scenarios", created_ns=1,
+                         cluster=cluster, content=RollbackContent("node-1", None, content or {"taints": []}),
+                         signer_id=signer.key_id)
 
 
-def _version_bytes(run_id: str = RUN) -> bytes:
-    return (f'# krkn-tui-meta: {{"run_id": "{run_id}", "format": 1}}\n'
-            "def ROLLBACK(content, api_client):\n    pass\n").encode()
+def _secret(payload: dict | None = None, *, signer: Signer | None = OPERATOR, raw: bytes | None = None,
+            name: str | None = None, state: str = "pending", state_signer: Signer | None = OPERATOR) -> dict:
+    raw = canonical(payload if payload is not None else _payload()) if raw is None else raw
+    name = name or entry_name(RUN, FILE)
+    ann = {A_STATE_BY: "laptop", A_STATE_TIME: "2026-01-01T00:00:00Z", A_CREATED_BY: "alice"}
+    if signer is not None:
+        ann[A_SIGNATURE] = signer.sign(raw)
+    if state_signer is not None:
+        import hashlib
+
+        ann[A_STATE_SIGNATURE] = state_signer.sign_obj(state_payload(
+            name, hashlib.sha256(raw).hexdigest(), state, "laptop", "2026-01-01T00:00:00Z", None))
+    return {"type": STEP_TYPE, "metadata": {"name": name, "labels": {L_STATE: state}, "annotations": ann,
+                                            "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "data": {DATA_KEY: base64.b64encode(raw).decode()}}
 
 
-def test_an_intact_entry_of_this_cluster_is_accepted():
-    assert refusal_reason(_entry(_version_bytes()), _version_bytes(), HERE) is None
+def _entry(**kw) -> Entry:
+    return Entry.from_secret(_secret(**kw))
 
 
-def test_bytes_that_do_not_match_their_digest_are_refused():
-    data = _version_bytes()
-    reason = refusal_reason(_entry(data), data + b"# edited\n", HERE)
-    assert reason and "sha256" in reason
+def test_a_signed_entry_of_this_cluster_naming_one_of_our_operations_is_accepted():
+    entry = _entry()
+    assert refusal(entry, TRUSTED, HERE) is None
+    assert (entry.op, entry.run_id, entry.file, entry.created_by) == (
+        "node_scenarios.restore_node_taints", RUN, FILE, "alice")
 
 
-def test_an_entry_written_for_another_cluster_is_refused():
-    data = _version_bytes()
-    reason = refusal_reason(_entry(data, cluster=ELSEWHERE), data, HERE)
-    assert reason and "another cluster" in reason
+@pytest.mark.parametrize("how, why", [
+    (dict(signer=None), "unsigned"),
+    (dict(signer=STRANGER), "unknown key"),
+    (dict(payload=_payload(signer=STRANGER), signer=STRANGER), "unknown key"),
+    (dict(payload=_payload(cluster=ClusterIdentity("https://10.96.0.1:443", "", ""))), "records no kube-system UID"),
+    (dict(payload=_payload(cluster=ELSEWHERE)), "another cluster"),
+    (dict(payload=_payload(op="node_scenarios.exec")), "unknown undo operation"),
+    (dict(payload=_payload(op="hog_scenarios.delete_hog_pod")), "not of its scenario type"),
+    (dict(name="step-1764480000000000001-000000000000"), "not at the name its run and file give"),
+    (dict(raw=b"import os\n"), "not JSON"),
+    (dict(raw=b"[1]"), "not a JSON object"),
+])
+def test_an_entry_that_is_not_verifiably_ours_for_this_cluster_is_refused(how, why):
+    reason = refusal(_entry(**how), TRUSTED, HERE)
+    assert reason and why in reason and "\n" not in reason
 
 
-def test_an_entry_without_our_header_or_of_another_run_is_refused():
-    foreign = b"def rollback_x(content, telemetry):\n    pass\n"
-    assert "not a krkn-tui version file" in refusal_reason(_entry(foreign), foreign, HERE)
-    other = _version_bytes(run_id="1-other")
-    assert "names run" in refusal_reason(_entry(other), other, HERE)
+def test_data_changed_after_signing_is_refused():
+    secret = _secret()
+    forged = canonical({**_payload(), "op": "node_scenarios.restore_node_schedulable"})
+    secret["data"][DATA_KEY] = base64.b64encode(forged).decode()
+    assert "bad signature" in refusal(Entry.from_secret(secret), TRUSTED, HERE)
 
 
-@pytest.mark.parametrize("hidden", [b"# \x1b[8m\nimport os\n# \x1b[0m\n", b"x = 1 #\rimport os\n",
-                                    b"# coding: utf-7\n"])
-def test_an_entry_that_breaks_the_text_rule_is_refused_as_unsafe(hidden):
-    data = hidden + _version_bytes() if hidden.startswith(b"# coding") else _version_bytes() + hidden
-    reason = refusal_reason(_entry(data), data, HERE)
-    assert reason and "is unsafe:" in reason
+def test_a_state_counts_only_with_its_own_signature():
+    assert state_refusal(_entry(state="executed"), TRUSTED) is None
+    relabelled = Entry.from_secret({**_secret(), "metadata": {**_secret()["metadata"], "labels": {L_STATE: "executed"}}})
+    assert "bad signature" in state_refusal(relabelled, TRUSTED)
+    assert trusted_state(relabelled, TRUSTED) == "pending" and shown_state(relabelled, TRUSTED) == "executed (unverified)"
+    assert trusted_state(_entry(state="executed", state_signer=STRANGER), TRUSTED) == "pending"
+    assert trusted_state(_entry(state="executed", state_signer=None), TRUSTED) == "pending"
+    # a good state signature of another entry does not verify on this one
+    other = _secret(name=entry_name(RUN, FILE.replace("0001_", "0002_")), state="executed")
+    moved = _secret(state="executed")
+    moved["metadata"]["annotations"][A_STATE_SIGNATURE] = other["metadata"]["annotations"][A_STATE_SIGNATURE]
+    assert trusted_state(Entry.from_secret(moved), TRUSTED) == "pending"
 
 
-def test_an_entry_reads_back_from_its_secret_object():
-    obj = {"type": STEP_TYPE, "metadata": {"name": "step-1", "resourceVersion": "7",
-                                           "labels": {L_STATE: "failed"},
-                                           "annotations": {A_SHA256: "ab", "krkn-tui.io/chunks": "3"}},
-           "data": {"version.py": base64.b64encode(b"abc").decode()}}
-    entry = Entry.from_secret(obj)
-    assert (entry.state, entry.sha256, entry.chunks, entry.head_data, entry.resource_version) == (
-        "failed", "ab", 3, b"abc", "7")
+def test_the_entry_holds_captured_secrets_redacted_and_leaves_the_content_alone():
+    captured = {"objects": [{"kind": "Secret", "metadata": {"name": "db"}, "data": {"p": SECRET_VALUE}},
+                            {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}}]}
+    content = RollbackContent("team", "team", captured)
+    payload = build_payload(op="service_disruption_scenarios.recreate_namespace", run_id=RUN, file=FILE + ".executed",
+                            scenario_type="service_disruption_scenarios", created_ns=1, cluster=HERE,
+                            content=content, signer_id=OPERATOR.key_id)
+    assert SECRET_VALUE.encode() not in canonical(payload) and payload["file"] == FILE
+    assert payload["content"]["data"]["objects"][1]["data"] == {"k": "v"}
+    assert content.data["objects"][0]["data"]["p"] == SECRET_VALUE  # the local file keeps it
+
+
+def test_the_undo_operations_are_the_plugins_own_functions():
+    from krkn_tui.rollback.undo_ops import UnknownOperation, lookup, registered_op, undo_ops
+
+    ops = undo_ops()
+    assert {"application_outages_scenarios.delete_network_policy", "hog_scenarios.delete_hog_pod",
+            "node_scenarios.restore_node_schedulable", "node_scenarios.restore_node_taints",
+            "service_disruption_scenarios.scale_back", "service_disruption_scenarios.recreate_namespace"} == set(ops)
+    assert lookup("service_disruption_scenarios.recreate_namespace") is recreate_namespace
+    with pytest.raises(UnknownOperation, match="unknown undo operation 'os.system'"):
+        lookup("os.system")
+    assert registered_op("application_outages_scenarios", delete_network_policy).endswith(".delete_network_policy")
+    with pytest.raises(ValueError, match="not an undo operation of scenario type"):
+        registered_op("hog_scenarios", delete_network_policy)
+    with pytest.raises(ValueError, match="not an undo operation"):
+        registered_op("fault_markers", noop_rollback)
+
+
+def test_the_guard_leaves_a_namespaces_secrets_and_rbac_to_the_operator():
+    from krkn_tui.rollback.undo_ops import guard_content, left_note
+
+    objects = [{"kind": k, "metadata": {"name": k.lower()}} for k in ("ServiceAccount", "Role", "RoleBinding",
+                                                                       "Secret", "ConfigMap", "Deployment")]
+    content = RollbackContent("team", "team", {"namespace": {"metadata": {"name": "team"}}, "objects": objects})
+    kept, left = guard_content(content)
+    assert [o["kind"] for o in kept.data["objects"]] == ["ServiceAccount", "ConfigMap", "Deployment"]
+    assert left == ["Role team/role", "RoleBinding team/rolebinding", "Secret team/secret"]
+    assert kept.data["namespace"] == content.data["namespace"] and len(content.data["objects"]) == 6
+    assert "left to the operator" in left_note(left) and "Secret team/secret" in left_note(left)
+    assert guard_content(RollbackContent("n", None, {"taints": []})) == (RollbackContent("n", None, {"taints": []}), [])
+
+
+def _lease(created: float, planned_end: float | None = None, renewed: float | None = None,
+           holder: str = "run@h/1/a") -> LeaseState:
+    return LeaseState("run-x", "x", holder, 15.0, renewed if renewed is not None else created, "1", 0, {},
+                      created=created, planned_end=planned_end)
+
+
+def test_a_lease_renewed_past_its_bound_is_reported_and_a_planned_end_only_shortens_it():
+    settings = JournalSettings(hold_past_end=3600, max_hold=12 * 3600)
+    assert hold_bound(_lease(0), settings) == 12 * 3600
+    assert hold_bound(_lease(0, planned_end=600), settings) == 4200
+    assert hold_bound(_lease(0, planned_end=10 ** 9), settings) == 12 * 3600  # a far planned end is capped
+    live = _lease(0, planned_end=600, renewed=5000)
+    assert held_past_bound(live, settings, now=5001) == pytest.approx(801)
+    assert held_past_bound(_lease(0, planned_end=600, renewed=4000), settings, now=4001) is None
+    assert held_past_bound(_lease(0, planned_end=600, renewed=100), settings, now=5001) is None  # expired: due
+    assert held_past_bound(_lease(0, renewed=5000, holder=""), settings, now=5001) is None  # released
+
+
+def test_a_run_without_a_lease_is_due_only_once_its_newest_entry_is_older_than_the_grace():
+    from krkn_tui.rollback.guard import due_runs
+
+    made = _entry().created_at
+    assert due_runs([_entry()], [], TRUSTED, grace=30, now=made + 10) == []
+    assert due_runs([_entry()], [], TRUSTED, grace=30, now=made + 31) == [(RUN, None)]
+    assert due_runs([_entry(state="executed")], [], TRUSTED, grace=30, now=made + 31) == []
+    relabelled = _entry(state="executed", state_signer=STRANGER)  # not verifiably executed: still due
+    assert due_runs([relabelled], [], TRUSTED, grace=30, now=made + 31) == [(RUN, None)]
+
+
+class _Journal:
+    def __init__(self, entries):
+        self.items, self.deleted = entries, []
+
+    def entries(self, run_id=None):
+        return [e for e in self.items if run_id is None or e.run_id == run_id]
+
+    def delete(self, entry):
+        self.deleted.append(entry.name)
+
+
+def test_a_run_whose_entries_are_all_verifiably_archived_is_deleted_after_the_retention():
+    from krkn_tui.rollback.retention import prune
+
+    archived = _entry(state="archived")
+    when = archived.created_at  # its state time in _secret
+    journal = _Journal([archived])
+    assert prune(journal, 3600, TRUSTED, now=when + 60) == [] and journal.deleted == []
+    assert prune(journal, 3600, TRUSTED, now=when + 3601) == [archived.name]
+    assert prune(_Journal([archived]), 0, TRUSTED, now=when) == [archived.name]
+    relabelled = _Journal([_entry(state="archived", state_signer=STRANGER)])
+    assert prune(relabelled, 0, TRUSTED, now=when + 10 ** 6) == []  # a relabel deletes nothing
+    half = _Journal([archived, _entry(name="step-2", state="pending")])
+    assert prune(half, 0, TRUSTED, now=when + 10) == []
+
+
+def test_a_journaled_run_refuses_a_callable_that_is_no_undo_operation_before_writing_anything(tmp_path):
+    reg = RunRollback(tmp_path / "versions")
+    reg.mirror = object()  # never reached
+    with pytest.raises(ValueError, match="not an undo operation"):
+        reg.set_rollback_callable(noop_rollback, RollbackContent("x", "default"), scenario_type="fault_markers",
+                                  verb="noop", kind="Thing")
+    assert reg.registered == () and not (tmp_path / "versions").exists()
 
 
 # ---- on the local cluster ---------------------------------------------------------------------
+
+
+def journal_trust():
+    from krkn_tui.rollback.signing import local_trust
+
+    return local_trust()
 
 
 @pytest.fixture
@@ -120,39 +266,39 @@ def identity(api_client):
 
 
 @pytest.mark.cluster
-def test_the_namespace_is_created_with_the_first_step_and_a_step_reads_back_whole(api_client, journal_ns,
-                                                                                  identity):
+def test_the_namespace_is_created_with_the_first_step_and_states_are_signed_changes(api_client, journal_ns,
+                                                                                   identity):
     core = client.CoreV1Api(api_client)
     with pytest.raises(client.ApiException):
         core.read_namespace(journal_ns)
-    journal = Journal(api_client, journal_ns, identity, host="laptop-1")
-    small = _version_bytes()
-    big = _version_bytes() + (b"#" * 199 + b"\n") * (2 * CHUNK_BYTES // 200 + 5)  # three chunks, lines a screen shows
-    for i, data in enumerate((small, big)):
-        journal.record(run_id=RUN, file=FILE.replace("0001_", f"000{i + 2}_"), data=data,
-                       sha256=hashlib.sha256(data).hexdigest(), scenario_type="node_scenarios",
-                       created_ns=10 + i)
+    journal = Journal(api_client, journal_ns, identity, host="laptop-1", signer=OPERATOR)
+    files = [FILE.replace("0001_", f"000{i + 2}_") for i in range(2)]
+    for i, file in enumerate(files):
+        payload = build_payload(op="node_scenarios.restore_node_taints", run_id=RUN, file=file,
+                                scenario_type="node_scenarios", created_ns=10 + i, cluster=identity,
+                                content=RollbackContent("node-1", None, {"taints": [{"key": f"k{i}"}]}),
+                                signer_id=OPERATOR.key_id)
+        assert journal.record(payload, RUN, file) == entry_name(RUN, file)
     assert core.read_namespace(journal_ns).status.phase == "Active"
     entries = journal.entries(RUN)
-    assert [e.chunks for e in entries] == [1, 3]
-    for entry, data in zip(entries, (small, big)):
-        assert journal.read(entry) == data
-        assert refusal_reason(entry, journal.read(entry), identity) is None
+    assert [e.file for e in entries] == files
+    for entry in entries:
+        assert refusal(entry, TRUSTED, identity) is None and state_refusal(entry, TRUSTED) is None
         assert (entry.state, entry.origin_host, entry.cluster.kube_system_uid) == (
             "pending", "laptop-1", identity.kube_system_uid)
-    secrets = core.list_namespaced_secret(journal_ns).items
-    assert sorted(s.type for s in secrets if s.type.startswith("krkn-tui.io/")) == [
-        "krkn-tui.io/rollback-step", "krkn-tui.io/rollback-step", "krkn-tui.io/rollback-step-chunk",
-        "krkn-tui.io/rollback-step-chunk"]
+        assert entry.created_by  # the API server's name for us, which the admission policy checks
+    before = [e.raw for e in entries]
 
-    journal.set_state(RUN, entries[1].file + ".executed", "executed", by="guard-x")
-    journal.set_state(RUN, entries[0].file, "failed", error="boom\nline two")
+    journal.set_state(RUN, files[1] + ".executed", "executed", by="guard-x")
+    journal.set_state(RUN, files[0], "failed", error="boom\nline two")
     got = {e.file: e for e in journal.entries(RUN)}
-    assert (got[entries[1].file].state, got[entries[1].file].state_by) == ("executed", "guard-x")
-    assert (got[entries[0].file].state, got[entries[0].file].error) == ("failed", "boom line two")
-    assert [e.file for e in journal.entries(states=("failed",))] == [entries[0].file]
-    journal.set_state(RUN, entries[0].file, "executed")
-    assert journal.entry_for(RUN, entries[0].file).error is None  # a later state clears the error
+    assert (got[files[1]].state, got[files[1]].state_by) == ("executed", "guard-x")
+    assert (got[files[0]].state, got[files[0]].error) == ("failed", "boom line two")
+    assert all(state_refusal(e, TRUSTED) is None for e in got.values())
+    assert [e.raw for e in journal.entries(RUN)] == before  # a state change never touches the data
+    assert [e.file for e in journal.entries(states=("failed",))] == [files[0]]
+    journal.set_state(RUN, files[0], "executed")
+    assert journal.entry_for(RUN, files[0]).error is None  # a later state clears the error
 
 
 @pytest.mark.cluster
@@ -214,12 +360,14 @@ def test_a_registration_is_mirrored_and_the_lease_is_held_until_the_run_closes(a
     reg = RunRollback(tmp_path / "versions")
     settings = JournalSettings(namespace=journal_ns, lease_duration=5, renew_every=1)
     reg.mirror = RunMirror(lambda: api_client, settings, reg.run_id, lambda c: read_identity(c, "krkn-local"))
-    path = reg.set_rollback_callable(noop_rollback, RollbackContent("x", "default"), scenario_type="fault_markers",
-                                     verb="noop", kind="Thing")
+    path = reg.set_rollback_callable(delete_network_policy, RollbackContent("x", "default"),
+                                     scenario_type="application_outages_scenarios", verb="delete", kind="NetworkPolicy")
     journal = Journal(api_client, journal_ns)
     [entry] = journal.entries(reg.run_id)
-    assert journal.read(entry) == path.read_bytes()
-    assert entry.cluster == identity
+    assert b"def delete_network_policy" in path.read_bytes()  # the file: code, as krkn's files are
+    assert entry.op == "application_outages_scenarios.delete_network_policy" and entry.file == path.name
+    assert entry.content == {"namespace": "default", "resource_identifier": "x", "data": None}  # the entry: data
+    assert entry.cluster == identity and refusal(entry, journal_trust(), identity) is None
     leases = client.CoordinationV1Api(api_client)
     assert leases.read_namespaced_lease(lease_name(reg.run_id), journal_ns).spec.holder_identity == reg.mirror.holder
     reg.mirror.close()
@@ -238,8 +386,8 @@ def test_a_journal_that_cannot_be_written_fails_the_registration_in_one_line(api
         reg.mirror = RunMirror(lambda: api_client, JournalSettings(namespace=journal_ns), reg.run_id,
                                lambda c: read_identity(c, "krkn-local"))
         with pytest.raises(JournalError) as caught:
-            reg.set_rollback_callable(noop_rollback, RollbackContent("x", "default"), scenario_type="fault_markers",
-                                      verb="noop", kind="Thing")
+            reg.set_rollback_callable(delete_network_policy, RollbackContent("x", "default"),
+                                      scenario_type="application_outages_scenarios", verb="delete", kind="NetworkPolicy")
         assert "\n" not in str(caught.value) and journal_ns in str(caught.value)
         assert len(reg.registered) == 1 and reg.registered[0].exists()
     finally:
@@ -302,13 +450,3 @@ def test_a_scenario_whose_step_the_journal_cannot_take_fails_in_one_line_and_cha
         assert client.NetworkingV1Api(api_client).list_namespaced_network_policy(namespace).items == []
     finally:
         core.patch_namespaced_config_map("hold", journal_ns, {"metadata": {"finalizers": None}})
-
-
-def test_an_entry_whose_own_header_names_another_cluster_is_refused():
-    """The annotations say this cluster, but the file's record (covered by its digest) does not."""
-    import json as _json
-
-    meta = {"run_id": RUN, "format": 1, "cluster": ELSEWHERE.to_dict()}
-    data = (f"# krkn-tui-meta: {_json.dumps(meta)}\ndef ROLLBACK(content, api_client):\n    pass\n").encode()
-    reason = refusal_reason(_entry(data), data, HERE)
-    assert reason and "recorded for cluster" in reason

@@ -355,6 +355,19 @@ def test_the_journal_gate_says_whether_it_is_undone(tmp_path, run, verdict, undo
     assert Path(str(path) + ".executed").exists() == undone  # "done" is marked executed here too
 
 
+def test_an_executed_the_executor_cannot_verify_runs_the_step_and_says_so(tmp_path, run):
+    marker = tmp_path / "m"
+    path = register(run, append_marker, marker=str(marker))
+    said = []
+    journal = _JournalSays(("distrusted", "the cluster journal says executed, but state 'executed' of step-1: "
+                                          "signed by unknown key 'abcd'"))
+    [result] = executor(on_event=said.append, journal=journal).execute([path])
+    assert (result.status, result.undone) == ("executed", True) and marker.exists()
+    assert journal.states == ["executed"]
+    [distrusted] = [e for e in said if e.EVENT == "journal_state_distrusted"]
+    assert "signed by unknown key" in distrusted.error
+
+
 # --- refusals -----------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from krkn_tui.rollback.mirror import JournalSettings, RunMirror
 from krkn_tui.tui.screens.confirm import ConfirmScreen
 from krkn_tui.tui.widgets.header import render_header
 from kubehelpers import gone_is_fine
+from krkn_tui.scenarios.application_outage import delete_network_policy
 from rollback_fixtures import delete_config_map
 from test_tui_versions import Notes
 from tui_support import SIZE, cell, console, fixed_kubeconfig, keys, until
@@ -53,8 +54,8 @@ def _journaled_run(versions, api_client, namespace: str, name: str) -> RunRollba
     run = RunRollback(versions)
     run.mirror = RunMirror(lambda: api_client, JournalSettings(namespace=namespace), run.run_id,
                            lambda c: read_identity(c, "krkn-local"))
-    run.set_rollback_callable(delete_config_map, RollbackContent(name, "demo"), scenario_type="pod_disruption_scenarios",
-                              verb="delete", kind="ConfigMap")
+    run.set_rollback_callable(delete_network_policy, RollbackContent(name, "demo"),
+                              scenario_type="application_outages_scenarios", verb="delete", kind="NetworkPolicy")
     return run
 
 
@@ -78,7 +79,8 @@ async def test_mirrored_steps_and_steps_only_the_journal_has(tmp_path, kubeconfi
             await until(pilot, lambda: table.row_count == 3 and view.journal_entries is not None,
                         what="two local rows and one from the journal")
             rows = {cell(table, k, "action"): k for k in keys(table)}
-            mine, theirs, plain = (rows["delete ConfigMap demo/mine"], rows["delete ConfigMap demo/theirs"],
+            # a step only the journal has is described by its undo operation and target
+            mine, theirs, plain = (rows["delete NetworkPolicy demo/mine"], rows["delete_network_policy demo/theirs"],
                                    rows["delete ConfigMap demo/plain"])
             assert cell(table, mine, "journal") == "✓ pending" and cell(table, mine, "origin") == "krkn-tui"
             assert cell(table, plain, "journal") == "–"

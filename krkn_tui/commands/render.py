@@ -168,6 +168,17 @@ def _(e: ev.RunLeftAlone) -> str:
 
 
 @render.register
+def _(e: ev.JournalStateDistrusted) -> str:
+    return f"{e.file_name}: {e.error}; running it"
+
+
+@render.register
+def _(e: ev.LeaseHeldPastBound) -> str:
+    return (f"run {e.run_id}: its lease is still renewed by {e.holder}, {e.over_for:.0f}s past its bound; "
+            "its rollback is blocked until that holder stops (delete the lease to let the guard roll it back)")
+
+
+@render.register
 def _(e: ev.JournalNotUpdated) -> str:
     return "cluster journal not updated" + (f" for {e.file}" if e.file else "") + f": {e.error}"
 

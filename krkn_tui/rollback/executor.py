@@ -57,6 +57,7 @@ from typing import Any, Callable
 from ..errors import UserError
 from ..events import (
     Event,
+    JournalStateDistrusted,
     RollbackClusterForced,
     RollbackExecuted,
     RollbackExecutedElsewhere,
@@ -316,7 +317,7 @@ class Executor:
         if error is None:
             redacted, count = redacted_text or (text, 0)
             note = _notes(self._mark_executed(path), self._redact_executed(path, redacted, count),
-                          self._journal_note(path, "executed", data=redacted.encode("utf-8") if count else None))
+                          self._journal_note(path, "executed"))
             seconds = time.monotonic() - started
             self._emit(RollbackExecuted(str(path), note, attempts=attempts, seconds=seconds))
             return "executed", note
@@ -372,12 +373,16 @@ class Executor:
 
     def _check_journal(self, path: Path, redacted_text: tuple[str, int] | None) -> None:
         """A journaled run's step runs only under the run's Lease, and not again when a guard
-        already ran it from the journal (then it is marked executed here too, and its Secret
-        values go as for a step run here)."""
+        verifiably ran it from the journal (then it is marked executed here too, and its Secret
+        values go as for a step run here). An ``executed`` whose signature does not verify
+        changes nothing here: the step runs, and an event says why."""
         verdict = self._with_retry(path, lambda: self.journal.before_run(path), "check the cluster journal for")
         if verdict is None:
             return
         status, reason = verdict
+        if status == "distrusted":
+            self._emit(JournalStateDistrusted(str(path), reason))
+            return
         if status == "done":
             redacted, count = redacted_text or ("", 0)
             note = _notes(self._mark_executed(path), self._redact_executed(path, redacted, count))
@@ -385,9 +390,8 @@ class Executor:
             raise _Outcome("skipped", reason + (f" ({note})" if note else ""), undone=True)
         raise _Outcome(status, reason)  # left to the run's Lease holder, or refused: not undone
 
-    def _journal_note(self, path: Path, state: str, error: str | None = None,
-                      data: bytes | None = None) -> str | None:
-        return None if self.journal is None else self.journal.after(path, state, error, data)
+    def _journal_note(self, path: Path, state: str, error: str | None = None) -> str | None:
+        return None if self.journal is None else self.journal.after(path, state, error)
 
     def _lock_same_file(self, fd: int, path: Path) -> None:
         try:
@@ -404,23 +408,16 @@ class Executor:
 
     # -- running ------------------------------------------------------------------------------
 
-    def run_verified(self, label: str, data: bytes) -> tuple[str | None, int]:
-        """Run bytes already verified by the caller (a journal entry's): ``(error, attempts)``,
-        with the same text rule, loading and retry rules as a file of ours."""
-        try:
-            text = checked_source(data)
-            redaction(text)  # data that could not be redacted once it ran is not run either
-        except UnsafeSource as exc:
-            return f"{Path(label).name} is unsafe: {exc}", 0
-        except Unredactable as exc:
-            return f"{Path(label).name}: {exc}; krkn-tui writes no such data", 0
-        return self._run_ours(Path(label), text)
-
     def _run_ours(self, path: Path, text: str) -> tuple[str | None, int]:
         try:
             rollback, content = load_version(text, str(path))
         except Exception as exc:
             return f"cannot load {path.name}: {_one_line(exc)}", 0
+        return self.run_callable(path, rollback, content)
+
+    def run_callable(self, path: Path, rollback: Callable, content: Any) -> tuple[str | None, int]:
+        """``rollback(content, api_client)`` with the retry rules of a step: ``(error, attempts)``.
+        The guard runs a journal entry's undo operation (krkn-tui's own function) through it."""
         deadline = self._clock() + self.retry_deadline
         attempts = 0
         for delay in backoff_delays():

@@ -1,14 +1,22 @@
 """The guard: roll back, from the cluster journal, the runs whose owner stopped renewing its Lease.
 
-A run is due when it has pending (or failed) steps in the journal and its Lease has a holder
-whose renew time is older than the Lease duration plus the grace period (or the Lease is gone).
-A run whose Lease was released ended normally: its steps wait for the operator.
+A run is due when it has steps still to run (pending or failed, by their signed state: a state
+whose signature does not verify counts as pending) and its Lease has a holder whose renew time
+is older than the Lease duration plus the grace period; a run with no Lease at all is due once
+its newest entry is older than the grace period. A run whose Lease was released ended normally:
+its steps wait for the operator. A Lease still renewed past its bound (``lease.hold_bound``) is
+reported at every pass (an Event on the Lease), never obeyed silently.
 
 The guard takes the Lease (a replace on the resourceVersion it read: of several guards one wins),
-keeps it renewed, re-reads the run's pending steps under it and executes them newest first with
-the executor's rules for a file of ours (digest, header, same loading and retries) plus the
-cluster check (the kube-system UID recorded with the step must be this cluster's). Each outcome
-goes to the journal entry, to the guard's audit log and, as a Kubernetes Event, to the Lease.
+keeps it renewed, re-reads the run's steps under it and runs them newest first. Each entry must
+pass ``entry.refusal`` under the keys the guard was given (signed by a trusted key, at its own
+name, recorded for this cluster's kube-system UID, naming one of krkn-tui's undo operations);
+the guard then calls krkn-tui's own function for that operation with the entry's data. No code
+is read from the cluster. A captured namespace is restored without its Secrets, Roles and
+RoleBindings (``undo_ops.GUARD_LEAVES``): the step is recorded ``partial``, naming them, for the
+operator's execute-rollback. Each outcome goes to the journal entry (signed with the guard's own
+key), to the guard's audit log and, as a Kubernetes Event, to the Lease. Each pass also deletes
+the runs whose entries are all archived past the retention (``retention.prune``).
 """
 
 from __future__ import annotations
@@ -20,65 +28,105 @@ import time
 from dataclasses import replace
 from typing import Callable
 
-from ..events import Event, GuardIdle, GuardTakeover, JournalUnavailable, RollbackFromJournal, RunLeftAlone
+from ..events import (
+    Event,
+    GuardIdle,
+    GuardTakeover,
+    JournalUnavailable,
+    LeaseHeldPastBound,
+    RollbackFromJournal,
+    RunLeftAlone,
+)
+from .entry import refusal, trusted_state
 from .executor import Executor
-from .journal import Entry, Journal, JournalError, _one_line, origin_host, refusal_reason
-from .lease import LeaseHeld, Leases, LeaseState, RunLease, lease_name, new_holder
+from .journal import Entry, Journal, JournalError, _one_line, origin_host
+from .lease import LeaseHeld, Leases, LeaseState, RunLease, held_past_bound, lease_name, new_holder
 from .mirror import JournalSettings
-from .redact import redact_secrets
+from .retention import prune
+from .undo_ops import content_of, guard_content, left_note, lookup
 
 log = logging.getLogger(__name__)
 
 DEFAULT_GRACE = 30.0
 DEFAULT_INTERVAL = 5.0
 RETRIED_STATES = ("pending", "failed")
+REPORT_EVERY = 600.0  # a Lease held past its bound is reported again after this many seconds
 
 
-def due_runs(journal: Journal, leases: Leases, grace: float, now: float | None = None
+def due_runs(entries: list[Entry], leases: list[LeaseState], trusted, grace: float, now: float | None = None
              ) -> list[tuple[str, LeaseState | None]]:
-    """Runs with steps left whose Lease expired more than ``grace`` seconds ago (or is gone)."""
+    """Runs with steps left (by their trusted state) whose Lease expired more than ``grace``
+    seconds ago, or that have no Lease and whose newest entry is older than ``grace``."""
     now = time.time() if now is None else now
-    runs = sorted({e.run_id for e in journal.entries(states=RETRIED_STATES) if e.run_id})
-    if not runs:
-        return []
-    by_name = {lease.name: lease for lease in leases.list()}
+    newest: dict[str, float] = {}
+    for e in entries:
+        if e.run_id and trusted_state(e, trusted) in RETRIED_STATES:
+            newest[e.run_id] = max(newest.get(e.run_id, 0.0), e.created_at if e.created_at is not None else now)
+    by_name = {lease.name: lease for lease in leases}
     due = []
-    for run_id in runs:
+    for run_id in sorted(newest):
         lease = by_name.get(lease_name(run_id))
-        if lease is None or (lease.holder and lease.expired_for(now) >= grace):
+        if lease is None:
+            if now - newest[run_id] >= grace:
+                due.append((run_id, None))
+        elif lease.holder and lease.expired_for(now) >= grace:
             due.append((run_id, lease))
     return due
 
 
+def over_held(entries: list[Entry], leases: list[LeaseState], settings, trusted,
+              now: float | None = None) -> list[tuple[LeaseState, float]]:
+    """The Leases of runs with steps left that a live holder keeps past their bound."""
+    waiting = {lease_name(e.run_id) for e in entries if e.run_id and trusted_state(e, trusted) in RETRIED_STATES}
+    out = []
+    for lease in leases:
+        over = held_past_bound(lease, settings, now) if lease.name in waiting else None
+        if over is not None:
+            out.append((lease, over))
+    return out
+
+
 class Guard:
     """Reports what it does as events (``events.py``) to ``on_event``: a takeover, each step's
-    outcome (RollbackFromJournal), a run left to whoever holds its Lease, an idle pass, the
-    journal out of reach, and the executor's retries."""
+    outcome (RollbackFromJournal), a run left to whoever holds its Lease, a Lease held past its
+    bound, an idle pass, the journal out of reach, and the executor's retries.
 
-    def __init__(self, api_client, settings: JournalSettings, identity, *, grace: float = DEFAULT_GRACE,
-                 audit=None, on_event: Callable[[Event], None] | None = None,
+    ``trusted`` (signing.TrustedKeys): the keys whose entries and states it accepts; ``signer``:
+    its own key, which signs the states it records (trusted for states too)."""
+
+    def __init__(self, api_client, settings: JournalSettings, identity, *, trusted, signer=None,
+                 grace: float = DEFAULT_GRACE, audit=None, on_event: Callable[[Event], None] | None = None,
                  retry_deadline: float = 60.0, holder: str | None = None):
         self.api_client = api_client
         self.settings = settings
         self.identity = identity
+        self.trusted = trusted
         self.grace = grace
         self.audit = audit
         self.on_event = on_event or (lambda _e: None)
         self.holder = holder or new_holder("guard")
-        self.journal = Journal(api_client, settings.namespace, identity)
+        self.journal = Journal(api_client, settings.namespace, identity, signer=signer)
         self.leases = Leases(api_client, settings.namespace)
         self.executor = Executor(lambda: api_client, retry_deadline=retry_deadline, on_event=self.on_event)
         self._idle = False  # "nothing due" is said when the guard becomes idle, not every pass
+        self._reported: dict[tuple[str, str], float] = {}  # (lease, holder) -> when last reported
 
     def once(self) -> list[RollbackFromJournal]:
         """Handle every run that is due now; the outcome of each step it ran or refused, in order."""
-        due = due_runs(self.journal, self.leases, self.grace)
+        entries, leases = self.journal.entries(), self.leases.list()
+        for lease, over in over_held(entries, leases, self.settings, self.trusted):
+            self._report_over_held(lease, over)
+        due = due_runs(entries, leases, self.trusted, self.grace)
         if not due and not self._idle:
             self.on_event(GuardIdle())
         self._idle = not due
         done: list[RollbackFromJournal] = []
         for run_id, lease in due:
             done.extend(self.roll_back(run_id, lease, lease_existed=lease is not None))
+        try:
+            prune(self.journal, self.settings.retention, self.trusted)
+        except JournalError as exc:  # no delete right, API server away: the next pass tries again
+            log.warning("%s", exc)
         return done
 
     def run_forever(self, stop: threading.Event, interval: float = DEFAULT_INTERVAL) -> None:
@@ -105,7 +153,8 @@ class Guard:
         done: list[RollbackFromJournal] = []
         try:
             # Read under the Lease: what an earlier holder executed is no longer pending.
-            entries = sorted(self.journal.entries(run_id, states=RETRIED_STATES),
+            entries = sorted((e for e in self.journal.entries(run_id)
+                              if trusted_state(e, self.trusted) in RETRIED_STATES),
                              key=lambda e: (e.created_ns, e.name), reverse=True)
             self.on_event(GuardTakeover(len(entries), previous.holder if previous else None,
                                         previous.expired_for() if previous else None, run_id=run_id))
@@ -122,26 +171,25 @@ class Guard:
                 log.warning("%s", exc)
         return done
 
+    def _run(self, entry: Entry) -> tuple[str, str | None]:
+        """Run a verified entry's operation: ``(status, error)``."""
+        content, left = guard_content(content_of(entry.content))
+        error, _attempts = self.executor.run_callable(entry.file, lookup(entry.op), content)
+        if error is not None:
+            return "failed", error
+        return ("partial", left_note(left)) if left else ("executed", None)
+
     def _step(self, entry: Entry, lease: RunLease) -> RollbackFromJournal:
         started = time.monotonic()
-        try:
-            data = self.journal.read(entry)
-            reason = refusal_reason(entry, data, self.identity)
-        except JournalError as exc:
-            data, reason = b"", str(exc)
-        if reason:
-            status, error = "refused", reason
-        else:
-            error, _attempts = self.executor.run_verified(entry.file, data)
-            status = "executed" if error is None else "failed"
-        outcome = RollbackFromJournal(status, f"{self.settings.namespace}/{entry.name}", entry.file, self.holder,
-                                      error, round(time.monotonic() - started, 3), run_id=entry.run_id)
+        reason = refusal(entry, self.trusted, self.identity)
+        status, error = ("refused", reason) if reason else self._run(entry)
+        outcome = RollbackFromJournal(status, f"{self.settings.namespace}/{entry.name}", entry.file or "?",
+                                      self.holder, error, round(time.monotonic() - started, 3),
+                                      run_id=entry.run_id)
         notes = []
-        # As on disk: an executed step keeps no Secret values (a recreated namespace's).
-        redacted, count = redact_secrets(data.decode("utf-8", "replace")) if status == "executed" else ("", 0)
         try:
-            self.journal.set_state(entry.run_id, entry.file, status, by=self.holder, error=error,
-                                   data=redacted.encode("utf-8") if count else None)
+            if entry.run_id and entry.file:
+                self.journal.set_state(entry.run_id, entry.file, status, by=self.holder, error=error)
         except JournalError as exc:
             notes.append(str(exc))
         self._record(outcome, entry, lease, notes)
@@ -149,6 +197,25 @@ class Guard:
             outcome = replace(outcome, error="; ".join(filter(None, [error, *notes])))
         self.on_event(outcome)
         return outcome
+
+    def _report_over_held(self, lease: LeaseState, over: float) -> None:
+        key, now = (lease.name, lease.holder), time.monotonic()
+        if now - self._reported.get(key, -REPORT_EVERY) < REPORT_EVERY:
+            return
+        self._reported[key] = now
+        said = LeaseHeldPastBound(lease.holder, round(over), run_id=lease.run_id)
+        self.on_event(said)
+        if self.audit is not None:
+            try:
+                self.audit.record(said)
+            except OSError as exc:
+                log.warning("cannot write the audit log: %s", exc.strerror or exc)
+        message = (f"lease {lease.name} still renewed by {lease.holder} {over:.0f}s past its bound; "
+                   "the run's rollback is blocked")
+        try:
+            self._post_event(lease.name, lease.body, "LeaseHeldPastBound", message, "Warning")
+        except Exception as exc:
+            log.warning("cannot record the Event on the lease: %s", _one_line(exc))
 
     def _record(self, outcome: RollbackFromJournal, entry: Entry, lease: RunLease, notes: list[str]) -> None:
         if self.audit is not None:
@@ -162,19 +229,24 @@ class Guard:
             notes.append(f"cannot record the Event on the lease: {_one_line(exc)}")
 
     def _event(self, outcome: RollbackFromJournal, entry: Entry, lease: RunLease) -> None:
+        status = outcome.status
+        reason = {"executed": "RollbackExecuted", "partial": "RollbackPartial",
+                  "failed": "RollbackFailed"}.get(status, "RollbackRefused")
+        message = f"{entry.file or '?'} ({entry.name}) {status}" + (f": {outcome.error}" if outcome.error else "")
+        self._post_event(lease.name, lease.state.body if lease.state else {}, reason, message,
+                         "Normal" if status == "executed" else "Warning")
+
+    def _post_event(self, name: str, lease_body: dict, reason: str, message: str, kind: str) -> None:
         from kubernetes import client
 
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        status = outcome.status
-        reason = {"executed": "RollbackExecuted", "failed": "RollbackFailed"}.get(status, "RollbackRefused")
-        message = f"{entry.file} ({entry.name}) {status}" + (f": {outcome.error}" if outcome.error else "")
-        uid = ((lease.state.body if lease.state else {}).get("metadata") or {}).get("uid")
+        uid = (lease_body.get("metadata") or {}).get("uid")
         body = {
             "apiVersion": "v1", "kind": "Event",
-            "metadata": {"generateName": f"{lease.name}.", "namespace": self.settings.namespace},
-            "involvedObject": {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "name": lease.name,
+            "metadata": {"generateName": f"{name}.", "namespace": self.settings.namespace},
+            "involvedObject": {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "name": name,
                                "namespace": self.settings.namespace, **({"uid": uid} if uid else {})},
-            "reason": reason, "message": message[:1000], "type": "Normal" if status == "executed" else "Warning",
+            "reason": reason, "message": message[:1000], "type": kind,
             "source": {"component": "krkn-tui-guard", "host": origin_host()},
             "reportingComponent": "krkn-tui-guard", "reportingInstance": self.holder[:128],
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,

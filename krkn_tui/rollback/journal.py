@@ -1,19 +1,22 @@
-"""The cluster journal: every rollback step mirrored into the cluster it targets.
+"""The cluster journal: every rollback step recorded, as data, in the cluster it targets.
 
-The version file on disk stays the source of truth for the run; the journal is a copy that
-outlives the operator's machine, so a guard (or a colleague) can see and undo what a dead run
-left in force. One Secret per step (a Secret because steps may hold captured Secret data), of
-type ``krkn-tui.io/rollback-step``, in a namespace of its own (``krkn-rollback`` by default):
+The version file on disk stays the source of truth for the run; the journal is its data twin
+that outlives the operator's machine, so a guard (or a colleague) can see and undo what a dead
+run left in force. One Secret per step, of type ``krkn-tui.io/rollback-step``, in a namespace of
+its own (``krkn-rollback`` by default):
 
-- ``data["version.py"]``: the version file's bytes (the first chunk when it is too large for one
-  object; the others are Secrets ``<name>-c<i>`` of type ``krkn-tui.io/rollback-step-chunk``,
-  written before the head, so a head that exists has all its chunks);
-- annotations: digest, run id, file name, scenario type, creation time, cluster identity
-  (API server, context, kube-system UID), origin host, and the last state change;
-- labels: run and state, so ``kubectl get secrets -l krkn-tui.io/state=pending`` works.
+- ``data["step.json"]``: canonical JSON (``signing.canonical``) of ``{"format": 2, "op", "run_id",
+  "file", "scenario_type", "created_ns", "cluster", "content", "signer"}`` (``rollback/entry.py``):
+  the name of one of krkn-tui's own undo operations and its data, Secret values redacted. It
+  never changes after creation; no code is ever read back from the cluster.
+- annotations: ``signature`` (the writer's operator key over ``step.json``), ``created-by`` (the
+  writer's Kubernetes username, which the admission policy checks), the origin host (shown
+  only), and the last state change, itself signed (``state-signature``);
+- labels: run and state, so ``kubectl get secrets -l krkn-tui.io/state=pending`` works. A label
+  is a hint: every reader decides from the signatures (``rollback/entry.py``).
 
 The Secret's name is derived from the run id and file name, so every writer (runner, local
-executor, guard) finds the same entry without a lookup.
+executor, guard) finds the same entry without a lookup, and a verified entry is at its name.
 """
 
 from __future__ import annotations
@@ -25,38 +28,32 @@ import re
 import socket
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
-from ..kube.identity import ClusterIdentity, mismatch, record_of, same_cluster
+from ..kube.identity import ClusterIdentity
 from .journal_settings import DEFAULT_NAMESPACE
 from .retry import is_transient
 
 STEP_TYPE = "krkn-tui.io/rollback-step"
-CHUNK_TYPE = "krkn-tui.io/rollback-step-chunk"
-DATA_KEY = "version.py"
-# A Secret may hold 1 MiB in total; base64 makes 512 KiB about 683 KiB, which leaves room for
-# the annotations.
-CHUNK_BYTES = 512 * 1024
-STATES = ("pending", "executed", "failed", "refused", "archived")
+DATA_KEY = "step.json"
+FORMAT = 2
+# A Secret holds at most 1 MiB of data; what is left is for the annotations.
+MAX_STEP_BYTES = 768 * 1024
+# pending: written, not run; executed; partial: run by the guard, which left objects to the
+# operator (a local execute-rollback runs it whole); failed; refused; archived.
+STATES = ("pending", "executed", "partial", "failed", "refused", "archived")
 
 PREFIX = "krkn-tui.io/"
 L_RUN = PREFIX + "run"
 L_STATE = PREFIX + "state"
-L_PART = PREFIX + "part"  # head | chunk
-L_OF = PREFIX + "chunk-of"
 A_RUN_ID = PREFIX + "run-id"
-A_FILE = PREFIX + "file"
-A_SHA256 = PREFIX + "sha256"
-A_SCENARIO = PREFIX + "scenario-type"
-A_CREATED_NS = PREFIX + "created-ns"
-A_SERVER = PREFIX + "cluster-server"
-A_CONTEXT = PREFIX + "cluster-context"
-A_UID = PREFIX + "cluster-uid"
 A_HOST = PREFIX + "origin-host"
-A_CHUNKS = PREFIX + "chunks"
-A_SIZE = PREFIX + "size"
+A_SIGNATURE = PREFIX + "signature"
+A_CREATED_BY = PREFIX + "created-by"
 A_STATE_BY = PREFIX + "state-by"
 A_STATE_TIME = PREFIX + "state-time"
 A_ERROR = PREFIX + "error"
+A_STATE_SIGNATURE = PREFIX + "state-signature"
 
 _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
@@ -119,77 +116,135 @@ def entry_name(run_id: str, file: str) -> str:
     return f"step-{created}-{digest}"
 
 
+
 def origin_host() -> str:
     return socket.gethostname() or "unknown"
 
 
+def now_text() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def parse_time(text: object) -> float | None:
+    """A Kubernetes timestamp (``2026-01-02T03:04:05Z``, optionally with microseconds); None if unfit."""
+    if not isinstance(text, str):
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One step as the journal holds it (the bytes are read separately: they may be large)."""
+    """One step as the journal holds it. Everything here was read from the cluster: the fields
+    of ``payload`` count only once ``entry.refusal`` has verified its signature."""
 
     name: str
-    run_id: str
-    file: str
-    sha256: str
-    scenario_type: str
-    created_ns: int
-    state: str
-    cluster: ClusterIdentity
-    origin_host: str
-    chunks: int
-    size: int
+    raw: bytes = field(repr=False)  # step.json's bytes, exactly as signed
+    payload: dict | None  # step.json parsed; None when it is not a JSON object (``parse_error``)
+    signature: str = ""
+    created_by: str = ""
+    origin_host: str = ""
+    state: str = ""
     state_by: str | None = None
     state_time: str | None = None
     error: str | None = None
+    state_signature: str = ""
     resource_version: str = ""
-    head_data: bytes = field(default=b"", repr=False)
+    created_at: float | None = None  # the API server's creationTimestamp
+    parse_error: str | None = None
+
+    def _field(self, key: str) -> object:
+        return (self.payload or {}).get(key)
+
+    @property
+    def run_id(self) -> str:
+        return _text(self._field("run_id"))
+
+    @property
+    def file(self) -> str:
+        return _text(self._field("file"))
+
+    @property
+    def scenario_type(self) -> str:
+        return _text(self._field("scenario_type"))
+
+    @property
+    def op(self) -> str:
+        return _text(self._field("op"))
+
+    @property
+    def created_ns(self) -> int:
+        value = self._field("created_ns")
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    @property
+    def content(self) -> dict:
+        value = self._field("content")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def cluster(self) -> ClusterIdentity:
+        """The recorded cluster as shown (unchecked; ``entry.refusal`` checks it)."""
+        raw = self._field("cluster")
+        raw = raw if isinstance(raw, dict) else {}
+        return ClusterIdentity(_text(raw.get("server")), _text(raw.get("context")), _text(raw.get("kube_system_uid")))
+
+    @property
+    def step_sha256(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest()
 
     @staticmethod
     def from_secret(obj: dict) -> "Entry":
         meta = obj.get("metadata") or {}
         ann = meta.get("annotations") or {}
         labels = meta.get("labels") or {}
-
-        def integer(key: str) -> int:
-            try:
-                return int(ann.get(key) or 0)
-            except ValueError:
-                return 0
-
-        raw = (obj.get("data") or {}).get(DATA_KEY) or ""
+        payload, problem = None, None
         try:
-            head = base64.b64decode(raw, validate=True)
+            raw = base64.b64decode((obj.get("data") or {}).get(DATA_KEY) or "", validate=True)
         except (ValueError, TypeError):
-            head = b""
+            raw, problem = b"", f"{DATA_KEY} is not base64"
+        if problem is None:
+            if len(raw) > MAX_STEP_BYTES:
+                problem = f"{DATA_KEY} is larger than {MAX_STEP_BYTES} bytes"
+            else:
+                try:
+                    payload = json.loads(raw)
+                except (ValueError, RecursionError):
+                    problem = f"{DATA_KEY} is not JSON"
+                if payload is not None and not isinstance(payload, dict):
+                    payload, problem = None, f"{DATA_KEY} is not a JSON object"
         return Entry(
-            name=meta.get("name", ""),
-            run_id=ann.get(A_RUN_ID, ""),
-            file=ann.get(A_FILE, ""),
-            sha256=ann.get(A_SHA256, ""),
-            scenario_type=ann.get(A_SCENARIO, ""),
-            created_ns=integer(A_CREATED_NS),
-            state=labels.get(L_STATE, ""),
-            cluster=ClusterIdentity(ann.get(A_SERVER, ""), ann.get(A_CONTEXT, ""), ann.get(A_UID, "")),
-            origin_host=ann.get(A_HOST, ""),
-            chunks=max(1, integer(A_CHUNKS)),
-            size=integer(A_SIZE),
-            state_by=ann.get(A_STATE_BY),
-            state_time=ann.get(A_STATE_TIME),
-            error=ann.get(A_ERROR),
-            resource_version=meta.get("resourceVersion", ""),
-            head_data=head,
+            name=_text(meta.get("name")), raw=raw, payload=payload, parse_error=problem,
+            signature=_text(ann.get(A_SIGNATURE)), created_by=_text(ann.get(A_CREATED_BY)),
+            origin_host=_text(ann.get(A_HOST)), state=_text(labels.get(L_STATE)),
+            state_by=ann.get(A_STATE_BY), state_time=ann.get(A_STATE_TIME), error=ann.get(A_ERROR),
+            state_signature=_text(ann.get(A_STATE_SIGNATURE)),
+            resource_version=_text(meta.get("resourceVersion")), created_at=parse_time(meta.get("creationTimestamp")),
         )
 
 
-def _now_text() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+def state_payload(name: str, step_sha256: str, state: str, by: str, time_text: str, error: str | None) -> dict:
+    """What a state change's signature covers: the entry (by name and the digest of its data)
+    and the change, so a signature copied to another entry or another state does not verify."""
+    return {"entry": name, "step_sha256": step_sha256, "state": state, "by": by, "time": time_text, "error": error}
 
 
 class Journal:
-    """The journal in one cluster's namespace. Every method raises JournalError on failure."""
+    """The journal in one cluster's namespace. Every method raises JournalError on failure.
+
+    ``signer`` (rollback.signing.Signer) signs what this writer records; the operator's key
+    (made on first use) when not given."""
 
     def __init__(self, api_client, namespace: str = DEFAULT_NAMESPACE,
-                 identity: ClusterIdentity | None = None, host: str | None = None):
+                 identity: ClusterIdentity | None = None, host: str | None = None, signer=None):
         from kubernetes import client
 
         self.namespace = namespace
@@ -198,6 +253,19 @@ class Journal:
         self._core = client.CoreV1Api(api_client)
         self._api_client = api_client
         self._namespace_ready = False
+        self._signer = signer
+        self._username: str | None = None
+
+    @property
+    def signer(self):
+        if self._signer is None:
+            from .signing import SigningError, load_or_create
+
+            try:
+                self._signer = load_or_create()
+            except (SigningError, OSError) as exc:
+                raise JournalError(f"cannot load the signing key: {exc}") from None
+        return self._signer
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -210,87 +278,83 @@ class Journal:
                   "metadata": {"name": self.namespace, "labels": {PREFIX + "journal": "true"}}}, tolerate=(409,))
         self._namespace_ready = True
 
-    def record(self, *, run_id: str, file: str, data: bytes, sha256: str, scenario_type: str,
-               created_ns: int) -> str:
-        """Write one step (its chunks first, then the head); returns the Secret's name."""
+    def username(self) -> str:
+        """This client's Kubernetes username as the API server sees it (a SelfSubjectReview),
+        stamped on what it creates so the admission policy can check it; "" when unknown."""
+        if self._username is None:
+            from kubernetes import client
+
+            api = client.AuthenticationV1Api(self._api_client)
+            body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+            try:
+                review = api_call("ask the API server who we are", api.create_self_subject_review, body)
+                self._username = _text(((review.get("status") or {}).get("userInfo") or {}).get("username"))
+            except JournalError:
+                self._username = ""
+        return self._username
+
+    def record(self, payload: dict, run_id: str, file: str) -> str:
+        """Sign and create one step's entry (``payload`` from ``entry.build_payload``), pending;
+        returns the Secret's name."""
+        from .signing import SigningError, canonical
+
         self.ensure_namespace()
         name = entry_name(run_id, file)
-        parts = [data[i:i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
-        run_label = label_value(run_id)
-        for i, part in enumerate(parts[1:], start=1):
-            self._create({
-                "apiVersion": "v1", "kind": "Secret", "type": CHUNK_TYPE,
-                "metadata": {"name": f"{name}-c{i}", "namespace": self.namespace,
-                             "labels": {L_RUN: run_label, L_PART: "chunk", L_OF: name}},
-                "data": {DATA_KEY: base64.b64encode(part).decode()},
-            }, what=f"chunk {i} of {file}")
-        self._create({
+        try:
+            raw = canonical(payload)
+        except SigningError as exc:
+            raise JournalError(f"cannot journal {file}: {exc}") from None
+        if len(raw) > MAX_STEP_BYTES:
+            raise JournalError(f"cannot journal {file}: its data is {len(raw)} bytes, more than the "
+                               f"{MAX_STEP_BYTES} a journal entry holds")
+        when = now_text()
+        state = state_payload(name, hashlib.sha256(raw).hexdigest(), "pending", self.host, when, None)
+        body = {
             "apiVersion": "v1", "kind": "Secret", "type": STEP_TYPE,
             "metadata": {
                 "name": name, "namespace": self.namespace,
-                "labels": {L_RUN: run_label, L_STATE: "pending", L_PART: "head"},
+                "labels": {L_RUN: label_value(run_id), L_STATE: "pending"},
                 "annotations": {
-                    A_RUN_ID: run_id, A_FILE: file, A_SHA256: sha256, A_SCENARIO: scenario_type,
-                    A_CREATED_NS: str(created_ns), A_SERVER: self.identity.server,
-                    A_CONTEXT: self.identity.context, A_UID: self.identity.kube_system_uid, A_HOST: self.host,
-                    A_CHUNKS: str(len(parts)), A_SIZE: str(len(data)),
-                    A_STATE_BY: self.host, A_STATE_TIME: _now_text(),
+                    A_RUN_ID: run_id, A_HOST: self.host, A_SIGNATURE: self.signer.sign(raw),
+                    A_CREATED_BY: self.username(), A_STATE_BY: self.host, A_STATE_TIME: when,
+                    A_STATE_SIGNATURE: self.signer.sign_obj(state),
                 },
             },
-            "data": {DATA_KEY: base64.b64encode(parts[0]).decode()},
-        }, what=file)
+            "data": {DATA_KEY: base64.b64encode(raw).decode()},
+        }
+        where = f"write {file} to the cluster journal ({self.namespace}/{name})"
+        if api_call(where, self._core.create_namespaced_secret, self.namespace, body, tolerate=(409,)) == 409:
+            have = self._get(name)  # written by an earlier attempt of this very step?
+            if have is None or (have.get("data") or {}) != body["data"]:
+                raise JournalError(f"cannot {where}: another object of that name exists")
         return name
 
-    def _create(self, body: dict, what: str) -> None:
-        where = f"write {what} to the cluster journal ({self.namespace}/{body['metadata']['name']})"
-        if api_call(where, self._core.create_namespaced_secret, self.namespace, body, tolerate=(409,)) == 409:
-            if not self._same_content(body):  # else: written by an earlier attempt of this very step
-                raise JournalError(f"cannot {where}: another object of that name exists")
-
-    def _same_content(self, body: dict) -> bool:
-        try:
-            have = self._get(body["metadata"]["name"])
-        except JournalError:
-            return False
-        return have is not None and (have.get("data") or {}) == body["data"]
-
     def set_state(self, run_id: str, file: str, state: str, *, by: str | None = None,
-                  error: str | None = None, data: bytes | None = None) -> None:
-        """Record that a step was executed, failed or archived; a step with no entry (written
-        before the journal was on) is left alone. ``data``: the step's new bytes (an executed
-        step without its Secret values), with their digest."""
+                  error: str | None = None) -> None:
+        """Record, signed, that a step was executed, failed, refused or archived; a step with
+        no entry (written before the journal was on) is left alone. The entry's data is never
+        changed."""
         if state not in STATES:
             raise ValueError(f"unknown journal state {state!r}")
-        what = f"record {file} as {state} in the cluster journal"
+        entry = self.entry_for(run_id, file)
+        if entry is None:
+            return
+        by, when = by or self.host, now_text()
+        error = " ".join(error.split())[:1000] if error else None
+        signed = state_payload(entry.name, entry.step_sha256, state, by, when, error)
         patch = {"metadata": {
             "labels": {L_STATE: state},
-            "annotations": {A_STATE_BY: by or self.host, A_STATE_TIME: _now_text(),
-                            A_ERROR: " ".join(error.split())[:1000] if error else None},
+            "annotations": {A_STATE_BY: by, A_STATE_TIME: when, A_ERROR: error,
+                            A_STATE_SIGNATURE: self.signer.sign_obj(signed)},
         }}
-        name = entry_name(run_id, file)
-        if data is not None and not self._replace_chunks(name, data, patch, what):
-            return
-        api_call(what, self._core.patch_namespaced_secret, name, self.namespace, patch, tolerate=(404,))
+        api_call(f"record {file} as {state} in the cluster journal", self._core.patch_namespaced_secret,
+                 entry.name, self.namespace, patch, tolerate=(404,))
 
-    def _replace_chunks(self, name: str, data: bytes, head_patch: dict, what: str) -> bool:
-        """Put ``data`` in the entry's existing chunk objects (the later ones first; one left
-        over is emptied) and its head's part and digest into ``head_patch``. Only the objects
-        the step was written with are patched: the guard's Role may patch, never create.
-        False when there is no such entry."""
-        entry = self.entry(name)
-        if entry is None:
-            return False
-        parts = [data[i:i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
-        if len(parts) > entry.chunks:
-            raise JournalError(f"cannot {what}: the new text needs more chunks than the entry has")
-        for i in range(1, entry.chunks):
-            part = parts[i] if i < len(parts) else b""
-            api_call(what, self._core.patch_namespaced_secret, f"{name}-c{i}", self.namespace,
-                     {"data": {DATA_KEY: base64.b64encode(part).decode()}})
-        head_patch["data"] = {DATA_KEY: base64.b64encode(parts[0]).decode()}
-        head_patch["metadata"]["annotations"].update({
-            A_SHA256: hashlib.sha256(data).hexdigest(), A_SIZE: str(len(data)), A_CHUNKS: str(len(parts))})
-        return True
+    def delete(self, entry: Entry) -> None:
+        """Delete one entry, as it was read (a changed one is left: its uid is the precondition)."""
+        api_call(f"delete {self.namespace}/{entry.name} from the cluster journal",
+                 self._core.delete_namespaced_secret, entry.name, self.namespace,
+                 body={"preconditions": {"resourceVersion": entry.resource_version}}, tolerate=(404, 409))
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -309,18 +373,19 @@ class Journal:
         return self.entry(entry_name(run_id, file))
 
     def entries(self, run_id: str | None = None, states: tuple[str, ...] | None = None) -> list[Entry]:
-        """The journal's steps, oldest first; a missing namespace is an empty journal."""
-        selector = f"{L_PART}=head"
+        """The journal's steps, oldest first; a missing namespace is an empty journal. ``states``
+        selects on the label, a hint only: callers that act decide from the signed state."""
+        selectors = []
         if run_id is not None:
-            selector += f",{L_RUN}={label_value(run_id)}"
+            selectors.append(f"{L_RUN}={label_value(run_id)}")
         if states:
-            selector += f",{L_STATE} in ({','.join(states)})"
+            selectors.append(f"{L_STATE} in ({','.join(states)})")
         items: list[dict] = []
         token = None
         while True:
             page = api_call(f"list the cluster journal {self.namespace}", self._core.list_namespaced_secret,
-                            self.namespace, label_selector=selector, field_selector=f"type={STEP_TYPE}",
-                            limit=500, _continue=token, tolerate=(404,))
+                            self.namespace, label_selector=",".join(selectors) or None,
+                            field_selector=f"type={STEP_TYPE}", limit=500, _continue=token, tolerate=(404,))
             if page == 404:
                 return []
             items.extend(page.get("items") or [])
@@ -332,50 +397,3 @@ class Journal:
             out = [e for e in out if e.run_id == run_id]
         out.sort(key=lambda e: (e.created_ns, e.name))
         return out
-
-    def read(self, entry: Entry) -> bytes:
-        """The step's bytes, chunks in order (not verified here: see ``verified_bytes``)."""
-        from .store import MAX_VERSION_BYTES
-
-        if entry.chunks > MAX_VERSION_BYTES // CHUNK_BYTES + 1:  # the annotation is data: bound it
-            raise JournalError(f"{entry.name} claims {entry.chunks} chunks, more than a version file can have")
-        parts = [entry.head_data]
-        for i in range(1, entry.chunks):
-            obj = self._get(f"{entry.name}-c{i}")
-            if obj is None or obj.get("type") != CHUNK_TYPE:
-                raise JournalError(f"chunk {i} of {entry.name} is missing from the cluster journal")
-            try:
-                parts.append(base64.b64decode((obj.get("data") or {}).get(DATA_KEY) or "", validate=True))
-            except (ValueError, TypeError):
-                raise JournalError(f"chunk {i} of {entry.name} is not base64") from None
-        return b"".join(parts)
-
-
-def refusal_reason(entry: Entry, data: bytes, here: ClusterIdentity) -> str | None:
-    """Why a journal entry must not run on this cluster: the executor's rules for a file of
-    ours (intact digest, our header), plus the cluster it was written for."""
-    from .meta import parse_meta
-    from .source_text import UnsafeSource, checked_source
-
-    if hashlib.sha256(data).hexdigest() != entry.sha256:
-        return f"{entry.name} ({entry.file}): bytes do not match their sha256 in the journal"
-    if not same_cluster(entry.cluster, here):
-        return (f"{entry.name} ({entry.file}) was written for another cluster: "
-                f"{entry.cluster.describe()}, this is {here.describe()}")
-    try:  # the text rule, as for a file on disk: what show-rollback --cluster shows is what runs
-        meta = parse_meta(checked_source(data))
-    except UnsafeSource as exc:
-        return f"{entry.name} ({entry.file}) is unsafe: {exc}"
-    except ValueError as exc:
-        return f"{entry.name} ({entry.file}): not a krkn-tui version file ({_one_line(exc)})"
-    if meta is None:
-        return f"{entry.name} ({entry.file}): not a krkn-tui version file (no header)"
-    if meta.get("run_id") != entry.run_id:
-        return f"{entry.name} ({entry.file}): its header names run {meta.get('run_id')!r}, not {entry.run_id!r}"
-    try:  # the file's own record, covered by the digest, must agree too
-        recorded = record_of(meta)
-    except ValueError as exc:
-        return f"{entry.name} ({entry.file}): bad cluster record: {_one_line(exc)}"
-    if recorded is not None and (reason := mismatch(recorded, here)):
-        return f"{entry.name} ({entry.file}) {reason}"
-    return None

@@ -10,6 +10,13 @@ read, so two takers never both win: each step runs once.
 
 Expiry is judged from the recorded renew time and this machine's clock: the grace period must
 cover the clock skew between the runner's machine and the guard's.
+
+A Lease kept renewed for ever would block its run's rollback for ever. So each Lease has a bound
+(``hold_bound``): an hour (``hold_past_end``) past the run's planned end when the runner recorded
+one (annotation ``krkn-tui.io/planned-end``), never later than ``max_hold`` after the Lease was
+created (the API server's creation time, which no holder can move). Past it, the guard reports
+the run at every pass (an Event on the Lease) and ``list-rollback --cluster`` shows it; the
+holder is not overruled: a long run may be legitimate, and a person decides.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .fsio import pid_alive
-from .journal import A_RUN_ID, L_RUN, JournalError, api_call, label_value, origin_host
+from .journal import A_RUN_ID, L_RUN, PREFIX, JournalError, api_call, label_value, origin_host, parse_time
 from .journal_settings import DEFAULT_DURATION, DEFAULT_RENEW_EVERY
 from ..signals import quiet_thread
 
@@ -67,15 +74,7 @@ def _micro(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp()
-        except ValueError:
-            continue
-    return None
+A_PLANNED_END = PREFIX + "planned-end"
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,8 @@ class LeaseState:
     resource_version: str
     transitions: int
     body: dict
+    created: float | None = None  # the API server's creation time
+    planned_end: float | None = None  # the run's planned end, when its runner recorded one
 
     @staticmethod
     def from_object(obj: dict) -> "LeaseState":
@@ -98,10 +99,12 @@ class LeaseState:
             run_id=(meta.get("annotations") or {}).get(A_RUN_ID, ""),
             holder=spec.get("holderIdentity") or "",
             duration=float(spec.get("leaseDurationSeconds") or 0),
-            renew_time=_parse_time(spec.get("renewTime") or spec.get("acquireTime")),
+            renew_time=parse_time(spec.get("renewTime") or spec.get("acquireTime")),
             resource_version=meta.get("resourceVersion", ""),
             transitions=int(spec.get("leaseTransitions") or 0),
             body=obj,
+            created=parse_time(meta.get("creationTimestamp")),
+            planned_end=parse_time((meta.get("annotations") or {}).get(A_PLANNED_END)),
         )
 
     def expired_for(self, now: float | None = None) -> float:
@@ -109,6 +112,28 @@ class LeaseState:
         if self.renew_time is None:
             return float("inf")
         return (now if now is not None else time.time()) - (self.renew_time + self.duration)
+
+
+def hold_bound(lease: LeaseState, settings) -> float | None:
+    """Until when ``lease`` may be held before it is reported (see the module's doc); None when
+    the API server gave no creation time."""
+    if lease.created is None:
+        return None
+    bound = lease.created + settings.max_hold
+    if lease.planned_end is not None:
+        bound = min(bound, lease.planned_end + settings.hold_past_end)
+    return bound
+
+
+def held_past_bound(lease: LeaseState | None, settings, now: float | None = None) -> float | None:
+    """Seconds a live holder has kept ``lease`` past its bound, or None when it has not."""
+    if lease is None or not lease.holder:
+        return None
+    now = time.time() if now is None else now
+    bound = hold_bound(lease, settings)
+    if bound is None or lease.expired_for(now) >= 0 or now <= bound:
+        return None
+    return now - bound
 
 
 class Leases:
@@ -148,8 +173,10 @@ class RunLease:
     """One run's Lease as seen by one holder: acquire, keep renewed, release."""
 
     def __init__(self, api_client, namespace: str, run_id: str, *, holder: str | None = None,
-                 duration: float = DEFAULT_DURATION, renew_every: float = DEFAULT_RENEW_EVERY):
+                 duration: float = DEFAULT_DURATION, renew_every: float = DEFAULT_RENEW_EVERY,
+                 planned_end: float | None = None):
         self.leases = Leases(api_client, namespace)
+        self.planned_end = planned_end
         self.namespace = namespace
         self.run_id = run_id
         self.name = lease_name(run_id)
@@ -181,10 +208,15 @@ class RunLease:
         return spec
 
     def _body(self, previous: LeaseState | None, now: float) -> dict:
+        annotations = {A_RUN_ID: self.run_id}
+        if self.planned_end is not None:
+            annotations[A_PLANNED_END] = _micro(self.planned_end)
         meta = {"name": self.name, "namespace": self.namespace,
-                "labels": {L_RUN: label_value(self.run_id)}, "annotations": {A_RUN_ID: self.run_id}}
+                "labels": {L_RUN: label_value(self.run_id)}, "annotations": annotations}
         if previous is not None:
-            meta = {**previous.body.get("metadata", {}), **meta, "resourceVersion": previous.resource_version}
+            old = previous.body.get("metadata", {})
+            meta = {**old, **meta, "resourceVersion": previous.resource_version,
+                    "annotations": {**(old.get("annotations") or {}), **annotations}}
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
                 "spec": self._spec(previous, now)}
 
@@ -280,4 +312,4 @@ class RunLease:
 
 
 __all__ = ["DEFAULT_DURATION", "DEFAULT_RENEW_EVERY", "LeaseHeld", "LeaseState", "Leases", "RunLease",
-           "lease_name", "new_holder"]
+           "held_past_bound", "hold_bound", "lease_name", "new_holder"]

@@ -111,6 +111,13 @@ def redact_secrets(text: str) -> tuple[str, int]:
         return text, 0
 
 
+def redact_data(data: object) -> tuple[object, int]:
+    """``(data with every Secret value replaced in place, how many)``: what the cluster journal
+    holds of a step's content (the values stay in the local version file)."""
+    count, _redacted = _secret_values(data, replace=True)
+    return data, count
+
+
 @dataclass(frozen=True)
 class ShownSource:
     """A version file's text as a person may see it: checked (the text rule), sanitised, and

@@ -10,7 +10,7 @@ from typing import Callable
 
 from ..events import Event, RollbackRegistered
 from .content import RollbackContent
-from .fsio import ensure_private_dir, sha256_hex
+from .fsio import ensure_private_dir
 from .naming import (
     check_run_uuid,
     new_suffix,
@@ -18,6 +18,7 @@ from .naming import (
     run_dir_name,
     version_file_name,
 )
+from .undo_ops import registered_op
 from .writer import render_version_file, write_version_file
 
 log = logging.getLogger(__name__)
@@ -95,12 +96,17 @@ class RunRollback:
 
         Call it BEFORE changing the cluster: when it returns, the file is renamed into place,
         the directory and the manifest line are fsynced, so a crash right after still leaves a
-        runnable step, and the step is in the cluster journal when one is on. Raises ValueError
-        for a callable or content that cannot be stored, JournalError when the journal cannot
-        take the step (the file stays on disk; the caller must not change the cluster).
+        runnable step, and the step is in the cluster journal when one is on. Both come from
+        the same ``fn`` and ``content``: the file holds its code (krkn's format), the journal
+        entry its name as an undo operation of ``scenario_type`` and the content (its data twin,
+        ``rollback/entry.py``). Raises ValueError for a callable or content that cannot be
+        stored (with the journal on, also for a callable that is not one of the plugin's undo
+        operations), JournalError when the journal cannot take the step (the file stays on
+        disk; the caller must not change the cluster).
         """
         _one_line(verb, "verb")
         _one_line(kind, "kind")
+        op = registered_op(scenario_type, fn) if self.mirror is not None else None
         with self._lock:
             created_ns = next_time_ns()
             meta = {
@@ -123,8 +129,8 @@ class RunRollback:
             path = write_version_file(self.run_dir, name, text, created_ns)
             self._registered.append(path)
             if self.mirror is not None:
-                data = text.encode("utf-8")
-                self.mirror.step_written(path, data, sha256_hex(data), scenario_type, created_ns)
+                self.mirror.step_written(path, op=op, scenario_type=scenario_type, created_ns=created_ns,
+                                         content=content)
         self._emit(RollbackRegistered(str(path), scenario_type, verb, kind, content.namespace,
                                       content.resource_identifier, run_id=self._run_id))
         return path

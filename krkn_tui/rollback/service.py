@@ -81,6 +81,8 @@ class RollbackService:
         # rollback.mirror.JournalSettings: without ``journal``, each request takes the Leases of the
         # journaled runs it touches (and releases them after), so no guard runs the same steps.
         self.journal_settings = journal_settings
+        # signing.TrustedKeys whose journal states it believes (signing.local_trust when None).
+        self.journal_trust = None
         # Cluster pinning: a step recorded for another cluster than the connected one (read with
         # ``cluster_identity``, or from the client) is refused unless ``force_cluster`` (audited).
         self.cluster_identity = cluster_identity
@@ -248,7 +250,8 @@ class RollbackService:
         from .mirror import JournalLinks
 
         try:
-            links = JournalLinks(Journal(self.api_client_factory(), settings.namespace), settings)
+            links = JournalLinks(Journal(self.api_client_factory(), settings.namespace), settings,
+                                 trusted=self.journal_trust)
         except UserError:  # no cluster configured at all: nothing was journaled from here
             yield None
             return

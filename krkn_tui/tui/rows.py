@@ -145,38 +145,30 @@ def is_cluster_only(v: VersionInfo) -> bool:
 
 
 def cluster_only_version(entry) -> VersionInfo:
-    """A journal entry (rollback.journal.Entry) as a versions row: what its header says it
-    undoes, its state in the journal, and the host it came from."""
+    """A journal entry (rollback.journal.Entry) as a versions row: the undo operation it names
+    and its target, its state in the journal, and the host it came from."""
+    from ..kube.identity import ClusterIdentity
     from ..rollback import VersionInfo
-    from ..rollback.meta import parse_meta
     from ..rollback.naming import parse_run_dir_name, parse_version_name
 
-    try:
-        meta = parse_meta(entry.head_data.decode("utf-8")) or {}
-    except (UnicodeDecodeError, ValueError):
-        meta = {}
     run = parse_run_dir_name(entry.run_id) or (None, entry.run_id)
     parsed = parse_version_name(entry.file)
+    content = entry.content
 
     def text(key: str) -> str | None:
-        value = meta.get(key)
+        value = content.get(key)
         return value if isinstance(value, str) else None
 
+    try:
+        cluster = ClusterIdentity.from_dict((entry.payload or {}).get("cluster"))
+    except ValueError:  # shown as unknown; a guard refuses such an entry
+        cluster = None
     return VersionInfo(
         path=Path(f"cluster:{entry.name}"), run_dir=entry.run_id, run_id=entry.run_id, run_uuid=run[1],
         run_time_ns=run[0], created_ns=entry.created_ns, scenario_type=entry.scenario_type,
         suffix=parsed[2] if parsed else "", status=entry.state or "?",
-        origin=CLUSTER_ORIGIN + visible(entry.origin_host or "?"), verb=text("verb") or "", kind=text("kind") or "",
-        namespace=text("namespace"), name=text("name"), error=entry.error, cluster=_cluster_record(meta))
-
-
-def _cluster_record(meta: dict):
-    from ..kube.identity import record_of
-
-    try:
-        return record_of(meta)
-    except ValueError:  # shown as unknown; the executor refuses such a step
-        return None
+        origin=CLUSTER_ORIGIN + visible(entry.origin_host or "?"), verb=entry.op.rpartition(".")[2], kind="",
+        namespace=text("namespace"), name=text("resource_identifier"), error=entry.error, cluster=cluster)
 
 
 def journal_cell(v: VersionInfo, entries: dict | None) -> str:

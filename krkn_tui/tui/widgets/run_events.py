@@ -107,11 +107,18 @@ def _(e: ev.RollbackExecutedElsewhere, panel: RunPanel) -> None:
 
 
 @apply_event.register
+def _(e: ev.JournalStateDistrusted, panel: RunPanel) -> None:
+    panel._step_log(f"rollback step the cluster journal calls executed, without a trusted signature: {e.file_name}: "
+                    "running it")
+
+
+@apply_event.register
 def _(e: ev.RollbackClusterForced, panel: RunPanel) -> None:
     panel._step_log(f"rollback step of another cluster, run anyway (--force-cluster): {e.file_name}: {e.error}")
 
 
 @apply_event.register(ev.GuardStarted)
+@apply_event.register(ev.LeaseHeldPastBound)
 @apply_event.register(ev.GuardTakeover)
 @apply_event.register(ev.GuardIdle)
 @apply_event.register(ev.JournalUnavailable)
