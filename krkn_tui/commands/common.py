@@ -148,3 +148,25 @@ def journal_client(args):
         reason = " ".join(str(getattr(e, "reason", None) or e).split())[:200]
         raise UserError(f"cannot reach the API server {server}: {reason}", field=f"context {context}") from None
     return api_client, identity
+
+
+def add_trust_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust-key", action="append", default=[], metavar="LINE",
+                   help="also trust journal entries and states signed by this public key (a line of "
+                        "`krkn-tui key show`; repeatable). Your own key and ~/.config/krkn-tui/trusted-keys are trusted")
+
+
+def local_trust(args):
+    """What this user's commands accept from the cluster journal: their own key, their
+    trusted-keys file and the --trust-key lines (one clear line for a bad one)."""
+    from ..rollback.signing import SigningError, local_trust as trust
+
+    try:
+        return trust(extra=key_lines(getattr(args, "trust_key", None) or ()))
+    except SigningError as e:
+        raise UserError(str(e), field="--trust-key") from None
+
+
+def key_lines(lines) -> list[str]:
+    """--trust-key values as given, or pasted from `krkn-tui key show` with its ``# key id`` comment."""
+    return [line.split("#", 1)[0].strip() for line in lines]

@@ -1,10 +1,16 @@
 """`krkn-tui guard`: roll back, from the cluster journal, the runs whose machine stopped renewing
-their Lease. Exit codes with --once: 0 nothing failed, 1 a step failed or was refused."""
+their Lease. Exit codes with --once: 0 nothing failed, 1 a step failed, was refused or left objects to the
+operator (partial).
+
+Trust: the guard runs an entry only when it is signed by a key it was given (``--trusted-keys``
+files, ``--trust-key`` lines) or its own (``--key``, which signs the states it records); in a
+cluster these come from a ConfigMap and a Secret that only cluster admins can change."""
 
 from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 
 from ..errors import UserError
 from ..events import Event, GuardStarted, JournalUnavailable
@@ -23,6 +29,12 @@ def add_parser(sub) -> None:
                    help="how long one step waits for an unreachable or overloaded API server (default 60)")
     p.add_argument("--in-cluster", action="store_true",
                    help="use the pod's service account instead of a kubeconfig (deploy/guard.yaml)")
+    p.add_argument("--trusted-keys", action="append", default=[], type=Path, metavar="FILE",
+                   help="public key lines (`krkn-tui key show`) of the operators whose entries it runs; repeatable")
+    p.add_argument("--trust-key", action="append", default=[], metavar="LINE",
+                   help="one more trusted public key line; repeatable")
+    p.add_argument("--key", type=Path, metavar="FILE",
+                   help="the guard's own signing key, made on first use (default: ~/.config/krkn-tui/signing-key)")
     common.add_versions_flags(p)
     common.add_journal_flags(p)
     common.add_kube_flags(p)
@@ -35,6 +47,24 @@ def _check(args) -> None:
             raise UserError(f"must be zero or more, got {value}", field=flag)
     if not args.interval > 0:
         raise UserError(f"must be more than zero, got {args.interval}", field="--interval")
+
+
+def _trust(args):
+    """``(signer, trusted keys)``: its own key and what it was given; one line for a bad file."""
+    from ..rollback.signing import SigningError, TrustedKeys, load_or_create
+
+    try:
+        signer = load_or_create(args.key)
+        trusted = TrustedKeys([signer.public_raw])
+        for path in args.trusted_keys:
+            trusted.add_file(path)
+        for line in common.key_lines(args.trust_key):
+            trusted.add_text(line)
+    except SigningError as e:
+        raise UserError(str(e), field="--key/--trusted-keys/--trust-key") from None
+    except OSError as e:
+        raise UserError(f"cannot read it: {e.strerror or e}", file=args.key) from None
+    return signer, trusted
 
 
 def _printer(event: Event) -> None:
@@ -50,11 +80,12 @@ def cmd_guard(args) -> int:
     from ..rollback.journal import JournalError
 
     _check(args)
+    signer, trusted = _trust(args)
     settings = common.journal_settings(args)
     client, identity = common.journal_client(args)
     audit = AuditLog(audit_path(common.resolve_target(args).versions_dir), run_id="guard")
-    guard = Guard(client, settings, identity, grace=args.grace, audit=audit, on_event=_printer,
-                  retry_deadline=args.retry_deadline)
+    guard = Guard(client, settings, identity, trusted=trusted, signer=signer, grace=args.grace, audit=audit,
+                  on_event=_printer, retry_deadline=args.retry_deadline)
     _printer(GuardStarted(guard.holder, settings.namespace, identity.describe(), args.grace,
                           None if args.once else args.interval))
     if args.once:
@@ -62,7 +93,7 @@ def cmd_guard(args) -> int:
             outcomes = guard.once()
         except JournalError as e:
             raise UserError(str(e), field="journal") from None
-        return 1 if any(o.status in ("failed", "refused") for o in outcomes) else 0
+        return 1 if any(o.status in ("failed", "refused", "partial") for o in outcomes) else 0
     import signal
 
     stop = threading.Event()

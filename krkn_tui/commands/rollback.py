@@ -15,6 +15,7 @@ from ..errors import UserError
 from ..events import (
     Event,
     JournalNotUpdated,
+    JournalStateDistrusted,
     RollbackClusterForced,
     RollbackRetrying,
     RunLeftAlone,
@@ -39,6 +40,7 @@ def add_parsers(sub) -> None:
     ls.add_argument("--cluster", action="store_true",
                     help="list the cluster journal of the current context instead of the local files")
     common.add_journal_flags(ls)
+    common.add_trust_flags(ls)
     common.add_kube_flags(ls)
     common.add_trust_flags(ls)
     ls.add_argument("--readonly", action="store_true", help="accepted: listing changes nothing")
@@ -59,6 +61,7 @@ def add_parsers(sub) -> None:
     ex.add_argument("--no-journal", action="store_true",
                     help="do not consult the cluster journal and the run's lease (a guard may then run the same steps)")
     common.add_journal_flags(ex)
+    common.add_trust_flags(ex)
     common.add_kube_flags(ex)
     common.add_trust_flags(ex)
     ex.set_defaults(func=cmd_execute)
@@ -76,6 +79,7 @@ def add_parsers(sub) -> None:
     sh.add_argument("file", type=Path, help="version file; with --cluster a journal entry (step-...) or file name")
     sh.add_argument("--cluster", action="store_true", help="show the entry of the cluster journal of that name")
     common.add_journal_flags(sh)
+    common.add_trust_flags(sh)
     common.add_kube_flags(sh)
     common.add_trust_flags(sh)
     sh.add_argument("--readonly", action="store_true", help="accepted: showing changes nothing")
@@ -163,6 +167,7 @@ def cmd_execute(args) -> int:
     if not args.dry_run:
         common.check_reachable(target.kubeconfig, target.context, wait=args.retry_deadline)
     service.journal_settings = None if args.no_journal else common.journal_settings(args)
+    service.journal_trust = None if args.no_journal else common.local_trust(args)
     results = service.execute([v.path for v in infos], dry_run=args.dry_run, run=args.run)
     for r in results:
         print(f"{r.status:<9} {visible(r.path)}" + (f": {one_line(r.error)}" if r.error else ""))
@@ -179,7 +184,7 @@ def _report(event: Event) -> None:
         print(f"krkn-tui: {one_line(render(event))}", file=sys.stderr, flush=True)
     elif isinstance(event, StaleTempRemoved):
         print(visible(render(event)), flush=True)
-    elif isinstance(event, (RunLeftAlone, JournalNotUpdated)):
+    elif isinstance(event, (RunLeftAlone, JournalNotUpdated, JournalStateDistrusted)):
         print(f"krkn-tui: {one_line(render(event))}", file=sys.stderr, flush=True)
 
 
@@ -212,20 +217,35 @@ def _open_journal(args):
     return Journal(client, settings.namespace, identity), identity
 
 
-def _lease_text(lease, now: float) -> str:
+def _lease_text(lease, now: float, settings) -> str:
+    from ..rollback.lease import held_past_bound
+
     if lease is None:
         return "no lease"
     if not lease.holder:
         return "released"
     left = -lease.expired_for(now)
-    return f"held by {lease.holder}" if left >= 0 else f"expired {-left:.0f}s ago ({lease.holder})"
+    text = f"held by {lease.holder}" if left >= 0 else f"expired {-left:.0f}s ago ({lease.holder})"
+    over = held_past_bound(lease, settings, now)
+    return text + (f", {over:.0f}s PAST ITS BOUND: its rollback is blocked" if over is not None else "")
 
 
-def _journal_row(entry, lease_text: str) -> dict:
+def _check_text(entry, trusted, identity) -> str:
+    """``ok: ...`` or ``refused: <why>``: what the guard would decide under these keys."""
+    from ..rollback.entry import refusal
+
+    why = refusal(entry, trusted, identity)
+    return f"refused: {why}" if why else f"ok: signed by {entry.payload.get('signer')}, op {entry.op}, this cluster"
+
+
+def _journal_row(entry, lease_text: str, trusted, identity) -> dict:
+    from ..rollback.entry import shown_state
+
     return {"run": entry.run_id, "created_ns": entry.created_ns, "scenario_type": entry.scenario_type,
-            "state": entry.state, "origin_host": entry.origin_host, "entry": entry.name, "file": entry.file,
-            "sha256": entry.sha256, "size": entry.size, "chunks": entry.chunks, "state_by": entry.state_by,
-            "error": entry.error, "cluster": entry.cluster.to_dict(), "lease": lease_text}
+            "op": entry.op, "state": shown_state(entry, trusted), "origin_host": entry.origin_host,
+            "created_by": entry.created_by, "entry": entry.name, "file": entry.file, "size": len(entry.raw),
+            "state_by": entry.state_by, "error": entry.error, "cluster": entry.cluster.to_dict(),
+            "check": _check_text(entry, trusted, identity), "lease": lease_text}
 
 
 def _list_journal(args) -> int:
@@ -233,6 +253,8 @@ def _list_journal(args) -> int:
     from ..rollback.lease import Leases, lease_name
 
     journal, identity = _open_journal(args)
+    trusted = common.local_trust(args)
+    settings = common.journal_settings(args)
     try:
         entries = journal.entries()
         leases = {lease.name: lease for lease in Leases(journal._api_client, journal.namespace).list()}
@@ -246,28 +268,31 @@ def _list_journal(args) -> int:
     if args.no_archive:
         entries = [e for e in entries if e.state != "archived"]
     now = time.time()
-    rows = [_journal_row(e, _lease_text(leases.get(lease_name(e.run_id)), now)) for e in entries]
+    rows = [_journal_row(e, _lease_text(leases.get(lease_name(e.run_id)), now, settings), trusted, identity)
+            for e in entries]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
         print(f"no journal entries in namespace {journal.namespace} of {identity.describe()}")
         return 0
-    print(f"{'RUN':<10} {'CREATED':<19} {'TYPE':<30} {'STATE':<9} {'HOST':<16} {'ENTRY':<37} LEASE")
+    print(f"{'RUN':<10} {'CREATED':<19} {'OP':<52} {'STATE':<9} {'HOST':<16} {'ENTRY':<37} LEASE")
     for r in rows:
         created = local_time(r["created_ns"])
         uuid_part = r["run"].split("-", 1)[-1]
+        refused = r["check"] if r["check"].startswith("refused") else None
         # Journal entries are read from the cluster: anyone who may write there wrote them.
-        print(f"{clip(uuid_part, 8):<10} {created:<19} {clip(r['scenario_type'], 30):<30} {clip(r['state'], 9):<9} "
+        print(f"{clip(uuid_part, 8):<10} {created:<19} {clip(r['op'] or '?', 52):<52} {clip(r['state'], 9):<9} "
               f"{clip(r['origin_host'], 16):<16} {visible(r['entry']):<37} {one_line(r['lease'])}"
-              + (f"  ({one_line(r['error'])})" if r["error"] else ""))
+              + "".join(f"  ({one_line(x)})" for x in (refused, r["error"]) if x))
     return 0
 
 
 def _show_journal(args) -> int:
-    from ..rollback.journal import JournalError, refusal_reason
+    from ..rollback.journal import JournalError
 
     journal, identity = _open_journal(args)
+    trusted = common.local_trust(args)
     wanted = str(args.file)
     try:
         entry = journal.entry(wanted) if wanted.startswith("step-") else None
@@ -275,15 +300,21 @@ def _show_journal(args) -> int:
             entry = next((e for e in journal.entries() if e.file == wanted or e.file + ".executed" == wanted), None)
         if entry is None:
             raise UserError(f"no entry of that name in the cluster journal {journal.namespace}", field=wanted)
-        data = journal.read(entry)
     except JournalError as e:
         raise UserError(str(e), field="--cluster") from None
-    row = _journal_row(entry, "")
+    row = _journal_row(entry, "", trusted, identity)
     row.pop("lease")
     row["cluster"] = entry.cluster.describe()
-    row["check"] = refusal_reason(entry, data, identity) or "ok: digest, header and cluster match"
-    # named by namespace and entry: the audit line of a reveal says which cluster copy it was
-    return _print_source(args, row, data, f"{journal.namespace}/{entry.name}")
+    if args.reveal:
+        row["secrets"] = "the journal holds no Secret values (redacted when mirrored); the local version file has them"
+    # The data as JSON, one key a line: it holds no code, and its Secret values are redacted.
+    text = (json.dumps(entry.payload, indent=2, sort_keys=True, ensure_ascii=True) if entry.payload is not None
+            else entry.raw.decode("utf-8", "replace"))
+    for key, value in row.items():
+        if value not in (None, ""):
+            print(f"# {key}: {one_line(value)}")
+    print(visible(text, keep="\n"))
+    return 0
 
 
 def cmd_show(args) -> int:
