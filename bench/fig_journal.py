@@ -1,8 +1,12 @@
 """Figure: the cluster journal.
 
 - ``journal_mirror_cost_per_step``: registering a rollback step with the journal on (version file
-  durable on disk, then its Secret in the cluster) against local-only registration (the same
-  file, no journal), alternating in rounds on the same cluster. Target: <= 2x.
+  durable on disk, then its signed entry created in the cluster) against local-only registration
+  (the same file, no journal), alternating in rounds on the same cluster. Target: <= 2x. Its
+  detail splits the mirror into ``sign_ms`` (the entry's data built, redacted, made canonical and
+  signed, with its first state) and ``create_ms`` (the Secret's create call).
+- ``journal_sign_cost_per_step``: that signing alone, for a namespace restore's capture of 50
+  objects (the largest data a step holds). Target: <= 5 ms p50.
 - ``journal_lease_expiry_to_restored``: a run registers a NetworkPolicy deletion, makes the change
   and stops renewing its Lease (it "dies"); a guard in its own process (``krkn-tui guard --grace 0
   --interval 1``) takes the run over. Measured from the moment the Lease expired (its renew time
@@ -49,16 +53,72 @@ def _step(registry: RunRollback, namespace: str, name: str) -> float:
     return time.perf_counter() - t
 
 
+def _sign_once(signer, identity, content: RollbackContent, i: int) -> float:
+    """What the mirror adds on this machine before its create call: the entry's data (redacted)
+    made canonical, signed, and its first state signed."""
+    from krkn_tui.rollback.entry import build_payload
+    from krkn_tui.rollback.journal import state_payload
+    from krkn_tui.rollback.signing import canonical
+
+    t = time.perf_counter()
+    payload = build_payload(op=f"{SCENARIO_TYPE}.delete_network_policy", run_id="1-bench", file=f"x_{i}_abcd1234.py",
+                            scenario_type=SCENARIO_TYPE, created_ns=i, cluster=identity, content=content,
+                            signer_id=signer.key_id)
+    raw = canonical(payload)
+    signer.sign(raw)
+    signer.sign_obj(state_payload("step-1", "0" * 64, "pending", "bench", "2026-01-01T00:00:00Z", None))
+    return time.perf_counter() - t
+
+
+def _capture(objects: int) -> dict:
+    """A namespace restore's data: ConfigMaps and one Secret, the shape service disruption captures."""
+    items = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}", "labels": {"app": "bench"}},
+              "data": {f"k{j}": "v" * 40 for j in range(10)}} for i in range(objects - 1)]
+    items.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "token"}, "data": {"t": "c2VjcmV0"}})
+    return {"namespace": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}}, "objects": items}
+
+
+def sign_cost(env, n: int) -> dict:
+    from krkn_tui.kube.identity import ClusterIdentity
+    from krkn_tui.rollback.signing import Signer
+
+    signer, identity = Signer.generate(), ClusterIdentity("https://bench", "bench", "0" * 8)
+    small = RollbackContent("p", "default")
+    large = RollbackContent("bench", "bench", _capture(50))
+    small_s = [_sign_once(signer, identity, small, i) for i in range(n)]
+    large_s = [_sign_once(signer, identity, large, i) for i in range(n)]
+    value = percentile(large_s, 50) * 1000
+    return result("journal_sign_cost_per_step", value, "ms p50", None, "<= 5 ms p50", value <= 5.0,
+                  {"steps": n, "capture_objects": 50, "large_ms": summary(large_s, 1000),
+                   "one_object_ms": summary(small_s, 1000)})
+
+
+def _timed_create(journal, times: list[float]):
+    """Wrap the journal's create call so the mirror's create time is measured apart."""
+    core = journal._core
+    create = core.create_namespaced_secret
+
+    def timed(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return create(*args, **kwargs)
+        finally:
+            times.append(time.perf_counter() - t)
+
+    core.create_namespaced_secret = timed
+
+
 def mirror_cost(env, n: int, rounds: int) -> dict:
     """Local-only and mirrored registrations alternate step by step, so both see the same load."""
     api = env.api_client()
     settings = JournalSettings(namespace=f"bench-journal-{uuid.uuid4().hex[:6]}")
-    local, mirrored = [], []
+    local, mirrored, creates = [], [], []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-journal-") as tmp:
             for r in range(rounds):
                 plain = _registry(Path(tmp) / f"local{r}", "default")
                 journaled = _registry(Path(tmp) / f"mirror{r}", "default", api, settings)
+                _timed_create(journaled.mirror.journal, creates)
                 try:
                     for i in range(n):
                         local.append(_step(plain, "default", f"p{r}-{i:04d}"))
@@ -69,10 +129,15 @@ def mirror_cost(env, n: int, rounds: int) -> dict:
         _delete_namespace(api, settings.namespace)
     value, baseline = percentile(mirrored, 50) * 1000, percentile(local, 50) * 1000
     ratio = value / baseline
+    from krkn_tui.rollback.signing import Signer
+
+    signer, identity = Signer.generate(), journaled.mirror.journal.identity
+    signs = [_sign_once(signer, identity, RollbackContent(f"p{i}", "default"), i) for i in range(n)]
     return result("journal_mirror_cost_per_step", value, "ms p50", baseline, "mirrored registration <= 2x local-only",
                   ratio <= 2.0, {"steps": n * rounds, "rounds": rounds, "local_ms": summary(local, 1000),
                                  "mirrored_ms": summary(mirrored, 1000),
-                                 "added_ms_p50": round(value - baseline, 2)})
+                                 "added_ms_p50": round(value - baseline, 2), "sign_ms": summary(signs, 1000),
+                                 "create_ms": summary(creates, 1000)})
 
 
 def _delete_namespace(api, name: str) -> None:
@@ -128,4 +193,5 @@ def takeover(env, trials: int) -> dict:
 
 def run(env) -> list[dict]:
     n, rounds = (30, 2) if env.quick else (200, 3)
-    return [mirror_cost(env, n, rounds), takeover(env, 3 if env.quick else 8)]
+    return [mirror_cost(env, n, rounds), sign_cost(env, 50 if env.quick else 300),
+            takeover(env, 3 if env.quick else 8)]
