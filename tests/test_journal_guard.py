@@ -193,7 +193,7 @@ def test_forged_entries_are_refused_by_the_guard_and_shown_refused(api_client, j
                                                                    tmp_path):
     """A real entry's cluster UID copied into an entry signed by an unknown key, the same unsigned,
     and an entry without a UID signed by a key the guard does trust: none runs, none has a Lease."""
-    reg = _dead_run(api_client, tmp_path, journal_ns, namespace, 1, duration=60, prefix="real")
+    reg = _dead_run(api_client, tmp_path, journal_ns, namespace, 1, prefix="real")
     journal = Journal(api_client, journal_ns)
     [model] = journal.entries(reg.run_id)
     uid = model.payload["cluster"]["kube_system_uid"]
@@ -209,10 +209,21 @@ def test_forged_entries_are_refused_by_the_guard_and_shown_refused(api_client, j
         _forge(api_client, journal_ns, model, forged_run.replace("-", "-c", 1), uid="", signer=journal.signer,
                target="victim-c"): "records no kube-system UID",
     }
+    # the real entry's signed data under another name: refused, and its refusal is recorded on
+    # itself, never on the entry its (unverified) run and file point at
+    pointer = "step-0-forged"
+    client.CoreV1Api(api_client).create_namespaced_secret(journal_ns, {
+        "type": "krkn-tui.io/rollback-step",
+        "metadata": {"name": pointer, "labels": {"krkn-tui.io/run": reg.run_id, L_STATE: "pending"},
+                     "annotations": {"krkn-tui.io/signature": model.signature}},
+        "data": {DATA_KEY: base64.b64encode(model.raw).decode()}})
+    names[pointer] = "not at the name its run and file give"
+    time.sleep(1.2)  # the real run's lease expires: its step is due too
     try:
         out = _guard_once(journal_ns, tmp_path, kubeconfig)
         assert out.returncode == 1 and "Traceback" not in out.stderr, out.stdout + out.stderr
-        assert {"real000", "victim-a", "victim-b", "victim-c"} <= markers(api_client, namespace)
+        assert {"victim-a", "victim-b", "victim-c"} <= markers(api_client, namespace)
+        assert "real000" not in markers(api_client, namespace) and journal.entry(model.name).state == "executed"
         for name, why in names.items():
             entry = journal.entry(name)
             assert entry.state == "refused" and why in entry.error, (name, entry)

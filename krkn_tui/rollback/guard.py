@@ -188,8 +188,7 @@ class Guard:
                                       run_id=entry.run_id)
         notes = []
         try:
-            if entry.run_id and entry.file:
-                self.journal.set_state(entry.run_id, entry.file, status, by=self.holder, error=error)
+            self.journal.set_entry_state(entry, status, by=self.holder, error=error)
         except JournalError as exc:
             notes.append(str(exc))
         self._record(outcome, entry, lease, notes)

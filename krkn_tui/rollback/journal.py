@@ -334,11 +334,15 @@ class Journal:
         """Record, signed, that a step was executed, failed, refused or archived; a step with
         no entry (written before the journal was on) is left alone. The entry's data is never
         changed."""
+        entry = self.entry_for(run_id, file)
+        if entry is not None:
+            self.set_entry_state(entry, state, by=by, error=error)
+
+    def set_entry_state(self, entry: Entry, state: str, *, by: str | None = None, error: str | None = None) -> None:
+        """``set_state`` of the entry as read, by its own name: never the name its (unverified)
+        run and file would give, which a forged entry could point at another's."""
         if state not in STATES:
             raise ValueError(f"unknown journal state {state!r}")
-        entry = self.entry_for(run_id, file)
-        if entry is None:
-            return
         by, when = by or self.host, now_text()
         error = " ".join(error.split())[:1000] if error else None
         signed = state_payload(entry.name, entry.step_sha256, state, by, when, error)
@@ -347,8 +351,8 @@ class Journal:
             "annotations": {A_STATE_BY: by, A_STATE_TIME: when, A_ERROR: error,
                             A_STATE_SIGNATURE: self.signer.sign_obj(signed)},
         }}
-        api_call(f"record {file} as {state} in the cluster journal", self._core.patch_namespaced_secret,
-                 entry.name, self.namespace, patch, tolerate=(404,))
+        api_call(f"record {entry.file or entry.name} as {state} in the cluster journal",
+                 self._core.patch_namespaced_secret, entry.name, self.namespace, patch, tolerate=(404,))
 
     def delete(self, entry: Entry) -> None:
         """Delete one entry, as it was read (a changed one is left: its uid is the precondition)."""

@@ -220,14 +220,20 @@ class VersionsScreen(View):
     def poll_journal(self) -> None:
         from textual.worker import get_current_worker
 
+        from dataclasses import replace
+
+        from ...rollback.entry import shown_state
         from ...rollback.journal import Journal, JournalError
 
         worker = get_current_worker()
-        journal = None
+        journal = trusted = None
         while not worker.is_cancelled:
             try:
                 journal = journal or Journal(self.app.api_client_factory(), self.app.journal_settings.namespace)
-                self.post_message(self.JournalListed(journal.entries()))
+                trusted = trusted or _journal_trust()
+                # A state is shown as the journal says it only when its signature verifies.
+                self.post_message(self.JournalListed([replace(e, state=shown_state(e, trusted))
+                                                      for e in journal.entries()]))
             except (JournalError, UserError) as exc:
                 self.post_message(self.JournalListed([], str(exc)))
             worker_wait = JOURNAL_POLL_SECONDS
@@ -470,3 +476,13 @@ class VersionsScreen(View):
         errors = "\n".join(f"{r.path.name}: {r.status}: {one_line(r.error)}" for r in failed[:5])
         self.notify(f"{o.label}: {done} done, {len(failed)} not\n{errors}", severity="error", timeout=20,
                     markup=False)
+
+
+def _journal_trust():
+    """The keys the console believes journal states from (the user's, as execute-rollback)."""
+    from ...rollback.signing import SigningError, local_trust
+
+    try:
+        return local_trust()
+    except (SigningError, OSError) as exc:
+        raise UserError(f"cannot load the signing keys: {exc}") from None
