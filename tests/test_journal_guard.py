@@ -605,3 +605,24 @@ def test_the_undo_from_the_file_and_from_the_entry_leave_the_cluster_identical(a
         assert by_file["Deployment"]["web"]["ready"] == 2 and "web" in by_file["Service"]
     finally:
         gone_is_fine(core.delete_namespace, ns)
+
+
+def test_a_run_archived_with_retention_zero_leaves_no_entry(api_client, journal_ns, namespace, kubeconfig,
+                                                            tmp_path):
+    """Whoever archives the last step of a run deletes its entries once the retention has passed
+    (here 0: at archive); a run with a step not archived keeps them."""
+    versions = tmp_path / "versions"
+    config = write_config(tmp_path / "cfg", [], versions=versions, cluster_journal_namespace=journal_ns,
+                          cluster_journal_retention=0)
+    reg = _dead_run(api_client, tmp_path, journal_ns, namespace, 2, prefix="kept")
+    time.sleep(1.2)  # the lease expires
+    out = krkn("execute-rollback", "-c", config, "-r", reg.run_id, kubeconfig=kubeconfig)
+    assert out.returncode == 0, out.stdout + out.stderr
+    journal = Journal(api_client, journal_ns)
+    first, second = sorted(p for p in (versions / reg.run_id).iterdir() if p.name.endswith(".py.executed"))
+    out = krkn("archive-rollback", "-c", config, str(first), kubeconfig=kubeconfig)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert sorted(e.state for e in journal.entries(reg.run_id)) == ["archived", "executed"]
+    out = krkn("archive-rollback", "-c", config, "-r", reg.run_id, kubeconfig=kubeconfig)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert journal.entries(reg.run_id) == []
