@@ -244,6 +244,35 @@ def test_a_journaled_run_refuses_a_callable_that_is_no_undo_operation_before_wri
     assert reg.registered == () and not (tmp_path / "versions").exists()
 
 
+def test_key_show_prints_the_public_key_line_made_on_first_use(tmp_path, monkeypatch, capsys):
+    from krkn_tui import cli
+    from krkn_tui.rollback.signing import TrustedKeys, load_or_create
+
+    monkeypatch.setenv("KRKN_TUI_CONFIG_DIR", str(tmp_path / "cfg"))
+    assert cli.main(["key", "show"]) == 0
+    first = capsys.readouterr().out
+    assert cli.main(["key", "show"]) == 0 and capsys.readouterr().out == first  # the same key, not a new one
+    signer = load_or_create()
+    assert first == f"{signer.public_text}  # key id {signer.key_id}\n"
+    assert (tmp_path / "cfg" / "signing-key").stat().st_mode & 0o777 == 0o600
+    trusted = TrustedKeys()
+    trusted.add_lines(first, "pasted")  # a trusted-keys file takes the line as printed
+    assert trusted.ids == {signer.key_id}
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--trusted-keys", "/nonexistent/keys"], "no such trusted-keys file"),
+    (["--trust-key", "ed25519:notbase64!"], "not base64"),
+])
+def test_a_bad_trusted_key_stops_the_guard_in_one_line_before_it_connects(flags, says, tmp_path, monkeypatch, capsys):
+    from krkn_tui import cli
+
+    monkeypatch.setenv("KRKN_TUI_CONFIG_DIR", str(tmp_path / "cfg"))
+    code = cli.main(["guard", "--once", *flags, "--kubeconfig", str(tmp_path / "absent")])
+    err = capsys.readouterr().err
+    assert code == 2 and says in err and err.count("\n") == 1, err
+
+
 # ---- on the local cluster ---------------------------------------------------------------------
 
 
