@@ -92,14 +92,14 @@ def test_a_killed_run_without_its_files_is_rolled_back_by_the_guard(variant, ben
         assert all(f"{kind} {target.namespace}/" in entry.error for kind in LEFT_TO_THE_OPERATOR), entry.error
         assert b"s3cr3t" not in entry.raw and base64.b64encode(b"s3cr3t") not in entry.raw
     wait_equal(target.snapshot, baseline, what=f"{variant} target after the guard\n{''.join(out)}")
-    done = {"partial" if variant == "service_delete_namespace" else "executed"}
-    assert entries and {e.state for e in entries} == done, entries
+    done = "partial" if variant == "service_delete_namespace" else "executed"
+    assert entries and {e.state for e in entries} == {done}, entries
     assert all(e.state_by.startswith("guard@") for e in entries)
     reasons = [e["reason"] for e in lease_events(api_client, journal_ns, run_id)]
     reason = "RollbackPartial" if variant == "service_delete_namespace" else "RollbackExecuted"
     assert reasons.count(reason) == len(entries)
     audit = (tmp_path / "guard-versions-audit.jsonl").read_text().splitlines()
-    assert sum(json.loads(a)["event"] == f"rollback_{done.pop()}" for a in audit) == len(entries)
+    assert sum(json.loads(a)["event"] == f"rollback_{done}" for a in audit) == len(entries)
 
 
 # ---- refusals -----------------------------------------------------------------------------------
