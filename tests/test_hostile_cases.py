@@ -608,12 +608,3 @@ def test_1_the_console_shows_an_invisible_identifier_escaped(tmp_path):
     shown = source_view(read_version(path)).plain
     assert "unsafe: line 2 holds the invisible character \\ufe00 (VARIATION SELECTOR-1)" in shown
     assert "def touch\\ufe00(content" in shown and "\ufe00" not in shown
-
-
-def test_9_a_journal_entry_whose_data_cannot_be_redacted_is_not_run(tmp_path):
-    """The guard runs an entry's bytes through run_verified: the same refusal, before it runs."""
-    hostile_marker = tmp_path / "hostile-marker"
-    path = _ours_with_data(tmp_path / "versions", hostile_marker, '{"objects": [' + SECRET_JSON + '], "n": NaN}')
-    error, attempts = executor().run_verified(path.name, path.read_bytes())
-    assert attempts == 0 and "its data holds NaN, which is not JSON" in error and "\n" not in error
-    assert not hostile_marker.exists()

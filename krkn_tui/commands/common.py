@@ -150,12 +150,6 @@ def journal_client(args):
     return api_client, identity
 
 
-def add_trust_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--trust-key", action="append", default=[], metavar="LINE",
-                   help="also trust journal entries and states signed by this public key (a line of "
-                        "`krkn-tui key show`; repeatable). Your own key and ~/.config/krkn-tui/trusted-keys are trusted")
-
-
 def local_trust(args):
     """What this user's commands accept from the cluster journal: their own key, their
     trusted-keys file and the --trust-key lines (one clear line for a bad one)."""

@@ -42,7 +42,6 @@ def add_parsers(sub) -> None:
     common.add_journal_flags(ls)
     common.add_trust_flags(ls)
     common.add_kube_flags(ls)
-    common.add_trust_flags(ls)
     ls.add_argument("--readonly", action="store_true", help="accepted: listing changes nothing")
     ls.set_defaults(func=cmd_list)
 
@@ -63,7 +62,6 @@ def add_parsers(sub) -> None:
     common.add_journal_flags(ex)
     common.add_trust_flags(ex)
     common.add_kube_flags(ex)
-    common.add_trust_flags(ex)
     ex.set_defaults(func=cmd_execute)
 
     ar = sub.add_parser("archive-rollback", help="move version files to the archive folder (history is kept)")
@@ -81,7 +79,6 @@ def add_parsers(sub) -> None:
     common.add_journal_flags(sh)
     common.add_trust_flags(sh)
     common.add_kube_flags(sh)
-    common.add_trust_flags(sh)
     sh.add_argument("--readonly", action="store_true", help="accepted: showing changes nothing")
     sh.add_argument("--reveal", action="store_true",
                     help="show the values of captured Secrets (masked by default); audited in the audit log of "
@@ -95,7 +92,7 @@ def _service(args, *, with_cluster: bool = False):
     from ..rollback.service import RollbackService
 
     target = common.resolve_target(args, cluster=with_cluster)
-    trust_keys = getattr(args, "trust_key", ())
+    trust_keys = common.key_lines(getattr(args, "trust_key", None) or ())
     if not with_cluster:
         service = RollbackService.for_target(target, client=args.command, trust_keys=trust_keys)
     else:
@@ -352,7 +349,7 @@ def cmd_show(args) -> int:
         raw = read_bytes_safely(path)
     except OSError as e:
         raise UserError(f"cannot read it: {e.strerror or e}", file=path) from None
-    trust = FolderTrust(args.trust_key)
+    trust = FolderTrust(common.key_lines(args.trust_key))
     trust.keys()  # a --trust-key line that does not parse: one line, not a note
     v = read_version(path, trust=trust)
     fields = {**_row(v), "cluster": v.cluster.describe() if v.cluster is not None else "unknown"}

@@ -259,10 +259,11 @@ class Journal:
     @property
     def signer(self):
         if self._signer is None:
-            from .signing import SigningError, load_or_create
+            from .folder_trust import own_signer
+            from .signing import SigningError
 
             try:
-                self._signer = load_or_create()
+                self._signer = own_signer()
             except (SigningError, OSError) as exc:
                 raise JournalError(f"cannot load the signing key: {exc}") from None
         return self._signer
