@@ -8,12 +8,15 @@ Policy:
   request (signal, emergency stop) rolls them back always. Rollback continues past a failed
   file and reports it (see rollback.executor).
 - A run whose scenarios all passed archives its files; other runs leave them for inspection.
+- Each change and each rollback step is also a Kubernetes Event on the object it touched, best
+  effort (kube.chaos_events): an Event that cannot be written is said once and fails nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -38,6 +41,7 @@ from .events import (
     Waiting,
     run_exit_code,
 )
+from .kube.chaos_events import ChaosEventRecorder
 from .records import AuditLog, audit_path, check_reports, write_report
 from .rollback import RunRollback
 from .rollback.mirror import RunMirror
@@ -125,6 +129,8 @@ class Engine:
             audit=None if dry_run else AuditLog(audit_path(config.versions_dir), self.rollback.run_id),
             journal=self.rollback.mirror, cluster_identity=self.cluster_identity)
         self._rollback_steps: list[dict] = []
+        self.kube_events = None if dry_run else ChaosEventRecorder(self.api_client, lambda: self.run_id,
+                                                                   socket.gethostname())
         self._client = None
         self.rolling_back = False
 
@@ -152,6 +158,14 @@ class Engine:
                 "during": "rollback" if self.rolling_back else "restore"})
         self.watch.on_event(event)
         self._emit_cb(event)
+        if self.kube_events is not None:
+            self.kube_events.observe(event)
+            self._say_events_note()
+
+    def _say_events_note(self) -> None:
+        note = self.kube_events.take_note()
+        if note:
+            self._forward(Step("", "", note))
 
     def api_client(self):
         if self._client is None:
@@ -185,6 +199,8 @@ class Engine:
         finally:
             if mirror is not None:
                 mirror.close()
+            if self.kube_events is not None:
+                self.kube_events.close()
 
     def _run(self, planned: list[PlannedScenario], started: float) -> RunResult:
         results: list[dict] = []
@@ -239,6 +255,9 @@ class Engine:
 
     def _finish(self, status: str, started: float, results: list[dict]) -> RunResult:
         rollback_steps = self._rollback_steps
+        if self.kube_events is not None:  # the run's last Events written, or why not said, before its end
+            self.kube_events.close()
+            self._say_events_note()
         if status == "passed" and not self.dry_run:
             self._archive_run()
         report = {

@@ -1,12 +1,15 @@
 """`krkn-tui run`: the chaos run, headless, one progress line per step.
 
 Exit codes: 0 every scenario passed, 1 a scenario failed, 2 bad input (nothing touched),
-128+N when signal N stopped the run (its files rolled back)."""
+3 a health check failed (aborted or refused), 128+N when signal N stopped the run (its files
+rolled back); README "Exit codes" sets them beside krkn's. With krkn's --junit-testcase and
+--junit-testcase-path the verdict is also written as krkn's JUnit file (report/junit.py)."""
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 
 from ..events import Event
 from ..sanitize import visible
@@ -23,6 +26,12 @@ def add_parser(sub) -> None:
     p.add_argument("--skip-unsupported", action="store_true",
                    help="run the rest when the config names krkn scenario types krkn-tui does not run "
                         "(each is reported as skipped)")
+    p.add_argument("--junit-testcase", metavar="DESCRIPTION",
+                   help="write the verdict as JUnit XML (krkn's option): the run's test case description")
+    p.add_argument("--junit-testcase-path", type=common.Path, metavar="FOLDER",
+                   help="existing folder for the JUnit file junit_krkn_<epoch>.xml (krkn's option)")
+    p.add_argument("--junit-testcase-version", metavar="VERSION",
+                   help="TestVersion property of the JUnit test suite (krkn's option)")
     common.add_kube_flags(p)
     p.set_defaults(func=cmd_run)
 
@@ -58,6 +67,32 @@ def _printer(e: Event) -> None:
 
 
 def cmd_run(args) -> int:
+    """The run; with krkn's JUnit options its verdict (bad input included) also goes to JUnit."""
+    from ..report.junit import check_options
+
+    started = time.monotonic()
+    folder = check_options(args.junit_testcase, args.junit_testcase_path)  # before anything else, as krkn
+    try:
+        code, result = _run(args)
+    except common.UserError as e:
+        if folder is not None:
+            _junit(args, folder, e.exit_code, started, summary=f"krkn-tui: {e}")
+        raise
+    if folder is not None:
+        said = f"run {result.run_id}: {result.status}" + (f"; report {result.report_path}" if result.report_path else "")
+        _junit(args, folder, code, started, scenarios=result.scenarios, summary=said)
+    return code
+
+
+def _junit(args, folder, code: int, started: float, *, scenarios=(), summary: str = "") -> None:
+    from ..report.junit import junit_xml, write_junit_file
+
+    document = junit_xml(description=args.junit_testcase, exit_code=code, seconds=time.monotonic() - started,
+                         scenarios=scenarios, summary=summary, version=args.junit_testcase_version)
+    print(f"junit written: {write_junit_file(folder, document)}", flush=True)
+
+
+def _run(args):
     from dataclasses import replace
 
     from ..engine import Engine, plan, repeat_note
@@ -86,8 +121,8 @@ def cmd_run(args) -> int:
         result = engine.run(planned)
     if signals.exit_code is not None:
         print(f"krkn-tui: stopped by {_signame(signals.received)}; run {result.run_id} rolled back", file=sys.stderr)
-        return signals.exit_code
-    return result.exit_code
+        return signals.exit_code, result
+    return result.exit_code, result
 
 
 def _signame(signum: int) -> str:
