@@ -18,6 +18,7 @@ FIGURES = {
     "pods": "bench.fig_pods",
     "versions": "bench.fig_versions",
     "listing": "bench.fig_listing",
+    "history": "bench.fig_history",
     "scale": "bench.fig_scale",
     "rollback": "bench.fig_rollback",
     "startup": "bench.fig_startup",

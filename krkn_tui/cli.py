@@ -26,7 +26,7 @@ SHARED = ("kubeconfig", "context", "namespace", "config", "local", "readonly", "
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import cluster, guard, key, report, rollback, run
+    from .commands import cluster, guard, history, key, report, rollback, run
 
     parser = _Parser(
         prog="krkn-tui",
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     guard.add_parser(sub)
     key.add_parser(sub)
     report.add_parser(sub)
+    history.add_parsers(sub)
     for name, subparser in sub.choices.items():
         subparser.set_defaults(_accepts=frozenset(_own_shared_options(subparser)))
     return parser

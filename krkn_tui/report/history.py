@@ -1,0 +1,222 @@
+"""Past runs from the reports folder: one summary row per report, newest first, and two runs side
+by side (verdicts per scenario, recovery times, check outcomes).
+
+Every report is hostile input and read by the loader's rules (``load.read_report_bytes``: no
+link, no FIFO, size-capped; ``checked_report``; every field through ``text``/``number``/``items``).
+A report that breaks them is listed as ``unreadable`` with the reason, never fails the listing.
+Listing decodes only the fields a row shows (msgspec skips the rest in C), so 1,000 reports list
+in a few tens of milliseconds (bench ``history``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ..errors import UserError
+from ..records import reports_dir
+from .load import checked_report, items, mapping, number, read_report_bytes, text
+
+
+class _ScenarioHead(msgspec.Struct):
+    index: Any = None
+    file: Any = None
+    scenario_type: Any = None
+    status: Any = None
+
+
+class _Head(msgspec.Struct):
+    """The fields a history row shows; any type (checked where read), anything else skipped."""
+
+    run_id: Any = None
+    status: Any = None
+    started: Any = None
+    finished: Any = None
+    dry_run: Any = None
+    cluster: Any = None
+    # A list of objects, or the report is read by json.loads (and its rows by items()) instead.
+    scenarios: list[_ScenarioHead] | None = None
+
+
+_DECODER = msgspec.json.Decoder(_Head)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    status: str  # the run's status, or "unreadable"
+    started: float | None = None
+    seconds: float | None = None
+    scenarios: int = 0  # scenario files
+    failed: int = 0  # scenario results that did not pass (skipped ones aside)
+    types: tuple[str, ...] = ()
+    cluster: str = ""
+    dry_run: bool = False
+    error: str = ""  # why an unreadable report is
+
+
+def _head(path: str) -> dict:
+    raw = read_report_bytes(path)
+    try:
+        head = _DECODER.decode(raw)
+        data = {f: getattr(head, f) for f in head.__struct_fields__}
+        data["scenarios"] = [msgspec.structs.asdict(s) for s in head.scenarios or ()]
+    except (msgspec.DecodeError, RecursionError):
+        try:  # json.loads takes what msgspec refuses (NaN, Infinity): the report command reads it so
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as e:
+            raise UserError(f"not JSON: {e}", file=path) from None
+    return checked_report(data, path)
+
+
+def row(report: dict) -> RunRow:
+    """The history row of a (decoded, hostile) report."""
+    started, finished = number(report.get("started")), number(report.get("finished"))
+    results = items(report.get("scenarios"))
+    # Hashable plain values only (a hostile list or dict is no key); text() on the few distinct types.
+    files = {(_plain(s.get("index")), _plain(s.get("file"))) for s in results}
+    types = tuple(dict.fromkeys(text(t, 80) for t in dict.fromkeys(_plain(s.get("scenario_type")) for s in results)
+                                if t))
+    failed = sum(1 for s in results if s.get("status") not in ("passed", "skipped"))
+    cluster = mapping(report.get("cluster"))
+    return RunRow(run_id=text(report.get("run_id"), 200), status=text(report.get("status"), 40) or "?",
+                  started=started, seconds=finished - started if started is not None and finished is not None else None,
+                  scenarios=len(files), failed=failed, types=types, cluster=text(cluster.get("context"), 200),
+                  dry_run=report.get("dry_run") is True)
+
+
+def _plain(value: Any) -> str | int | None:
+    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def history(versions_dir: Path, limit: int | None = None) -> list[RunRow]:
+    """Every report of the folder, newest first (by the run's start; unreadable ones last)."""
+    folder = reports_dir(versions_dir)
+    try:
+        paths = [e.path for e in _scan(folder) if e.name.endswith(".json") and not e.name.startswith(".")]
+    except OSError as e:
+        raise UserError(f"cannot list: {e.strerror or e}", file=folder) from None
+    rows = []
+    for path in paths:
+        try:
+            rows.append(row(_head(path)))
+        except UserError as e:
+            rows.append(RunRow(run_id=text(os.path.basename(path)[:-5], 200), status="unreadable",
+                               error=text(e.message, 300)))
+    rows.sort(key=lambda r: (r.started is not None, r.started or 0.0, r.run_id), reverse=True)
+    return rows[:limit] if limit is not None else rows
+
+
+def _scan(folder: Path):
+    if not folder.is_dir():
+        return []
+    with os.scandir(folder) as entries:
+        return list(entries)
+
+
+# -- two runs side by side --------------------------------------------------------------------
+
+@dataclass
+class Comparison:
+    a: RunRow
+    b: RunRow
+    summary: list[tuple[str, str, str, str]] = field(default_factory=list)  # what, A, B, change
+    scenarios: list[tuple[str, str, str, str]] = field(default_factory=list)  # scenario, A, B, change
+    recovery: list[tuple[str, str, str, str]] = field(default_factory=list)
+    checks: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s" if value < 10 else f"{value:.1f}s"
+
+
+def _delta(a: float | None, b: float | None) -> str:
+    if a is None or b is None:
+        return ""
+    d = b - a
+    return "same" if abs(d) < 0.005 else f"{'+' if d > 0 else '-'}{_secs(abs(d))}"
+
+
+def _verdict_change(a: str, b: str) -> str:
+    if a == b:
+        return "same"
+    if a == "passed":
+        return "now failing" if b not in ("skipped", "-") else f"now {b}"
+    return "now passing" if b == "passed" else f"{a} -> {b}"
+
+
+def _scenario_key(s: dict) -> str:
+    iteration = s.get("iteration")
+    where = f" (iteration {iteration + 1})" if isinstance(iteration, int) and iteration > 0 else ""
+    return f"#{text(s.get('index'))} {text(s.get('scenario_type'), 80)} {text(s.get('id'), 120)}{where}"
+
+
+def _scenarios(report: dict) -> dict[str, dict]:
+    return {_scenario_key(s): s for s in items(report.get("scenarios"))}
+
+
+def _recovery(report: dict) -> dict[str, tuple[float | None, float | None, int]]:
+    """Per scenario: the median and the slowest pod's time to Ready from its deletion, and the count."""
+    out = {}
+    for key, s in _scenarios(report).items():
+        ready = [n for p in items(mapping(s.get("details")).get("pods"))
+                 if (n := number(p.get("readiness_seconds"))) is not None]
+        if ready:
+            out[key] = (statistics.median(ready), max(ready), len(ready))
+    return out
+
+
+def _checks(report: dict) -> dict[str, str]:
+    out = {}
+    for c in items(mapping(report.get("checks")).get("checks")):
+        failures, probes = number(c.get("failures")), number(c.get("probes"))
+        said = text(c.get("state"), 40) or "?"
+        if probes is not None:
+            said += f" ({int(failures or 0)}/{int(probes)} probes failed)"
+        out[text(c.get("name"), 200)] = said
+    abort = mapping(report.get("abort"))
+    if abort:
+        out["(stopped the run)"] = f"{text(abort.get('check'), 200)} after {_secs(number(abort.get('seconds_to_rolled_back')))}"
+    return out
+
+
+def compare(a: dict, b: dict) -> Comparison:
+    ra, rb = row(a), row(b)
+    cmp = Comparison(ra, rb)
+    steps = lambda r: sorted({text(s.get("status"), 20) for s in items(r.get("rollback"))})  # noqa: E731
+    count = lambda r, st: sum(1 for s in items(r.get("rollback")) if s.get("status") == st)  # noqa: E731
+    cmp.summary = [
+        ("verdict", ra.status, rb.status, _verdict_change(ra.status, rb.status)),
+        ("duration", _secs(ra.seconds), _secs(rb.seconds), _delta(ra.seconds, rb.seconds)),
+        ("scenario files", str(ra.scenarios), str(rb.scenarios), ""),
+        ("scenario results not passed", str(ra.failed), str(rb.failed), ""),
+        ("rollback steps executed", str(count(a, "executed")), str(count(b, "executed")), ""),
+        ("rollback steps not executed", str(sum(count(a, s) for s in steps(a) if s != "executed")),
+         str(sum(count(b, s) for s in steps(b) if s != "executed")), ""),
+        ("cluster", ra.cluster or "-", rb.cluster or "-", "same" if ra.cluster == rb.cluster else "differs"),
+    ]
+    sa, sb = _scenarios(a), _scenarios(b)
+    for key in dict.fromkeys([*sa, *sb]):
+        x, y = sa.get(key, {}), sb.get(key, {})
+        xs, ys = text(x.get("status"), 40) or "-", text(y.get("status"), 40) or "-"
+        tx, ty = number(x.get("seconds")), number(y.get("seconds"))
+        change = _verdict_change(xs, ys)
+        if change == "same" and _delta(tx, ty) not in ("", "same"):
+            change = _delta(tx, ty)
+        cmp.scenarios.append((key, f"{xs} {_secs(tx)}" if x else "-", f"{ys} {_secs(ty)}" if y else "-", change))
+    qa, qb = _recovery(a), _recovery(b)
+    for key in dict.fromkeys([*qa, *qb]):
+        x, y = qa.get(key), qb.get(key)
+        shown = lambda r: "-" if r is None else f"median {_secs(r[0])}, max {_secs(r[1])} ({r[2]} pods)"  # noqa: E731
+        cmp.recovery.append((key, shown(x), shown(y), _delta(x[0] if x else None, y[0] if y else None)))
+    ca, cb = _checks(a), _checks(b)
+    for key in dict.fromkeys([*ca, *cb]):
+        x, y = ca.get(key, "-"), cb.get(key, "-")
+        cmp.checks.append((key, x, y, "same" if x == y else "differs"))
+    return cmp
