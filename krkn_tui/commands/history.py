@@ -67,7 +67,7 @@ def cmd_compare(args) -> int:
     folder = common.resolve_target(args).versions_dir
     a, b = (read_report(find_report(folder, run)) for run in (args.run_a, args.run_b))
     cmp = compare(a, b)
-    head = ["", f"A {cmp.a.run_id}", f"B {cmp.b.run_id}", "change"]
+    head = ["", "A", "B", "change"]
     lines = [f"A {cmp.a.run_id} started {_when(cmp.a.started)} UTC",
              f"B {cmp.b.run_id} started {_when(cmp.b.started)} UTC", ""]
     for title, rows in (("run", cmp.summary), ("scenarios", cmp.scenarios),

@@ -213,7 +213,7 @@ def compare(a: dict, b: dict) -> Comparison:
     qa, qb = _recovery(a), _recovery(b)
     for key in dict.fromkeys([*qa, *qb]):
         x, y = qa.get(key), qb.get(key)
-        shown = lambda r: "-" if r is None else f"median {_secs(r[0])}, max {_secs(r[1])} ({r[2]} pods)"  # noqa: E731
+        shown = lambda r: "-" if r is None else f"median {_secs(r[0])}, max {_secs(r[1])} ({r[2]} pod{'s' if r[2] != 1 else ''})"  # noqa: E731
         cmp.recovery.append((key, shown(x), shown(y), _delta(x[0] if x else None, y[0] if y else None)))
     ca, cb = _checks(a), _checks(b)
     for key in dict.fromkeys([*ca, *cb]):
