@@ -1,6 +1,6 @@
 """A real `krkn-tui run` of the shipped demo scenarios (pod kill, scale to zero, outage), pointed at
 a fresh namespace: each change and each rollback step shows as a Kubernetes Event on the object it
-touched, and krkn's JUnit options write one testcase per scenario file. An API server that refuses
+touched, krkn's JUnit options write one testcase per scenario file, and `history` lists the run. An API server that refuses
 Events fails nothing and is said once."""
 
 from __future__ import annotations
@@ -71,6 +71,12 @@ def test_a_demo_run_shows_as_events_and_as_junit(tmp_path, api_client, kubeconfi
     assert [c.get("classname") for c in cases[1:]] == ["pod_disruption_scenarios", "service_disruption_scenarios",
                                                       "application_outages_scenarios"]
     assert not list(suite.iter("failure"))
+
+    # The run is in the history, with its verdict and scenario files.
+    listed = krkn("history", "-d", tmp_path / "cfg" / "versions")
+    assert listed.returncode == 0, listed.stderr
+    [row] = listed.stdout.splitlines()[1:]
+    assert " passed " in row and "3 (pod_disruption_scenarios, service_disruption_scenarios," in row
 
 
 def test_an_event_the_server_refuses_fails_nothing_and_is_said_once(api_client):

@@ -137,7 +137,7 @@ class ChaosEventRecorder:
         self._noted = True
         return f"Kubernetes Events not recorded ({self._note}); the run goes on (said once)"
 
-    def close(self, timeout: float = 10.0) -> None:
+    def close(self, timeout: float = REQUEST_TIMEOUT) -> None:
         """Writes what is queued (at most ``timeout`` seconds more) and stops the thread."""
         if self._thread is None:
             return
