@@ -58,6 +58,12 @@ def _secret_values(root: object, replace: bool) -> tuple[int, int]:
     return held, redacted
 
 
+def mask_secret_values(obj: object) -> int:
+    """Replace, in place, every Secret value found anywhere in ``obj`` (an object read from the
+    cluster, a list of them): the same rule as a version file's content. Returns how many."""
+    return _secret_values(obj, replace=True)[0]
+
+
 def _not_json(constant: str) -> object:
     raise Unredactable(f"its data holds {constant}, which is not JSON")
 

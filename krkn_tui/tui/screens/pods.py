@@ -38,6 +38,7 @@ AGE_REFRESH_SECONDS = 1.0
 # A batch of up to this many log lines (a lone change, not a burst) is logged a frame after its
 # rows are drawn: a new line grows the log, which lays the screen out (~4 ms a frame here).
 LOG_AFTER_ROWS = 8
+MAX_EVENT_NAMESPACES = 20  # more namespaces than this in play: one list of every namespace's Events
 
 
 def by_namespace_and_name(row: PodRow) -> tuple:
@@ -72,6 +73,13 @@ class PodsScreen(View):
                         "the pods of a label selector"),
         Binding("escape", "clear_filter", "Clear filter", id="pod-filter-clear", show=False,
                 tooltip="Clear the filter"),
+        Binding("l", "logs", "Logs", id="pod-logs",
+                tooltip="The pod's log, followed (f follow, p previous container, w wrap, / search)"),
+        Binding("d", "describe", "Describe", id="pod-describe",
+                tooltip="Describe the pod: conditions, containers, restarts and its Events"),
+        Binding("y", "yaml", "YAML", id="pod-yaml", tooltip="The pod's YAML (Secret values masked)"),
+        Binding("e", "events", "Events", id="pod-events-view",
+                tooltip="Kubernetes Events of the namespaces in play (the -n namespace, else the shown pods')"),
     ]
 
     def __init__(self):
@@ -159,6 +167,51 @@ class PodsScreen(View):
         self.query_one("#pods-status", Static).update(
             Text(f"{len(model.rows)} pods in {scope} · watch: {self.app.watch_state}{filtered}", no_wrap=True,
                  overflow="ellipsis"), layout=False)
+
+    # -- drill-down -----------------------------------------------------------------------------
+
+    def selected_pod(self) -> PodRow | None:
+        table = self.query_one("#pod-table", VirtualTable)
+        key = table.current_key
+        row = table.record(key) if key is not None else None
+        if row is None:
+            self.notify("No pod selected.", severity="warning")
+        return row
+
+    def action_logs(self) -> None:
+        from .pod_logs import LogsScreen
+
+        row = self.selected_pod()
+        if row is not None:
+            self.app.push_screen(LogsScreen(row.namespace, row.name))
+
+    def action_describe(self) -> None:
+        self._text_view("describe")
+
+    def action_yaml(self) -> None:
+        self._text_view("yaml")
+
+    def _text_view(self, kind: str) -> None:
+        from .pod_detail import PodTextScreen
+
+        row = self.selected_pod()
+        if row is not None:
+            self.app.push_screen(PodTextScreen(kind, row.namespace, row.name))
+
+    def namespaces_in_play(self) -> list[str] | None:
+        """The console's namespace; else those of the pods the filter shows (None: all)."""
+        if self.app.settings.namespace:
+            return [self.app.settings.namespace]
+        table = self.query_one("#pod-table", VirtualTable)
+        if not self.filter_text and not self.app.pod_label_selector:
+            return None
+        shown = sorted({table.record(k).namespace for k in table.keys()})
+        return shown if 0 < len(shown) <= MAX_EVENT_NAMESPACES else None
+
+    def action_events(self) -> None:
+        from .pod_detail import EventsScreen
+
+        self.app.push_screen(EventsScreen(self.namespaces_in_play()))
 
     # -- filter -------------------------------------------------------------------------------
 
