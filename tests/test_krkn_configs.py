@@ -268,7 +268,7 @@ def test_a_krkn_service_disruption_file_is_previewed_as_krkn_deletion(kubeconfig
     it comes back here), never a scale-down."""
     cfg = load_config(KRKN_REPO / "config" / "config.yaml", check_files=False)
     [ref] = [r for r in cfg.scenarios if r.scenario_type == "service_disruption_scenarios"]
-    done = krkn("run", "-c", "config/config.yaml", "--dry-run", "--only", ref.index, kubeconfig=kubeconfig,
+    done = krkn("run", "-c", "config/config.yaml", "--dry-run", "--only", ref.index + 1, kubeconfig=kubeconfig,
                 env={"HOME": str(tmp_path)}, cwd=KRKN_REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 namespace (krkn-demo): all; the namespace stays" in done.stdout

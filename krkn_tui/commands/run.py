@@ -22,7 +22,10 @@ def add_parser(sub) -> None:
     p.add_argument("-c", "--config", type=common.Path, help="krkn config.yaml (default ./config.yaml)")
     p.add_argument("-d", "--versions-dir", type=common.Path, help="rollback versions folder (overrides the config's)")
     p.add_argument("--dry-run", action="store_true", help="parse, select targets and report; change nothing")
-    p.add_argument("--only", help="comma-separated scenario positions to run (0-based, as in list order)")
+    p.add_argument("--only", help="comma-separated scenario numbers to run, from 1 as the console and the dry "
+                                   "run's `plan #N` number them")
+    # The 0-based form of releases before --only counted from 1, for scripts not yet moved.
+    p.add_argument("--only-index", help="deprecated: --only counting from 0 (--only-index 2 is --only 3)")
     p.add_argument("--skip-unsupported", action="store_true",
                    help="run the rest when the config names krkn scenario types krkn-tui does not run "
                         "(each is reported as skipped)")
@@ -36,22 +39,38 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_run)
 
 
-def _only(text: str | None, count: int) -> set[int] | None:
-    """The positions to run; a selection naming nothing that exists is an error, not a run of nothing."""
+def _only(text: str | None, count: int, *, base: int = 1, flag: str = "--only") -> set[int] | None:
+    """The 0-based positions to run from scenario numbers counted from ``base``; a selection
+    naming nothing that exists is an error, not a run of nothing."""
     if text is None:
         return None
     try:
-        only = {int(part) for part in text.split(",") if part.strip()}
+        numbers = {int(part) for part in text.split(",") if part.strip()}
     except ValueError:
-        raise common.UserError("expected comma-separated integers", field="--only") from None
-    if not only:
-        raise common.UserError("names no scenario position (e.g. --only 0,2)", field="--only")
-    missing = sorted(only - set(range(count)))
+        raise common.UserError("expected comma-separated integers", field=flag) from None
+    if not numbers:
+        raise common.UserError(f"names no scenario (e.g. {flag} {base},{base + 2})", field=flag)
+    if base == 1 and 0 in numbers:  # the one number that meant something before --only counted from 1
+        raise common.UserError("scenarios are numbered from 1, as the console and `plan #N` number them "
+                               "(--only 0 used to mean the first: write --only 1, or --only-index 0)", field=flag)
+    missing = sorted(n for n in numbers if not base <= n < count + base)
     if missing:
-        listed = f"positions 0-{count - 1}" if count else "no scenario"
-        raise common.UserError(f"no scenario at position {', '.join(map(str, missing))} (the config lists {listed})",
-                               field="--only")
-    return only
+        listed = f"{base}-{count - 1 + base}" if count else "none"
+        raise common.UserError(f"no scenario {', '.join(map(str, missing))} (the config lists {listed})", field=flag)
+    return {n - base for n in numbers}
+
+
+def selection(args, count: int) -> set[int] | None:
+    """``--only`` (from 1) or the deprecated ``--only-index`` (from 0); never both."""
+    if args.only is not None and args.only_index is not None:
+        raise common.UserError("give --only or --only-index, not both", field="--only-index")
+    if args.only_index is not None:
+        print("note: --only-index is deprecated; --only counts from 1 "
+              f"(--only-index {args.only_index} is --only "
+              f"{','.join(str(n + 1) for n in sorted(_only(args.only_index, count, base=0, flag='--only-index')))})",
+              file=sys.stderr, flush=True)
+        return _only(args.only_index, count, base=0, flag="--only-index")
+    return _only(args.only, count)
 
 
 def plan_line(item) -> str:
@@ -103,7 +122,7 @@ def _run(args):
     with StopOnSignals(stop) as signals:
         # Everything that can be wrong with the input is found before the cluster is touched.
         config = common.load_config_arg(args.config)
-        planned = plan(config, _only(args.only, len(config.scenarios)), skip_unsupported=args.skip_unsupported)
+        planned = plan(config, selection(args, len(config.scenarios)), skip_unsupported=args.skip_unsupported)
         if args.dry_run:
             for item in planned:
                 print(visible(plan_line(item), keep="\n"), flush=True)
