@@ -73,6 +73,7 @@ WAKE_DELAY_SECONDS = 0.003
 # A drain that took more pod events than this means a burst: leave it to the 100 ms timer, as
 # each drain costs a frame (measured: 20 ms drains at 2,000 events/s doubled key latency).
 BURST_EVENTS = 8
+LIVENESS_LOOK_SECONDS = 0.5  # the header's look at the probe's last answer: flagged within 3.5 s
 VIEWS = {"picker": PickerScreen, "pods": _pods_screen, "versions": _versions_screen, "timeline": _timeline_screen}
 THEMES = ("textual-dark", "textual-light")
 
@@ -106,6 +107,8 @@ class KrknConsole(App[int]):
     run_state = reactive("idle")
     checks_changed = reactive(0)  # bumped when the check strip changes: the header redraws
     target_text = reactive("")
+    api_state = reactive("")  # how the API server answers the liveness probe ("" without one)
+    api_stale = reactive(False)  # silent past STALE_SECONDS: views grey what may be out of date
 
     class WatchState(Message):
         def __init__(self, state: str, watcher: PodWatcher | None = None):
@@ -138,6 +141,7 @@ class KrknConsole(App[int]):
         self._service_lock = threading.Lock()  # the versions view's workers may ask first
         self._pod_table = pod_table
         self.pod_watcher: PodWatcher | None = None
+        self.liveness = None  # kube.liveness.ApiLiveness, once the cluster workers start
         self.pod_label_selector: str | None = None  # narrows the pod list and watch on the server
         self._last_drain = 0.0  # monotonic time of the last drain that applied something
         self._last_batch = 0  # pod events in that drain
@@ -215,10 +219,27 @@ class KrknConsole(App[int]):
             return
         if self.settings.probe_cluster:
             self.fetch_server_version()
+            self.start_liveness()
         if self.settings.watch_pods:
             self.start_pod_watch()
 
+    def start_liveness(self) -> None:
+        from ..kube.liveness import ApiLiveness, version_probe
+
+        self.liveness = ApiLiveness(version_probe(self.api_client_factory))
+        self.liveness.start()
+        self.look_at_liveness()
+        self.set_interval(LIVENESS_LOOK_SECONDS, self.look_at_liveness)
+
+    def look_at_liveness(self) -> None:
+        """The header says how long ago the cluster answered; reactives redraw only on change."""
+        from ..kube.liveness import said
+
+        self.api_state, self.api_stale = said(self.liveness)
+
     def on_unmount(self) -> None:
+        if self.liveness is not None:
+            self.liveness.stop()
         if self.pod_watcher is not None:
             self.pod_watcher.stop(timeout=2)
         if self.run_active:  # leaving without the quit dialog (a crash): still roll back

@@ -101,8 +101,14 @@ class PodsScreen(View):
         self.query_one("#pod-filter", Input).display = False
         self.sync(None)
         self.watch(self.app, "watch_state", lambda _s: self.update_status(), init=False)
+        self.watch(self.app, "api_stale", self.stale_changed)
         self.set_interval(AGE_REFRESH_SECONDS, self.refresh_ages)
         self.query_one("#pod-table", VirtualTable).focus()
+
+    def stale_changed(self, stale: bool) -> None:
+        """A silent API server: the rows may be out of date, so they are greyed and it is said."""
+        self.set_class(stale, "-stale")
+        self.update_status()
 
     def recolour(self) -> None:
         self._phases.clear()
@@ -163,6 +169,8 @@ class PodsScreen(View):
         if self.filter_text and label_selector_of(self.filter_text) is None:
             shown = self.query_one("#pod-table", VirtualTable).row_count
             filtered = f" · filter {self.filter_text!r}: {shown} shown"
+        if self.app.api_stale:
+            filtered += f" · STALE: the API server is {self.app.api_state}; rows may be out of date"
         # Text: a typed filter is never markup. One line of fixed height: no layout pass per batch.
         self.query_one("#pods-status", Static).update(
             Text(f"{len(model.rows)} pods in {scope} · watch: {self.app.watch_state}{filtered}", no_wrap=True,

@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from ..rows import tilde
 
-WATCHED = ("server_version", "watch_state", "run_state", "target_text", "checks_changed")
+WATCHED = ("server_version", "watch_state", "run_state", "target_text", "checks_changed", "api_state")
 
 
 BAD = ("reconnecting", "unreachable", "stopping", "rolling back", "failed", "error", "interrupted", "cannot",
@@ -54,8 +54,12 @@ def render_header(app) -> Content:
     if app.settings.readonly:
         line1 = line1 + Content.assemble("  ", (" READ-ONLY ", "reverse bold $text-warning"))
     pods, run = app.watch_state, app.run_state
+    api = getattr(app, "api_state", "")
+    # While the API server is silent the watch may still say "connected": the probe is believed.
+    said_api = Content.assemble(" │ API ", (api, "bold $text-error" if app.api_stale else "$text-success")) \
+        if api else Content("")
     line2 = Content.assemble(
-        "pods ", (pods, _state_style(pods)), " │ run ", (run, _state_style(run)),
+        "pods ", (pods, _state_style(pods)), said_api, " │ run ", (run, _state_style(run)),
         " │ versions ", (_with_origin(app.versions_dir, paths.get("versions")), "dim"),
     )
     if not app.journal_settings.enabled:  # said only when off: on is the default
