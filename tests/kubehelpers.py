@@ -58,3 +58,17 @@ def gone_is_fine(delete: Callable[..., object], name: str) -> None:
     except client.ApiException as e:
         if e.status != 404:
             raise
+
+
+def private_cluster(local_cluster, tmp_path_factory, name: str):
+    """A module's own one-node cluster (sharing the built binaries), for tests that stop or
+    freeze its API server; down at the end. Use as a generator fixture: ``yield from``."""
+    from krkn_tui.localcluster import LocalCluster
+
+    cluster = LocalCluster(state_dir=tmp_path_factory.mktemp(name) / "cluster",
+                           cache_dir=local_cluster.cache_dir, say=lambda _: None)
+    try:
+        cluster.up(nodes=1, real_node=False)  # the API server is what these tests stop
+        yield cluster
+    finally:
+        cluster.down()

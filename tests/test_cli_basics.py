@@ -13,6 +13,7 @@ import pytest
 
 CORE_MODULES = ["krkn_tui.config", "krkn_tui.engine", "krkn_tui.rollback", "krkn_tui.scenarios.base",
                 "krkn_tui.records", "krkn_tui.kube.client", "krkn_tui.kube.poddetail", "krkn_tui.kube.podlogs",
+                "krkn_tui.kube.liveness",
                 "krkn_tui.commands.run",
                 "krkn_tui.commands.rollback", "krkn_tui.localcluster"]
 

@@ -19,6 +19,7 @@ from krkn_tui.kube.podwatch import ADDED, KubePodSource, PodWatcher
 from krkn_tui.localcluster import LocalCluster
 from krkn_tui.rollback import RollbackContent, RunRollback, list_versions
 from krkn_tui.scenarios.application_outage import delete_network_policy
+import kubehelpers
 from runhelpers import KRKN, Run, app_outage, disk_problems, fill_namespace, pending, wait_for, write_config
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -28,13 +29,7 @@ DOWN_AFTER_STOP = 3.0  # seconds the API server stays down once stopped
 
 @pytest.fixture(scope="module")
 def private_cluster(local_cluster, tmp_path_factory):
-    cluster = LocalCluster(state_dir=tmp_path_factory.mktemp("apiloss") / "cluster",
-                           cache_dir=local_cluster.cache_dir, say=lambda _: None)
-    try:
-        cluster.up(nodes=1, real_node=False)
-        yield cluster
-    finally:
-        cluster.down()
+    yield from kubehelpers.private_cluster(local_cluster, tmp_path_factory, "apiloss")
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 
 from krkn_tui.kube.liveness import STALE_SECONDS, ApiLiveness, said
 from krkn_tui.localcluster import LocalCluster
+import kubehelpers
 from tui_support import SIZE, console, until
 
 
@@ -52,13 +53,7 @@ def test_a_server_that_never_answered_is_said_too():
 
 @pytest.fixture(scope="module")
 def private_cluster(local_cluster, tmp_path_factory):
-    cluster = LocalCluster(state_dir=tmp_path_factory.mktemp("silence") / "cluster",
-                           cache_dir=local_cluster.cache_dir, say=lambda _: None)
-    try:
-        cluster.up(nodes=1)
-        yield cluster
-    finally:
-        cluster.down()
+    yield from kubehelpers.private_cluster(local_cluster, tmp_path_factory, "silence")
 
 
 def apiserver_pid(cluster: LocalCluster) -> int:

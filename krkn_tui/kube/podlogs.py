@@ -207,11 +207,9 @@ class _ChunkStream:
         yield from self._response.stream(amt=None, decode_content=True)
 
     def close(self) -> None:
-        for step in ("shutdown", "close"):  # shutdown wakes a reader blocked in another thread
-            try:
-                getattr(self._response, step, lambda: None)()
-            except Exception:
-                pass
+        from .podwatch import close_response
+
+        close_response(self._response)
 
 
 def search(lines: list[str], needle: str, start: int, backwards: bool = False) -> int | None:

@@ -114,13 +114,17 @@ class _HttpWatchStream:
             yield event
 
     def close(self) -> None:
-        # shutdown() wakes a reader blocked in another thread; release_conn() would instead
-        # drain the body, i.e. wait out the watch's server-side timeout.
-        for step in ("shutdown", "close"):
-            try:
-                getattr(self._response, step, lambda: None)()
-            except Exception:  # racing the reader thread; either way the stream ends
-                pass
+        close_response(self._response)
+
+
+def close_response(response) -> None:
+    """End a streamed response now. shutdown() wakes a reader blocked in another thread;
+    release_conn() would instead drain the body, i.e. wait out a watch's server-side timeout."""
+    for step in ("shutdown", "close"):
+        try:
+            getattr(response, step, lambda: None)()
+        except Exception:  # racing the reader thread; either way the stream ends
+            pass
 
 
 def _page_decoder() -> Callable[[bytes], tuple[list, str, str | None]]:
