@@ -114,6 +114,24 @@ def test_yaml_of_a_secret_read_back_from_the_cluster_masks_its_values(namespace,
     assert "password: <redacted>" in text and text.startswith("# 2 Secret value(s) masked")
 
 
+@pytest.mark.cluster
+@pytest.mark.parametrize("previous", [False, True])
+def test_the_real_log_request_is_made_and_a_refusal_is_the_servers_one_line(namespace, api_client, previous):
+    """Past the kwok check, the API server itself is asked (follow, or the previous container):
+    it cannot reach a kwok node's kubelet and says so; the follower ends with that line."""
+    from krkn_tui.kube.podlogs import kube_log_stream
+
+    core = client.CoreV1Api(api_client)
+    make_pod(core, namespace, "web-1")
+    from kubehelpers import wait_for
+
+    wait_for(lambda: core.read_namespaced_pod("web-1", namespace).spec.node_name, what="web-1 scheduled")
+    follower = LogFollower(lambda: kube_log_stream(api_client, namespace, "web-1", container="c", previous=previous))
+    follower.run()
+    assert follower.end and "\n" not in follower.end and not follower.buffer.lines
+    assert "containerLogs" in follower.end and "ValidationError" not in follower.end
+
+
 # -- the log stream, on plain data --------------------------------------------------------------
 
 

@@ -189,8 +189,9 @@ def kube_log_stream(api_client: Any, namespace: str, name: str, *, container: st
     """The pod's log as it is written (``follow``; a previous container's log ends by itself)."""
     from kubernetes import client
 
-    kwargs: dict[str, Any] = {"follow": not previous, "previous": previous, "_preload_content": False,
-                              "_request_timeout": (5, None)}
+    kwargs: dict[str, Any] = {"follow": not previous, "previous": previous, "_preload_content": False}
+    if previous:  # a finished log: bounded. A followed one may stay quiet for hours: no read
+        kwargs["_request_timeout"] = (5, 60)  # timeout (the client takes none for one half), stop() ends it
     if container:
         kwargs["container"] = container
     if tail_lines:
