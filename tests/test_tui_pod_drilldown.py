@@ -239,6 +239,12 @@ async def test_logs_view_follows_wraps_searches_and_switches_container_and_previ
         await pilot.press("f")
         assert screen.follow
 
+        await pilot.press("question_mark")  # the help lists the view's keys
+        help_text = str(app.screen.query_one("#help-keys").render())
+        assert "previous (restarted) container" in help_text and "Wrap long lines" in help_text
+        await pilot.press("escape")
+        assert app.screen is screen
+
         await pilot.press("p")  # the previous container's log: a new stream, the old one closed
         await until(pilot, lambda: log.lines == ["previous app first"], what="previous log")
         assert stream.closed.is_set() and source.opened[-1][:2] == ("app", True)
@@ -255,3 +261,25 @@ async def test_logs_view_follows_wraps_searches_and_switches_container_and_previ
         await pilot.press("escape")
         assert isinstance(app.screen, PodsScreen)
         await until(pilot, lambda: all(s[2].closed.is_set() for s in source.opened), what="streams closed")
+
+
+@pytest.mark.cluster
+async def test_events_follow_the_namespaces_the_filter_shows(tmp_path, kubeconfig, namespace, api_client):
+    core = client.CoreV1Api(api_client)
+    make_pod(core, namespace, "web-1")
+    pod_event(core, namespace, "web-1", "OnlyHere", "in play")
+    app = console(tmp_path, kubeconfig=kubeconfig, probe_cluster=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        pods = app.screen
+        await until(pilot, lambda: f"{namespace}/web-1" in app.pod_table.rows, what="web-1 listed")
+        await pilot.press("e")  # no -n, no filter: every namespace
+        assert app.screen.namespaces is None and app.screen.scope == "all namespaces"
+        await pilot.press("escape")
+        await pilot.press("slash", *namespace, "enter")
+        await until(pilot, lambda: keys(pods.query_one("#pod-table")) == [f"{namespace}/web-1"], what="filtered")
+        await pilot.press("e")
+        assert app.screen.namespaces == [namespace]
+        log = app.screen.query_one("#events-log")
+        await until(pilot, lambda: any("OnlyHere" in line for line in log.lines), what="the namespace's Event")
+        assert all(f" {namespace}/" in line for line in log.lines)

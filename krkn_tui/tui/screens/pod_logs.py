@@ -218,10 +218,15 @@ class LogsScreen(Screen):
         self.wrap = not self.wrap
         log = self.query_one(Log)
         log.max_lines = self.cap * (WRAP_ROWS if self.wrap else 1)
-        log.clear()
-        log.write_lines(self._shown(self.lines), scroll_end=self.follow)
+        self._rewrite()
         self.match = None
         self.update_status()
+
+    def _rewrite(self) -> None:
+        """Every kept line again: wrapped or not, and highlighted anew (Log caches drawn lines)."""
+        log = self.query_one(Log)
+        log.clear()
+        log.write_lines(self._shown(self.lines), scroll_end=self.follow)
 
     def action_search(self) -> None:
         box = self.query_one("#logs-find", Input)
@@ -231,11 +236,12 @@ class LogsScreen(Screen):
     @on(Input.Submitted, "#logs-find")
     def search_submitted(self, event: Input.Submitted) -> None:
         self.needle = event.value.strip()
-        self._highlighter.needle = self.needle
         log = self.query_one(Log)
         event.input.display = False
         log.focus()
-        log.refresh()
+        if self._highlighter.needle != self.needle:
+            self._highlighter.needle = self.needle
+            self._rewrite()
         self.match = None
         self._jump(backwards=False, start=-1)
 
