@@ -93,6 +93,10 @@ class LogsScreen(Screen):
     def on_unmount(self) -> None:
         self._stop_follower()
 
+    def on_resize(self) -> None:
+        if self.wrap:  # wrapped rows were cut to the old width
+            self._rewrite()
+
     # -- the stream ---------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="logs-prepare")
