@@ -515,3 +515,45 @@ def test_an_entry_never_changes_and_only_the_guard_or_its_creator_change_its_sta
     out = journal.delete("c", alice, ops)
     assert out.returncode == 0, out.stderr
     assert journal.kc("get", "secret", f"step-{journal.tag}-b", f"step-{journal.tag}-c", "-n", JOURNAL).returncode != 0
+
+
+def test_an_operator_journals_a_step_through_the_deployed_rbac_and_policy(applied, kubeconfig, api_client):
+    """An operator as deploy/ makes one (group krkn-tui:operators: no right to create namespaces)
+    writes a real entry through krkn-tui's own journal code, stamped with the name the API server
+    gives them; before, the namespace's create answered 403 and the run refused to go on."""
+    from krkn_tui.kube.identity import read_identity
+    from krkn_tui.rollback.entry import build_payload
+    from krkn_tui.rollback.journal import Journal as ClusterJournal
+
+    tag = uuid.uuid4().hex[:8]
+    user = f"olivia-{tag}"
+    run_id = f"1764480000000000000-{uuid.uuid4()}"
+    file = f"node_scenarios_1764480000000000001_{tag}.py"
+    operator = load_api_client(kubeconfig)
+    operator.set_default_header("Impersonate-User", user)
+    operator.set_default_header("Impersonate-Group", OPERATORS)
+    signer = Signer.generate()
+    identity = read_identity(api_client, "krkn-local")
+    journal = ClusterJournal(operator, JOURNAL, identity, host="laptop-o", signer=signer)
+    payload = build_payload(op="node_scenarios.restore_node_taints", run_id=run_id, file=file,
+                            scenario_type="node_scenarios", created_ns=1, cluster=identity,
+                            content=RollbackContent("node-x", None, {"taints": []}), signer_id=signer.key_id)
+    try:
+        name = wait_for(lambda: _recorded(journal, payload, run_id, file), what="the operator's entry written")
+        entry = journal.entry_for(run_id, file)
+        assert entry is not None and entry.name == name and entry.created_by == user
+    finally:
+        client.CoreV1Api(api_client).delete_collection_namespaced_secret(
+            JOURNAL, label_selector=f"krkn-tui.io/run={run_id}")
+        operator.close()
+
+
+def _recorded(journal, payload: dict, run_id: str, file: str):
+    from krkn_tui.rollback.journal import JournalError
+
+    try:
+        return journal.record(payload, run_id, file)
+    except JournalError as exc:
+        if "403" in str(exc) and "namespace" in str(exc):
+            raise  # the bug itself, not a policy still settling
+        return None

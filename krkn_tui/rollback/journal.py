@@ -271,12 +271,15 @@ class Journal:
     # -- writing ------------------------------------------------------------------------------
 
     def ensure_namespace(self) -> None:
-        """Create the journal's namespace the first time it is needed (409 means it exists)."""
+        """Create the journal's namespace the first time it is needed (409 means it exists). An
+        operator of a deployed journal (deploy/guard.yaml) may not create namespaces: a 403 is
+        left to the entry's own create, which says what is wrong if the namespace is missing."""
         if self._namespace_ready:
             return
         api_call(f"create the journal namespace {self.namespace}", self._core.create_namespace,
                  {"apiVersion": "v1", "kind": "Namespace",
-                  "metadata": {"name": self.namespace, "labels": {PREFIX + "journal": "true"}}}, tolerate=(409,))
+                  "metadata": {"name": self.namespace, "labels": {PREFIX + "journal": "true"}}},
+                 tolerate=(409, 403))
         self._namespace_ready = True
 
     def username(self) -> str:
