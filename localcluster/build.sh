@@ -66,6 +66,7 @@ node_packages() {
   command -v iptables >/dev/null || missing+=(iptables)
   command -v ipset >/dev/null || missing+=(ipset)
   [[ -x /bin/busybox ]] || missing+=(busybox-static)
+  [[ -x /usr/bin/stress-ng ]] || missing+=(stress-ng)  # the hog image (krkn-lib's krkn-hog) packs it
   command -v nsenter >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
   (( ${#missing[@]} )) || return 0
