@@ -25,10 +25,10 @@ KRKN_REPO = Path(__file__).parent / "data" / "krkn_repo"
 CONFIGS = sorted(p.name for p in (KRKN_REPO / "config").glob("*.yaml"))
 # krkn's types among the test configs, to check they really mix both kinds.
 EXPECTED_UNSUPPORTED = {
-    "config.yaml": {"container_scenarios", "pod_network_scenarios", "time_scenarios", "zone_outages_scenarios",
+    "config.yaml": {"pod_network_scenarios", "time_scenarios", "zone_outages_scenarios",
                     "pvc_scenarios", "network_chaos_scenarios", "service_hijacking_scenarios",
                     "syn_flood_scenarios", "network_chaos_ng_scenarios", "kubevirt_vm_outage"},
-    "config_kubernetes.yaml": {"container_scenarios", "plugin_scenarios"},
+    "config_kubernetes.yaml": {"plugin_scenarios"},
     "config_old_tunings.yaml": {"syn_flood_scenarios"},
     "config_local_paths.yaml": {"syn_flood_scenarios"},
 }
@@ -213,14 +213,14 @@ def test_real_run_reports_each_skipped_scenario(api_client, namespace, tmp_path,
         f"application_outage:\n  duration: 1\n  namespace: {namespace}\n  pod_selector: {{app: web}}\n"
         "  block: [Ingress]\n")
     cfg = load_config(_write(tmp_path, f"kraken:\n  rollback_versions_directory: {tmp_path / 'v'}\n"
-                                       "  chaos_scenarios:\n    - container_scenarios: [c.yml]\n"
+                                       "  chaos_scenarios:\n    - kubevirt_vm_outage: [c.yml]\n"
                                        "    - application_outages_scenarios: [outage.yaml]\n"
                                        "    - zone_outages_scenarios: [z.yml]\ntunings:\n  wait_duration: 0\n"))
     result = Engine(cfg, lambda: api_client).run(plan(cfg, skip_unsupported=True))
     assert result.status == "passed" and result.exit_code == 0
     report = json.loads(result.report_path.read_text())
     assert [(s["scenario_type"], s["status"]) for s in report["scenarios"]] == [
-        ("container_scenarios", "skipped"), ("application_outages_scenarios", "passed"),
+        ("kubevirt_vm_outage", "skipped"), ("application_outages_scenarios", "passed"),
         ("zone_outages_scenarios", "skipped")]
     assert {s["message"] for s in report["scenarios"] if s["status"] == "skipped"} == {"not supported by krkn-tui"}
 

@@ -108,7 +108,7 @@ async def test_krkn_only_types_are_listed_greyed_and_cannot_be_marked(tmp_path, 
     (tmp_path / "scenarios" / "n.yaml").write_text("node_scenarios:\n  - actions: [node_cordon_scenario]\n"
                                                   "    label_selector: k=v\n")
     (tmp_path / "config" / "config.yaml").write_text(
-        "kraken:\n  chaos_scenarios:\n    - container_scenarios: [scenarios/c.yml]\n"
+        "kraken:\n  chaos_scenarios:\n    - zone_outages_scenarios: [scenarios/c.yml]\n"
         "    - node_scenarios: [scenarios/n.yaml]\n")
     monkeypatch.chdir(tmp_path)
     app = console(tmp_path, config_path=tmp_path / "config" / "config.yaml", kubeconfig=str(tmp_path / "none"),
