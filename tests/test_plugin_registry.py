@@ -21,7 +21,8 @@ from krkn_tui.yamlio import Section
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = {"pod_disruption_scenarios": "pod_kill.yaml", "application_outages_scenarios": "app_outage.yaml",
            "node_scenarios": "node_cordon.yaml", "service_disruption_scenarios": "service_scale.yaml",
-           "hog_scenarios": "hog_cpu.yaml", "container_scenarios": "container_kill.yaml"}
+           "hog_scenarios": "hog_cpu.yaml", "container_scenarios": "container_kill.yaml",
+           "pvc_scenarios": "pvc_fill.yaml"}
 
 
 def test_every_plugin_declares_its_type():

@@ -17,7 +17,6 @@ KRKN_ONLY_TYPES: dict[str, str] = {
     "network_chaos_ng_scenarios": "tc/iptables from privileged pods on nodes",
     "service_hijacking_scenarios": "runs a web service pod and re-points a Service at it",
     "syn_flood_scenarios": "runs a SYN-flood pod against a Service",
-    "pvc_scenarios": "fills a volume by exec'ing into the pod that mounts it",
     "storage_throttle_scenarios": "throttles a volume's I/O through cgroups from a privileged node pod",
     "zone_outages_scenarios": "a cloud provider's network ACLs (AWS, GCP)",
     "cluster_shut_down_scenarios": "stops every node through the cloud provider",
