@@ -155,7 +155,8 @@ def test_the_undo_operations_are_the_plugins_own_functions():
     ops = undo_ops()
     assert {"application_outages_scenarios.delete_network_policy", "hog_scenarios.delete_hog_pod",
             "node_scenarios.restore_node_schedulable", "node_scenarios.restore_node_taints",
-            "service_disruption_scenarios.scale_back", "service_disruption_scenarios.recreate_namespace"} == set(ops)
+            "service_disruption_scenarios.scale_back", "service_disruption_scenarios.recreate_namespace",
+            "pvc_scenarios.remove_fill_file"} == set(ops)
     assert lookup("service_disruption_scenarios.recreate_namespace") is recreate_namespace
     with pytest.raises(UnknownOperation, match="unknown undo operation 'os.system'"):
         lookup("os.system")

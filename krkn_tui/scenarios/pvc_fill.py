@@ -200,6 +200,7 @@ def _percent(used: int, capacity: int) -> float:
 class PvcPlugin(ScenarioPlugin):
     scenario_type = "pvc_scenarios"
     short_name = "pvc fill"
+    undo_functions = (remove_fill_file,)
     parse_data = staticmethod(parse_pvc)
 
     @staticmethod
