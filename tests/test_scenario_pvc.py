@@ -31,6 +31,20 @@ def df_percent(api_client, namespace: str, pod: str) -> float:
     return round(100.0 * used / (used + avail), 2)
 
 
+def start_filler(core, namespace: str, name: str) -> None:
+    """A running pod mounting claim `data` at /data."""
+    body = _pod(name, namespace, SLEEPER)
+    body["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    body["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    core.create_namespaced_pod(namespace, body)
+
+    def ready():
+        statuses = core.read_namespaced_pod(name, namespace).status.container_statuses
+        return statuses and statuses[0].ready
+
+    wait_for(ready, timeout=90, what=f"{name} running")
+
+
 @pytest.fixture
 def volume(local_cluster, real_node, api_client, namespace):
     """A bound PVC on a 16 MiB tmpfs in the node's mount namespace, mounted by pod `filler` at /data."""
@@ -51,16 +65,12 @@ def volume(local_cluster, real_node, api_client, namespace):
             "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
             "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "", "volumeName": pv,
                      "resources": {"requests": {"storage": "16Mi"}}}})
-        body = _pod("filler", namespace, SLEEPER)
-        body["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
-        body["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
-        core.create_namespaced_pod(namespace, body)
-        wait_for(lambda: (core.read_namespaced_pod("filler", namespace).status.container_statuses or [None])[0]
-                 and core.read_namespaced_pod("filler", namespace).status.container_statuses[0].ready,
-                 timeout=90, what="filler running")
+        start_filler(core, namespace, "filler")
         yield "data"
     finally:
-        gone_is_fine(lambda n: core.delete_namespaced_pod(n, namespace, grace_period_seconds=0), "filler")
+        for pod in core.list_namespaced_pod(namespace).items:
+            gone_is_fine(lambda n: core.delete_namespaced_pod(n, namespace, grace_period_seconds=0),
+                         pod.metadata.name)
         wait_for(lambda: not core.list_namespaced_pod(namespace).items, timeout=60, what="filler gone")
         gone_is_fine(core.delete_persistent_volume, pv)
         subprocess.run([*enter, "sh", "-c", f"umount {where}; rmdir {where}"], timeout=30)
@@ -94,8 +104,26 @@ def test_fill_reaches_the_percentage_during_the_hold_and_is_removed(tmp_path, ap
 
 
 @pytest.mark.cluster
+def test_a_stop_mid_hold_removes_the_file(tmp_path, api_client, namespace, volume):
+    before = df_percent(api_client, namespace, "filler")
+
+    def on_event(event, engine):  # the stop request a signal or the console's E-STOP makes
+        if changes([event]) and changes([event])[0]["action"] == "fill_pvc":
+            engine.stop.set()
+
+    _engine, result, _events = run_scenario(tmp_path, api_client, PVC, fill(namespace, 50, 120), on_event=on_event)
+    assert result.status == "interrupted"
+    assert [step["status"] for step in result.rollback] == ["executed"]
+    assert df_percent(api_client, namespace, "filler") == before
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("pod_replaced", [False, True], ids=["same-pod", "pod-replaced"])
 def test_kill_9_mid_hold_then_execute_rollback_removes_the_file(tmp_path, api_client, kubeconfig, namespace,
-                                                               volume):
+                                                               volume, pod_replaced):
+    """pod-replaced: the recorded pod is gone by the rollback; the file is removed through the
+    pod that mounts the claim then (it lives on the volume, not in the pod)."""
+    core = client.CoreV1Api(api_client)
     before = df_percent(api_client, namespace, "filler")
     versions = tmp_path / "versions"
     run = Run(write_config(tmp_path, [(PVC, fill(namespace, 70, 120))], versions=versions), kubeconfig)
@@ -104,10 +132,16 @@ def test_kill_9_mid_hold_then_execute_rollback_removes_the_file(tmp_path, api_cl
     run.proc.kill()
     run.finish()
     assert len(pending(versions)) == 1
+    reader = "filler"
+    if pod_replaced:
+        core.delete_namespaced_pod("filler", namespace, grace_period_seconds=0)
+        wait_for(lambda: not core.list_namespaced_pod(namespace).items, timeout=60, what="filler gone")
+        start_filler(core, namespace, reader := "filler-2")
+        assert 69 <= df_percent(api_client, namespace, reader) <= 71  # the file outlived its pod
     for run_id in run_dirs(versions):
         out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
         assert out.returncode == 0, out.stdout + out.stderr
-    assert df_percent(api_client, namespace, "filler") == before
+    assert df_percent(api_client, namespace, reader) == before
     assert pending(versions) == []
 
 
