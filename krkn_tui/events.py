@@ -309,7 +309,9 @@ class RollbackFromJournal(Event, event="rollback_from_journal"):
     """A guard ran (or refused) a step of a dead run from the cluster journal. Its audit line is
     named after the outcome (rollback_executed, ...), as a step run from a file is."""
 
-    status: str  # executed | partial (objects left to the operator) | failed | refused
+    # executed | partial (objects left to the operator) | operator (not run: needs pods/exec) |
+    # failed | refused
+    status: str
     file: str  # <journal namespace>/<entry>
     version_file: str
     by: str

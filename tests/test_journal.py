@@ -181,6 +181,19 @@ def test_the_guard_leaves_a_namespaces_secrets_and_rbac_to_the_operator():
     assert guard_content(RollbackContent("n", None, {"taints": []})) == (RollbackContent("n", None, {"taints": []}), [])
 
 
+def test_the_operations_that_exec_are_marked_for_the_operator():
+    from krkn_tui.rollback.journal import STATES
+    from krkn_tui.rollback.undo_ops import OPERATOR_NOTE, needs_exec, undo_ops
+    from krkn_tui.scenarios import load_plugins
+
+    assert {op for op in undo_ops() if needs_exec(op)} == {"pvc_scenarios.remove_fill_file"}
+    for plugin in load_plugins().values():  # a marked function is one of the plugin's operations
+        assert set(plugin.undo_needs_exec) <= set(plugin.undo_functions), plugin.scenario_type
+    assert not needs_exec("os.system") and not needs_exec(None)
+    assert "operator" in STATES and label_value("operator") == "operator"
+    assert "needs pods/exec" in OPERATOR_NOTE and "execute-rollback" in OPERATOR_NOTE and "\n" not in OPERATOR_NOTE
+
+
 def _lease(created: float, planned_end: float | None = None, renewed: float | None = None,
            holder: str = "run@h/1/a") -> LeaseState:
     return LeaseState("run-x", "x", holder, 15.0, renewed if renewed is not None else created, "1", 0, {},

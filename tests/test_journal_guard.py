@@ -544,6 +544,60 @@ def test_no_secret_value_enters_the_journal_and_the_operator_restores_what_the_g
         gone_is_fine(core.delete_namespace, target)
 
 
+# ---- an undo that needs pods/exec ------------------------------------------------------------------
+
+
+def test_an_undo_that_execs_is_left_to_the_operator_and_run_by_their_execute_rollback(
+        api_client, journal_ns, namespace, kubeconfig, tmp_path):
+    """pvc_scenarios' fill-file removal execs into a pod, which the guard may not: it records the
+    step `operator` without calling it, releases the run, and the operator's execute-rollback runs
+    it (here the pod is gone and no pod mounts the claim: the real function says so, and fails)."""
+    from krkn_tui.rollback.lease import Leases, lease_name
+    from krkn_tui.rollback.undo_ops import OPERATOR_NOTE
+    from krkn_tui.scenarios.pvc_fill import remove_fill_file
+
+    pod = f"gone-{uuid.uuid4().hex[:6]}"
+    reg = RunRollback(tmp_path / "versions")
+    settings = JournalSettings(namespace=journal_ns, lease_duration=1, renew_every=0.3)
+    reg.mirror = RunMirror(lambda: api_client, settings, reg.run_id, lambda c: read_identity(c, "krkn-local"))
+    reg.set_rollback_callable(remove_fill_file, RollbackContent(pod, namespace, {
+        "pod": pod, "container": "app", "path": "/data/krkn-tui-fill-x.tmp", "size_kb": 1024, "pvc": "no-claim"}),
+        scenario_type="pvc_scenarios", verb="remove", kind="fill file")
+    reg.mirror.lease.stop_renewing()
+    journal = Journal(api_client, journal_ns)
+    [entry] = journal.entries(reg.run_id)
+    assert entry.op == "pvc_scenarios.remove_fill_file" and entry.state == "pending"
+
+    def run_lease():
+        [lease] = [le for le in Leases(api_client, journal_ns).list() if le.name == lease_name(reg.run_id)]
+        return lease
+
+    wait_for(lambda: run_lease().expired_for() >= 0, timeout=30, what="the run's lease to expire")
+
+    out = _guard_once(journal_ns, tmp_path, kubeconfig)
+    said = out.stdout + out.stderr
+    assert out.returncode == 1 and OPERATOR_NOTE in said, said
+    assert "is gone" not in said and "403" not in said and "Forbidden" not in said  # never called
+    [entry] = journal.entries(reg.run_id)
+    assert (entry.state, entry.error) == ("operator", OPERATOR_NOTE)
+    assert entry.state_by.startswith("guard@")
+    assert run_lease().holder == ""  # released: the run waits for its operator, no guard takes it again
+    again = _guard_once(journal_ns, tmp_path, kubeconfig)
+    assert again.returncode == 0 and "nothing due" in again.stdout, again.stdout + again.stderr
+    listed = krkn("list-rollback", "--cluster", "--json", "-r", reg.run_id, "--journal-namespace", journal_ns,
+                  kubeconfig=kubeconfig)
+    assert [r["state"] for r in json.loads(listed.stdout)] == ["operator"], listed.stdout + listed.stderr
+
+    # the operator's execute-rollback runs it (the step is theirs, not skipped as done)
+    ex = krkn("execute-rollback", "-d", tmp_path / "versions", "-r", reg.run_id, "--journal-namespace",
+              journal_ns, kubeconfig=kubeconfig)
+    assert ex.returncode != 0 and f"pod {pod} is gone and no running pod mounts PVC no-claim" in ex.stdout + ex.stderr
+    [entry] = journal.entries(reg.run_id)
+    assert entry.state == "failed" and entry.state_by and not entry.state_by.startswith("guard@")
+    assert len(pending(tmp_path / "versions")) == 1
+    reg.mirror.close()
+
+
 # ---- the entry is the file's data twin -------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """`krkn-tui guard`: roll back, from the cluster journal, the runs whose machine stopped renewing
-their Lease. Exit codes with --once: 0 nothing failed, 1 a step failed, was refused or left objects to the
-operator (partial).
+their Lease. Exit codes with --once: 0 nothing failed, 1 a step failed, was refused, left objects to
+the operator (partial) or was left whole to the operator (operator: it needs pods/exec).
 
 Trust: the guard runs an entry only when it is signed by a key it was given (``--trusted-keys``
 files, ``--trust-key`` lines) or its own (``--key``, which signs the states it records); in a
@@ -93,7 +93,7 @@ def cmd_guard(args) -> int:
             outcomes = guard.once()
         except JournalError as e:
             raise UserError(str(e), field="journal") from None
-        return 1 if any(o.status in ("failed", "refused", "partial") for o in outcomes) else 0
+        return 1 if any(o.status in ("failed", "refused", "partial", "operator") for o in outcomes) else 0
     import signal
 
     stop = threading.Event()

@@ -14,9 +14,13 @@ name, recorded for this cluster's kube-system UID, naming one of krkn-tui's undo
 the guard then calls krkn-tui's own function for that operation with the entry's data. No code
 is read from the cluster. A captured namespace is restored without its Secrets, Roles and
 RoleBindings (``undo_ops.GUARD_LEAVES``): the step is recorded ``partial``, naming them, for the
-operator's execute-rollback. Each outcome goes to the journal entry (signed with the guard's own
-key), to the guard's audit log and, as a Kubernetes Event, to the Lease. Each pass also deletes
-the runs whose entries are all archived past the retention (``retention.prune``).
+operator's execute-rollback. An operation that execs into a pod (``undo_ops.needs_exec``) is not
+called at all (the guard has no pods/exec): the step is recorded ``operator`` with
+``undo_ops.OPERATOR_NOTE``; no longer pending, it does not make the run due again, and the
+operator's execute-rollback runs it and records it executed. Each outcome goes to the journal
+entry (signed with the guard's own key), to the guard's audit log and, as a Kubernetes Event, to
+the Lease. Each pass also deletes the runs whose entries are all archived past the retention
+(``retention.prune``).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from .journal import Entry, Journal, JournalError, _one_line, origin_host
 from .lease import LeaseHeld, Leases, LeaseState, RunLease, held_past_bound, lease_name, new_holder
 from .mirror import JournalSettings
 from .retention import prune
-from .undo_ops import content_of, guard_content, left_note, lookup
+from .undo_ops import OPERATOR_NOTE, content_of, guard_content, left_note, lookup, needs_exec
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +177,8 @@ class Guard:
 
     def _run(self, entry: Entry) -> tuple[str, str | None]:
         """Run a verified entry's operation: ``(status, error)``."""
+        if needs_exec(entry.op):
+            return "operator", OPERATOR_NOTE
         content, left = guard_content(content_of(entry.content))
         error, _attempts = self.executor.run_callable(entry.file, lookup(entry.op), content)
         if error is not None:
@@ -229,7 +235,7 @@ class Guard:
 
     def _event(self, outcome: RollbackFromJournal, entry: Entry, lease: RunLease) -> None:
         status = outcome.status
-        reason = {"executed": "RollbackExecuted", "partial": "RollbackPartial",
+        reason = {"executed": "RollbackExecuted", "partial": "RollbackPartial", "operator": "RollbackLeftToOperator",
                   "failed": "RollbackFailed"}.get(status, "RollbackRefused")
         message = f"{entry.file or '?'} ({entry.name}) {status}" + (f": {outcome.error}" if outcome.error else "")
         self._post_event(lease.name, lease.state.body if lease.state else {}, reason, message,

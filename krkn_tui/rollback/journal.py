@@ -40,8 +40,9 @@ FORMAT = 2
 # A Secret holds at most 1 MiB of data; what is left is for the annotations.
 MAX_STEP_BYTES = 768 * 1024
 # pending: written, not run; executed; partial: run by the guard, which left objects to the
-# operator (a local execute-rollback runs it whole); failed; refused; archived.
-STATES = ("pending", "executed", "partial", "failed", "refused", "archived")
+# operator (a local execute-rollback runs it whole); operator: not run by the guard, which may
+# not (it needs pods/exec), left whole to the operator's execute-rollback; failed; refused; archived.
+STATES = ("pending", "executed", "partial", "operator", "failed", "refused", "archived")
 
 PREFIX = "krkn-tui.io/"
 L_RUN = PREFIX + "run"

@@ -8,7 +8,10 @@ client. A name that is not here is refused; nothing read from the cluster is com
 
 Least privilege: what the guard restores of a captured namespace leaves its Secrets (their values
 never enter the cluster: the entry holds them redacted) and its RBAC (Roles and RoleBindings: the
-guard is granted no RBAC writes) to the operator, whose local version file has them all.
+guard is granted no RBAC writes) to the operator, whose local version file has them all. An
+operation that execs into a pod (``ScenarioPlugin.undo_needs_exec``) is not run by the guard at
+all: exec into any pod is code execution anywhere, so the guard is granted no pods/exec; the step
+is recorded ``operator`` (``OPERATOR_NOTE``) and waits for the operator's execute-rollback.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from .content import RollbackContent
 
 # Objects of a captured namespace the guard does not re-create (see the module's doc).
 GUARD_LEAVES = ("Secret", "Role", "RoleBinding")
+# The line the guard records for a step it leaves whole to the operator.
+OPERATOR_NOTE = ("left to the operator: needs pods/exec, which the guard is not granted; "
+                 "`execute-rollback` on the operator's machine undoes it")
 
 
 class UnknownOperation(ValueError):
@@ -34,6 +40,13 @@ def undo_ops() -> dict[str, Callable]:
     from ..scenarios import load_plugins
 
     return {op_name(kind, fn): fn for kind, plugin in load_plugins().items() for fn in plugin.undo_functions}
+
+
+def needs_exec(op: object) -> bool:
+    """Whether the operation execs into a pod (the plugin lists it in ``undo_needs_exec``)."""
+    from ..scenarios import load_plugins
+
+    return any(op == op_name(kind, fn) for kind, plugin in load_plugins().items() for fn in plugin.undo_needs_exec)
 
 
 def lookup(op: object) -> Callable:

@@ -159,6 +159,9 @@ class ScenarioPlugin(ABC):
     # The undo functions its steps register: the cluster journal names them "<type>.<name>" and
     # the guard runs only these (rollback/undo_ops.py), never code read back from the cluster.
     undo_functions: ClassVar[tuple[Callable, ...]] = ()
+    # Those of them that exec into a pod: the guard is granted no pods/exec, so it leaves their
+    # steps to the operator's execute-rollback (state ``operator`` in the journal).
+    undo_needs_exec: ClassVar[tuple[Callable, ...]] = ()
 
     @staticmethod
     @abstractmethod

@@ -201,6 +201,7 @@ class PvcPlugin(ScenarioPlugin):
     scenario_type = "pvc_scenarios"
     short_name = "pvc fill"
     undo_functions = (remove_fill_file,)
+    undo_needs_exec = (remove_fill_file,)  # removes the file from inside the pod
     parse_data = staticmethod(parse_pvc)
 
     @staticmethod

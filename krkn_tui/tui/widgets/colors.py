@@ -14,6 +14,7 @@ MEANING = {
     "Terminating": "text-error", "Failed": "text-error", "Unknown": "text-error",
     # version steps
     "pending": "text-warning", "executed": "text-success", "failed": "text-error",
+    "partial": "text-warning", "operator": "text-warning",  # journal states: the operator has a step to run
     # scenario and run results
     "passed": "text-success", "error": "text-error", "interrupted": "text-error", "running": "text-warning",
     # pod events
