@@ -99,6 +99,12 @@ async def test_mirrored_steps_and_steps_only_the_journal_has(tmp_path, kubeconfi
             elsewhere.mirror.journal.set_state(elsewhere.run_id, elsewhere.registered[0].name, "executed")
             await until(pilot, lambda: cell(table, theirs, "status") == "executed", timeout=30,
                         what="the guard's state in the view")
+            # A step the guard left to the operator (it needs pods/exec) says so in the journal column.
+            here.mirror.journal.set_state(here.run_id, here.registered[0].name, "operator",
+                                          error="left to the operator")
+            await until(pilot, lambda: cell(table, mine, "journal") == "✓ operator", timeout=30,
+                        what="the operator's step in the journal column")
+            assert cell(table, mine, "status") == "pending"  # the local file still has it to run
     finally:
         here.mirror.close()
         elsewhere.mirror.close()
