@@ -55,7 +55,7 @@ def test_shipped_config_parses():
     assert cfg.protected_namespaces == DEFAULT_PROTECTED_NAMESPACES
     assert cfg.allow_protected is False
     # one file of each type that runs on the demo's kwok pods (exec needs the real node's)
-    on_demo = [t for t in scenario_types() if t not in ("container_scenarios", "pvc_scenarios")]
+    on_demo = [t for t in scenario_types() if t not in ("container_scenarios", "pvc_scenarios", "time_scenarios")]
     assert sorted(r.scenario_type for r in cfg.scenarios) == on_demo
     assert [r.index for r in cfg.scenarios] == list(range(5))
     for ref in cfg.scenarios:
@@ -178,13 +178,13 @@ def test_known_types_parameter(tmp_path):
     cfg = load_config(path, known_types=["chaos_monkey_scenarios"], check_files=False)
     assert cfg.scenarios[0].scenario_type == "chaos_monkey_scenarios" and cfg.scenarios[0].supported
     # krkn's own types load, marked unsupported, unless the caller runs them.
-    time_cfg = write(tmp_path, "kraken:\n  chaos_scenarios:\n    - time_scenarios: [t.yaml]\n", "t.yaml.cfg")
+    time_cfg = write(tmp_path, "kraken:\n  chaos_scenarios:\n    - zone_outages_scenarios: [t.yaml]\n", "t.yaml.cfg")
     assert [r.supported for r in load_config(time_cfg).scenarios] == [False]
-    assert [r.supported for r in load_config(time_cfg, known_types=["time_scenarios"], check_files=False).scenarios] \
+    assert [r.supported for r in load_config(time_cfg, known_types=["zone_outages_scenarios"], check_files=False).scenarios] \
         == [True]
-    with pytest.raises(UserError, match=r"unknown scenario type 'node_scenarios' \(krkn-tui runs: time_scenarios;"):
+    with pytest.raises(UserError, match=r"unknown scenario type 'node_scenarios' \(krkn-tui runs: zone_outages_scenarios;"):
         load_config(write(tmp_path, "kraken:\n  chaos_scenarios:\n    - node_scenarios: []\n", "n.yaml"),
-                    known_types=("time_scenarios",))
+                    known_types=("zone_outages_scenarios",))
 
 
 def test_krkn_config_with_its_other_sections(tmp_path):

@@ -25,7 +25,7 @@ KRKN_REPO = Path(__file__).parent / "data" / "krkn_repo"
 CONFIGS = sorted(p.name for p in (KRKN_REPO / "config").glob("*.yaml"))
 # krkn's types among the test configs, to check they really mix both kinds.
 EXPECTED_UNSUPPORTED = {
-    "config.yaml": {"pod_network_scenarios", "time_scenarios", "zone_outages_scenarios",
+    "config.yaml": {"pod_network_scenarios", "zone_outages_scenarios",
                     "network_chaos_scenarios", "service_hijacking_scenarios",
                     "syn_flood_scenarios", "network_chaos_ng_scenarios", "kubevirt_vm_outage"},
     "config_kubernetes.yaml": {"plugin_scenarios"},
@@ -109,15 +109,15 @@ def test_krkn_repo_config_run_from_elsewhere_names_both_places(tmp_path, monkeyp
 def test_missing_file_of_an_unsupported_type_does_not_stop_the_rest(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shutil.copy(KRKN_REPO / "scenarios/kube/pod.yml", tmp_path / "pod.yml")
-    cfg = load_config(_write(tmp_path, "kraken:\n  chaos_scenarios:\n    - time_scenarios: [gone.yml]\n"
+    cfg = load_config(_write(tmp_path, "kraken:\n  chaos_scenarios:\n    - zone_outages_scenarios: [gone.yml]\n"
                                        "    - pod_disruption_scenarios: [pod.yml]\n"))
-    assert [(r.scenario_type, r.supported) for r in cfg.scenarios] == [("time_scenarios", False),
+    assert [(r.scenario_type, r.supported) for r in cfg.scenarios] == [("zone_outages_scenarios", False),
                                                                        ("pod_disruption_scenarios", True)]
 
 
 def test_unknown_type_is_still_an_error_with_a_hint(tmp_path):
-    with pytest.raises(UserError, match="unknown scenario type 'time_scenario'; did you mean 'time_scenarios'"):
-        load_config(_write(tmp_path, "kraken:\n  chaos_scenarios:\n    - time_scenario: [x.yml]\n"))
+    with pytest.raises(UserError, match="unknown scenario type 'zone_outage_scenarios'; did you mean 'zone_outages_scenarios'"):
+        load_config(_write(tmp_path, "kraken:\n  chaos_scenarios:\n    - zone_outage_scenarios: [x.yml]\n"))
 
 
 @pytest.mark.parametrize("body, wait, iterations", [

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = {"pod_disruption_scenarios": "pod_kill.yaml", "application_outages_scenarios": "app_outage.yaml",
            "node_scenarios": "node_cordon.yaml", "service_disruption_scenarios": "service_scale.yaml",
            "hog_scenarios": "hog_cpu.yaml", "container_scenarios": "container_kill.yaml",
-           "pvc_scenarios": "pvc_fill.yaml"}
+           "pvc_scenarios": "pvc_fill.yaml", "time_scenarios": "time_skew.yaml"}
 
 
 def test_every_plugin_declares_its_type():
@@ -47,7 +47,7 @@ def test_a_type_not_registered_is_refused_naming_the_known_ones(tmp_path):
         parse_scenario_file("zone_outages", path)
     assert str(info.value).startswith(f"{path}: unknown scenario type 'zone_outages'")
     assert ", ".join(scenario_types()) in str(info.value)
-    assert short_name("time_scenarios") == "time_scenarios"  # krkn's own type: shown as is
+    assert short_name("zone_outages_scenarios") == "zone_outages_scenarios"  # krkn's own type: shown as is
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ def test_a_daemon_run_repeats_until_a_signal_and_rolls_back(tmp_path, namespace,
 def test_a_daemon_with_only_skipped_scenarios_runs_once(tmp_path, api_client):
     cfg = tmp_path / "config.yaml"
     cfg.write_text(f"kraken:\n  rollback_versions_directory: {tmp_path / 'v'}\n  chaos_scenarios:\n"
-                   "    - time_scenarios: [t.yml]\ntunings:\n  daemon_mode: true\n  wait_duration: 0\n")
+                   "    - zone_outages_scenarios: [t.yml]\ntunings:\n  daemon_mode: true\n  wait_duration: 0\n")
     config = load_config(cfg)
     result = Engine(config, lambda: api_client).run(plan(config, skip_unsupported=True))
     assert result.status == "passed" and [s["status"] for s in result.scenarios] == ["skipped"]

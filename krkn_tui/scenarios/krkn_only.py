@@ -10,7 +10,6 @@ from __future__ import annotations
 # From krkn's scenario plugins' get_scenario_types(), plus the old `plugin_scenarios` name that
 # krkn's own config_kubernetes.yaml still uses.
 KRKN_ONLY_TYPES: dict[str, str] = {
-    "time_scenarios": "skews node or pod clocks through privileged exec (needs a container runtime)",
     "pod_network_scenarios": "traffic shaping on pod interfaces from a privileged node pod",
     "ingress_node_scenarios": "traffic shaping on node interfaces from a privileged node pod",
     "network_chaos_scenarios": "tc/netem on node interfaces from a privileged node pod",
