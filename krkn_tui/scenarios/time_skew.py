@@ -115,8 +115,8 @@ def local_clock_reason(node, host: tuple[set[str], set[str]] | None = None) -> s
     labels = node.metadata.labels or {}
     kind = labels.get(LOCAL_NODE_LABEL)
     if kind:
-        return (f"node {node.metadata.name} belongs to the local cluster ({LOCAL_NODE_LABEL}={kind}): "
-                "its clock is this machine's, which krkn-tui never sets")
+        return (f"node {node.metadata.name} belongs to the local cluster ({LOCAL_NODE_LABEL}={kind}), which runs "
+                "on this machine: krkn-tui never sets this machine's clock")
     names, addresses = host or _this_host()
     node_addresses = {a.address for a in (node.status.addresses or [])} if node.status else set()
     if node.metadata.name in names or node_addresses & addresses:
