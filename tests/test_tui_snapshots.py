@@ -28,8 +28,8 @@ SCENARIOS = {
     "scenarios/node_cordon.yaml": "node_scenarios:\n  - actions: [node_cordon_scenario]\n"
                                   "    label_selector: type=kwok\n    instance_count: 1\n    duration: 5\n",
     "scenarios/hog_gpu.yaml": "duration: 5\nhog-type: gpu\n",
-    "scenarios/time.yaml": "time_scenarios:\n  - action: skew_time\n    object_type: pod\n"
-                           "    namespace: krkn-demo\n    label_selector: app=backend\n",
+    "scenarios/zone.yaml": "zone_outage:\n  cloud_type: aws\n  duration: 600\n  vpc_id: vpc-0\n"
+                           "  subnet_id: [subnet-0]\n",
 }
 CONFIG = """\
 kraken:
@@ -38,7 +38,7 @@ kraken:
     - pod_disruption_scenarios: [scenarios/pod_kill.yaml]
     - node_scenarios: [scenarios/node_cordon.yaml]
     - hog_scenarios: [scenarios/hog_gpu.yaml]
-    - time_scenarios: [scenarios/time.yaml]
+    - zone_outages_scenarios: [scenarios/zone.yaml]
 tunings: {wait_duration: 1, iterations: 1}
 """
 
