@@ -121,7 +121,8 @@ def test_missing_file_of_an_unsupported_type_does_not_stop_the_rest(tmp_path, mo
 
 
 def test_unknown_type_is_still_an_error_with_a_hint(tmp_path):
-    with pytest.raises(UserError, match="unknown scenario type 'zone_outage_scenarios'; did you mean 'zone_outages_scenarios'"):
+    hint = "unknown scenario type 'zone_outage_scenarios'; did you mean 'zone_outages_scenarios'"
+    with pytest.raises(UserError, match=hint):
         load_config(_write(tmp_path, "kraken:\n  chaos_scenarios:\n    - zone_outage_scenarios: [x.yml]\n"))
 
 

@@ -175,7 +175,8 @@ def chosen_pods(core, spec: TimeSpec) -> list[Target]:
     else:
         pods = core.list_pod_for_all_namespaces(label_selector=spec.label_selector).items
         if spec.exclude_label:
-            excluded = {p.metadata.uid for p in core.list_pod_for_all_namespaces(label_selector=spec.exclude_label).items}
+            listing = core.list_pod_for_all_namespaces(label_selector=spec.exclude_label)
+            excluded = {p.metadata.uid for p in listing.items}
             pods = [p for p in pods if p.metadata.uid not in excluded]
     pick = random.SystemRandom()
     out = []
