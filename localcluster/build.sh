@@ -34,7 +34,10 @@ build() {
   local name=$1 dir=$2 pkg=$3 ldflags=$4
   local stamp="$bin/.$name.recipe"
   local recipe
-  recipe=$(cat "$dir/go.mod" "$dir/go.sum" <(echo "$pkg $ldflags $(go env GOVERSION)") | sha256sum | cut -d' ' -f1)
+  # A package inside the checkout (./cmd/...) is part of its recipe: editing it rebuilds it.
+  local sources=()
+  [[ $pkg == ./* ]] && mapfile -t sources < <(find "$dir/${pkg#./}" -name '*.go' | sort)
+  recipe=$(cat "$dir/go.mod" "$dir/go.sum" "${sources[@]}" <(echo "$pkg $ldflags $(go env GOVERSION)") | sha256sum | cut -d' ' -f1)
   if [[ -x "$bin/$name" && -f "$stamp" && "$(cat "$stamp")" == "$recipe" ]]; then
     echo "localcluster: $name is up to date"
     return
@@ -174,14 +177,14 @@ if [[ ! -s "$stages" || "$bin/kwok" -nt "$stages" ]]; then
 fi
 
 # The real node (Linux only): kubelet and kube-proxy from the same module, kube-router's policy
-# firewall and crane from their own modules, the pause program, and the images packed with crane.
+# firewall (its controller alone, cmd/firewall) and crane from their own modules, the pause program, and the images packed with crane.
 if [[ $(uname -s) == Linux && $(id -u) != 0 ]]; then
   echo "localcluster: not root: the real node's components are not built (the cluster runs kwok nodes only)"
 elif [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
   node_packages
   build kubelet "$here" k8s.io/kubernetes/cmd/kubelet "$k8s_flags"
   build kube-proxy "$here" k8s.io/kubernetes/cmd/kube-proxy "$k8s_flags"
-  build kube-router "$here/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "-s -w"
+  build kube-router "$here/kube-router" ./cmd/firewall "-s -w"
   build crane "$here/crane" github.com/google/go-containerregistry/cmd/crane "-s -w"
   build pause "$here/images" ./cmd/pause "-s -w"
   build_images
