@@ -34,9 +34,8 @@ build() {
   local name=$1 dir=$2 pkg=$3 ldflags=$4
   local stamp="$bin/.$name.recipe"
   local recipe
-  # A package inside the checkout (./cmd/...) is part of its recipe: editing it rebuilds it.
-  local sources=()
-  [[ $pkg == ./* ]] && mapfile -t sources < <(find "$dir/${pkg#./}" -name '*.go' | sort)
+  local sources=()  # a program of this checkout (./cmd/...): its own files are in the recipe too
+  if [[ $pkg == ./* ]]; then mapfile -t sources < <(find "$dir/$pkg" -type f | sort); fi
   recipe=$(cat "$dir/go.mod" "$dir/go.sum" "${sources[@]}" <(echo "$pkg $ldflags $(go env GOVERSION)") | sha256sum | cut -d' ' -f1)
   if [[ -x "$bin/$name" && -f "$stamp" && "$(cat "$stamp")" == "$recipe" ]]; then
     echo "localcluster: $name is up to date"
@@ -123,6 +122,15 @@ pack_image() {
   echo "localcluster: packed image $name ($ref)"
 }
 
+# add_busybox ROOTFS: Debian's busybox-static and a link per tool in ROOTFS/bin.
+add_busybox() {
+  mkdir -p "$1/bin"
+  cp /bin/busybox "$1/bin/busybox"
+  for tool in $(/bin/busybox --list); do
+    [[ $tool == busybox ]] || ln -sf busybox "$1/bin/$tool"
+  done
+}
+
 build_images() {
   local root
   root=$(mktemp -d)
@@ -131,12 +139,9 @@ build_images() {
   pack_image pause registry.k8s.io/pause:3.10 "$root/pause" /pause
   if [[ -x /bin/busybox ]]; then
     # Debian's busybox-static: a shell and the usual tools (nc, httpd, kill, df, date) for pods.
-    mkdir -p "$root/busybox/bin" "$root/busybox/tmp"
-    cp /bin/busybox "$root/busybox/bin/busybox"
+    mkdir -p "$root/busybox/tmp"
     chmod 1777 "$root/busybox/tmp"
-    for tool in $(/bin/busybox --list); do
-      [[ $tool == busybox ]] || ln -sf busybox "$root/busybox/bin/$tool"
-    done
+    add_busybox "$root/busybox"
     pack_image busybox krkn-tui.io/busybox:1.35 "$root/busybox" /bin/sh
   fi
   if [[ -x /usr/bin/stress-ng && -x /bin/busybox ]]; then
@@ -154,6 +159,13 @@ build_images() {
     cp "$here/images/hog-entrypoint.sh" "$root/hog/entrypoint.sh"
     pack_image krkn-hog quay.io/krkn-chaos/krkn-hog:latest "$root/hog" /entrypoint.sh
   fi
+  # The demo's frontend and backend: the static demo-server, with busybox's tools beside it where
+  # Debian's busybox-static is installed (exec scenarios run `kill`, `date`, `dd` in the container).
+  mkdir -p "$root/demo/tmp"
+  chmod 1777 "$root/demo/tmp"
+  cp "$bin/demo-server" "$root/demo/demo-server"
+  if [[ -x /bin/busybox ]]; then add_busybox "$root/demo"; fi
+  pack_image demo-server krkn-tui.local/demo-server:latest "$root/demo" /demo-server
   rm -rf "$root"
 }
 
@@ -187,6 +199,7 @@ elif [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
   build kube-router "$here/kube-router" ./cmd/firewall "-s -w"
   build crane "$here/crane" github.com/google/go-containerregistry/cmd/crane "-s -w"
   build pause "$here/images" ./cmd/pause "-s -w"
+  build demo-server "$here/images" ./cmd/demo-server "-s -w"
   build_images
 fi
 echo "localcluster: binaries ready in $bin (Kubernetes $k8s_version, etcd $etcd_version, kwok $kwok_version)"
