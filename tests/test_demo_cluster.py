@@ -1,5 +1,6 @@
 """The demo cluster behaves like one: kwok stages with start-up delays for profiled pods, a flaky
-profile, and a health endpoint that follows a Deployment."""
+profile, and (without the real node) a health endpoint that follows a Deployment and says that it
+reads the API. The demo's real form is in test_demo_server.py."""
 
 from __future__ import annotations
 
@@ -104,7 +105,8 @@ def test_health_endpoint_follows_ready_replicas_and_ingress_policies(local_clust
             got = answer(200)
             return got if got and got[1]["ready"] == 2 else None
 
-        assert wait_for(both_ready, what="200 with both replicas ready")[1]["ready"] == 2
+        body = wait_for(both_ready, what="200 with both replicas ready")[1]
+        assert body["ready"] == 2 and body["source"] == "api-objects" and body["note"] == health.KWOK_NOTE
         assert answer(503, "?min=3")[1]["status"] == "down"
         net = client.NetworkingV1Api(apps.api_client)
         net.create_namespaced_network_policy(namespace, client.V1NetworkPolicy(
@@ -117,6 +119,7 @@ def test_health_endpoint_follows_ready_replicas_and_ingress_policies(local_clust
         apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 0}})
         assert wait_for(lambda: answer(503), what="503 at zero replicas")[1]["ready"] == 0
         assert _get(url.replace("/health", "/nope"))[0] == 404
+        assert _get(url + "?min=x") == (400, {"error": "min must be an integer"})
     finally:
         server.shutdown()
         server.server_close()

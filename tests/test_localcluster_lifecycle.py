@@ -114,3 +114,30 @@ def test_a_taken_port_is_avoided(private_cluster, monkeypatch):
         blocker.close()
     assert private_cluster.running()
     assert taken not in state["ports"].values()
+
+
+def test_without_the_real_node_the_demo_is_kwok_pods_and_its_endpoint_says_so(private_cluster, monkeypatch):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from krkn_tui.localcluster import health
+    from krkn_tui.localcluster.demo import PAUSE_IMAGE
+    from krkn_tui.localcluster.rest import Rest
+    from krkn_tui.localcluster.certs import ensure_pki
+
+    port = processes.free_port()
+    monkeypatch.setenv("KRKN_TUI_DEMO_HEALTH_PORT", str(port))
+    state = private_cluster.up(nodes=1, demo=True, demo_profile="fast", real_node=False)
+    assert "node" not in state
+    rest = Rest(private_cluster.server(), ensure_pki(private_cluster.state_dir / "pki"))
+    _, dep = rest.call("GET", "/apis/apps/v1/namespaces/krkn-demo/deployments/frontend")
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == PAUSE_IMAGE
+    url = private_cluster.status()["health"]
+    assert url == f"http://127.0.0.1:{port}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            code, body = r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        code, body = e.code, json.loads(e.read())
+    assert code == 200 and body["source"] == "api-objects" and body["note"] == health.KWOK_NOTE

@@ -21,15 +21,17 @@ import yaml
 
 from . import components, health, nodesandbox, processes, realnode
 from .certs import ensure_pki
-from .demo import DEMO_NAMESPACE, demo_objects, node
+from .demo import DEMO_NAMESPACE, FRONTEND_NODE_PORT, demo_objects, node
 from .progress import Progress, stream
 from .rest import Rest
-from .stages import PROFILE_LABEL, PROFILES
+from .stages import PROFILES
 
 CONTEXT_NAME = "krkn-local"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 BINARIES = (*COMPONENTS, "kubectl")
 QUIET_SECONDS = 30.0  # while one binary compiles, a reminder this often
+# On the demo's Deployments and Services: a digest of the spec `up` last applied.
+DEMO_SPEC_ANNOTATION = "krkn-tui.io/demo-spec"
 
 
 def _say(line: str) -> None:
@@ -175,9 +177,13 @@ class LocalCluster:
             if real_node:
                 self._ensure_real_node(state, rest, timeout, progress)
             if demo:
-                self._ensure_demo(rest, timeout, demo_profile)
-                progress.line(f"demo workload ready in namespace {DEMO_NAMESPACE} (pod profile {demo_profile})")
-                self._ensure_health(state)
+                node_ip = self._node_ip(state)
+                self._ensure_demo(rest, timeout, demo_profile, real=node_ip is not None)
+                where = f"demo server on {realnode.NODE_NAME}" if node_ip else "kwok pods: no real node"
+                progress.line(f"demo workload ready in namespace {DEMO_NAMESPACE} ({where}, pod profile {demo_profile})")
+                self._ensure_health(state, node_ip)
+                if node_ip:
+                    self._await_app(progress)
             progress.done("local cluster ready", f": context {CONTEXT_NAME}, kubeconfig {self.kubeconfig}")
             return state
 
@@ -285,11 +291,12 @@ class LocalCluster:
 
         self._wait(f"{count} fake nodes are Ready", ready, timeout, self._load())
 
-    def _ensure_demo(self, rest: Rest, timeout: float, profile: str) -> None:
-        for collection, obj in demo_objects(profile):
-            rest.ensure(collection, obj)
-            if obj["kind"] == "Deployment":
-                self._converge_profile(rest, collection, obj)
+    def _ensure_demo(self, rest: Rest, timeout: float, profile: str, real: bool) -> None:
+        for collection, obj in demo_objects(profile, real):
+            if obj["kind"] in ("Deployment", "Service"):
+                self._converge(rest, collection, obj)
+            else:
+                rest.ensure(collection, obj)
 
         def ready() -> bool:
             status, body = rest.call("GET", f"/apis/apps/v1/namespaces/{DEMO_NAMESPACE}/deployments")
@@ -303,17 +310,27 @@ class LocalCluster:
 
         self._wait(f"the demo workload in namespace {DEMO_NAMESPACE} is Ready", ready, timeout, self._load())
 
-    def _converge_profile(self, rest: Rest, collection: str, obj: dict) -> None:
-        """An existing Deployment gets the requested profile (a rollout), so `up` is declarative."""
+    def _converge(self, rest: Rest, collection: str, obj: dict) -> None:
+        """An existing Deployment or Service made for another form or profile gets the wanted spec
+        (a Deployment's template: a rollout; its replica count stays), so `up` is declarative."""
+        want = _digest(obj["spec"])
+        obj["metadata"]["annotations"] = {DEMO_SPEC_ANNOTATION: want}
         path = f"{collection}/{obj['metadata']['name']}"
         status, current = rest.call("GET", path)
-        if status != 200:
+        if status == 404:  # (a POST of an existing NodePort Service is refused for its port, not 409)
+            rest.ensure(collection, obj)
             return
-        want = obj["spec"]["template"]["metadata"]["labels"].get(PROFILE_LABEL)
-        have = current["spec"]["template"]["metadata"].get("labels", {}).get(PROFILE_LABEL)
-        if want != have:
-            rest.call("PATCH", path, {"spec": {"template": {"metadata": {"labels": {PROFILE_LABEL: want}}}}},
-                      content_type="application/merge-patch+json")
+        if status != 200 or (current["metadata"].get("annotations") or {}).get(DEMO_SPEC_ANNOTATION) == want:
+            return
+        current["metadata"].setdefault("annotations", {})[DEMO_SPEC_ANNOTATION] = want
+        if obj["kind"] == "Deployment":
+            current["spec"]["template"] = obj["spec"]["template"]
+        else:  # the Service keeps its cluster IP
+            current["spec"]["type"] = obj["spec"].get("type", "ClusterIP")
+            current["spec"]["ports"] = obj["spec"]["ports"]
+        status, body = rest.call("PUT", path, current)
+        if status != 200:
+            raise ClusterError(f"updating the demo's {obj['kind']} {obj['metadata']['name']}: HTTP {status}: {body}")
 
     def _refresh_kwok(self, state: dict) -> None:
         """A running cluster started with older kwok stages gets the current ones (kwok restarts;
@@ -360,16 +377,19 @@ class LocalCluster:
         rec = state.get("health")
         return f"http://127.0.0.1:{rec['port']}/health" if rec else None
 
-    def _ensure_health(self, state: dict) -> None:
+    def _ensure_health(self, state: dict, node_ip: str | None) -> None:
+        """The endpoint GETs the frontend's NodePort on the real node; without one it reads the
+        API (kwok form) and says so."""
+        source = (["--url", f"http://{node_ip}:{FRONTEND_NODE_PORT}/"] if node_ip
+                  else ["--state-dir", str(self.state_dir), "--server", self.server(state)])
         rec = state.get("health")
         if rec and processes.alive(rec["pid"], rec.get("start_time")):
-            if self.server(state) in rec["argv"]:
+            if rec["argv"][-len(source):] == source:
                 return
-            processes.stop([rec])  # it watches an API server address that is gone
+            processes.stop([rec])  # it watches an application or API server that is gone
         preferred = int(os.environ.get("KRKN_TUI_DEMO_HEALTH_PORT") or health.DEFAULT_PORT)
         port = preferred if processes.port_free(preferred) else processes.free_port()
-        argv = [sys.executable, "-m", "krkn_tui.localcluster.health", "--state-dir", str(self.state_dir),
-                "--server", self.server(state), "--port", str(port)]
+        argv = [sys.executable, "-m", "krkn_tui.localcluster.health", "--port", str(port), *source]
         rec = processes.launch("demo-health", argv, self.state_dir / "logs" / "demo-health.log")
         state["health"] = {**rec, "port": port}
         self._save(state)
@@ -378,7 +398,26 @@ class LocalCluster:
         note = "" if port == preferred else f" (port {preferred} was taken; config.yaml's check expects {preferred})"
         self.say(f"demo health endpoint {url}{note}")
 
+    def _await_app(self, progress: Progress, timeout: float = 30.0) -> None:
+        """Until the endpoint's GET of the application answers 200 (kube-proxy has the new pods'
+        addresses); past `timeout` one line says what it answers and `up` goes on."""
+        url, deadline = self.health_url(), time.monotonic() + timeout
+        while not _http_ok(url):
+            if time.monotonic() > deadline:
+                progress.line(f"the demo application does not answer yet: {_http_body(url)}")
+                return
+            time.sleep(0.2)
+        progress.line("demo application answers through its Service (health 200)")
+
     # -- the real node ---------------------------------------------------------------------------
+
+    def _node_ip(self, state: dict) -> str | None:
+        """The real node's address while all its components run; None without one."""
+        node = state.get("node") or {}
+        procs = node.get("processes", [])
+        if len(procs) == len(realnode.COMPONENTS) and all(processes.alive(p["pid"], p.get("start_time")) for p in procs):
+            return node["sandbox"]["node_ip"]
+        return None
 
     def _ensure_real_node(self, state: dict, rest: Rest, timeout: float, progress: Progress) -> None:
         """Start the real node unless it runs; where it cannot run, one line says why and the
@@ -390,11 +429,14 @@ class LocalCluster:
         if why:
             progress.line(f"real node skipped: {why}; kwok nodes only")
             return
-        node = state.get("node") or {}
-        procs = node.get("processes", [])
-        if (len(procs) == len(realnode.COMPONENTS) and all(processes.alive(p["pid"], p.get("start_time")) for p in procs)
-                and self._node_ready(rest)):
+        if self._node_ip(state) and self._node_ready(rest):
             progress.line(f"real node {realnode.NODE_NAME} already running")
+            # Images packed since it started (a newer krkn-tui's) are imported and served too.
+            sb = nodesandbox.Sandbox(**state["node"]["sandbox"])
+            files = realnode.NodeFiles(self.state_dir)
+            realnode.write_mirrors(files, self.images_dir)
+            new = realnode.import_images(sb, files, self.images_dir, progress.line)
+            realnode.push_mirror(sb, self.bin_dir, self.images_dir, only=new)
             return
         self._stop_node(state)  # what a crashed or half-started node left
         try:
@@ -543,6 +585,12 @@ def _service_cidr(state: dict) -> str:
     return state.get("service_cidr") or components.LEGACY_SERVICE_CIDR
 
 
+def _digest(obj: dict) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _condition(obj: dict, kind: str) -> bool:
     return any(c["type"] == kind and c["status"] == "True" for c in obj.get("status", {}).get("conditions", []))
 
@@ -555,6 +603,19 @@ def _http_ok(url: str) -> bool:
             return r.status == 200
     except OSError:
         return False
+
+
+def _http_body(url: str) -> str:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return f"{r.status} {r.read(300).decode(errors='replace')}"
+    except urllib.error.HTTPError as e:
+        return f"{e.code} {e.read(300).decode(errors='replace')}"
+    except OSError as e:
+        return str(e)
 
 
 def _http_answers(url: str) -> bool:

@@ -1,17 +1,24 @@
-"""The demo service's health endpoint: a small HTTP server on loopback whose answer follows the
-demo Deployment, so a health check can watch the demo like a real service.
+"""The demo service's health endpoint: a small HTTP server on loopback that config.yaml's health
+check watches.
 
-``GET /health[?min=N]`` answers 200 while at least N (default 1) replicas of the Deployment are
-Ready and no NetworkPolicy denies all ingress to its pods (what an application outage does);
-503 otherwise, and while the API server cannot be read. The body is JSON saying what it saw.
+With the real node (``--url``), ``GET /health`` is an HTTP GET of the demo application itself,
+made when asked: the frontend Service's NodePort on the node's address, whose pods ask the backend
+through its Service. 200 when the application answered 200; 503 with what went wrong otherwise
+(refused, timed out, the frontend's 502 when the backend is unreachable). Nothing reads the API:
+an application outage turns it red because the traffic is really dropped.
 
-Run as ``python -m krkn_tui.localcluster.health --state-dir DIR --port N``; `cluster up --demo`
-starts it and `cluster down` stops it. It polls the API server every half second with the
-cluster's admin certificate (stdlib only, so it starts fast)."""
+Without the real node (``--server``), the demo's pods are kwok's and serve nothing, so the
+endpoint says so (``"source": "api-objects"``) and answers from the API instead: 200 while at
+least N (``?min=N``, default 1) replicas of the Deployment are Ready and no NetworkPolicy denies
+all ingress to its pods, 503 otherwise, polled every half second.
+
+Run as ``python -m krkn_tui.localcluster.health --port N (--url URL | --state-dir DIR --server URL)``;
+`cluster up --demo` starts it and `cluster down` stops it."""
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import threading
 import time
@@ -25,10 +32,41 @@ from .rest import Rest
 
 DEFAULT_PORT = 18098
 POLL_SECONDS = 0.5
+# Below a check's default timeout (3 s), above the frontend's own wait for the backend (2 s).
+APP_TIMEOUT = 2.5
+KWOK_NOTE = "no real node: the demo's pods are kwok's and serve nothing; health read from the API"
+
+
+class AppProbe:
+    """One GET of the application per question."""
+
+    source = "http"
+
+    def __init__(self, url: str, timeout: float = APP_TIMEOUT):
+        self.url, self.timeout = url, timeout
+
+    def answer(self, query: dict) -> tuple[int, dict]:
+        u = urlparse(self.url)
+        conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=self.timeout)
+        try:
+            conn.request("GET", u.path or "/", headers={"Connection": "close"})
+            resp = conn.getresponse()
+            body = resp.read(512).decode(errors="replace").strip()
+        except OSError as e:
+            return 503, {"status": "unreachable", "source": self.source, "url": self.url,
+                         "reason": f"{type(e).__name__}: {e}" if str(e) else type(e).__name__}
+        finally:
+            conn.close()
+        seen = {"source": self.source, "url": self.url, "code": resp.status, "answer": body}
+        if resp.status != 200:
+            return 503, {"status": "down", "reason": f"the application answered {resp.status}", **seen}
+        return 200, {"status": "ok", **seen}
 
 
 class DemoState:
-    """What the endpoint last saw of the Deployment; refreshed by one poller thread."""
+    """Kwok form: what the endpoint last saw of the Deployment; refreshed by one poller thread."""
+
+    source = "api-objects"
 
     def __init__(self, rest: Rest, namespace: str, deployment: str):
         self.rest, self.namespace, self.deployment = rest, namespace, deployment
@@ -64,9 +102,13 @@ class DemoState:
                 return policy["metadata"]["name"]
         return None
 
-    def answer(self, minimum: int) -> tuple[int, dict]:
+    def answer(self, query: dict) -> tuple[int, dict]:
+        try:
+            minimum = int(query.get("min", ["1"])[0])
+        except ValueError:
+            return 400, {"error": "min must be an integer"}
         with self.lock:
-            seen = dict(self.seen)
+            seen = {"source": self.source, "note": KWOK_NOTE, **self.seen}
         if "error" in seen:
             return 503, {"status": "unknown", **seen}
         if seen["blocked_by"]:
@@ -76,19 +118,14 @@ class DemoState:
         return 200, {"status": "ok", **seen}
 
 
-def make_server(state: DemoState, port: int) -> ThreadingHTTPServer:
+def make_server(probe, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
             url = urlparse(self.path)
             if url.path != "/health":
                 self._send(404, {"error": "not found: try /health"})
                 return
-            try:
-                minimum = int(parse_qs(url.query).get("min", ["1"])[0])
-            except ValueError:
-                self._send(400, {"error": "min must be an integer"})
-                return
-            self._send(*state.answer(minimum))
+            self._send(*probe.answer(parse_qs(url.query)))
 
         def _send(self, code: int, body: dict) -> None:
             data = json.dumps(body).encode()
@@ -108,23 +145,32 @@ def make_server(state: DemoState, port: int) -> ThreadingHTTPServer:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--state-dir", type=Path, required=True)
-    p.add_argument("--server", required=True, help="the API server's URL")
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--url", help="the demo application's URL (the frontend's NodePort on the real node)")
+    p.add_argument("--state-dir", type=Path, help="kwok form: the cluster's folder (its admin certificate)")
+    p.add_argument("--server", help="kwok form: the API server's URL")
     p.add_argument("--namespace", default=DEMO_NAMESPACE)
     p.add_argument("--deployment", default="frontend")
     args = p.parse_args(argv)
-    state = DemoState(Rest(args.server, ensure_pki(args.state_dir / "pki"), timeout=2.0), args.namespace, args.deployment)
-    state.poll_once()
-    server = make_server(state, args.port)
+    if args.url:
+        probe = AppProbe(args.url)
+        what = f"GET {args.url}"
+    elif args.state_dir and args.server:
+        probe = DemoState(Rest(args.server, ensure_pki(args.state_dir / "pki"), timeout=2.0),
+                          args.namespace, args.deployment)
+        probe.poll_once()
 
-    def poll() -> None:
-        while True:
-            time.sleep(POLL_SECONDS)
-            state.poll_once()
+        def poll() -> None:
+            while True:
+                time.sleep(POLL_SECONDS)
+                probe.poll_once()
 
-    threading.Thread(target=poll, daemon=True).start()
-    print(f"demo health endpoint on http://127.0.0.1:{args.port}/health", flush=True)
+        threading.Thread(target=poll, daemon=True).start()
+        what = f"Deployment {args.namespace}/{args.deployment} ({KWOK_NOTE})"
+    else:
+        p.error("give --url, or --state-dir and --server")
+    server = make_server(probe, args.port)
+    print(f"demo health endpoint on http://127.0.0.1:{args.port}/health: {what}", flush=True)
     server.serve_forever()
     return 0
 

@@ -235,11 +235,11 @@ def write_mirrors(files: NodeFiles, images_dir: Path) -> None:
                                       '  capabilities = ["pull", "resolve"]\n')
 
 
-def push_mirror(sb: Sandbox, bin_dir: Path, images_dir: Path) -> None:
-    """Serve every packed image from the node's registry under its own path."""
+def push_mirror(sb: Sandbox, bin_dir: Path, images_dir: Path, only: list[str] | None = None) -> None:
+    """Serve every packed image (or those named in `only`) from the node's registry under its own path."""
     for tar in sorted(images_dir.glob("*.tar")):
         ref = _image_ref(tar)
-        if not ref:
+        if not ref or (only is not None and ref not in only):
             continue
         r = subprocess.run(sb.enter([str(bin_dir / "crane"), "push", str(tar), f"{MIRROR}/{ref.split('/', 1)[1]}"]),
                            capture_output=True, text=True)
@@ -248,17 +248,31 @@ def push_mirror(sb: Sandbox, bin_dir: Path, images_dir: Path) -> None:
 
 
 def import_images(sb: Sandbox, files: NodeFiles, images_dir: Path, say) -> list[str]:
-    """Import every packed image the runtime does not hold yet; returns the names imported."""
+    """Import every packed image the runtime does not hold yet, or holds from an older packing
+    (build.sh's recipe of each image, recorded at import); returns the names imported."""
     have = subprocess.run(ctr(sb, files, "images", "list", "--quiet"), capture_output=True, text=True).stdout.split()
+    record_file = files.root / "imported-images.json"
+    try:
+        record = json.loads(record_file.read_text())
+    except (OSError, ValueError):
+        record = {}
     done = []
     for tar in sorted(images_dir.glob("*.tar")):
         ref = _image_ref(tar)
-        if ref and ref in have:
+        try:
+            recipe = (images_dir / f".{tar.stem}.recipe").read_text().strip()
+        except OSError:
+            recipe = None
+        if ref and ref in have and (recipe is None or record.get(ref) == recipe):
             continue
         r = subprocess.run(ctr(sb, files, "images", "import", str(tar)), capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"importing {tar}: {(r.stderr or r.stdout).strip()}")
         done.append(ref or tar.stem)
+        if ref and recipe:
+            record[ref] = recipe
+    if done:
+        record_file.write_text(json.dumps(record, indent=1))
     if done:
         say(f"imported image(s) into the node's runtime: {', '.join(done)}")
     return done
