@@ -138,3 +138,39 @@ def test_realistic_profile_on_the_real_node_turns_ready_a_second_or_more_after_t
         started = at(pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"])
         ready = at(next(c["lastTransitionTime"] for c in pod["status"]["conditions"] if c["type"] == "Ready"))
         assert (ready - started).total_seconds() >= 1, pod["metadata"]["name"]
+
+
+def _health(url: str) -> int:
+    return _get(url)[0]
+
+
+def test_an_application_outage_turns_the_endpoint_red_by_traffic_alone_and_back(
+        real_node, local_cluster, kubeconfig, tmp_path):
+    """The shipped outage's shape on krkn-demo's frontend: the endpoint (an HTTP GET, no API read)
+    answers 200, 503 while the policy drops the traffic, 200 after the rollback; again when the
+    runner is killed with -9 mid-outage and `execute-rollback` undoes it."""
+    from runhelpers import Run, app_outage, krkn, pending, run_dirs, write_config
+
+    url = local_cluster.status()["health"]
+    assert _get(url)[1].get("source") == "http"
+    for killed in (False, True):
+        wait_for(lambda: _health(url) == 200, timeout=60, interval=0.5, what="the endpoint's 200 before the outage")
+        folder = tmp_path / ("killed" if killed else "finished")
+        versions = folder / "versions"
+        cfg = write_config(folder, [("application_outages_scenarios",
+                                     app_outage(demo.DEMO_NAMESPACE, "frontend", 300 if killed else 12))],
+                           versions=versions)
+        run = Run(cfg, kubeconfig)
+        run.wait_for(r"created NetworkPolicy krkn-demo/", timeout=90)
+        wait_for(lambda: _health(url) == 503, timeout=60, interval=0.5, what="the endpoint's 503 during the outage")
+        if killed:
+            run.proc.kill()
+            run.finish()
+            assert _health(url) == 503 and len(pending(versions)) == 1  # the policy outlived its runner
+            for run_id in run_dirs(versions):
+                out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
+                assert out.returncode == 0, out.stdout + out.stderr
+        else:
+            assert run.finish(timeout=120) == 0, run.output
+        wait_for(lambda: _health(url) == 200, timeout=60, interval=0.5, what="the endpoint's 200 after the rollback")
+        assert pending(versions) == []

@@ -21,7 +21,11 @@ def free_port() -> int:
 
 
 def port_free(port: int) -> bool:
+    """Whether a server could listen on the port now. With SO_REUSEADDR, as servers bind (the
+    demo's health endpoint does): the TIME_WAIT connections a stopped server leaves behind for a
+    minute do not hold its port, a live listener does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
