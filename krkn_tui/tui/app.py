@@ -95,6 +95,8 @@ class KrknConsole(App[int]):
                 tooltip="Write the last run's report (Markdown and HTML)"),
         Binding("ctrl+e", "emergency_stop", "E-STOP", id="emergency-stop", priority=True,
                 tooltip="Emergency stop: stop the run and roll back its pending changes"),
+        Binding("H", "halt_toggle", "Halt", id="halt", show=False,
+                tooltip="Halt every run on this cluster (asks why), or resume after a halt (asks first)"),
         Binding("question_mark", "help", "Help", id="help", tooltip="List the keys of this view"),
         Binding("ctrl+t", "toggle_theme", "Theme", id="theme", tooltip="Switch between the dark and light theme"),
         Binding("ctrl+s", "screenshot", "Screenshot", id="screenshot", show=False,
@@ -109,6 +111,13 @@ class KrknConsole(App[int]):
     target_text = reactive("")
     api_state = reactive("")  # how the API server answers the liveness probe ("" without one)
     api_stale = reactive(False)  # silent past STALE_SECONDS: views grey what may be out of date
+    halt_state = reactive("")  # the cluster's halt as every header says it ("" when not halted)
+
+    class HaltChanged(Message):
+        def __init__(self, said: str, monitor):
+            super().__init__()
+            self.said = said
+            self.monitor = monitor  # a replaced monitor's last words are ignored
 
     class WatchState(Message):
         def __init__(self, state: str, watcher: PodWatcher | None = None):
@@ -142,6 +151,7 @@ class KrknConsole(App[int]):
         self._pod_table = pod_table
         self.pod_watcher: PodWatcher | None = None
         self.liveness = None  # kube.liveness.ApiLiveness, once the cluster workers start
+        self.halt_monitor = None  # halt.HaltMonitor: the cluster's halt record, read every check interval
         self.pod_label_selector: str | None = None  # narrows the pod list and watch on the server
         self._last_drain = 0.0  # monotonic time of the last drain that applied something
         self._last_batch = 0  # pod events in that drain
@@ -220,6 +230,7 @@ class KrknConsole(App[int]):
         if self.settings.probe_cluster:
             self.fetch_server_version()
             self.start_liveness()
+            self.start_halt_monitor()
         if self.settings.watch_pods:
             self.start_pod_watch()
 
@@ -231,6 +242,20 @@ class KrknConsole(App[int]):
         self.look_at_liveness()
         self.set_interval(LIVENESS_LOOK_SECONDS, self.look_at_liveness)
 
+    def start_halt_monitor(self) -> None:
+        from ..halt import HaltMonitor, trust
+
+        interval = self.loaded.config.checks.interval if self.loaded.config is not None else 2.0
+        monitor = HaltMonitor(self.api_client_factory, self.journal_settings.namespace, trust(), interval,
+                              lambda halt: self.post_message(self.HaltChanged(halt.describe() if halt else "",
+                                                                              monitor)))
+        self.halt_monitor = monitor
+        monitor.start()
+
+    def on_krkn_console_halt_changed(self, message: HaltChanged) -> None:
+        if message.monitor is self.halt_monitor:
+            self.halt_state = message.said
+
     def look_at_liveness(self) -> None:
         """The header says how long ago the cluster answered; reactives redraw only on change."""
         from ..kube.liveness import said
@@ -240,6 +265,8 @@ class KrknConsole(App[int]):
     def on_unmount(self) -> None:
         if self.liveness is not None:
             self.liveness.stop()
+        if self.halt_monitor is not None:
+            self.halt_monitor.stop()
         if self.pod_watcher is not None:
             self.pod_watcher.stop(timeout=2)
         if self.run_active:  # leaving without the quit dialog (a crash): still roll back
@@ -434,6 +461,43 @@ class KrknConsole(App[int]):
         self.stop_event.set()
         self.run_state = "stopping: rolling back"
         self.notify("Emergency stop: stopping the run and rolling back its pending changes.", severity="warning")
+
+    def action_halt_toggle(self) -> None:
+        """Halt every run on the cluster (a reason asked), or resume (asked first)."""
+        from .screens.confirm import ConfirmScreen
+        from .screens.halt_dialog import HaltDialog
+
+        if self.target_error is not None:
+            self.notify(f"No cluster to halt: {self.target_error}", severity="error")
+        elif self.halt_state:
+            self.push_screen(ConfirmScreen("Resume runs on this cluster?", f"{self.target_summary}: "
+                                           f"{self.halt_state}. Resuming lets runs start again.", "Resume"),
+                             callback=lambda yes: self.halt_write(None) if yes else None)
+        else:
+            self.push_screen(HaltDialog(self.target_summary),
+                             callback=lambda reason: self.halt_write(reason) if reason else None)
+
+    @work(thread=True, exit_on_error=False, group="halt")
+    def halt_write(self, reason: str | None) -> None:
+        """Write (``reason``) or lift (None) the halt record; the monitor's next look shows it."""
+        from ..halt import HaltError, lift, write
+        from ..kube.identity import read_identity
+
+        namespace = self.journal_settings.namespace
+        try:
+            client = self.api_client_factory()
+            if reason is None:
+                said = "Resumed: the halt is lifted." if lift(client, namespace) else "Not halted."
+            else:
+                identity = read_identity(client, self.target.context if self.target else "")
+                halt, new = write(client, namespace, reason, identity=identity)
+                said = f"{'' if new else 'Already '}{halt.describe() if halt else 'halted'}"
+        except (HaltError, UserError) as exc:
+            self.call_from_thread(self.notify, f"halt not changed: {one_line(exc)}", severity="error", markup=False)
+            return
+        if self.halt_monitor is not None:
+            self.halt_monitor.check()
+        self.call_from_thread(self.notify, said, severity="warning", markup=False)
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen

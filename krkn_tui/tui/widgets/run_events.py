@@ -200,6 +200,13 @@ def _(e: ev.CheckAborted, panel: RunPanel) -> None:
 
 
 @apply_event.register
+def _(e: ev.RunHalted, panel: RunPanel) -> None:
+    then = "run refused" if e.before else "stopping and rolling back"
+    panel.set_status(f"{e.source}: {then}")
+    panel.run_log(f"{e.source.upper()}: {e.detail}: {then}")
+
+
+@apply_event.register
 def _(e: ev.SteadyState, panel: RunPanel) -> None:
     state = "ok" if e.ok else f"FAILING ({', '.join(e.failing)})"
     panel.run_log(f"steady state {e.phase}: {state}")
