@@ -95,6 +95,8 @@ class KrknConsole(App[int]):
                 tooltip="Write the last run's report (Markdown and HTML)"),
         Binding("ctrl+e", "emergency_stop", "E-STOP", id="emergency-stop", priority=True,
                 tooltip="Emergency stop: stop the run and roll back its pending changes"),
+        Binding("colon", "command_line", "Command", id="command-line", show=False,
+                tooltip="k9s's command line: ctx lists the kubeconfig's contexts, ctx NAME switches to one"),
         Binding("H", "halt_toggle", "Halt", id="halt", show=False,
                 tooltip="Halt every run on this cluster (asks why), or resume after a halt (asks first)"),
         Binding("question_mark", "help", "Help", id="help", tooltip="List the keys of this view"),
@@ -152,6 +154,7 @@ class KrknConsole(App[int]):
         self.pod_watcher: PodWatcher | None = None
         self.liveness = None  # kube.liveness.ApiLiveness, once the cluster workers start
         self.halt_monitor = None  # halt.HaltMonitor: the cluster's halt record, read every check interval
+        self._liveness_timer = None
         self.pod_label_selector: str | None = None  # narrows the pod list and watch on the server
         self._last_drain = 0.0  # monotonic time of the last drain that applied something
         self._last_batch = 0  # pod events in that drain
@@ -240,7 +243,8 @@ class KrknConsole(App[int]):
         self.liveness = ApiLiveness(version_probe(self.api_client_factory))
         self.liveness.start()
         self.look_at_liveness()
-        self.set_interval(LIVENESS_LOOK_SECONDS, self.look_at_liveness)
+        if self._liveness_timer is None:
+            self._liveness_timer = self.set_interval(LIVENESS_LOOK_SECONDS, self.look_at_liveness)
 
     def start_halt_monitor(self) -> None:
         from ..halt import HaltMonitor, trust
@@ -399,8 +403,11 @@ class KrknConsole(App[int]):
             from ..engine import Engine, plan
 
             planned = plan(self.loaded.config, only=set(indices))
-            engine = Engine(self.loaded.config, self.api_client_factory, emit=self.engine_events.append,
-                            stop=self.stop_event, kubeconfig=self.kubeconfig, context=self.settings.context)
+            # The run keeps the cluster it started on, whatever context the console switches to.
+            kubeconfig, context = self.kubeconfig, self.settings.context
+            engine = Engine(self.loaded.config, partial(load_api_client, kubeconfig, context),
+                            emit=self.engine_events.append, stop=self.stop_event, kubeconfig=kubeconfig,
+                            context=context)
             return engine.run(planned)
         finally:
             self.engine_done.set()
@@ -461,6 +468,70 @@ class KrknConsole(App[int]):
         self.stop_event.set()
         self.run_state = "stopping: rolling back"
         self.notify("Emergency stop: stopping the run and rolling back its pending changes.", severity="warning")
+
+    def action_command_line(self) -> None:
+        from .screens.contexts import CommandLine
+
+        self.push_screen(CommandLine(), callback=self._command)
+
+    def _command(self, text: str | None) -> None:
+        from .screens.contexts import ContextPicker
+
+        words = (text or "").split()
+        if not words:
+            return
+        if words[0] not in ("ctx", "context", "contexts") or len(words) > 2:
+            self.notify(f"unknown command {one_line(text)!r} (ctx, or ctx NAME)", severity="warning", markup=False)
+        elif len(words) == 2:
+            self.switch_context(words[1])
+        else:
+            from ..kube.client import list_contexts
+
+            try:
+                contexts = list_contexts(self.kubeconfig)
+            except UserError as exc:
+                self.notify(f"no contexts: {one_line(exc)}", severity="error", markup=False)
+                return
+            current = self.target.context if self.target else None
+            self.push_screen(ContextPicker(contexts, current),
+                             callback=lambda name: self.switch_context(name) if name else None)
+
+    def switch_context(self, name: str) -> None:
+        """Point the console at another context: header, pods view, API and halt probes, journal
+        rows and the cluster rollback steps are checked against. A run in progress keeps its own."""
+        from dataclasses import replace
+
+        try:
+            target = describe_target(self.kubeconfig, name)
+        except UserError as exc:
+            self.notify(f"context not switched: {one_line(exc)}", severity="error", markup=False)
+            return
+        if self.target is not None and target.context == self.target.context and self.target_error is None:
+            return
+        self.settings.context = target.context
+        self.target, self.target_error = target, None
+        self.target_text = f"context {target.context} │ server {target.server} │ user {target.user}"
+        self.loaded.target = replace(self.loaded.target, context=target.context)
+        with self._service_lock:
+            self._rollback_service = None  # the next execute is checked against the new cluster
+        for worker in (self.liveness, self.halt_monitor):
+            if worker is not None:
+                worker.stop()
+        self.liveness = self.halt_monitor = None
+        self.server_version, self.api_state, self.api_stale, self.halt_state = "…", "", False, ""
+        old, self.pod_watcher = self.pod_watcher, None
+        if old is not None:
+            old.stop(timeout=0)
+        self._pod_table = None
+        pods = self.views.get("pods")
+        if pods is not None and pods.is_mounted:
+            pods.restart()
+        versions = self.views.get("versions")
+        if versions is not None and versions.is_mounted:
+            versions.follow_cluster()
+        self.start_cluster_workers()
+        note = f"; the run in progress stays on its cluster" if self.run_active else ""
+        self.notify(f"context {target.context} ({target.server}){note}", markup=False)
 
     def action_halt_toggle(self) -> None:
         """Halt every run on the cluster (a reason asked), or resume (asked first)."""
