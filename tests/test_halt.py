@@ -95,17 +95,18 @@ def header(app) -> str:
 async def test_halt_stops_two_runners_refuses_new_runs_and_a_console_shows_and_lifts_it(
         tmp_path, namespace, journal_ns, kubeconfig, api_client):
     port = _free_port()
-    cfgs = [write_config(tmp_path / f"r{i}", [("application_outages_scenarios", app_outage(namespace, f"web{i}", 300))],
-                         cluster_journal_namespace=journal_ns,
-                         **({"publish_kraken_status": True, "port": port} if i else {}))
-            for i in range(2)]
+    # Runner 0 is a daemon run (krkn's daemon_mode: 1 s outages again and again until stopped);
+    # runner 1 holds one outage and serves krkn's signal endpoint, which `halt -c` names.
+    cfgs = [write_config(tmp_path / "r0", [("application_outages_scenarios", app_outage(namespace, "web0", 1))],
+                         cluster_journal_namespace=journal_ns, daemon_mode=True),
+            write_config(tmp_path / "r1", [("application_outages_scenarios", app_outage(namespace, "web1", 300))],
+                         cluster_journal_namespace=journal_ns, publish_kraken_status=True, port=port)]
     (tmp_path / "config.yaml").write_text(f"kraken:\n  cluster_journal_namespace: {journal_ns}\n  chaos_scenarios: []\n")
     app = console(tmp_path, kubeconfig=kubeconfig)
     runs = [Run(cfg, kubeconfig) for cfg in cfgs]
     try:
-        for run in runs:
-            run.wait_for(r"created NetworkPolicy")
-        assert len(_policies(api_client, namespace)) == 2
+        runs[0].wait_for(r"iteration 2")  # the daemon goes round
+        runs[1].wait_for(r"created NetworkPolicy")
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.halt_monitor is not None and app.halt_monitor.checked.is_set(),
                         what="the console's first look at the halt record")
@@ -125,8 +126,8 @@ async def test_halt_stops_two_runners_refuses_new_runs_and_a_console_shows_and_l
             assert "halt: halted by" in runs[1].output or "krkn signal STOP: posted" in runs[1].output
             assert _policies(api_client, namespace) == []
             for cfg in cfgs:
-                assert [v.status for v in list_versions(cfg.parent / "versions", include_archived=False)] == \
-                    ["executed"]
+                assert {v.status for v in list_versions(cfg.parent / "versions", include_archived=False)} == \
+                    {"executed"}
 
             await until(pilot, lambda: "HALTED" in header(app), what="the halt in the console's header")
             assert "game day over: pager fired" in header(app)
