@@ -444,6 +444,15 @@ class KrknConsole(App[int]):
         if self.current_mode != view:
             self.switch_mode(view)
 
+    def show_pods_filtered(self, text: str) -> None:
+        """Switch to the pods view with its filter set (the versions view's jump to a step's pods)."""
+        self.action_show("pods")
+        pods = self.views["pods"]
+        if pods.is_mounted:
+            pods.show_filtered(text)
+        else:
+            self.call_after_refresh(lambda: pods.show_filtered(text))
+
     def action_write_report(self) -> None:
         """The last run's report for people, beside its JSON report: RUN.md and RUN.html."""
         result = self.last_result

@@ -91,6 +91,8 @@ class VersionsScreen(View):
         Binding("X", "execute_run", "Execute run", id="execute-run",
                 tooltip="Execute the pending steps of this row's run, newest first (asks first)"),
         Binding("a", "archive_one", "Archive", id="archive", tooltip="Move the highlighted step to the archive"),
+        Binding("p", "pods", "Pods", id="version-pods", show=False,
+                tooltip="The pods view, filtered to the pods the highlighted step touched (its namespace or node)"),
         Binding("slash", "filter", "Filter", id="filter", tooltip="Filter by run, type, status or action text"),
         Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False,
                 tooltip="Clear the filter"),
@@ -389,6 +391,18 @@ class VersionsScreen(View):
 
     def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
         self.action_inspect()
+
+    def action_pods(self) -> None:
+        from ..rows import pods_filter_of
+
+        v = self.selected()
+        if v is None:
+            return
+        text = pods_filter_of(v)
+        if text is None:
+            self.notify(f"{v.kind or 'this step'} {v.name or ''}: no pods to show".strip(), severity="warning")
+            return
+        self.app.show_pods_filtered(text)
 
     def action_inspect(self) -> None:
         version = self.selected()
