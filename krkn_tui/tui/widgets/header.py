@@ -67,8 +67,9 @@ def render_header(app) -> Content:
     lines = [line1, line2]
     halt = getattr(app, "halt_state", "")
     if halt:  # the room's stop: on every console, above everything else it says
+        hint = "" if app.settings.readonly else "  (H resumes)"
         lines.insert(0, Content.assemble((" HALTED ", "reverse bold $text-error"), " ", (halt, "bold $text-error"),
-                                         ("  (H resumes)", "dim")))
+                                         (hint, "dim")))
     board = getattr(app, "check_board", None)
     if board:  # the config's steady-state checks: name, state, last latency, failures
         lines.append(board.content())
