@@ -7,6 +7,8 @@ Policy:
 - A failed scenario rolls back this run's pending files when `auto_rollback` is on; a stop
   request (signal, emergency stop) rolls them back always. Rollback continues past a failed
   file and reports it (see rollback.executor).
+- A halt of the cluster (``halt.py``, read before the first change and every check interval)
+  refuses the run or stops it like the emergency stop; so does krkn's STOP (``krkn_signal.py``).
 - A run whose scenarios all passed archives its files; other runs leave them for inspection.
 - Each change and each rollback step is also a Kubernetes Event on the object it touched, best
   effort (kube.chaos_events): an Event that cannot be written is said once and fails nothing.

@@ -101,7 +101,8 @@ async def test_halt_stops_two_runners_refuses_new_runs_and_a_console_shows_and_l
                          cluster_journal_namespace=journal_ns, daemon_mode=True),
             write_config(tmp_path / "r1", [("application_outages_scenarios", app_outage(namespace, "web1", 300))],
                          cluster_journal_namespace=journal_ns, publish_kraken_status=True, port=port)]
-    (tmp_path / "config.yaml").write_text(f"kraken:\n  cluster_journal_namespace: {journal_ns}\n  chaos_scenarios: []\n")
+    (tmp_path / "config.yaml").write_text(f"kraken:\n  cluster_journal_namespace: {journal_ns}\n"
+                                          "  chaos_scenarios: []\n")
     app = console(tmp_path, kubeconfig=kubeconfig)
     runs = [Run(cfg, kubeconfig) for cfg in cfgs]
     try:

@@ -539,7 +539,7 @@ class KrknConsole(App[int]):
         if versions is not None and versions.is_mounted:
             versions.follow_cluster()
         self.start_cluster_workers()
-        note = f"; the run in progress stays on its cluster" if self.run_active else ""
+        note = "; the run in progress stays on its cluster" if self.run_active else ""
         self.notify(f"context {target.context} ({target.server}){note}", markup=False)
 
     def action_halt_toggle(self) -> None:
