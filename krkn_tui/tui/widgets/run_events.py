@@ -121,6 +121,7 @@ def _(e: ev.RollbackClusterForced, panel: RunPanel) -> None:
 @apply_event.register(ev.LeaseHeldPastBound)
 @apply_event.register(ev.GuardTakeover)
 @apply_event.register(ev.GuardIdle)
+@apply_event.register(ev.GuardSeesHalt)
 @apply_event.register(ev.JournalUnavailable)
 @apply_event.register(ev.RollbackFromJournal)
 def _(e: ev.Event, panel: RunPanel) -> None:
