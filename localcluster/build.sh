@@ -181,6 +181,34 @@ build_images() {
   cp "$bin/demo-server" "$root/demo/demo-server"
   if [[ -x /bin/busybox ]]; then add_busybox "$root/demo"; fi
   pack_image demo-server krkn-tui.local/demo-server:latest "$root/demo" /demo-server
+  if [[ -x /bin/busybox && -x /usr/sbin/xtables-nft-multi && -x /usr/sbin/nft && -x /usr/sbin/tc ]]; then
+    # krkn's network-chaos image, under its name: Debian's iptables (nft backend, its match
+    # modules), nft, tc, ip and nsenter with the libraries they link, a shell, and a process that
+    # waits (krkn's pod spec has no command; it execs the rules into the pod).
+    local nc="$root/network-chaos" tool
+    mkdir -p "$nc/bin" "$nc/usr/sbin" "$nc/usr/bin" "$nc/tmp" "$nc/run"
+    chmod 1777 "$nc/tmp"
+    cp /bin/busybox "$nc/bin/busybox"
+    for tool in sh sleep cat grep awk head tail ls; do ln -sf busybox "$nc/bin/$tool"; done
+    cp /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/tc /usr/sbin/ip "$nc/usr/sbin/"
+    cp /usr/bin/nsenter "$nc/usr/bin/"
+    for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save; do
+      ln -sf xtables-nft-multi "$nc/usr/sbin/$tool"
+    done
+    for lib in $(for tool in /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/tc /usr/sbin/ip /usr/bin/nsenter; do
+                   ldd "$tool" | grep -o '/[^ ]*'
+                 done | sort -u); do
+      mkdir -p "$nc$(dirname "$lib")"
+      cp -L "$lib" "$nc$lib"
+    done
+    local xt  # the match and target modules iptables loads at run time (ldd does not list them)
+    xt=$(dirname "$(readlink -f "$(ldd /usr/sbin/xtables-nft-multi | grep -o '/[^ ]*libxtables[^ ]*')")")/xtables
+    mkdir -p "$nc$(dirname "$xt")"
+    cp -r "$xt" "$nc$xt"
+    printf '#!/bin/sh\nexec sleep infinity\n' >"$nc/entrypoint.sh"
+    chmod 755 "$nc/entrypoint.sh"
+    pack_image krkn-network-chaos quay.io/krkn-chaos/krkn-network-chaos:latest "$nc" /entrypoint.sh
+  fi
   rm -rf "$root"
 }
 

@@ -13,7 +13,6 @@ KRKN_ONLY_TYPES: dict[str, str] = {
     "pod_network_scenarios": "traffic shaping on pod interfaces from a privileged node pod",
     "ingress_node_scenarios": "traffic shaping on node interfaces from a privileged node pod",
     "network_chaos_scenarios": "tc/netem on node interfaces from a privileged node pod",
-    "network_chaos_ng_scenarios": "tc/iptables from privileged pods on nodes",
     "service_hijacking_scenarios": "runs a web service pod and re-points a Service at it",
     "syn_flood_scenarios": "runs a SYN-flood pod against a Service",
     "storage_throttle_scenarios": "throttles a volume's I/O through cgroups from a privileged node pod",

@@ -1,0 +1,223 @@
+"""network_chaos_ng_scenarios' port filters on the real node: a TCP connection to the filtered
+port fails while the rules are in place and succeeds after; kill -9 of the runner then
+`execute-rollback` deletes exactly the rules the run inserted (another tool's rule stays); the
+machine's links, mounts, iptables and nft rule sets are the same before, during and after."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from kubehelpers import wait_for
+from runhelpers import Run, krkn, pending, run_dirs, write_config
+from test_real_node import _apply, _machine_snapshot, _pod, _server_and_client, _wait_ready, real_node  # noqa: F401
+from test_scenario_app_outage import changes, run_scenario, version_files
+from krkn_tui.errors import UserError
+from krkn_tui.events import Step
+from krkn_tui.localcluster import realnode
+from krkn_tui.scenarios.network_filter import parse_network_chaos_ng, rules
+
+NG = "network_chaos_ng_scenarios"
+TOLERATE = [f"{realnode.TAINT_KEY}:NoSchedule"]  # krkn's taints field: the chaos pod's tolerations
+
+
+def entry(kind: str, namespace: str, **fields) -> dict:
+    return {"id": kind, "image": "quay.io/krkn-chaos/krkn-network-chaos:latest", "wait_duration": 0,
+            "test_duration": 60, "label_selector": "", "service_account": "", "taints": TOLERATE,
+            "namespace": namespace, "instance_count": 1, "execution": "parallel", "ingress": True, "egress": False,
+            "target": "", "interfaces": [], "protocols": ["tcp"], **fields}
+
+
+def chain_rules(netns: str) -> list[str]:
+    """The INPUT and OUTPUT rules of the filter table in a network namespace (kube-proxy's and
+    kube-router's own chains change with every Service; their jumps from these two do not)."""
+    out = subprocess.run(["nsenter", f"--net={netns}", "iptables-save", "-t", "filter"], capture_output=True,
+                         text=True, check=True).stdout
+    return [line for line in out.splitlines() if re.match(r"-A (INPUT|OUTPUT) ", line)]
+
+
+def pod_netns(uid: str) -> str:
+    """The network namespace of the pod with this UID, through one of its processes on the machine."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if f"pod{uid}" in Path(f"/proc/{pid}/cgroup").read_text():
+                return f"/proc/{pid}/ns/net"
+        except OSError:
+            pass
+    raise AssertionError(f"no process of pod {uid}")
+
+
+def machine_view(node: dict) -> dict:
+    """test_real_node's snapshot of the machine, less what other clusters' private nodes (other
+    tests running beside this one) add and remove meanwhile: their veths and their mounts."""
+    other = re.compile(r"\bkt[0-9a-f]{6}(h|br)\b|^/tmp/")
+
+    def keep(line: str) -> bool:
+        return not other.search(line) or node["host_if"] in line
+
+    return {k: [x for x in v if keep(x)] if isinstance(v, list) else v for k, v in _machine_snapshot().items()}
+
+
+def chaos_pods(core, namespace: str) -> list[str]:
+    return [p.metadata.name for p in core.list_namespaced_pod(namespace, label_selector="app=krkn-network-chaos").items]
+
+
+def holding(on_hold):
+    """An engine event hook calling `on_hold()` once the rules are in place."""
+    seen = []
+
+    def on_event(event, engine):
+        if isinstance(event, Step) and "holding" in event.message:
+            seen.append(on_hold())
+    return on_event, seen
+
+
+@pytest.mark.cluster
+def test_pod_filter_drops_the_service_port_during_and_not_after(tmp_path, api_client, kubectl, kubeconfig,
+                                                                namespace, real_node):
+    core = client.CoreV1Api(api_client)
+    connects = _server_and_client(kubectl, kubeconfig, namespace)
+    assert wait_for(connects, timeout=30, what="the connection before the filter")
+    server = core.read_namespaced_pod("server", namespace)
+    netns = pod_netns(server.metadata.uid)
+    before, machine = chain_rules(netns), machine_view(real_node)
+
+    def during():
+        blocked = wait_for(lambda: not connects(), timeout=30, interval=0.5, what="the filter to drop the connection")
+        added = [r for r in chain_rules(netns) if r not in before]
+        return blocked, added, machine_view(real_node) == machine, chain_rules(real_node["netns"])
+
+    on_event, seen = holding(during)
+    node_before = chain_rules(real_node["netns"])
+    spec = [entry("pod_network_filter", namespace, label_selector="app=web", ports=[8080], test_duration=5)]
+    _, result, events = run_scenario(tmp_path, api_client, NG, spec, on_event=on_event)
+    assert result.status == "passed", result.scenarios
+    [(blocked, added, machine_same, node_during)] = seen
+    assert blocked is True and machine_same and node_during == node_before  # the pod's namespace only
+    assert len(added) == 1 and "-i eth0 -p tcp -m tcp --dport 8080" in added[0] and added[0].endswith("-j DROP")
+    assert wait_for(connects, timeout=30, what="the connection back after the rollback")
+    assert chain_rules(netns) == before and machine_view(real_node) == machine
+    assert [c["action"] for c in changes(events)] == ["create_pod", "insert_iptables_rule"]
+    assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
+
+
+def _host_server(kubectl, kubeconfig, namespace: str) -> tuple[int, callable]:
+    """An HTTP server in the real node's own network namespace (a hostNetwork pod) on a free high
+    port; returns the port and a check that the machine reaches it over the node's veth."""
+    port = random.SystemRandom().randrange(20000, 30000)
+    pod = _pod("hostweb", namespace, ["sh", "-c", f"mkdir -p /tmp/www && echo pong > /tmp/www/ping && "
+                                                  f"exec httpd -f -p {port} -h /tmp/www"])
+    pod["spec"]["hostNetwork"] = True
+    _apply(kubectl, kubeconfig, pod)
+    _wait_ready(kubectl, kubeconfig, namespace, "hostweb")
+    node_ip = realnode_ip(kubectl, kubeconfig)
+
+    def connects() -> bool:
+        try:
+            with socket.create_connection((node_ip, port), timeout=2) as s:
+                s.sendall(b"GET /ping HTTP/1.0\r\n\r\n")
+                return b"pong" in s.recv(4096)
+        except OSError:
+            return False
+    return port, connects
+
+
+def realnode_ip(kubectl, kubeconfig) -> str:
+    out = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "get", "node", realnode.NODE_NAME, "-o",
+                          "jsonpath={.status.addresses[?(@.type=='InternalIP')].address}"],
+                         capture_output=True, text=True, check=True).stdout
+    return out.split()[0]
+
+
+@pytest.mark.cluster
+def test_node_filter_then_kill_9_and_execute_rollback_deletes_exactly_its_rules(tmp_path, api_client, kubectl,
+                                                                               kubeconfig, namespace, real_node):
+    core = client.CoreV1Api(api_client)
+    port, connects = _host_server(kubectl, kubeconfig, namespace)
+    assert wait_for(connects, timeout=30, what="the machine reaching the node's port before the filter")
+    netns, machine = real_node["netns"], machine_view(real_node)
+    before = chain_rules(netns)
+    other = ["-p", "tcp", "--dport", str(port + 1), "-m", "comment", "--comment", "another-tool", "-j", "DROP"]
+    versions = tmp_path / "versions"
+    spec = [entry("node_network_filter", namespace, target=realnode.NODE_NAME, ports=[port], test_duration=300)]
+    run = Run(write_config(tmp_path, [(NG, spec)], versions=versions), kubeconfig)
+    try:
+        run.wait_for(r"holding 300s", timeout=120)
+        assert wait_for(lambda: not connects(), timeout=30, interval=0.5, what="the filter to drop the connection")
+        ours = [r for r in chain_rules(netns) if r not in before]
+        assert len(ours) == 1 and f"-A INPUT -i eth0 -p tcp -m tcp --dport {port}" in ours[0]
+        assert machine_view(real_node) == machine  # the node's namespace, not the machine's
+        # Another tool inserts a rule above ours meanwhile: krkn's "delete rule 1" would take it.
+        subprocess.run(["nsenter", f"--net={netns}", "iptables", "-I", "INPUT", "1", *other], check=True)
+        run.proc.kill()
+        run.finish()
+        assert not connects() and len(pending(versions)) == 2  # the pod and the rule, still in force
+        for run_id in run_dirs(versions):
+            out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
+            assert out.returncode == 0, out.stdout + out.stderr
+        assert pending(versions) == []
+        assert wait_for(connects, timeout=30, what="the connection back after execute-rollback")
+        after = chain_rules(netns)
+        assert [r for r in after if r not in before] == [f"-A INPUT -p tcp -m tcp --dport {port + 1} -m comment "
+                                                         "--comment another-tool -j DROP"]
+        assert [r for r in before if r not in after] == []
+        assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
+    finally:
+        subprocess.run(["nsenter", f"--net={netns}", "iptables", "-D", "INPUT", *other], capture_output=True)
+        if run.proc.poll() is None:
+            run.proc.kill()
+    assert chain_rules(netns) == before and machine_view(real_node) == machine
+
+
+def test_rules_are_krkns_plus_the_runs_comment():
+    [spec] = parse_network_chaos_ng([entry("node_network_filter", "ns", target="n", ports=[53, 80], egress=True,
+                                           protocols=["tcp", "udp", "tcp"])], "f.yml")
+    made = rules(spec, "eth0", "krkn-tui:abc")
+    assert len(made) == 8 and spec.protocols == ("tcp", "udp")
+    assert made[0] == ("OUTPUT", ["-p", "tcp", "--dport", "53", "-m", "state", "--state", "NEW,RELATED,ESTABLISHED",
+                                  "-m", "comment", "--comment", "krkn-tui:abc", "-j", "DROP"])
+    assert made[2][0] == "INPUT" and made[2][1][:2] == ["-i", "eth0"]
+    [every] = parse_network_chaos_ng([entry("pod_network_filter", "ns", target="p", protocols=[])], "f.yml")
+    assert [r[1][:3] for r in rules(every, "eth0", "t")] == [["-i", "eth0", "-p"]] * 2  # no ports: every port
+
+
+@pytest.mark.parametrize("field, value, where, message", [
+    ("id", "pod_network_chaos", "id", "is not run by krkn-tui"),
+    ("id", "nope", "id", "unknown value 'nope'"),
+    ("ports", [0], "ports[0]", "expected a port 1-65535"),
+    ("ports", ["80"], "ports[0]", "expected a port 1-65535"),
+    ("protocols", ["icmp"], "protocols[0]", "unknown protocol"),
+    ("target", "<node_name>", "target", "not a valid object name"),
+    ("label_selector", "<node_selector>", "label_selector", "not a valid label selector"),
+    ("execution", "both", "execution", "unknown value 'both'"),
+    ("test_duration", 1.5, "test_duration", "expected an integer"),
+    ("taints", ["bad"], "taints[0]", "expected a taint like"),
+    ("interfaces", ["eth0; reboot"], "interfaces[0]", "not an interface name"),
+])
+def test_bad_fields_are_one_line_naming_the_field(field, value, where, message):
+    data = [entry("node_network_filter", "ns", **{"target": "n", "ports": [80], field: value})]
+    with pytest.raises(UserError) as err:
+        parse_network_chaos_ng(data, "f.yml")
+    assert err.value.field == f"[0].{where}" and message in err.value.message and "\n" not in str(err.value)
+
+
+def test_neither_selector_nor_target_nor_direction_is_refused():
+    with pytest.raises(UserError, match="needs label_selector or target"):
+        parse_network_chaos_ng([entry("node_network_filter", "ns")], "f.yml")
+    with pytest.raises(UserError, match="nothing to filter"):
+        parse_network_chaos_ng([entry("node_network_filter", "ns", target="n", ingress=False)], "f.yml")
+
+
+@pytest.mark.cluster
+def test_a_missing_target_fails_before_any_change(tmp_path, api_client, namespace):
+    spec = [entry("pod_network_filter", namespace, target="nobody", ports=[80])]
+    _, result, events = run_scenario(tmp_path, api_client, NG, spec)
+    assert result.status == "failed" and "pod nobody not found" in result.scenarios[0]["message"]
+    assert changes(events) == [] and version_files(tmp_path / "versions") == []
