@@ -157,7 +157,7 @@ def test_the_undo_operations_are_the_plugins_own_functions():
             "node_scenarios.restore_node_schedulable", "node_scenarios.restore_node_taints",
             "service_disruption_scenarios.scale_back", "service_disruption_scenarios.recreate_namespace",
             "pvc_scenarios.remove_fill_file", "network_chaos_ng_scenarios.delete_hog_pod",
-            "network_chaos_ng_scenarios.delete_filter_rule"} == set(ops)
+            "network_chaos_ng_scenarios.delete_network_rule"} == set(ops)
     assert lookup("service_disruption_scenarios.recreate_namespace") is recreate_namespace
     with pytest.raises(UnknownOperation, match="unknown undo operation 'os.system'"):
         lookup("os.system")
@@ -188,7 +188,8 @@ def test_the_operations_that_exec_are_marked_for_the_operator():
     from krkn_tui.scenarios import load_plugins
 
     assert {op for op in undo_ops() if needs_exec(op)} == {"pvc_scenarios.remove_fill_file",
-                                                           "network_chaos_ng_scenarios.delete_filter_rule"}
+                                                           "network_chaos_ng_scenarios.delete_network_rule",
+                                                           "network_chaos_ng_scenarios.delete_hog_pod"}
     for plugin in load_plugins().values():  # a marked function is one of the plugin's operations
         assert set(plugin.undo_needs_exec) <= set(plugin.undo_functions), plugin.scenario_type
     assert not needs_exec("os.system") and not needs_exec(None)

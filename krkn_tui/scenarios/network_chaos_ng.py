@@ -1,9 +1,11 @@
-"""network_chaos_ng_scenarios, its port filters: `node_network_filter` and `pod_network_filter`
-drop a node's or a pod's traffic for ports and protocols, ingress and/or egress, for
-`test_duration` seconds, as krkn's network_chaos_ng does: a privileged pod of krkn's
-network-chaos image on the target's node (hostNetwork and hostPID for a node, hostPID for a pod)
-inserts iptables DROP rules at the top of INPUT (`-i <interface>`) and OUTPUT, in the node's
-network namespace or, through `nsenter --net`, in the target pod's.
+"""network_chaos_ng_scenarios: `node_network_filter` and `pod_network_filter` drop a node's or a
+pod's traffic for ports and protocols, ingress and/or egress, and `node_network_chaos` and
+`pod_network_chaos` shape its egress (bandwidth; latency and loss by netem), for `test_duration`
+seconds, as krkn's network_chaos_ng does: a privileged pod of krkn's network-chaos image on the
+target's node (hostNetwork and hostPID for a node, hostPID for a pod) inserts iptables DROP rules
+at the top of INPUT (`-i <interface>`) and OUTPUT, or builds krkn's tc tree (htb root 100:, class
+100:1 at `bandwidth`, netem leaf 101:), in the node's network namespace or, through
+`nsenter --net`, in the target pod's.
 
 krkn's scenario files are read as krkn reads them (a list of entries with `id`; targets by
 `label_selector`, else `target`; `instance_count` of them at random; `execution` serial or
@@ -22,6 +24,11 @@ Differences from krkn, on purpose:
   asks the container runtime); after a container restart the pod's namespace is the same.
 - Targets run one after the other whatever `execution` says: the rules of all targets are in
   place together for `test_duration`, which is what parallel means for the traffic.
+- Shaping: the netem leaf only for latency or loss (krkn adds one delaying nothing otherwise);
+  latency or loss on a node of the local cluster whose kernel lacks CONFIG_NET_SCH_NETEM is
+  refused before any change, in one line naming the option; ingress shaping (krkn's ifb
+  redirect) is refused; a root qdisc of another tool on the interface is never replaced (the
+  undo deletes root 100:, recorded before it is added).
 - Bad input is one line at load time, naming the field: an unknown id, a placeholder such as
   krkn's `<node_name>`, a port outside 1-65535, a protocol other than tcp/udp.
 """
@@ -44,18 +51,22 @@ from .specs import Taint, check_namespace, check_selector, section_entries, tain
 
 DEFAULT_IMAGE = "quay.io/krkn-chaos/krkn-network-chaos:latest"
 FILTER_IDS = ("node_network_filter", "pod_network_filter")
+SHAPING_IDS = ("node_network_chaos", "pod_network_chaos")
+RUN_IDS = FILTER_IDS + SHAPING_IDS
 # krkn's other network_chaos_ng modules, refused with the reason.
 OTHER_IDS = {
-    "pod_network_chaos": "tc netem latency/loss on pod interfaces",
-    "node_network_chaos": "tc netem latency/loss on node interfaces",
     "node_interface_down": "an interface set down",
     "vmi_network_chaos": "KubeVirt virtual machine instances",
     "vmi_network_filter": "KubeVirt virtual machine instances",
 }
 PROTOCOLS = ("tcp", "udp")
-_KEYS = ("id", "image", "wait_duration", "test_duration", "label_selector", "service_account", "taints",
-         "namespace", "instance_count", "execution", "ingress", "egress", "target", "interfaces", "ports",
-         "protocols")
+_BASE_KEYS = ("id", "image", "wait_duration", "test_duration", "label_selector", "service_account", "taints",
+              "namespace", "instance_count", "execution", "ingress", "egress", "target", "interfaces")
+_FILTER_KEYS = _BASE_KEYS + ("ports", "protocols")
+_SHAPING_KEYS = _BASE_KEYS + ("latency", "loss", "bandwidth", "force")
+_LATENCY_RE = re.compile(r"(\d+)(us|ms|s)\Z")  # krkn's NetworkChaosConfig.validate
+_BANDWIDTH_RE = re.compile(r"(\d+)(bit|kbit|mbit|gbit|tbit)\Z")
+ROOT_HANDLE, CLASS_ID, NETEM_HANDLE = "100:", "100:1", "101:"  # krkn's tc tree
 _NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")
 _IFACE_RE = re.compile(r"[A-Za-z0-9_.@:-]{1,15}\Z")
 _IMAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*\Z")
@@ -80,12 +91,20 @@ class FilterSpec:
     interfaces: tuple[str, ...] = ()
     ports: tuple[int, ...] = ()
     protocols: tuple[str, ...] = PROTOCOLS
+    latency: str | None = None  # the shaping ids'
+    loss: str | None = None
+    bandwidth: str | None = None
+    force: bool = False
     file: Path | None = None
     field: str = ""
 
     @property
     def on_node(self) -> bool:
-        return self.id == "node_network_filter"
+        return self.id.startswith("node_")
+
+    @property
+    def needs_netem(self) -> bool:
+        return bool(self.latency or self.loss)
 
 
 def _name(sec: Section, key: str) -> str | None:
@@ -100,13 +119,37 @@ def _list(sec: Section, key: str) -> list:
     return [] if value is None else expect_list(value, sec.file, sec.field(key))
 
 
+def _shaping(sec: Section) -> dict:
+    """krkn's latency, loss and bandwidth checks; egress only here."""
+    out = {}
+    for key, pattern, form in (("latency", _LATENCY_RE, "a number followed by us, ms or s"),
+                               ("bandwidth", _BANDWIDTH_RE, "a number followed by bit, kbit, mbit, gbit or tbit")):
+        value = sec.raw(key)
+        if value is not None and not (isinstance(value, str) and pattern.match(value)):
+            raise sec.error(key, f"expected {form}, got {describe(value)}")
+        out[key] = value
+    loss = sec.raw("loss")  # krkn's files write `loss: 10` (an integer) and its docs "10"
+    if isinstance(loss, int) and not isinstance(loss, bool):
+        loss = str(loss)
+    if loss is not None and not (isinstance(loss, str) and loss.isdigit() and int(loss) <= 100):
+        raise sec.error("loss", f"expected a percentage 0-100 without %, got {describe(loss)}")
+    out["loss"] = loss if loss != "0" else None
+    if not any(out.values()):
+        raise sec.error(None, "needs latency, loss or bandwidth")
+    if sec.boolean("ingress", False):
+        raise sec.error("ingress", "ingress shaping (krkn's ifb redirect) is not run by krkn-tui; egress only")
+    return {**out, "force": sec.boolean("force", False)}
+
+
 def parse_filter_entry(sec: Section) -> FilterSpec:
-    sec.reject_unknown(_KEYS)
     kind = sec.string("id", required=True)
     if kind in OTHER_IDS:
-        raise sec.error("id", f"{kind} ({OTHER_IDS[kind]}) is not run by krkn-tui; it runs {', '.join(FILTER_IDS)}")
-    if kind not in FILTER_IDS:
-        raise sec.error("id", f"unknown value {kind!r}; expected one of: {', '.join(FILTER_IDS)}")
+        raise sec.error("id", f"{kind} ({OTHER_IDS[kind]}) is not run by krkn-tui; it runs {', '.join(RUN_IDS)}")
+    if kind not in RUN_IDS:
+        raise sec.error("id", f"unknown value {kind!r}; expected one of: {', '.join(RUN_IDS)}")
+    shaping = kind in SHAPING_IDS
+    sec.reject_unknown(_SHAPING_KEYS if shaping else _FILTER_KEYS)
+    extra = _shaping(sec) if shaping else {}
     ports = []
     for i, port in enumerate(_list(sec, "ports")):
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
@@ -142,7 +185,7 @@ def parse_filter_entry(sec: Section) -> FilterSpec:
         instance_count=sec.integer("instance_count", 1, minimum=0),
         execution=sec.choice("execution", ("serial", "parallel"), "parallel"),
         ingress=ingress, egress=egress, target=target, interfaces=interfaces,
-        ports=tuple(ports), protocols=tuple(protocols), file=Path(sec.file), field=sec.path)
+        ports=tuple(ports), protocols=tuple(protocols), file=Path(sec.file), field=sec.path, **extra)
 
 
 def parse_network_chaos_ng(data: Any, file: str | Path) -> list[FilterSpec]:
@@ -166,13 +209,51 @@ def rules(spec: FilterSpec, interface: str, tag: str) -> list[tuple[str, list[st
     return out
 
 
+def tc_commands(spec: FilterSpec, dev: str) -> list[list[str]]:
+    """krkn's egress tree (get_build_tc_tree_commands): an htb root 100: with one class at
+    `bandwidth` (krkn's 1gbit when unset) and, for latency or loss, a netem leaf 101: (krkn adds
+    the leaf always; without latency and loss it would delay nothing, so it is left out)."""
+    rate = spec.bandwidth or "1gbit"
+    out = [["tc", "qdisc", "add", "dev", dev, "root", "handle", ROOT_HANDLE, "htb", "default", "1"],
+           ["tc", "class", "add", "dev", dev, "parent", ROOT_HANDLE, "classid", CLASS_ID, "htb", "rate", rate]]
+    if spec.needs_netem:
+        out.append(["tc", "qdisc", "add", "dev", dev, "parent", CLASS_ID, "handle", NETEM_HANDLE, "netem",
+                    "delay", spec.latency or "0ms", "loss", f"{spec.loss or 0}%"])
+    return out
+
+
+NETEM_OPTION = "CONFIG_NET_SCH_NETEM"
+
+
+def netem_missing(node, config_gz: Path = Path("/proc/config.gz")) -> str | None:
+    """Why netem cannot run on `node`, when that is known before any change: a node of the local
+    cluster (labelled krkn-tui.io/node-kind) runs this machine's kernel, whose build options are
+    readable here. Elsewhere None: krkn's tc command says so itself."""
+    import gzip
+    import os
+
+    labels = node.metadata.labels or {}
+    kernel = getattr(node.status.node_info, "kernel_version", None) if node.status else None
+    if "krkn-tui.io/node-kind" not in labels or kernel != os.uname().release:
+        return None
+    try:
+        config = gzip.decompress(config_gz.read_bytes()).decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    if f"# {NETEM_OPTION} is not set" in config or not any(line.startswith(f"{NETEM_OPTION}=") for line in config):
+        return (f"tc netem (latency, loss) cannot run on node {node.metadata.name}: its kernel {kernel} has "
+                f"{NETEM_OPTION} not set ({config_gz})")
+    return None
+
+
 # ---- the undo, written into the version files ----------------------------------------------
 
 
-def delete_filter_rule(content, api_client):
-    """Rollback: delete exactly the recorded iptables rule (by its content) in the recorded
-    network namespace, by exec in the chaos pod; a rule already gone (or a pod's namespace gone
-    with its pod) is done. It carries its own exec: a version file imports nothing of krkn-tui."""
+def delete_network_rule(content, api_client):
+    """Rollback: delete exactly the recorded iptables rule (by its content) or tc root qdisc (by
+    its device and handle) in the recorded network namespace, by exec in the chaos pod; one
+    already gone (or a pod's namespace gone with its pod) is done. It carries its own exec: a
+    version file imports nothing of krkn-tui."""
     import re
 
     import yaml
@@ -181,10 +262,20 @@ def delete_filter_rule(content, api_client):
 
     data = content.data
     core = client.CoreV1Api(api_client)
-    chain, rule = data["chain"], [str(a) for a in data["rule"]]
-    if chain not in ("INPUT", "OUTPUT") or rule[-2:] != ["-j", "DROP"] or any(a.startswith("-") and a not in (
-            "-i", "-p", "--dport", "-m", "--state", "--comment", "-j") for a in rule):
-        raise RuntimeError(f"refusing a recorded rule that is not one of krkn-tui's DROP rules: {chain} {rule}")
+    if data.get("tool") == "tc":
+        dev, handle = str(data["dev"]), str(data["handle"])
+        if not re.fullmatch(r"[A-Za-z0-9_.@:-]{1,15}", dev) or handle != "100:":
+            raise RuntimeError(f"refusing a recorded qdisc that is not krkn-tui's: dev {dev!r} handle {handle!r}")
+        check, delete = ["tc", "qdisc", "show", "dev", dev, "root"], ["tc", "qdisc", "del", "dev", dev, "root",
+                                                                      "handle", handle]
+        what = f"tc qdisc {handle} on {dev}"
+    else:
+        chain, rule = data["chain"], [str(a) for a in data["rule"]]
+        if chain not in ("INPUT", "OUTPUT") or rule[-2:] != ["-j", "DROP"] or any(a.startswith("-") and a not in (
+                "-i", "-p", "--dport", "-m", "--state", "--comment", "-j") for a in rule):
+            raise RuntimeError(f"refusing a recorded rule that is not one of krkn-tui's DROP rules: {chain} {rule}")
+        check, delete = ["iptables", "-C", chain] + rule, ["iptables", "-D", chain] + rule
+        what = f"iptables {chain} {' '.join(rule)}"
 
     def run(argv):
         resp = stream(core.connect_get_namespaced_pod_exec, data["pod"], content.namespace,
@@ -203,8 +294,8 @@ def delete_filter_rule(content, api_client):
         core.read_namespaced_pod(data["pod"], content.namespace)
     except client.ApiException as exc:
         if exc.status == 404:
-            raise RuntimeError(f"chaos pod {content.namespace}/{data['pod']} is gone: rule {chain} "
-                               f"{' '.join(rule)} may still be in place on node {data['node']}") from None
+            raise RuntimeError(f"chaos pod {content.namespace}/{data['pod']} is gone: {what} "
+                               f"may still be in place on node {data['node']}") from None
         raise
     prefix = []
     if data.get("pod_uid"):  # the target pod's namespace, found again by its UID
@@ -217,12 +308,12 @@ def delete_filter_rule(content, api_client):
         if not pid.isdigit():
             return  # no process of that pod on the node: its network namespace, and the rule, are gone
         prefix = ["nsenter", "--target", pid, "--net", "--"]
-    ok, _, _ = run(prefix + ["iptables", "-C", chain] + rule)
-    if not ok:
+    ok, out, _ = run(prefix + check)
+    if not ok or (data.get("tool") == "tc" and f"qdisc htb {data['handle']} root" not in out):
         return  # not there (deleted already)
-    ok, _, why = run(prefix + ["iptables", "-D", chain] + rule)
+    ok, _, why = run(prefix + delete)
     if not ok:
-        raise RuntimeError(f"iptables -D {chain} {' '.join(rule)} on node {data['node']}: {why}")
+        raise RuntimeError(f"deleting {what} on node {data['node']}: {why}")
 
 
 # ---- running it ----------------------------------------------------------------------------
@@ -306,8 +397,10 @@ def _exec(ctx: ScenarioContext, namespace: str, pod: str, container: str, argv: 
 class NetworkChaosNgPlugin(ScenarioPlugin):
     scenario_type = "network_chaos_ng_scenarios"
     short_name = "network filter"
-    undo_functions = (delete_hog_pod, delete_filter_rule)
-    undo_needs_exec = (delete_filter_rule,)  # iptables runs in the chaos pod
+    undo_functions = (delete_hog_pod, delete_network_rule)
+    # iptables runs in the chaos pod, so the guard (no pods/exec) leaves the rules to the operator,
+    # and the pod too: deleting it first would leave the rules with nothing to delete them from.
+    undo_needs_exec = (delete_hog_pod, delete_network_rule)
     parse_data = staticmethod(parse_network_chaos_ng)
 
     @staticmethod
@@ -315,6 +408,10 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         where = f"{spec.label_selector!r}" if spec.label_selector else spec.target
         what = ",".join(map(str, spec.ports)) or "all ports"
         ways = "/".join(w for w, on in (("ingress", spec.ingress), ("egress", spec.egress)) if on)
+        if spec.id in SHAPING_IDS:
+            shape = ", ".join(f"{k} {v}" for k, v in (("latency", spec.latency), ("loss", spec.loss and f"{spec.loss}%"),
+                                                       ("bandwidth", spec.bandwidth)) if v)
+            return f"{spec.id}: {shape} on egress of {where} for {spec.test_duration}s"
         return f"{spec.id}: drop {'/'.join(spec.protocols)} {what} {ways} of {where} for {spec.test_duration}s"
 
     def preview(self, spec: FilterSpec, ctx: ScenarioContext) -> list:
@@ -326,9 +423,11 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         found = find_targets(client.CoreV1Api(ctx.api_client), spec)
         ifaces = ", ".join(spec.interfaces) or "the default route's interface"
         out = [targets("nodes", sorted({t.node for t in found}),
-                       f"a privileged chaos pod each; iptables rules on {ifaces} for {spec.test_duration}s")]
+                       f"a privileged chaos pod each; {'a tc qdisc' if spec.id in SHAPING_IDS else 'iptables rules'} "
+                       f"on {ifaces} for {spec.test_duration}s")]
         if not spec.on_node:
-            out.append(targets("pods", [f"{spec.namespace}/{t.name}" for t in found], "traffic dropped"))
+            out.append(targets("pods", [f"{spec.namespace}/{t.name}" for t in found],
+                               "traffic shaped" if spec.id in SHAPING_IDS else "traffic dropped"))
         return out
 
     def run(self, spec: FilterSpec, ctx: ScenarioContext) -> Outcome:
@@ -339,8 +438,13 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         found = find_targets(core, spec)
         ctx.log(f"{spec.id} on {', '.join(t.name for t in found)}", 0.05)
         details: dict[str, Any] = {"id": spec.id, "targets": [t.name for t in found], "rules": []}
+        if spec.needs_netem:  # refused before any change where the node's kernel is known to lack it
+            for node in sorted({t.node for t in found}):
+                why = netem_missing(core.read_node(node))
+                if why:
+                    raise ScenarioFailed(why, details)
         if ctx.dry_run:
-            return Outcome("passed", f"dry run: would filter {len(found)} target(s)", {**details, "dry_run": True})
+            return Outcome("passed", f"dry run: would change {len(found)} target(s)", {**details, "dry_run": True})
         tag = f"krkn-tui:{ctx.rollback.run_uuid[:8]}"
         pods: list[tuple[str, Path | None]] = []
         rule_versions: list[Path | None] = []
@@ -349,34 +453,56 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
             pod, container = self._start_pod(ctx, core, spec, t, pods)
             prefix = self._netns_prefix(ctx, spec, t, pod, container)
             node_ips = _internal_ips(core, t.node) if spec.on_node else []
-            for iface in spec.interfaces or (self._default_interface(ctx, spec, pod, container, prefix, node_ips),):
-                for chain, rule in rules(spec, iface, tag):
-                    ctx.check_stop()
-                    rule_versions.append(ctx.set_rollback_callable(
-                        delete_filter_rule,
-                        RollbackContent(resource_identifier=pod, namespace=spec.namespace,
-                                        data={"pod": pod, "container": container, "node": t.node,
-                                              "pod_uid": t.pod_uid, "chain": chain, "rule": rule}),
-                        verb="delete", kind="iptables rule"))
-                    r = _exec(ctx, spec.namespace, pod, container, prefix + ["iptables", "-I", chain, "1", *rule])
-                    ctx.audit("insert_iptables_rule", node=t.node, target=t.name, chain=chain, rule=" ".join(rule),
+            where = {"pod": pod, "container": container, "node": t.node, "pod_uid": t.pod_uid}
+
+            def change(data: dict, kind: str, argvs: list[list[str]], said: str) -> None:
+                ctx.check_stop()
+                rule_versions.append(ctx.set_rollback_callable(
+                    delete_network_rule, RollbackContent(resource_identifier=pod, namespace=spec.namespace,
+                                                         data={**where, **data}), verb="delete", kind=kind))
+                for argv in argvs:
+                    r = _exec(ctx, spec.namespace, pod, container, prefix + argv)
+                    ctx.audit(argv[0], node=t.node, target=t.name, command=" ".join(argv),
                               exit_code=r.code)
                     if not r.ok:
-                        raise ScenarioFailed(f"iptables -I {chain} on {t.name}: {r.why()}", details)
-                    details["rules"].append({"target": t.name, "chain": chain, "rule": " ".join(rule)})
-        ctx.log(f"{len(details['rules'])} rules in place; holding {spec.test_duration}s", 0.2)
+                        raise ScenarioFailed(f"{' '.join(argv[:3])} on {t.name}: {r.why()}", details)
+                details["rules"].append({"target": t.name, "rule": said})
+
+            for iface in spec.interfaces or (self._default_interface(ctx, spec, pod, container, prefix, node_ips),):
+                if spec.id in SHAPING_IDS:
+                    self._check_root_qdisc(ctx, spec, t, pod, container, prefix, iface)
+                    cmds = tc_commands(spec, iface)
+                    change({"tool": "tc", "dev": iface, "handle": ROOT_HANDLE}, "tc qdisc", cmds,
+                           "; ".join(" ".join(c) for c in cmds))
+                    continue
+                for chain, rule in rules(spec, iface, tag):
+                    change({"chain": chain, "rule": rule}, "iptables rule", [["iptables", "-I", chain, "1", *rule]],
+                           f"{chain} {' '.join(rule)}")
+        ctx.log(f"{len(details['rules'])} changes in place; holding {spec.test_duration}s", 0.2)
         ctx.sleep(spec.test_duration)
         for version in reversed(rule_versions):
             ctx.restore(version)
         for _, version in pods:
             ctx.restore(version)
         ctx.sleep(spec.wait_duration)
-        return Outcome("passed", f"{spec.id}: {len(details['rules'])} rules on {len(found)} target(s) for "
+        return Outcome("passed", f"{spec.id}: {len(details['rules'])} changes on {len(found)} target(s) for "
                                  f"{spec.test_duration}s", details)
+
+    @staticmethod
+    def _check_root_qdisc(ctx, spec: FilterSpec, t: Target, pod: str, container: str, prefix: list[str],
+                          iface: str) -> None:
+        """krkn's node_qdisc_is_simple: another tool's htb, netem or clsact at the root is not
+        replaced (krkn goes on with `force`; here `force` does not let a root qdisc be taken over,
+        because the undo deletes the root)."""
+        r = _exec(ctx, spec.namespace, pod, container, prefix + ["tc", "qdisc", "show", "dev", iface, "root"])
+        lines = [line.lower() for line in r.stdout.splitlines() if line.strip()]
+        if not r.ok or len(lines) != 1 or any(k in lines[0] for k in ("htb", "netem", "clsact", "tbf")):
+            raise ScenarioFailed(f"{iface} of {t.name} already has a root qdisc of its own "
+                                 f"({'; '.join(lines) or r.why()}): not replacing it")
 
     def _start_pod(self, ctx, core, spec: FilterSpec, t: Target, pods: list) -> tuple[str, str]:
         kind = "node" if spec.on_node else "pod"
-        name = f"{kind}-filter-{secrets.token_hex(3)}"
+        name = f"{kind}-{'chaos' if spec.id in SHAPING_IDS else 'filter'}-{secrets.token_hex(3)}"
         container = "fedora" if spec.on_node else f"fedora-container-{secrets.token_hex(3)}"
         pods.append((name, ctx.set_rollback_callable(
             delete_hog_pod, RollbackContent(resource_identifier=name, namespace=spec.namespace),

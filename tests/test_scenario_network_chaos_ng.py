@@ -22,7 +22,7 @@ from test_scenario_app_outage import changes, run_scenario, version_files
 from krkn_tui.errors import UserError
 from krkn_tui.events import Step
 from krkn_tui.localcluster import realnode
-from krkn_tui.scenarios.network_filter import parse_network_chaos_ng, rules
+from krkn_tui.scenarios.network_chaos_ng import parse_network_chaos_ng, rules
 
 NG = "network_chaos_ng_scenarios"
 TOLERATE = [f"{realnode.TAINT_KEY}:NoSchedule"]  # krkn's taints field: the chaos pod's tolerations
@@ -104,7 +104,7 @@ def test_pod_filter_drops_the_service_port_during_and_not_after(tmp_path, api_cl
     assert len(added) == 1 and "-i eth0 -p tcp -m tcp --dport 8080" in added[0] and added[0].endswith("-j DROP")
     assert wait_for(connects, timeout=30, what="the connection back after the rollback")
     assert chain_rules(netns) == before and machine_view(real_node) == machine
-    assert [c["action"] for c in changes(events)] == ["create_pod", "insert_iptables_rule"]
+    assert [c["action"] for c in changes(events)] == ["create_pod", "iptables"]
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
 
 
@@ -189,7 +189,11 @@ def test_rules_are_krkns_plus_the_runs_comment():
 
 
 @pytest.mark.parametrize("field, value, where, message", [
-    ("id", "pod_network_chaos", "id", "is not run by krkn-tui"),
+    ("id", "node_interface_down", "id", "is not run by krkn-tui"),
+    ("latency", "10 ms", "latency", "expected a number followed by us, ms or s"),
+    ("bandwidth", "1mbps", "bandwidth", "expected a number followed by bit"),
+    ("loss", "5%", "loss", "without %"),
+    ("ingress", True, "ingress", "ingress shaping"),
     ("id", "nope", "id", "unknown value 'nope'"),
     ("ports", [0], "ports[0]", "expected a port 1-65535"),
     ("ports", ["80"], "ports[0]", "expected a port 1-65535"),
@@ -202,7 +206,11 @@ def test_rules_are_krkns_plus_the_runs_comment():
     ("interfaces", ["eth0; reboot"], "interfaces[0]", "not an interface name"),
 ])
 def test_bad_fields_are_one_line_naming_the_field(field, value, where, message):
-    data = [entry("node_network_filter", "ns", **{"target": "n", "ports": [80], field: value})]
+    shaping = field in ("latency", "bandwidth", "loss") or (field, value) == ("ingress", True)
+    base = {"target": "n", **({"latency": "10ms", "protocols": None} if shaping else {"ports": [80]})}
+    data = [entry("node_network_chaos" if shaping else "node_network_filter", "ns", **{**base, field: value})]
+    if shaping:
+        del data[0]["protocols"]
     with pytest.raises(UserError) as err:
         parse_network_chaos_ng(data, "f.yml")
     assert err.value.field == f"[0].{where}" and message in err.value.message and "\n" not in str(err.value)
@@ -221,3 +229,79 @@ def test_a_missing_target_fails_before_any_change(tmp_path, api_client, namespac
     _, result, events = run_scenario(tmp_path, api_client, NG, spec)
     assert result.status == "failed" and "pod nobody not found" in result.scenarios[0]["message"]
     assert changes(events) == [] and version_files(tmp_path / "versions") == []
+
+
+NETEM_UNSET = "# CONFIG_NET_SCH_NETEM is not set"
+
+
+def _kernel_lacks_netem() -> bool:
+    import gzip
+    try:
+        return NETEM_UNSET in gzip.decompress(Path("/proc/config.gz").read_bytes()).decode(errors="replace")
+    except OSError:
+        return False
+
+
+@pytest.mark.cluster
+def test_latency_on_a_kernel_without_netem_is_refused_before_any_change(tmp_path, api_client, kubectl, kubeconfig,
+                                                                        namespace, real_node):
+    if not _kernel_lacks_netem():
+        pytest.skip("this kernel has tc netem: the refusal cannot be shown here")
+    _server_and_client(kubectl, kubeconfig, namespace)
+    spec = [chaos_entry(namespace, latency="100ms", loss="5")]
+    _, result, events = run_scenario(tmp_path, api_client, NG, spec)
+    message = result.scenarios[0]["message"]
+    assert result.status == "failed" and "CONFIG_NET_SCH_NETEM not set" in message and "\n" not in message
+    assert f"node {realnode.NODE_NAME}" in message
+    assert changes(events) == [] and version_files(tmp_path / "versions") == []
+
+
+def chaos_entry(namespace: str, **shape) -> dict:
+    e = entry("pod_network_chaos", namespace, label_selector="app=web", ingress=False, egress=True, **shape)
+    del e["protocols"]
+    return e
+
+
+def tc(netns: str, *args: str) -> str:
+    return subprocess.run(["nsenter", f"--net={netns}", "tc", *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.mark.cluster
+def test_pod_bandwidth_shapes_the_servers_egress_then_its_qdisc_is_deleted(tmp_path, api_client, kubectl, kubeconfig,
+                                                                          namespace, real_node):
+    """The htb class at 1mbit holds back the server's replies (its overlimits counter rises while
+    the client fetches 256 KiB); after the run the interface's qdiscs are as before."""
+    core = client.CoreV1Api(api_client)
+    _server_and_client(kubectl, kubeconfig, namespace)
+    subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "exec", "server", "--", "dd",
+                    "if=/dev/zero", "of=/tmp/www/big", "bs=1024", "count=256"], check=True, capture_output=True)
+    ip = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "get", "service", "server", "-o",
+                         "jsonpath={.spec.clusterIP}"], capture_output=True, text=True, check=True).stdout.strip()
+    netns = pod_netns(core.read_namespaced_pod("server", namespace).metadata.uid)
+    before, machine = tc(netns, "qdisc", "show", "dev", "eth0"), machine_view(real_node)
+
+    def fetch() -> int:
+        r = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "exec", "client", "--", "sh", "-c",
+                            f"printf 'GET /big HTTP/1.0\\r\\n\\r\\n' | nc -w 30 {ip} 80 | wc -c"],
+                           capture_output=True, text=True, timeout=120)
+        return int(r.stdout.strip() or 0)
+
+    def during():
+        classes = tc(netns, "-s", "class", "show", "dev", "eth0")
+        got = fetch()
+        after_fetch = tc(netns, "-s", "class", "show", "dev", "eth0")
+        overlimits = [int(m) for m in re.findall(r"overlimits (\d+)", after_fetch)]
+        return "class htb 100:1 root" in classes and "rate 1Mbit" in classes, got, overlimits, \
+            machine_view(real_node) == machine
+
+    on_event, seen = holding(during)
+    _, result, events = run_scenario(tmp_path, api_client, NG, [chaos_entry(namespace, bandwidth="1mbit",
+                                                                            test_duration=1)], on_event=on_event)
+    assert result.status == "passed", result.scenarios
+    [(shaped, got, overlimits, machine_same)] = seen
+    assert shaped and got > 256 * 1024 and overlimits and max(overlimits) > 0 and machine_same
+    assert tc(netns, "qdisc", "show", "dev", "eth0") == before and machine_view(real_node) == machine
+    assert [c["action"] for c in changes(events)] == ["create_pod", "tc", "tc"]
+    assert fetch() > 256 * 1024
+    assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
