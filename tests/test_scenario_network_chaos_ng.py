@@ -193,7 +193,6 @@ def test_rules_are_krkns_plus_the_runs_comment():
     ("latency", "10 ms", "latency", "expected a number followed by us, ms or s"),
     ("bandwidth", "1mbps", "bandwidth", "expected a number followed by bit"),
     ("loss", "5%", "loss", "without %"),
-    ("ingress", True, "ingress", "ingress shaping"),
     ("id", "nope", "id", "unknown value 'nope'"),
     ("ports", [0], "ports[0]", "expected a port 1-65535"),
     ("ports", ["80"], "ports[0]", "expected a port 1-65535"),
@@ -206,7 +205,7 @@ def test_rules_are_krkns_plus_the_runs_comment():
     ("interfaces", ["eth0; reboot"], "interfaces[0]", "not an interface name"),
 ])
 def test_bad_fields_are_one_line_naming_the_field(field, value, where, message):
-    shaping = field in ("latency", "bandwidth", "loss") or (field, value) == ("ingress", True)
+    shaping = field in ("latency", "bandwidth", "loss")
     base = {"target": "n", **({"latency": "10ms", "protocols": None} if shaping else {"ports": [80]})}
     data = [entry("node_network_chaos" if shaping else "node_network_filter", "ns", **{**base, field: value})]
     if shaping:
@@ -219,7 +218,7 @@ def test_bad_fields_are_one_line_naming_the_field(field, value, where, message):
 def test_neither_selector_nor_target_nor_direction_is_refused():
     with pytest.raises(UserError, match="needs label_selector or target"):
         parse_network_chaos_ng([entry("node_network_filter", "ns")], "f.yml")
-    with pytest.raises(UserError, match="nothing to filter"):
+    with pytest.raises(UserError, match="nothing to change"):
         parse_network_chaos_ng([entry("node_network_filter", "ns", target="n", ingress=False)], "f.yml")
 
 
@@ -257,7 +256,8 @@ def test_latency_on_a_kernel_without_netem_is_refused_before_any_change(tmp_path
 
 
 def chaos_entry(namespace: str, **shape) -> dict:
-    e = entry("pod_network_chaos", namespace, label_selector="app=web", ingress=False, egress=True, **shape)
+    e = entry("pod_network_chaos", namespace, **{"label_selector": "app=web", "ingress": False, "egress": True,
+                                                  **shape})
     del e["protocols"]
     return e
 
@@ -268,18 +268,27 @@ def tc(netns: str, *args: str) -> str:
 
 
 @pytest.mark.cluster
-def test_pod_bandwidth_shapes_the_servers_egress_then_its_qdisc_is_deleted(tmp_path, api_client, kubectl, kubeconfig,
-                                                                          namespace, real_node):
-    """The htb class at 1mbit holds back the server's replies (its overlimits counter rises while
-    the client fetches 256 KiB); after the run the interface's qdiscs are as before."""
+@pytest.mark.parametrize("way", ["egress", "ingress"])
+def test_pod_bandwidth_shapes_the_transfer_then_its_qdiscs_are_deleted(tmp_path, api_client, kubectl, kubeconfig,
+                                                                      namespace, real_node, way):
+    """The htb class at 1mbit holds back the 256 KiB the client fetches (its overlimits counter
+    rises): on the server's egress, or on the client's ingress through krkn's ifb redirect; after
+    the run the interface's qdiscs and the namespace's links are as before."""
     core = client.CoreV1Api(api_client)
     _server_and_client(kubectl, kubeconfig, namespace)
     subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "exec", "server", "--", "dd",
                     "if=/dev/zero", "of=/tmp/www/big", "bs=1024", "count=256"], check=True, capture_output=True)
     ip = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "get", "service", "server", "-o",
                          "jsonpath={.spec.clusterIP}"], capture_output=True, text=True, check=True).stdout.strip()
-    netns = pod_netns(core.read_namespaced_pod("server", namespace).metadata.uid)
-    before, machine = tc(netns, "qdisc", "show", "dev", "eth0"), machine_view(real_node)
+    shaped_pod = "server" if way == "egress" else "client"
+    netns = pod_netns(core.read_namespaced_pod(shaped_pod, namespace).metadata.uid)
+    links = subprocess.run(["nsenter", f"--net={netns}", "ip", "-o", "link"], capture_output=True, text=True).stdout
+
+    def state():
+        return tc(netns, "qdisc", "show"), [line.split(":")[1] for line in subprocess.run(
+            ["nsenter", f"--net={netns}", "ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()]
+    before, machine = state(), machine_view(real_node)
+    assert "eth0" in links
 
     def fetch() -> int:
         r = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "exec", "client", "--", "sh", "-c",
@@ -287,21 +296,31 @@ def test_pod_bandwidth_shapes_the_servers_egress_then_its_qdisc_is_deleted(tmp_p
                            capture_output=True, text=True, timeout=120)
         return int(r.stdout.strip() or 0)
 
+    def shaped_dev() -> str:
+        if way == "egress":
+            return "eth0"
+        out = subprocess.run(["nsenter", f"--net={netns}", "ip", "-o", "link", "show", "type", "ifb"],
+                             capture_output=True, text=True).stdout
+        return out.split(":")[1].strip()
+
     def during():
-        classes = tc(netns, "-s", "class", "show", "dev", "eth0")
+        dev = shaped_dev()
+        classes = tc(netns, "-s", "class", "show", "dev", dev)
         got = fetch()
-        after_fetch = tc(netns, "-s", "class", "show", "dev", "eth0")
+        after_fetch = tc(netns, "-s", "class", "show", "dev", dev)
         overlimits = [int(m) for m in re.findall(r"overlimits (\d+)", after_fetch)]
         return "class htb 100:1 root" in classes and "rate 1Mbit" in classes, got, overlimits, \
             machine_view(real_node) == machine
 
     on_event, seen = holding(during)
-    _, result, events = run_scenario(tmp_path, api_client, NG, [chaos_entry(namespace, bandwidth="1mbit",
-                                                                            test_duration=1)], on_event=on_event)
+    spec = chaos_entry(namespace, bandwidth="1mbit", test_duration=1, ingress=way == "ingress",
+                       egress=way == "egress", label_selector="app=web" if way == "egress" else "app=client")
+    _, result, events = run_scenario(tmp_path, api_client, NG, [spec], on_event=on_event)
     assert result.status == "passed", result.scenarios
     [(shaped, got, overlimits, machine_same)] = seen
     assert shaped and got > 256 * 1024 and overlimits and max(overlimits) > 0 and machine_same
-    assert tc(netns, "qdisc", "show", "dev", "eth0") == before and machine_view(real_node) == machine
-    assert [c["action"] for c in changes(events)] == ["create_pod", "tc", "tc"]
+    assert state() == before and machine_view(real_node) == machine
+    tools = ["tc", "tc"] if way == "egress" else ["ip", "ip", "tc", "tc", "tc", "tc"]
+    assert [c["action"] for c in changes(events)] == ["create_pod", *tools]
     assert fetch() > 256 * 1024
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")

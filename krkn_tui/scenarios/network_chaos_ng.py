@@ -26,9 +26,10 @@ Differences from krkn, on purpose:
   place together for `test_duration`, which is what parallel means for the traffic.
 - Shaping: the netem leaf only for latency or loss (krkn adds one delaying nothing otherwise);
   latency or loss on a node of the local cluster whose kernel lacks CONFIG_NET_SCH_NETEM is
-  refused before any change, in one line naming the option; ingress shaping (krkn's ifb
-  redirect) is refused; a root qdisc of another tool on the interface is never replaced (the
-  undo deletes root 100:, recorded before it is added).
+  refused before any change, in one line naming the option; ingress goes through the run's own
+  ifb device (krkn reuses ifb0) with a u32 catch-all (krkn's matchall is not in this kernel);
+  another tool's root or ingress qdisc on the interface is never replaced (the undo deletes root
+  100:, or the ingress qdisc and the ifb device, recorded before they are added).
 - Bad input is one line at load time, naming the field: an unknown id, a placeholder such as
   krkn's `<node_name>`, a port outside 1-65535, a protocol other than tcp/udp.
 """
@@ -120,7 +121,7 @@ def _list(sec: Section, key: str) -> list:
 
 
 def _shaping(sec: Section) -> dict:
-    """krkn's latency, loss and bandwidth checks; egress only here."""
+    """krkn's latency, loss and bandwidth checks."""
     out = {}
     for key, pattern, form in (("latency", _LATENCY_RE, "a number followed by us, ms or s"),
                                ("bandwidth", _BANDWIDTH_RE, "a number followed by bit, kbit, mbit, gbit or tbit")):
@@ -136,8 +137,6 @@ def _shaping(sec: Section) -> dict:
     out["loss"] = loss if loss != "0" else None
     if not any(out.values()):
         raise sec.error(None, "needs latency, loss or bandwidth")
-    if sec.boolean("ingress", False):
-        raise sec.error("ingress", "ingress shaping (krkn's ifb redirect) is not run by krkn-tui; egress only")
     return {**out, "force": sec.boolean("force", False)}
 
 
@@ -173,7 +172,7 @@ def parse_filter_entry(sec: Section) -> FilterSpec:
         raise sec.error("target", "needs label_selector or target (krkn's rule)")
     ingress, egress = sec.boolean("ingress", False), sec.boolean("egress", True)
     if not ingress and not egress:
-        raise sec.error("egress", "ingress and egress are both false: nothing to filter")
+        raise sec.error("egress", "ingress and egress are both false: nothing to change")
     taints = _list(sec, "taints")
     return FilterSpec(
         id=kind, image=image,
@@ -222,6 +221,18 @@ def tc_commands(spec: FilterSpec, dev: str) -> list[list[str]]:
     return out
 
 
+def ingress_commands(spec: FilterSpec, dev: str, ifb: str) -> list[list[str]]:
+    """krkn's get_ingress_shaping_commands: `dev`'s ingress redirected to an ifb device shaped by
+    the same tree. krkn's catch-all classifier is matchall; this kernel has u32 (CONFIG_NET_CLS_
+    MATCHALL is not set), and `u32 match u32 0 0` matches every packet as well. The ifb device is
+    the run's own (krkn reuses ifb0, which another run or tool may hold)."""
+    return [["ip", "link", "add", ifb, "type", "ifb"], ["ip", "link", "set", ifb, "up"],
+            ["tc", "qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"],
+            ["tc", "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1", "u32", "match",
+             "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", ifb],
+            *tc_commands(spec, ifb)]
+
+
 NETEM_OPTION = "CONFIG_NET_SCH_NETEM"
 
 
@@ -262,19 +273,31 @@ def delete_network_rule(content, api_client):
 
     data = content.data
     core = client.CoreV1Api(api_client)
+    # Each (command showing it, text present when it is there, command deleting it), in order.
+    steps: list[tuple[list[str], str, list[str]]]
+    dev = str(data.get("dev"))
+    if data.get("tool") in ("tc", "tc-ingress") and not re.fullmatch(r"[A-Za-z0-9_.@:-]{1,15}", dev):
+        raise RuntimeError(f"refusing a recorded interface name: {dev!r}")
     if data.get("tool") == "tc":
-        dev, handle = str(data["dev"]), str(data["handle"])
-        if not re.fullmatch(r"[A-Za-z0-9_.@:-]{1,15}", dev) or handle != "100:":
-            raise RuntimeError(f"refusing a recorded qdisc that is not krkn-tui's: dev {dev!r} handle {handle!r}")
-        check, delete = ["tc", "qdisc", "show", "dev", dev, "root"], ["tc", "qdisc", "del", "dev", dev, "root",
-                                                                      "handle", handle]
-        what = f"tc qdisc {handle} on {dev}"
+        if data["handle"] != "100:":
+            raise RuntimeError(f"refusing a recorded qdisc that is not krkn-tui's: handle {data['handle']!r}")
+        steps = [(["tc", "qdisc", "show", "dev", dev, "root"], "qdisc htb 100: root",
+                  ["tc", "qdisc", "del", "dev", dev, "root", "handle", "100:"])]
+        what = f"tc qdisc 100: on {dev}"
+    elif data.get("tool") == "tc-ingress":
+        ifb = str(data["ifb"])
+        if not re.fullmatch(r"kifb[0-9a-f]{6}", ifb):
+            raise RuntimeError(f"refusing a recorded ifb device that is not krkn-tui's: {ifb!r}")
+        steps = [(["tc", "qdisc", "show", "dev", dev, "ingress"], "qdisc ingress ffff:",
+                  ["tc", "qdisc", "del", "dev", dev, "ingress"]),
+                 (["ip", "-o", "link", "show"], f" {ifb}:", ["ip", "link", "del", ifb])]
+        what = f"the ingress redirect of {dev} to {ifb}"
     else:
         chain, rule = data["chain"], [str(a) for a in data["rule"]]
         if chain not in ("INPUT", "OUTPUT") or rule[-2:] != ["-j", "DROP"] or any(a.startswith("-") and a not in (
                 "-i", "-p", "--dport", "-m", "--state", "--comment", "-j") for a in rule):
             raise RuntimeError(f"refusing a recorded rule that is not one of krkn-tui's DROP rules: {chain} {rule}")
-        check, delete = ["iptables", "-C", chain] + rule, ["iptables", "-D", chain] + rule
+        steps = [(["iptables", "-C", chain] + rule, "", ["iptables", "-D", chain] + rule)]
         what = f"iptables {chain} {' '.join(rule)}"
 
     def run(argv):
@@ -308,12 +331,13 @@ def delete_network_rule(content, api_client):
         if not pid.isdigit():
             return  # no process of that pod on the node: its network namespace, and the rule, are gone
         prefix = ["nsenter", "--target", pid, "--net", "--"]
-    ok, out, _ = run(prefix + check)
-    if not ok or (data.get("tool") == "tc" and f"qdisc htb {data['handle']} root" not in out):
-        return  # not there (deleted already)
-    ok, _, why = run(prefix + delete)
-    if not ok:
-        raise RuntimeError(f"deleting {what} on node {data['node']}: {why}")
+    for check, present, delete in steps:
+        ok, out, _ = run(prefix + check)
+        if not ok or present not in out:
+            continue  # not there (deleted already)
+        ok, _, why = run(prefix + delete)
+        if not ok:
+            raise RuntimeError(f"deleting {what} on node {data['node']}: {why}")
 
 
 # ---- running it ----------------------------------------------------------------------------
@@ -411,7 +435,7 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         if spec.id in SHAPING_IDS:
             shape = ", ".join(f"{k} {v}" for k, v in (("latency", spec.latency), ("loss", spec.loss and f"{spec.loss}%"),
                                                        ("bandwidth", spec.bandwidth)) if v)
-            return f"{spec.id}: {shape} on egress of {where} for {spec.test_duration}s"
+            return f"{spec.id}: {shape} on {ways} of {where} for {spec.test_duration}s"
         return f"{spec.id}: drop {'/'.join(spec.protocols)} {what} {ways} of {where} for {spec.test_duration}s"
 
     def preview(self, spec: FilterSpec, ctx: ScenarioContext) -> list:
@@ -470,10 +494,17 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
 
             for iface in spec.interfaces or (self._default_interface(ctx, spec, pod, container, prefix, node_ips),):
                 if spec.id in SHAPING_IDS:
-                    self._check_root_qdisc(ctx, spec, t, pod, container, prefix, iface)
-                    cmds = tc_commands(spec, iface)
-                    change({"tool": "tc", "dev": iface, "handle": ROOT_HANDLE}, "tc qdisc", cmds,
-                           "; ".join(" ".join(c) for c in cmds))
+                    if spec.egress:
+                        self._check_qdisc(ctx, spec, t, pod, container, prefix, iface, "root")
+                        cmds = tc_commands(spec, iface)
+                        change({"tool": "tc", "dev": iface, "handle": ROOT_HANDLE}, "tc qdisc", cmds,
+                               "; ".join(" ".join(c) for c in cmds))
+                    if spec.ingress:
+                        self._check_qdisc(ctx, spec, t, pod, container, prefix, iface, "ingress")
+                        ifb = f"kifb{secrets.token_hex(3)}"
+                        cmds = ingress_commands(spec, iface, ifb)
+                        change({"tool": "tc-ingress", "dev": iface, "ifb": ifb}, "tc ingress redirect", cmds,
+                               "; ".join(" ".join(c) for c in cmds))
                     continue
                 for chain, rule in rules(spec, iface, tag):
                     change({"chain": chain, "rule": rule}, "iptables rule", [["iptables", "-I", chain, "1", *rule]],
@@ -489,15 +520,17 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                                  f"{spec.test_duration}s", details)
 
     @staticmethod
-    def _check_root_qdisc(ctx, spec: FilterSpec, t: Target, pod: str, container: str, prefix: list[str],
-                          iface: str) -> None:
-        """krkn's node_qdisc_is_simple: another tool's htb, netem or clsact at the root is not
-        replaced (krkn goes on with `force`; here `force` does not let a root qdisc be taken over,
-        because the undo deletes the root)."""
-        r = _exec(ctx, spec.namespace, pod, container, prefix + ["tc", "qdisc", "show", "dev", iface, "root"])
+    def _check_qdisc(ctx, spec: FilterSpec, t: Target, pod: str, container: str, prefix: list[str],
+                     iface: str, where: str) -> None:
+        """krkn's node_qdisc_is_simple: another tool's htb, netem or clsact at the root (or any
+        ingress qdisc) is not replaced (krkn goes on with `force`; here `force` does not let one be
+        taken over, because the undo deletes it)."""
+        r = _exec(ctx, spec.namespace, pod, container, prefix + ["tc", "qdisc", "show", "dev", iface, where])
         lines = [line.lower() for line in r.stdout.splitlines() if line.strip()]
-        if not r.ok or len(lines) != 1 or any(k in lines[0] for k in ("htb", "netem", "clsact", "tbf")):
-            raise ScenarioFailed(f"{iface} of {t.name} already has a root qdisc of its own "
+        taken = lines if where == "ingress" else [
+            line for line in lines if len(lines) != 1 or any(k in line for k in ("htb", "netem", "clsact", "tbf"))]
+        if not r.ok or taken:
+            raise ScenarioFailed(f"{iface} of {t.name} already has a {where} qdisc of its own "
                                  f"({'; '.join(lines) or r.why()}): not replacing it")
 
     def _start_pod(self, ctx, core, spec: FilterSpec, t: Target, pods: list) -> tuple[str, str]:
