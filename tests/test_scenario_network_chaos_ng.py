@@ -69,6 +69,19 @@ def chaos_pods(core, namespace: str) -> list[str]:
     return [p.metadata.name for p in core.list_namespaced_pod(namespace, label_selector="app=krkn-network-chaos").items]
 
 
+@pytest.fixture(autouse=True)
+def nothing_left_on_the_node(request):
+    """After each test: no rule of krkn-tui and no ifb device of a run in the real node's network
+    namespace (the pods' namespaces go with their pods, the chaos pods are checked by each test)."""
+    yield
+    if "real_node" not in request.fixturenames:
+        return
+    netns = request.getfixturevalue("real_node")["netns"]
+    rules = subprocess.run(["nsenter", f"--net={netns}", "iptables-save"], capture_output=True, text=True).stdout
+    links = subprocess.run(["nsenter", f"--net={netns}", "ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert "krkn-tui:" not in rules and "kifb" not in links
+
+
 def holding(on_hold):
     """An engine event hook calling `on_hold()` once the rules are in place."""
     seen = []

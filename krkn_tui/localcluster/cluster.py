@@ -434,9 +434,12 @@ class LocalCluster:
             # Images packed since it started (a newer krkn-tui's) are imported and served too.
             sb = nodesandbox.Sandbox(**state["node"]["sandbox"])
             files = realnode.NodeFiles(self.state_dir)
-            realnode.write_mirrors(files, self.images_dir)
-            new = realnode.import_images(sb, files, self.images_dir, progress.line)
-            realnode.push_mirror(sb, self.bin_dir, self.images_dir, only=new)
+            try:
+                realnode.write_mirrors(files, self.images_dir)
+                new = realnode.import_images(sb, files, self.images_dir, progress.line)
+                realnode.push_mirror(sb, self.bin_dir, self.images_dir, only=new)
+            except (RuntimeError, OSError) as e:
+                progress.line(f"new images not imported into the running node: {e}")
             return
         self._stop_node(state)  # what a crashed or half-started node left
         try:
