@@ -337,3 +337,26 @@ def test_pod_bandwidth_shapes_the_transfer_then_its_qdiscs_are_deleted(tmp_path,
     assert [c["action"] for c in changes(events)] == ["create_pod", *tools]
     assert fetch() > 256 * 1024
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
+
+
+@pytest.mark.cluster
+def test_a_stop_mid_hold_deletes_the_rules_and_the_pod(tmp_path, api_client, kubectl, kubeconfig, namespace, real_node):
+    """The stop a signal or the console's E-STOP makes: the run's rollback deletes the rules
+    (newest first), then the chaos pod; the connection is back."""
+    core = client.CoreV1Api(api_client)
+    connects = _server_and_client(kubectl, kubeconfig, namespace)
+    assert wait_for(connects, timeout=30, what="the connection before the filter")
+    netns = pod_netns(core.read_namespaced_pod("server", namespace).metadata.uid)
+    before = chain_rules(netns)
+
+    def on_event(event, engine):
+        if isinstance(event, Step) and "holding" in event.message:
+            engine.stop.set()
+
+    spec = [entry("pod_network_filter", namespace, label_selector="app=web", ports=[8080, 8081], test_duration=600)]
+    _, result, _ = run_scenario(tmp_path, api_client, NG, spec, on_event=on_event)
+    assert result.status == "interrupted"
+    assert [step["status"] for step in result.rollback] == ["executed"] * 3  # two rules, then the pod
+    assert chain_rules(netns) == before
+    assert wait_for(connects, timeout=30, what="the connection back after the stop")
+    assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
