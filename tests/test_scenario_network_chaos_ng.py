@@ -55,14 +55,16 @@ def pod_netns(uid: str) -> str:
 
 
 def machine_view(node: dict) -> dict:
-    """test_real_node's snapshot of the machine, less what other clusters' private nodes (other
-    tests running beside this one) add and remove meanwhile: their veths and their mounts."""
+    """test_real_node's snapshot of the machine and its qdiscs, less what other clusters' private
+    nodes (other tests running beside this one) add and remove meanwhile: their veths and mounts."""
     other = re.compile(r"\bkt[0-9a-f]{6}(h|br)\b|^/tmp/")
 
     def keep(line: str) -> bool:
         return not other.search(line) or node["host_if"] in line
 
-    return {k: [x for x in v if keep(x)] if isinstance(v, list) else v for k, v in _machine_snapshot().items()}
+    qdiscs = subprocess.run(["tc", "qdisc", "show"], capture_output=True, text=True).stdout.splitlines()
+    return {k: [x for x in v if keep(x)] if isinstance(v, list) else v
+            for k, v in {**_machine_snapshot(), "qdiscs": qdiscs}.items()}
 
 
 def chaos_pods(core, namespace: str) -> list[str]:
@@ -121,22 +123,26 @@ def test_pod_filter_drops_the_service_port_during_and_not_after(tmp_path, api_cl
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
 
 
-def _host_server(kubectl, kubeconfig, namespace: str) -> tuple[int, callable]:
+def _host_server(kubectl, kubeconfig, namespace: str, size_kib: int = 0) -> tuple[int, callable]:
     """An HTTP server in the real node's own network namespace (a hostNetwork pod) on a free high
     port; returns the port and a check that the machine reaches it over the node's veth."""
     port = random.SystemRandom().randrange(20000, 30000)
     pod = _pod("hostweb", namespace, ["sh", "-c", f"mkdir -p /tmp/www && echo pong > /tmp/www/ping && "
+                                                  f"dd if=/dev/zero of=/tmp/www/big bs=1024 count={size_kib} && "
                                                   f"exec httpd -f -p {port} -h /tmp/www"])
     pod["spec"]["hostNetwork"] = True
     _apply(kubectl, kubeconfig, pod)
     _wait_ready(kubectl, kubeconfig, namespace, "hostweb")
     node_ip = realnode_ip(kubectl, kubeconfig)
 
-    def connects() -> bool:
+    def connects(path: str = "/ping") -> bool | int:
+        """For /ping, whether it answers; for another path, the bytes read."""
         try:
-            with socket.create_connection((node_ip, port), timeout=2) as s:
-                s.sendall(b"GET /ping HTTP/1.0\r\n\r\n")
-                return b"pong" in s.recv(4096)
+            with socket.create_connection((node_ip, port), timeout=2 if path == "/ping" else 30) as s:
+                s.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+                if path == "/ping":
+                    return b"pong" in s.recv(4096)
+                return sum(iter(lambda: len(s.recv(65536)), 0))
         except OSError:
             return False
     return port, connects
@@ -359,4 +365,35 @@ def test_a_stop_mid_hold_deletes_the_rules_and_the_pod(tmp_path, api_client, kub
     assert [step["status"] for step in result.rollback] == ["executed"] * 3  # two rules, then the pod
     assert chain_rules(netns) == before
     assert wait_for(connects, timeout=30, what="the connection back after the stop")
+    assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
+
+
+@pytest.mark.cluster
+def test_node_bandwidth_shapes_the_nodes_egress_and_not_the_machines(tmp_path, api_client, kubectl, kubeconfig,
+                                                                     namespace, real_node):
+    """node_network_chaos on the real node's interface: a 256 KiB fetch from the machine of a port
+    in the node's namespace is held back by the htb class (its overlimits rise), the machine's own
+    qdiscs (its end of the node's veth among them), links and rule sets stay as they were."""
+    core = client.CoreV1Api(api_client)
+    _, fetch = _host_server(kubectl, kubeconfig, namespace, size_kib=256)
+    assert wait_for(fetch, timeout=30, what="the machine reaching the node's port")
+    netns, machine = real_node["netns"], machine_view(real_node)
+    before = tc(netns, "qdisc", "show")
+
+    def during():
+        classes = tc(netns, "-s", "class", "show", "dev", "eth0")
+        got = fetch("/big")
+        overlimits = [int(m) for m in re.findall(r"overlimits (\d+)", tc(netns, "-s", "class", "show", "dev", "eth0"))]
+        return "class htb 100:1 root" in classes and "rate 2Mbit" in classes, got, overlimits, \
+            machine_view(real_node) == machine
+
+    on_event, seen = holding(during)
+    spec = entry("node_network_chaos", namespace, target=realnode.NODE_NAME, bandwidth="2mbit", test_duration=1,
+                 ingress=False, egress=True)
+    del spec["protocols"]
+    _, result, _ = run_scenario(tmp_path, api_client, NG, [spec], on_event=on_event)
+    assert result.status == "passed", result.scenarios
+    [(shaped, got, overlimits, machine_same)] = seen
+    assert shaped and got > 256 * 1024 and max(overlimits) > 0 and machine_same
+    assert tc(netns, "qdisc", "show") == before and machine_view(real_node) == machine
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
