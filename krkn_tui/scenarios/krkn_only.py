@@ -11,8 +11,10 @@ from __future__ import annotations
 # krkn's own config_kubernetes.yaml still uses.
 KRKN_ONLY_TYPES: dict[str, str] = {
     "pod_network_scenarios": "traffic shaping on pod interfaces from a privileged node pod",
-    "ingress_node_scenarios": "traffic shaping on node interfaces from a privileged node pod",
-    "network_chaos_scenarios": "tc/netem on node interfaces from a privileged node pod",
+    "ingress_node_scenarios": "tc netem (latency, loss and rate alike) on ifb devices fed by node interfaces' "
+                              "ingress; network_chaos_ng's node_network_chaos shapes ingress with htb",
+    "network_chaos_scenarios": "tc netem (latency, loss and rate alike) on node interfaces from a privileged Job; "
+                               "network_chaos_ng's node_network_chaos shapes bandwidth with htb",
     "service_hijacking_scenarios": "runs a web service pod and re-points a Service at it",
     "syn_flood_scenarios": "runs a SYN-flood pod against a Service",
     "storage_throttle_scenarios": "throttles a volume's I/O through cgroups from a privileged node pod",
