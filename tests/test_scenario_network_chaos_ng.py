@@ -378,7 +378,7 @@ def test_node_bandwidth_shapes_the_nodes_egress_and_not_the_machines(tmp_path, a
     _, fetch = _host_server(kubectl, kubeconfig, namespace, size_kib=256)
     assert wait_for(fetch, timeout=30, what="the machine reaching the node's port")
     netns, machine = real_node["netns"], machine_view(real_node)
-    before = tc(netns, "qdisc", "show")
+    before = tc(netns, "qdisc", "show", "dev", "eth0")  # pods' veths come and go with other tests
 
     def during():
         classes = tc(netns, "-s", "class", "show", "dev", "eth0")
@@ -395,5 +395,5 @@ def test_node_bandwidth_shapes_the_nodes_egress_and_not_the_machines(tmp_path, a
     assert result.status == "passed", result.scenarios
     [(shaped, got, overlimits, machine_same)] = seen
     assert shaped and got > 256 * 1024 and max(overlimits) > 0 and machine_same
-    assert tc(netns, "qdisc", "show") == before and machine_view(real_node) == machine
+    assert tc(netns, "qdisc", "show", "dev", "eth0") == before and machine_view(real_node) == machine
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
