@@ -7,6 +7,7 @@ them fail instead."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -320,3 +321,46 @@ def test_a_control_plane_started_before_the_node_keeps_running_without_it(tmp_pa
     cluster._ensure_real_node(state, rest=None, timeout=1, progress=Progress(said.append))
     assert len(said) == 1 and "real node skipped: the running control plane predates it" in said[0]
     assert "node" not in state
+
+
+def test_a_pod_lists_namespaces_through_the_kubernetes_service_with_its_token(real_node, local_cluster, kubectl,
+                                                                             kubeconfig, namespace):
+    """In-cluster configuration as any controller uses it: KUBERNETES_SERVICE_HOST (the Service's
+    address, through kube-proxy to the node's proxy), the ServiceAccount's token and CA. The
+    static kubectl of the cache folder is lent to a busybox pod by a hostPath volume."""
+    role = f"list-namespaces-{namespace}"
+    rbac = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": role},
+             "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]}]},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": role},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+             "subjects": [{"kind": "ServiceAccount", "name": "lister", "namespace": namespace}]}]
+    _kubectl(kubectl, kubeconfig, "-n", namespace, "create", "serviceaccount", "lister")
+    pod = _pod("lister", namespace, ["/kubectl/kubectl", "get", "namespaces", "-o", "name"])
+    pod["spec"].update(serviceAccountName="lister", restartPolicy="Never",
+                       volumes=[{"name": "kubectl", "hostPath": {"path": str(local_cluster.bin_dir), "type": "Directory"}}])
+    pod["spec"]["containers"][0].update(env=[{"name": "HOME", "value": "/tmp"}],
+                                        volumeMounts=[{"name": "kubectl", "mountPath": "/kubectl", "readOnly": True}])
+    try:
+        for obj in rbac:
+            _apply(kubectl, kubeconfig, obj)
+        _apply(kubectl, kubeconfig, pod)
+
+        def finished():
+            out = _kubectl(kubectl, kubeconfig, "-n", namespace, "get", "pod", "lister", "-o",
+                           "jsonpath={.status.phase}").stdout
+            return out if out in ("Succeeded", "Failed") else None
+
+        phase = wait_for(finished, timeout=90, interval=0.5, what="the lister pod to finish")
+        logs = _kubectl(kubectl, kubeconfig, "-n", namespace, "logs", "lister").stdout
+        assert phase == "Succeeded", logs
+        assert {f"namespace/{namespace}", "namespace/kube-system"} <= set(logs.split()), logs
+        host = _kubectl(kubectl, kubeconfig, "get", "service", "kubernetes", "-o",
+                        "jsonpath={.spec.clusterIP}").stdout
+        endpoints = _kubectl(kubectl, kubeconfig, "get", "endpointslices", "-n", "default", "-l",
+                             "kubernetes.io/service-name=kubernetes", "-o",
+                             "jsonpath={.items[0].endpoints[0].addresses[0]}").stdout
+        assert host == str(ipaddress.ip_network(real_node["service_cidr"])[1])
+        assert endpoints == real_node["node_ip"]  # the node's proxy, not the machine's loopback
+    finally:
+        for obj in rbac:
+            _kubectl(kubectl, kubeconfig, "delete", obj["kind"].lower(), role, "--ignore-not-found", check=False)

@@ -60,14 +60,44 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key, days: int) -> x5
     )
 
 
-def ensure_pki(pki: Path) -> dict[str, Path]:
-    """Create the PKI once; later calls reuse it so kubeconfigs stay valid across restarts."""
+def _server_leaf(ca_key, ca_name: x509.Name, ips: list[str]):
+    key = _key()
+    sans = [x509.DNSName(d) for d in SERVER_DNS] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    cert = (
+        _builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]), ca_name, key.public_key(), 365)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _ensure_server_ips(files: dict[str, Path], ips: list[str]) -> None:
+    """Issue the serving certificate again (same CA) when it lacks one of `ips`: the `kubernetes`
+    Service's address is per cluster, and a folder made before it was named keeps working."""
+    cert = x509.load_pem_x509_certificate(files["server.crt"].read_bytes())
+    have = {str(a) for a in cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            .get_values_for_type(x509.IPAddress)}
+    if set(ips) <= have:
+        return
+    ca = x509.load_pem_x509_certificate(files["ca.crt"].read_bytes())
+    ca_key = serialization.load_pem_private_key(files["ca.key"].read_bytes(), password=None)
+    key, cert = _server_leaf(ca_key, ca.subject, sorted(have | set(ips)))
+    _write(files["server.key"], _pem_key(key))
+    _write(files["server.crt"], _pem_cert(cert))
+
+
+def ensure_pki(pki: Path, server_ips: tuple[str, ...] = ()) -> dict[str, Path]:
+    """Create the PKI once; later calls reuse it so kubeconfigs stay valid across restarts.
+    `server_ips`: addresses the API server's certificate must name besides SERVER_IPS."""
     pki.mkdir(parents=True, exist_ok=True, mode=0o700)
     files = {
         name: pki / name
         for name in ("ca.crt", "ca.key", "server.crt", "server.key", "admin.crt", "admin.key", "sa.key", "sa.pub")
     }
     if all(p.exists() for p in files.values()):
+        if server_ips:
+            _ensure_server_ips(files, [*SERVER_IPS, *server_ips])
         return files
 
     ca_key = _key()
@@ -81,20 +111,14 @@ def ensure_pki(pki: Path) -> dict[str, Path]:
         .sign(ca_key, hashes.SHA256())
     )
 
-    def leaf(name: x509.Name, usage, sans=None):
+    def leaf(name: x509.Name, usage):
         key = _key()
         b = _builder(name, ca_name, key.public_key(), 365).add_extension(
             x509.ExtendedKeyUsage([usage]), critical=False
         )
-        if sans:
-            b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         return key, b.sign(ca_key, hashes.SHA256())
 
-    server_key, server = leaf(
-        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]),
-        ExtendedKeyUsageOID.SERVER_AUTH,
-        [x509.DNSName(d) for d in SERVER_DNS] + [x509.IPAddress(ipaddress.ip_address(i)) for i in SERVER_IPS],
-    )
+    server_key, server = _server_leaf(ca_key, ca_name, [*SERVER_IPS, *server_ips])
     # O=system:masters makes this client a cluster admin without any RBAC objects.
     admin_key, admin = leaf(
         x509.Name(

@@ -168,7 +168,7 @@ class LocalCluster:
                 if not self.binaries_present():
                     progress.line("building the local cluster's binaries (the first time takes 10-25 minutes)")
                 self.build()
-                state = self._start_retrying(timeout, progress)
+                state = self._start_retrying(timeout, progress, real_node)
             rest = self._rest(state)
             self._ensure_nodes(rest, nodes, timeout)
             progress.line(f"{nodes} fake node(s) Ready (kwok)")
@@ -187,10 +187,10 @@ class LocalCluster:
             progress.done("local cluster ready", f": context {CONTEXT_NAME}, kubeconfig {self.kubeconfig}")
             return state
 
-    def _start_retrying(self, timeout: float, progress: Progress, attempts: int = 3) -> dict:
+    def _start_retrying(self, timeout: float, progress: Progress, real_node: bool, attempts: int = 3) -> dict:
         for attempt in range(attempts):
             try:
-                return self._start(timeout, progress)
+                return self._start(timeout, progress, real_node)
             except ClusterError as e:
                 # Another program can take a port between our probe and the bind: pick new ones.
                 if "address already in use" not in str(e) or attempt == attempts - 1:
@@ -198,17 +198,27 @@ class LocalCluster:
                 progress.line("a port was taken meanwhile: starting again on other ports")
         raise AssertionError("unreachable")
 
-    def _start(self, timeout: float, progress: Progress) -> dict:
-        """Start each component in order, saying when each is started and ready."""
-        pki = ensure_pki(self.state_dir / "pki")
+    def _start(self, timeout: float, progress: Progress, real_node: bool) -> dict:
+        """Start each component in order, saying when each is started and ready.
+
+        Where the real node will run, its addresses are planned first: the API server advertises
+        the node's address (the `kubernetes` Service's endpoint, where the node's proxy listens
+        too), and its certificate names the Service's address, so pods reach it; it still listens
+        on the machine's loopback only."""
+        service_cidr = nodesandbox.service_cidr(self.state_dir)
+        node_plan = None
+        if real_node and realnode.missing(self.bin_dir, self.images_dir) is None:
+            node_plan = nodesandbox.plan(self.state_dir, realnode.NodeFiles(self.state_dir).ns)
+        pki = ensure_pki(self.state_dir / "pki", server_ips=(nodesandbox.kubernetes_service_ip(service_cidr),))
         logs = self.state_dir / "logs"
         ports: dict[str, int] = {}
         for name in ("etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
             while (port := processes.free_port()) in ports.values():
                 pass
             ports[name] = port
-        state = {"ports": ports, "processes": [], "started_at": time.time(),
-                 "service_cidr": nodesandbox.service_cidr(self.state_dir)}
+        state = {"ports": ports, "processes": [], "started_at": time.time(), "service_cidr": service_cidr}
+        if node_plan:
+            state["node_plan"] = node_plan.to_dict()
         self._write_kubeconfig(pki, ports["kube-apiserver"])
         started = time.monotonic()
         try:
@@ -225,7 +235,8 @@ class LocalCluster:
                        timeout, state, "etcd")
             progress.line("etcd healthy")
             launch("kube-apiserver", components.kube_apiserver(
-                self.bin_dir, pki, ports["kube-apiserver"], ports["etcd"], state["service_cidr"]))
+                self.bin_dir, pki, ports["kube-apiserver"], ports["etcd"], state["service_cidr"],
+                node_plan.node_ip if node_plan else "127.0.0.1"))
             rest = self._rest(state)
             self._wait("the API server is ready", lambda: rest.ok("/readyz"), timeout, state, "kube-apiserver")
             progress.line("kube-apiserver ready")
@@ -453,7 +464,10 @@ class LocalCluster:
         pki = ensure_pki(self.state_dir / "pki")
         files = realnode.NodeFiles(self.state_dir)
         files.prepare()
-        sb = nodesandbox.plan(self.state_dir, files.ns)
+        # The addresses planned with the control plane (its API server advertises this node's);
+        # a control plane started without the node has none, and the node plans its own.
+        sb = (nodesandbox.Sandbox(**state["node_plan"]) if state.get("node_plan")
+              else nodesandbox.plan(self.state_dir, files.ns))
         state["node"] = {"sandbox": sb.to_dict(), "processes": []}
         self._save(state)  # recorded before anything is made, so `down` finds it all
         nodesandbox.create(sb)

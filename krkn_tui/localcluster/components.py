@@ -55,12 +55,15 @@ def etcd(bin_dir: Path, data: Path, client_port: int, peer_port: int) -> list[st
     ]
 
 
-def kube_apiserver(bin_dir: Path, pki: dict[str, Path], port: int, etcd_port: int, service_cidr: str) -> list[str]:
+def kube_apiserver(bin_dir: Path, pki: dict[str, Path], port: int, etcd_port: int, service_cidr: str,
+                   advertise: str = "127.0.0.1") -> list[str]:
+    """`advertise`: the `kubernetes` Service's endpoint (the real node's address, where its proxy
+    carries connections to this loopback listener), not a listener of its own."""
     return [
         str(bin_dir / "kube-apiserver"),
         f"--etcd-servers=http://127.0.0.1:{etcd_port}",
         "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
+        f"--advertise-address={advertise}",
         f"--secure-port={port}",
         f"--tls-cert-file={pki['server.crt']}",
         f"--tls-private-key-file={pki['server.key']}",

@@ -41,6 +41,11 @@ def service_cidr(state_dir: Path) -> str:
     return str(list(SERVICE_RANGE.subnets(new_prefix=20))[slot])
 
 
+def kubernetes_service_ip(cidr: str) -> str:
+    """The `kubernetes` Service's address: the first of the service range."""
+    return str(ipaddress.ip_network(cidr)[1])
+
+
 @dataclass
 class Sandbox:
     prefix: str  # kt<id>: the host veth, the bridge and the cgroup root are named from it

@@ -1,13 +1,14 @@
 """Carry the API server's loopback port into the real node's network namespace.
 
 The control plane listens on the machine's 127.0.0.1 only; the node's namespace has a loopback
-of its own. This process opens a listening socket inside the node's namespace (setns on this
+of its own. This process opens listening sockets inside the node's namespace (setns on this
 thread, bind, setns back) and forwards each connection to the same port on the machine's
 loopback, so the kubelet, kube-proxy and the policy agent use the cluster's kubeconfig as it is
 (server https://127.0.0.1:PORT, whose certificate names 127.0.0.1), and the API server needs no
-listener on any other address.
+listener on any other address. A second listener on the node's own address is the `kubernetes`
+Service's endpoint (the API server advertises it): pods reach the API through kube-proxy's rules.
 
-    python -m krkn_tui.localcluster.nsproxy --netns FILE --port PORT
+    python -m krkn_tui.localcluster.nsproxy --netns FILE --port PORT [--address IP ...]
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def _setns(fd: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
-def listen_in(netns: str, port: int) -> socket.socket:
-    """A socket listening on 127.0.0.1:port of the namespace bound at `netns`."""
+def listen_in(netns: str, port: int, address: str = "127.0.0.1") -> socket.socket:
+    """A socket listening on address:port of the namespace bound at `netns`."""
     own = os.open("/proc/self/ns/net", os.O_RDONLY)
     target = os.open(netns, os.O_RDONLY)
     try:
@@ -37,7 +38,7 @@ def listen_in(netns: str, port: int) -> socket.socket:
         try:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", port))
+            sock.bind((address, port))
             sock.listen(128)
         finally:
             _setns(own)
@@ -58,7 +59,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-async def serve(sock: socket.socket, port: int) -> None:
+async def serve(socks: list[socket.socket], port: int) -> None:
     async def on_client(reader, writer):
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
@@ -67,19 +68,21 @@ async def serve(sock: socket.socket, port: int) -> None:
             return
         await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
 
-    server = await asyncio.start_server(on_client, sock=sock)
-    async with server:
-        await server.serve_forever()
+    servers = [await asyncio.start_server(on_client, sock=sock) for sock in socks]
+    await asyncio.gather(*(server.serve_forever() for server in servers))
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="krkn_tui.localcluster.nsproxy")
     p.add_argument("--netns", required=True)
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--address", action="append", help="listen on this address of the namespace (default 127.0.0.1)")
     args = p.parse_args(argv)
-    sock = listen_in(args.netns, args.port)
-    print(f"forwarding 127.0.0.1:{args.port} in {args.netns} to the machine's 127.0.0.1:{args.port}", flush=True)
-    asyncio.run(serve(sock, args.port))
+    addresses = args.address or ["127.0.0.1"]
+    socks = [listen_in(args.netns, args.port, a) for a in addresses]
+    print(f"forwarding {', '.join(f'{a}:{args.port}' for a in addresses)} in {args.netns} "
+          f"to the machine's 127.0.0.1:{args.port}", flush=True)
+    asyncio.run(serve(socks, args.port))
     return 0
 
 

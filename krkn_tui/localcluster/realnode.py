@@ -196,7 +196,7 @@ def argvs(bin_dir: Path, files: NodeFiles, sb: Sandbox, configs: dict[str, Path]
     return {
         "node-registry": sb.enter([str(bin_dir / "crane"), "registry", "serve", "--address", MIRROR]),
         "node-api-proxy": [sys.executable, "-m", "krkn_tui.localcluster.nsproxy", "--netns", sb.net,
-                           "--port", str(api_port)],
+                           "--port", str(api_port), "--address", "127.0.0.1", "--address", sb.node_ip],
         "containerd": sb.enter(["containerd", "--config", str(configs["containerd"])]),
         "kubelet": sb.enter([
             str(bin_dir / "kubelet"), f"--config={configs['kubelet']}", f"--kubeconfig={kubeconfig}",
