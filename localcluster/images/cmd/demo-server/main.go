@@ -87,37 +87,44 @@ func (m *metrics) upstreamResult(result string) {
 func (m *metrics) write(w io.Writer, role string, ready bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	fmt.Fprintf(w, "# HELP krkn_demo_up The demo server runs (role label: frontend or backend).\n# TYPE krkn_demo_up gauge\n")
+	header(w, "krkn_demo_up", "gauge", "The demo server runs (role label: frontend or backend).")
 	fmt.Fprintf(w, "krkn_demo_up{role=%q} 1\n", role)
-	fmt.Fprintf(w, "# HELP krkn_demo_ready The server answers its readiness probe with 200.\n# TYPE krkn_demo_ready gauge\n")
+	header(w, "krkn_demo_ready", "gauge", "The server answers its readiness probe with 200.")
 	fmt.Fprintf(w, "krkn_demo_ready %d\n", b2i(ready))
-	fmt.Fprintf(w, "# HELP krkn_demo_http_requests_total HTTP requests served, by code and path.\n# TYPE krkn_demo_http_requests_total counter\n")
+	header(w, "krkn_demo_http_requests_total", "counter", "HTTP requests served, by code and path.")
 	byPath := func(a, b [2]string) int { return strings.Compare(a[1]+" "+a[0], b[1]+" "+b[0]) }
 	for _, k := range slices.SortedFunc(maps.Keys(m.requests), byPath) {
 		fmt.Fprintf(w, "krkn_demo_http_requests_total{code=%q,path=%q} %d\n", k[0], k[1], m.requests[k])
 	}
-	fmt.Fprintf(w, "# HELP krkn_demo_http_request_duration_seconds Time to serve a request, by path.\n# TYPE krkn_demo_http_request_duration_seconds histogram\n")
+	header(w, "krkn_demo_http_request_duration_seconds", "histogram", "Time to serve a request, by path.")
 	for _, p := range slices.Sorted(maps.Keys(m.durations)) {
 		h := m.durations[p]
 		var cum uint64
 		for i, le := range buckets {
 			cum += h.counts[i]
-			fmt.Fprintf(w, "krkn_demo_http_request_duration_seconds_bucket{path=%q,le=%q} %d\n", p, strconv.FormatFloat(le, 'g', -1, 64), cum)
+			bound := strconv.FormatFloat(le, 'g', -1, 64)
+			fmt.Fprintf(w, "krkn_demo_http_request_duration_seconds_bucket{path=%q,le=%q} %d\n", p, bound, cum)
 		}
 		fmt.Fprintf(w, "krkn_demo_http_request_duration_seconds_bucket{path=%q,le=\"+Inf\"} %d\n", p, h.count)
 		fmt.Fprintf(w, "krkn_demo_http_request_duration_seconds_sum{path=%q} %g\n", p, h.sum)
 		fmt.Fprintf(w, "krkn_demo_http_request_duration_seconds_count{path=%q} %d\n", p, h.count)
 	}
-	fmt.Fprintf(w, "# HELP krkn_demo_upstream_requests_total Calls to the upstream Service, by result.\n# TYPE krkn_demo_upstream_requests_total counter\n")
+	header(w, "krkn_demo_upstream_requests_total", "counter", "Calls to the upstream Service, by result.")
 	for _, r := range slices.Sorted(maps.Keys(m.upstream)) {
 		fmt.Fprintf(w, "krkn_demo_upstream_requests_total{result=%q} %d\n", r, m.upstream[r])
 	}
-	fmt.Fprintf(w, "# HELP krkn_demo_tcp_connections_total TCP connections accepted by the server.\n# TYPE krkn_demo_tcp_connections_total counter\n")
+	header(w, "krkn_demo_tcp_connections_total", "counter", "TCP connections accepted by the server.")
 	fmt.Fprintf(w, "krkn_demo_tcp_connections_total %d\n", m.connections.Load())
-	fmt.Fprintf(w, "# HELP krkn_demo_tcp_stat The pod network namespace's TCP counters (Tcp and TcpExt of /proc/net/snmp and /proc/net/netstat).\n# TYPE krkn_demo_tcp_stat gauge\n")
+	header(w, "krkn_demo_tcp_stat", "gauge",
+		"The pod network namespace's TCP counters (Tcp and TcpExt of /proc/net/snmp and /proc/net/netstat).")
 	for _, s := range tcpStats() {
 		fmt.Fprintf(w, "krkn_demo_tcp_stat{name=%q} %s\n", s[0], s[1])
 	}
+}
+
+// header writes a family's HELP and TYPE lines.
+func header(w io.Writer, name, kind, help string) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, kind)
 }
 
 func b2i(b bool) int {
