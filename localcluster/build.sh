@@ -36,7 +36,8 @@ build() {
   local recipe
   local sources=()  # a program of this checkout (./cmd/...): its own files are in the recipe too
   if [[ $pkg == ./* ]]; then mapfile -t sources < <(find "$dir/$pkg" -type f | sort); fi
-  recipe=$(cat "$dir/go.mod" "$dir/go.sum" "${sources[@]}" <(echo "$pkg $ldflags $(go env GOVERSION)") | sha256sum | cut -d' ' -f1)
+  recipe=$(cat "$dir/go.mod" "$dir/go.sum" "${sources[@]}" <(echo "$pkg $ldflags $(go env GOVERSION)") |
+    sha256sum | cut -d' ' -f1)
   if [[ -x "$bin/$name" && -f "$stamp" && "$(cat "$stamp")" == "$recipe" ]]; then
     echo "localcluster: $name is up to date"
     return
@@ -136,6 +137,13 @@ pack_image() {
   rm -rf "$work"
   echo "localcluster: packed image $name ($ref)"
 }
+
+# `build.sh pack NAME REF ROOTFS ENTRYPOINT`: pack one tree assembled elsewhere (krkn-tui's own
+# image, krkn_tui/localcluster/selfimage.py) and stop.
+if [[ ${1:-} == pack && $# == 5 ]]; then
+  pack_image "$2" "$3" "$4" "$5"
+  exit 0
+fi
 
 # add_busybox ROOTFS: Debian's busybox-static and a link per tool in ROOTFS/bin.
 add_busybox() {

@@ -336,8 +336,8 @@ def test_a_pod_lists_namespaces_through_the_kubernetes_service_with_its_token(re
              "subjects": [{"kind": "ServiceAccount", "name": "lister", "namespace": namespace}]}]
     _kubectl(kubectl, kubeconfig, "-n", namespace, "create", "serviceaccount", "lister")
     pod = _pod("lister", namespace, ["/kubectl/kubectl", "get", "namespaces", "-o", "name"])
-    pod["spec"].update(serviceAccountName="lister", restartPolicy="Never",
-                       volumes=[{"name": "kubectl", "hostPath": {"path": str(local_cluster.bin_dir), "type": "Directory"}}])
+    lend = {"name": "kubectl", "hostPath": {"path": str(local_cluster.bin_dir), "type": "Directory"}}
+    pod["spec"].update(serviceAccountName="lister", restartPolicy="Never", volumes=[lend])
     pod["spec"]["containers"][0].update(env=[{"name": "HOME", "value": "/tmp"}],
                                         volumeMounts=[{"name": "kubectl", "mountPath": "/kubectl", "readOnly": True}])
     try:

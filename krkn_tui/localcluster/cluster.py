@@ -19,7 +19,7 @@ from typing import Callable
 
 import yaml
 
-from . import components, health, nodesandbox, processes, realnode
+from . import components, health, nodesandbox, processes, realnode, selfimage
 from .certs import ensure_pki
 from .demo import DEMO_NAMESPACE, FRONTEND_NODE_PORT, demo_objects, node
 from .progress import Progress, stream
@@ -74,12 +74,15 @@ class LocalCluster:
 
     # -- build -------------------------------------------------------------------------------
 
-    def build(self, *, show_up_to_date: bool = False, quiet: float = QUIET_SECONDS) -> None:
+    def build(self, *, show_up_to_date: bool = False, quiet: float = QUIET_SECONDS,
+              self_image: str = "stale") -> None:
         """Build missing or stale binaries (quick when nothing changed).
 
         build.sh's lines (a component being built, built, or up to date) are passed on as they
         come, each with the time since the build began; while one compiles, a reminder every
-        ``quiet`` seconds; at the end the total."""
+        ``quiet`` seconds; at the end the total. krkn-tui's own image is assembled again when
+        stale (`self_image="stale"`, `cluster build`) or only when missing ("missing", `up`: checkouts
+        sharing the cache would otherwise take turns repacking it, a minute each)."""
         script = self.build_script
         if not script.exists():
             raise ClusterError(f"{script}: not found; this krkn-tui was installed without the local cluster's "
@@ -104,6 +107,12 @@ class LocalCluster:
         code = stream(["bash", str(script)], env, on_line, on_quiet, quiet)
         if code != 0:
             raise ClusterError(f"building the local cluster failed after {progress.elapsed:.0f}s (see the lines above)")
+        if realnode.missing(self.bin_dir, self.images_dir) is None:
+            # krkn-tui's own image (the guard's, on the real node), from this Python and krkn-tui.
+            try:
+                selfimage.build(script, self.cache_dir, on_line, only_if_missing=self_image == "missing")
+            except (RuntimeError, OSError) as e:
+                progress.line(f"localcluster: krkn-tui's image not built: {e}")
         progress.done("localcluster: build finished")
 
     def binaries_present(self) -> bool:
@@ -167,7 +176,7 @@ class LocalCluster:
                                    + list(reversed(state.get("processes", []))))
                 if not self.binaries_present():
                     progress.line("building the local cluster's binaries (the first time takes 10-25 minutes)")
-                self.build()
+                self.build(self_image="missing")
                 state = self._start_retrying(timeout, progress, real_node)
             rest = self._rest(state)
             self._ensure_nodes(rest, nodes, timeout)
@@ -180,7 +189,8 @@ class LocalCluster:
                 node_ip = self._node_ip(state)
                 self._ensure_demo(rest, timeout, demo_profile, real=node_ip is not None)
                 where = f"demo server on {realnode.NODE_NAME}" if node_ip else "kwok pods: no real node"
-                progress.line(f"demo workload ready in namespace {DEMO_NAMESPACE} ({where}, pod profile {demo_profile})")
+                progress.line(f"demo workload ready in namespace {DEMO_NAMESPACE} "
+                              f"({where}, pod profile {demo_profile})")
                 self._ensure_health(state, node_ip)
                 if node_ip:
                     self._await_app(progress)
@@ -426,7 +436,8 @@ class LocalCluster:
         """The real node's address while all its components run; None without one."""
         node = state.get("node") or {}
         procs = node.get("processes", [])
-        if len(procs) == len(realnode.COMPONENTS) and all(processes.alive(p["pid"], p.get("start_time")) for p in procs):
+        if len(procs) == len(realnode.COMPONENTS) and all(processes.alive(p["pid"], p.get("start_time"))
+                                                          for p in procs):
             return node["sandbox"]["node_ip"]
         return None
 
@@ -442,13 +453,8 @@ class LocalCluster:
             return
         if self._node_ip(state) and self._node_ready(rest):
             progress.line(f"real node {realnode.NODE_NAME} already running")
-            # Images packed since it started (a newer krkn-tui's) are imported and served too.
-            sb = nodesandbox.Sandbox(**state["node"]["sandbox"])
-            files = realnode.NodeFiles(self.state_dir)
             try:
-                realnode.write_mirrors(files, self.images_dir)
-                new = realnode.import_images(sb, files, self.images_dir, progress.line)
-                realnode.push_mirror(sb, self.bin_dir, self.images_dir, only=new)
+                self._import_new_images(state, progress.line)
             except (RuntimeError, OSError) as e:
                 progress.line(f"new images not imported into the running node: {e}")
             return
@@ -458,6 +464,22 @@ class LocalCluster:
         except (ClusterError, RuntimeError, OSError) as e:
             self._stop_node(state)
             progress.line(f"real node failed to start, kwok nodes only: {e}")
+
+    def _import_new_images(self, state: dict, say: Callable[[str], None]) -> list[str]:
+        """Into a running node, the images packed since it started (or packed anew), served by its
+        registry too."""
+        sb = nodesandbox.Sandbox(**state["node"]["sandbox"])
+        files = realnode.NodeFiles(self.state_dir)
+        realnode.write_mirrors(files, self.images_dir)
+        new = realnode.import_images(sb, files, self.images_dir, say)
+        realnode.push_mirror(sb, self.bin_dir, self.images_dir, only=new)
+        return new
+
+    def refresh_images(self) -> list[str]:
+        """`cluster build` then this: a running node gets what the build packed anew."""
+        with self._lock():
+            state = self._load()
+            return self._import_new_images(state, self.say) if self._node_ip(state) else []
 
     def _start_node(self, state: dict, rest: Rest, timeout: float, progress: Progress) -> None:
         started, since = time.monotonic(), time.time()
