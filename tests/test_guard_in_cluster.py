@@ -15,7 +15,7 @@ import shutil
 import pytest
 import yaml
 from test_journal_deploy import GUARD_NS, JOURNAL, MANIFESTS, applied, kc  # noqa: F401 (fixtures)
-from test_real_node import real_node  # noqa: F401 (a fixture)
+from test_real_node import real_node, require_pods_reach_the_api  # noqa: F401 (a fixture)
 
 from krkn_tui.localcluster import realnode, selfimage
 from krkn_tui.rollback.journal import Journal
@@ -42,6 +42,7 @@ def guard_pod(real_node, local_cluster, applied, kc, tmp_path):  # noqa: F811
     """The manifest's guard running on the real node, trusting a fresh operator key; yields that
     key's config folder (the run signs with it). Undone afterwards: the key Secret and the node
     settings go, the trusted keys are emptied, the Deployment keeps the manifest's form."""
+    require_pods_reach_the_api(local_cluster, real_node)  # the guard uses the kubernetes Service
     # This checkout's krkn-tui in the image (`up` builds it only when missing), in the node.
     selfimage.build(local_cluster.build_script, local_cluster.cache_dir, print)
     local_cluster.refresh_images()
