@@ -44,8 +44,7 @@ def cmd_cluster(args) -> int:
         elif args.cluster_cmd == "build":
             if args.test_tools:  # build.sh installs them as it installs the real node's packages
                 os.environ["KRKN_TUI_TEST_TOOLS"] = "1"
-            cluster.build(show_up_to_date=True)
-            cluster.refresh_images()  # a running real node gets the images packed anew
+            cluster.build(show_up_to_date=True, refresh_node=True)
         elif args.cluster_cmd == "down":
             stopped = cluster.down()
             print(f"stopped: {', '.join(stopped)}" if stopped else "local cluster: nothing was running")

@@ -75,14 +75,15 @@ class LocalCluster:
     # -- build -------------------------------------------------------------------------------
 
     def build(self, *, show_up_to_date: bool = False, quiet: float = QUIET_SECONDS,
-              self_image: str = "stale") -> None:
+              self_image: str = "stale", refresh_node: bool = False) -> None:
         """Build missing or stale binaries (quick when nothing changed).
 
         build.sh's lines (a component being built, built, or up to date) are passed on as they
         come, each with the time since the build began; while one compiles, a reminder every
         ``quiet`` seconds; at the end the total. krkn-tui's own image is assembled again when
         stale (`self_image="stale"`, `cluster build`) or only when missing ("missing", `up`: checkouts
-        sharing the cache would otherwise take turns repacking it, a minute each)."""
+        sharing the cache would otherwise take turns repacking it, a minute each). `refresh_node`
+        (`cluster build`): a running real node then gets the images packed anew."""
         script = self.build_script
         if not script.exists():
             raise ClusterError(f"{script}: not found; this krkn-tui was installed without the local cluster's "
@@ -113,6 +114,8 @@ class LocalCluster:
                 selfimage.build(script, self.cache_dir, on_line, only_if_missing=self_image == "missing")
             except (RuntimeError, OSError) as e:
                 progress.line(f"localcluster: krkn-tui's image not built: {e}")
+        if refresh_node:
+            self.refresh_images(progress.line)
         progress.done("localcluster: build finished")
 
     def binaries_present(self) -> bool:
@@ -475,11 +478,12 @@ class LocalCluster:
         realnode.push_mirror(sb, self.bin_dir, self.images_dir, only=new)
         return new
 
-    def refresh_images(self) -> list[str]:
-        """`cluster build` then this: a running node gets what the build packed anew."""
+    def refresh_images(self, say: Callable[[str], None] | None = None) -> list[str]:
+        """After a build: a running node gets what it packed anew (not from inside `up`, which
+        holds the lock)."""
         with self._lock():
             state = self._load()
-            return self._import_new_images(state, self.say) if self._node_ip(state) else []
+            return self._import_new_images(state, say or self.say) if self._node_ip(state) else []
 
     def _start_node(self, state: dict, rest: Rest, timeout: float, progress: Progress) -> None:
         started, since = time.monotonic(), time.time()
