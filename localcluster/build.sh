@@ -217,6 +217,12 @@ build_images() {
     chmod 755 "$nc/entrypoint.sh"
     pack_image krkn-network-chaos quay.io/krkn-chaos/krkn-network-chaos:latest "$nc" /entrypoint.sh
   fi
+  # krkn's scenario images, under krkn's names: static Go programs of images/cmd/.
+  # (krkn-lib mounts the plan at /service-hijacking: the program lives elsewhere)
+  mkdir -p "$root/service-hijacking/usr/bin"
+  cp "$bin/service-hijacking" "$root/service-hijacking/usr/bin/krkn-service-hijacking"
+  pack_image krkn-service-hijacking quay.io/krkn-chaos/krkn-service-hijacking:v0.1.3 "$root/service-hijacking" \
+    /usr/bin/krkn-service-hijacking
   rm -rf "$root"
 }
 
@@ -251,6 +257,7 @@ elif [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
   build crane "$here/crane" github.com/google/go-containerregistry/cmd/crane "-s -w"
   build pause "$here/images" ./cmd/pause "-s -w"
   build demo-server "$here/images" ./cmd/demo-server "-s -w"
+  build service-hijacking "$here/images" ./cmd/service-hijacking "-s -w"
   build_images
 fi
 [[ ${KRKN_TUI_TEST_TOOLS:-} == 1 ]] && test_packages
