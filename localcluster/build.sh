@@ -223,6 +223,19 @@ build_images() {
   cp "$bin/service-hijacking" "$root/service-hijacking/usr/bin/krkn-service-hijacking"
   pack_image krkn-service-hijacking quay.io/krkn-chaos/krkn-service-hijacking:v0.1.3 "$root/service-hijacking" \
     /usr/bin/krkn-service-hijacking
+  mkdir -p "$root/syn-flood/usr/bin"
+  cp "$bin/syn-flood" "$root/syn-flood/usr/bin/syn-flood"
+  pack_image krkn-syn-flood quay.io/krkn-chaos/krkn-syn-flood:v1.0.0 "$root/syn-flood" /usr/bin/syn-flood
+  if [[ -x /bin/busybox ]]; then
+    # krkn's http_load image: Vegeta (its module, images/http-load) and a shell running its contract.
+    mkdir -p "$root/http-load/bin" "$root/http-load/usr/local/bin" "$root/http-load/http-load" "$root/http-load/tmp"
+    chmod 1777 "$root/http-load/tmp"
+    cp /bin/busybox "$root/http-load/bin/busybox"
+    for tool in sh base64 echo; do ln -sf busybox "$root/http-load/bin/$tool"; done
+    cp "$bin/vegeta" "$root/http-load/usr/local/bin/vegeta"
+    cp "$here/images/http-load/run.sh" "$root/http-load/http-load/run.sh"
+    pack_image krkn-http-load quay.io/krkn-chaos/krkn-http-load:latest "$root/http-load" /http-load/run.sh
+  fi
   rm -rf "$root"
 }
 
@@ -258,6 +271,8 @@ elif [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
   build pause "$here/images" ./cmd/pause "-s -w"
   build demo-server "$here/images" ./cmd/demo-server "-s -w"
   build service-hijacking "$here/images" ./cmd/service-hijacking "-s -w"
+  build syn-flood "$here/images" ./cmd/syn-flood "-s -w"
+  build vegeta "$here/images/http-load" github.com/tsenart/vegeta/v12 "-s -w -X main.Version=v12.13.0"
   build_images
 fi
 [[ ${KRKN_TUI_TEST_TOOLS:-} == 1 ]] && test_packages

@@ -98,6 +98,16 @@ class Run:
 # ---- config files ---------------------------------------------------------------------------
 
 
+def kill_then_execute_rollback(run: "Run", versions: Path, kubeconfig: str) -> None:
+    """kill -9 of the runner while its one step is pending, then `execute-rollback` of each run."""
+    run.proc.kill()
+    run.finish()
+    assert len(pending(versions)) == 1, run.output
+    for run_id in run_dirs(versions):
+        out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
+        assert out.returncode == 0, out.stdout + out.stderr
+
+
 def write_config(folder: Path, scenarios: list[tuple[str, object]], *, versions: Path | None = None,
                  wait: float = 0, iterations: int = 1, **kraken) -> Path:
     """A krkn config.yaml running `scenarios` ((type, file content) pairs) in that order."""
@@ -241,7 +251,57 @@ def node_state(api_client, name: str) -> dict:
 # ---- scenario targets -----------------------------------------------------------------------
 
 VARIANTS = ("pod_disruption", "application_outage", "node_cordon", "node_taint", "node_drain",
-            "service_scale", "service_delete_namespace", "hog")
+            "service_scale", "service_delete_namespace", "hog", "service_hijacking", "syn_flood", "http_load")
+# Their pods must run a real program: they need the local cluster's real node.
+REAL_NODE_VARIANTS = ("service_hijacking", "syn_flood", "http_load")
+KRKN_POD_PREFIXES = ("service-hijacking-pod-", "syn-flood-", "http-load-")
+
+
+def web_target(api_client, namespace: str) -> None:
+    """An HTTP server on the real node (busybox httpd) behind Service `web` (port 80 -> container
+    port `http`, 8080); skips the test when the cluster has no real node."""
+    import pytest
+
+    core = client.CoreV1Api(api_client)
+    if not core.list_node(label_selector="krkn-tui.io/node-kind=real").items:
+        pytest.skip("no real node: the web service and attacker pods need one")
+    core.create_namespaced_pod(namespace, {
+        "metadata": {"name": "server", "labels": {"app": "web"}},
+        "spec": {"nodeSelector": {"krkn-tui.io/node-kind": "real"}, "terminationGracePeriodSeconds": 0,
+                 "tolerations": [{"key": "krkn-tui.io/real-node", "operator": "Exists", "effect": "NoSchedule"}],
+                 "containers": [{"name": "main", "image": "krkn-tui.io/busybox:1.35", "imagePullPolicy": "IfNotPresent",
+                                 "command": ["httpd", "-f", "-p", "8080", "-h", "/tmp"],
+                                 "ports": [{"name": "http", "containerPort": 8080}]}]}})
+    core.create_namespaced_service(namespace, {"metadata": {"name": "web"}, "spec": {
+        "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}})
+    wait_for(lambda: any(c.type == "Ready" and c.status == "True"
+                         for c in core.read_namespaced_pod("server", namespace).status.conditions or []),
+             timeout=90, what=f"{namespace}/server Ready on the real node")
+
+
+def krkn_pods(api_client, namespace: str) -> list[str]:
+    """The pods krkn-tui made for a service hijacking, SYN flood or HTTP load in `namespace`."""
+    return sorted(p.metadata.name for p in client.CoreV1Api(api_client).list_namespaced_pod(namespace).items
+                  if p.metadata.name.startswith(KRKN_POD_PREFIXES))
+
+
+def service_hijacking(namespace: str, duration: float) -> dict:
+    return {"service_target_port": "http", "service_name": "web", "service_namespace": namespace,
+            "image": "quay.io/krkn-chaos/krkn-service-hijacking:v0.1.3", "chaos_duration": duration,
+            "plan": [{"resource": "/", "steps": {"GET": [
+                {"duration": 60, "status": 503, "mime_type": "text/plain", "payload": "hijacked"}]}}]}
+
+
+def syn_flood(namespace: str, duration: float) -> dict:
+    return {"packet-size": 120, "window-size": 64, "duration": max(1, round(duration)), "namespace": namespace,
+            "target-service": "web", "target-port": 80, "number-of-pods": 1,
+            "image": "quay.io/krkn-chaos/krkn-syn-flood:v1.0.0", "attacker-nodes": {}}
+
+
+def http_load(namespace: str, duration: float) -> list:
+    return [{"http_load_scenario": {"number-of-pods": 1, "namespace": namespace, "targets": {"endpoints": [
+        {"url": "http://web/", "method": "GET"}]}, "rate": "10/1s", "duration": f"{max(1, round(duration))}s",
+        "workers": 1, "max_workers": 2, "connections": 2, "http2": False}}]
 
 
 @dataclass
@@ -307,6 +367,12 @@ class Workbench:
             ns = self.namespace("f-hog", {})
             return Target("hog_scenarios", hog(ns, self.group, hold),
                           lambda: {"node": node_state(api, node), "pods": namespace_snapshot(api, ns)}, ns, node)
+        if variant in REAL_NODE_VARIANTS:
+            ns = self.namespace(f"f-{variant.split('_')[0]}", {})
+            web_target(api, ns)
+            content = {"service_hijacking": service_hijacking, "syn_flood": syn_flood, "http_load": http_load}[variant]
+            return Target(f"{variant}_scenarios", content(ns, hold),
+                          lambda: {"ns": namespace_snapshot(api, ns), "krkn pods": krkn_pods(api, ns)}, ns)
         raise ValueError(variant)
 
     def cleanup(self) -> None:

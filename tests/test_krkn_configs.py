@@ -26,10 +26,10 @@ CONFIGS = sorted(p.name for p in (KRKN_REPO / "config").glob("*.yaml"))
 # krkn's types among the test configs, to check they really mix both kinds.
 EXPECTED_UNSUPPORTED = {
     "config.yaml": {"pod_network_scenarios", "zone_outages_scenarios",
-                    "network_chaos_scenarios", "syn_flood_scenarios", "kubevirt_vm_outage"},
+                    "network_chaos_scenarios", "kubevirt_vm_outage"},
     "config_kubernetes.yaml": {"plugin_scenarios"},
-    "config_old_tunings.yaml": {"syn_flood_scenarios"},
-    "config_local_paths.yaml": {"syn_flood_scenarios"},
+    "config_old_tunings.yaml": {"network_chaos_scenarios"},
+    "config_local_paths.yaml": {"network_chaos_scenarios"},
 }
 # Scenarios that plan but whose blast radius fails on the demo cluster, by the start of their
 # finished line: no demo pod mounts a PVC; the time file's node action targets the local cluster's

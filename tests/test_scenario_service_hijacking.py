@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 
 from kubehelpers import wait_for
-from runhelpers import Run, krkn, pending, run_dirs, write_config
+from runhelpers import Run, kill_then_execute_rollback, pending, write_config
 from test_real_node import _pod, real_node  # noqa: F401 (real_node is a fixture)
 from test_scenario_app_outage import changes, run_scenario, version_files
 from krkn_tui.errors import UserError
@@ -114,12 +114,7 @@ def test_kill_9_mid_hold_then_execute_rollback_restores_the_exact_selector(tmp_p
     run.wait_for(r"holding 300s", timeout=120)
     wait_for(lambda: curl(f"{backend}/ping")[0] == 500, timeout=60, interval=0.3, what="the plan answering")
     assert core.read_namespaced_service("web", namespace).spec.selector != SELECTOR
-    run.proc.kill()
-    run.finish()
-    assert len(pending(versions)) == 1
-    for run_id in run_dirs(versions):
-        out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
-        assert out.returncode == 0, out.stdout + out.stderr
+    kill_then_execute_rollback(run, versions, kubeconfig)
     assert core.read_namespaced_service("web", namespace).spec.selector == SELECTOR
     wait_for(lambda: not hijack_objects(core, namespace), timeout=60, what="the web service pod and ConfigMap gone")
     wait_for(lambda: curl(f"{backend}/ping")[2].strip() == "pong", timeout=60, interval=0.3, what="the backend back")
