@@ -64,6 +64,7 @@ class PlannedScenario:
     specs: list[Any]
     where: str = ""  # the file and how its path was resolved (ScenarioRef.where)
     skipped: str | None = None  # why it is not run (a krkn type krkn-tui does not implement)
+    error: str | None = None  # a dry run's verdict on a file that does not parse (its one line)
 
 
 @dataclass
@@ -88,9 +89,11 @@ def unsupported_error(config: Config, refs: list[ScenarioRef]) -> UserError:
                      file=config.path, field="kraken.chaos_scenarios")
 
 
-def plan(config: Config, only: set[int] | None = None, *, skip_unsupported: bool = False) -> list[PlannedScenario]:
-    """Parse the selected scenario files; raises UserError on the first bad one, and when a
-    selected scenario is of a type krkn-tui does not run unless ``skip_unsupported``."""
+def plan(config: Config, only: set[int] | None = None, *, skip_unsupported: bool = False,
+         each_verdict: bool = False) -> list[PlannedScenario]:
+    """Parse the selected scenario files; raises UserError on the first bad one (with
+    ``each_verdict``, a dry run's: every bad file is planned with its one-line error instead), and
+    when a selected scenario is of a type krkn-tui does not run unless ``skip_unsupported``."""
     selected = [ref for ref in config.scenarios if only is None or ref.index in only]
     unsupported = [ref for ref in selected if not ref.supported]
     if unsupported and not skip_unsupported:
@@ -101,7 +104,14 @@ def plan(config: Config, only: set[int] | None = None, *, skip_unsupported: bool
             planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, [], ref.where, UNSUPPORTED_NOTE))
             continue
         plugin = plugin_for(ref.scenario_type)
-        planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, plugin.parse(ref.file), ref.where))
+        try:
+            specs = plugin.parse(ref.file)
+        except UserError as e:
+            if not each_verdict:
+                raise
+            planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, [], ref.where, error=str(e)))
+            continue
+        planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, specs, ref.where))
     return planned
 
 
@@ -281,8 +291,9 @@ class Engine:
                 if daemon or iterations > 1:
                     self._emit(IterationStarted(iteration + 1, iterations, daemon))
                 for item in planned:
-                    if item.skipped:
+                    if item.skipped or item.error:
                         results.append(self._skip(item, iteration))
+                        status = "failed" if item.error else status
                         continue
                     if started_one:
                         self._emit(Waiting(self.config.wait_duration))
@@ -338,8 +349,10 @@ class Engine:
         return RunResult(self.run_id, status, report_path, results, rollback_steps)
 
     def _skip(self, item: PlannedScenario, iteration: int) -> dict:
+        """A file not run: skipped (krkn's type), or failed with the error that stops it (a dry run's)."""
         result = {"index": item.index, "scenario_type": item.scenario_type, "file": str(item.file),
-                  "id": item.file.name, "iteration": iteration, "status": "skipped", "message": item.skipped,
+                  "id": item.file.name, "iteration": iteration, "status": "failed" if item.error else "skipped",
+                  "message": item.error or item.skipped,
                   "seconds": 0.0, "details": {}}
         self._emit(ScenarioFinished(**result))
         return result

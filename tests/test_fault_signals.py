@@ -77,6 +77,9 @@ def test_signal_between_two_iterations(bench, tmp_path, kubeconfig):
     (signal.SIGINT, "node_taint", r"holding"),
     (signal.SIGINT, "service_scale", r"holding"),
     (signal.SIGHUP, "node_drain", r"holding"),
+    (signal.SIGTERM, "service_hijacking", r"holding"),
+    (signal.SIGINT, "syn_flood", r"flooding for"),
+    (signal.SIGHUP, "http_load", r"loading for"),
 ], ids=lambda v: v.name if isinstance(v, signal.Signals) else v)
 def test_signal_while_a_scenario_holds_its_change(sig, variant, holding, bench, tmp_path, kubeconfig):
     t = bench.target(variant, LONG)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.cluster
 
 # The variants whose scenario leaves a change to undo (a pod kill is healed by its ReplicaSet).
 UNDOABLE = ("application_outage", "node_cordon", "node_taint", "node_drain", "service_scale",
-            "service_delete_namespace", "hog")
+            "service_delete_namespace", "hog", "service_hijacking", "syn_flood", "http_load")
 LEASE = {"cluster_journal_lease_duration": 2, "cluster_journal_renew_interval": 0.5}
 # What the guard leaves to the operator of a deleted namespace (undo_ops.GUARD_LEAVES).
 LEFT_TO_THE_OPERATOR = {"Secret": {}, "Role": {}, "RoleBinding": {}}

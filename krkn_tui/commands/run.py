@@ -76,7 +76,8 @@ def selection(args, count: int) -> set[int] | None:
 
 def plan_line(item) -> str:
     """What a dry run will do with one scenario file, and where that file was found."""
-    what = f"skipped: {item.skipped}" if item.skipped else f"{len(item.specs)} scenario(s)"
+    what = (f"error: {item.error}" if item.error else f"skipped: {item.skipped}" if item.skipped
+            else f"{len(item.specs)} scenario(s)")
     return f"plan #{item.index + 1} {item.scenario_type}: {item.where or item.file}: {what}"
 
 
@@ -123,7 +124,9 @@ def _run(args):
     with StopOnSignals(stop) as signals:
         # Everything that can be wrong with the input is found before the cluster is touched.
         config = common.load_config_arg(args.config)
-        planned = plan(config, selection(args, len(config.scenarios)), skip_unsupported=args.skip_unsupported)
+        # A dry run gives every file its verdict; a real run refuses on the first bad one.
+        planned = plan(config, selection(args, len(config.scenarios)), skip_unsupported=args.skip_unsupported,
+                       each_verdict=args.dry_run)
         if args.dry_run:
             for item in planned:
                 print(visible(plan_line(item), keep="\n"), flush=True)
