@@ -228,10 +228,9 @@ build_images() {
   pack_image krkn-syn-flood quay.io/krkn-chaos/krkn-syn-flood:v1.0.0 "$root/syn-flood" /usr/bin/syn-flood
   if [[ -x /bin/busybox ]]; then
     # krkn's http_load image: Vegeta (its module, images/http-load) and a shell running its contract.
-    mkdir -p "$root/http-load/bin" "$root/http-load/usr/local/bin" "$root/http-load/http-load" "$root/http-load/tmp"
+    mkdir -p "$root/http-load/usr/local/bin" "$root/http-load/http-load" "$root/http-load/tmp"
     chmod 1777 "$root/http-load/tmp"
-    cp /bin/busybox "$root/http-load/bin/busybox"
-    for tool in sh base64 echo; do ln -sf busybox "$root/http-load/bin/$tool"; done
+    add_busybox "$root/http-load"
     cp "$bin/vegeta" "$root/http-load/usr/local/bin/vegeta"
     cp "$here/images/http-load/run.sh" "$root/http-load/http-load/run.sh"
     pack_image krkn-http-load quay.io/krkn-chaos/krkn-http-load:latest "$root/http-load" /http-load/run.sh

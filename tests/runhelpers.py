@@ -257,26 +257,48 @@ REAL_NODE_VARIANTS = ("service_hijacking", "syn_flood", "http_load")
 KRKN_POD_PREFIXES = ("service-hijacking-pod-", "syn-flood-", "http-load-")
 
 
-def web_target(api_client, namespace: str) -> None:
-    """An HTTP server on the real node (busybox httpd) behind Service `web` (port 80 -> container
-    port `http`, 8080); skips the test when the cluster has no real node."""
+def web_target(api_client, namespace: str) -> str:
+    """The demo server (backend role) on the real node behind NodePort Service `web` (port 80 ->
+    container port `http`, 8080); returns its URL from this machine (the node's address and the
+    Service's node port). Skips the test when the cluster has no real node."""
     import pytest
 
     core = client.CoreV1Api(api_client)
-    if not core.list_node(label_selector="krkn-tui.io/node-kind=real").items:
+    nodes = core.list_node(label_selector="krkn-tui.io/node-kind=real").items
+    if not nodes:
         pytest.skip("no real node: the web service and attacker pods need one")
     core.create_namespaced_pod(namespace, {
         "metadata": {"name": "server", "labels": {"app": "web"}},
         "spec": {"nodeSelector": {"krkn-tui.io/node-kind": "real"}, "terminationGracePeriodSeconds": 0,
                  "tolerations": [{"key": "krkn-tui.io/real-node", "operator": "Exists", "effect": "NoSchedule"}],
-                 "containers": [{"name": "main", "image": "krkn-tui.io/busybox:1.35", "imagePullPolicy": "IfNotPresent",
-                                 "command": ["httpd", "-f", "-p", "8080", "-h", "/tmp"],
-                                 "ports": [{"name": "http", "containerPort": 8080}]}]}})
-    core.create_namespaced_service(namespace, {"metadata": {"name": "web"}, "spec": {
-        "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}})
-    wait_for(lambda: any(c.type == "Ready" and c.status == "True"
-                         for c in core.read_namespaced_pod("server", namespace).status.conditions or []),
-             timeout=90, what=f"{namespace}/server Ready on the real node")
+                 "containers": [{"name": "main", "image": "krkn-tui.local/demo-server:latest",
+                                 "imagePullPolicy": "IfNotPresent", "args": ["-role=backend"],
+                                 "ports": [{"name": "http", "containerPort": 8080}],
+                                 "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080},
+                                                    "periodSeconds": 1}}]}})
+    svc = core.create_namespaced_service(namespace, {"metadata": {"name": "web"}, "spec": {
+        "type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}})
+    address = next(a.address for a in nodes[0].status.addresses if a.type == "InternalIP")
+    url = f"http://{address}:{svc.spec.ports[0].node_port}"
+    wait_for(lambda: metric(url, "krkn_demo_up") is not None, timeout=90, interval=0.5,
+             what=f"{namespace}/server answering through its NodePort")
+    return url
+
+
+def metric(url: str, name: str, labels: str = "") -> float | None:
+    """One sample of the demo server's /metrics (`name{labels}`), None when it does not answer."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.rpartition(" ")
+        if key == name + (f"{{{labels}}}" if labels else "") or (not labels and key.startswith(name + "{")):
+            return float(value)
+    return 0.0
 
 
 def krkn_pods(api_client, namespace: str) -> list[str]:

@@ -1,34 +1,29 @@
-"""HTTP load on the real node: krkn's Vegeta pods load a Service of the cluster, the target pod's
-own TCP counters rise, the figures (requests, latencies, status codes) are in the report, and the
-pods are gone after. An endpoint that is not one of the cluster's Services fails before any
-change, naming the field."""
+"""HTTP load on the real node: krkn's Vegeta pods load a Service of the cluster, the demo server's
+request counter (its /metrics) rises by the requests Vegeta reports, the figures (requests,
+latencies, status codes) are in the report, and the pods are gone after. An endpoint that is not
+one of the cluster's Services fails before any change, naming the field."""
 
 from __future__ import annotations
 
 import pytest
 from kubernetes import client
 
-from kubehelpers import wait_for
-from test_real_node import _pod, real_node  # noqa: F401 (real_node is a fixture)
+from runhelpers import metric, web_target
+from test_real_node import real_node  # noqa: F401 (a fixture)
 from test_scenario_app_outage import changes, run_scenario, version_files
-from test_scenario_syn_flood import tcp_in_segments
 from krkn_tui.errors import UserError
 from krkn_tui.scenarios.http_load import aggregate, parse_http_load
 
 LOAD = "http_load_scenarios"
 
 
+REQUESTS = ("krkn_demo_http_requests_total", 'code="200",path="/"')
+
+
 @pytest.fixture
 def target(real_node, api_client, namespace):
-    core = client.CoreV1Api(api_client)
-    core.create_namespaced_pod(namespace, _pod("server", namespace, [
-        "sh", "-c", "mkdir -p /tmp/www && echo pong > /tmp/www/ping && exec httpd -f -p 8080 -h /tmp/www"],
-        labels={"app": "web"}))
-    core.create_namespaced_service(namespace, {
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}})
-    wait_for(lambda: core.read_namespaced_pod("server", namespace).status.phase == "Running", timeout=90,
-             what="the target pod running")
+    """The demo server behind Service `web` (port 80); returns its URL."""
+    return web_target(api_client, namespace)
 
 
 def load(namespace: str, url: str, **more) -> list:
@@ -42,14 +37,14 @@ def load(namespace: str, url: str, **more) -> list:
 @pytest.mark.cluster
 def test_vegeta_loads_the_service_and_its_figures_are_in_the_report(tmp_path, api_client, namespace, target):
     core = client.CoreV1Api(api_client)
-    before = tcp_in_segments(api_client, namespace)
-    _engine, result, events = run_scenario(tmp_path, api_client, LOAD, load(namespace, "http://web/ping"))
+    before = metric(target, *REQUESTS)
+    _engine, result, events = run_scenario(tmp_path, api_client, LOAD, load(namespace, "http://web/"))
     assert result.status == "passed", result.scenarios[0]["message"]
     m = result.scenarios[0]["details"]["metrics"]
     assert m["requests"] == 60 and m["status_codes"] == {"200": 60} and m["success"] == 1.0, m
     assert 0 < m["latencies"]["50th"] <= m["latencies"]["99th"] <= m["latencies"]["max"]
     assert m["latencies_ms"]["95th"] > 0 and m["pod_count"] == 1
-    assert tcp_in_segments(api_client, namespace) - before >= 60  # each request at least one segment in
+    assert metric(target, *REQUESTS) - before == 60  # the server counted each request Vegeta made
     assert [c["action"] for c in changes(events)] == ["create_pod"]
     assert not [p for p in core.list_namespaced_pod(namespace).items if p.metadata.name.startswith("http-load-")]
     assert version_files(tmp_path / "versions") == []
@@ -58,7 +53,7 @@ def test_vegeta_loads_the_service_and_its_figures_are_in_the_report(tmp_path, ap
 @pytest.mark.cluster
 @pytest.mark.parametrize("url, message", [
     ("https://your-service.example.com/health", "your-service.example.com is not a Service of this cluster"),
-    ("http://web:8080/ping", "has no port 8080 (its ports: 80)"),
+    ("http://web:8080/", "has no port 8080 (its ports: 80)"),
 ])
 def test_an_endpoint_not_a_service_of_the_cluster_fails_before_any_change(tmp_path, api_client, namespace, target,
                                                                            url, message):

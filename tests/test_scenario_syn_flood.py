@@ -1,5 +1,5 @@
-"""SYN flood on the real node: the target pod's own TCP counters (/proc/net/snmp of its network
-namespace, read by exec) rise while krkn's attacker pods run; the pods are gone after; kill -9 of
+"""SYN flood on the real node: the demo server's own TCP counters (its /metrics, read from the
+pod's network namespace) rise while krkn's attacker pods run; the pods are gone after; kill -9 of
 the runner then `execute-rollback` deletes them. Bad input is one line naming the field."""
 
 from __future__ import annotations
@@ -8,34 +8,24 @@ import pytest
 from kubernetes import client
 
 from kubehelpers import wait_for
-from runhelpers import Run, kill_then_execute_rollback, pending, write_config
-from test_real_node import _pod, real_node  # noqa: F401 (real_node is a fixture)
+from runhelpers import Run, kill_then_execute_rollback, metric, pending, web_target, write_config
+from test_real_node import real_node  # noqa: F401 (a fixture)
 from test_scenario_app_outage import changes, run_scenario, version_files
 from krkn_tui.errors import UserError
-from krkn_tui.kube.podexec import exec_in_pod
 from krkn_tui.scenarios.syn_flood import parse_syn_flood
 
 SYN = "syn_flood_scenarios"
 
 
-def tcp_in_segments(api_client, namespace: str, pod: str = "server") -> int:
-    """Tcp InSegs of the pod's network namespace."""
-    lines = exec_in_pod(api_client, namespace, pod, "main", ["cat", "/proc/net/snmp"]).stdout.splitlines()
-    names, values = [line.split() for line in lines if line.startswith("Tcp:")]
-    return int(values[names.index("InSegs")])
+IN_SEGMENTS = ("krkn_demo_tcp_stat", 'name="InSegs"')
 
 
 @pytest.fixture
 def target(real_node, api_client, namespace):
-    core = client.CoreV1Api(api_client)
-    core.create_namespaced_pod(namespace, _pod("server", namespace, ["httpd", "-f", "-p", "8080", "-h", "/tmp"],
-                                               labels={"app": "web"}))
-    core.create_namespaced_service(namespace, {
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "labels": {"flood": "me"}},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}})
-    wait_for(lambda: core.read_namespaced_pod("server", namespace).status.phase == "Running", timeout=90,
-             what="the target pod running")
-    return "web"
+    """The demo server behind Service `web` (port 80, labelled flood=me); returns its URL."""
+    url = web_target(api_client, namespace)
+    client.CoreV1Api(api_client).patch_namespaced_service("web", namespace, {"metadata": {"labels": {"flood": "me"}}})
+    return url
 
 
 def flood(namespace: str, duration: int, pods: int = 1, **more) -> dict:
@@ -51,11 +41,11 @@ def attackers(core, namespace: str) -> list[str]:
 @pytest.mark.cluster
 def test_the_targets_tcp_counters_rise_and_the_attackers_are_gone_after(tmp_path, api_client, namespace, target):
     core = client.CoreV1Api(api_client)
-    before = tcp_in_segments(api_client, namespace)
+    before = metric(target, *IN_SEGMENTS)
     _engine, result, events = run_scenario(tmp_path, api_client, SYN, flood(namespace, 3, **{
         "target-service": "", "target-service-label": "flood=me"}))
     assert result.status == "passed", result.scenarios[0]["message"]
-    risen = tcp_in_segments(api_client, namespace) - before
+    risen = metric(target, *IN_SEGMENTS) - before
     d = result.scenarios[0]["details"]
     [pod] = d["pods"]
     assert "sent" in d["sent"][pod] and risen > 1000, (risen, d["sent"])
