@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
+from .krkn_pods import LOCAL_NODE_LABEL
 from .specs import LABEL_KEY_RE, check_namespace, check_selector, keyed_entries
 from ..yamlio import Section
 
 NO_ROLLBACK = "none needed: krkn's `date --date` prints a date and sets no clock"
 # krkn's fixed skew values per action.
 SKEW_VALUES = {"skew_time": "01:01:01", "skew_date": "00-01-01"}
-LOCAL_NODE_LABEL = "krkn-tui.io/node-kind"
 NODE_ACTION = ("setting a node's clock (krkn: privileged timedatectl set-time) is not run by krkn-tui: "
                "a node's clock is its host's, and krkn's own node action changes none")
 _KEYS = ("action", "object_type", "namespace", "label_selector", "exclude_label", "object_name", "container_name")
