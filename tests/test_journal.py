@@ -157,7 +157,8 @@ def test_the_undo_operations_are_the_plugins_own_functions():
             "node_scenarios.restore_node_schedulable", "node_scenarios.restore_node_taints",
             "service_disruption_scenarios.scale_back", "service_disruption_scenarios.recreate_namespace",
             "pvc_scenarios.remove_fill_file", "network_chaos_ng_scenarios.delete_hog_pod",
-            "network_chaos_ng_scenarios.delete_network_rule"} == set(ops)
+            "network_chaos_ng_scenarios.delete_network_rule", "service_hijacking_scenarios.restore_service_selector",
+            "syn_flood_scenarios.delete_pods", "http_load_scenarios.delete_pods"} == set(ops)
     assert lookup("service_disruption_scenarios.recreate_namespace") is recreate_namespace
     with pytest.raises(UnknownOperation, match="unknown undo operation 'os.system'"):
         lookup("os.system")

@@ -50,11 +50,13 @@ def test_every_shipped_scenario_parses():
     cfg = load_config(ROOT / "config.yaml")
     for ref in cfg.scenarios:
         assert parse_scenario_file(ref.scenario_type, ref.file)
-    # Not in config.yaml: the container, PVC and time scenarios need pods on the real node (exec), and the
-    # demo's pods are kwok's.
+    # Not in config.yaml: the types that need the real node (exec, privileged or attacker pods), so
+    # the shipped config also runs on a cluster of kwok nodes only.
     extra = {"node_drain.yaml": "node_scenarios", "namespace_delete.yaml": "service_disruption_scenarios",
              "container_kill.yaml": "container_scenarios", "pvc_fill.yaml": "pvc_scenarios",
-             "time_skew.yaml": "time_scenarios"}
+             "time_skew.yaml": "time_scenarios", "network_filter.yaml": "network_chaos_ng_scenarios",
+             "service_hijack.yaml": "service_hijacking_scenarios", "syn_flood.yaml": "syn_flood_scenarios",
+             "http_load.yaml": "http_load_scenarios"}
     referenced = {ref.file.name for ref in cfg.scenarios}
     assert referenced | set(extra) == {p.name for p in SCENARIOS.glob("*.yaml")}
     for name, kind in extra.items():
