@@ -7,6 +7,7 @@ inside the package as localcluster/go/build.sh)."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 from datetime import datetime
@@ -19,7 +20,7 @@ from typing import Callable
 
 import yaml
 
-from . import components, health, nodesandbox, processes, realnode
+from . import components, health, nodesandbox, processes, prometheus, realnode
 from .certs import ensure_pki
 from .demo import DEMO_NAMESPACE, FRONTEND_NODE_PORT, demo_objects, node
 from .progress import Progress, stream
@@ -147,10 +148,11 @@ class LocalCluster:
     # -- up ----------------------------------------------------------------------------------
 
     def up(self, nodes: int = 3, demo: bool = False, timeout: float = 120.0, demo_profile: str = "realistic",
-           real_node: bool = True) -> dict:
+           real_node: bool = True, with_prometheus: bool | None = None) -> dict:
         """Bring the cluster up (reusing a running one). `demo` adds the demo workload, its pods
         served by kwok stages of `demo_profile` (see stages.py) and its health endpoint;
-        `real_node` the real node (realnode.py) where this machine can run it."""
+        `real_node` the real node (realnode.py) where this machine can run it; `with_prometheus`
+        (default: with the demo) Prometheus scraping them (prometheus.py)."""
         if demo_profile not in PROFILES:
             raise ClusterError(f"unknown demo profile {demo_profile!r} (known: {', '.join(PROFILES)})")
         progress = Progress(self.say)
@@ -162,6 +164,7 @@ class LocalCluster:
             else:
                 if state.get("processes") or state.get("health"):
                     progress.line("local cluster found stopped or partly dead: restarting it cleanly")
+                    self._stop_prometheus(state)
                     self._stop_node(state)
                     processes.stop(([state["health"]] if state.get("health") else [])
                                    + list(reversed(state.get("processes", []))))
@@ -184,6 +187,8 @@ class LocalCluster:
                 self._ensure_health(state, node_ip)
                 if node_ip:
                     self._await_app(progress)
+            if demo if with_prometheus is None else with_prometheus:
+                self._ensure_prometheus(state, timeout)
             progress.done("local cluster ready", f": context {CONTEXT_NAME}, kubeconfig {self.kubeconfig}")
             return state
 
@@ -409,6 +414,53 @@ class LocalCluster:
             time.sleep(0.2)
         progress.line("demo application answers through its Service (health 200)")
 
+    # -- Prometheus ------------------------------------------------------------------------------
+
+    def prometheus_url(self, state: dict | None = None) -> str | None:
+        state = state if state is not None else self._load()
+        rec = state.get("prometheus")
+        if not rec or not processes.alive(rec["pid"], rec.get("start_time")):
+            return None
+        return rec["url"]
+
+    def _ensure_prometheus(self, state: dict, timeout: float) -> None:
+        """Start Prometheus, or restart it when what it scrapes changed (a new API server port, the
+        real node started or gone); its data folder is kept across restarts."""
+        if not (self.bin_dir / "prometheus").exists():
+            self.say("Prometheus skipped: not built (`krkn-tui cluster build`)")
+            return
+        node = state.get("node")
+        sb = nodesandbox.Sandbox(**node["sandbox"]) if node else None
+        folder = self.state_dir / "prometheus"
+        conf = prometheus.write_files(folder, ensure_pki(self.state_dir / "pki"), self.kubeconfig,
+                                      state["ports"]["kube-apiserver"], sb.node_ip if sb else None)
+        old = state.get("prometheus")
+        if sb:
+            listen = f"{sb.node_ip}:{prometheus.NODE_PORT}"
+        elif old and old.get("netns") is None:
+            listen = old["listen"]
+        else:
+            listen = f"127.0.0.1:{processes.free_port()}"
+        argv = prometheus.argv(self.bin_dir, conf, self.state_dir / "prometheus-data", listen)
+        argv = sb.enter(argv) if sb else argv
+        digest = hashlib.sha256(conf.read_bytes()).hexdigest()
+        if old and processes.alive(old["pid"], old.get("start_time")):
+            if old["argv"] == argv and old.get("config_sha256") == digest:
+                return
+            processes.stop([old])
+        rec = processes.launch("prometheus", argv, self.state_dir / "logs" / "prometheus.log")
+        state["prometheus"] = {**rec, "listen": listen, "url": f"http://{listen}",
+                               "netns": sb.net if sb else None, "config_sha256": digest}
+        self._save(state)
+        url = state["prometheus"]["url"]
+        self._wait("Prometheus is ready", lambda: _http_ok(f"{url}/-/ready"), timeout, {"processes": [rec]},
+                   "prometheus")
+        self.say(f"Prometheus {url} (scraping {'the API server, the real node and the demo' if sb else 'the API server'})")
+
+    def _stop_prometheus(self, state: dict) -> list[str]:
+        rec = state.pop("prometheus", None)
+        return processes.stop([rec]) if rec else []
+
     # -- the real node ---------------------------------------------------------------------------
 
     def _node_ip(self, state: dict) -> str | None:
@@ -500,7 +552,9 @@ class LocalCluster:
         node = state.get("node")
         if not node:
             return []
-        stopped = processes.stop(list(reversed(node.get("processes", []))), timeout=5.0)
+        # Prometheus inside the node's namespace would keep it alive after the node is gone.
+        stopped = self._stop_prometheus(state) if (state.get("prometheus") or {}).get("netns") else []
+        stopped += processes.stop(list(reversed(node.get("processes", []))), timeout=5.0)
         if node.get("sandbox"):
             nodesandbox.destroy(nodesandbox.Sandbox(**node["sandbox"]))
         state.pop("node", None)
@@ -549,7 +603,7 @@ class LocalCluster:
             state = self._load()
             # Newest first: the health endpoint, the real node, controllers, the API server, etcd.
             extras = [state["health"]] if state.get("health") else []
-            stopped = processes.stop(extras)
+            stopped = self._stop_prometheus(state) + processes.stop(extras)
             stopped += self._stop_node(state)
             stopped += processes.stop(list(reversed(state.get("processes", []))))
             if state:
@@ -575,6 +629,7 @@ class LocalCluster:
             "nodes": state.get("nodes", 0),
             "health": self.health_url(state) if state.get("health") and processes.alive(
                 state["health"]["pid"], state["health"].get("start_time")) else None,
+            "prometheus": self.prometheus_url(state),
             "binaries": str(self.bin_dir),
             "processes": procs,
             "real_node": self._node_status(state),
