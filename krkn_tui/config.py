@@ -11,6 +11,7 @@ from typing import Iterable
 
 from .checks.spec import ChecksConfig, parse_checks
 from .errors import UserError
+from .monitoring.settings import Monitoring, parse_monitoring
 from .rollback.naming import DEFAULT_VERSIONS_DIR
 from .rollback.journal_settings import JournalSettings
 from .scenarios import scenario_types
@@ -118,6 +119,7 @@ class Config:
     daemon_mode: bool = False  # krkn's: repeat the scenarios until stopped (iterations is then ignored)
     checks: ChecksConfig = field(default_factory=ChecksConfig)
     journal: JournalSettings = field(default_factory=JournalSettings)
+    monitoring: Monitoring = field(default_factory=Monitoring)  # performance_monitoring, resiliency, cerberus
     # How kraken.kubeconfig_path and kraken.rollback_versions_directory were resolved (None: not set).
     kubeconfig_from: ConfigPath | None = None
     versions_from: ConfigPath | None = None
@@ -325,6 +327,7 @@ def load_config(
         daemon_mode=tunings.daemon_mode,
         checks=parse_checks(top),
         journal=_journal(kraken),
+        monitoring=parse_monitoring(top, base),
         kubeconfig_from=kubeconfig,
         versions_from=versions,
     )

@@ -42,6 +42,7 @@ from .events import (
     run_exit_code,
 )
 from .kube.chaos_events import ChaosEventRecorder
+from .monitoring.monitor import RunMonitor
 from .records import AuditLog, audit_path, check_reports, write_report
 from .rollback import RunRollback
 from .rollback.mirror import RunMirror
@@ -71,10 +72,11 @@ class RunResult:
     report_path: Path | None
     scenarios: list[dict] = field(default_factory=list)
     rollback: list[dict] = field(default_factory=list)
+    failure: str | None = None  # what failed the run: scenario, alerts, cerberus (None: passed or stopped)
 
     @property
     def exit_code(self) -> int:
-        return run_exit_code(self.status)
+        return run_exit_code(self.status, self.failure)
 
 
 def unsupported_error(config: Config, refs: list[ScenarioRef]) -> UserError:
@@ -133,6 +135,10 @@ class Engine:
                                                                    socket.gethostname())
         self._client = None
         self.rolling_back = False
+        # Prometheus and cerberus verdicts (krkn's), and the PromQL stop conditions.
+        self.monitor = None if dry_run or not config.monitoring else RunMonitor(
+            config.monitoring, self._emit, config.checks.interval, self.watch.stop_for)
+        self._ended_by: str | None = None  # a critical alert or a cerberus no-go between scenarios
 
     @property
     def run_id(self) -> str:
@@ -213,8 +219,14 @@ class Engine:
             status = "refused"  # nothing touched: a failing steady state is no baseline
         else:
             watch.start(watch.watched_namespaces())
+            if self.monitor is not None:
+                self.monitor.start(started)
             status = self._scenarios(planned, results)
             watch.finish()
+            if self.monitor is not None:
+                self.monitor.finish(time.time())
+                if status == "passed" and self.monitor.failure():
+                    status = "failed"
         return self._finish(status, started, results)
 
     def _scenarios(self, planned: list[PlannedScenario], results: list[dict]) -> str:
@@ -235,6 +247,7 @@ class Engine:
                         self._emit(Waiting(self.config.wait_duration))
                         ctx_sleep(self.stop, self.config.wait_duration)
                     started_one = True
+                    item_started = time.time()
                     for spec_index, spec in enumerate(item.specs):
                         outcome = self._run_one(item, spec, spec_index, iteration)
                         results.append(outcome)
@@ -244,6 +257,8 @@ class Engine:
                             status = "failed"
                             if self.config.auto_rollback:
                                 self._roll_back("scenario failed")
+                    if self._after_scenario(item, item_started):
+                        return "failed"
             if self.watch.abort is not None:  # the check failed after the last scenario's end
                 raise Interrupted()
         except Interrupted:
@@ -252,6 +267,18 @@ class Engine:
             self._roll_back(f"check {abort['check']} failed" if abort else "stop requested")
             self.watch.rolled_back()
         return status
+
+    def _after_scenario(self, item: PlannedScenario, started: float) -> bool:
+        """krkn's checks after a scenario file; True when one ends the run (its pending files are
+        rolled back: no further scenario starts on a cluster Prometheus or cerberus calls unwell)."""
+        if self.monitor is None:
+            return False
+        why = self.monitor.after_scenario(item.file.name, started, time.time())
+        if why is None:
+            return False
+        self._ended_by = why
+        self._roll_back(why)
+        return True
 
     def _finish(self, status: str, started: float, results: list[dict]) -> RunResult:
         rollback_steps = self._rollback_steps
@@ -273,6 +300,11 @@ class Engine:
             "cluster": self._cluster_record(),
             **self.watch.record(),
         }
+        failure = self._failure(status, results)
+        if self.monitor is not None:
+            report["monitoring"] = self.monitor.record()
+        if failure:
+            report["failure"] = failure
         report_path = None
         if not self.dry_run:
             try:
@@ -281,7 +313,14 @@ class Engine:
                 self._forward(Step("", "", f"report not written: {exc}"))
         skipped = sum(1 for r in results if r["status"] == "skipped")
         self._emit(RunFinished(status, str(report_path) if report_path else None, skipped))
-        return RunResult(self.run_id, status, report_path, results, rollback_steps)
+        return RunResult(self.run_id, status, report_path, results, rollback_steps, failure)
+
+    def _failure(self, status: str, results: list[dict]) -> str | None:
+        if status != "failed":
+            return None
+        if any(r["status"] not in ("passed", "skipped") for r in results):
+            return "scenario"
+        return self.monitor.failure() if self.monitor is not None else None
 
     def _skip(self, item: PlannedScenario, iteration: int) -> dict:
         result = {"index": item.index, "scenario_type": item.scenario_type, "file": str(item.file),

@@ -1,6 +1,7 @@
 """`krkn-tui run`: the chaos run, headless, one progress line per step.
 
-Exit codes: 0 every scenario passed, 1 a scenario failed, 2 bad input (nothing touched),
+Exit codes: 0 every scenario passed, 1 a scenario failed or cerberus said no-go, 2 bad input
+(nothing touched) or Prometheus alerts (krkn's 2),
 3 a health check failed (aborted or refused), 128+N when signal N stopped the run (its files
 rolled back); README "Exit codes" sets them beside krkn's. With krkn's --junit-testcase and
 --junit-testcase-path the verdict is also written as krkn's JUnit file (report/junit.py)."""
@@ -115,6 +116,7 @@ def _run(args):
     from dataclasses import replace
 
     from ..engine import Engine, plan, repeat_note
+    from ..monitoring.settings import check_prometheus
     from ..rollback.service import api_client_factory, config_path_notes
     from ..signals import StopOnSignals
 
@@ -132,6 +134,7 @@ def _run(args):
                 print(visible(f"{name}: {note}", keep="\n"), flush=True)
         config = replace(config, versions_dir=target.versions_dir)  # -d overrides the config's folder
         common.check_reachable(target.kubeconfig, target.context)
+        check_prometheus(config.monitoring, config.path)
         note = repeat_note(config, args.dry_run)
         if note:
             print(note, flush=True)
