@@ -223,3 +223,30 @@ def test_cerberus_saying_false_fails_the_run(web, prometheus, kubeconfig, tmp_pa
     assert report["failure"] == "cerberus"
     assert report["monitoring"]["cerberus"]["go"] is False
     assert "cerberus no-go after scale.yaml: cerberus said 'False'" in done.stdout
+
+
+def test_a_critical_alert_after_a_scenario_ends_the_run_with_krkns_exit_code(
+        web, prometheus, kubeconfig, tmp_path, core):
+    """A pod whose port named `metrics` answers nothing fires the local Prometheus's rule
+    KrknPodMetricsDown (severity critical): after the first scenario the run ends, exit 2."""
+    pod = _web(web, 1)["spec"]["template"]
+    pod["metadata"] = {"name": "mute", "labels": {"app": "mute"}}
+    pod["spec"]["containers"][0]["command"] = ["sleep", "3600"]
+    core.create_namespaced_pod(web, pod)
+    wait_for(lambda: query(prometheus, f'ALERTS{{alertname="KrknPodMetricsDown",namespace="{web}",'
+                                       'alertstate="firing"}'), timeout=90, interval=1, what="the critical alert firing")
+    config = _config(tmp_path, web, prometheus, duration=1)
+    config.write_text(config.read_text()
+                      .replace("enable_alerts: true", "enable_alerts: false")
+                      .replace("check_critical_alerts: false", "check_critical_alerts: true")
+                      .replace("        - " + str(tmp_path / "scale.yaml"),
+                               "        - " + str(tmp_path / "scale.yaml") + "\n        - " + str(tmp_path / "scale.yaml")))
+    done, report = _run(config, kubeconfig, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert report["failure"] == "alerts"
+    assert len(report["scenarios"]) == 1  # the second file never started
+    post = report["monitoring"]["critical_alerts"]["post"]
+    assert {"alertname": "KrknPodMetricsDown", "alertstate": "firing", "namespace": web,
+            "severity": "critical"} in post
+    [line] = [x for x in done.stdout.splitlines() if "critical alerts firing after scale.yaml: " in x]
+    assert "KrknPodMetricsDown" in line

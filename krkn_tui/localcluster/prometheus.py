@@ -33,6 +33,10 @@ DEMO_RULES = {
              "expr": f'absent(up{{job="pods",namespace="{DEMO_NAMESPACE}",app="backend"}} == 1)',
              "labels": {"severity": "critical", "namespace": DEMO_NAMESPACE},
              "annotations": {"summary": "no instance of the demo's backend answers its scrape"}},
+            {"alert": "KrknPodMetricsDown",
+             "expr": 'up{job="pods",port="metrics"} == 0',
+             "labels": {"severity": "critical"},
+             "annotations": {"summary": "a pod's port named metrics does not answer its scrape"}},
         ],
     }],
 }
@@ -69,6 +73,7 @@ def config(pki: dict[str, Path], kubeconfig: Path, api_port: int, node_ip: str |
                 {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
                 {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
                 {"source_labels": ["__meta_kubernetes_pod_label_app"], "target_label": "app"},
+                {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "target_label": "port"},
             ],
         })
     return {"global": {"scrape_interval": f"{SCRAPE_SECONDS}s", "evaluation_interval": f"{SCRAPE_SECONDS}s",
