@@ -250,3 +250,53 @@ def test_a_critical_alert_after_a_scenario_ends_the_run_with_krkns_exit_code(
             "severity": "critical"} in post
     [line] = [x for x in done.stdout.splitlines() if "critical alerts firing after scale.yaml: " in x]
     assert "KrknPodMetricsDown" in line
+
+
+def test_the_demo_scaled_to_zero_fails_the_shipped_alert_profile_and_slos_as_krkn_judges(
+        prometheus, local_cluster, kubeconfig, tmp_path, krkn_lib_python, apps):
+    """The shipped alerts.yaml and scenarios/service_scale.yaml (every demo Deployment at zero
+    for 5 s) on the demo's servers on the real node; krkn's own code agrees on the same data."""
+    if not local_cluster.status().get("real_node"):
+        pytest.skip("no real node: the demo runs on kwok pods, which nothing scrapes")
+    root = HERE.parent
+    wait_for(lambda: {r["metric"]["app"] for r in query(prometheus, 'up{job="pods",namespace="krkn-demo"} == 1')}
+             == {"frontend", "backend"}, timeout=90, interval=1, what="the demo's servers scraped and up")
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(f"""\
+        kraken:
+          chaos_scenarios:
+            - service_disruption_scenarios:
+                - {root / "scenarios" / "service_scale.yaml"}
+        tunings:
+          wait_duration: 0
+        performance_monitoring:
+          prometheus_url: {prometheus}
+          enable_alerts: true
+          alert_profile: {root / "alerts.yaml"}
+        """))
+    done, report = _run(config, kubeconfig, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    mon = report["monitoring"]
+    failing = {a["description"] for a in mon["alert_profile"]["alerts"] if a.get("fails")}
+    assert failing == {"the demo's frontend had no instance answering", "the demo's backend had no instance answering"}
+    res = mon["resiliency"]
+    assert res["slo_results"]["the demo's frontend had no instance answering"] is False
+    assert res["score"] < 100
+    wait_for(lambda: (apps.read_namespaced_deployment("frontend", "krkn-demo").status.ready_replicas or 0) == 3,
+             timeout=90, what="the demo's frontend back")
+
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({
+        "url": prometheus, "alert_profile": str(root / "alerts.yaml"), "slo_file": str(root / "alerts.yaml"),
+        "start": mon["window"]["start"], "end": mon["window"]["end"],
+        "scenarios": [{"name": s["name"], "start": s["window"]["start"], "end": s["window"]["end"]}
+                      for s in res["scenarios"]]}))
+    krkn = subprocess.run([krkn_lib_python, str(HERE / "krkn_verdicts.py"), str(request)],
+                          capture_output=True, text=True, timeout=120)
+    assert krkn.returncode == 0, krkn.stderr[-3000:]
+    theirs = json.loads(krkn.stdout)
+    assert theirs["fired"] == sorted(failing)
+    assert [(s["score"], s["slo_results"]) for s in theirs["scenarios"]] == \
+        [(s["score"], s["slo_results"]) for s in res["scenarios"]]
+    assert theirs["summary"]["resiliency_score"] == res["score"]
+    print(f"demo scaled to zero: krkn-tui and krkn score {res['score']}, fired {sorted(failing)}")
