@@ -43,6 +43,7 @@ from .events import (
 )
 from .kube.chaos_events import ChaosEventRecorder
 from .monitoring.monitor import RunMonitor
+from .monitoring.settings import check_prometheus
 from .records import AuditLog, audit_path, check_reports, write_report
 from .rollback import RunRollback
 from .rollback.mirror import RunMirror
@@ -196,6 +197,8 @@ class Engine:
         if not self.dry_run:  # a report or audit line that cannot be private stops the run before it starts
             self.service.check_audit()
             check_reports(self.config.versions_dir)
+        # A Prometheus the verdicts need must answer before anything changes (both clients).
+        check_prometheus(self.config.monitoring, self.config.path)
         started = time.time()
         mirror = self.rollback.mirror
         self._emit(RunStarted(len(planned), self.config.iterations, str(self.config.versions_dir), self.dry_run,

@@ -3,6 +3,7 @@ weights, the sections' bad input (one line naming the file and field), the exit 
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -165,3 +166,47 @@ def test_exit_codes_beside_krkns():
     assert run_exit_code("failed", "scenario") == 1
     assert run_exit_code("failed", "cerberus") == 1  # krkn exits 1 on a no-go
     assert run_exit_code("aborted") == 3  # a stop condition is an abort, as an aborting check
+
+
+
+def _serve(routes: dict):
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = routes.get(self.path.split("?")[0], b"")
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_cerberus_go_no_go_and_application_routes_as_krkn_reads_them():
+    from krkn_tui.monitoring.cerberus import go_no_go
+
+    history = json.dumps({"history": {"failures": [{"component": "route", "name": "shop"},
+                                                    {"component": "node", "name": "n1"}]}}).encode()
+    server = _serve({"/": b"True", "/history": history})
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert go_no_go(url, False, 0, 60) == {"go": True}
+        routes = go_no_go(url, True, 0, 60)
+        assert routes["go"] is False and routes["reason"].endswith("routes down during the scenario: shop")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert go_no_go(url, False, 0, 60)["go"] is False  # gone: a no-go with its reason
+    for body in (b"False", b"true", b"True\n"):  # krkn compares the body to b"True" exactly
+        server = _serve({"/": body})
+        try:
+            assert go_no_go(f"http://127.0.0.1:{server.server_address[1]}", False, 0, 60)["go"] is False
+        finally:
+            server.shutdown()
+            server.server_close()

@@ -116,7 +116,6 @@ def _run(args):
     from dataclasses import replace
 
     from ..engine import Engine, plan, repeat_note
-    from ..monitoring.settings import check_prometheus
     from ..rollback.service import api_client_factory, config_path_notes
     from ..signals import StopOnSignals
 
@@ -134,7 +133,6 @@ def _run(args):
                 print(visible(f"{name}: {note}", keep="\n"), flush=True)
         config = replace(config, versions_dir=target.versions_dir)  # -d overrides the config's folder
         common.check_reachable(target.kubeconfig, target.context)
-        check_prometheus(config.monitoring, config.path)
         note = repeat_note(config, args.dry_run)
         if note:
             print(note, flush=True)
