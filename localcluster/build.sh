@@ -10,6 +10,7 @@ bin="$cache/bin"
 k8s_version=v1.36.3
 etcd_version=v3.6.8
 kwok_version=v0.8.0
+ksm_version=v2.20.0
 prometheus_version=3.16.0  # module github.com/prometheus/prometheus v0.316.0
 
 if ! command -v go >/dev/null 2>&1; then
@@ -180,6 +181,8 @@ build kubectl "$here" k8s.io/kubernetes/cmd/kubectl "$k8s_flags"
 # Kubernetes service discovery (the demo's pods come and go; every other target is static).
 build prometheus "$here/prometheus" github.com/prometheus/prometheus/cmd/prometheus \
   "-s -w -X github.com/prometheus/common/version.Version=$prometheus_version" remove_all_sd,enable_kubernetes_sd
+build kube-state-metrics "$here/kube-state-metrics" k8s.io/kube-state-metrics/v2 \
+  "-s -w -X github.com/prometheus/common/version.Version=$ksm_version"
 build kwok "$here/kwok" sigs.k8s.io/kwok/cmd/kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version"
 # kwok ships no built-in stages: assemble the ones a kubelet-like node needs from its module.
 stages="$bin/kwok-stages.yaml"

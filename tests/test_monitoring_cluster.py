@@ -40,13 +40,16 @@ def query(url: str, expr: str) -> list[dict]:
         return json.load(r)["data"]["result"]
 
 
-def test_prometheus_scrapes_the_api_server_the_kubelet_and_cadvisor(prometheus, local_cluster):
-    jobs = {"apiserver"}
+def test_prometheus_scrapes_the_api_server_the_kubelet_cadvisor_and_kube_state_metrics(prometheus, local_cluster):
+    jobs = {"apiserver", "kube-state-metrics"}
     if local_cluster.status().get("real_node"):
         jobs |= {"kubelet", "cadvisor"}
     wait_for(lambda: jobs <= {r["metric"]["job"] for r in query(prometheus, "up == 1")}, timeout=60,
              what=f"{sorted(jobs)} scraped and up")
     assert query(prometheus, "apiserver_request_total")  # the API server's own metrics
+    # kube-state-metrics: the demo's Deployments as objects.
+    wait_for(lambda: query(prometheus, 'kube_deployment_spec_replicas{namespace="krkn-demo",deployment="frontend"}'),
+             timeout=60, what="kube-state-metrics scraped")
     if "cadvisor" in jobs:
         assert query(prometheus, 'container_cpu_usage_seconds_total{namespace="kube-system"} or '
                                  'container_cpu_usage_seconds_total')
@@ -254,19 +257,23 @@ def test_a_critical_alert_after_a_scenario_ends_the_run_with_krkns_exit_code(
 
 def test_the_demo_scaled_to_zero_fails_the_shipped_alert_profile_and_slos_as_krkn_judges(
         prometheus, local_cluster, kubeconfig, tmp_path, krkn_lib_python, apps):
-    """The shipped alerts.yaml and scenarios/service_scale.yaml (every demo Deployment at zero
-    for 5 s) on the demo's servers on the real node; krkn's own code agrees on the same data."""
+    """The shipped alerts.yaml and scenarios/service_scale.yaml's scale of every demo Deployment
+    to zero, held 20 s (the shipped 5 s can end before Prometheus's discovery drops a pod that is
+    still shutting down); krkn's own code agrees on the same data."""
     if not local_cluster.status().get("real_node"):
         pytest.skip("no real node: the demo runs on kwok pods, which nothing scrapes")
     root = HERE.parent
     wait_for(lambda: {r["metric"]["app"] for r in query(prometheus, 'up{job="pods",namespace="krkn-demo"} == 1')}
              == {"frontend", "backend"}, timeout=90, interval=1, what="the demo's servers scraped and up")
+    shipped = (root / "scenarios" / "service_scale.yaml").read_text()
+    assert "duration: 5" in shipped
+    (tmp_path / "service_scale.yaml").write_text(shipped.replace("duration: 5", "duration: 20"))
     config = tmp_path / "config.yaml"
     config.write_text(textwrap.dedent(f"""\
         kraken:
           chaos_scenarios:
             - service_disruption_scenarios:
-                - {root / "scenarios" / "service_scale.yaml"}
+                - {tmp_path / "service_scale.yaml"}
         tunings:
           wait_duration: 0
         performance_monitoring:
@@ -300,3 +307,20 @@ def test_the_demo_scaled_to_zero_fails_the_shipped_alert_profile_and_slos_as_krk
         [(s["score"], s["slo_results"]) for s in res["scenarios"]]
     assert theirs["summary"]["resiliency_score"] == res["score"]
     print(f"demo scaled to zero: krkn-tui and krkn score {res['score']}, fired {sorted(failing)}")
+
+
+def test_a_prometheus_that_does_not_answer_refuses_the_run_before_any_change(kubeconfig, tmp_path, namespace, apps):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    apps.create_namespaced_deployment(namespace, _web(namespace, 1))
+    config = _config(tmp_path, namespace, dead, duration=1)
+    done = subprocess.run([sys.executable, "-m", "krkn_tui", "run", "-c", str(config), "-d", str(tmp_path / "v"),
+                           "--kubeconfig", kubeconfig], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1
+    assert f"performance_monitoring.prometheus_url: Prometheus does not answer: {dead} unreachable" in done.stderr
+    assert apps.read_namespaced_deployment_scale("web", namespace).spec.replicas == 1  # nothing touched
+    assert not list((tmp_path / "v").rglob("*.py"))

@@ -424,42 +424,67 @@ class LocalCluster:
         return rec["url"]
 
     def _ensure_prometheus(self, state: dict, timeout: float) -> None:
-        """Start Prometheus, or restart it when what it scrapes changed (a new API server port, the
-        real node started or gone); its data folder is kept across restarts."""
+        """Start kube-state-metrics and Prometheus, or restart one whose command line or
+        configuration changed (a new API server port, the real node started or gone); Prometheus's
+        data folder is kept across restarts. Both run inside the node's network namespace when the
+        real node runs (there they reach the pods), else on loopback."""
         if not (self.bin_dir / "prometheus").exists():
             self.say("Prometheus skipped: not built (`krkn-tui cluster build`)")
             return
         node = state.get("node")
         sb = nodesandbox.Sandbox(**node["sandbox"]) if node else None
-        folder = self.state_dir / "prometheus"
-        conf = prometheus.write_files(folder, ensure_pki(self.state_dir / "pki"), self.kubeconfig,
-                                      state["ports"]["kube-apiserver"], sb.node_ip if sb else None)
+        ksm = self._ensure_ksm(state, sb, timeout) if (self.bin_dir / "kube-state-metrics").exists() else None
+        conf = prometheus.write_files(self.state_dir / "prometheus", ensure_pki(self.state_dir / "pki"),
+                                      self.kubeconfig, state["ports"]["kube-apiserver"],
+                                      sb.node_ip if sb else None, ksm)
         old = state.get("prometheus")
-        if sb:
-            listen = f"{sb.node_ip}:{prometheus.NODE_PORT}"
-        elif old and old.get("netns") is None:
-            listen = old["listen"]
-        else:
-            listen = f"127.0.0.1:{processes.free_port()}"
+        listen = f"{sb.node_ip}:{prometheus.NODE_PORT}" if sb else (
+            old["listen"] if old and old.get("netns") is None else f"127.0.0.1:{processes.free_port()}")
         argv = prometheus.argv(self.bin_dir, conf, self.state_dir / "prometheus-data", listen)
-        argv = sb.enter(argv) if sb else argv
-        digest = hashlib.sha256(conf.read_bytes()).hexdigest()
+        url = f"http://{listen}"
+        started = self._ensure_extra(state, "prometheus", sb.enter(argv) if sb else argv, sb,
+                                     hashlib.sha256(conf.read_bytes()).hexdigest(), f"{url}/-/ready", timeout,
+                                     {"listen": listen, "url": url})
+        if started:
+            scraped = "the API server, the real node and the demo" if sb else "the API server"
+            self.say(f"Prometheus {url} (scraping {scraped}{', kube-state-metrics' if ksm else ''})")
+
+    def _ensure_ksm(self, state: dict, sb: nodesandbox.Sandbox | None, timeout: float) -> str:
+        """kube-state-metrics; returns the address Prometheus scrapes it at."""
+        old = state.get("kube-state-metrics")
+        if sb:
+            host, port, telemetry = "127.0.0.1", prometheus.KSM_NODE_PORT, prometheus.KSM_TELEMETRY_PORT
+        elif old and old.get("netns") is None:
+            host, port, telemetry = "127.0.0.1", old["port"], old["telemetry_port"]
+        else:
+            host, port, telemetry = "127.0.0.1", processes.free_port(), processes.free_port()
+        argv = prometheus.ksm_argv(self.bin_dir, self.kubeconfig, host, port, telemetry)
+        # Its health endpoint is on its own port, inside the node's namespace with the real node:
+        # readiness is then Prometheus's to see (its target up), not this process's to probe.
+        ready = None if sb else f"http://{host}:{port}/healthz"
+        self._ensure_extra(state, "kube-state-metrics", sb.enter(argv) if sb else argv, sb, "", ready, timeout,
+                           {"port": port, "telemetry_port": telemetry})
+        return f"{host}:{port}"
+
+    def _ensure_extra(self, state: dict, name: str, argv: list[str], sb: nodesandbox.Sandbox | None, digest: str,
+                      ready_url: str | None, timeout: float, extra: dict) -> bool:
+        """One process the cluster's verdicts need (Prometheus, kube-state-metrics): kept when it
+        runs as wanted; True when it was (re)started."""
+        old = state.get(name)
         if old and processes.alive(old["pid"], old.get("start_time")):
             if old["argv"] == argv and old.get("config_sha256") == digest:
-                return
+                return False
             processes.stop([old])
-        rec = processes.launch("prometheus", argv, self.state_dir / "logs" / "prometheus.log")
-        state["prometheus"] = {**rec, "listen": listen, "url": f"http://{listen}",
-                               "netns": sb.net if sb else None, "config_sha256": digest}
+        rec = processes.launch(name, argv, self.state_dir / "logs" / f"{name}.log")
+        state[name] = {**rec, **extra, "netns": sb.net if sb else None, "config_sha256": digest}
         self._save(state)
-        url = state["prometheus"]["url"]
-        self._wait("Prometheus is ready", lambda: _http_ok(f"{url}/-/ready"), timeout, {"processes": [rec]},
-                   "prometheus")
-        self.say(f"Prometheus {url} (scraping {'the API server, the real node and the demo' if sb else 'the API server'})")
+        if ready_url:
+            self._wait(f"{name} is ready", lambda: _http_ok(ready_url), timeout, {"processes": [rec]}, name)
+        return True
 
     def _stop_prometheus(self, state: dict) -> list[str]:
-        rec = state.pop("prometheus", None)
-        return processes.stop([rec]) if rec else []
+        recs = [r for r in (state.pop("prometheus", None), state.pop("kube-state-metrics", None)) if r]
+        return processes.stop(recs)
 
     # -- the real node ---------------------------------------------------------------------------
 

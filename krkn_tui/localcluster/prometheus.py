@@ -14,7 +14,12 @@ import yaml
 from .demo import DEMO_NAMESPACE
 from .realnode import NODE_NAME
 
-NODE_PORT = 9090  # inside the node's namespace nothing else listens on it
+NODE_PORT = 9090  # inside the node's namespace nothing else listens on them
+KSM_NODE_PORT = 8080
+KSM_TELEMETRY_PORT = 8081
+# kube-state-metrics watches these only: a fake cluster of 30,000 pods would cost it memory for
+# objects no verdict reads (pods are read: their phase and readiness are the demo's SLOs).
+KSM_RESOURCES = "deployments,statefulsets,daemonsets,replicasets,pods,nodes,namespaces"
 SCRAPE_SECONDS = 5
 JOBS = ("apiserver", "kubelet", "cadvisor", "pods")
 
@@ -42,13 +47,18 @@ DEMO_RULES = {
 }
 
 
-def config(pki: dict[str, Path], kubeconfig: Path, api_port: int, node_ip: str | None, rules: Path) -> dict:
+def config(pki: dict[str, Path], kubeconfig: Path, api_port: int, node_ip: str | None, rules: Path,
+           ksm: str | None = None) -> dict:
     """Scrape jobs: the API server always; with the real node its kubelet, cAdvisor and the
     demo's pods on it (found through the API server, since replaced pods get new addresses)."""
     client = {"cert_file": str(pki["admin.crt"]), "key_file": str(pki["admin.key"])}
     jobs = [{"job_name": "apiserver", "scheme": "https",
              "tls_config": {"ca_file": str(pki["ca.crt"]), **client},
              "static_configs": [{"targets": [f"127.0.0.1:{api_port}"]}]}]
+    if ksm:
+        # Its labels (namespace, pod, deployment) are the objects', not the scrape's.
+        jobs.append({"job_name": "kube-state-metrics", "honor_labels": True,
+                     "static_configs": [{"targets": [ksm]}]})
     if node_ip:
         # The kubelet's serving certificate is self-signed (no serving-certificate bootstrap);
         # its client-certificate authentication is real (the cluster's CA).
@@ -83,12 +93,12 @@ def config(pki: dict[str, Path], kubeconfig: Path, api_port: int, node_ip: str |
 
 
 def write_files(folder: Path, pki: dict[str, Path], kubeconfig: Path, api_port: int,
-                node_ip: str | None) -> Path:
+                node_ip: str | None, ksm: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     rules = folder / "rules.yaml"
     rules.write_text(yaml.safe_dump(DEMO_RULES, sort_keys=False))
     path = folder / "prometheus.yaml"
-    path.write_text(yaml.safe_dump(config(pki, kubeconfig, api_port, node_ip, rules), sort_keys=False))
+    path.write_text(yaml.safe_dump(config(pki, kubeconfig, api_port, node_ip, rules, ksm), sort_keys=False))
     return path
 
 
@@ -101,3 +111,8 @@ def argv(bin_dir: Path, config_file: Path, data: Path, listen: str) -> list[str]
         f"--web.listen-address={listen}",
         "--log.level=warn",
     ]
+
+
+def ksm_argv(bin_dir: Path, kubeconfig: Path, host: str, port: int, telemetry_port: int) -> list[str]:
+    return [str(bin_dir / "kube-state-metrics"), f"--kubeconfig={kubeconfig}", f"--host={host}", f"--port={port}",
+            f"--telemetry-host={host}", f"--telemetry-port={telemetry_port}", f"--resources={KSM_RESOURCES}"]
