@@ -35,7 +35,9 @@ endif
 
 # The whole suite; the tests bring the local cluster up and stop it again. Any pytest exit
 # status but 0 fails, "no tests collected" (5) included.
-test: binaries
+# `--test-tools`: also Debian's chromium for the browser tests, as root (build.sh says so).
+test: install
+	$(PY) -m krkn_tui cluster build --test-tools
 	$(PY) -m pytest -p no:cacheprovider
 
 cluster-down:

@@ -26,7 +26,7 @@ SHARED = ("kubeconfig", "context", "namespace", "config", "local", "readonly", "
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import cluster, guard, history, key, report, rollback, run
+    from .commands import cluster, guard, halt, history, key, report, rollback, run, serve
 
     parser = _Parser(
         prog="krkn-tui",
@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_parsers(sub)
     cluster.add_parser(sub)
     guard.add_parser(sub)
+    halt.add_parser(sub)
+    serve.add_parser(sub)
     key.add_parser(sub)
     report.add_parser(sub)
     history.add_parsers(sub)

@@ -11,6 +11,7 @@ from typing import Iterable
 
 from .checks.spec import ChecksConfig, parse_checks
 from .errors import UserError
+from .krkn_signal import SignalSettings, parse_settings
 from .monitoring.settings import Monitoring, parse_monitoring
 from .rollback.naming import DEFAULT_VERSIONS_DIR
 from .rollback.journal_settings import JournalSettings
@@ -23,8 +24,9 @@ DEFAULT_PROTECTED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-no
 DEFAULT_WAIT_DURATION = 60.0
 DEFAULT_ITERATIONS = 1
 
-# Keys read under `kraken`. Other keys are krkn's (distribution, port, signal_address, ...) and
-# ignored, but a near-miss of one of ours is a typo that would silently change behaviour.
+# Keys read under `kraken`. Other keys are krkn's (distribution, exit_on_failure, ...) and
+# ignored (its signal keys are read by krkn_signal), but a near-miss of one of ours is a typo
+# that would silently change behaviour.
 _KRAKEN_KEYS = (
     "kubeconfig_path",
     "auto_rollback",
@@ -119,6 +121,8 @@ class Config:
     daemon_mode: bool = False  # krkn's: repeat the scenarios until stopped (iterations is then ignored)
     checks: ChecksConfig = field(default_factory=ChecksConfig)
     journal: JournalSettings = field(default_factory=JournalSettings)
+    # krkn's signal endpoint (publish_kraken_status, signal_state, signal_address, port)
+    signal: SignalSettings = field(default_factory=SignalSettings)
     monitoring: Monitoring = field(default_factory=Monitoring)  # performance_monitoring, resiliency, cerberus
     # How kraken.kubeconfig_path and kraken.rollback_versions_directory were resolved (None: not set).
     kubeconfig_from: ConfigPath | None = None
@@ -327,6 +331,7 @@ def load_config(
         daemon_mode=tunings.daemon_mode,
         checks=parse_checks(top),
         journal=_journal(kraken),
+        signal=parse_settings(kraken),
         monitoring=parse_monitoring(top, base),
         kubeconfig_from=kubeconfig,
         versions_from=versions,

@@ -7,6 +7,8 @@ Policy:
 - A failed scenario rolls back this run's pending files when `auto_rollback` is on; a stop
   request (signal, emergency stop) rolls them back always. Rollback continues past a failed
   file and reports it (see rollback.executor).
+- A halt of the cluster (``halt.py``, read before the first change and every check interval)
+  refuses the run or stops it like the emergency stop; so does krkn's STOP (``krkn_signal.py``).
 - A run whose scenarios all passed archives its files; other runs leave them for inspection.
 - Each change and each rollback step is also a Kubernetes Event on the object it touched, best
   effort (kube.chaos_events): an Event that cannot be written is said once and fails nothing.
@@ -136,6 +138,12 @@ class Engine:
                                                                    socket.gethostname())
         self._client = None
         self.rolling_back = False
+        # krkn's signal endpoint (krkn_signal) and the cluster's halt record (halt): both stop the run.
+        from .krkn_signal import SignalEndpoint
+
+        self.signal = SignalEndpoint(config.signal, on_stop=lambda: self.watch.stopped_by(
+            "krkn signal STOP", "posted to the run's signal endpoint"))
+        self.halt_monitor = None
         # Prometheus and cerberus verdicts (krkn's), and the PromQL stop conditions.
         self.monitor = None if dry_run or not config.monitoring else RunMonitor(
             config.monitoring, self._emit, config.checks.interval, self.watch.stop_for)
@@ -194,22 +202,65 @@ class Engine:
     # -- the run ------------------------------------------------------------------------------
 
     def run(self, planned: list[PlannedScenario]) -> RunResult:
+        # A Prometheus the verdicts need must answer before anything changes (both clients).
+        check_prometheus(self.config.monitoring, self.config.path)
         if not self.dry_run:  # a report or audit line that cannot be private stops the run before it starts
             self.service.check_audit()
             check_reports(self.config.versions_dir)
-        # A Prometheus the verdicts need must answer before anything changes (both clients).
-        check_prometheus(self.config.monitoring, self.config.path)
+            self._listen()
         started = time.time()
         mirror = self.rollback.mirror
-        self._emit(RunStarted(len(planned), self.config.iterations, str(self.config.versions_dir), self.dry_run,
-                              mirror.settings.namespace if mirror else None))
         try:
+            self._emit(RunStarted(len(planned), self.config.iterations, str(self.config.versions_dir),
+                                  self.dry_run, mirror.settings.namespace if mirror else None))
             return self._run(planned, started)
         finally:
+            self.signal.close()
+            if self.halt_monitor is not None:
+                self.halt_monitor.stop()
             if mirror is not None:
                 mirror.close()
             if self.kube_events is not None:
                 self.kube_events.close()
+
+    def _listen(self) -> None:
+        """krkn's signal endpoint, when the config publishes it; a port that cannot be bound is
+        the config's problem, said before anything is changed (krkn exits too)."""
+        try:
+            self.signal.start()
+        except OSError as exc:
+            s = self.config.signal
+            raise UserError(f"cannot serve krkn's signal endpoint on {s.address}:{s.port}: "
+                            f"{exc.strerror or exc}", file=self.config.path, field="kraken.port") from None
+        if self.signal.bound:
+            self._emit(Step("", "", f"krkn signal endpoint: {self.signal.bound} ({self.signal.state}; "
+                                    "POST /STOP stops and rolls back, /PAUSE holds before the next scenario)"))
+
+    def _halted_at_start(self) -> bool:
+        """Is the cluster halted? Read once before the first change, then every check interval
+        by a monitor that stops the run (a dry run only says it)."""
+        from .halt import HaltMonitor, trust
+
+        def on_change(halt) -> None:
+            if halt is not None and not self.dry_run:
+                self.watch.stopped_by("halt", halt.describe(), before=not started_run)
+
+        started_run = False
+        monitor = HaltMonitor(self.api_client, self.config.journal.namespace, trust(),
+                              self.config.checks.interval, on_change)
+        halt = monitor.check()
+        if monitor.error and halt is None:
+            self._emit(Step("", "", f"halt record unreadable: {monitor.error}"))
+        if self.dry_run:
+            if halt is not None:
+                self._emit(Step("", "", f"note: cluster {halt.describe()}; a real run would be refused"))
+            return False
+        if halt is not None:
+            return True
+        started_run = True
+        self.halt_monitor = monitor
+        monitor.start()
+        return False
 
     def _run(self, planned: list[PlannedScenario], started: float) -> RunResult:
         results: list[dict] = []
@@ -218,7 +269,9 @@ class Engine:
             watch.preview(planned)
         except Exception as e:  # the blast radius is information: a run is not refused for it
             self._emit(Step("", "", f"blast radius unavailable: {_one_line(e)}"))
-        if not watch.steady_state_before():
+        if self._halted_at_start():
+            status = "refused"  # a halt is in force: nothing runs until `krkn-tui resume`
+        elif not watch.steady_state_before():
             status = "refused"  # nothing touched: a failing steady state is no baseline
         else:
             watch.start(watch.watched_namespaces())
@@ -250,6 +303,7 @@ class Engine:
                         self._emit(Waiting(self.config.wait_duration))
                         ctx_sleep(self.stop, self.config.wait_duration)
                     started_one = True
+                    self._signal_gate()
                     item_started = time.time()
                     for spec_index, spec in enumerate(item.specs):
                         outcome = self._run_one(item, spec, spec_index, iteration)
@@ -267,7 +321,7 @@ class Engine:
         except Interrupted:
             abort = self.watch.abort
             status = "aborted" if abort else "interrupted"
-            self._roll_back(f"check {abort['check']} failed" if abort else "stop requested")
+            self._roll_back((abort.get("reason") or f"check {abort['check']} failed") if abort else "stop requested")
             self.watch.rolled_back()
         return status
 
@@ -366,6 +420,16 @@ class Engine:
                   "seconds": round(time.monotonic() - t0, 3), "details": outcome.details}
         self._emit(ScenarioFinished(**result))
         return {**result, "started": wall}
+
+    def _signal_gate(self) -> None:
+        """krkn's signal before each scenario file: wait while PAUSE, stop at STOP."""
+        if self.dry_run:
+            return
+        state = self.signal.wait_while_paused(self.stop, lambda: self._emit(Step(
+            "", "", f"paused by krkn's signal: waiting for POST {self.signal.bound}/RUN (or /STOP)")))
+        if state == "STOP":
+            self.watch.stopped_by("krkn signal STOP", f"signal_state {state}")
+        self.stop_check()
 
     def stop_check(self) -> None:
         if self.stop.is_set():

@@ -150,7 +150,7 @@ class RunArchived(Event, event="run_archived"):
 
 @dataclass(frozen=True)
 class RunFinished(Event, event="run_finished"):
-    status: str  # passed | failed | interrupted | aborted (a check stopped it) | refused (steady state failed)
+    status: str  # passed | failed | interrupted | aborted (a check, a halt or STOP) | refused (steady state, halt)
     report: str | None = None
     skipped: int = 0  # scenarios of types krkn-tui does not run (--skip-unsupported)
 
@@ -374,6 +374,14 @@ class GuardIdle(Event, event="guard_idle"):
 
 
 @dataclass(frozen=True)
+class GuardSeesHalt(Event, event="guard_sees_halt"):
+    """The cluster's halt came or went (``detail`` empty: lifted). A halt stops runs, never the
+    guard: it goes on rolling back what dead runs left."""
+
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class JournalUnavailable(Event, event="journal_unavailable"):
     """The guard could not read the journal or the Leases (API server away); it tries again
     after ``retry_in`` seconds."""
@@ -455,6 +463,17 @@ class CheckAborted(Event, event="check_aborted"):
 
     name: str
     seen: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunHalted(Event, event="run_halted"):
+    """A halt of the cluster (``krkn-tui halt``) or krkn's STOP signal: before the first
+    scenario the run is refused; during it, the run stops now and rolls back."""
+
+    source: str  # "halt" | "krkn signal STOP"
+    detail: str
+    before: bool = False
     at: float = 0.0
 
 

@@ -28,6 +28,7 @@ from .events import (
     JournalStateDistrusted,
     LeaseHeldPastBound,
     RollbackFromJournal,
+    RunHalted,
     RollbackRefused,
     RollbackRegistered,
     RollbackStarted,
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 
 # What the audit log keeps: every change to the cluster, every rollback step, the run's bounds,
 # a check that stopped a run (why its rollback happened), and who was shown captured Secret values.
-AUDITED = (CheckAborted, ClusterChange, RollbackRegistered, RollbackStarted, RollbackExecuted, RollbackFailed,
+AUDITED = (CheckAborted, RunHalted, ClusterChange, RollbackRegistered, RollbackStarted, RollbackExecuted, RollbackFailed,
            RollbackRefused, RollbackArchived, StaleTempRemoved, RollbackExecutedElsewhere, RollbackClusterForced,
            RollbackFromJournal, RunLeftAlone, JournalNotUpdated, RunStarted, RunFinished, SecretsRevealed,
            JournalStateDistrusted, LeaseHeldPastBound)

@@ -93,6 +93,14 @@ class RunWatch:
         self.emit(ev.CheckAborted(abort["check"], abort["seen"], abort["at"]))
         self.stop.set()
 
+    def stopped_by(self, source: str, detail: str, *, before: bool = False) -> None:
+        """A halt or krkn's STOP: the run stops as an aborting check stops it (the first cause wins)."""
+        if self.abort is None:
+            now = time.time()
+            self.abort = {"check": source, "at": now, "seen": detail, "what": source, "reason": f"{source}: {detail}"}
+            self.emit(ev.RunHalted(source, detail, before, now))
+        self.stop.set()
+
     def on_event(self, event: ev.Event) -> None:
         self.timeline.add(entry_for_event(event))
 

@@ -103,6 +103,8 @@ def entry_for_event(event: Any, at: float | None = None) -> TimelineEntry | None
                              "good" if event.state == "passing" else "bad")
     if isinstance(event, ev.CheckAborted):
         return TimelineEntry(event.at or at, "check", f"{event.name} failed: stopping the run ({event.seen})", "bad")
+    if isinstance(event, ev.RunHalted):
+        return TimelineEntry(event.at or at, "run", f"{event.source}: {event.detail}", "bad")
     if isinstance(event, ev.RollbackRunStarted):
         return TimelineEntry(at, "rollback", f"rollback of {event.files} file(s) started: {event.reason}")
     if isinstance(event, ev.RollbackStepDone):

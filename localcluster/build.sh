@@ -73,16 +73,31 @@ node_packages() {
   [[ -x /usr/bin/stress-ng ]] || missing+=(stress-ng)  # the hog image (krkn-lib's krkn-hog) packs it
   command -v nsenter >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
-  (( ${#missing[@]} )) || return 0
+  apt_install "the real node" "the real node will be skipped" "${missing[@]}"
+}
+
+# apt_install FOR WITHOUT PACKAGE...: the missing Debian packages, as root with apt (unless
+# KRKN_TUI_NO_APT=1), saying so in one line; otherwise one line saying what is missing.
+apt_install() {
+  local for=$1 without=$2
+  shift 2
+  (( $# )) || return 0
   if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null || [[ ${KRKN_TUI_NO_APT:-} == 1 ]]; then
-    echo "localcluster: the real node needs ${missing[*]} (Debian packages); not installing them here"
+    echo "localcluster: $for needs $* (Debian packages); not installing them here"
     return 0
   fi
-  echo "localcluster: installing the real node's Debian packages: ${missing[*]}"
+  echo "localcluster: installing the Debian packages of $for: $*"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
-    echo "localcluster: apt-get could not install ${missing[*]}: the real node will be skipped" >&2
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends "$@" >/dev/null; } ||
+    echo "localcluster: apt-get could not install $*: $without" >&2
+}
+
+# The test suite's browser (KRKN_TUI_TEST_TOOLS=1, `cluster build --test-tools`, `make test`):
+# Debian's chromium for the `serve` and HTML report tests, which skip without it.
+test_packages() {
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null ||
+    apt_install "the browser tests" "those tests will skip" chromium
 }
 
 # pack_image NAME REF ROOTFS ENTRYPOINT: a one-layer image of ROOTFS saved as a tarball for
@@ -210,4 +225,5 @@ elif [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
   build demo-server "$here/images" ./cmd/demo-server "-s -w"
   build_images
 fi
+[[ ${KRKN_TUI_TEST_TOOLS:-} == 1 ]] && test_packages
 echo "localcluster: binaries ready in $bin (Kubernetes $k8s_version, etcd $etcd_version, kwok $kwok_version)"

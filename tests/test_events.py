@@ -154,6 +154,7 @@ AUDIT_KEYS = {
     ev.LeaseHeldPastBound: ("lease_held_past_bound", {"holder", "over_for"}),
     ev.RunFinished: ("run_finished", {"status", "report", "skipped"}),
     ev.CheckAborted: ("check_aborted", {"name", "seen", "at"}),  # why the rollback that follows ran
+    ev.RunHalted: ("run_halted", {"source", "detail", "before", "at"}),  # a halt or krkn's STOP: the same
     ev.SecretsRevealed: ("secrets_revealed", {"file", "count"}),  # how many, never the values
 }
 

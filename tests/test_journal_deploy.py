@@ -557,3 +557,21 @@ def _recorded(journal, payload: dict, run_id: str, file: str):
         if "403" in str(exc) and "namespace" in str(exc):
             raise  # the bug itself, not a policy still settling
         return None
+
+
+def test_an_operator_may_record_the_halt_under_their_own_name(journal, kc):
+    """The halt (krkn_tui/halt.py) is the journal namespace's one Secret of type krkn-tui.io/halt:
+    the policy admits it from an operator stamped with their own name (server-side dry runs: a
+    real halt would stop every run of the shared cluster's default journal)."""
+    alice, ops = f"alice-{journal.tag}", (OPERATORS, "system:authenticated")
+
+    def halt(stamp: str) -> str:
+        return json.dumps({"apiVersion": "v1", "kind": "Secret", "type": "krkn-tui.io/halt",
+                           "metadata": {"name": "krkn-tui-halt", "namespace": JOURNAL,
+                                        "annotations": {"krkn-tui.io/created-by": stamp}},
+                           "data": {"halt.json": base64.b64encode(b"{}").decode()}})
+
+    out = kc("create", "-f", "-", "--dry-run=server", stdin=halt(alice), user=alice, groups=ops)
+    assert out.returncode == 0, out.stderr
+    out = kc("create", "-f", "-", "--dry-run=server", stdin=halt(f"bob-{journal.tag}"), user=alice, groups=ops)
+    assert refused_by(out, "krkn-tui-journal", f"must carry annotation krkn-tui.io/created-by: {alice}"), out.stderr

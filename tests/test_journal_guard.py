@@ -137,6 +137,21 @@ def _guard_once(journal_ns, tmp_path, kubeconfig, *extra):
                 kubeconfig=kubeconfig)
 
 
+def test_the_guard_goes_on_rolling_back_while_the_cluster_is_halted(api_client, journal_ns, namespace, kubeconfig,
+                                                                    tmp_path):
+    reg = _dead_run(api_client, tmp_path, journal_ns, namespace, 2, prefix="h")
+    halted = krkn("halt", "--reason", "guard test", "--journal-namespace", journal_ns, kubeconfig=kubeconfig)
+    assert halted.returncode == 0, halted.stderr
+    try:
+        out = _guard_once(journal_ns, tmp_path, kubeconfig)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "cluster halted by" in out.stdout and "guard test: runs are stopped, the guard goes on" in out.stdout
+        assert markers(api_client, namespace) == set()
+        assert {e.state for e in Journal(api_client, journal_ns).entries(reg.run_id)} == {"executed"}
+    finally:
+        krkn("resume", "--journal-namespace", journal_ns, kubeconfig=kubeconfig)
+
+
 def test_tampered_data_and_another_clusters_entry_are_refused(api_client, journal_ns, namespace, kubeconfig,
                                                               tmp_path):
     reg = _dead_run(api_client, tmp_path, journal_ns, namespace, 3)

@@ -264,3 +264,23 @@ async def test_execute_says_which_skipped_steps_are_done_and_which_are_not(tmp_p
     assert notes.items == [("executed run r: 2 step(s) done", "information"),
                            ("executed run r: 1 step(s) done; 1 not run here: b.py is being run by another executor",
                             "warning")]
+
+
+@pytest.mark.cluster
+async def test_p_jumps_to_the_pods_the_step_touched(tmp_path, kubeconfig, namespace, api_client):
+    core = client.CoreV1Api(api_client)
+    pod = {"metadata": {"name": "touched"}, "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}}
+    core.create_namespaced_pod(namespace, pod)
+    register(tmp_path / "versions", name="victim", namespace=namespace)
+    app = console(tmp_path, **{**empty_config(tmp_path, kubeconfig), "watch_pods": True})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await until(pilot, lambda: f"{namespace}/touched" in app.pod_table.rows and len(app.pod_table.rows) > 1,
+                    what="the pods listed")
+        view, table = await open_versions(app, pilot, rows=1)
+        await pilot.press("p")
+        pods = app.views["pods"]
+        await until(pilot, lambda: app.screen is pods, what="the pods view")
+        shown = pods.query_one("#pod-table")
+        await until(pilot, lambda: keys(shown) == [f"{namespace}/touched"], what="only the step's namespace")
+        assert pods.query_one("#pod-filter").value == f"{namespace}/"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from ..errors import UserError
@@ -26,7 +27,9 @@ def add_parser(sub) -> None:
     st = csub.add_parser("status", help="what runs where")
     st.add_argument("--json", action="store_true")
     csub.add_parser("kubeconfig", help="print the local cluster's kubeconfig path")
-    csub.add_parser("build", help="build the binaries only (idempotent)")
+    build = csub.add_parser("build", help="build the binaries only (idempotent)")
+    build.add_argument("--test-tools", action="store_true",
+                       help="also install, as root with apt, Debian's chromium for the browser tests")
     p.set_defaults(func=cmd_cluster)
 
 
@@ -42,6 +45,8 @@ def cmd_cluster(args) -> int:
             cluster.up(nodes=args.nodes, demo=args.demo, demo_profile=args.demo_profile,
                        real_node=not args.no_real_node, with_prometheus=args.prometheus)
         elif args.cluster_cmd == "build":
+            if args.test_tools:  # build.sh installs them as it installs the real node's packages
+                os.environ["KRKN_TUI_TEST_TOOLS"] = "1"
             cluster.build(show_up_to_date=True)
         elif args.cluster_cmd == "down":
             stopped = cluster.down()

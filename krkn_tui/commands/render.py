@@ -153,6 +153,12 @@ def _(e: ev.GuardTakeover) -> str:
 
 
 @render.register
+def _(e: ev.GuardSeesHalt) -> str:
+    return f"cluster {e.detail}: runs are stopped, the guard goes on rolling back" if e.detail else \
+        "cluster halt lifted"
+
+
+@render.register
 def _(e: ev.GuardIdle) -> str:
     return "nothing due"
 
@@ -232,6 +238,12 @@ def _(e: ev.CheckChanged) -> str:
 @render.register
 def _(e: ev.CheckAborted) -> str:
     return f"check {e.name} failed ({e.seen}): stopping the run and rolling back"
+
+
+@render.register
+def _(e: ev.RunHalted) -> str:
+    return f"{e.source}: {e.detail}: " + ("run refused, nothing changed" if e.before else
+                                           "stopping the run and rolling back")
 
 
 @render.register

@@ -35,7 +35,7 @@ def resolve_kubeconfig(path: str | os.PathLike | None) -> Path:
     return Path.home() / ".kube" / "config"
 
 
-def describe_target(kubeconfig: str | os.PathLike | None = None, context: str | None = None) -> KubeTarget:
+def _read_kubeconfig(kubeconfig: str | os.PathLike | None) -> tuple[Path, dict]:
     path = resolve_kubeconfig(kubeconfig)
     if not path.is_file():
         raise UserError("kubeconfig not found (set --kubeconfig, KUBECONFIG, or run `krkn-tui cluster up`)", file=path)
@@ -45,9 +45,10 @@ def describe_target(kubeconfig: str | os.PathLike | None = None, context: str | 
         raise UserError(f"not a readable kubeconfig: {e}", file=path) from None
     if not isinstance(cfg, dict):
         raise UserError("not a kubeconfig (top level is not a mapping)", file=path)
-    name = context or cfg.get("current-context")
-    if not name:
-        raise UserError("no current context; pass --context", file=path, field="current-context")
+    return path, cfg
+
+
+def _target(path: Path, cfg: dict, name: str) -> KubeTarget:
     ctx = next((c for c in cfg.get("contexts") or [] if isinstance(c, dict) and c.get("name") == name), None)
     if ctx is None:
         known = ", ".join(str(c.get("name")) for c in cfg.get("contexts") or [] if isinstance(c, dict)) or "none"
@@ -58,6 +59,27 @@ def describe_target(kubeconfig: str | os.PathLike | None = None, context: str | 
         raise UserError(f"context {name!r} names cluster {body.get('cluster')!r}, which has no server",
                         file=path, field="clusters")
     return KubeTarget(str(path), name, cluster["cluster"]["server"], str(body.get("user", "")))
+
+
+def describe_target(kubeconfig: str | os.PathLike | None = None, context: str | None = None) -> KubeTarget:
+    path, cfg = _read_kubeconfig(kubeconfig)
+    name = context or cfg.get("current-context")
+    if not name:
+        raise UserError("no current context; pass --context", file=path, field="current-context")
+    return _target(path, cfg, name)
+
+
+def list_contexts(kubeconfig: str | os.PathLike | None = None) -> list[KubeTarget | str]:
+    """Every context of the kubeconfig in its order: its target, or one line saying why it is unusable."""
+    path, cfg = _read_kubeconfig(kubeconfig)
+    out: list[KubeTarget | str] = []
+    for c in cfg.get("contexts") or []:
+        if isinstance(c, dict) and isinstance(c.get("name"), str):
+            try:
+                out.append(_target(path, cfg, c["name"]))
+            except UserError as exc:
+                out.append(f"{c['name']}: {exc}")
+    return out
 
 
 def load_api_client(kubeconfig: str | os.PathLike | None = None, context: str | None = None):

@@ -35,6 +35,7 @@ from typing import Callable
 from ..events import (
     Event,
     GuardIdle,
+    GuardSeesHalt,
     GuardTakeover,
     JournalUnavailable,
     LeaseHeldPastBound,
@@ -114,10 +115,12 @@ class Guard:
         self.executor = Executor(lambda: api_client, retry_deadline=retry_deadline, on_event=self.on_event)
         self._idle = False  # "nothing due" is said when the guard becomes idle, not every pass
         self._reported: dict[tuple[str, str], float] = {}  # (lease, holder) -> when last reported
+        self._halt_said = ""  # the cluster's halt as last said (halt.py): it stops runs, not the guard
 
     def once(self) -> list[RollbackFromJournal]:
         """Handle every run that is due now; the outcome of each step it ran or refused, in order."""
         entries, leases = self.journal.entries(), self.leases.list()
+        self._look_at_halt()
         for lease, over in over_held(entries, leases, self.settings, self.trusted):
             self._report_over_held(lease, over)
         due = due_runs(entries, leases, self.trusted, self.grace)
@@ -132,6 +135,19 @@ class Guard:
         except JournalError as exc:  # no delete right, API server away: the next pass tries again
             log.warning("%s", exc)
         return done
+
+    def _look_at_halt(self) -> None:
+        """Say a halt once when it comes and when it goes; the pass goes on either way."""
+        from ..halt import HaltError, read
+
+        try:
+            halt = read(self.api_client, self.settings.namespace, self.trusted)
+        except HaltError:
+            return
+        said = halt.describe() if halt else ""
+        if said != self._halt_said:
+            self._halt_said = said
+            self.on_event(GuardSeesHalt(said))
 
     def run_forever(self, stop: threading.Event, interval: float = DEFAULT_INTERVAL) -> None:
         while not stop.is_set():

@@ -95,6 +95,10 @@ class KrknConsole(App[int]):
                 tooltip="Write the last run's report (Markdown and HTML)"),
         Binding("ctrl+e", "emergency_stop", "E-STOP", id="emergency-stop", priority=True,
                 tooltip="Emergency stop: stop the run and roll back its pending changes"),
+        Binding("colon", "command_line", "Command", id="command-line", show=False,
+                tooltip="k9s's command line: ctx lists the kubeconfig's contexts, ctx NAME switches to one"),
+        Binding("H", "halt_toggle", "Halt", id="halt", show=False,
+                tooltip="Halt every run on this cluster (asks why), or resume after a halt (asks first)"),
         Binding("question_mark", "help", "Help", id="help", tooltip="List the keys of this view"),
         Binding("ctrl+t", "toggle_theme", "Theme", id="theme", tooltip="Switch between the dark and light theme"),
         Binding("ctrl+s", "screenshot", "Screenshot", id="screenshot", show=False,
@@ -109,6 +113,13 @@ class KrknConsole(App[int]):
     target_text = reactive("")
     api_state = reactive("")  # how the API server answers the liveness probe ("" without one)
     api_stale = reactive(False)  # silent past STALE_SECONDS: views grey what may be out of date
+    halt_state = reactive("")  # the cluster's halt as every header says it ("" when not halted)
+
+    class HaltChanged(Message):
+        def __init__(self, said: str, monitor):
+            super().__init__()
+            self.said = said
+            self.monitor = monitor  # a replaced monitor's last words are ignored
 
     class WatchState(Message):
         def __init__(self, state: str, watcher: PodWatcher | None = None):
@@ -142,6 +153,8 @@ class KrknConsole(App[int]):
         self._pod_table = pod_table
         self.pod_watcher: PodWatcher | None = None
         self.liveness = None  # kube.liveness.ApiLiveness, once the cluster workers start
+        self.halt_monitor = None  # halt.HaltMonitor: the cluster's halt record, read every check interval
+        self._liveness_timer = None
         self.pod_label_selector: str | None = None  # narrows the pod list and watch on the server
         self._last_drain = 0.0  # monotonic time of the last drain that applied something
         self._last_batch = 0  # pod events in that drain
@@ -220,6 +233,7 @@ class KrknConsole(App[int]):
         if self.settings.probe_cluster:
             self.fetch_server_version()
             self.start_liveness()
+            self.start_halt_monitor()
         if self.settings.watch_pods:
             self.start_pod_watch()
 
@@ -229,7 +243,22 @@ class KrknConsole(App[int]):
         self.liveness = ApiLiveness(version_probe(self.api_client_factory))
         self.liveness.start()
         self.look_at_liveness()
-        self.set_interval(LIVENESS_LOOK_SECONDS, self.look_at_liveness)
+        if self._liveness_timer is None:
+            self._liveness_timer = self.set_interval(LIVENESS_LOOK_SECONDS, self.look_at_liveness)
+
+    def start_halt_monitor(self) -> None:
+        from ..halt import HaltMonitor, trust
+
+        interval = self.loaded.config.checks.interval if self.loaded.config is not None else 2.0
+        monitor = HaltMonitor(self.api_client_factory, self.journal_settings.namespace, trust(), interval,
+                              lambda halt: self.post_message(self.HaltChanged(halt.describe() if halt else "",
+                                                                              monitor)))
+        self.halt_monitor = monitor
+        monitor.start()
+
+    def on_krkn_console_halt_changed(self, message: HaltChanged) -> None:
+        if message.monitor is self.halt_monitor:
+            self.halt_state = message.said
 
     def look_at_liveness(self) -> None:
         """The header says how long ago the cluster answered; reactives redraw only on change."""
@@ -240,6 +269,8 @@ class KrknConsole(App[int]):
     def on_unmount(self) -> None:
         if self.liveness is not None:
             self.liveness.stop()
+        if self.halt_monitor is not None:
+            self.halt_monitor.stop()
         if self.pod_watcher is not None:
             self.pod_watcher.stop(timeout=2)
         if self.run_active:  # leaving without the quit dialog (a crash): still roll back
@@ -372,8 +403,11 @@ class KrknConsole(App[int]):
             from ..engine import Engine, plan
 
             planned = plan(self.loaded.config, only=set(indices))
-            engine = Engine(self.loaded.config, self.api_client_factory, emit=self.engine_events.append,
-                            stop=self.stop_event, kubeconfig=self.kubeconfig, context=self.settings.context)
+            # The run keeps the cluster it started on, whatever context the console switches to.
+            kubeconfig, context = self.kubeconfig, self.settings.context
+            engine = Engine(self.loaded.config, partial(load_api_client, kubeconfig, context),
+                            emit=self.engine_events.append, stop=self.stop_event, kubeconfig=kubeconfig,
+                            context=context)
             return engine.run(planned)
         finally:
             self.engine_done.set()
@@ -410,6 +444,15 @@ class KrknConsole(App[int]):
         if self.current_mode != view:
             self.switch_mode(view)
 
+    def show_pods_filtered(self, text: str) -> None:
+        """Switch to the pods view with its filter set (the versions view's jump to a step's pods)."""
+        self.action_show("pods")
+        pods = self.views["pods"]
+        if pods.is_mounted:
+            pods.show_filtered(text)
+        else:
+            self.call_after_refresh(lambda: pods.show_filtered(text))
+
     def action_write_report(self) -> None:
         """The last run's report for people, beside its JSON report: RUN.md and RUN.html."""
         result = self.last_result
@@ -434,6 +477,107 @@ class KrknConsole(App[int]):
         self.stop_event.set()
         self.run_state = "stopping: rolling back"
         self.notify("Emergency stop: stopping the run and rolling back its pending changes.", severity="warning")
+
+    def action_command_line(self) -> None:
+        from .screens.contexts import CommandLine
+
+        self.push_screen(CommandLine(), callback=self._command)
+
+    def _command(self, text: str | None) -> None:
+        from .screens.contexts import ContextPicker
+
+        words = (text or "").split()
+        if not words:
+            return
+        if words[0] not in ("ctx", "context", "contexts") or len(words) > 2:
+            self.notify(f"unknown command {one_line(text)!r} (ctx, or ctx NAME)", severity="warning", markup=False)
+        elif len(words) == 2:
+            self.switch_context(words[1])
+        else:
+            from ..kube.client import list_contexts
+
+            try:
+                contexts = list_contexts(self.kubeconfig)
+            except UserError as exc:
+                self.notify(f"no contexts: {one_line(exc)}", severity="error", markup=False)
+                return
+            current = self.target.context if self.target else None
+            self.push_screen(ContextPicker(contexts, current),
+                             callback=lambda name: self.switch_context(name) if name else None)
+
+    def switch_context(self, name: str) -> None:
+        """Point the console at another context: header, pods view, API and halt probes, journal
+        rows and the cluster rollback steps are checked against. A run in progress keeps its own."""
+        from dataclasses import replace
+
+        try:
+            target = describe_target(self.kubeconfig, name)
+        except UserError as exc:
+            self.notify(f"context not switched: {one_line(exc)}", severity="error", markup=False)
+            return
+        if self.target is not None and target.context == self.target.context and self.target_error is None:
+            return
+        self.settings.context = target.context
+        self.target, self.target_error = target, None
+        self.target_text = f"context {target.context} │ server {target.server} │ user {target.user}"
+        self.loaded.target = replace(self.loaded.target, context=target.context)
+        with self._service_lock:
+            self._rollback_service = None  # the next execute is checked against the new cluster
+        for worker in (self.liveness, self.halt_monitor):
+            if worker is not None:
+                worker.stop()
+        self.liveness = self.halt_monitor = None
+        self.server_version, self.api_state, self.api_stale, self.halt_state = "…", "", False, ""
+        old, self.pod_watcher = self.pod_watcher, None
+        if old is not None:
+            old.stop(timeout=0)
+        self._pod_table = None
+        pods = self.views.get("pods")
+        if pods is not None and pods.is_mounted:
+            pods.restart()
+        versions = self.views.get("versions")
+        if versions is not None and versions.is_mounted:
+            versions.follow_cluster()
+        self.start_cluster_workers()
+        note = "; the run in progress stays on its cluster" if self.run_active else ""
+        self.notify(f"context {target.context} ({target.server}){note}", markup=False)
+
+    def action_halt_toggle(self) -> None:
+        """Halt every run on the cluster (a reason asked), or resume (asked first)."""
+        from .screens.confirm import ConfirmScreen
+        from .screens.halt_dialog import HaltDialog
+
+        if self.target_error is not None:
+            self.notify(f"No cluster to halt: {self.target_error}", severity="error")
+        elif self.halt_state:
+            self.push_screen(ConfirmScreen("Resume runs on this cluster?", f"{self.target_summary}: "
+                                           f"{self.halt_state}. Resuming lets runs start again.", "Resume"),
+                             callback=lambda yes: self.halt_write(None) if yes else None)
+        else:
+            self.push_screen(HaltDialog(self.target_summary),
+                             callback=lambda reason: self.halt_write(reason) if reason else None)
+
+    @work(thread=True, exit_on_error=False, group="halt")
+    def halt_write(self, reason: str | None) -> None:
+        """Write (``reason``) or lift (None) the halt record; the monitor's next look shows it."""
+        from ..halt import HaltError, lift, write
+        from ..kube.identity import read_identity
+
+        namespace = self.journal_settings.namespace
+        try:
+            client = self.api_client_factory()
+            if reason is None:
+                said = "Resumed: the halt is lifted." if lift(client, namespace) else "Not halted."
+            else:
+                identity = read_identity(client, self.target.context if self.target else "")
+                halt, new = write(client, namespace, reason, identity=identity)
+                said = f"{'' if new else 'Already '}{halt.describe() if halt else 'halted'}"
+        except (HaltError, UserError) as exc:
+            self.call_from_thread(self.notify, f"halt not changed: {one_line(exc)}", severity="error", markup=False)
+            return
+        if self.halt_monitor is not None:
+            self.halt_monitor.check()
+        self.call_from_thread(self.notify, said, severity="warning", markup=False)
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen

@@ -120,6 +120,18 @@ def version_note(v: VersionInfo) -> str:
     return one_line(v.error) if v.error else (trust_note(v) or "")
 
 
+def pods_filter_of(v: VersionInfo) -> str | None:
+    """The pods view's filter showing the pods a step touched: its namespace's (a pod, a workload,
+    a policy, the namespace itself), or a node's; None for a step that touched no pods' place."""
+    if v.kind == "Namespace" and v.name:
+        return f"{v.name}/"
+    if v.namespace:
+        return f"{v.namespace}/"
+    if v.kind == "Node" and v.name:
+        return v.name
+    return None
+
+
 def version_search_text(v: VersionInfo) -> str:
     """What `/` matches: run, type, status, origin, action, cluster and note."""
     words = [v.run_dir, v.scenario_type, short_type(v.scenario_type), v.status, v.origin, version_origin(v),

@@ -6,7 +6,8 @@ from textual.screen import Screen
 
 # Every action that changes the cluster or the version files. Read-only mode hides their keys
 # (check_action False removes them from the footer and refuses them from keys and palette).
-DANGEROUS_ACTIONS = frozenset({"run_marked", "execute_one", "execute_run", "archive_one", "emergency_stop"})
+DANGEROUS_ACTIONS = frozenset({"run_marked", "execute_one", "execute_run", "archive_one", "emergency_stop",
+                               "halt_toggle"})
 
 
 def allowed(app, action: str) -> bool:

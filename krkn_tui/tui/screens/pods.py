@@ -228,6 +228,15 @@ class PodsScreen(View):
         box.display = True
         box.focus()
 
+    def show_filtered(self, text: str) -> None:
+        """Filtered as if ``text`` had been typed after ``/`` (another view's jump here)."""
+        box = self.query_one("#pod-filter", Input)
+        box.display = True
+        with box.prevent(Input.Changed):
+            box.value = text
+        self.set_filter(text)
+        self.query_one("#pod-table", VirtualTable).focus()
+
     @on(Input.Changed, "#pod-filter")
     def filter_changed(self, event: Input.Changed) -> None:
         self.set_filter(event.value)

@@ -91,6 +91,8 @@ class VersionsScreen(View):
         Binding("X", "execute_run", "Execute run", id="execute-run",
                 tooltip="Execute the pending steps of this row's run, newest first (asks first)"),
         Binding("a", "archive_one", "Archive", id="archive", tooltip="Move the highlighted step to the archive"),
+        Binding("p", "pods", "Pods", id="version-pods", show=False,
+                tooltip="The pods view, filtered to the pods the highlighted step touched (its namespace or node)"),
         Binding("slash", "filter", "Filter", id="filter", tooltip="Filter by run, type, status or action text"),
         Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False,
                 tooltip="Clear the filter"),
@@ -105,10 +107,11 @@ class VersionsScreen(View):
     class JournalListed(Message):
         """The cluster journal's entries, or why it could not be listed."""
 
-        def __init__(self, entries: list, error: str | None = None):
+        def __init__(self, entries: list, error: str | None = None, context: str | None = None):
             super().__init__()
             self.entries = entries
             self.error = error
+            self.context = context  # the console's context when the listing was asked for
 
     class Done(Message):
         def __init__(self, outcome: StepOutcome):
@@ -227,21 +230,31 @@ class VersionsScreen(View):
 
         worker = get_current_worker()
         journal = trusted = None
+        context = self.app.settings.context
         while not worker.is_cancelled:
             try:
                 journal = journal or Journal(self.app.api_client_factory(), self.app.journal_settings.namespace)
                 trusted = trusted or _journal_trust()
                 # A state is shown as the journal says it only when its signature verifies.
                 self.post_message(self.JournalListed([replace(e, state=shown_state(e, trusted))
-                                                      for e in journal.entries()]))
+                                                      for e in journal.entries()], context=context))
             except (JournalError, UserError) as exc:
-                self.post_message(self.JournalListed([], str(exc)))
+                self.post_message(self.JournalListed([], str(exc), context))
             worker_wait = JOURNAL_POLL_SECONDS
             while worker_wait > 0 and not worker.is_cancelled:
                 time.sleep(0.2)
                 worker_wait -= 0.2
 
+    def follow_cluster(self) -> None:
+        """The console switched context: the journal rows are the new cluster's (listed again)."""
+        self.on_versions_screen_journal_listed(self.JournalListed([], context=self.app.settings.context))
+        self.journal_note = "journal: listing the new context's"
+        if self.app.journal_settings.enabled:
+            self.poll_journal()  # exclusive: the old context's poll is cancelled
+
     def on_versions_screen_journal_listed(self, message: JournalListed) -> None:
+        if message.context != self.app.settings.context:
+            return  # listed on the context the console left
         old = self.journal_entries or {}
         if message.error:
             new, self.journal_note = None, f"journal: {one_line(message.error)}"
@@ -378,6 +391,18 @@ class VersionsScreen(View):
 
     def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
         self.action_inspect()
+
+    def action_pods(self) -> None:
+        from ..rows import pods_filter_of
+
+        v = self.selected()
+        if v is None:
+            return
+        text = pods_filter_of(v)
+        if text is None:
+            self.notify(f"{v.kind or 'this step'} {v.name or ''}: no pods to show".strip(), severity="warning")
+            return
+        self.app.show_pods_filtered(text)
 
     def action_inspect(self) -> None:
         version = self.selected()

@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from ..rows import tilde
 
-WATCHED = ("server_version", "watch_state", "run_state", "target_text", "checks_changed", "api_state")
+WATCHED = ("server_version", "watch_state", "run_state", "target_text", "checks_changed", "api_state", "halt_state")
 
 
 BAD = ("reconnecting", "unreachable", "stopping", "rolling back", "failed", "error", "interrupted", "cannot",
@@ -65,6 +65,11 @@ def render_header(app) -> Content:
     if not app.journal_settings.enabled:  # said only when off: on is the default
         line2 = line2 + Content.assemble(" │ ", ("cluster journal off", "$text-warning"))
     lines = [line1, line2]
+    halt = getattr(app, "halt_state", "")
+    if halt:  # the room's stop: on every console, above everything else it says
+        hint = "" if app.settings.readonly else "  (H resumes)"
+        lines.insert(0, Content.assemble((" HALTED ", "reverse bold $text-error"), " ", (halt, "bold $text-error"),
+                                         (hint, "dim")))
     board = getattr(app, "check_board", None)
     if board:  # the config's steady-state checks: name, state, last latency, failures
         lines.append(board.content())

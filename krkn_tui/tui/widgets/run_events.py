@@ -121,6 +121,7 @@ def _(e: ev.RollbackClusterForced, panel: RunPanel) -> None:
 @apply_event.register(ev.LeaseHeldPastBound)
 @apply_event.register(ev.GuardTakeover)
 @apply_event.register(ev.GuardIdle)
+@apply_event.register(ev.GuardSeesHalt)
 @apply_event.register(ev.JournalUnavailable)
 @apply_event.register(ev.RollbackFromJournal)
 def _(e: ev.Event, panel: RunPanel) -> None:
@@ -197,6 +198,13 @@ def _(e: ev.CheckChanged, panel: RunPanel) -> None:
 def _(e: ev.CheckAborted, panel: RunPanel) -> None:
     panel.set_status(f"check {e.name} failed: stopping and rolling back")
     panel.run_log(f"check {e.name} FAILED ({e.seen}): stopping the run and rolling back")
+
+
+@apply_event.register
+def _(e: ev.RunHalted, panel: RunPanel) -> None:
+    then = "run refused" if e.before else "stopping and rolling back"
+    panel.set_status(f"{e.source}: {then}")
+    panel.run_log(f"{e.source.upper()}: {e.detail}: {then}")
 
 
 @apply_event.register
