@@ -12,6 +12,7 @@ from typing import Iterable
 from .checks.spec import ChecksConfig, parse_checks
 from .errors import UserError
 from .krkn_signal import SignalSettings, parse_settings
+from .monitoring.settings import Monitoring, parse_monitoring
 from .rollback.naming import DEFAULT_VERSIONS_DIR
 from .rollback.journal_settings import JournalSettings
 from .scenarios import scenario_types
@@ -122,6 +123,7 @@ class Config:
     journal: JournalSettings = field(default_factory=JournalSettings)
     # krkn's signal endpoint (publish_kraken_status, signal_state, signal_address, port)
     signal: SignalSettings = field(default_factory=SignalSettings)
+    monitoring: Monitoring = field(default_factory=Monitoring)  # performance_monitoring, resiliency, cerberus
     # How kraken.kubeconfig_path and kraken.rollback_versions_directory were resolved (None: not set).
     kubeconfig_from: ConfigPath | None = None
     versions_from: ConfigPath | None = None
@@ -330,6 +332,7 @@ def load_config(
         checks=parse_checks(top),
         journal=_journal(kraken),
         signal=parse_settings(kraken),
+        monitoring=parse_monitoring(top, base),
         kubeconfig_from=kubeconfig,
         versions_from=versions,
     )

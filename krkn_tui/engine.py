@@ -44,6 +44,8 @@ from .events import (
     run_exit_code,
 )
 from .kube.chaos_events import ChaosEventRecorder
+from .monitoring.monitor import RunMonitor
+from .monitoring.settings import check_prometheus
 from .records import AuditLog, audit_path, check_reports, write_report
 from .rollback import RunRollback
 from .rollback.mirror import RunMirror
@@ -74,10 +76,11 @@ class RunResult:
     report_path: Path | None
     scenarios: list[dict] = field(default_factory=list)
     rollback: list[dict] = field(default_factory=list)
+    failure: str | None = None  # what failed the run: scenario, alerts, cerberus (None: passed or stopped)
 
     @property
     def exit_code(self) -> int:
-        return run_exit_code(self.status)
+        return run_exit_code(self.status, self.failure)
 
 
 def unsupported_error(config: Config, refs: list[ScenarioRef]) -> UserError:
@@ -151,6 +154,10 @@ class Engine:
         self.signal = SignalEndpoint(config.signal, on_stop=lambda: self.watch.stopped_by(
             "krkn signal STOP", "posted to the run's signal endpoint"))
         self.halt_monitor = None
+        # Prometheus and cerberus verdicts (krkn's), and the PromQL stop conditions.
+        self.monitor = None if dry_run or not config.monitoring else RunMonitor(
+            config.monitoring, self._emit, config.checks.interval, self.watch.stop_for)
+        self._ended_by: str | None = None  # a critical alert or a cerberus no-go between scenarios
 
     @property
     def run_id(self) -> str:
@@ -205,6 +212,8 @@ class Engine:
     # -- the run ------------------------------------------------------------------------------
 
     def run(self, planned: list[PlannedScenario]) -> RunResult:
+        # A Prometheus the verdicts need must answer before anything changes (both clients).
+        check_prometheus(self.config.monitoring, self.config.path)
         if not self.dry_run:  # a report or audit line that cannot be private stops the run before it starts
             self.service.check_audit()
             check_reports(self.config.versions_dir)
@@ -276,8 +285,14 @@ class Engine:
             status = "refused"  # nothing touched: a failing steady state is no baseline
         else:
             watch.start(watch.watched_namespaces())
+            if self.monitor is not None:
+                self.monitor.start(started)
             status = self._scenarios(planned, results)
             watch.finish()
+            if self.monitor is not None:
+                self.monitor.finish(time.time())
+                if status == "passed" and self.monitor.failure():
+                    status = "failed"
         return self._finish(status, started, results)
 
     def _scenarios(self, planned: list[PlannedScenario], results: list[dict]) -> str:
@@ -300,6 +315,7 @@ class Engine:
                         ctx_sleep(self.stop, self.config.wait_duration)
                     started_one = True
                     self._signal_gate()
+                    item_started = time.time()
                     for spec_index, spec in enumerate(item.specs):
                         outcome = self._run_one(item, spec, spec_index, iteration)
                         results.append(outcome)
@@ -309,6 +325,8 @@ class Engine:
                             status = "failed"
                             if self.config.auto_rollback:
                                 self._roll_back("scenario failed")
+                    if self._after_scenario(item, item_started):
+                        return "failed"
             if self.watch.abort is not None:  # the check failed after the last scenario's end
                 raise Interrupted()
         except Interrupted:
@@ -317,6 +335,18 @@ class Engine:
             self._roll_back((abort.get("reason") or f"check {abort['check']} failed") if abort else "stop requested")
             self.watch.rolled_back()
         return status
+
+    def _after_scenario(self, item: PlannedScenario, started: float) -> bool:
+        """krkn's checks after a scenario file; True when one ends the run (its pending files are
+        rolled back: no further scenario starts on a cluster Prometheus or cerberus calls unwell)."""
+        if self.monitor is None:
+            return False
+        why = self.monitor.after_scenario(item.file.name, started, time.time())
+        if why is None:
+            return False
+        self._ended_by = why
+        self._roll_back(why)
+        return True
 
     def _finish(self, status: str, started: float, results: list[dict]) -> RunResult:
         rollback_steps = self._rollback_steps
@@ -338,6 +368,11 @@ class Engine:
             "cluster": self._cluster_record(),
             **self.watch.record(),
         }
+        failure = self._failure(status, results)
+        if self.monitor is not None:
+            report["monitoring"] = self.monitor.record()
+        if failure:
+            report["failure"] = failure
         report_path = None
         if not self.dry_run:
             try:
@@ -346,7 +381,14 @@ class Engine:
                 self._forward(Step("", "", f"report not written: {exc}"))
         skipped = sum(1 for r in results if r["status"] == "skipped")
         self._emit(RunFinished(status, str(report_path) if report_path else None, skipped))
-        return RunResult(self.run_id, status, report_path, results, rollback_steps)
+        return RunResult(self.run_id, status, report_path, results, rollback_steps, failure)
+
+    def _failure(self, status: str, results: list[dict]) -> str | None:
+        if status != "failed":
+            return None
+        if any(r["status"] not in ("passed", "skipped") for r in results):
+            return "scenario"
+        return self.monitor.failure() if self.monitor is not None else None
 
     def _skip(self, item: PlannedScenario, iteration: int) -> dict:
         """A file not run: skipped (krkn's type), or failed with the error that stops it (a dry run's)."""

@@ -159,8 +159,11 @@ class RunFinished(Event, event="run_finished"):
         return run_exit_code(self.status)
 
 
-def run_exit_code(status: str) -> int:
-    """`krkn-tui run`'s exit code for a run's status (a signal's own 128+N is the caller's)."""
+def run_exit_code(status: str, failure: str | None = None) -> int:
+    """`krkn-tui run`'s exit code for a run's status (a signal's own 128+N is the caller's); a
+    run failed by Prometheus alerts alone exits 2, as krkn's does (a failed scenario wins: 1)."""
+    if status == "failed" and failure == "alerts":
+        return 2
     return {"passed": 0, "failed": 1, "aborted": 3, "refused": 3}.get(status, 130)
 
 

@@ -83,8 +83,14 @@ class RunWatch:
             self.emit(ev.CheckChanged(st.name, st.state, obs.seen, phase, st.check.abort, obs.at))
 
     def _on_abort(self, st: CheckState, obs: Observation) -> None:
-        self.abort = {"check": st.name, "at": obs.at, "seen": obs.seen, "what": st.check.describe()}
-        self.emit(ev.CheckAborted(st.name, obs.seen, obs.at))
+        self.stop_for({"check": st.name, "at": obs.at, "seen": obs.seen, "what": st.check.describe()})
+
+    def stop_for(self, abort: dict) -> None:
+        """An aborting check, or a PromQL stop condition, is red: stop the run and roll it back."""
+        if self.abort is not None:
+            return
+        self.abort = dict(abort)
+        self.emit(ev.CheckAborted(abort["check"], abort["seen"], abort["at"]))
         self.stop.set()
 
     def stopped_by(self, source: str, detail: str, *, before: bool = False) -> None:

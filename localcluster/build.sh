@@ -10,6 +10,8 @@ bin="$cache/bin"
 k8s_version=v1.36.3
 etcd_version=v3.6.8
 kwok_version=v0.8.0
+ksm_version=v2.20.0
+prometheus_version=3.16.0  # module github.com/prometheus/prometheus v0.316.0
 
 if ! command -v go >/dev/null 2>&1; then
   echo "localcluster: Go is not installed (need Go >= 1.26 on PATH to build the control plane)" >&2
@@ -29,14 +31,14 @@ version_flags() { # $1: git version the components print
   echo "$f"
 }
 
-# build NAME MODULE_DIR PACKAGE LDFLAGS
+# build NAME MODULE_DIR PACKAGE LDFLAGS [TAGS]
 build() {
-  local name=$1 dir=$2 pkg=$3 ldflags=$4
+  local name=$1 dir=$2 pkg=$3 ldflags=$4 tags=${5:-}
   local stamp="$bin/.$name.recipe"
   local recipe
   local sources=()  # a program of this checkout (./cmd/...): its own files are in the recipe too
   if [[ $pkg == ./* ]]; then mapfile -t sources < <(find "$dir/$pkg" -type f | sort); fi
-  recipe=$(cat "$dir/go.mod" "$dir/go.sum" "${sources[@]}" <(echo "$pkg $ldflags $(go env GOVERSION)") |
+  recipe=$(cat "$dir/go.mod" "$dir/go.sum" "${sources[@]}" <(echo "$pkg $ldflags $(go env GOVERSION)${tags:+ tags=$tags}") |
     sha256sum | cut -d' ' -f1)
   if [[ -x "$bin/$name" && -f "$stamp" && "$(cat "$stamp")" == "$recipe" ]]; then
     echo "localcluster: $name is up to date"
@@ -47,7 +49,7 @@ build() {
   # move each other's half-written binary.
   local start=$SECONDS log
   log=$(mktemp)
-  if ! (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$bin/$name.tmp.$$" "$pkg") >"$log" 2>&1; then
+  if ! (cd "$dir" && go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$bin/$name.tmp.$$" "$pkg") >"$log" 2>&1; then
     echo "localcluster: building $name failed; the Go module proxy or toolchain said:" >&2
     grep -vE '^go: downloading' "$log" | tail -n 15 >&2
     rm -f "$log" "$bin/$name.tmp.$$"
@@ -244,6 +246,12 @@ build kube-apiserver "$here" k8s.io/kubernetes/cmd/kube-apiserver "$k8s_flags"
 build kube-controller-manager "$here" k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_flags"
 build kube-scheduler "$here" k8s.io/kubernetes/cmd/kube-scheduler "$k8s_flags"
 build kubectl "$here" k8s.io/kubernetes/cmd/kubectl "$k8s_flags"
+# Prometheus without its UI assets (the HTTP API is what the checks read) and with only the
+# Kubernetes service discovery (the demo's pods come and go; every other target is static).
+build prometheus "$here/prometheus" github.com/prometheus/prometheus/cmd/prometheus \
+  "-s -w -X github.com/prometheus/common/version.Version=$prometheus_version" remove_all_sd,enable_kubernetes_sd
+build kube-state-metrics "$here/kube-state-metrics" k8s.io/kube-state-metrics/v2 \
+  "-s -w -X github.com/prometheus/common/version.Version=$ksm_version"
 build kwok "$here/kwok" sigs.k8s.io/kwok/cmd/kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version"
 # kwok ships no built-in stages: assemble the ones a kubelet-like node needs from its module.
 stages="$bin/kwok-stages.yaml"

@@ -40,7 +40,7 @@ def test_history_lists_newest_first_with_verdicts(versions):
     done = _cli("history", "-d", versions, "-n", "3")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["started", "verdict", "duration", "scenarios", "run"]
+    assert lines[0].split() == ["started", "verdict", "duration", "score", "scenarios", "run"]
     assert [line.split()[-1] for line in lines[1:]] == [r.run_id for r in rows[:3]]
     assert "42.5s" in lines[1] and "5 (pod_disruption_scenarios," in lines[1]
 
@@ -99,6 +99,30 @@ def test_compare_puts_two_runs_side_by_side(versions):
     assert done.returncode == 0, done.stderr
     assert "now failing" in done.stdout and "== recovery" in done.stdout and "+0.20s" in done.stdout
     assert "passed 6.00s" in done.stdout and "failed 6.00s" in done.stdout
+
+
+def _scored(n: int, score, slos: dict) -> dict:
+    report = fake_report(n)
+    report["monitoring"] = {"resiliency": {"score": score, "slo_results": slos, "scenarios": []}}
+    return report
+
+
+def test_the_resiliency_score_and_slos_are_listed_and_compared(versions):
+    a = _scored(1, 100, {"frontend answering": True})
+    b = _scored(2, 55, {"frontend answering": False})
+    odd = _scored(3, "high", {"x": "yes"})  # hostile values: shown as unknown, never a crash
+    folder = reports_dir(versions)
+    folder.mkdir(parents=True, mode=0o700)
+    for r in (a, b, odd):
+        (folder / f"{r['run_id']}.json").write_text(json.dumps(r))
+    rows = {r.run_id: r for r in history(versions)}
+    assert (rows[a["run_id"]].score, rows[b["run_id"]].score, rows[odd["run_id"]].score) == (100, 55, None)
+    cmp = compare(a, b)
+    assert {row[0]: row[1:] for row in cmp.summary}["resiliency score"] == ("100", "55", "-45")
+    assert {row[0]: row[1:] for row in cmp.checks}["SLO frontend answering"] == ("passed", "failed", "differs")
+    assert {row[0]: row[1:] for row in compare(a, odd).checks}["SLO x"] == ("-", "?", "differs")
+    listed = _cli("history", "-d", versions).stdout.splitlines()
+    assert [line.split()[5] for line in listed[1:]] == ["-", "55", "100"]  # newest first
 
 
 def test_compare_of_an_unknown_run_is_one_line(versions):

@@ -182,3 +182,30 @@ def test_html_renders_in_headless_chromium_without_network(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     assert "Stopped by a check" in dom and "<svg" in dom and "HTTP 503: down" in dom
+
+
+MONITORING = {
+    "prometheus_url": "http://198.18.0.2:9090", "window": {"start": T0, "end": T0 + 20}, "failure": "alerts",
+    "alert_profile": {"file": "/x/alerts.yaml", "alerts": [
+        {"description": "frontend down", "expr": "absent(up)", "severity": "critical", "fired": True,
+         "message": "frontend down", "fails": True},
+        {"description": "slow", "expr": "p99 > 1", "severity": "warning", "fired": False, "message": None,
+         "fails": False}]},
+    "critical_alerts": {"during": [], "post": [{"alertname": "KrknDemoFrontendDown"}], "fails": True},
+    "resiliency": {"score": 55, "passed_slos": 1, "total_slos": 2, "file": "/x/alerts.yaml",
+                   "slo_results": {"frontend down": False, "slow": True}, "scenarios": []},
+    "cerberus": {"go": False, "reason": "cerberus said 'False'", "after": "scale.yaml"},
+}
+
+
+def test_prometheus_and_cerberus_verdicts_are_shown():
+    md = render_markdown(sample(monitoring=MONITORING))
+    assert "## Prometheus and cerberus verdicts" in md
+    assert "| alert critical | frontend down | fails the run | frontend down |" in md
+    assert "| SLO | slow | passed | over the run |" in md
+    assert "| resiliency score | /x/alerts.yaml | 55 | 1 of 2 SLOs passed over the run |" in md
+    assert "| critical alerts |" in md and "KrknDemoFrontendDown" in md and "| cerberus |" in md
+    assert "Prometheus and cerberus" not in render_markdown(sample())  # no such record: no section
+    page = render_html(sample(monitoring={**MONITORING, "resiliency": {"slo_results": ["<b>x</b>"], "score": "<i>"}}))
+    s = parse(page)
+    assert "b" not in s.tags and "i" not in s.tags and "fails the run" in " ".join(s.text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -20,6 +21,8 @@ def add_parser(sub) -> None:
                          "replacement in three crash-loops for 10-30 s first), fast (Ready at once)")
     up.add_argument("--no-real-node", action="store_true",
                     help="kwok nodes only: do not start the real node (kubelet, containerd) even where it can run")
+    up.add_argument("--prometheus", action=argparse.BooleanOptionalAction, default=None,
+                    help="Prometheus scraping the API server, the real node and the demo (default: with --demo)")
     csub.add_parser("down", help="stop every process the cluster started")
     st = csub.add_parser("status", help="what runs where")
     st.add_argument("--json", action="store_true")
@@ -40,7 +43,7 @@ def cmd_cluster(args) -> int:
             if args.nodes < 1:
                 raise UserError("must be at least 1", field="--nodes")
             cluster.up(nodes=args.nodes, demo=args.demo, demo_profile=args.demo_profile,
-                       real_node=not args.no_real_node)
+                       real_node=not args.no_real_node, with_prometheus=args.prometheus)
         elif args.cluster_cmd == "build":
             if args.test_tools:  # build.sh installs them as it installs the real node's packages
                 os.environ["KRKN_TUI_TEST_TOOLS"] = "1"
@@ -70,6 +73,8 @@ def _print_status(st: dict) -> None:
     print(f"  fake nodes  {st['nodes']}")
     if st.get("health"):
         print(f"  demo health {st['health']}")
+    if st.get("prometheus"):
+        print(f"  prometheus  {st['prometheus']}")
     for p in st["processes"]:
         state = "up" if p["alive"] else "DEAD"
         print(f"  {p['name']:<24} pid {p['pid']:<8} {state:<5} {p['address']:<16} log {p['log']}")

@@ -13,7 +13,7 @@ def add_parsers(sub) -> None:
     p.add_argument("-n", "--limit", type=int, metavar="N", help="only the newest N runs")
     common.add_versions_flags(p)
     p.set_defaults(func=cmd_history)
-    p = sub.add_parser("compare", help="two runs side by side: verdicts, recovery times, checks (offline)")
+    p = sub.add_parser("compare", help="two runs side by side: verdicts, score, recovery times, checks and SLOs (offline)")
     p.add_argument("run_a", metavar="RUN_A", help="run id (or a unique prefix), as history shows it")
     p.add_argument("run_b", metavar="RUN_B", help="the run to set beside it")
     common.add_versions_flags(p)
@@ -50,13 +50,14 @@ def cmd_history(args) -> int:
     table = []
     for r in rows:
         if r.status == "unreadable":
-            table.append([_when(None), "unreadable", "-", "-", r.run_id + f"  ({r.error})"])
+            table.append([_when(None), "unreadable", "-", "-", "-", r.run_id + f"  ({r.error})"])
             continue
         scenarios = f"{r.scenarios} ({', '.join(r.types)})" if r.types else str(r.scenarios)
         status = r.status + (" (dry run)" if r.dry_run else "")
         seconds = "-" if r.seconds is None else f"{r.seconds:.1f}s"
-        table.append([_when(r.started) + " UTC", status, seconds, scenarios, r.run_id])
-    _out(_table(["started", "verdict", "duration", "scenarios", "run"], table))
+        score = "-" if r.score is None else f"{r.score:g}"
+        table.append([_when(r.started) + " UTC", status, seconds, score, scenarios, r.run_id])
+    _out(_table(["started", "verdict", "duration", "score", "scenarios", "run"], table))
     return 0
 
 

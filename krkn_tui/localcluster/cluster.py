@@ -7,6 +7,7 @@ inside the package as localcluster/go/build.sh)."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 from datetime import datetime
@@ -19,7 +20,7 @@ from typing import Callable
 
 import yaml
 
-from . import components, health, nodesandbox, processes, realnode, selfimage
+from . import components, health, nodesandbox, processes, prometheus, realnode, selfimage
 from .certs import ensure_pki
 from .demo import DEMO_NAMESPACE, FRONTEND_NODE_PORT, demo_objects, node
 from .progress import Progress, stream
@@ -159,10 +160,11 @@ class LocalCluster:
     # -- up ----------------------------------------------------------------------------------
 
     def up(self, nodes: int = 3, demo: bool = False, timeout: float = 120.0, demo_profile: str = "realistic",
-           real_node: bool = True) -> dict:
+           real_node: bool = True, with_prometheus: bool | None = None) -> dict:
         """Bring the cluster up (reusing a running one). `demo` adds the demo workload, its pods
         served by kwok stages of `demo_profile` (see stages.py) and its health endpoint;
-        `real_node` the real node (realnode.py) where this machine can run it."""
+        `real_node` the real node (realnode.py) where this machine can run it; `with_prometheus`
+        (default: with the demo) Prometheus scraping them (prometheus.py)."""
         if demo_profile not in PROFILES:
             raise ClusterError(f"unknown demo profile {demo_profile!r} (known: {', '.join(PROFILES)})")
         progress = Progress(self.say)
@@ -174,6 +176,7 @@ class LocalCluster:
             else:
                 if state.get("processes") or state.get("health"):
                     progress.line("local cluster found stopped or partly dead: restarting it cleanly")
+                    self._stop_prometheus(state)
                     self._stop_node(state)
                     processes.stop(([state["health"]] if state.get("health") else [])
                                    + list(reversed(state.get("processes", []))))
@@ -197,6 +200,8 @@ class LocalCluster:
                 self._ensure_health(state, node_ip)
                 if node_ip:
                     self._await_app(progress)
+            if demo if with_prometheus is None else with_prometheus:
+                self._ensure_prometheus(state, timeout)
             progress.done("local cluster ready", f": context {CONTEXT_NAME}, kubeconfig {self.kubeconfig}")
             return state
 
@@ -433,6 +438,78 @@ class LocalCluster:
             time.sleep(0.2)
         progress.line("demo application answers through its Service (health 200)")
 
+    # -- Prometheus ------------------------------------------------------------------------------
+
+    def prometheus_url(self, state: dict | None = None) -> str | None:
+        state = state if state is not None else self._load()
+        rec = state.get("prometheus")
+        if not rec or not processes.alive(rec["pid"], rec.get("start_time")):
+            return None
+        return rec["url"]
+
+    def _ensure_prometheus(self, state: dict, timeout: float) -> None:
+        """Start kube-state-metrics and Prometheus, or restart one whose command line or
+        configuration changed (a new API server port, the real node started or gone); Prometheus's
+        data folder is kept across restarts. Both run inside the node's network namespace when the
+        real node runs (there they reach the pods), else on loopback."""
+        if not (self.bin_dir / "prometheus").exists():
+            self.say("Prometheus skipped: not built (`krkn-tui cluster build`)")
+            return
+        node = state.get("node")
+        sb = nodesandbox.Sandbox(**node["sandbox"]) if node else None
+        ksm = self._ensure_ksm(state, sb, timeout) if (self.bin_dir / "kube-state-metrics").exists() else None
+        conf = prometheus.write_files(self.state_dir / "prometheus", ensure_pki(self.state_dir / "pki"),
+                                      self.kubeconfig, state["ports"]["kube-apiserver"],
+                                      sb.node_ip if sb else None, ksm)
+        old = state.get("prometheus")
+        listen = f"{sb.node_ip}:{prometheus.NODE_PORT}" if sb else (
+            old["listen"] if old and old.get("netns") is None else f"127.0.0.1:{processes.free_port()}")
+        argv = prometheus.argv(self.bin_dir, conf, self.state_dir / "prometheus-data", listen)
+        url = f"http://{listen}"
+        started = self._ensure_extra(state, "prometheus", sb.enter(argv) if sb else argv, sb,
+                                     hashlib.sha256(conf.read_bytes()).hexdigest(), f"{url}/-/ready", timeout,
+                                     {"listen": listen, "url": url})
+        if started:
+            scraped = "the API server, the real node and the demo" if sb else "the API server"
+            self.say(f"Prometheus {url} (scraping {scraped}{', kube-state-metrics' if ksm else ''})")
+
+    def _ensure_ksm(self, state: dict, sb: nodesandbox.Sandbox | None, timeout: float) -> str:
+        """kube-state-metrics; returns the address Prometheus scrapes it at."""
+        old = state.get("kube-state-metrics")
+        if sb:
+            host, port, telemetry = "127.0.0.1", prometheus.KSM_NODE_PORT, prometheus.KSM_TELEMETRY_PORT
+        elif old and old.get("netns") is None:
+            host, port, telemetry = "127.0.0.1", old["port"], old["telemetry_port"]
+        else:
+            host, port, telemetry = "127.0.0.1", processes.free_port(), processes.free_port()
+        argv = prometheus.ksm_argv(self.bin_dir, self.kubeconfig, host, port, telemetry)
+        # Its health endpoint is on its own port, inside the node's namespace with the real node:
+        # readiness is then Prometheus's to see (its target up), not this process's to probe.
+        ready = None if sb else f"http://{host}:{port}/healthz"
+        self._ensure_extra(state, "kube-state-metrics", sb.enter(argv) if sb else argv, sb, "", ready, timeout,
+                           {"port": port, "telemetry_port": telemetry})
+        return f"{host}:{port}"
+
+    def _ensure_extra(self, state: dict, name: str, argv: list[str], sb: nodesandbox.Sandbox | None, digest: str,
+                      ready_url: str | None, timeout: float, extra: dict) -> bool:
+        """One process the cluster's verdicts need (Prometheus, kube-state-metrics): kept when it
+        runs as wanted; True when it was (re)started."""
+        old = state.get(name)
+        if old and processes.alive(old["pid"], old.get("start_time")):
+            if old["argv"] == argv and old.get("config_sha256") == digest:
+                return False
+            processes.stop([old])
+        rec = processes.launch(name, argv, self.state_dir / "logs" / f"{name}.log")
+        state[name] = {**rec, **extra, "netns": sb.net if sb else None, "config_sha256": digest}
+        self._save(state)
+        if ready_url:
+            self._wait(f"{name} is ready", lambda: _http_ok(ready_url), timeout, {"processes": [rec]}, name)
+        return True
+
+    def _stop_prometheus(self, state: dict) -> list[str]:
+        recs = [r for r in (state.pop("prometheus", None), state.pop("kube-state-metrics", None)) if r]
+        return processes.stop(recs)
+
     # -- the real node ---------------------------------------------------------------------------
 
     def _node_ip(self, state: dict) -> str | None:
@@ -543,7 +620,9 @@ class LocalCluster:
         node = state.get("node")
         if not node:
             return []
-        stopped = processes.stop(list(reversed(node.get("processes", []))), timeout=5.0)
+        # Prometheus inside the node's namespace would keep it alive after the node is gone.
+        stopped = self._stop_prometheus(state) if (state.get("prometheus") or {}).get("netns") else []
+        stopped += processes.stop(list(reversed(node.get("processes", []))), timeout=5.0)
         if node.get("sandbox"):
             nodesandbox.destroy(nodesandbox.Sandbox(**node["sandbox"]))
         state.pop("node", None)
@@ -592,7 +671,7 @@ class LocalCluster:
             state = self._load()
             # Newest first: the health endpoint, the real node, controllers, the API server, etcd.
             extras = [state["health"]] if state.get("health") else []
-            stopped = processes.stop(extras)
+            stopped = self._stop_prometheus(state) + processes.stop(extras)
             stopped += self._stop_node(state)
             stopped += processes.stop(list(reversed(state.get("processes", []))))
             if state:
@@ -618,6 +697,7 @@ class LocalCluster:
             "nodes": state.get("nodes", 0),
             "health": self.health_url(state) if state.get("health") and processes.alive(
                 state["health"]["pid"], state["health"].get("start_time")) else None,
+            "prometheus": self.prometheus_url(state),
             "binaries": str(self.bin_dir),
             "processes": procs,
             "real_node": self._node_status(state),

@@ -31,6 +31,14 @@ class _ScenarioHead(msgspec.Struct):
     status: Any = None
 
 
+class _ResiliencyHead(msgspec.Struct):
+    score: Any = None
+
+
+class _MonitoringHead(msgspec.Struct):
+    resiliency: _ResiliencyHead | None = None
+
+
 class _Head(msgspec.Struct):
     """The fields a history row shows; any type (checked where read), anything else skipped."""
 
@@ -42,6 +50,7 @@ class _Head(msgspec.Struct):
     cluster: Any = None
     # A list of objects, or the report is read by json.loads (and its rows by items()) instead.
     scenarios: list[_ScenarioHead] | None = None
+    monitoring: _MonitoringHead | None = None  # only the resiliency score is shown
 
 
 _DECODER = msgspec.json.Decoder(_Head)
@@ -59,6 +68,7 @@ class RunRow:
     cluster: str = ""
     dry_run: bool = False
     error: str = ""  # why an unreadable report is
+    score: float | None = None  # the resiliency score (krkn's), when the run had SLOs
 
 
 def _head(path: str) -> dict:
@@ -67,6 +77,9 @@ def _head(path: str) -> dict:
         head = _DECODER.decode(raw)
         data = {f: getattr(head, f) for f in head.__struct_fields__}
         data["scenarios"] = [msgspec.structs.asdict(s) for s in head.scenarios or ()]
+        if head.monitoring is not None:
+            data["monitoring"] = {"resiliency": msgspec.structs.asdict(head.monitoring.resiliency)
+                                  if head.monitoring.resiliency is not None else None}
     except (msgspec.DecodeError, RecursionError):
         try:  # json.loads takes what msgspec refuses (NaN, Infinity): the report command reads it so
             data = json.loads(raw)
@@ -88,7 +101,11 @@ def row(report: dict) -> RunRow:
     return RunRow(run_id=text(report.get("run_id"), 200), status=text(report.get("status"), 40) or "?",
                   started=started, seconds=finished - started if started is not None and finished is not None else None,
                   scenarios=len(files), failed=failed, types=types, cluster=text(cluster.get("context"), 200),
-                  dry_run=report.get("dry_run") is True)
+                  dry_run=report.get("dry_run") is True, score=_score(report))
+
+
+def _score(report: dict) -> float | None:
+    return number(mapping(mapping(report.get("monitoring")).get("resiliency")).get("score"))
 
 
 def _plain(value: Any) -> str | int | None:
@@ -136,6 +153,10 @@ def _secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}s" if value < 10 else f"{value:.1f}s"
 
 
+def _shown(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
 def _delta(a: float | None, b: float | None) -> str:
     if a is None or b is None:
         return ""
@@ -180,6 +201,9 @@ def _checks(report: dict) -> dict[str, str]:
         if probes is not None:
             said += f" ({int(failures or 0)}/{int(probes)} probes failed)"
         out[text(c.get("name"), 200)] = said
+    res = mapping(mapping(report.get("monitoring")).get("resiliency"))
+    for name, passed in mapping(res.get("slo_results")).items():
+        out[f"SLO {text(name, 200)}"] = "passed" if passed is True else "failed" if passed is False else "?"
     abort = mapping(report.get("abort"))
     if abort:
         out["(stopped the run)"] = f"{text(abort.get('check'), 200)} after {_secs(number(abort.get('seconds_to_rolled_back')))}"
@@ -194,6 +218,8 @@ def compare(a: dict, b: dict) -> Comparison:
     cmp.summary = [
         ("verdict", ra.status, rb.status, _verdict_change(ra.status, rb.status)),
         ("duration", _secs(ra.seconds), _secs(rb.seconds), _delta(ra.seconds, rb.seconds)),
+        ("resiliency score", _shown(ra.score), _shown(rb.score),
+         "" if ra.score is None or rb.score is None else "same" if ra.score == rb.score else f"{rb.score - ra.score:+g}"),
         ("scenario files", str(ra.scenarios), str(rb.scenarios), ""),
         ("scenario results not passed", str(ra.failed), str(rb.failed), ""),
         ("rollback steps executed", str(count(a, "executed")), str(count(b, "executed")), ""),

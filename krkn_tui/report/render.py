@@ -70,6 +70,37 @@ def abort_rows(report: dict) -> list[tuple[str, str]]:
             ("Red to rolled back", _secs(a.get("seconds_to_rolled_back")))]
 
 
+VERDICT_HEAD = ["verdict", "what", "result", "detail"]
+
+
+def verdict_rows(report: dict) -> list[list[str]]:
+    """krkn's Prometheus and cerberus verdicts (the report's `monitoring` record)."""
+    m = mapping(report.get("monitoring"))
+    rows = []
+    for a in items(mapping(m.get("alert_profile")).get("alerts")):
+        result = "fails the run" if a.get("fails") is True else "fired" if a.get("fired") is True else (
+            "skipped" if a.get("skipped") else "quiet")
+        rows.append(["alert " + text(a.get("severity")), text(a.get("description")), result,
+                     text(a.get("message") or a.get("skipped") or a.get("expr"))])
+    crit = mapping(m.get("critical_alerts"))
+    if crit:
+        post = ", ".join(text(mapping(x).get("alertname")) for x in items(crit.get("post")))
+        rows.append(["critical alerts", 'ALERTS{severity="critical"} after a scenario',
+                     "fails the run" if crit.get("fails") is True else "none",
+                     text(crit.get("error")) or post or "-"])
+    res = mapping(m.get("resiliency"))
+    for name, passed in mapping(res.get("slo_results")).items():
+        rows.append(["SLO", text(name), "passed" if passed is True else "failed", "over the run"])
+    if res.get("score") is not None:
+        rows.append(["resiliency score", text(res.get("file")), text(res.get("score")),
+                     f"{text(res.get('passed_slos'))} of {text(res.get('total_slos'))} SLOs passed over the run"])
+    cerb = mapping(m.get("cerberus"))
+    if cerb:
+        rows.append(["cerberus", "go/no-go after " + text(cerb.get("after")),
+                     "go" if cerb.get("go") is True else "no-go", text(cerb.get("reason")) or "-"])
+    return rows
+
+
 def _shown(value: Any) -> str:
     """A check's name, description or probe line: URLs without their credentials, even in a
     report written before names were shown that way (the rule is the checks' own)."""
@@ -145,6 +176,8 @@ def render_markdown(report: dict) -> str:
     lines += _md_table(["", ""], [list(r) for r in summary_rows(report)])
     if abort_rows(report):
         lines += ["## Stopped by a check", ""] + _md_table(["", ""], [list(r) for r in abort_rows(report)])
+    if verdict_rows(report):
+        lines += ["## Prometheus and cerberus verdicts", ""] + _md_table(VERDICT_HEAD, verdict_rows(report))
     lines += ["## Steady-state checks", ""] + _md_table(CHECK_HEAD, check_rows(report))
     history = history_rows(report)
     if history:
@@ -259,6 +292,8 @@ def render_html(report: dict) -> str:
     if abort_rows(report):
         body += ['<h2 class="bad">Stopped by a check</h2>', "<table>" + "".join(
             f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in abort_rows(report)) + "</table>"]
+    if verdict_rows(report):
+        body += ["<h2>Prometheus and cerberus verdicts</h2>", _html_table(VERDICT_HEAD, verdict_rows(report), [2])]
     body += ["<h2>Steady-state checks</h2>", _html_table(CHECK_HEAD, check_rows(report), [3])]
     history = history_rows(report)
     if history:

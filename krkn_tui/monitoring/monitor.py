@@ -1,0 +1,137 @@
+"""What a run asks Prometheus and cerberus, and when (krkn's order):
+
+- after each scenario file: its SLO window (resiliency), critical alerts now, cerberus's go/no-go;
+  a critical alert or a no-go ends the run there (no further scenario starts);
+- after the run (its rollback done): the alert profile over the run's window, the SLOs over the
+  whole run, the resiliency score;
+- during the run, at the checks' interval: each stop condition (`abort: true`, or every critical
+  entry with `abort_on_critical`) as an instant query; the first one red stops the run and rolls
+  it back, exactly as an aborting check does (the run watch's abort record, exit 3).
+
+The verdict is the report's `monitoring` record; `failure()` says which rule failed the run."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from .. import events as ev
+from . import cerberus, verdicts
+from .promapi import Prometheus
+from .settings import Monitoring
+
+
+class RunMonitor:
+    def __init__(self, settings: Monitoring, emit: Callable[[ev.Event], None], interval: float,
+                 on_red: Callable[[dict], None]):
+        self.settings = settings
+        self.emit = emit
+        self.interval = interval
+        self.on_red = on_red
+        self.prom = Prometheus(settings.prometheus_url, settings.bearer_token) if settings.prometheus_url else None
+        self.scenarios: list[dict] = []
+        self.critical: dict | None = None
+        self.cerberus: dict | None = None
+        self.alerts: list[dict] | None = None
+        self.resiliency: dict | None = None
+        self.red: dict | None = None
+        self._run_start = self._run_end = 0.0
+        self._quit = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _say(self, line: str) -> None:
+        self.emit(ev.Step("", "", line))
+
+    # -- during -------------------------------------------------------------------------------
+
+    def start(self, run_start: float) -> None:
+        self._run_start = int(run_start)  # krkn's windows are whole seconds, truncated
+        if self.settings.stops and self.prom is not None:
+            self._thread = threading.Thread(target=self._watch, name="promql-stops", daemon=True)
+            self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._quit.wait(self.interval):
+            for entry in self.settings.stops:
+                red, seen = verdicts.live_value(self.prom, entry.expr)
+                if red and not self._quit.is_set():
+                    self.red = {"check": f"promql {entry.name}", "expr": entry.expr, "at": time.time(),
+                                "seen": seen, "what": f"{entry.severity} {entry.expr}"}
+                    self.on_red(self.red)
+                    return
+
+    def stop_watching(self) -> None:
+        self._quit.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.prom.timeout if self.prom else 1)
+
+    # -- after each scenario file ---------------------------------------------------------------
+
+    def after_scenario(self, name: str, start: float, end: float) -> str | None:
+        """The scenario's verdicts; returns why the run must end here, or None."""
+        s, start, end = self.settings, int(start), int(end)
+        if s.slos and s.resiliency_mode != "disabled":
+            results = verdicts.evaluate_slos(self.prom, s.slos.entries, start, end)
+            value, breakdown = verdicts.score(s.slos.entries, results)
+            self.scenarios.append({"name": name, "window": {"start": start, "end": end}, "score": value,
+                                   "breakdown": breakdown, "slo_results": results})
+            self._say(f"resiliency {name}: score {value} ({breakdown['passed']} of "
+                      f"{breakdown['passed'] + breakdown['failed']} SLOs passed)")
+        if s.check_critical_alerts:
+            self.critical = verdicts.critical_alerts(self.prom, self._run_start, time.time())
+            if self.critical["fails"]:
+                why = self.critical.get("error") or ", ".join(a["alertname"] for a in self.critical["post"])
+                self._say(f"critical alerts firing after {name}: {why}")
+                return f"critical alerts firing: {why}"
+        if s.cerberus_url:
+            self.cerberus = {**cerberus.go_no_go(s.cerberus_url, s.check_application_routes, start, end),
+                             "after": name}
+            if not self.cerberus["go"]:
+                self._say(f"cerberus no-go after {name}: {self.cerberus['reason']}")
+                return f"cerberus no-go: {self.cerberus['reason']}"
+            self._say(f"cerberus go after {name}")
+        return None
+
+    # -- after the run ---------------------------------------------------------------------------
+
+    def finish(self, run_end: float) -> None:
+        self.stop_watching()
+        self._run_end = int(run_end)
+        s, start, end = self.settings, self._run_start, self._run_end
+        if s.enable_alerts and s.alert_profile:
+            self.alerts = verdicts.alert_profile(self.prom, s.alert_profile.entries, start, end)
+            for a in self.alerts:
+                if a["fired"]:
+                    self._say(f"alert {a['severity']}: {a['message']}")
+        if s.slos and s.resiliency_mode != "disabled" and self.scenarios:
+            overall = verdicts.evaluate_slos(self.prom, s.slos.entries, start, end)
+            _, full = verdicts.score(s.slos.entries, overall)
+            self.resiliency = {"score": verdicts.run_score([r["score"] for r in self.scenarios]),
+                               "passed_slos": full["passed"], "total_slos": full["passed"] + full["failed"],
+                               "slo_results": overall, "mode": s.resiliency_mode, "file": s.slos.source}
+            self._say(f"resiliency score {self.resiliency['score']} ({full['passed']} of "
+                      f"{self.resiliency['total_slos']} SLOs passed over the run)")
+
+    def failure(self) -> str | None:
+        """`alerts` (exit 2, krkn's), `cerberus` (exit 1) or None; a stop condition is an abort."""
+        if (self.critical and self.critical["fails"]) or any(a.get("fails") for a in self.alerts or ()):
+            return "alerts"
+        if self.cerberus and not self.cerberus["go"]:
+            return "cerberus"
+        return None
+
+    def record(self) -> dict:
+        out: dict = {"prometheus_url": self.settings.prometheus_url, "window": {"start": self._run_start, "end": self._run_end}}
+        if self.alerts is not None:
+            out["alert_profile"] = {"file": self.settings.alert_profile.source, "alerts": self.alerts}
+        if self.critical is not None:
+            out["critical_alerts"] = self.critical
+        if self.scenarios:
+            out["resiliency"] = {**(self.resiliency or {}), "scenarios": self.scenarios}
+        if self.cerberus is not None:
+            out["cerberus"] = self.cerberus
+        if self.red is not None:
+            out["stop_condition"] = self.red
+        out["failure"] = self.failure()
+        return out

@@ -1,0 +1,1 @@
+from .client import *  # as krkn's package does
