@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
+from ..sanitize import one_line
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -62,32 +63,31 @@ def check_reachable(kubeconfig: str | None, context: str | None, wait: float = 0
     With ``wait``, connection failures are retried with backoff for up to that many seconds first,
     said once on stderr: a rollback is worth waiting for while the API server restarts."""
     import sys
-    import time
 
     from ..kube.client import describe_target, load_api_client
-    from ..rollback.retry import backoff_delays, is_transient, short_reason
+    from ..rollback.retry import GaveUp, retry_until, short_reason
 
     target = describe_target(kubeconfig, context)
     client = load_api_client(kubeconfig, context)
-    deadline = time.monotonic() + wait
+
+    def announce(attempt: int, exc: Exception, delay: float) -> None:
+        if attempt == 1:
+            print(f"krkn-tui: cannot reach the API server {target.server} ({short_reason(_reason(exc))}); "
+                  f"retrying for up to {wait:g}s", file=sys.stderr, flush=True)
+
     try:
         from kubernetes import client as k
 
-        for attempt, delay in enumerate(backoff_delays()):
-            try:
-                k.VersionApi(client).get_code(_request_timeout=5)
-                return
-            except Exception as e:  # connection refused, TLS, 401...: all mean "cannot use this cluster"
-                reason = " ".join(str(getattr(e, "reason", None) or e).split())[:200]
-                if not is_transient(e) or time.monotonic() + delay > deadline:
-                    raise UserError(f"cannot reach the API server {target.server}: {reason}",
-                                    file=target.kubeconfig, field=f"context {target.context}") from None
-                if attempt == 0:
-                    print(f"krkn-tui: cannot reach the API server {target.server} ({short_reason(reason)}); "
-                          f"retrying for up to {wait:g}s", file=sys.stderr, flush=True)
-                time.sleep(delay)
+        retry_until(lambda: k.VersionApi(client).get_code(_request_timeout=5), wait, on_retry=announce)
+    except GaveUp as stop:  # connection refused, TLS, 401...: all mean "cannot use this cluster"
+        raise UserError(f"cannot reach the API server {target.server}: {_reason(stop.cause)}",
+                        file=target.kubeconfig, field=f"context {target.context}") from None
     finally:
         client.close()
+
+
+def _reason(exc: BaseException) -> str:
+    return one_line(getattr(exc, "reason", None) or exc)[:200]
 
 
 def add_journal_flags(p: argparse.ArgumentParser) -> None:
@@ -145,7 +145,7 @@ def journal_client(args):
         identity = read_identity(api_client, context)
     except Exception as e:
         server = api_client.configuration.host
-        reason = " ".join(str(getattr(e, "reason", None) or e).split())[:200]
+        reason = _reason(e)
         raise UserError(f"cannot reach the API server {server}: {reason}", field=f"context {context}") from None
     return api_client, identity
 

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UserError
+from ..sanitize import one_line
 from ..events import (
     Event,
     JournalStateDistrusted,
@@ -72,7 +73,7 @@ from .loader import load_version
 from .meta import find_meta_line
 from .naming import EXECUTED, FAILED, parse_run_dir_name, parse_version_name
 from .redact import Unredactable, redaction
-from .retry import backoff_delays, is_transient
+from .retry import GaveUp, is_transient, retry_until
 from .safety import manifest_verdict, unsafe_file_reason, unsafe_location_reason
 from .source_text import UnsafeSource, checked_source
 from .store import MAX_VERSION_BYTES, read_failure
@@ -118,8 +119,14 @@ def _gone(path: Path) -> _Outcome:
     return _Outcome("skipped", f"{path} no longer exists and was not executed (archived or removed meanwhile)")
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _transient(exc: BaseException) -> bool:
+    """A failure that says itself whether it is worth retrying (``transient``), else the rule."""
+    transient = getattr(exc, "transient", None)
+    return is_transient(exc) if transient is None else bool(transient)
 
 
 def _notes(*notes: str | None) -> str | None:
@@ -219,7 +226,7 @@ class Executor:
             return StepResult(path, "refused", reason, time.monotonic() - started)
         except Exception as exc:  # whatever one step's file holds, the older steps still run
             log.exception("rollback step %s", path)
-            reason = f"{path.name}: unexpected error: {_one_line(exc)}"
+            reason = f"{path.name}: unexpected error: {one_line(_error_text(exc))}"
             self._emit(RollbackFailed(str(path), reason))
             return StepResult(path, "failed", reason, time.monotonic() - started)
 
@@ -359,17 +366,18 @@ class Executor:
     def _with_retry(self, path: Path, call: Callable[[], Any], what: str) -> Any:
         """``call()``, retried with the steps' backoff while the API server is unreachable (up
         to the retry deadline); any other failure, or the deadline, refuses the step."""
-        deadline = self._clock() + self.retry_deadline
-        for attempt, delay in enumerate(backoff_delays(), 1):
-            try:
-                return call()
-            except Exception as exc:
-                transient = getattr(exc, "transient", None)
-                if not (is_transient(exc) if transient is None else transient) or self._clock() + delay > deadline:
-                    raise _Outcome("refused", f"cannot {what} {path.name}: {_one_line(exc)}") from None
-                self._emit(RollbackRetrying(str(path), _one_line(exc), attempt=attempt, delay=delay))
-                self._sleep(delay)
-        raise AssertionError("backoff_delays never ends")
+        try:
+            return self._retry(path, call, self.retry_deadline, transient=_transient)[0]
+        except GaveUp as stop:
+            raise _Outcome("refused", f"cannot {what} {path.name}: {one_line(_error_text(stop.cause))}") from None
+
+    def _retry(self, path: Path, call: Callable[[], Any], wait: float, *,
+               transient: Callable[[BaseException], bool] = is_transient) -> tuple[Any, int]:
+        def announce(attempt: int, exc: Exception, delay: float) -> None:
+            log.info("rollback %s: %s; retrying in %.1fs", path.name, _error_text(exc), delay)
+            self._emit(RollbackRetrying(str(path), one_line(_error_text(exc)), attempt=attempt, delay=delay))
+
+        return retry_until(call, wait, transient=transient, on_retry=announce, sleep=self._sleep, clock=self._clock)
 
     def _check_journal(self, path: Path, redacted_text: tuple[str, int] | None) -> None:
         """A journaled run's step runs only under the run's Lease, and not again when a guard
@@ -412,35 +420,32 @@ class Executor:
         try:
             rollback, content = load_version(text, str(path))
         except Exception as exc:
-            return f"cannot load {path.name}: {_one_line(exc)}", 0
+            return f"cannot load {path.name}: {one_line(_error_text(exc))}", 0
         return self.run_callable(path, rollback, content)
 
     def run_callable(self, path: Path, rollback: Callable, content: Any) -> tuple[str | None, int]:
         """``rollback(content, api_client)`` with the retry rules of a step: ``(error, attempts)``.
         The guard runs a journal entry's undo operation (krkn-tui's own function) through it."""
-        deadline = self._clock() + self.retry_deadline
-        attempts = 0
-        for delay in backoff_delays():
-            attempts += 1
+
+        def attempt() -> str | None:
             try:
                 rollback(content, self._api_client())
             except SystemExit as exc:
-                if exc.code in (0, None):
-                    break
-                return f"rollback called sys.exit({exc.code!r})", attempts
-            except Exception as exc:
-                if not is_transient(exc):
-                    return _one_line(exc), attempts
-                if self._cluster_down or self._clock() + delay > deadline:
-                    self._cluster_down = True
-                    return f"{_one_line(exc)} (gave up after {attempts} attempts)", attempts
-                log.info("rollback %s: %s; retrying in %.1fs", path.name, _one_line(exc), delay)
-                self._emit(RollbackRetrying(str(path), _one_line(exc), attempt=attempts, delay=delay))
-                self._sleep(delay)
-            else:
-                break
-        self._cluster_down = False
-        return None, attempts
+                if exc.code not in (0, None):
+                    return f"rollback called sys.exit({exc.code!r})"
+            return None
+
+        try:
+            error, attempts = self._retry(path, attempt, 0.0 if self._cluster_down else self.retry_deadline)
+        except GaveUp as stop:
+            text = one_line(_error_text(stop.cause))
+            if not stop.timed_out:
+                return text, stop.attempts
+            self._cluster_down = True
+            return f"{text} (gave up after {stop.attempts} attempts)", stop.attempts
+        if error is None:
+            self._cluster_down = False
+        return error, attempts
 
     def _run_foreign(self, path: Path, text: str) -> tuple[str | None, int]:
         env = dict(os.environ)

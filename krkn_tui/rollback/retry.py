@@ -1,6 +1,12 @@
-"""Which rollback failures are worth retrying: the API server being unreachable or overloaded."""
+"""Which rollback failures are worth retrying (the API server being unreachable or overloaded),
+and the one loop that retries them until a deadline (``retry_until``)."""
 
 from __future__ import annotations
+
+import time
+from typing import Callable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({0, 429, 500, 502, 503, 504})
 BACKOFF_START = 0.2
@@ -25,7 +31,7 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_MAX):
+def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_MAX) -> Iterator[float]:
     delay = start
     while True:
         yield delay
@@ -39,3 +45,35 @@ def short_reason(error: str) -> str:
         if marker in error:
             return marker.lower()
     return error[:160]
+
+
+class GaveUp(Exception):
+    """``retry_until`` stopped: ``cause`` is the last failure, ``attempts`` how many calls were
+    made, ``timed_out`` whether the failure was worth retrying and the deadline ended it."""
+
+    def __init__(self, cause: Exception, attempts: int, timed_out: bool):
+        super().__init__(str(cause))
+        self.cause, self.attempts, self.timed_out = cause, attempts, timed_out
+
+
+def retry_until(call: Callable[[], T], wait: float, *,
+                transient: Callable[[BaseException], bool] = is_transient,
+                on_retry: Callable[[int, Exception, float], None] | None = None,
+                sleep: Callable[[float], None] = time.sleep,
+                clock: Callable[[], float] = time.monotonic) -> tuple[T, int]:
+    """``(call(), attempts)``: failures that ``transient`` accepts are retried with the backoff
+    (0.2 s doubling to 5 s) while the next attempt still starts within ``wait`` seconds, each
+    retry announced first by ``on_retry(attempt, failure, delay)``. Any other failure, or the
+    deadline, raises ``GaveUp``. ``wait`` 0 makes a single attempt."""
+    deadline = clock() + wait
+    for attempt, delay in enumerate(backoff_delays(), 1):
+        try:
+            return call(), attempt
+        except Exception as exc:
+            retryable = transient(exc)
+            if not retryable or clock() + delay > deadline:
+                raise GaveUp(exc, attempt, timed_out=retryable) from exc
+            if on_retry is not None:
+                on_retry(attempt, exc, delay)
+            sleep(delay)
+    raise AssertionError("backoff_delays never ends")
