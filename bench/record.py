@@ -6,6 +6,8 @@ import math
 import statistics
 from typing import Iterable
 
+from krkn_tui.sanitize import one_line
+
 
 def percentile(values: Iterable[float], q: float) -> float | None:
     """Nearest-rank percentile: p95 of few samples is an observed value, never interpolated."""
@@ -52,4 +54,4 @@ def result(name: str, value: float | None, unit: str, baseline: float | None, ta
 def failed(name: str, unit: str, target: str | None, error: BaseException | str) -> dict:
     """A figure that could not be measured still produces a line, with the reason."""
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    return result(name, None, unit, None, target, False, {"error": " ".join(text.split())[:500]})
+    return result(name, None, unit, None, target, False, {"error": one_line(text)[:500]})

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import UserError
+from .sanitize import one_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -16,7 +17,7 @@ class _Parser(argparse.ArgumentParser):
     Subcommand parsers inherit this class."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 # Options the top-level parser takes. Given before a subcommand, each is honoured by that
@@ -122,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
             return open_console(args)
         return args.func(args)
     except UserError as e:
-        from .sanitize import one_line
 
         print(f"krkn-tui: {one_line(e)}", file=sys.stderr)
         return e.exit_code

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from .sanitize import one_line
 from .config import Config, ScenarioRef
 from .errors import UserError
 from .events import (
@@ -278,7 +279,7 @@ class Engine:
         try:
             watch.preview(planned)
         except Exception as e:  # the blast radius is information: a run is not refused for it
-            self._emit(Step("", "", f"blast radius unavailable: {_one_line(e)}"))
+            self._emit(Step("", "", f"blast radius unavailable: {one_line(e)[:500]}"))
         if self._halted_at_start():
             status = "refused"  # a halt is in force: nothing runs until `krkn-tui resume`
         elif not watch.steady_state_before():
@@ -427,7 +428,7 @@ class Engine:
         except ScenarioFailed as e:
             outcome = Outcome("failed", str(e), e.details)
         except Exception as e:  # an API error or a plugin bug must not skip the rollback
-            outcome = Outcome("error", f"{type(e).__name__}: {_one_line(e)}")
+            outcome = Outcome("error", f"{type(e).__name__}: {one_line(e)[:500]}")
         result = {"index": item.index, "scenario_type": item.scenario_type, "file": str(item.file), "id": label,
                   "iteration": iteration, "status": outcome.status, "message": outcome.message,
                   "seconds": round(time.monotonic() - t0, 3), "details": outcome.details}
@@ -497,6 +498,3 @@ def ctx_sleep(stop: threading.Event, seconds: float) -> None:
     if stop.is_set():
         raise Interrupted()
 
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())[:500]

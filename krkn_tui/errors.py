@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .sanitize import one_line
+
 
 class UserError(Exception):
     """Bad input: printed as ``FILE: FIELD: message`` and the command exits 2.
@@ -22,6 +24,6 @@ class UserError(Exception):
     def __str__(self) -> str:
         parts = [p for p in (self.file, self.field) if p]
         # One line whatever the message holds: YAML errors carry newlines.
-        text = " ".join(self.message.split())
+        text = one_line(self.message)
         return ": ".join([*parts, text])
 

@@ -28,7 +28,6 @@ INVISIBLE = (
 )
 _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
 # An escape as ``visible`` writes it, or any one character: the units ``clip`` never splits.
-_SPACES_RE = re.compile(r"[ \t\n]+")
 _UNIT_RE = re.compile(r"\\x[0-9a-f]{2}|\\u[0-9a-f]{4}|\\U[0-9a-f]{8}|.", re.DOTALL)
 
 NAMES = {"\x1b": "ESC", "\r": "carriage return", "\x00": "NUL", "\x07": "BEL", "\x08": "backspace",
@@ -66,8 +65,15 @@ def visible(text: object, keep: str = "") -> str:
 
 
 def one_line(text: object) -> str:
-    """``visible`` with runs of spaces, tabs and newlines folded into one space."""
-    return visible(_SPACES_RE.sub(" ", str(text)).strip(" "))
+    """``visible`` with every run of whitespace (``str.split``'s: spaces, tabs, newlines,
+    ``\\r``, line separators...) folded into one space: the one way text becomes one line."""
+    return visible(" ".join(str(text).split()))
+
+
+def blanked_line(text: object) -> str:
+    """One line with every character ``visible`` would escape turned into a space instead: for
+    text a report renders as Markdown or HTML, where an escape would only be noise."""
+    return " ".join(_INVISIBLE_RE.sub(" ", str(text)).split())
 
 
 def local_time(ns_or_s: float | int | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:

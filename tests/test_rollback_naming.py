@@ -130,3 +130,17 @@ def test_parse_run_dir_name_never_raises(name):
 def test_any_generated_name_parses_back(scenario_type, time_ns, suffix):
     name = version_file_name(scenario_type, time_ns, suffix)
     assert parse_version_name(name) == (scenario_type, time_ns, suffix, "pending")
+
+
+def test_a_run_is_named_by_its_id_its_uuid_or_a_prefix_shared_by_one_run():
+    from krkn_tui.errors import UserError
+    from krkn_tui.rollback.naming import resolve_run
+
+    ids = {"100-abcd1234", "200-abff0000", "not-a-run-dir"}
+    assert resolve_run("abcd1234", ids) == {"100-abcd1234"}
+    assert resolve_run("100-abcd1234", ids) == {"100-abcd1234"}
+    assert resolve_run("abc", ids) == {"100-abcd1234"}
+    assert resolve_run("20", ids) == {"200-abff0000"}
+    assert resolve_run("zz", ids) == set()
+    with pytest.raises(UserError, match="ambiguous: 100-abcd1234, 200-abff0000"):
+        resolve_run("ab", ids)

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from krkn_tui.rollback.source_text import UnsafeSource, check_stream, checked_source
-from krkn_tui.sanitize import _UNIT_RE, INVISIBLE, clip, escape, one_line, text_width, visible
+from krkn_tui.sanitize import _UNIT_RE, INVISIBLE, blanked_line, clip, escape, one_line, text_width, visible
 
 HIDING = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 
@@ -40,6 +40,8 @@ def test_visible(raw, shown):
 def test_visible_keeps_what_it_is_told_and_one_line_folds_whitespace():
     assert visible("a\n\tb\x1b", keep="\n\t") == "a\n\tb\\x1b"
     assert one_line("a\n  b\tc\x1b") == "a b c\\x1b"
+    assert one_line(" a\r\u2028b\x0bc ") == "a b c"  # every run of whitespace, as str.split folds it
+    assert blanked_line("a\x1b[31m\u202eb\n") == "a [31m b"
 
 
 @given(st.text(), st.integers(min_value=0, max_value=80))

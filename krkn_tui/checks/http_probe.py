@@ -22,6 +22,7 @@ import threading
 import time
 from urllib.parse import unquote, urljoin, urlsplit
 
+from ..sanitize import one_line
 from .spec import HttpCheck
 from .urls import redirect_refusal
 
@@ -86,8 +87,8 @@ def http_get(check: HttpCheck) -> tuple[bool, str]:
         if deadline.expired or isinstance(e, TimeoutError):
             return False, f"deadline exceeded: no full answer within {check.timeout:g}s"
         if isinstance(e, http.client.HTTPException):
-            return False, f"bad answer: {type(e).__name__}: {one_line(e)}"
-        return False, f"unreachable: {one_line(e)}"
+            return False, f"bad answer: {type(e).__name__}: {one_line(e)[:160]}"
+        return False, f"unreachable: {one_line(e)[:160]}"
     finally:
         deadline.cancel()
 
@@ -151,9 +152,6 @@ def _tls_context(verify: bool) -> ssl.SSLContext:
 
 
 def _gist(body: bytes) -> str:
-    text = " ".join(body.decode(errors="replace").split())[:120]
+    text = one_line(body.decode(errors="replace"))[:120]
     return f": {text}" if text else ""
 
-
-def one_line(e: object) -> str:
-    return " ".join(str(e).split())[:160]

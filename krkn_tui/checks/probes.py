@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .http_probe import http_get, one_line
+from ..sanitize import one_line
+from .http_probe import http_get
 from .spec import Check, DeploymentCheck, HttpCheck, PodsReadyCheck
 from .urls import redact_urls
 
@@ -41,7 +42,7 @@ def probe(check: Check, api_client: Any, baseline: PodBaseline) -> Observation:
         else:
             ok, seen = _deployment(check, api_client)
     except Exception as e:  # an unreachable API server or endpoint is a failed probe, not a crash
-        ok, seen = False, f"{type(e).__name__}: {one_line(e)}"
+        ok, seen = False, f"{type(e).__name__}: {one_line(e)[:160]}"
     # What it saw is printed and recorded like the check's name: no URL's credentials in it.
     return Observation(ok, redact_urls(seen), round(time.monotonic() - t0, 4), time.time())
 

@@ -248,6 +248,7 @@ def _journal_row(entry, lease_text: str, trusted, identity) -> dict:
 def _list_journal(args) -> int:
     from ..rollback.journal import JournalError
     from ..rollback.lease import Leases, lease_name
+    from ..rollback.naming import resolve_run
 
     journal, identity = _open_journal(args)
     trusted = common.local_trust(args)
@@ -258,8 +259,8 @@ def _list_journal(args) -> int:
     except JournalError as e:
         raise UserError(str(e), field="--cluster") from None
     if args.run:
-        entries = [e for e in entries if e.run_id == args.run or e.run_id.split("-", 1)[-1].startswith(args.run)
-                   or e.run_id.startswith(args.run)]
+        wanted = resolve_run(args.run, {e.run_id for e in entries})
+        entries = [e for e in entries if e.run_id in wanted]
     if args.scenario_type:
         entries = [e for e in entries if e.scenario_type == args.scenario_type]
     if args.no_archive:

@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from ..sanitize import one_line
 from ..events import ClusterChange, Event, RollbackExecuted, RollbackFailed, RollbackRefused, RollbackRegistered
 
 COMPONENT = "krkn-tui"
@@ -152,5 +153,5 @@ def _reason(exc: Exception) -> str:
             message = json.loads(body).get("message") if body else None
         except (ValueError, AttributeError):
             message = None
-        return f"HTTP {status}" + (f": {' '.join(str(message).split())[:200]}" if message else "")
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        return f"HTTP {status}" + (f": {one_line(message)[:200]}" if message else "")
+    return f"{type(exc).__name__}: {one_line(exc)[:200]}"

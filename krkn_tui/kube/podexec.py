@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..sanitize import one_line
+
 
 @dataclass(frozen=True)
 class ExecResult:
@@ -21,7 +23,7 @@ class ExecResult:
 
     def why(self) -> str:
         """The failure in one line: the command's own message, else its exit code."""
-        text = " ".join((self.stderr or self.stdout).split())
+        text = one_line(self.stderr or self.stdout)
         return text[:300] or f"exit code {self.code}"
 
 

@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from ..sanitize import visible
+from ..sanitize import one_line, visible
 from ..signals import quiet_thread
 
 LOG_CAP = 5000  # lines kept per view; older ones are dropped (and counted)
@@ -178,7 +178,7 @@ def describe_log_error(exc: BaseException) -> str:
             text = json.loads(body).get("message") or body
         except (ValueError, AttributeError):
             text = body if isinstance(body, str) else body.decode("utf-8", "replace")
-        return " ".join(visible(text).split())[:300]
+        return one_line(text)[:300]
     from .podwatch import describe_error
 
     return describe_error(exc)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
+from ..sanitize import one_line
 from ..signals import quiet_thread
 
 # Event kinds in the buffer. SYNC carries a whole list (after a list or re-list).
@@ -222,7 +223,7 @@ def describe_error(exc: BaseException) -> str:
     status = getattr(exc, "status", None)
     if isinstance(status, int) and status:
         return f"HTTP {status} {getattr(exc, 'reason', '') or ''}".strip()
-    text = " ".join(str(exc).split())
+    text = one_line(exc)
     for marker in ("Connection refused", "timed out", "Name or service not known", "No route to host"):
         if marker in text:
             return marker.lower()

@@ -11,11 +11,12 @@ from typing import Any
 
 from ..errors import UserError
 from ..records import reports_dir
+from ..rollback.naming import resolve_run
+from ..sanitize import blanked_line
 
 MAX_BYTES = 32 * 1024 * 1024
 MAX_TEXT = 2000
 _RUN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,200}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def find_report(versions_dir: Path, run: str) -> Path:
@@ -26,12 +27,14 @@ def find_report(versions_dir: Path, run: str) -> Path:
     exact = folder / f"{run}.json"
     if exact.is_file():
         return exact
-    found = sorted(folder.glob(f"{run}*.json")) if folder.is_dir() else []
-    if len(found) == 1:
-        return found[0]
+    names = [p.stem for p in folder.glob("*.json")] if folder.is_dir() else []
+    try:
+        found = sorted(resolve_run(run, names))
+    except UserError as e:
+        raise UserError(e.message, field="RUN") from None
     if not found:
         raise UserError(f"no report for run {run!r} in {folder}", field="RUN")
-    raise UserError(f"{len(found)} reports start with {run!r}: {', '.join(p.stem for p in found[:5])}", field="RUN")
+    return folder / f"{found[0]}.json"
 
 
 def read_report(path: Path) -> dict:
@@ -66,11 +69,11 @@ def read_report_bytes(path: Path | str) -> bytes:
 
 
 def text(value: Any, limit: int = MAX_TEXT) -> str:
-    """One printable line: control and bidirectional characters become spaces."""
+    """One printable line: control, format and separator characters become spaces."""
     if value is None:
         return ""
     s = value if isinstance(value, str) else str(value)
-    s = " ".join(_CONTROL.sub(" ", s).split())
+    s = blanked_line(s)
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 

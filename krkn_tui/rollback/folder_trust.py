@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Iterable
 
+from ..sanitize import one_line
 from ..errors import UserError
 
 _signers: dict[Path, object] = {}
@@ -84,7 +85,7 @@ class FolderTrust:
             own = own_signer()
         except (signing.SigningError, OSError) as exc:
             # Nothing is ours then; each file says so (and why), none is refused for it alone.
-            own, self._own_problem = None, "your key: " + " ".join(str(exc).split())
+            own, self._own_problem = None, "your key: " + one_line(exc)
         self._own = own
         self._own_prefix = f"{signing.ALGORITHM}:{own.key_id}:" if own is not None else ""
         # signing.local_trust's set, each part failing on its own

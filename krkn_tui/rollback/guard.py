@@ -44,7 +44,7 @@ from ..events import (
 )
 from .entry import refusal, trusted_state
 from .executor import Executor
-from .journal import Entry, Journal, JournalError, _one_line, origin_host
+from .journal import Entry, Journal, JournalError, error_line, origin_host
 from .lease import LeaseHeld, Leases, LeaseState, RunLease, held_past_bound, lease_name, new_holder
 from .mirror import JournalSettings
 from .retention import prune
@@ -236,7 +236,7 @@ class Guard:
         try:
             self._post_event(lease.name, lease.body, "LeaseHeldPastBound", message, "Warning")
         except Exception as exc:
-            log.warning("cannot record the Event on the lease: %s", _one_line(exc))
+            log.warning("cannot record the Event on the lease: %s", error_line(exc))
 
     def _record(self, outcome: RollbackFromJournal, entry: Entry, lease: RunLease, notes: list[str]) -> None:
         if self.audit is not None:
@@ -247,7 +247,7 @@ class Guard:
         try:
             self._event(outcome, entry, lease)
         except Exception as exc:  # the step is done and recorded in the journal already
-            notes.append(f"cannot record the Event on the lease: {_one_line(exc)}")
+            notes.append(f"cannot record the Event on the lease: {error_line(exc)}")
 
     def _event(self, outcome: RollbackFromJournal, entry: Entry, lease: RunLease) -> None:
         status = outcome.status

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from ..sanitize import one_line
 from ..kube.identity import ClusterIdentity
 from .journal_settings import DEFAULT_NAMESPACE
 from .retry import is_transient
@@ -68,7 +69,8 @@ class JournalError(Exception):
         self.transient = transient
 
 
-def _one_line(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
+    """An API failure as one line: "403 Forbidden: <the server's message>", else the exception."""
     status = getattr(exc, "status", None)
     reason = getattr(exc, "reason", None)
     if status and reason:
@@ -77,8 +79,8 @@ def _one_line(exc: BaseException) -> str:
             message = json.loads(body).get("message") if body else None
         except (TypeError, ValueError, AttributeError):
             message = None
-        return " ".join(f"{status} {reason}{': ' + message if message else ''}".split())[:300]
-    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        return one_line(f"{status} {reason}{': ' + message if message else ''}")[:300]
+    return one_line(f"{type(exc).__name__}: {exc}")[:300]
 
 
 def api_call(what: str, fn, *args, tolerate: tuple[int, ...] = (), **kwargs):
@@ -92,9 +94,9 @@ def api_call(what: str, fn, *args, tolerate: tuple[int, ...] = (), **kwargs):
     except ApiException as exc:
         if exc.status in tolerate:
             return exc.status
-        raise JournalError(f"cannot {what}: {_one_line(exc)}", transient=is_transient(exc)) from None
+        raise JournalError(f"cannot {what}: {error_line(exc)}", transient=is_transient(exc)) from None
     except Exception as exc:  # connection refused, TLS, timeouts: the client raises a zoo of types
-        raise JournalError(f"cannot {what}: {_one_line(exc)}", transient=is_transient(exc)) from None
+        raise JournalError(f"cannot {what}: {error_line(exc)}", transient=is_transient(exc)) from None
     return json.loads(resp.data) if resp.data else {}
 
 
@@ -349,7 +351,7 @@ class Journal:
         if state not in STATES:
             raise ValueError(f"unknown journal state {state!r}")
         by, when = by or self.host, now_text()
-        error = " ".join(error.split())[:1000] if error else None
+        error = one_line(error)[:1000] if error else None
         signed = state_payload(entry.name, entry.step_sha256, state, by, when, error)
         patch = {"metadata": {
             "labels": {L_STATE: state},

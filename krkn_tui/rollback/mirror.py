@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from ..sanitize import one_line
 from .journal import Journal, JournalError
 from .journal_settings import JournalSettings
 from .lease import LeaseHeld, RunLease, lease_name, new_holder
@@ -155,7 +156,7 @@ class RunMirror:
         try:
             identity = self._identity_factory(client)
         except Exception as exc:
-            raise JournalError(f"cannot read the cluster's identity: {' '.join(str(exc).split())[:200]}") from None
+            raise JournalError(f"cannot read the cluster's identity: {one_line(exc)[:200]}") from None
         if not getattr(identity, "kube_system_uid", ""):  # a guard refuses an entry without it
             raise JournalError("cannot read the cluster's kube-system UID (RBAC?); the journal needs it to bind "
                                "its entries to this cluster")

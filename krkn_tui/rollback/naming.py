@@ -12,6 +12,9 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Iterable
+
+from ..errors import UserError
 
 DEFAULT_VERSIONS_DIR = Path("~/.krkn/rollback").expanduser()
 
@@ -70,6 +73,20 @@ def parse_run_dir_name(name: str) -> tuple[int, str] | None:
     """``(run_time_ns, run_uuid)``, or None when ``name`` is not a run directory."""
     m = _RUN_DIR_RE.fullmatch(name) if isinstance(name, str) else None
     return (int(m["ns"]), m["uuid"]) if m else None
+
+
+def resolve_run(run: str, run_ids: Iterable[str]) -> set[str]:
+    """The run ids ``run`` names: the ids equal to it or whose uuid is, else those that start with
+    it (id or uuid) when exactly one does; several is a UserError (a prefix names one run). The
+    one rule for every place a person names a run: local folders, the cluster journal, reports."""
+    ids = {r: (parse_run_dir_name(r) or (0, None))[1] for r in run_ids}
+    exact = {r for r, uuid in ids.items() if run in (r, uuid)}
+    if exact:
+        return exact
+    prefixed = {r for r, uuid in ids.items() if r.startswith(run) or (uuid or "").startswith(run)}
+    if len(prefixed) > 1:
+        raise UserError(f"run {run!r} is ambiguous: {', '.join(sorted(prefixed))}")
+    return prefixed
 
 
 def check_run_uuid(run_uuid: str) -> None:

@@ -24,7 +24,7 @@ from .writer import render_version_file, write_version_file
 log = logging.getLogger(__name__)
 
 
-def _one_line(value: object, field: str) -> str:
+def _checked_line(value: object, field: str) -> str:
     if not isinstance(value, str) or not value or "\n" in value or "\r" in value:
         raise ValueError(f"{field} must be a non-empty single-line string, got {value!r}")
     return value
@@ -104,8 +104,8 @@ class RunRollback:
         operations), JournalError when the journal cannot take the step (the file stays on
         disk; the caller must not change the cluster).
         """
-        _one_line(verb, "verb")
-        _one_line(kind, "kind")
+        _checked_line(verb, "verb")
+        _checked_line(kind, "kind")
         op = registered_op(scenario_type, fn) if self.mirror is not None else None
         with self._lock:
             created_ns = next_time_ns()

@@ -24,7 +24,7 @@ from ..events import Event, JournalNotUpdated, RollbackArchived, RunLeftAlone, S
 from ..records import AuditLog, reports_dir
 from .archive import archive as _archive
 from .fsio import remove_stale_temps
-from .naming import archive_dir_for, parse_run_dir_name
+from .naming import archive_dir_for, parse_run_dir_name, resolve_run
 from .store import EXECUTABLE
 from .target import RollbackTarget, config_path_notes, config_paths_used, resolve_target
 
@@ -181,8 +181,6 @@ class RollbackService:
 
     def _check_names_something(self, run: str | None, scenario_type: str | None, infos: list,
                                include_archived: bool) -> None:
-        from .store import resolve_run
-
         folders = [self.versions_dir] + ([self.archive_dir] if include_archived else [])
         if run and not resolve_run(run, set().union(*map(_run_names, folders))):
             raise UserError(f"no run matches {run!r}", file=self.versions_dir, field="-r")
@@ -192,8 +190,6 @@ class RollbackService:
 
     def run_folders(self, run: str) -> list[Path]:
         """The run directories of the versions folder that ``run`` names."""
-        from .store import resolve_run
-
         return [self.versions_dir / n for n in sorted(resolve_run(run, _run_names(self.versions_dir)))]
 
     # -- the foreign-file policy --------------------------------------------------------------

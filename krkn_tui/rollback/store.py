@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import UserError
+from ..sanitize import one_line
 from ..kube.identity import record_of
 from . import manifest
 from .krkn_format import parse_krkn_version, scan_krkn_version
 from .meta import parse_meta
-from .naming import FAILED, archive_dir_for, parse_run_dir_name, parse_version_name, pending_name
+from .naming import FAILED, archive_dir_for, parse_run_dir_name, parse_version_name, pending_name, resolve_run
 from .source_text import UnsafeSource, check_stream, checked_source
 
 MAX_VERSION_BYTES = 16 * 1024 * 1024
@@ -193,10 +194,6 @@ def _describe(text: str, whole: bool = True) -> dict:
     }
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def read_version(path: Path, *, archived: bool | None = None, trust=None) -> VersionInfo:
     """Describe one version file. Never raises for a bad file: ``error`` says what is wrong.
 
@@ -253,7 +250,7 @@ def _read_version(path: Path, run_dir: str, name: str, archived: bool, has_sidec
         failure = read_failure(path)
         if failure is not None:
             status = "failed"
-            error = _one_line(failure.get("error") or "failed")
+            error = one_line(failure.get("error") or "failed")
 
     try:
         text, whole, unsafe = _read_for_listing(path)
@@ -264,7 +261,7 @@ def _read_version(path: Path, run_dir: str, name: str, archived: bool, has_sidec
         described = {"origin": "krkn", "verb": "", "kind": "", "namespace": None, "name": None}
         described["error"] = f"cannot read: {exc}"
     read_error = described.pop("error")
-    error = _one_line(read_error) if read_error and not error else error
+    error = one_line(read_error) if read_error and not error else error
 
     return VersionInfo(
         path=path,
@@ -360,17 +357,6 @@ def _scan_run_dir(run_dir: str, archived: bool, scenario_type: str | None = None
                 continue
         out[name] = (ident, _read_version(Path(run_dir, name), run_name, name, archived, sidecar is not None))
     return out
-
-
-def resolve_run(run: str, run_ids: set[str]) -> set[str]:
-    """Run ids matching ``run``: exact uuid or id, else a prefix shared by exactly one run."""
-    exact = {r for r in run_ids if r == run or parse_run_dir_name(r)[1] == run}
-    if exact:
-        return exact
-    prefixed = {r for r in run_ids if r.startswith(run) or parse_run_dir_name(r)[1].startswith(run)}
-    if len(prefixed) > 1:
-        raise UserError(f"run {run!r} is ambiguous: {', '.join(sorted(prefixed))}")
-    return prefixed
 
 
 def list_versions(

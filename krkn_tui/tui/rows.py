@@ -55,10 +55,10 @@ def scenario_row(ref: ScenarioRef, base: Path, parse: bool = True) -> ScenarioRo
     try:
         specs = parse_scenario_file(ref.scenario_type, ref.file)
     except UserError as exc:
-        message = " ".join(exc.message.split())
+        message = one_line(exc.message)
         return ScenarioRow(ref, label, f"{exc.field}: {message}" if exc.field else message, message)
     except Exception as exc:  # a scenario file must never take the console down
-        message = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        message = f"{type(exc).__name__}: {one_line(exc)}"
         return ScenarioRow(ref, label, message, message)
     summary = describe_specs(ref.scenario_type, specs)
     return ScenarioRow(ref, label, summary or "(no entries)", None)
