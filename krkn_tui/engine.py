@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .sanitize import one_line
 from .config import Config, ScenarioRef
 from .errors import UserError
 from .events import (
@@ -52,9 +51,11 @@ from .rollback import RunRollback
 from .rollback.mirror import RunMirror
 from .rollback.service import EXECUTABLE, RollbackService
 from .run_watch import RunWatch
+from .sanitize import one_line
 from .scenarios.base import RESTORE_WAIT, Interrupted, Outcome, ScenarioContext, ScenarioFailed, plugin_for
 from .scenarios.krkn_only import UNSUPPORTED_NOTE
 from .signals import wait_for_stop
+from .statuses import RunStatus
 
 Emit = Callable[[Event], None]
 
@@ -73,11 +74,14 @@ class PlannedScenario:
 @dataclass
 class RunResult:
     run_id: str
-    status: str  # passed | failed | interrupted
+    status: RunStatus
     report_path: Path | None
     scenarios: list[dict] = field(default_factory=list)
     rollback: list[dict] = field(default_factory=list)
     failure: str | None = None  # what failed the run: scenario, alerts, cerberus (None: passed or stopped)
+
+    def __post_init__(self) -> None:
+        self.status = RunStatus(self.status)
 
     @property
     def exit_code(self) -> int:

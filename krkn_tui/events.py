@@ -15,6 +15,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
+from .statuses import JournalState, RunStatus, ScenarioStatus, StepStatus
+
 EVENT_TYPES: list[type[Event]] = []  # every concrete event type, in definition order
 
 
@@ -135,7 +137,7 @@ class ScenarioFinished(Event, event="scenario_finished"):
     file: str
     id: str
     iteration: int
-    status: str  # passed | failed | interrupted | error | skipped
+    status: ScenarioStatus
     message: str
     seconds: float
     details: Mapping[str, Any] = field(default_factory=dict)
@@ -150,7 +152,7 @@ class RunArchived(Event, event="run_archived"):
 
 @dataclass(frozen=True)
 class RunFinished(Event, event="run_finished"):
-    status: str  # passed | failed | interrupted | aborted (a check, a halt or STOP) | refused (steady state, halt)
+    status: RunStatus  # aborted: a check, a halt or krkn's STOP; refused: steady state or a halt
     report: str | None = None
     skipped: int = 0  # scenarios of types krkn-tui does not run (--skip-unsupported)
 
@@ -312,9 +314,7 @@ class RollbackFromJournal(Event, event="rollback_from_journal"):
     """A guard ran (or refused) a step of a dead run from the cluster journal. Its audit line is
     named after the outcome (rollback_executed, ...), as a step run from a file is."""
 
-    # executed | partial (objects left to the operator) | operator (not run: needs pods/exec) |
-    # failed | refused
-    status: str
+    status: JournalState  # executed, partial, operator, failed or refused
     file: str  # <journal namespace>/<entry>
     version_file: str
     by: str
@@ -395,7 +395,7 @@ class StepRecord:
     """One step of a run's rollback, as the run's summary lists it."""
 
     file: str
-    status: str  # executed | failed | skipped | refused
+    status: StepStatus  # any but would-run
     error: str | None = None
     seconds: float = 0.0
 

@@ -14,6 +14,7 @@ from textual.app import App, ComposeResult
 from krkn_tui import events as ev
 from krkn_tui.commands.render import printed, render
 from krkn_tui.records import AUDITED, AuditLog
+from krkn_tui.statuses import JournalState, RunStatus, ScenarioStatus, StepStatus
 from krkn_tui.tui.widgets.run_events import apply_event
 from krkn_tui.tui.widgets.run_panel import EngineEvents, RunPanel
 
@@ -26,7 +27,8 @@ def event_types() -> list[type[ev.Event]]:
 
 def sample(cls: type[ev.Event]) -> ev.Event:
     """An instance with a plausible value for every field without a default."""
-    by_type = {"str": "x", "int": 1, "float": 1.5, "bool": False}
+    by_type = {"str": "x", "int": 1, "float": 1.5, "bool": False,
+               **{e.__name__: next(iter(e)) for e in (JournalState, RunStatus, ScenarioStatus, StepStatus)}}
     values = {}
     for f in dataclasses.fields(cls):
         if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
@@ -86,7 +88,7 @@ async def test_the_console_takes_one_event_of_every_type_as_a_message():
         panel.post_message(EngineEvents(batch))
         await pilot.pause()
         assert "run failed (exit 1)" in str(panel.query_one("#run-status").render())
-        assert panel.blocks[1].status == "x"  # the sample ScenarioFinished of index 1
+        assert panel.blocks[1].status == "passed"  # the sample ScenarioFinished of index 1
         assert "rollback finished" in "\n".join(panel.query_one("#run-log").lines)
 
 
@@ -147,7 +149,7 @@ AUDIT_KEYS = {
     ev.RollbackArchived: ("rollback_archived", {"file", "archived_as"}),
     ev.StaleTempRemoved: ("stale_temp_removed", {"file"}),
     # a guard's step from the cluster journal is named after its outcome
-    ev.RollbackFromJournal: ("rollback_x", {"file", "version_file", "source", "by", "error", "seconds"}),
+    ev.RollbackFromJournal: ("rollback_pending", {"file", "version_file", "source", "by", "error", "seconds"}),
     ev.RunLeftAlone: ("run_left_alone", {"error"}),
     ev.JournalNotUpdated: ("journal_not_updated", {"file", "error"}),
     ev.JournalStateDistrusted: ("journal_state_distrusted", {"file", "error"}),

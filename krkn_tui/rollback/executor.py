@@ -56,6 +56,7 @@ from typing import Any, Callable
 
 from ..errors import UserError
 from ..sanitize import one_line
+from ..statuses import StepStatus
 from ..events import (
     Event,
     JournalStateDistrusted,
@@ -84,7 +85,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class StepResult:
     path: Path
-    status: str  # executed | failed | skipped | refused | would-run
+    status: StepStatus
     error: str | None = None
     seconds: float = 0.0
     undone: bool = False  # the change is known undone: executed here, or verifiably elsewhere
@@ -94,7 +95,7 @@ class StepResult:
 class _Outcome(Exception):
     """A step ends early with this status and reason."""
 
-    def __init__(self, status: str, reason: str, *, undone: bool = False, busy: bool = False):
+    def __init__(self, status: StepStatus, reason: str, *, undone: bool = False, busy: bool = False):
         super().__init__(reason)
         self.status = status
         self.reason = reason
@@ -115,8 +116,8 @@ def _gone(path: Path) -> _Outcome:
     """``path`` is no longer there: undone only if it was renamed ``.executed`` (an archive or a
     removal moves the step away with its change still in force)."""
     if _is_file(str(path) + EXECUTED):
-        return _Outcome("skipped", f"{path.name} was executed by another executor", undone=True)
-    return _Outcome("skipped", f"{path} no longer exists and was not executed (archived or removed meanwhile)")
+        return _Outcome(StepStatus.SKIPPED, f"{path.name} was executed by another executor", undone=True)
+    return _Outcome(StepStatus.SKIPPED, f"{path} no longer exists and was not executed (archived or removed meanwhile)")
 
 
 def _error_text(exc: BaseException) -> str:
@@ -145,7 +146,7 @@ def _read_fd(fd: int, path: Path) -> bytes:
         chunks.append(chunk)
         total += len(chunk)
         if total > MAX_VERSION_BYTES:
-            raise _Outcome("refused", f"{path} is larger than {MAX_VERSION_BYTES} bytes")
+            raise _Outcome(StepStatus.REFUSED, f"{path} is larger than {MAX_VERSION_BYTES} bytes")
     return b"".join(chunks)
 
 
@@ -209,64 +210,64 @@ class Executor:
     def _step(self, path: Path, dry_run: bool, started: float) -> StepResult:
         try:
             status, error = self._guarded_step(path, dry_run)
-            return StepResult(path, status, error, time.monotonic() - started, undone=status == "executed")
+            return StepResult(path, status, error, time.monotonic() - started, undone=status == StepStatus.EXECUTED)
         except _Outcome as out:
-            if out.status == "refused":
+            if out.status == StepStatus.REFUSED:
                 self._emit(RollbackRefused(str(path), out.reason))
             return StepResult(path, out.status, out.reason, time.monotonic() - started, undone=out.undone,
                               busy=out.busy)
         except UserError as exc:  # a trusted-keys file that does not parse: said on each step, never a crash
             self._emit(RollbackRefused(str(path), str(exc)))
-            return StepResult(path, "refused", str(exc), time.monotonic() - started)
+            return StepResult(path, StepStatus.REFUSED, str(exc), time.monotonic() - started)
         except OSError as exc:  # a manifest that is a directory, a FIFO, a link...: this step only
             reason = f"cannot check {path.name}: {exc.strerror or exc}"
             if exc.filename and exc.strerror:
                 reason += f" ({exc.filename})"
             self._emit(RollbackRefused(str(path), reason))
-            return StepResult(path, "refused", reason, time.monotonic() - started)
+            return StepResult(path, StepStatus.REFUSED, reason, time.monotonic() - started)
         except Exception as exc:  # whatever one step's file holds, the older steps still run
             log.exception("rollback step %s", path)
             reason = f"{path.name}: unexpected error: {one_line(_error_text(exc))}"
             self._emit(RollbackFailed(str(path), reason))
-            return StepResult(path, "failed", reason, time.monotonic() - started)
+            return StepResult(path, StepStatus.FAILED, reason, time.monotonic() - started)
 
-    def _guarded_step(self, path: Path, dry_run: bool) -> tuple[str, str | None]:
+    def _guarded_step(self, path: Path, dry_run: bool) -> tuple[StepStatus, str | None]:
         parsed = parse_version_name(path.name)
         if parsed is None:
-            raise _Outcome("refused", f"{path.name} is not a version file name")
+            raise _Outcome(StepStatus.REFUSED, f"{path.name} is not a version file name")
         if parsed[3] == "executed":
             if _is_file(path):
-                raise _Outcome("skipped", f"{path.name} is already executed", undone=True)
+                raise _Outcome(StepStatus.SKIPPED, f"{path.name} is already executed", undone=True)
             if os.path.lexists(path):
-                raise _Outcome("refused", f"{path} is not a regular file, so not an executed step")
-            raise _Outcome("skipped", f"{path} no longer exists (archived or removed meanwhile)")
+                raise _Outcome(StepStatus.REFUSED, f"{path} is not a regular file, so not an executed step")
+            raise _Outcome(StepStatus.SKIPPED, f"{path} no longer exists (archived or removed meanwhile)")
         if not os.path.lexists(path):
             raise _gone(path)
         executed = str(path) + EXECUTED
         if os.path.lexists(executed) and not _is_file(executed):
             # It could never be renamed there: run, it would stay pending and run again each time.
-            raise _Outcome("refused", f"{path.name} cannot be marked executed: {os.path.basename(executed)} "
+            raise _Outcome(StepStatus.REFUSED, f"{path.name} cannot be marked executed: {os.path.basename(executed)} "
                                       "is in the way and is not a regular file (move it away)")
         reason = unsafe_location_reason(path)
         if reason:
             if not os.path.lexists(path):  # another executor ran or archived it since the check above
                 raise _gone(path)
-            raise _Outcome("refused", reason)
+            raise _Outcome(StepStatus.REFUSED, reason)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             raise _gone(path) from None
         except OSError as exc:
             if exc.errno == errno.ENXIO:  # a socket
-                raise _Outcome("refused", f"{path} is not a regular file") from None
-            raise _Outcome("refused", f"cannot open {path}: {exc.strerror or exc}") from None
+                raise _Outcome(StepStatus.REFUSED, f"{path} is not a regular file") from None
+            raise _Outcome(StepStatus.REFUSED, f"cannot open {path}: {exc.strerror or exc}") from None
         try:
             # A dry run takes no lock: it must never make a real executor skip a step.
             if not dry_run:
                 self._lock_same_file(fd, path)
             data, ours, redacted = self._admit(fd, path)
             if dry_run:
-                return "would-run", None
+                return StepStatus.WOULD_RUN, None
             self._check_cluster(path, data)  # a foreign file's record can only refuse it
             if self.journal is not None:
                 self._check_journal(path, redacted)
@@ -281,32 +282,32 @@ class Executor:
         its Secret values, or unrecorded."""
         reason = unsafe_file_reason(path, os.fstat(fd))
         if reason:
-            raise _Outcome("refused", reason)
+            raise _Outcome(StepStatus.REFUSED, reason)
         data = _read_fd(fd, path)  # exactly these bytes are verified and then run
         try:
             text = checked_source(data)
         except UnsafeSource as exc:
-            raise _Outcome("refused", f"{path.name} is unsafe: {exc}") from None
+            raise _Outcome(StepStatus.REFUSED, f"{path.name} is unsafe: {exc}") from None
         if find_meta_line(text) is None:
             if not self.allow_foreign:
                 raise _Outcome(
-                    "refused",
+                    StepStatus.REFUSED,
                     f"{path.name} was not written by krkn-tui (no digest to check); "
                     "allow foreign files to run it",
                 )
             return text, False, None
         refusal, foreign = manifest_verdict(path, data, self.trust)
         if refusal:
-            raise _Outcome("refused", refusal)
+            raise _Outcome(StepStatus.REFUSED, refusal)
         if foreign and not self.allow_foreign:
-            raise _Outcome("refused", f"{path.name} is {foreign}; allow foreign files (--allow-foreign) "
+            raise _Outcome(StepStatus.REFUSED, f"{path.name} is {foreign}; allow foreign files (--allow-foreign) "
                                       "to run it isolated, or trust its signer's key (--trust-key)")
         if foreign:
             return text, False, None
         try:
             return text, True, redaction(text)
         except Unredactable as exc:
-            raise _Outcome("refused", f"{path.name}: {exc}; krkn-tui writes no such data") from None
+            raise _Outcome(StepStatus.REFUSED, f"{path.name}: {exc}; krkn-tui writes no such data") from None
 
     @property
     def trust(self):
@@ -327,10 +328,10 @@ class Executor:
                           self._journal_note(path, "executed"))
             seconds = time.monotonic() - started
             self._emit(RollbackExecuted(str(path), note, attempts=attempts, seconds=seconds))
-            return "executed", note
+            return StepStatus.EXECUTED, note
         note = _notes(self._record_failure(path, error, attempts), self._journal_note(path, "failed", error))
         self._emit(RollbackFailed(str(path), error, attempts=attempts))
-        return "failed", error + (f" ({note})" if note else "")
+        return StepStatus.FAILED, error + (f" ({note})" if note else "")
 
     def _check_cluster(self, path: Path, text: str) -> None:
         """Refuse a step recorded for another cluster than the connected one (one line naming
@@ -342,14 +343,14 @@ class Executor:
         try:
             recorded = record_of(parse_meta(text) or {})
         except (ValueError, RecursionError) as exc:
-            raise _Outcome("refused", f"{path.name}: bad cluster record: {exc}") from None
+            raise _Outcome(StepStatus.REFUSED, f"{path.name}: bad cluster record: {exc}") from None
         if recorded is None:
             return
         reason = mismatch(recorded, self._connected_identity(path))
         if reason is None:
             return
         if not self.force_cluster:
-            raise _Outcome("refused", f"{path.name} {reason} (--force-cluster runs it anyway)")
+            raise _Outcome(StepStatus.REFUSED, f"{path.name} {reason} (--force-cluster runs it anyway)")
         self._emit(RollbackClusterForced(str(path), reason, recorded=recorded.to_dict(),
                                          connected=self._connected.to_dict()))
 
@@ -369,7 +370,7 @@ class Executor:
         try:
             return self._retry(path, call, self.retry_deadline, transient=_transient)[0]
         except GaveUp as stop:
-            raise _Outcome("refused", f"cannot {what} {path.name}: {one_line(_error_text(stop.cause))}") from None
+            raise _Outcome(StepStatus.REFUSED, f"cannot {what} {path.name}: {one_line(_error_text(stop.cause))}") from None
 
     def _retry(self, path: Path, call: Callable[[], Any], wait: float, *,
                transient: Callable[[BaseException], bool] = is_transient) -> tuple[Any, int]:
@@ -395,8 +396,8 @@ class Executor:
             redacted, count = redacted_text or ("", 0)
             note = _notes(self._mark_executed(path), self._redact_executed(path, redacted, count))
             self._emit(RollbackExecutedElsewhere(str(path), reason))
-            raise _Outcome("skipped", reason + (f" ({note})" if note else ""), undone=True)
-        raise _Outcome(status, reason)  # left to the run's Lease holder, or refused: not undone
+            raise _Outcome(StepStatus.SKIPPED, reason + (f" ({note})" if note else ""), undone=True)
+        raise _Outcome(StepStatus(status), reason)  # left to the run's Lease holder, or refused: not undone
 
     def _journal_note(self, path: Path, state: str, error: str | None = None) -> str | None:
         return None if self.journal is None else self.journal.after(path, state, error)
@@ -405,14 +406,14 @@ class Executor:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:  # an executor running it, or an archive moving it
-            raise _Outcome("skipped", f"{path.name} is being run by another executor", busy=True) from None
+            raise _Outcome(StepStatus.SKIPPED, f"{path.name} is being run by another executor", busy=True) from None
         try:
             now = os.lstat(path)
         except FileNotFoundError:  # renamed .executed, or archived, while we waited for the lock
             raise _gone(path) from None
         st = os.fstat(fd)
         if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
-            raise _Outcome("skipped", f"{path.name} was replaced meanwhile; not running it")
+            raise _Outcome(StepStatus.SKIPPED, f"{path.name} was replaced meanwhile; not running it")
 
     # -- running ------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from ..sanitize import one_line
+from ..statuses import JournalState
 from ..kube.identity import ClusterIdentity
 from .journal_settings import DEFAULT_NAMESPACE
 from .retry import is_transient
@@ -43,7 +44,7 @@ MAX_STEP_BYTES = 768 * 1024
 # pending: written, not run; executed; partial: run by the guard, which left objects to the
 # operator (a local execute-rollback runs it whole); operator: not run by the guard, which may
 # not (it needs pods/exec), left whole to the operator's execute-rollback; failed; refused; archived.
-STATES = ("pending", "executed", "partial", "operator", "failed", "refused", "archived")
+STATES = tuple(JournalState)
 
 PREFIX = "krkn-tui.io/"
 L_RUN = PREFIX + "run"

@@ -19,6 +19,7 @@ from typing import Iterable
 
 from ..errors import UserError
 from ..sanitize import one_line
+from ..statuses import VersionStatus
 from ..kube.identity import record_of
 from . import manifest
 from .krkn_format import parse_krkn_version, scan_krkn_version
@@ -32,7 +33,7 @@ MAX_VERSION_BYTES = 16 * 1024 * 1024
 LIST_PARSE_BYTES = 256 * 1024
 LIST_SCAN_BYTES = 64 * 1024
 # The statuses a step can still be executed from (a failed step stays runnable).
-EXECUTABLE = frozenset({"pending", "failed"})
+EXECUTABLE = frozenset({VersionStatus.PENDING, VersionStatus.FAILED})
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class VersionInfo:
     created_ns: int
     scenario_type: str
     suffix: str
-    status: str  # pending | executed | failed | archived
+    status: VersionStatus
     origin: str  # krkn-tui | krkn
     verb: str
     kind: str
@@ -53,7 +54,7 @@ class VersionInfo:
     name: str | None
     error: str | None
     # For archived steps: what they were when archived (pending/executed/failed).
-    prior_status: str | None = None
+    prior_status: VersionStatus | None = None
     # The cluster the step was written for (kube.identity.ClusterIdentity); None: unknown (krkn's
     # files, and ours from before clusters were recorded).
     cluster: object = None
@@ -245,11 +246,11 @@ def _read_version(path: Path, run_dir: str, name: str, archived: bool, has_sidec
     scenario_type, created_ns, suffix, state = parsed if parsed else ("", 0, "", "pending")
     error: str | None = None if parsed else "not a version file name"
 
-    status = state
-    if state == "pending" and has_sidecar is not False:
+    status = VersionStatus(state)
+    if status == VersionStatus.PENDING and has_sidecar is not False:
         failure = read_failure(path)
         if failure is not None:
-            status = "failed"
+            status = VersionStatus.FAILED
             error = one_line(failure.get("error") or "failed")
 
     try:
@@ -272,7 +273,7 @@ def _read_version(path: Path, run_dir: str, name: str, archived: bool, has_sidec
         created_ns=created_ns,
         scenario_type=scenario_type,
         suffix=suffix,
-        status="archived" if archived else status,
+        status=VersionStatus.ARCHIVED if archived else status,
         prior_status=status if archived else None,
         error=error,
         **described,
@@ -285,10 +286,10 @@ def _named_version(path: Path, run_dir: str, name: str, archived: bool, has_side
     run = parse_run_dir_name(run_dir)
     run_time_ns, run_uuid = run if run else (None, "")
     scenario_type, created_ns, suffix, state = parse_version_name(name)
-    status = "failed" if state == "pending" and has_sidecar else state
+    status = VersionStatus.FAILED if state == "pending" and has_sidecar else VersionStatus(state)
     return VersionInfo(path=path, run_dir=run_dir, run_id=run_dir if run else "", run_uuid=run_uuid,
                        run_time_ns=run_time_ns, created_ns=created_ns, scenario_type=scenario_type, suffix=suffix,
-                       status="archived" if archived else status, prior_status=status if archived else None,
+                       status=VersionStatus.ARCHIVED if archived else status, prior_status=status if archived else None,
                        origin="", verb="", kind="", namespace=None, name=None, error=None)
 
 

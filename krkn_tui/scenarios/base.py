@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from ..signals import wait_for_stop
+from ..statuses import ScenarioStatus
 from ..yamlio import load_yaml_file
 
 if TYPE_CHECKING:
@@ -46,9 +47,12 @@ class ScenarioFailed(Exception):
 
 @dataclass
 class Outcome:
-    status: str = "passed"  # passed | failed | interrupted | error
+    status: ScenarioStatus = ScenarioStatus.PASSED
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # a plugin may name its status as the plain string
+        self.status = ScenarioStatus(self.status)
 
 
 @dataclass
