@@ -463,7 +463,7 @@ class Engine:
         self.rolling_back = True
         self._emit(RollbackRunStarted(reason, len(files)))
         steps = self.service.execute(files) if files else []
-        self._emit(RollbackRunFinished(reason, tuple(StepRecord(str(s.path), s.status, s.error, round(s.seconds, 3))
+        self._emit(RollbackRunFinished(reason, tuple(StepRecord(str(s.path), s.status, s.error, round(s.seconds, 3), s.undone)
                                                      for s in steps)))
         self.rolling_back = False
 

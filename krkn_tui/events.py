@@ -398,6 +398,7 @@ class StepRecord:
     status: StepStatus  # any but would-run
     error: str | None = None
     seconds: float = 0.0
+    undone: bool = False  # the change is known undone (a skip too, when it verifiably ran elsewhere)
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,8 @@ def test_cli_lines():
                                 delay=0.8)
     assert render(retry) == "  a.py: API server not available (connection refused); retrying in 0.8s (attempt 3)"
     steps = (ev.StepRecord("a", "executed"), ev.StepRecord("b", "failed", "boom"), ev.StepRecord("c", "skipped"))
-    assert render(ev.RollbackRunFinished("stop requested", steps)) == "rollback finished: 1 done, 1 failed, 1 skipped"
+    assert render(ev.RollbackRunFinished("stop requested", steps)) == (
+        "rollback finished: 1 done, 1 failed, 1 not run here")
     assert render(ev.ClusterChange("cordon_node", "node_scenarios", {"node": "n1"})) == "  changed: cordon_node"
 
 

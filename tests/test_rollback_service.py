@@ -105,12 +105,13 @@ async def test_a_step_executed_and_archived_from_the_console_is_audited(tmp_path
 
 # -- the same folder gets the same verdicts from the CLI and the console ----------------------
 
-def _mixed_run(versions: Path) -> tuple[str, dict[str, Path]]:
+def _mixed_run(versions: Path, *extra: str) -> tuple[str, dict[str, Path]]:
     """One run holding a good step, a failing one, an edited one, krkn's own file and a temp file
-    left by a writer that died."""
+    left by a writer that died; ``extra`` names more good steps."""
     run = RunRollback(versions)
     files = {}
-    for name, fn in (("good", noop_rollback), ("fails", always_fails), ("edited", noop_rollback)):
+    for name, fn in (("good", noop_rollback), ("fails", always_fails), ("edited", noop_rollback),
+                     *((name, noop_rollback) for name in extra)):
         files[name] = run.set_rollback_callable(fn, RollbackContent(name, "ns"), scenario_type="hog_scenarios",
                                                 verb="delete", kind="Pod")
     with open(files["edited"], "a") as f:

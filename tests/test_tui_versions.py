@@ -261,8 +261,8 @@ async def test_execute_says_which_skipped_steps_are_done_and_which_are_not(tmp_p
         view.notify_executed(StepOutcome("execute", "run r", [StepResult(Path("c.py"), "executed", undone=True),
                                                               elsewhere]))
         view.notify_executed(StepOutcome("execute", "run r", [elsewhere, held]))
-    assert notes.items == [("executed run r: 2 step(s) done", "information"),
-                           ("executed run r: 1 step(s) done; 1 not run here: b.py is being run by another executor",
+    assert notes.items == [("executed run r: 2 done", "information"),
+                           ("executed run r: 1 done, 1 not run here: b.py is being run by another executor",
                             "warning")]
 
 

@@ -46,7 +46,7 @@ def resolve_target(args, *, cluster: bool = False, config=None):
     scenario files are not checked: listing must work with a config whose scenario files moved."""
     import os
 
-    from ..rollback.service import resolve_target
+    from ..rollback.front import resolve_target
 
     explicit = getattr(args, "config", None)
     needed = not getattr(args, "versions_dir", None) or (
@@ -65,7 +65,7 @@ def check_reachable(kubeconfig: str | None, context: str | None, wait: float = 0
     import sys
 
     from ..kube.client import describe_target, load_api_client
-    from ..rollback.retry import GaveUp, retry_until, short_reason
+    from ..rollback.front import GaveUp, retry_until, short_reason
 
     target = describe_target(kubeconfig, context)
     client = load_api_client(kubeconfig, context)
@@ -103,7 +103,7 @@ def journal_settings(args):
     """The config's cluster journal settings (defaults without a config), overridden by flags."""
     from dataclasses import replace
 
-    from ..rollback.mirror import JournalSettings
+    from ..rollback.front import JournalSettings
 
     settings = JournalSettings()
     if getattr(args, "config", None) or DEFAULT_CONFIG.exists():
@@ -153,7 +153,7 @@ def journal_client(args):
 def local_trust(args):
     """What this user's commands accept from the cluster journal: their own key, their
     trusted-keys file and the --trust-key lines (one clear line for a bad one)."""
-    from ..rollback.signing import SigningError, local_trust as trust
+    from ..rollback.front import SigningError, local_trust as trust
 
     try:
         return trust(extra=key_lines(getattr(args, "trust_key", None) or ()))

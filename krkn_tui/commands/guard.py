@@ -51,7 +51,7 @@ def _check(args) -> None:
 
 def _trust(args):
     """``(signer, trusted keys)``: its own key and what it was given; one line for a bad file."""
-    from ..rollback.signing import SigningError, TrustedKeys, load_or_create
+    from ..rollback.front import SigningError, TrustedKeys, load_or_create
 
     try:
         signer = load_or_create(args.key)
@@ -76,8 +76,8 @@ def _printer(event: Event) -> None:
 
 def cmd_guard(args) -> int:
     from ..records import AuditLog, audit_path
-    from ..rollback.guard import Guard
-    from ..rollback.journal import JournalError
+    from ..rollback.front import Guard
+    from ..rollback.front import JournalError
 
     _check(args)
     signer, trusted = _trust(args)

@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_show(args) -> int:
-    from ..rollback.signing import SigningError, load_or_create
+    from ..rollback.front import SigningError, load_or_create
 
     try:
         signer = load_or_create(args.key)

@@ -9,7 +9,7 @@ from functools import singledispatch
 
 from .. import events as ev
 from ..sanitize import one_line, visible
-from ..rollback.retry import short_reason
+from ..rollback.front import short_reason, summarize
 
 
 @singledispatch
@@ -214,9 +214,7 @@ def _(e: ev.RollbackRunFinished) -> str:
     # Each step was said as it ran; this is the count.
     if not e.steps:
         return "  nothing to roll back"
-    skipped = sum(s.status == "skipped" for s in e.steps)
-    done = len(e.steps) - len(e.failed) - skipped
-    return f"rollback finished: {done} done, {len(e.failed)} failed" + (f", {skipped} skipped" if skipped else "")
+    return f"rollback finished: {summarize(e.steps).text()}"
 
 
 @render.register

@@ -89,7 +89,7 @@ def add_parsers(sub) -> None:
 
 def _service(args, *, with_cluster: bool = False):
     """The rollback service for these flags; the console and the engine use the same one."""
-    from ..rollback.service import RollbackService
+    from ..rollback.front import RollbackService
 
     target = common.resolve_target(args, cluster=with_cluster)
     trust_keys = common.key_lines(getattr(args, "trust_key", None) or ())
@@ -124,7 +124,7 @@ def _cluster_flags_only_with_cluster(args) -> None:
 
 
 def cmd_list(args) -> int:
-    from ..rollback.folder_trust import trust_note
+    from ..rollback.front import trust_note
 
     _cluster_flags_only_with_cluster(args)
     if args.cluster:
@@ -151,7 +151,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_execute(args) -> int:
-    from ..rollback.service import EXECUTABLE
+    from ..rollback.front import EXECUTABLE, summarize
 
     target, service = _service(args, with_cluster=True)
     infos = service.select(run=args.run, scenario_type=args.scenario_type, files=args.files,
@@ -168,8 +168,9 @@ def cmd_execute(args) -> int:
     results = service.execute([v.path for v in infos], dry_run=args.dry_run, run=args.run)
     for r in results:
         print(f"{r.status:<9} {visible(r.path)}" + (f": {one_line(r.error)}" if r.error else ""))
-    bad = [r for r in results if r.status in ("failed", "refused")]
-    return 1 if bad else 0
+    tally = summarize(results)
+    print(f"rollback finished: {tally.text()}")
+    return 1 if tally.failed else 0
 
 
 def _report(event: Event) -> None:
@@ -186,7 +187,7 @@ def _report(event: Event) -> None:
 
 
 def cmd_archive(args) -> int:
-    from ..rollback.service import RollbackService
+    from ..rollback.front import RollbackService
 
     allowed = {"executed", "pending", "failed"} if args.include_pending else {"executed"}
     # Offline still works; with a cluster configured, archived steps are recorded in its journal.
@@ -207,7 +208,7 @@ def cmd_archive(args) -> int:
 
 
 def _open_journal(args):
-    from ..rollback.journal import Journal
+    from ..rollback.front import Journal
 
     settings = common.journal_settings(args)
     client, identity = common.journal_client(args)
@@ -215,7 +216,7 @@ def _open_journal(args):
 
 
 def _lease_text(lease, now: float, settings) -> str:
-    from ..rollback.lease import held_past_bound
+    from ..rollback.front import held_past_bound
 
     if lease is None:
         return "no lease"
@@ -229,14 +230,14 @@ def _lease_text(lease, now: float, settings) -> str:
 
 def _check_text(entry, trusted, identity) -> str:
     """``ok: ...`` or ``refused: <why>``: what the guard would decide under these keys."""
-    from ..rollback.entry import refusal
+    from ..rollback.front import refusal
 
     why = refusal(entry, trusted, identity)
     return f"refused: {why}" if why else f"ok: signed by {entry.payload.get('signer')}, op {entry.op}, this cluster"
 
 
 def _journal_row(entry, lease_text: str, trusted, identity) -> dict:
-    from ..rollback.entry import shown_state
+    from ..rollback.front import shown_state
 
     return {"run": entry.run_id, "created_ns": entry.created_ns, "scenario_type": entry.scenario_type,
             "op": entry.op, "state": shown_state(entry, trusted), "origin_host": entry.origin_host,
@@ -246,16 +247,14 @@ def _journal_row(entry, lease_text: str, trusted, identity) -> dict:
 
 
 def _list_journal(args) -> int:
-    from ..rollback.journal import JournalError
-    from ..rollback.lease import Leases, lease_name
-    from ..rollback.naming import resolve_run
+    from ..rollback.front import JournalError, lease_name, leases_by_name, parse_run_dir_name, refusal, resolve_run
 
     journal, identity = _open_journal(args)
     trusted = common.local_trust(args)
     settings = common.journal_settings(args)
     try:
         entries = journal.entries()
-        leases = {lease.name: lease for lease in Leases(journal._api_client, journal.namespace).list()}
+        leases = leases_by_name(journal)
     except JournalError as e:
         raise UserError(str(e), field="--cluster") from None
     if args.run:
@@ -268,6 +267,7 @@ def _list_journal(args) -> int:
     now = time.time()
     rows = [_journal_row(e, _lease_text(leases.get(lease_name(e.run_id)), now, settings), trusted, identity)
             for e in entries]
+    refused = [refusal(e, trusted, identity) for e in entries]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -275,19 +275,19 @@ def _list_journal(args) -> int:
         print(f"no journal entries in namespace {journal.namespace} of {identity.describe()}")
         return 0
     print(f"{'RUN':<10} {'CREATED':<19} {'OP':<52} {'STATE':<9} {'HOST':<16} {'ENTRY':<37} LEASE")
-    for r in rows:
+    for e, r, why in zip(entries, rows, refused):
         created = local_time(r["created_ns"])
-        uuid_part = r["run"].split("-", 1)[-1]
-        refused = r["check"] if r["check"].startswith("refused") else None
+        uuid_part = (parse_run_dir_name(e.run_id) or (0, e.run_id))[1]
+        why = f"refused: {why}" if why else None
         # Journal entries are read from the cluster: anyone who may write there wrote them.
         print(f"{clip(uuid_part, 8):<10} {created:<19} {clip(r['op'] or '?', 52):<52} {clip(r['state'], 9):<9} "
               f"{clip(r['origin_host'], 16):<16} {visible(r['entry']):<37} {one_line(r['lease'])}"
-              + "".join(f"  ({one_line(x)})" for x in (refused, r["error"]) if x))
+              + "".join(f"  ({one_line(x)})" for x in (why, r["error"]) if x))
     return 0
 
 
 def _show_journal(args) -> int:
-    from ..rollback.journal import JournalError
+    from ..rollback.front import JournalError
 
     journal, identity = _open_journal(args)
     trusted = common.local_trust(args)
@@ -316,9 +316,9 @@ def _show_journal(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from ..rollback import read_version
-    from ..rollback.folder_trust import FolderTrust
-    from ..rollback.store import MAX_VERSION_BYTES, read_bytes_safely
+    from ..rollback.front import read_version
+    from ..rollback.front import FolderTrust
+    from ..rollback.front import MAX_VERSION_BYTES, read_bytes_safely
 
     _cluster_flags_only_with_cluster(args)
     # Showing writes nothing: a versions folder or config only decides where a reveal is audited
@@ -361,8 +361,8 @@ def _print_source(args, fields: dict, raw: bytes, where) -> int:
     """The metadata lines, then the source: only text that obeys the rule (what is shown is
     what runs), every field sanitised, Secret values masked unless ``--reveal`` (audited, as
     the console's reveal is: the service does both)."""
-    from ..rollback.redact import shown_source
-    from ..rollback.source_text import UnsafeSource
+    from ..rollback.front import shown_source
+    from ..rollback.front import UnsafeSource
 
     try:
         if args.reveal:

@@ -118,7 +118,7 @@ def _run(args):
     from dataclasses import replace
 
     from ..engine import Engine, plan, repeat_note
-    from ..rollback.service import api_client_factory, config_path_notes
+    from ..rollback.front import api_client_factory, config_path_notes
     from ..signals import StopOnSignals
 
     stop = threading.Event()

@@ -255,7 +255,7 @@ class Journal:
         self.identity = identity or ClusterIdentity("", "", "")
         self.host = host or origin_host()
         self._core = client.CoreV1Api(api_client)
-        self._api_client = api_client
+        self.api_client = api_client  # the journal's Leases and identity are read with the same client
         self._namespace_ready = False
         self._signer = signer
         self._username: str | None = None
@@ -292,7 +292,7 @@ class Journal:
         if self._username is None:
             from kubernetes import client
 
-            api = client.AuthenticationV1Api(self._api_client)
+            api = client.AuthenticationV1Api(self.api_client)
             body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
             try:
                 review = api_call("ask the API server who we are", api.create_self_subject_review, body)
@@ -409,3 +409,10 @@ class Journal:
             out = [e for e in out if e.run_id == run_id]
         out.sort(key=lambda e: (e.created_ns, e.name))
         return out
+
+
+def leases_by_name(journal: Journal) -> dict:
+    """The run Leases beside the journal's entries (rollback.lease.LeaseState by Lease name)."""
+    from .lease import Leases
+
+    return {lease.name: lease for lease in Leases(journal.api_client, journal.namespace).list()}

@@ -54,7 +54,7 @@ class JournalLinks:
         for run_id in sorted(set(run_ids)):
             if run_id in self.leases or run_id in self.blocked:
                 continue
-            lease = RunLease(self.journal._api_client, self.journal.namespace, run_id, holder=self.holder,
+            lease = RunLease(self.journal.api_client, self.journal.namespace, run_id, holder=self.holder,
                              duration=self.settings.lease_duration, renew_every=self.settings.renew_every)
             if lease.leases.get(lease.name) is None:
                 continue  # not journaled

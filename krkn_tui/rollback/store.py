@@ -46,8 +46,8 @@ class VersionInfo:
     created_ns: int
     scenario_type: str
     suffix: str
-    status: VersionStatus
-    origin: str  # krkn-tui | krkn
+    status: VersionStatus  # a journal row: its JournalState (or the listing's words for it)
+    origin: str  # rollback.front.Origin: krkn-tui | krkn | cluster
     verb: str
     kind: str
     namespace: str | None
@@ -61,6 +61,10 @@ class VersionInfo:
     # None: ours, runs in-process. Else why it runs only as a foreign file, in a few words
     # ("foreign: written by krkn", "foreign: not signed", "foreign: signed by unknown key ...").
     foreign: str | None = None
+    # A row of the cluster journal with no file here (rollback.front.journal_step): the entry's
+    # name and the host whose run wrote it.
+    journal_entry: str | None = None
+    host: str | None = None
 
 
 def _open_regular(path: Path) -> tuple[int, os.stat_result]:

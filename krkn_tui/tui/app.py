@@ -26,8 +26,8 @@ from textual.worker import Worker, WorkerState
 
 from ..errors import UserError
 from ..kube.client import describe_target, load_api_client
-from ..rollback.journal_settings import JournalSettings
-from ..rollback.target import config_paths_used
+from ..rollback.front import JournalSettings
+from ..rollback.front import config_paths_used
 from ..sanitize import one_line
 from ..timeline import Timeline, entry_for_event, pod_entry
 from .commands import ConsoleCommands
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from ..engine import RunResult
     from ..events import Event
     from ..kube.podwatch import PodTable, PodWatcher
-    from ..rollback.service import RollbackService
+    from ..rollback.front import RollbackService
 
 # Only the first view (the scenarios) is imported to start: the others, the pod watch, the
 # rollback service and the engine's events are imported after the first frame, or when used.
@@ -182,7 +182,7 @@ class KrknConsole(App[int]):
         """Execute and archive go through the core's service, as the CLI's do (same rules, same audit)."""
         with self._service_lock:
             if self._rollback_service is None:
-                from ..rollback.service import RollbackService
+                from ..rollback.front import RollbackService
 
                 self._rollback_service = RollbackService.for_target(
                     self.loaded.target, client="console", api_client_factory=self.api_client_factory,

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..config import ScenarioRef
 from ..errors import UserError
-from ..rollback.folder_trust import trust_note
-from ..rollback.naming import pending_name
+from ..rollback.front import pending_name, trust_note
 from .. import sanitize
 from ..sanitize import one_line, visible
 from ..scenarios.krkn_only import UNSUPPORTED_NOTE
@@ -21,7 +20,7 @@ from ..scenarios import describe_specs, parse_scenario_file
 from ..scenarios import short_name as short_type
 
 if TYPE_CHECKING:
-    from ..rollback import VersionInfo
+    from ..rollback.front import VersionInfo
 
 
 @dataclass(frozen=True)
@@ -112,6 +111,8 @@ def version_cluster(v: VersionInfo) -> str:
 def version_origin(v: VersionInfo) -> str:
     """The origin cell: krkn-tui, krkn, or foreign for a file with krkn-tui's header that no
     trusted key signed (the note says why)."""
+    if is_cluster_only(v):
+        return f"cluster@{visible(v.host)}"
     return "foreign" if trust_note(v) else visible(v.origin)
 
 
@@ -139,12 +140,23 @@ def version_search_text(v: VersionInfo) -> str:
     return " ".join(words).lower()
 
 
+def executed_note(label: str, results: list) -> tuple[str, str]:
+    """The notification (text, severity) for executed steps (rollback.front.StepResult): the
+    count every client prints (``front.summarize``), then why a step was not run here (a skip
+    not known undone: held by another executor, archived or replaced meanwhile) or the errors."""
+    from ..rollback.front import summarize
+
+    tally = summarize(results)
+    if not tally.failed:
+        left = [r for r in results if r.status == "skipped" and not r.undone]
+        note = f": {one_line(left[0].error)}" if left else ""
+        return f"executed {label}: {tally.text()}{note}", "warning" if left else "information"
+    failed = [r for r in results if r.status not in ("executed", "skipped")]
+    errors = "\n".join(f"{r.path.name}: {r.status}: {one_line(r.error)}" for r in failed[:5])
+    return f"{label}: {tally.text()}\n{errors}", "error"
 
 
 # -- the cluster journal ------------------------------------------------------------------------
-
-CLUSTER_ORIGIN = "cluster@"
-
 
 def journal_pair(v: VersionInfo) -> tuple[str, str]:
     """The (run id, file name) a step is journaled under."""
@@ -153,34 +165,7 @@ def journal_pair(v: VersionInfo) -> tuple[str, str]:
 
 def is_cluster_only(v: VersionInfo) -> bool:
     """A row made from a journal entry that has no file here (another machine's run)."""
-    return v.origin.startswith(CLUSTER_ORIGIN)
-
-
-def cluster_only_version(entry) -> VersionInfo:
-    """A journal entry (rollback.journal.Entry) as a versions row: the undo operation it names
-    and its target, its state in the journal, and the host it came from."""
-    from ..kube.identity import ClusterIdentity
-    from ..rollback import VersionInfo
-    from ..rollback.naming import parse_run_dir_name, parse_version_name
-
-    run = parse_run_dir_name(entry.run_id) or (None, entry.run_id)
-    parsed = parse_version_name(entry.file)
-    content = entry.content
-
-    def text(key: str) -> str | None:
-        value = content.get(key)
-        return value if isinstance(value, str) else None
-
-    try:
-        cluster = ClusterIdentity.from_dict((entry.payload or {}).get("cluster"))
-    except ValueError:  # shown as unknown; a guard refuses such an entry
-        cluster = None
-    return VersionInfo(
-        path=Path(f"cluster:{entry.name}"), run_dir=entry.run_id, run_id=entry.run_id, run_uuid=run[1],
-        run_time_ns=run[0], created_ns=entry.created_ns, scenario_type=entry.scenario_type,
-        suffix=parsed[2] if parsed else "", status=entry.state or "?",
-        origin=CLUSTER_ORIGIN + visible(entry.origin_host or "?"), verb=entry.op.rpartition(".")[2], kind="",
-        namespace=text("namespace"), name=text("resource_identifier"), error=entry.error, cluster=cluster)
+    return v.journal_entry is not None
 
 
 def journal_cell(v: VersionInfo, entries: dict | None) -> str:

@@ -13,7 +13,7 @@ from typing import Callable
 
 from ..config import Config, load_config
 from ..errors import UserError
-from ..rollback.target import RollbackTarget, resolve_target
+from ..rollback.front import RollbackTarget, resolve_target
 
 
 @dataclass

@@ -11,12 +11,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...errors import UserError
-from ...rollback import VersionInfo
-from ...rollback.folder_trust import trust_note
-from ...rollback.redact import ShownSource
-from ...rollback.service import RollbackService
-from ...rollback.source_text import UnsafeSource, shown_unsafe
-from ...rollback.store import read_bytes_safely
+from ...rollback.front import VersionInfo
+from ...rollback.front import trust_note
+from ...rollback.front import ShownSource
+from ...rollback.front import RollbackService
+from ...rollback.front import UnsafeSource, shown_unsafe
+from ...rollback.front import read_bytes_safely
 from ...sanitize import one_line, visible
 from ..rows import local_time, tilde, version_action
 from ..widgets.header import ConsoleHeader

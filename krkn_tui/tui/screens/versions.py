@@ -22,13 +22,12 @@ from textual.message import Message
 from rich.text import Text
 from textual.widgets import Footer, Input, Static
 
-from ...rollback import VersionInfo
 from ...errors import UserError
-from ...rollback.store import EXECUTABLE, VersionLister
+from ...rollback.front import EXECUTABLE, VersionInfo, VersionLister, journal_step
 from ...sanitize import one_line, visible
 from ..rows import (
-    cluster_only_version,
     is_cluster_only,
+    executed_note,
     journal_cell,
     journal_pair,
     short_run,
@@ -225,8 +224,7 @@ class VersionsScreen(View):
 
         from dataclasses import replace
 
-        from ...rollback.entry import shown_state
-        from ...rollback.journal import Journal, JournalError
+        from ...rollback.front import Journal, JournalError, shown_state
 
         worker = get_current_worker()
         journal = trusted = None
@@ -282,7 +280,7 @@ class VersionsScreen(View):
             key = f"cluster/{entry.run_id}/{entry.file}"
             known = self.cluster_rows.get(key)
             same = known is not None and known.status == entry.state and known.error == entry.error
-            rows[key] = known if same else cluster_only_version(entry)
+            rows[key] = known if same else journal_step(entry)
         changed = {k for k in self.cluster_rows if k not in rows}
         changed |= {k for k, v in rows.items() if self.by_key.get(k) is not v}
         for key in self.cluster_rows:
@@ -295,8 +293,8 @@ class VersionsScreen(View):
         """Cluster-only steps are shown, not acted on here: their files are on another machine."""
         if not is_cluster_only(v):
             return False
-        self.notify(f"run {short_run(v)} is from {v.origin.split('@', 1)[1]}: only the cluster journal has this step "
-                    f"(krkn-tui show-rollback --cluster {v.path.name.removeprefix('cluster:')}; "
+        self.notify(f"run {short_run(v)} is from {visible(v.host)}: only the cluster journal has this step "
+                    f"(krkn-tui show-rollback --cluster {visible(v.journal_entry)}; "
                     "krkn-tui guard rolls it back once its run's lease expires).", severity="warning", timeout=10)
         return True
 
@@ -488,24 +486,13 @@ class VersionsScreen(View):
         self.reload_soon()
 
     def notify_executed(self, o: StepOutcome) -> None:
-        failed = [r for r in o.results if r.status not in ("executed", "skipped")]
-        # A skip is done only when the step verifiably ran elsewhere; the rest (held by another
-        # executor, archived or replaced meanwhile) is not known undone: say why.
-        left = [r for r in o.results if r.status == "skipped" and not r.undone]
-        done = len(o.results) - len(failed)
-        if not failed:
-            note = f"; {len(left)} not run here: {one_line(left[0].error)}" if left else ""
-            self.notify(f"executed {o.label}: {done - len(left)} step(s) done{note}",
-                        severity="warning" if left else "information", markup=False)
-            return
-        errors = "\n".join(f"{r.path.name}: {r.status}: {one_line(r.error)}" for r in failed[:5])
-        self.notify(f"{o.label}: {done} done, {len(failed)} not\n{errors}", severity="error", timeout=20,
-                    markup=False)
+        text, severity = executed_note(o.label, o.results)
+        self.notify(text, severity=severity, timeout=20 if severity == "error" else 5, markup=False)
 
 
 def _journal_trust():
     """The keys the console believes journal states from (the user's, as execute-rollback)."""
-    from ...rollback.signing import SigningError, local_trust
+    from ...rollback.front import SigningError, local_trust
 
     try:
         return local_trust()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import singledispatch
 
 from ... import events as ev
+from ...rollback.front import summarize
 from ..rows import tilde
 from .run_panel import RunPanel
 
@@ -157,7 +158,7 @@ def _(e: ev.SecretsRevealed, panel: RunPanel) -> None:
 @apply_event.register
 def _(e: ev.RollbackRunFinished, panel: RunPanel) -> None:
     panel.rolling_back = False
-    panel.run_log(f"rollback finished: {len(e.steps) - len(e.failed)} done, {len(e.failed)} failed")
+    panel.run_log(f"rollback finished: {summarize(e.steps).text()}")
 
 
 @apply_event.register
