@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_parser(sub)
     report.add_parser(sub)
     history.add_parsers(sub)
-    for name, subparser in sub.choices.items():
+    for subparser in sub.choices.values():
         subparser.set_defaults(_accepts=frozenset(_own_shared_options(subparser)))
     return parser
 

@@ -22,7 +22,7 @@ from .checks.runner import CheckRunner, CheckState
 from .checks.probes import Observation
 from .config import Config
 from .scenarios.preview import ScenarioPreview, preview_plan
-from .timeline import PodTimeline, Timeline, TimelineEntry, entry_for_event
+from .timeline import PodTimeline, Timeline, entry_for_event
 
 
 class RunWatch:

@@ -275,9 +275,9 @@ def _list_journal(args) -> int:
         print(f"no journal entries in namespace {journal.namespace} of {identity.describe()}")
         return 0
     print(f"{'RUN':<10} {'CREATED':<19} {'OP':<52} {'STATE':<9} {'HOST':<16} {'ENTRY':<37} LEASE")
-    for e, r, why in zip(entries, rows, refused):
+    for entry, r, why in zip(entries, rows, refused, strict=True):
         created = local_time(r["created_ns"])
-        uuid_part = (parse_run_dir_name(e.run_id) or (0, e.run_id))[1]
+        uuid_part = (parse_run_dir_name(entry.run_id) or (0, entry.run_id))[1]
         why = f"refused: {why}" if why else None
         # Journal entries are read from the cluster: anyone who may write there wrote them.
         print(f"{clip(uuid_part, 8):<10} {created:<19} {clip(r['op'] or '?', 52):<52} {clip(r['state'], 9):<9} "

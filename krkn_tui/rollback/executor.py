@@ -318,7 +318,7 @@ class Executor:
         return self._trust
 
     def _run_and_record(self, path: Path, text: str, ours: bool,
-                        redacted_text: tuple[str, int] | None) -> tuple[str, str | None]:
+                        redacted_text: tuple[str, int] | None) -> tuple[StepStatus, str | None]:
         self._emit(RollbackStarted(str(path)))
         started = time.monotonic()
         error, attempts = self._run_ours(path, text) if ours else self._run_foreign(path, text)

@@ -177,7 +177,7 @@ def _journal_status(state: str | None) -> Any:
     """The journal's state as a row's status: a JournalState, or the listing's own words for one
     it does not vouch for (``executed (unverified)``) or does not know (``?``)."""
     try:
-        return JournalState(state)
+        return JournalState(state or "")
     except ValueError:
         return state or "?"
 

@@ -30,6 +30,7 @@ import logging
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable
 
 from ..events import (
@@ -42,6 +43,7 @@ from ..events import (
     RollbackFromJournal,
     RunLeftAlone,
 )
+from ..statuses import JournalState
 from .entry import refusal, trusted_state
 from .executor import Executor
 from .journal import Entry, Journal, JournalError, error_line, origin_host
@@ -196,7 +198,7 @@ class Guard:
         if needs_exec(entry.op):
             return "operator", OPERATOR_NOTE
         content, left = guard_content(content_of(entry.content))
-        error, _attempts = self.executor.run_callable(entry.file, lookup(entry.op), content)
+        error, _attempts = self.executor.run_callable(Path(entry.file), lookup(entry.op), content)
         if error is not None:
             return "failed", error
         return ("partial", left_note(left)) if left else ("executed", None)
@@ -205,7 +207,7 @@ class Guard:
         started = time.monotonic()
         reason = refusal(entry, self.trusted, self.identity)
         status, error = ("refused", reason) if reason else self._run(entry)
-        outcome = RollbackFromJournal(status, f"{self.settings.namespace}/{entry.name}", entry.file or "?",
+        outcome = RollbackFromJournal(JournalState(status), f"{self.settings.namespace}/{entry.name}", entry.file or "?",
                                       self.holder, error, round(time.monotonic() - started, 3),
                                       run_id=entry.run_id)
         notes = []

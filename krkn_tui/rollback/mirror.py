@@ -161,7 +161,7 @@ class RunMirror:
             raise JournalError("cannot read the cluster's kube-system UID (RBAC?); the journal needs it to bind "
                                "its entries to this cluster")
         journal = Journal(client, self.settings.namespace, identity, signer=self.signer)
-        journal.signer  # the key is loaded (or made) before anything is written
+        _ = journal.signer  # the key is loaded (or made) before anything is written
         journal.ensure_namespace()
         lease = RunLease(client, self.settings.namespace, self.run_id, holder=self.holder,
                          duration=self.settings.lease_duration, renew_every=self.settings.renew_every,

@@ -13,7 +13,7 @@ BACKOFF_START = 0.2
 BACKOFF_MAX = 5.0
 
 
-def is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException | None) -> bool:
     """True for connection problems, also when a callable wrapped them (``raise ... from``)."""
     # Here, not at module level: kubernetes costs ~0.2 s to import and the console's first
     # frame reaches this module through the engine.

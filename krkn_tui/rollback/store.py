@@ -20,7 +20,7 @@ from typing import Iterable
 from ..errors import UserError
 from ..sanitize import one_line
 from ..statuses import VersionStatus
-from ..kube.identity import record_of
+from ..kube.identity import ClusterIdentity, record_of
 from . import manifest
 from .krkn_format import parse_krkn_version, scan_krkn_version
 from .meta import parse_meta
@@ -57,7 +57,7 @@ class VersionInfo:
     prior_status: VersionStatus | None = None
     # The cluster the step was written for (kube.identity.ClusterIdentity); None: unknown (krkn's
     # files, and ours from before clusters were recorded).
-    cluster: object = None
+    cluster: ClusterIdentity | None = None
     # None: ours, runs in-process. Else why it runs only as a foreign file, in a few words
     # ("foreign: written by krkn", "foreign: not signed", "foreign: signed by unknown key ...").
     foreign: str | None = None
@@ -84,7 +84,7 @@ def _open_regular(path: Path) -> tuple[int, os.stat_result]:
     return fd, st
 
 
-def read_bytes_safely(path: Path, limit: int = MAX_VERSION_BYTES) -> bytes:
+def read_bytes_safely(path: str | os.PathLike, limit: int = MAX_VERSION_BYTES) -> bytes:
     """Read a regular file without following a symlink or blocking on a FIFO."""
     fd, st = _open_regular(path)
     try:
