@@ -38,7 +38,7 @@ from .events import (
     SecretsRevealed,
     StaleTempRemoved,
 )
-from .rollback.fsio import ensure_private_dir, open_private, write_atomic
+from .fsio import ensure_private_dir, open_private, write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from krkn_tui.rollback import manifest
-from krkn_tui.rollback.fsio import sha256_hex
+from krkn_tui.fsio import sha256_hex
 
 RUN = "1755523355298089000-d3f0859b-91f7-490a-afb9-878478b1574a"
 NAME = "pod_disruption_scenarios_1755523353558511000_abcdefgh.py"

@@ -204,7 +204,7 @@ def test_sigkill_before_each_syscall_of_a_registration(which, tmp_path, kubeconf
 
 
 def test_only_temp_files_of_dead_writers_are_removed(tmp_path):
-    from krkn_tui.rollback.fsio import remove_stale_temps
+    from krkn_tui.fsio import remove_stale_temps
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()

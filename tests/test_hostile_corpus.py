@@ -18,7 +18,7 @@ from krkn_tui.cli import main as cli_main
 from krkn_tui.rollback import Executor, RollbackContent, RunRollback, list_versions, read_version
 from krkn_tui.rollback import manifest
 from krkn_tui.rollback.folder_trust import sign_entry, trust_note
-from krkn_tui.rollback.fsio import sha256_hex
+from krkn_tui.fsio import sha256_hex
 from krkn_tui.rollback.signing import Signer
 from krkn_tui.sanitize import visible
 from hostile_support import break_manifest, no_raw_controls

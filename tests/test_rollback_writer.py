@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from krkn_tui.events import RollbackRegistered
 from krkn_tui.rollback import RollbackContent, RunRollback
 from krkn_tui.rollback import manifest
-from krkn_tui.rollback.fsio import sha256_hex
+from krkn_tui.fsio import sha256_hex
 from krkn_tui.rollback.loader import load_version
 from krkn_tui.rollback.meta import parse_meta
 from krkn_tui.rollback.naming import parse_run_dir_name, parse_version_name

@@ -18,7 +18,7 @@ def write_report_file(report: dict, fmt: str, path: Path) -> Path:
     """Written to a private temporary name (random, O_EXCL|O_NOFOLLOW: a link planted in a
     shared folder is never followed) and renamed: a reader never sees half a report."""
     from ..errors import UserError
-    from ..rollback.fsio import write_atomic
+    from ..fsio import write_atomic
 
     path = Path(path)
     try:

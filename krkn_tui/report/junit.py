@@ -109,7 +109,7 @@ def junit_xml(*, description: str, exit_code: int, seconds: float, scenarios: It
 def write_junit_file(folder: Path, document: str, now: float | None = None) -> Path:
     """``<folder>/junit_krkn_<epoch>.xml`` as krkn names it, written atomically (private temp,
     O_EXCL|O_NOFOLLOW, renamed): a CI collector never reads half a file."""
-    from ..rollback.fsio import write_atomic
+    from ..fsio import write_atomic
 
     name = f"junit_krkn_{int(time.time() if now is None else now)}.xml"
     try:

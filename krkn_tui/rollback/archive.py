@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import manifest
-from .fsio import append_line, ensure_private_dir, fsync_dir
+from ..fsio import append_line, ensure_private_dir, fsync_dir
 from .naming import FAILED, archive_dir_for, parse_run_dir_name, parse_version_name, pending_name
 
 log = logging.getLogger(__name__)

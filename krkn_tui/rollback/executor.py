@@ -69,7 +69,7 @@ from ..events import (
     RollbackStarted,
 )
 from . import manifest
-from .fsio import fsync_dir, sha256_hex, write_atomic
+from ..fsio import fsync_dir, sha256_hex, write_atomic
 from .loader import load_version
 from .meta import find_meta_line
 from .naming import EXECUTED, FAILED, parse_run_dir_name, parse_version_name

@@ -13,7 +13,7 @@ import os
 import threading
 from pathlib import Path
 
-from .fsio import append_line, open_private
+from ..fsio import append_line, open_private
 from .naming import MANIFEST_NAME
 
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024

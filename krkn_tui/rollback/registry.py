@@ -10,7 +10,7 @@ from typing import Callable
 
 from ..events import Event, RollbackRegistered
 from .content import RollbackContent
-from .fsio import ensure_private_dir
+from ..fsio import ensure_private_dir
 from .naming import (
     check_run_uuid,
     new_suffix,

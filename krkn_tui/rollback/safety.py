@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from . import manifest
-from .fsio import sha256_hex, unsafe_dir_reason, unsafe_file_reason  # noqa: F401 (re-exported)
+from ..fsio import sha256_hex, unsafe_dir_reason, unsafe_file_reason  # noqa: F401 (re-exported)
 from .naming import pending_name
 
 

@@ -23,7 +23,7 @@ from ..errors import UserError
 from ..events import Event, JournalNotUpdated, RollbackArchived, RunLeftAlone, SecretsRevealed, StaleTempRemoved
 from ..records import AuditLog, reports_dir
 from .archive import archive as _archive
-from .fsio import remove_stale_temps
+from ..fsio import remove_stale_temps
 from .naming import archive_dir_for, parse_run_dir_name, resolve_run
 from .store import EXECUTABLE
 from .target import RollbackTarget, config_path_notes, config_paths_used, resolve_target

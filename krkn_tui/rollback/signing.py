@@ -109,7 +109,7 @@ def load_or_create(path: Path | None = None) -> Signer:
     Two processes creating it at once agree on one key: each writes a private temp file and
     links it into place, which fails for the loser, who then reads the winner's key.
     """
-    from .fsio import ensure_private_dir, open_private, unsafe_file_reason
+    from ..fsio import ensure_private_dir, open_private, unsafe_file_reason
 
     path = Path(path or default_key_path()).expanduser()
     try:
@@ -142,7 +142,7 @@ def _parse_private(path: Path, raw: bytes) -> Signer:
 
 
 def _create(path: Path, ensure_private_dir) -> Signer:
-    from .fsio import fsync_dir
+    from ..fsio import fsync_dir
 
     ensure_private_dir(path.parent)
     private = os.urandom(32)

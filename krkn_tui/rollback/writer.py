@@ -25,7 +25,7 @@ from typing import Callable
 
 from . import data_line, manifest
 from .content import RollbackContent
-from .fsio import sha256_hex, write_atomic
+from ..fsio import sha256_hex, write_atomic
 from .meta import meta_line
 
 # Module-level names of the generated file: a callable may use them, but not be named like them.

@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.widgets import Footer, Static
 
 from ...config import FROM_ABSOLUTE
-from ...rollback.fsio import read_head
+from ...fsio import read_head
 from ...sanitize import one_line, visible
 from ..rows import ScenarioRow, scenario_row, short_type, tilde
 from ..widgets.colors import coloured
