@@ -103,3 +103,39 @@ def test_execute_and_archive_need_a_selection(tmp_path):
     for cmd in ("execute-rollback", "archive-rollback"):
         out = krkn(cmd, "-d", str(tmp_path))
         assert out.returncode == 2 and "name a run" in out.stderr
+
+
+def _imported_modules(path, package: str) -> set[str]:
+    """Every module a file imports, anywhere in it (functions too), relative imports resolved."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            base = base[:len(base) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_no_core_module_imports_textual_or_the_console_anywhere():
+    """Read on the syntax tree of every core module (all but tui/, commands/ and cli.py), so an
+    import inside a function that a quick import never runs counts too."""
+    from pathlib import Path
+
+    package_root = Path(__file__).resolve().parent.parent / "krkn_tui"
+    offenders = []
+    for path in sorted(package_root.rglob("*.py")):
+        rel = path.relative_to(package_root.parent)
+        if rel.parts[1] in ("tui", "commands", "cli.py", "__main__.py"):
+            continue
+        package = ".".join(rel.with_suffix("").parts[:-1] if path.name != "__init__.py"
+                           else rel.parent.parts)
+        for module in _imported_modules(path, package):
+            if module.split(".")[0] == "textual" or module.startswith(("krkn_tui.tui", "krkn_tui.commands")):
+                offenders.append(f"{rel}: {module}")
+    assert len(list(package_root.rglob("*.py"))) > 80  # the walk saw the package
+    assert not offenders, offenders
