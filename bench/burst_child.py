@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-import krkn_tui.kube.podwatch as podwatch_module
+import krkn_tui.kube.podstream as podstream_module
 
 from .fakepods import BurstSource
 from .probe import ProbeConsole, settings, table
@@ -92,7 +92,7 @@ async def run(rate: float, seconds: float, idle: bool, presses_idle: int, steady
     source = BurstSource(steady, churn, rate, 0 if idle else seconds)
     # The console's own start_pod_watch runs (it imports the source class when it starts the
     # watch); only the source it builds is swapped.
-    podwatch_module.KubePodSource = lambda *_args, **_kwargs: source
+    podstream_module.KubePodSource = lambda *_args, **_kwargs: source
     with tempfile.TemporaryDirectory(prefix="bench-burst-") as tmp:
         kubeconfig = dummy_kubeconfig(Path(tmp) / "kubeconfig")
         app = ProbeConsole(settings(str(kubeconfig), None, Path(tmp) / "versions", probe_cluster=False))

@@ -64,7 +64,8 @@ class PodTimeline:
     """Watches the pods of some namespaces for the length of a run; `entries()` at the end."""
 
     def __init__(self, api_client_factory: Callable[[], Any], namespaces: Iterable[str]):
-        from .kube.podwatch import KubePodSource, PodWatcher
+        from .kube.podstream import KubePodSource
+        from .kube.podwatch import PodWatcher
 
         self._watchers = [PodWatcher(KubePodSource(api_client_factory, ns), timeout_seconds=10)
                           for ns in sorted(set(namespaces))]
@@ -72,7 +73,7 @@ class PodTimeline:
             w.start()
 
     def stop(self) -> list[TimelineEntry]:
-        from .kube.podwatch import PodTable
+        from .kube.podmodel import PodTable
 
         out: list[TimelineEntry] = []
         for w in self._watchers:

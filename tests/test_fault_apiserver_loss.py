@@ -15,7 +15,9 @@ import pytest
 from kubernetes import client
 
 from krkn_tui.kube.client import load_api_client
-from krkn_tui.kube.podwatch import ADDED, KubePodSource, PodWatcher
+from krkn_tui.kube.podmodel import ADDED
+from krkn_tui.kube.podstream import KubePodSource
+from krkn_tui.kube.podwatch import PodWatcher
 from krkn_tui.localcluster import LocalCluster
 from krkn_tui.rollback import RollbackContent, RunRollback, list_versions
 from krkn_tui.scenarios.application_outage import delete_network_policy

@@ -7,20 +7,9 @@ import uuid
 
 import pytest
 
-from krkn_tui.kube.podwatch import (
-    ADDED,
-    DELETED,
-    MODIFIED,
-    SYNC,
-    BufferedEvent,
-    Gone,
-    KubePodSource,
-    PodTable,
-    PodWatcher,
-    human_age,
-    pod_row,
-    split_lines,
-)
+from krkn_tui.kube.podmodel import ADDED, DELETED, MODIFIED, SYNC, BufferedEvent, PodTable, human_age, pod_row
+from krkn_tui.kube.podstream import Gone, KubePodSource, split_lines
+from krkn_tui.kube.podwatch import PodWatcher
 from kubehelpers import wait_for
 
 

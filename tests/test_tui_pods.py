@@ -109,7 +109,8 @@ async def test_a_missing_kubeconfig_is_reported_in_the_header(tmp_path):
 
 
 async def test_a_burst_of_events_ends_in_the_right_rows_with_the_log_capped(tmp_path):
-    from krkn_tui.kube.podwatch import ADDED, DELETED, MODIFIED, SYNC, BufferedEvent, PodWatcher
+    from krkn_tui.kube.podmodel import ADDED, DELETED, MODIFIED, SYNC, BufferedEvent
+    from krkn_tui.kube.podwatch import PodWatcher
 
     def pod(i, phase="Running"):
         return {"metadata": {"name": f"p{i:04d}", "namespace": "burst"},

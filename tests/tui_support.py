@@ -85,7 +85,7 @@ def _pod(name, ns, phase, ready, node, age_s, restarts=0, deleting=False):
 
 
 def fixed_pod_table():
-    from krkn_tui.kube.podwatch import ADDED, DELETED, MODIFIED, SYNC, BufferedEvent, PodTable
+    from krkn_tui.kube.podmodel import ADDED, DELETED, MODIFIED, SYNC, BufferedEvent, PodTable
 
     pods = [
         _pod("frontend-6b4dd954fc-9254z", "krkn-demo", "Running", True, "kwok-node-2", 3600 * 5),

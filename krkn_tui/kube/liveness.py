@@ -49,7 +49,7 @@ class ApiLiveness(threading.Thread):
         try:
             self._probe()
         except Exception as exc:  # refused, timed out, 5xx: all mean "not answering"
-            from .podwatch import describe_error
+            from .podstream import describe_error
 
             self.last_error = describe_error(exc)
             return

@@ -16,7 +16,7 @@ import yaml
 
 from ..rollback.redact import mask_secret_values
 from ..sanitize import one_line, visible
-from .podwatch import human_age, parse_k8s_time
+from .podmodel import human_age, parse_k8s_time
 
 EVENTS_LIMIT = 500  # per list: the newest are what a person reads
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-from .podwatch import PodRow, make_row, parse_k8s_time
+from .podmodel import PodRow, make_row, parse_k8s_time
 
 _F = msgspec.field
 

@@ -179,7 +179,7 @@ def describe_log_error(exc: BaseException) -> str:
         except (ValueError, AttributeError):
             text = body if isinstance(body, str) else body.decode("utf-8", "replace")
         return one_line(text)[:300]
-    from .podwatch import describe_error
+    from .podstream import describe_error
 
     return describe_error(exc)
 
@@ -208,7 +208,7 @@ class _ChunkStream:
         yield from self._response.stream(amt=None, decode_content=True)
 
     def close(self) -> None:
-        from .podwatch import close_response
+        from .podstream import close_response
 
         close_response(self._response)
 

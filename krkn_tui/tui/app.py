@@ -40,7 +40,8 @@ from .widgets.run_panel import RunPanel
 if TYPE_CHECKING:
     from ..engine import RunResult
     from ..events import Event
-    from ..kube.podwatch import PodTable, PodWatcher
+    from ..kube.podmodel import PodTable
+    from ..kube.podwatch import PodWatcher
     from ..rollback.front import RollbackService
 
 # Only the first view (the scenarios) is imported to start: the others, the pod watch, the
@@ -193,7 +194,7 @@ class KrknConsole(App[int]):
     @property
     def pod_table(self) -> PodTable:
         if self._pod_table is None:
-            from ..kube.podwatch import PodTable
+            from ..kube.podmodel import PodTable
 
             self._pod_table = PodTable()
         return self._pod_table
@@ -277,7 +278,8 @@ class KrknConsole(App[int]):
             self.stop_event.set()
 
     def start_pod_watch(self) -> None:
-        from ..kube.podwatch import KubePodSource, PodWatcher
+        from ..kube.podstream import KubePodSource
+        from ..kube.podwatch import PodWatcher
 
         source = KubePodSource(self.api_client_factory, self.settings.namespace,
                                label_selector=self.pod_label_selector)
@@ -322,7 +324,7 @@ class KrknConsole(App[int]):
     def fetch_server_version(self) -> str:
         from kubernetes import client
 
-        from ..kube.podwatch import describe_error
+        from ..kube.podstream import describe_error
 
         try:
             api = client.VersionApi(self.api_client_factory())
@@ -361,7 +363,7 @@ class KrknConsole(App[int]):
     def on_run_panel_check_event(self, message: RunPanel.CheckEvent) -> None:
         """A check's probe goes to the header's strip, its transition also to the pod event log."""
         from ..events import CheckChanged, CheckProbed
-        from ..kube.podwatch import LogEntry
+        from ..kube.podmodel import LogEntry
 
         e = message.event
         if isinstance(e, CheckProbed):

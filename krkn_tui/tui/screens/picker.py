@@ -212,7 +212,7 @@ class PickerScreen(View):
             previews = preview_plan(plan(config, only=indices), self.app.api_client_factory(), config)
             detail = blast_radius_content(previews)
         except Exception as exc:  # an unreachable cluster: say so, the dialog still works
-            from ...kube.podwatch import describe_error
+            from ...kube.podstream import describe_error
 
             detail = Content.styled(f"Blast radius: cannot read the cluster: {describe_error(exc)}", "$text-error")
         self.app.call_from_thread(dialog.set_detail, detail)

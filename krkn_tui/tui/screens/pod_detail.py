@@ -72,7 +72,7 @@ class PodTextScreen(Screen):
         if event.state == WorkerState.SUCCESS:
             self.show(event.worker.result)
         elif event.state == WorkerState.ERROR:
-            from ...kube.podwatch import describe_error
+            from ...kube.podstream import describe_error
 
             self.show(f"cannot read pod {self.namespace}/{self.name_}: {one_line(describe_error(event.worker.error))}")
 
@@ -139,7 +139,7 @@ class EventsScreen(Screen):
             return
         title = self.query_one("#events-title", Static)
         if event.state == WorkerState.ERROR:
-            from ...kube.podwatch import describe_error
+            from ...kube.podstream import describe_error
 
             title.update(Content.assemble((self.VIEW_TITLE, "bold"), " · ",
                                           (f"cannot read: {describe_error(event.worker.error)}", "$text-error")))

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Input, Static
 
-from ...kube.podwatch import PodRow, TableChanges, human_age
+from ...kube.podmodel import PodRow, TableChanges, human_age
 from ..rows import local_time
 from ..widgets.colors import coloured
 from ..widgets.event_log import EventLog
