@@ -4,28 +4,31 @@ Layout (krkn's): ``<versions_dir>/<run_time_ns>-<run_uuid>/<scenario_type>_<time
 Clients go through ``rollback.front``; these few names are the engine's and the tests'.
 """
 
-from typing import Any
+from ..lazy import lazy_names
 
 # Eager: the submodule of the same name would otherwise shadow the function once imported.
 from .archive import archive as archive
 
-# Loaded on first use, through the front: the console's first frame needs only the listing side.
-_LAZY = frozenset({"DEFAULT_VERSIONS_DIR", "Executor", "RollbackContent", "RunRollback", "StepResult",
-                   "VersionInfo", "list_versions", "read_version"})
+# Loaded on first use: the console's first frame needs only the listing side, not the executor.
+__getattr__, __dir__ = lazy_names(__name__, {
+    "RollbackContent": ".content",
+    "Executor": ".executor",
+    "StepResult": ".executor",
+    "DEFAULT_VERSIONS_DIR": ".naming",
+    "RunRollback": ".registry",
+    "VersionInfo": ".store",
+    "list_versions": ".store",
+    "read_version": ".store",
+})
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import front
-
-    value = getattr(front, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | _LAZY)
-
-
-__all__ = sorted(_LAZY | {"archive"})
+__all__ = [
+    "DEFAULT_VERSIONS_DIR",
+    "Executor",
+    "RollbackContent",
+    "RunRollback",
+    "StepResult",
+    "VersionInfo",
+    "archive",
+    "list_versions",
+    "read_version",
+]

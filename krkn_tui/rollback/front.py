@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
+from ..lazy import lazy_names
 from ..statuses import JournalState, StepStatus, VersionStatus
 
 if TYPE_CHECKING:  # what the lazy names below are, for readers and the type checker
@@ -30,9 +30,9 @@ if TYPE_CHECKING:  # what the lazy names below are, for readers and the type che
     from .folder_trust import FolderTrust, trust_note
     from .guard import Guard
     from .registry import RunRollback
-    from .journal import Entry, Journal, JournalError, leases_by_name
+    from .journal import Entry, Journal, JournalError
     from .journal_settings import JournalSettings
-    from .lease import LeaseState, held_past_bound, lease_name
+    from .lease import LeaseState, held_past_bound, lease_name, leases_by_name
     from .naming import DEFAULT_VERSIONS_DIR, parse_run_dir_name, pending_name, resolve_run
     from .redact import ShownSource, shown_source
     from .retry import GaveUp, retry_until, short_reason
@@ -50,7 +50,7 @@ _WHERE = {
     "RunRollback": ".registry",
     "FolderTrust": ".folder_trust", "trust_note": ".folder_trust",
     "Guard": ".guard",
-    "Entry": ".journal", "Journal": ".journal", "JournalError": ".journal", "leases_by_name": ".journal",
+    "Entry": ".journal", "Journal": ".journal", "JournalError": ".journal", "leases_by_name": ".lease",
     "JournalSettings": ".journal_settings",
     "LeaseState": ".lease", "held_past_bound": ".lease", "lease_name": ".lease",
     "DEFAULT_VERSIONS_DIR": ".naming", "parse_run_dir_name": ".naming", "pending_name": ".naming", "resolve_run": ".naming",
@@ -66,17 +66,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(where, __package__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
 
 
 class Origin(StrEnum):

@@ -410,9 +410,3 @@ class Journal:
         out.sort(key=lambda e: (e.created_ns, e.name))
         return out
 
-
-def leases_by_name(journal: Journal) -> dict:
-    """The run Leases beside the journal's entries (rollback.lease.LeaseState by Lease name)."""
-    from .lease import Leases
-
-    return {lease.name: lease for lease in Leases(journal.api_client, journal.namespace).list()}

@@ -313,3 +313,8 @@ class RunLease:
 
 __all__ = ["DEFAULT_DURATION", "DEFAULT_RENEW_EVERY", "LeaseHeld", "LeaseState", "Leases", "RunLease",
            "held_past_bound", "hold_bound", "lease_name", "new_holder"]
+
+
+def leases_by_name(journal) -> dict[str, LeaseState]:
+    """The run Leases beside a journal's entries (rollback.journal.Journal), by Lease name."""
+    return {lease.name: lease for lease in Leases(journal.api_client, journal.namespace).list()}
