@@ -98,3 +98,24 @@ def test_loading_every_plugin_imports_neither_kubernetes_nor_textual():
             "print(sorted(m for m in ('kubernetes', 'textual') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_no_plugin_imports_a_sibling_plugin():
+    """What two plugins share lives in base.py or specs.py: a plugin module stands alone."""
+    import ast
+    from pathlib import Path
+
+    import krkn_tui.scenarios as package
+
+    folder = Path(package.__file__).parent
+    shared = {"__init__", "base", "specs", "preview", "krkn_only"}
+    plugins = {p.stem for p in folder.glob("*.py")} - shared
+    assert len(plugins) >= 8
+    offenders = []
+    for name in sorted(plugins):
+        for node in ast.walk(ast.parse((folder / f"{name}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and (node.module or "") in plugins:
+                offenders.append(f"{name} imports {node.module}")
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None:
+                offenders += [f"{name} imports {a.name}" for a in node.names if a.name in plugins]
+    assert not offenders, offenders

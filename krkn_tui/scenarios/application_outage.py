@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import UserError
 from ..rollback import RollbackContent
 from ..yamlio import Section, describe, join_field
-from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
+from .base import Outcome, ScenarioContext, ScenarioPlugin, register, target_namespace
 from .specs import LABEL_KEY_RE, LABEL_VALUE_RE, check_label_map, check_namespace
 
 
@@ -127,21 +127,6 @@ def outage_policy(name: str, spec: AppOutageSpec, run_uuid: str) -> dict:
                      "labels": {"app.kubernetes.io/managed-by": "krkn-tui", "krkn-tui/run": run_uuid}},
         "spec": {"podSelector": selector, "policyTypes": list(spec.block)},
     }
-
-
-def target_namespace(ctx: ScenarioContext, namespace: str):
-    """Refuse a protected or missing namespace before anything is registered; returns CoreV1Api."""
-    from kubernetes import client
-
-    ctx.guard_namespace(namespace)
-    core = client.CoreV1Api(ctx.api_client)
-    try:
-        core.read_namespace(namespace)
-    except client.ApiException as exc:
-        if exc.status == 404:
-            raise ScenarioFailed(f"namespace {namespace!r} does not exist") from None
-        raise
-    return core
 
 
 @register

@@ -206,3 +206,19 @@ def plugin_for(scenario_type: str) -> ScenarioPlugin:
     from . import plugin_class
 
     return plugin_class(scenario_type)()
+
+
+def target_namespace(ctx: ScenarioContext, namespace: str):
+    """Refuse a protected or missing namespace before anything is registered; returns CoreV1Api.
+    The plugins that act in one namespace share it from here (a plugin never imports a sibling)."""
+    from kubernetes import client
+
+    ctx.guard_namespace(namespace)
+    core = client.CoreV1Api(ctx.api_client)
+    try:
+        core.read_namespace(namespace)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            raise ScenarioFailed(f"namespace {namespace!r} does not exist") from None
+        raise
+    return core

@@ -20,8 +20,7 @@ from typing import Any, Mapping
 
 from ..rollback import RollbackContent
 from ..yamlio import Section, describe, expect_list, join_field
-from .application_outage import target_namespace
-from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
+from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register, target_namespace
 from .specs import LABEL_KEY_RE, LABEL_VALUE_RE, Taint, check_namespace, check_size, taint_from_string
 
 
