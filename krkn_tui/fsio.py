@@ -46,14 +46,22 @@ def ensure_private_dir(path: Path) -> bool:
     return created
 
 
-def unsafe_dir_reason(path: Path) -> str | None:
-    """Why files under ``path`` must not be executed, or None."""
+def not_a_link(path: Path) -> tuple[os.stat_result | None, str | None]:
+    """``(lstat, None)``, or ``(None, why)`` when it cannot be read or is a symlink."""
     try:
         st = os.lstat(path)
     except OSError as exc:
-        return f"{path}: {exc.strerror or exc}"
+        return None, f"{path}: {exc.strerror or exc}"
     if stat.S_ISLNK(st.st_mode):
-        return f"{path} is a symlink"
+        return None, f"{path} is a symlink"
+    return st, None
+
+
+def unsafe_dir_reason(path: Path) -> str | None:
+    """Why files under ``path`` must not be executed, or None."""
+    st, why = not_a_link(path)
+    if st is None:
+        return why
     if not stat.S_ISDIR(st.st_mode):
         return f"{path} is not a directory"
     if st.st_uid != os.geteuid():

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 from . import manifest
-from ..fsio import sha256_hex, unsafe_dir_reason, unsafe_file_reason  # noqa: F401 (re-exported)
+from ..fsio import not_a_link, sha256_hex, unsafe_dir_reason, unsafe_file_reason  # noqa: F401 (re-exported)
 from .naming import pending_name
 
 
 def unsafe_location_reason(path: Path) -> str | None:
     """Refusal reason for the file's path and its run and versions directories, or None."""
-    try:
-        st = os.lstat(path)
-    except OSError as exc:
-        return f"{path}: {exc.strerror or exc}"
-    if stat.S_ISLNK(st.st_mode):
-        return f"{path} is a symlink"
+    _st, why = not_a_link(path)
+    if why is not None:
+        return why
     run_dir = path.parent
     return unsafe_dir_reason(run_dir) or unsafe_dir_reason(run_dir.parent)
 
