@@ -21,6 +21,7 @@ from typing import Any, Mapping
 from ..rollback import RollbackContent
 from ..yamlio import Section, describe, expect_list, join_field
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register, target_namespace
+from .krkn_pods import delete_hog_pod
 from .specs import LABEL_KEY_RE, LABEL_VALUE_RE, Taint, check_namespace, check_size, taint_from_string
 
 
@@ -137,18 +138,6 @@ def parse_hog(data: Any, file: str | Path) -> list[HogSpec]:
 
 START_TIMEOUT = 120.0  # seconds for every hog pod to be Running
 GONE_TIMEOUT = 60.0  # seconds for the deleted pods to disappear
-
-
-def delete_hog_pod(content, api_client):
-    """Rollback: delete the hog pod at once; already gone counts as done."""
-    from kubernetes import client
-
-    try:
-        client.CoreV1Api(api_client).delete_namespaced_pod(
-            content.resource_identifier, content.namespace, grace_period_seconds=0)
-    except client.ApiException as exc:
-        if exc.status != 404:
-            raise
 
 
 def _schedulable(node) -> bool:

@@ -35,10 +35,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
-from .krkn_pods import (await_running, delete_pods, local_placement, node_affinity, parse_attacker_nodes, pod_log,
-                        random_suffix)
+from .krkn_pods import (await_running, delete_pods, finish, local_placement, node_affinity, parse_attacker_nodes,
+                        pod_log, random_suffix, wait_gone)
 from .specs import check_namespace, section_entries
-from .syn_flood import finish, wait_gone
 from ..rollback import RollbackContent
 from ..yamlio import Section, describe, expect_list, join_field
 

@@ -123,3 +123,37 @@ def pod_log(core, namespace: str, name: str) -> str:
         return core.read_namespaced_pod_log(name, namespace, _request_timeout=(5, 30)) or ""
     except Exception:  # noqa: BLE001 - the figures are best effort; the scenario's outcome is not
         return ""
+
+
+def delete_hog_pod(content, api_client):
+    """Rollback: delete the hog pod at once; already gone counts as done."""
+    from kubernetes import client
+
+    try:
+        client.CoreV1Api(api_client).delete_namespaced_pod(
+            content.resource_identifier, content.namespace, grace_period_seconds=0)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def finish(ctx: ScenarioContext, core, namespace: str, names: list[str], timeout: float, what: str) -> dict[str, str]:
+    """Wait for the pods to end; their phases. ScenarioFailed when one is still running after `timeout`."""
+
+    def phases() -> dict[str, str]:
+        found = {p.metadata.name: p.status.phase for p in core.list_namespaced_pod(namespace).items}
+        return {n: found.get(n, "missing") for n in names}
+
+    if not ctx.wait_until(lambda: all(p in ("Succeeded", "Failed", "missing") for p in phases().values()),
+                          timeout, interval=0.5):
+        raise ScenarioFailed(f"{what} still running {timeout:g}s after they started: "
+                             f"{', '.join(n for n, p in phases().items() if p == 'Running')}")
+    return phases()
+
+
+def wait_gone(ctx: ScenarioContext, core, namespace: str, names: list[str], what: str) -> None:
+    def left() -> list[str]:
+        return sorted(p.metadata.name for p in core.list_namespaced_pod(namespace).items if p.metadata.name in names)
+
+    if not ctx.wait_until(lambda: not left(), GONE_TIMEOUT):
+        raise ScenarioFailed(f"{what} still present {GONE_TIMEOUT:g}s after deletion: {', '.join(left())}")

@@ -46,8 +46,8 @@ from typing import Any
 from ..rollback import RollbackContent
 from ..yamlio import Section, describe, expect_list, join_field
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
+from .krkn_pods import delete_hog_pod
 # The chaos pod's undo is the hog pod's: delete it at once, already gone counts as done.
-from .hog import delete_hog_pod
 from .specs import Taint, check_namespace, check_selector, section_entries, taint_from_string
 
 DEFAULT_IMAGE = "quay.io/krkn-chaos/krkn-network-chaos:latest"

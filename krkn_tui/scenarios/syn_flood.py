@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
-from .krkn_pods import (GONE_TIMEOUT, await_running, delete_pods, local_placement, node_affinity,
-                        parse_attacker_nodes, pod_log, random_suffix)
+from .krkn_pods import (await_running, delete_pods, finish, local_placement, node_affinity,
+                        parse_attacker_nodes, pod_log, random_suffix, wait_gone)
 from .specs import LABEL_KEY_RE, check_namespace, check_selector
 from ..rollback import RollbackContent
 from ..yamlio import Section
@@ -142,28 +142,6 @@ def attacker_pod(spec: SynFloodSpec, name: str, target: FloodTarget, placement: 
             "metadata": {"name": name, "namespace": spec.namespace,
                          "labels": {"krkn-tui/run": run_uuid, "krkn-tui/syn-flood-target": target.name}},
             "spec": pod_spec}
-
-
-def finish(ctx: ScenarioContext, core, namespace: str, names: list[str], timeout: float, what: str) -> dict[str, str]:
-    """Wait for the pods to end; their phases. ScenarioFailed when one is still running after `timeout`."""
-
-    def phases() -> dict[str, str]:
-        found = {p.metadata.name: p.status.phase for p in core.list_namespaced_pod(namespace).items}
-        return {n: found.get(n, "missing") for n in names}
-
-    if not ctx.wait_until(lambda: all(p in ("Succeeded", "Failed", "missing") for p in phases().values()),
-                          timeout, interval=0.5):
-        raise ScenarioFailed(f"{what} still running {timeout:g}s after they started: "
-                             f"{', '.join(n for n, p in phases().items() if p == 'Running')}")
-    return phases()
-
-
-def wait_gone(ctx: ScenarioContext, core, namespace: str, names: list[str], what: str) -> None:
-    def left() -> list[str]:
-        return sorted(p.metadata.name for p in core.list_namespaced_pod(namespace).items if p.metadata.name in names)
-
-    if not ctx.wait_until(lambda: not left(), GONE_TIMEOUT):
-        raise ScenarioFailed(f"{what} still present {GONE_TIMEOUT:g}s after deletion: {', '.join(left())}")
 
 
 @register
