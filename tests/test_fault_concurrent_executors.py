@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,7 +93,14 @@ def test_concurrent_executors_run_each_step_exactly_once(how, tmp_path, kubeconf
     assert len(everything) == STEPS and len(set(everything)) == STEPS  # each step by exactly one executor
     assert all(executed), "an executor ran nothing: the two did not overlap"
     for r in results:
-        assert {line.split()[0] for line in r.stdout.splitlines()} <= {"executed", "skipped"}, r.stdout
+        *steps, closing = r.stdout.splitlines()
+        assert {line.split()[0] for line in steps} <= {"executed", "skipped"}, r.stdout
+        # the one count: its own steps and those it saw executed by the other are done; those the
+        # other held at the time are "not run here"
+        found = re.fullmatch(r"rollback finished: (\d+) done, (\d+) not run here", closing)
+        assert found, r.stdout
+        done, elsewhere = map(int, found.groups())
+        assert done + elsewhere == STEPS and done >= len(_lines(r.stdout, "executed")), r.stdout
 
     names = sorted(c.metadata.name for c in client.CoreV1Api(api_client).list_namespaced_config_map(namespace).items
                    if c.metadata.name.startswith("marker-"))
