@@ -169,7 +169,8 @@ def cmd_execute(args) -> int:
     for r in results:
         print(f"{r.status:<9} {visible(r.path)}" + (f": {one_line(r.error)}" if r.error else ""))
     tally = summarize(results)
-    print(f"rollback finished: {tally.text()}")
+    if len(results) > 1:  # one step's line says it all (a bad file stays a one-line error)
+        print(f"rollback finished: {tally.text()}")
     return 1 if tally.failed else 0
 
 
