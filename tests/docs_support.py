@@ -9,6 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
+# The sections of config.yaml krkn-tui reads: `kraken.port` is a config key, not a module's name.
+CONFIG_SECTIONS = ("kraken", "tunings", "health_checks", "krkn_tui", "performance_monitoring", "resiliency",
+                   "cerberus")
 _TICKED = re.compile(r"`([^`\n]+)`")
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 

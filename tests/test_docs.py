@@ -7,12 +7,16 @@ bench table is the reference run's."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
-from docs_support import DOCS, README, ROOT, anchors, doc_files, fenced, prose, ticked
+import pytest
+from docs_support import CONFIG_SECTIONS, DOCS, README, ROOT, anchors, doc_files, fenced, prose, ticked
 
 from krkn_tui.cli import build_parser
 
@@ -97,24 +101,65 @@ def named_file_exists(token: str) -> bool | None:
     return None
 
 
-def test_every_module_and_file_a_doc_names_exists():
-    missing = []
+def unknown_names(check, tokens_of=ticked) -> tuple[int, list[str]]:
+    """How many names of the docs ``check`` knows about, and those of them it finds missing."""
+    checked, missing = 0, []
     for doc in doc_files():
-        text = doc.read_text()
-        tokens = ticked(text) + [m for block in fenced(text, "mermaid") for m in re.findall(r"[\w/]+\.py", block)]
-        for token in tokens:
-            if named_file_exists(token) is False:
+        for token in tokens_of(doc.read_text()):
+            found = check(token)
+            checked += found is not None
+            if found is False:
                 missing.append(f"{_rel(doc)}: {token}")
+    return checked, missing
+
+
+def _ticked_and_drawn(text: str) -> list[str]:
+    return ticked(text) + [m for block in fenced(text, "mermaid") for m in re.findall(r"[\w/]+\.py", block)]
+
+
+def test_every_module_and_file_a_doc_names_exists():
+    checked, missing = unknown_names(named_file_exists, _ticked_and_drawn)
+    assert checked > 50, checked
     assert not missing, missing
 
 
-def test_a_named_module_that_is_gone_is_found():
-    assert named_file_exists("rollback/front.py") is True
-    assert named_file_exists("realnode.py") is True
-    assert named_file_exists("rollback/nowhere.py") is False
-    assert named_file_exists("tests/test_nowhere.py") is False
-    assert named_file_exists("nowhere.py") is False
-    assert named_file_exists("registry.k8s.io/pause:3.10") is None
+_ATTRIBUTE = re.compile(r"([a-z_]+)\.([A-Za-z_]\w*)")
+_NOT_ATTRIBUTES = {"py", "yaml", "yml", "md", "json", "jsonl", "tmp", "log", "tar", "executed", "failed"}
+
+
+def named_attribute_exists(token: str) -> bool | None:
+    """`module.name` (`config.resolve_relative`): None when the first part is not one of the
+    package's modules; else whether a module of that name defines the name."""
+    m = _ATTRIBUTE.fullmatch(token)
+    if not m or m.group(2) in _NOT_ATTRIBUTES or m.group(1) in CONFIG_SECTIONS:
+        return None
+    files = [p for p in (ROOT / "krkn_tui").rglob(f"{m.group(1)}.py")]
+    if not files:
+        return None
+    modules = [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in files]
+    return any(hasattr(importlib.import_module(name), m.group(2)) for name in modules)
+
+
+def test_every_module_attribute_a_doc_names_exists():
+    checked, missing = unknown_names(named_attribute_exists)
+    assert checked, "no module.name found in the docs"
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("check, token, expected", [
+    (named_file_exists, "rollback/front.py", True),
+    (named_file_exists, "realnode.py", True),
+    (named_file_exists, "rollback/nowhere.py", False),
+    (named_file_exists, "tests/test_nowhere.py", False),
+    (named_file_exists, "nowhere.py", False),
+    (named_file_exists, "registry.k8s.io/pause:3.10", None),
+    (named_attribute_exists, "config.resolve_relative", True),
+    (named_attribute_exists, "config.resolve_elsewhere", False),
+    (named_attribute_exists, "config.yaml", None),
+    (named_attribute_exists, "kraken.cluster_journal", None),
+])
+def test_a_named_module_or_name_that_is_gone_is_found(check, token, expected):
+    assert check(token) is expected
 
 
 # -- command lines ---------------------------------------------------------------------------------
@@ -214,3 +259,30 @@ def test_the_bench_table_is_the_reference_run():
     text = (DOCS / "bench.md").read_text()
     table = [line for line in text.splitlines() if line.startswith("|")]
     assert table == rows(records)
+
+
+def test_the_bench_flags_and_figures_the_docs_name_exist():
+    from bench.__main__ import FIGURES
+
+    helped = subprocess.run([sys.executable, "-m", "bench", "--help"], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout
+    known = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", helped))
+    assert {"--quick", "--only"} <= known, helped
+    problems, seen = [], 0
+    for doc in doc_files():
+        for token in ticked(doc.read_text()):
+            if not token.startswith("python -m bench"):
+                continue
+            seen += 1
+            words = token.split()[3:]
+            for i, word in enumerate(words):
+                if word.startswith("--") and word not in known:
+                    problems.append(f"{_rel(doc)}: {word} in {token}")
+                if word == "--only" and i + 1 < len(words) and words[i + 1] not in FIGURES:
+                    problems.append(f"{_rel(doc)}: no figure {words[i + 1]} in {token}")
+    bench_doc = (DOCS / "bench.md").read_text()
+    for token in ticked(prose(bench_doc)):
+        if token.startswith("--") and token.split()[0] not in known:
+            problems.append(f"docs/bench.md: {token}")
+    assert seen, "no `python -m bench` line found"
+    assert not problems, problems

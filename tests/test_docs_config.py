@@ -12,11 +12,10 @@ import pytest
 
 from krkn_tui import yamlio
 from krkn_tui.config import load_config
-from docs_support import DOCS, ROOT, doc_files, ticked
+from docs_support import CONFIG_SECTIONS, DOCS, ROOT, doc_files, ticked
 
 CONFIG_DOC = DOCS / "config.md"
-SECTIONS = ("kraken", "tunings", "health_checks", "krkn_tui", "performance_monitoring", "resiliency", "cerberus")
-_KEY = re.compile(rf"^(?:{'|'.join(SECTIONS)})\.(?!(?:py|yaml|yml|md|json|tmp)$)[a-z_]+$")  # not a file name
+_KEY = re.compile(rf"^(?:{'|'.join(CONFIG_SECTIONS)})\.(?!(?:py|yaml|yml|md|json|tmp)$)[a-z_]+$")  # not a file name
 
 # Every key krkn-tui reads, with a value that takes every branch that reads more.
 FULL_CONFIG = """
