@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from krkn_tui import yamlio
-from krkn_tui.config import load_config
+from krkn_tui.config import DEFAULT_PROTECTED_NAMESPACES, load_config
 from docs_support import CONFIG_SECTIONS, DOCS, ROOT, doc_files, ticked
 
 CONFIG_DOC = DOCS / "config.md"
@@ -170,3 +170,63 @@ def test_the_recording_notices_a_key_the_loader_does_not_read(keys_read):
     assert "kraken.cluster_journal" in keys_read
     assert "kraken.distribution" not in keys_read  # krkn's, accepted and ignored
     assert "health_checks.config[].url" in keys_read
+
+
+# Where a loaded config holds each key's value: the table's default column is what a config
+# without the key gives.
+VALUES = {
+    "kraken.auto_rollback": lambda c: c.auto_rollback,
+    "kraken.rollback_versions_directory": lambda c: c.versions_dir,
+    "kraken.protected_namespaces": lambda c: c.protected_namespaces - DEFAULT_PROTECTED_NAMESPACES,
+    "kraken.allow_protected_namespaces": lambda c: c.allow_protected,
+    "tunings.wait_duration": lambda c: c.wait_duration,
+    "tunings.iterations": lambda c: c.iterations,
+    "tunings.daemon_mode": lambda c: c.daemon_mode,
+    "kraken.cluster_journal": lambda c: c.journal.enabled,
+    "kraken.cluster_journal_namespace": lambda c: c.journal.namespace,
+    "kraken.cluster_journal_lease_duration": lambda c: c.journal.lease_duration,
+    "kraken.cluster_journal_renew_interval": lambda c: c.journal.renew_every,
+    "kraken.cluster_journal_retention": lambda c: c.journal.retention,
+    "kraken.cluster_journal_hold_past_end": lambda c: c.journal.hold_past_end,
+    "kraken.cluster_journal_max_hold": lambda c: c.journal.max_hold,
+    "kraken.publish_kraken_status": lambda c: c.signal.publish,
+    "kraken.signal_state": lambda c: c.signal.state,
+    "kraken.signal_address": lambda c: c.signal.address,
+    "kraken.port": lambda c: c.signal.port,
+    "health_checks.interval": lambda c: c.checks.interval,
+    "health_checks.config": lambda c: c.checks.checks,
+    "krkn_tui.checks": lambda c: c.checks.checks,
+    "krkn_tui.recovery_timeout": lambda c: c.checks.recovery_timeout,
+    "performance_monitoring.enable_alerts": lambda c: c.monitoring.enable_alerts,
+    "performance_monitoring.check_critical_alerts": lambda c: c.monitoring.check_critical_alerts,
+    "performance_monitoring.abort_on_critical": lambda c: c.monitoring.abort_on_critical,
+    "cerberus.cerberus_enabled": lambda c: c.monitoring.cerberus_url is not None,
+    "cerberus.check_application_routes": lambda c: c.monitoring.check_application_routes,
+}
+
+
+def shown(value) -> str:
+    """A value as the table writes it."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return f"{value:g}"
+    if isinstance(value, Path):
+        return str(value).replace(str(Path.home()), "~", 1)
+    if isinstance(value, (tuple, list, set, frozenset)) and not value:
+        return "[]"
+    return str(value)
+
+
+def test_the_key_tables_defaults_are_what_a_config_without_the_key_gives(tmp_path, monkeypatch):
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios:\n    - pod_disruption_scenarios: [x.yaml]\n")
+    config = load_config(tmp_path / "config.yaml", check_files=False)
+    rows = table_keys(CONFIG_DOC.read_text())
+    assert VALUES.keys() <= rows.keys()
+    wrong = []
+    for key, value_of in VALUES.items():
+        documented = rows[key].split("|")[2].strip().strip("`")
+        if documented != shown(value_of(config)):
+            wrong.append(f"{key}: docs/config.md says {documented}, the loader gives {shown(value_of(config))}")
+    assert not wrong, wrong
