@@ -13,24 +13,16 @@ from docs_support import DOCS, ROOT, fenced, section
 
 PACKAGE = ROOT / "krkn_tui"
 ARCHITECTURE = DOCS / "architecture.md"
-_SUBGRAPH = re.compile(r"^\s*subgraph\s+(\w+)")
-_NODE = re.compile(r'^\s*\w+\["([^"]+)"\]\s*$')
+_FLOOR = re.compile(r'^\s*\w+\["<b>[^<]*</b>[^<]*<br/>([^"]+)"\]\s*$')
 _ARROW_UP = re.compile(r"^- `([^`]+)` → `([^`]+)`", re.M)
+_DOTTED = re.compile(r'-\. "([^"]+) → ([^"]+)" \.->')
 
 
 def floors(picture: str) -> list[list[str]]:
-    """The floors of a Mermaid picture, top first: the paths its subgraphs hold."""
-    out: list[list[str]] = []
-    inside = False
-    for line in picture.splitlines():
-        if _SUBGRAPH.match(line):
-            out.append([])
-            inside = True
-        elif line.strip() == "end":
-            inside = False
-        elif inside and (m := _NODE.match(line)):
-            out[-1].append(m.group(1))
-    return out
+    """The floors of the Mermaid picture, top first: each a node whose label is its name in bold,
+    then its paths separated by " · "."""
+    return [[p.strip() for p in m.group(1).split(" · ")] for line in picture.splitlines()
+            if (m := _FLOOR.match(line))]
 
 
 def floor_of(module: str, drawn: list[list[str]]) -> int | None:
@@ -101,9 +93,10 @@ def upward(edges: set[tuple[str, str]], drawn: list[list[str]]) -> set[tuple[str
 def _doc() -> tuple[list[list[str]], set[tuple[str, str]]]:
     text = ARCHITECTURE.read_text()
     part = section(text, "The floors")
-    drawn = floors(fenced(part, "mermaid")[0])
+    picture = fenced(part, "mermaid")[0]
     listed = set(_ARROW_UP.findall(part[part.index("Arrows that run back up:"):]))
-    return drawn, listed
+    assert set(_DOTTED.findall(picture)) == listed, "the picture's dotted arrows are not the listed ones"
+    return floors(picture), listed
 
 
 def test_every_module_stands_on_a_drawn_floor_and_every_drawn_path_exists():
