@@ -436,12 +436,14 @@ class StorageThrottlePlugin(ScenarioPlugin):
 
     @staticmethod
     def _cgroup(ctx: ScenarioContext, spec: ThrottleSpec, name: str, t: Target) -> tuple[str, str]:
-        """krkn's cgroup version (the file system type of /sys/fs/cgroup) and the container's
-        cgroup, found by its full ID (cgroupfs: a folder named so; systemd: a .scope naming it)."""
-        r = _exec(ctx, spec.namespace, name, CONTAINER, ["stat", "-f", "-c", "%T", "/host/sys/fs/cgroup"])
-        if not r.ok:
+        """The node's cgroup version (v2 where /sys/fs/cgroup is the unified hierarchy, its
+        cgroup.controllers at the top; krkn asks stat for the file system type, which busybox's
+        stat does not name) and the container's cgroup, found by its full ID (cgroupfs: a folder
+        named so; systemd: a .scope naming it)."""
+        r = _exec(ctx, spec.namespace, name, CONTAINER, ["test", "-f", "/host/sys/fs/cgroup/cgroup.controllers"])
+        if r.code not in (0, 1):
             raise ScenarioFailed(f"reading the cgroup file system of {t.node}: {r.why()}")
-        version = "v2" if "cgroup2" in r.stdout else "v1"
+        version = "v2" if r.ok else "v1"
         base = "/host/sys/fs/cgroup" + ("/blkio" if version == "v1" else "")
         r = _exec(ctx, spec.namespace, name, CONTAINER,
                   ["find", base, "-type", "d", "(", "-name", t.container_id, "-o", "-name", f"*-{t.container_id}.scope",
