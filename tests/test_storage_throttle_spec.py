@@ -76,3 +76,33 @@ def test_the_helper_pod_is_krkn_libs_io_throttle_pod():
     assert c["command"] == ["/bin/sh", "-c", "trap : TERM INT; sleep infinity & wait"]
     assert pod["spec"]["volumes"] == [{"name": "host-root", "hostPath": {"path": "/"}}]
     assert c["volumeMounts"] == [{"name": "host-root", "mountPath": "/host"}]
+
+
+def test_the_undo_renders_into_a_version_file_that_passes_the_text_rule():
+    from krkn_tui.rollback import RollbackContent
+    from krkn_tui.rollback.source_text import checked_source
+    from krkn_tui.rollback.writer import render_version_file
+    from krkn_tui.scenarios.storage_throttle import restore_io_limits
+
+    content = RollbackContent("io-throttle-0123456789", "ns", {
+        "pod": "io-throttle-0123456789", "container": "io-throttle", "node": "n", "target": "p/main",
+        "maj_min": "7:3", "cgroup_version": "v1", "cgroup_path": "/kubepods/besteffort/pod1/abc",
+        "found": {"blkio.throttle.write_bps_device": "", "blkio.throttle.read_bps_device": "7:3 33554432"}})
+    text = render_version_file(restore_io_limits, content, {"format": 1, "callable": "restore_io_limits"})
+    assert checked_source(text.encode()) == text and "def restore_io_limits(content, api_client):" in text
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"cgroup_path": "/kubepods/../../sys"}, "refusing a recorded cgroup or device"),
+    ({"maj_min": "7:3; reboot"}, "refusing a recorded cgroup or device"),
+    ({"found": {"blkio.throttle.write_bps_device": "8:0 1"}}, "not for device 7:3"),
+    ({"found": {"../../../etc/passwd": ""}}, "not for device 7:3"),
+])
+def test_the_undo_refuses_recorded_data_that_is_not_its_own_before_any_call(data, message):
+    from krkn_tui.rollback import RollbackContent
+    from krkn_tui.scenarios.storage_throttle import restore_io_limits
+
+    recorded = {"pod": "p", "container": "io-throttle", "node": "n", "maj_min": "7:3", "cgroup_version": "v1",
+                "cgroup_path": "/kubepods/pod1/abc", "found": {"blkio.throttle.write_bps_device": ""}, **data}
+    with pytest.raises(RuntimeError, match=message):
+        restore_io_limits(RollbackContent("p", "ns", recorded), None)  # no client: it never gets that far
