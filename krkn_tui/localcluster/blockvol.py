@@ -29,7 +29,10 @@ def mount_path(node_root: Path) -> Path:
 
 
 def _run(argv: list[str], what: str) -> str:
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{what}: {' '.join(argv)}: no answer in 60s") from None
     if r.returncode != 0:
         raise RuntimeError(f"{what}: {' '.join(argv)}: {(r.stderr or r.stdout).strip()}")
     return r.stdout

@@ -628,7 +628,11 @@ class LocalCluster:
         if node.get("sandbox"):
             nodesandbox.destroy(nodesandbox.Sandbox(**node["sandbox"]))
         # After the node's processes and namespaces: nothing holds its file system any more.
-        blockvol.release(realnode.NodeFiles(self.state_dir).root)
+        # A device still held is said, and the node stays recorded so that `down` tries again.
+        try:
+            blockvol.release(realnode.NodeFiles(self.state_dir).root)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            raise ClusterError(f"the real node's block device: {e}") from None
         state.pop("node", None)
         self._save(state)
         return stopped
