@@ -128,7 +128,9 @@ def test_the_write_rate_drops_under_the_limit_during_the_run_and_recovers(tmp_pa
     assert in_force["blkio.throttle.write_bps_device"] == f"{block_volume['maj_min']} {LIMIT}\n"
     assert in_force["blkio.throttle.read_bps_device"] == f"{block_volume['maj_min']} 1048576\n"
     assert limits(cgroup) == found  # written back as found
-    assert write_rate(api_client, namespace, "filler", 16) > 4 * LIMIT
+    after = write_rate(api_client, namespace, "filler", 16)
+    print(f"write rate: {free:.0f} B/s free, {rate:.0f} B/s limited to {LIMIT}, {after:.0f} B/s after")
+    assert after > 4 * LIMIT
     assert [c["action"] for c in changes(events)] == ["create_pod", "write_cgroup", "write_cgroup"]
     assert version_files(tmp_path / "versions") == []
     assert wait_for(lambda: not helper_pods(core, namespace), timeout=60, what="the helper pod gone")
