@@ -69,6 +69,22 @@ def helper_pods(core, namespace: str) -> list[str]:
     return [p.metadata.name for p in core.list_namespaced_pod(namespace, label_selector="app=krkn-io-throttle").items]
 
 
+@pytest.fixture(autouse=True)
+def nothing_left(request, api_client):
+    """After each test: no helper pod anywhere, and no blkio limit on the node's block device in
+    any cgroup of the cluster (a limit the test itself set is removed by that test)."""
+    yield
+    if "real_node" not in request.fixturenames:
+        return
+    node = request.getfixturevalue("real_node")
+    pods = client.CoreV1Api(api_client).list_pod_for_all_namespaces(label_selector="app=krkn-io-throttle").items
+    assert [p.metadata.name for p in pods if not p.metadata.deletion_timestamp] == []
+    mm = (node.get("block") or {}).get("maj_min")
+    left = [f"{f}: {line}" for f in Path(f"/sys/fs/cgroup/blkio{node['cgroup_root']}").rglob("blkio.throttle.*_device")
+            for line in f.read_text().splitlines() if mm and line.split(" ")[0] == mm]
+    assert left == []
+
+
 @pytest.fixture
 def block_volume(real_node, api_client, namespace):  # noqa: F811 (real_node is the imported fixture)
     """PVC `data` bound to a local PersistentVolume on a folder of the real node's block device,
