@@ -74,6 +74,8 @@ node_packages() {
   [[ -x /usr/bin/stress-ng ]] || missing+=(stress-ng)  # the hog image (krkn-lib's krkn-hog) packs it
   command -v nsenter >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
+  command -v losetup >/dev/null || missing+=(util-linux)  # the node's block device
+  command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
   apt_install "the real node" "the real node will be skipped" "${missing[@]}"
 }
 
@@ -168,6 +170,8 @@ build_images() {
     chmod 1777 "$root/busybox/tmp"
     add_busybox "$root/busybox"
     pack_image busybox krkn-tui.io/busybox:1.35 "$root/busybox" /bin/sh
+    # krkn's helper image (storage_throttle's privileged pod), under its name: the same shell and tools.
+    pack_image krkn-tools quay.io/krkn-chaos/krkn:tools "$root/busybox" /bin/sh
   fi
   if [[ -x /usr/bin/stress-ng && -x /bin/busybox ]]; then
     # krkn-lib's hog image, under its name: Debian's stress-ng with the libraries it links, a

@@ -56,8 +56,9 @@ def pod_netns(uid: str) -> str:
 
 def machine_view(node: dict) -> dict:
     """test_real_node's snapshot of the machine and its qdiscs, less what other clusters' private
-    nodes (other tests running beside this one) add and remove meanwhile: their veths and mounts."""
-    other = re.compile(r"\bkt[0-9a-f]{6}(h|br)\b|^/tmp/")
+    nodes (other tests running beside this one) add and remove meanwhile: their veths, mounts and
+    block devices."""
+    other = re.compile(r"\bkt[0-9a-f]{6}(h|br)\b|^/tmp/|/node/block\.img\b")
 
     def keep(line: str) -> bool:
         return not other.search(line) or node["host_if"] in line
