@@ -6,6 +6,7 @@ import pytest
 from kubehelpers import deployment, wait_for
 
 from krkn_tui.tui.screens.confirm import ConfirmScreen
+from krkn_tui.tui.widgets.run_panel import RunPanel
 from tui_support import SIZE, console, outage_config, until
 
 pytestmark = pytest.mark.cluster
@@ -66,7 +67,7 @@ async def test_an_aborting_check_shows_red_stops_the_run_and_lands_on_the_timeli
         await pilot.pause(0.2)
         assert app.last_result.status == "aborted" and app.last_result.exit_code == 3
         assert app.check_board.cells["web-up"].failures >= 1
-        run_log = "\n".join(app.views["picker"].query_one("#run-log").lines)
+        run_log = "\n".join(app.views["picker"].query_one(RunPanel).run_lines())
         assert "check web-up: failing (during)" in run_log and "check web-up FAILED" in run_log
         assert "steady state after: ok" in run_log
         header_text = str(app.screen.query_one("#header").render())
