@@ -69,6 +69,10 @@ async def test_the_verdicts_view_shows_each_files_slos_alerts_cerberus_and_score
         await pilot.pause()
         panel = app.views["picker"].query_one(RunPanel)
         assert any("verdicts: resiliency score 25" in line and "(view 5)" in line for line in panel.run_lines())
+        # each file's verdicts in its block (no block here: the run's lines), what failed named
+        [line] = [x for x in panel.run_lines() if x.startswith("verdicts after scale.yaml: ")]
+        assert line.startswith("verdicts after scale.yaml: score 25 (2 of 5 SLOs passed); "
+                               "SLO critical ×3 frontend answers errors: FAILED;") and line.endswith("(view 5)")
 
 
 async def test_p_on_a_timeline_entry_opens_the_pods_it_touched(tmp_path, monkeypatch):

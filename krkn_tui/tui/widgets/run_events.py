@@ -222,10 +222,11 @@ def _(e: ev.SteadyState, panel: RunPanel) -> None:
 
 @apply_event.register
 def _(e: ev.ScenarioVerdicts, panel: RunPanel) -> None:
-    [group] = scenario_groups({"scenario_files": [e.scenario], "resiliency": {
-        "scenarios": [e.scenario["resiliency"]] if e.scenario.get("resiliency") else []}})
-    failed = [f"{row.verdict} {row.what}: {row.result}" for row in group.rows if row.bad]
-    said = "; ".join(([f"score {group.score} ({group.counted})"] if group.score else []) + failed) or "nothing failed"
+    groups = scenario_groups(e.monitoring)  # this file's is the last one judged
+    rows = groups[-1].rows if groups else ()
+    failed = [f"{row.verdict} {row.what}: {row.result}" for row in rows if row.bad]
+    score = [f"score {groups[-1].score} ({groups[-1].counted})"] if groups and groups[-1].score else []
+    said = "; ".join(score + failed) or "nothing failed"
     panel._step_log(f"verdicts after {e.name}: {said} (view 5)")
 
 
