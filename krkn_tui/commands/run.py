@@ -16,7 +16,7 @@ import time
 from ..events import Event
 from ..sanitize import visible
 from . import common
-from .render import printed
+from .render import krkn_stdout, printed
 
 
 def add_parser(sub) -> None:
@@ -86,6 +86,9 @@ def _printer(e: Event) -> None:
     line = printed(e)
     if line:
         print(line, flush=True)
+    bare = krkn_stdout(e)  # JSON: every control character escaped
+    if bare:
+        print(bare, flush=True)
 
 
 def cmd_run(args) -> int:
