@@ -199,8 +199,9 @@ build_images() {
     mkdir -p "$nc/bin" "$nc/usr/sbin" "$nc/usr/bin" "$nc/tmp" "$nc/run"
     chmod 1777 "$nc/tmp"
     cp /bin/busybox "$nc/bin/busybox"
-    for tool in sh sleep cat grep awk head tail ls; do ln -sf busybox "$nc/bin/$tool"; done
+    for tool in sh sleep cat grep awk head tail ls unshare; do ln -sf busybox "$nc/bin/$tool"; done
     cp /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/tc /usr/sbin/ip "$nc/usr/sbin/"
+    cp "$bin/netem-queue" "$nc/usr/bin/"  # netem's delay and loss through NFQUEUE where the kernel lacks netem
     cp /usr/bin/nsenter "$nc/usr/bin/"
     for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save; do
       ln -sf xtables-nft-multi "$nc/usr/sbin/$tool"
@@ -279,6 +280,7 @@ elif [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
   build demo-server "$here/images" ./cmd/demo-server "-s -w"
   build service-hijacking "$here/images" ./cmd/service-hijacking "-s -w"
   build syn-flood "$here/images" ./cmd/syn-flood "-s -w"
+  build netem-queue "$here/images" ./cmd/netem-queue "-s -w"
   build vegeta "$here/images/http-load" github.com/tsenart/vegeta/v12 "-s -w -X main.Version=v12.13.0"
   build_images
 fi
