@@ -249,31 +249,6 @@ def test_a_missing_target_fails_before_any_change(tmp_path, api_client, namespac
     assert changes(events) == [] and version_files(tmp_path / "versions") == []
 
 
-NETEM_UNSET = "# CONFIG_NET_SCH_NETEM is not set"
-
-
-def _kernel_lacks_netem() -> bool:
-    import gzip
-    try:
-        return NETEM_UNSET in gzip.decompress(Path("/proc/config.gz").read_bytes()).decode(errors="replace")
-    except OSError:
-        return False
-
-
-@pytest.mark.cluster
-def test_latency_on_a_kernel_without_netem_is_refused_before_any_change(tmp_path, api_client, kubectl, kubeconfig,
-                                                                        namespace, real_node):
-    if not _kernel_lacks_netem():
-        pytest.skip("this kernel has tc netem: the refusal cannot be shown here")
-    _server_and_client(kubectl, kubeconfig, namespace)
-    spec = [chaos_entry(namespace, latency="100ms", loss="5")]
-    _, result, events = run_scenario(tmp_path, api_client, NG, spec)
-    message = result.scenarios[0]["message"]
-    assert result.status == "failed" and "CONFIG_NET_SCH_NETEM not set" in message and "\n" not in message
-    assert f"node {realnode.NODE_NAME}" in message
-    assert changes(events) == [] and version_files(tmp_path / "versions") == []
-
-
 def chaos_entry(namespace: str, **shape) -> dict:
     e = entry("pod_network_chaos", namespace, **{"label_selector": "app=web", "ingress": False, "egress": True,
                                                   **shape})

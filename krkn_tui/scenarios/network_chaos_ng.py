@@ -25,11 +25,19 @@ Differences from krkn, on purpose:
 - Targets run one after the other whatever `execution` says: the rules of all targets are in
   place together for `test_duration`, which is what parallel means for the traffic.
 - Shaping: the netem leaf only for latency or loss (krkn adds one delaying nothing otherwise);
-  latency or loss on a node of the local cluster whose kernel lacks CONFIG_NET_SCH_NETEM is
-  refused before any change, in one line naming the option; ingress goes through the run's own
-  ifb device (krkn reuses ifb0) with a u32 catch-all (krkn's matchall is not in this kernel);
-  another tool's root or ingress qdisc on the interface is never replaced (the undo deletes root
-  100:, or the ingress qdisc and the ifb device, recorded before they are added).
+  ingress goes through the run's own ifb device (krkn reuses ifb0) with a u32 catch-all (krkn's
+  matchall is not in this kernel); another tool's root or ingress qdisc on the interface is never
+  replaced (the undo deletes root 100:, or the ingress qdisc and the ifb device, recorded before
+  they are added).
+- Latency and loss where the node's kernel has no netem (CONFIG_NET_SCH_NETEM not set; probed
+  before any change by adding a netem qdisc in a throwaway network namespace, `unshare -n`, which
+  leaves nothing behind: qdisc kinds are the kernel's, not a namespace's): the image's
+  netem-queue program holds an NFQUEUE in the target's namespace and gives each packet its
+  verdict after the delay, or drops it at the loss share; iptables rules in the mangle table send
+  the interface's egress (POSTROUTING `-o`) and ingress (PREROUTING `-i`) to it with
+  `--queue-bypass`, so traffic flows on if the program dies. Bandwidth keeps htb (the tree without
+  the netem leaf). Each rule's version file names the mechanism; the program ends with the chaos
+  pod.
 - Bad input is one line at load time, naming the field: an unknown id, a placeholder such as
   krkn's `<node_name>`, a port outside 1-65535, a protocol other than tcp/udp.
 """
@@ -106,6 +114,11 @@ class FilterSpec:
     @property
     def needs_netem(self) -> bool:
         return bool(self.latency or self.loss)
+
+
+QUEUE_PROGRAM = "/usr/bin/netem-queue"  # in the network-chaos image (localcluster/images/cmd/netem-queue)
+# krkn's tc tree and its netem leaf; or, where the kernel has no netem, NFQUEUE rules to netem-queue.
+NETEM, NFQUEUE = "netem", "nfqueue"
 
 
 def _name(sec: Section, key: str) -> str | None:
@@ -208,20 +221,21 @@ def rules(spec: FilterSpec, interface: str, tag: str) -> list[tuple[str, list[st
     return out
 
 
-def tc_commands(spec: FilterSpec, dev: str) -> list[list[str]]:
+def tc_commands(spec: FilterSpec, dev: str, netem: bool = True) -> list[list[str]]:
     """krkn's egress tree (get_build_tc_tree_commands): an htb root 100: with one class at
     `bandwidth` (krkn's 1gbit when unset) and, for latency or loss, a netem leaf 101: (krkn adds
-    the leaf always; without latency and loss it would delay nothing, so it is left out)."""
+    the leaf always; without latency and loss it would delay nothing, so it is left out; without
+    netem in the kernel, `netem` is False and netem-queue delays instead)."""
     rate = spec.bandwidth or "1gbit"
     out = [["tc", "qdisc", "add", "dev", dev, "root", "handle", ROOT_HANDLE, "htb", "default", "1"],
            ["tc", "class", "add", "dev", dev, "parent", ROOT_HANDLE, "classid", CLASS_ID, "htb", "rate", rate]]
-    if spec.needs_netem:
+    if spec.needs_netem and netem:
         out.append(["tc", "qdisc", "add", "dev", dev, "parent", CLASS_ID, "handle", NETEM_HANDLE, "netem",
                     "delay", spec.latency or "0ms", "loss", f"{spec.loss or 0}%"])
     return out
 
 
-def ingress_commands(spec: FilterSpec, dev: str, ifb: str) -> list[list[str]]:
+def ingress_commands(spec: FilterSpec, dev: str, ifb: str, netem: bool = True) -> list[list[str]]:
     """krkn's get_ingress_shaping_commands: `dev`'s ingress redirected to an ifb device shaped by
     the same tree. krkn's catch-all classifier is matchall; this kernel has u32 (CONFIG_NET_CLS_
     MATCHALL is not set), and `u32 match u32 0 0` matches every packet as well. The ifb device is
@@ -230,31 +244,26 @@ def ingress_commands(spec: FilterSpec, dev: str, ifb: str) -> list[list[str]]:
             ["tc", "qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"],
             ["tc", "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1", "u32", "match",
              "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", ifb],
-            *tc_commands(spec, ifb)]
+            *tc_commands(spec, ifb, netem)]
 
 
-NETEM_OPTION = "CONFIG_NET_SCH_NETEM"
+# netem in a network namespace made for the probe alone: it goes with the probe's process.
+NETEM_PROBE = ["unshare", "-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]
+NETEM_UNKNOWN = "qdisc kind is unknown"  # tc's words for a kernel without the qdisc
 
 
-def netem_missing(node, config_gz: Path = Path("/proc/config.gz")) -> str | None:
-    """Why netem cannot run on `node`, when that is known before any change: a node of the local
-    cluster (labelled krkn-tui.io/node-kind) runs this machine's kernel, whose build options are
-    readable here. Elsewhere None: krkn's tc command says so itself."""
-    import gzip
-    import os
+def queue_args(spec: FilterSpec, queue: int) -> list[str]:
+    """netem-queue's command line for the spec's latency and loss (krkn's units are Go's)."""
+    return [QUEUE_PROGRAM, "-queue", str(queue), "-delay", spec.latency or "0s", "-loss", spec.loss or "0"]
 
-    labels = node.metadata.labels or {}
-    kernel = getattr(node.status.node_info, "kernel_version", None) if node.status else None
-    if "krkn-tui.io/node-kind" not in labels or kernel != os.uname().release:
-        return None
-    try:
-        config = gzip.decompress(config_gz.read_bytes()).decode(errors="replace").splitlines()
-    except OSError:
-        return None
-    if f"# {NETEM_OPTION} is not set" in config or not any(line.startswith(f"{NETEM_OPTION}=") for line in config):
-        return (f"tc netem (latency, loss) cannot run on node {node.metadata.name}: its kernel {kernel} has "
-                f"{NETEM_OPTION} not set ({config_gz})")
-    return None
+
+def queue_rules(spec: FilterSpec, interface: str, tag: str, queue: int) -> list[tuple[str, list[str]]]:
+    """(chain, rule) pairs of the mangle table sending the interface's egress (POSTROUTING, where
+    netem on the root would delay it, forwarded packets too) and ingress (PREROUTING, where the
+    ifb redirect would) to `queue`; --queue-bypass lets packets through while no program holds it."""
+    target = ["-m", "comment", "--comment", tag, "-j", "NFQUEUE", "--queue-num", str(queue), "--queue-bypass"]
+    return [(chain, [flag, interface, *target]) for chain, flag, on in
+            (("POSTROUTING", "-o", spec.egress), ("PREROUTING", "-i", spec.ingress)) if on]
 
 
 # ---- the undo, written into the version files ----------------------------------------------
@@ -292,6 +301,15 @@ def delete_network_rule(content, api_client):
                   ["tc", "qdisc", "del", "dev", dev, "ingress"]),
                  (["ip", "-o", "link", "show"], f" {ifb}:", ["ip", "link", "del", ifb])]
         what = f"the ingress redirect of {dev} to {ifb}"
+    elif data.get("table") == "mangle":  # netem-queue's NFQUEUE rule
+        chain, rule = data["chain"], [str(a) for a in data["rule"]]
+        if chain not in ("PREROUTING", "POSTROUTING") or rule[-5:-2] != ["-j", "NFQUEUE", "--queue-num"] or \
+                rule[-1] != "--queue-bypass" or any(a.startswith("-") and a not in (
+                    "-i", "-o", "-m", "--comment", "-j", "--queue-num", "--queue-bypass") for a in rule):
+            raise RuntimeError(f"refusing a recorded rule that is not one of krkn-tui's NFQUEUE rules: {chain} {rule}")
+        steps = [(["iptables", "-t", "mangle", "-C", chain] + rule, "",
+                  ["iptables", "-t", "mangle", "-D", chain] + rule)]
+        what = f"iptables -t mangle {chain} {' '.join(rule)}"
     else:
         chain, rule = data["chain"], [str(a) for a in data["rule"]]
         if chain not in ("INPUT", "OUTPUT") or rule[-2:] != ["-j", "DROP"] or any(a.startswith("-") and a not in (
@@ -446,9 +464,13 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         ctx.guard_namespace(spec.namespace)
         found = find_targets(client.CoreV1Api(ctx.api_client), spec)
         ifaces = ", ".join(spec.interfaces) or "the default route's interface"
+        change = "iptables rules"
+        if spec.id in SHAPING_IDS:
+            change = "a tc qdisc" if not spec.needs_netem else (
+                "tc netem, or iptables NFQUEUE rules and netem-queue where the kernel has no netem"
+                + (", and an htb qdisc" if spec.bandwidth else ""))
         out = [targets("nodes", sorted({t.node for t in found}),
-                       f"a privileged chaos pod each; {'a tc qdisc' if spec.id in SHAPING_IDS else 'iptables rules'} "
-                       f"on {ifaces} for {spec.test_duration}s")]
+                       f"a privileged chaos pod each; {change} on {ifaces} for {spec.test_duration}s")]
         if not spec.on_node:
             out.append(targets("pods", [f"{spec.namespace}/{t.name}" for t in found],
                                "traffic shaped" if spec.id in SHAPING_IDS else "traffic dropped"))
@@ -462,11 +484,6 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         found = find_targets(core, spec)
         ctx.log(f"{spec.id} on {', '.join(t.name for t in found)}", 0.05)
         details: dict[str, Any] = {"id": spec.id, "targets": [t.name for t in found], "rules": []}
-        if spec.needs_netem:  # refused before any change where the node's kernel is known to lack it
-            for node in sorted({t.node for t in found}):
-                why = netem_missing(core.read_node(node))
-                if why:
-                    raise ScenarioFailed(why, details)
         if ctx.dry_run:
             return Outcome("passed", f"dry run: would change {len(found)} target(s)", {**details, "dry_run": True})
         tag = f"krkn-tui:{ctx.rollback.run_uuid[:8]}"
@@ -478,6 +495,8 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
             prefix = self._netns_prefix(ctx, spec, t, pod, container)
             node_ips = _internal_ips(core, t.node) if spec.on_node else []
             where = {"pod": pod, "container": container, "node": t.node, "pod_uid": t.pod_uid}
+            mechanism = self._mechanism(ctx, spec, t, pod, container) if spec.needs_netem else NETEM
+            queue = self._start_queue(ctx, spec, t, pod, container, prefix) if mechanism == NFQUEUE else 0
 
             def change(data: dict, kind: str, argvs: list[list[str]], said: str) -> None:
                 ctx.check_stop()
@@ -494,17 +513,25 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
 
             for iface in spec.interfaces or (self._default_interface(ctx, spec, pod, container, prefix, node_ips),):
                 if spec.id in SHAPING_IDS:
-                    if spec.egress:
+                    netem = mechanism == NETEM
+                    # htb for bandwidth, and netem's leaf where the kernel has it (krkn's tree)
+                    tree = netem or spec.bandwidth is not None
+                    if spec.egress and tree:
                         self._check_qdisc(ctx, spec, t, pod, container, prefix, iface, "root")
-                        cmds = tc_commands(spec, iface)
-                        change({"tool": "tc", "dev": iface, "handle": ROOT_HANDLE}, "tc qdisc", cmds,
-                               "; ".join(" ".join(c) for c in cmds))
-                    if spec.ingress:
+                        cmds = tc_commands(spec, iface, netem)
+                        change({"tool": "tc", "dev": iface, "handle": ROOT_HANDLE, "mechanism": mechanism},
+                               "tc qdisc", cmds, "; ".join(" ".join(c) for c in cmds))
+                    if spec.ingress and tree:
                         self._check_qdisc(ctx, spec, t, pod, container, prefix, iface, "ingress")
                         ifb = f"kifb{secrets.token_hex(3)}"
-                        cmds = ingress_commands(spec, iface, ifb)
-                        change({"tool": "tc-ingress", "dev": iface, "ifb": ifb}, "tc ingress redirect", cmds,
-                               "; ".join(" ".join(c) for c in cmds))
+                        cmds = ingress_commands(spec, iface, ifb, netem)
+                        change({"tool": "tc-ingress", "dev": iface, "ifb": ifb, "mechanism": mechanism},
+                               "tc ingress redirect", cmds, "; ".join(" ".join(c) for c in cmds))
+                    for chain, rule in queue_rules(spec, iface, tag, queue) if not netem else ():
+                        change({"table": "mangle", "chain": chain, "rule": rule, "mechanism": mechanism,
+                                "program": queue_args(spec, queue)}, "iptables NFQUEUE rule",
+                               [["iptables", "-t", "mangle", "-I", chain, "1", *rule]],
+                               f"-t mangle {chain} {' '.join(rule)}")
                     continue
                 for chain, rule in rules(spec, iface, tag):
                     change({"chain": chain, "rule": rule}, "iptables rule", [["iptables", "-I", chain, "1", *rule]],
@@ -518,6 +545,43 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         ctx.sleep(spec.wait_duration)
         return Outcome("passed", f"{spec.id}: {len(details['rules'])} changes on {len(found)} target(s) for "
                                  f"{spec.test_duration}s", details)
+
+    @staticmethod
+    def _mechanism(ctx, spec: FilterSpec, t: Target, pod: str, container: str) -> str:
+        """netem where the node's kernel has it, else nfqueue: probed in a network namespace made
+        for the probe (qdisc kinds are the kernel's; the namespace and its qdisc go with it)."""
+        r = _exec(ctx, spec.namespace, pod, container, NETEM_PROBE)
+        if r.ok:
+            return NETEM
+        if NETEM_UNKNOWN in r.stderr + r.stdout:
+            ctx.log(f"node {t.node}: the kernel has no tc netem; latency and loss through NFQUEUE (netem-queue)", 0.1)
+            return NFQUEUE
+        raise ScenarioFailed(f"probing tc netem on node {t.node}: {r.why()}")
+
+    @staticmethod
+    def _start_queue(ctx, spec: FilterSpec, t: Target, pod: str, container: str, prefix: list[str]) -> int:
+        """netem-queue in the target's network namespace, in the background of the chaos pod (it
+        ends with the pod); waits until it holds its queue, before any rule sends packets there."""
+        import shlex
+
+        queue = 1024 + secrets.randbelow(64000)
+        log = f"/tmp/netem-queue-{queue}.log"
+        argv = prefix + queue_args(spec, queue)
+        r = _exec(ctx, spec.namespace, pod, container,
+                  ["sh", "-c", f"{shlex.join(argv)} >{log} 2>&1 </dev/null &"])
+        ctx.audit("netem-queue", node=t.node, target=t.name, command=" ".join(argv), exit_code=r.code)
+        said: list[str] = []
+
+        def bound() -> bool:
+            out = _exec(ctx, spec.namespace, pod, container, ["cat", log]).stdout
+            said[:] = [out.strip()]
+            if "netem-queue:" in out:  # its error line: it has ended
+                raise ScenarioFailed(f"netem-queue on {t.name}: {' '.join(out.split())}")
+            return f"bound queue {queue}" in out
+
+        if not r.ok or not ctx.wait_until(bound, 30, interval=0.2):
+            raise ScenarioFailed(f"netem-queue did not start on {t.name}: {r.why() if not r.ok else said}")
+        return queue
 
     @staticmethod
     def _check_qdisc(ctx, spec: FilterSpec, t: Target, pod: str, container: str, prefix: list[str],

@@ -1,0 +1,239 @@
+"""network_chaos_ng_scenarios' latency and loss on the real node, measured from inside a pod:
+the round-trip time of ICMP echoes from one pod to another rises by the configured latency while
+the scenario holds and is back after; the configured loss share of echoes is lost. This machine's
+kernel has no tc netem, so the delay is netem-queue's (NFQUEUE rules in the target's namespace);
+on a kernel with netem the same tests measure krkn's netem leaf. The machine's links, qdiscs and
+rule sets stay as they were; kill -9 of the runner then `execute-rollback` deletes the rules and
+the pod; after each test no rule, ifb device, chaos pod or netem-queue process of a run remains.
+
+Tolerances (stated once): the median RTT rises by at least 90% of the latency and at most the
+latency plus 40 ms (the exec and the queue's scheduling add a little, never less than the delay);
+"back" is a median within 20 ms of the one before. Loss: within 12 points of the configured share
+over 300 echoes (the binomial spread at 30% is 2.6 points: over four of them)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from kubehelpers import wait_for
+from runhelpers import Run, krkn, pending, run_dirs, write_config
+from test_real_node import _server_and_client, real_node  # noqa: F401
+from test_scenario_app_outage import changes, run_scenario
+from test_scenario_network_chaos_ng import (NG, _host_server, chaos_entry, chaos_pods, entry, holding,  # noqa: F401
+                                            machine_view, nothing_left_on_the_node, pod_netns, realnode_ip)
+from krkn_tui.localcluster import realnode
+from krkn_tui.scenarios.network_chaos_ng import NETEM_PROBE, parse_network_chaos_ng, queue_args, queue_rules
+
+RISE_MIN, RISE_SLACK_MS, BACK_MS, LOSS_POINTS = 0.9, 40.0, 20.0, 12.0
+
+
+def kernel_has_netem() -> bool:
+    """The chaos pod's probe, run here (the real node runs this machine's kernel)."""
+    return subprocess.run(NETEM_PROBE, capture_output=True).returncode == 0
+
+
+def queue_processes() -> list[str]:
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"netem-queue"):
+                out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+@pytest.fixture(autouse=True)
+def no_queue_program_left(request):
+    yield
+    if "real_node" in request.fixturenames:
+        assert wait_for(lambda: not queue_processes(), timeout=60, what="every netem-queue ended")
+
+
+def mangle_rules(netns: str) -> list[str]:
+    out = subprocess.run(["nsenter", f"--net={netns}", "iptables-save", "-t", "mangle"], capture_output=True,
+                         text=True, check=True).stdout
+    return [line for line in out.splitlines() if line.startswith("-A ")]
+
+
+def ping(kubectl, kubeconfig, namespace: str, ip: str, count: int, interval: float = 0.05) -> tuple[list[float], int]:
+    """ICMP echoes from inside the client pod (busybox's ping): the RTTs in ms and the number sent."""
+    r = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "exec", "client", "--", "ping",
+                        "-c", str(count), "-i", str(interval), "-W", "3", ip], capture_output=True, text=True,
+                       timeout=count * interval + 60)
+    sent = re.search(r"(\d+) packets transmitted", r.stdout)
+    assert sent, r.stdout + r.stderr
+    return [float(t) for t in re.findall(r"time=([\d.]+) ms", r.stdout)], int(sent.group(1))
+
+
+def median_rtt(kubectl, kubeconfig, namespace: str, ip: str, count: int = 20) -> float:
+    rtts, _ = ping(kubectl, kubeconfig, namespace, ip, count)
+    assert len(rtts) >= count // 2, rtts
+    return statistics.median(rtts)
+
+
+def assert_rise(before: float, during: float, latency_ms: float) -> None:
+    rise = during - before
+    assert RISE_MIN * latency_ms <= rise <= latency_ms + RISE_SLACK_MS, (before, during, latency_ms)
+
+
+def mechanism() -> str:
+    return "netem" if kernel_has_netem() else "nfqueue"
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("way", ["egress", "ingress"])
+def test_pod_latency_rises_the_rtt_by_the_latency_and_is_back_after(tmp_path, api_client, kubectl, kubeconfig,
+                                                                    namespace, real_node, way):
+    """200 ms on the server's egress (the echo replies leave through it) or on the client's
+    ingress (they arrive through it): the client's median RTT to the server pod rises by 200 ms."""
+    core = client.CoreV1Api(api_client)
+    _server_and_client(kubectl, kubeconfig, namespace)
+    server_ip = core.read_namespaced_pod("server", namespace).status.pod_ip
+    shaped = "server" if way == "egress" else "client"
+    netns = pod_netns(core.read_namespaced_pod(shaped, namespace).metadata.uid)
+    rules_before, machine = mangle_rules(netns), machine_view(real_node)
+    before = median_rtt(kubectl, kubeconfig, namespace, server_ip)
+
+    def during():
+        return (median_rtt(kubectl, kubeconfig, namespace, server_ip),
+                [r for r in mangle_rules(netns) if r not in rules_before], machine_view(real_node) == machine)
+
+    on_event, seen = holding(during)
+    spec = chaos_entry(namespace, latency="200ms", test_duration=1, ingress=way == "ingress", egress=way == "egress",
+                       label_selector="app=web" if way == "egress" else "app=client")
+    _, result, events = run_scenario(tmp_path, api_client, NG, [spec], on_event=on_event)
+    assert result.status == "passed", result.scenarios
+    [(rtt, added, machine_same)] = seen
+    assert_rise(before, rtt, 200.0)
+    assert machine_same
+    after = median_rtt(kubectl, kubeconfig, namespace, server_ip)
+    assert abs(after - before) <= BACK_MS, (before, after)
+    assert mangle_rules(netns) == rules_before and machine_view(real_node) == machine
+    if mechanism() == "nfqueue":
+        chain, flag = ("POSTROUTING", "-o") if way == "egress" else ("PREROUTING", "-i")
+        assert len(added) == 1 and added[0].startswith(f"-A {chain} {flag} eth0 ") and "--queue-bypass" in added[0]
+        assert [c["action"] for c in changes(events)] == ["create_pod", "netem-queue", "iptables"]
+        archived = [p.read_text() for p in tmp_path.glob("versions-archive/*/*.py*")]
+        assert len(archived) == 2 and sum("nfqueue" in text and "--queue-bypass" in text for text in archived) == 1
+    assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
+
+
+@pytest.mark.cluster
+def test_pod_loss_drops_the_configured_share_and_none_after(tmp_path, api_client, kubectl, kubeconfig, namespace,
+                                                           real_node):
+    core = client.CoreV1Api(api_client)
+    _server_and_client(kubectl, kubeconfig, namespace)
+    server_ip = core.read_namespaced_pod("server", namespace).status.pod_ip
+
+    def lost(count: int) -> float:
+        rtts, sent = ping(kubectl, kubeconfig, namespace, server_ip, count, interval=0.02)
+        return 100.0 * (sent - len(rtts)) / sent
+
+    assert lost(50) == 0
+    on_event, seen = holding(lambda: lost(300))
+    spec = chaos_entry(namespace, loss="30", test_duration=1)
+    _, result, _ = run_scenario(tmp_path, api_client, NG, [spec], on_event=on_event)
+    assert result.status == "passed", result.scenarios
+    [share] = seen
+    assert abs(share - 30.0) <= LOSS_POINTS, share
+    assert lost(100) <= 1.0
+    assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
+
+
+def connect_ms(ip: str, port: int, count: int = 20) -> float:
+    """The median time of a TCP connect from the machine (SYN out, SYN-ACK back)."""
+    times = []
+    for _ in range(count):
+        start = time.monotonic()
+        with socket.create_connection((ip, port), timeout=5):
+            times.append((time.monotonic() - start) * 1000)
+    return statistics.median(times)
+
+
+@pytest.mark.cluster
+def test_node_latency_delays_the_nodes_traffic_and_not_the_machines(tmp_path, api_client, kubectl, kubeconfig,
+                                                                    namespace, real_node):
+    """node_network_chaos latency on the real node's interface: a TCP connect from the machine to
+    a pod listening in the node's namespace takes 150 ms longer (its SYN-ACK leaves through the
+    node's eth0); the machine's links, qdiscs, iptables and nft rule sets are identical before,
+    during and after; the node's mangle table is as before."""
+    core = client.CoreV1Api(api_client)
+    port, answers = _host_server(kubectl, kubeconfig, namespace)
+    assert wait_for(answers, timeout=30, what="the machine reaching the node's port")
+    node_ip, netns = realnode_ip(kubectl, kubeconfig), real_node["netns"]
+    rules_before, machine = mangle_rules(netns), machine_view(real_node)
+    before = connect_ms(node_ip, port)
+
+    def during():
+        return connect_ms(node_ip, port), machine_view(real_node) == machine, \
+            [r for r in mangle_rules(netns) if r not in rules_before]
+
+    on_event, seen = holding(during)
+    spec = entry("node_network_chaos", namespace, target=realnode.NODE_NAME, latency="150ms", test_duration=1,
+                 ingress=False, egress=True)
+    del spec["protocols"]
+    _, result, _ = run_scenario(tmp_path, api_client, NG, [spec], on_event=on_event)
+    assert result.status == "passed", result.scenarios
+    [(rtt, machine_same, added)] = seen
+    assert_rise(before, rtt, 150.0)
+    assert machine_same and machine_view(real_node) == machine
+    if mechanism() == "nfqueue":
+        assert len(added) == 1 and added[0].startswith("-A POSTROUTING -o eth0 ")
+    assert mangle_rules(netns) == rules_before
+    assert abs(connect_ms(node_ip, port) - before) <= BACK_MS
+    assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
+
+
+@pytest.mark.cluster
+def test_kill_9_mid_latency_then_execute_rollback_leaves_no_rule_or_pod(tmp_path, api_client, kubectl, kubeconfig,
+                                                                        namespace, real_node):
+    core = client.CoreV1Api(api_client)
+    _server_and_client(kubectl, kubeconfig, namespace)
+    server_ip = core.read_namespaced_pod("server", namespace).status.pod_ip
+    netns = pod_netns(core.read_namespaced_pod("server", namespace).metadata.uid)
+    rules_before, machine = mangle_rules(netns), machine_view(real_node)
+    qdiscs_before = subprocess.run(["nsenter", f"--net={netns}", "tc", "qdisc", "show"], capture_output=True,
+                                   text=True).stdout
+    before = median_rtt(kubectl, kubeconfig, namespace, server_ip)
+    versions = tmp_path / "versions"
+    spec = chaos_entry(namespace, latency="200ms", test_duration=300)
+    run = Run(write_config(tmp_path, [(NG, [spec])], versions=versions), kubeconfig)
+    try:
+        run.wait_for(r"holding 300s", timeout=120)
+        assert_rise(before, median_rtt(kubectl, kubeconfig, namespace, server_ip), 200.0)
+        run.proc.kill()
+        run.finish()
+        assert len(pending(versions)) == 2  # the chaos pod and the rule (or netem's qdisc)
+        assert_rise(before, median_rtt(kubectl, kubeconfig, namespace, server_ip), 200.0)  # still in force
+        for run_id in run_dirs(versions):
+            out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
+            assert out.returncode == 0, out.stdout + out.stderr
+        assert pending(versions) == []
+        assert abs(median_rtt(kubectl, kubeconfig, namespace, server_ip) - before) <= BACK_MS
+        assert mangle_rules(netns) == rules_before
+        assert subprocess.run(["nsenter", f"--net={netns}", "tc", "qdisc", "show"], capture_output=True,
+                              text=True).stdout == qdiscs_before
+        assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
+    finally:
+        if run.proc.poll() is None:
+            run.proc.kill()
+    assert machine_view(real_node) == machine
+
+
+def test_queue_rules_send_each_direction_to_the_runs_queue_with_bypass():
+    [spec] = parse_network_chaos_ng([chaos_entry("ns", latency="50ms", loss=5, ingress=True, target="p",
+                                                 label_selector="")], "f.yml")
+    made = queue_rules(spec, "eth0", "krkn-tui:abc", 4242)
+    tail = ["-m", "comment", "--comment", "krkn-tui:abc", "-j", "NFQUEUE", "--queue-num", "4242", "--queue-bypass"]
+    assert made == [("POSTROUTING", ["-o", "eth0", *tail]), ("PREROUTING", ["-i", "eth0", *tail])]
+    assert queue_args(spec, 4242)[1:] == ["-queue", "4242", "-delay", "50ms", "-loss", "5"]
