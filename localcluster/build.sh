@@ -219,6 +219,8 @@ build_images() {
     printf '#!/bin/sh\nexec sleep infinity\n' >"$nc/entrypoint.sh"
     chmod 755 "$nc/entrypoint.sh"
     pack_image krkn-network-chaos quay.io/krkn-chaos/krkn-network-chaos:latest "$nc" /entrypoint.sh
+    # krkn's tools image (network_chaos_scenarios' and ingress_node_scenarios' default): the same tree.
+    pack_image krkn-tools quay.io/krkn-chaos/krkn:tools "$nc" /entrypoint.sh
   fi
   # krkn's scenario images, under krkn's names: static Go programs of images/cmd/.
   # (krkn-lib mounts the plan at /service-hijacking: the program lives elsewhere)

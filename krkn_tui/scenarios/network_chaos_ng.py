@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
 from ..rollback import RollbackContent
 from ..yamlio import Section, describe, expect_list, join_field
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
@@ -104,6 +105,11 @@ class FilterSpec:
     loss: str | None = None
     bandwidth: str | None = None
     force: bool = False
+    # krkn's older types: nodes by name (each with its own interfaces, ingress_node_scenarios'
+    # node_interface_name), and the chaos pod bound by nodeName as krkn's Job is (taints aside)
+    nodes: tuple[str, ...] = ()
+    node_interfaces: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    pin_node: bool = False
     file: Path | None = None
     field: str = ""
 
@@ -372,7 +378,7 @@ def chaos_pod(name: str, container: str, spec: FilterSpec, node: str, run_uuid: 
     """krkn's network-chaos.j2, as it renders it."""
     pod_spec: dict = {
         "hostPID": True,
-        "nodeSelector": {"kubernetes.io/hostname": node},
+        **({"nodeName": node} if spec.pin_node else {"nodeSelector": {"kubernetes.io/hostname": node}}),
         "terminationGracePeriodSeconds": 0,  # krkn leaves the default; the undo deletes at once anyway
         "containers": [{"name": container, "imagePullPolicy": "Always", "image": spec.image,
                         "securityContext": {"privileged": True}}],
@@ -400,6 +406,12 @@ def _ready_nodes(core, selector: str | None) -> list[str]:
 
 def find_targets(core, spec: FilterSpec) -> list[Target]:
     """krkn's get_node_targets / get_pod_targets, then `instance_count` of them at random."""
+    if spec.nodes:
+        ready = _ready_nodes(core, None)
+        for name in spec.nodes:
+            if name not in ready:
+                raise ScenarioFailed(f"node {name} not found or not Ready")
+        return [Target(n, n) for n in spec.nodes]  # krkn's node_name list: all of them
     if spec.on_node:
         names = _ready_nodes(core, spec.label_selector)
         if spec.label_selector is None and spec.target not in names:
@@ -447,7 +459,7 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
 
     @staticmethod
     def describe(spec: FilterSpec) -> str:
-        where = f"{spec.label_selector!r}" if spec.label_selector else spec.target
+        where = f"{spec.label_selector!r}" if spec.label_selector else spec.target or ",".join(spec.nodes)
         what = ",".join(map(str, spec.ports)) or "all ports"
         ways = "/".join(w for w, on in (("ingress", spec.ingress), ("egress", spec.egress)) if on)
         if spec.id in SHAPING_IDS:
@@ -463,7 +475,8 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
 
         ctx.guard_namespace(spec.namespace)
         found = find_targets(client.CoreV1Api(ctx.api_client), spec)
-        ifaces = ", ".join(spec.interfaces) or "the default route's interface"
+        ifaces = ", ".join(spec.interfaces or [f"{n}: {','.join(i)}" for n, i in spec.node_interfaces]) or \
+            "the default route's interface"
         change = "iptables rules"
         if spec.id in SHAPING_IDS:
             change = "a tc qdisc" if not spec.needs_netem else (
@@ -511,7 +524,8 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                         raise ScenarioFailed(f"{' '.join(argv[:3])} on {t.name}: {r.why()}", details)
                 details["rules"].append({"target": t.name, "rule": said})
 
-            for iface in spec.interfaces or (self._default_interface(ctx, spec, pod, container, prefix, node_ips),):
+            ifaces = dict(spec.node_interfaces).get(t.name, spec.interfaces)
+            for iface in ifaces or (self._default_interface(ctx, spec, pod, container, prefix, node_ips),):
                 if spec.id in SHAPING_IDS:
                     netem = mechanism == NETEM
                     # htb for bandwidth, and netem's leaf where the kernel has it (krkn's tree)
@@ -651,3 +665,136 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                                  f" ({r.why() if not r.ok else r.stdout.strip() or 'no default route'}); "
                                  "name `interfaces`")
         return iface
+
+
+# ---- krkn's older node types: network_chaos_scenarios and ingress_node_scenarios ------------
+# Both shape node interfaces with tc netem from a privileged Job; here they run as
+# node_network_chaos does (the same chaos pod, bound to the node by nodeName as krkn's Job is,
+# the same recorded rules and undo), so they share this module: one family, one runner.
+
+OLD_PARAMS = ("latency", "loss", "bandwidth")  # krkn's order: serial runs one at a time in it
+OLD_IMAGE = "quay.io/krkn-chaos/krkn:tools"  # krkn's default for both (built here from the network-chaos tree)
+_LOSS_RE = re.compile(r"\d+(\.\d+)?\Z")
+
+
+def _old_params(sec: Section) -> dict[str, str]:
+    """latency, loss and bandwidth as krkn passes them to netem: loss is netem's percentage
+    (krkn's files write 0.02 and '0.02'; netem reads 0.02%)."""
+    sec.reject_unknown(OLD_PARAMS)
+    out = {}
+    for key in OLD_PARAMS:
+        value = sec.raw(key)
+        if value is None:
+            continue
+        if key == "loss" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = f"{value:g}"
+        pattern, form = {"latency": (_LATENCY_RE, "a number followed by us, ms or s"),
+                         "loss": (_LOSS_RE, "a percentage 0-100 without %"),
+                         "bandwidth": (_BANDWIDTH_RE, "a number followed by bit, kbit, mbit, gbit or tbit")}[key]
+        if not isinstance(value, str) or not pattern.match(value) or (key == "loss" and float(value) > 100):
+            raise sec.error(key, f"expected {form}, got {describe(value)}")
+        out[key] = value
+    if not out:
+        raise sec.error(None, "needs latency, loss or bandwidth")
+    return out
+
+
+def _old_specs(base: dict, params: dict[str, str], execution: str) -> list[FilterSpec]:
+    """parallel: every parameter at once; serial: one spec per parameter, in krkn's order."""
+    steps = [params] if execution == "parallel" else [{k: v} for k, v in params.items()]
+    return [FilterSpec(**base, **{k: step.get(k) for k in OLD_PARAMS}) for step in steps]
+
+
+def _node_names(sec: Section, key: str, value: list[str]) -> tuple[str, ...]:
+    for name in value:
+        if not _NAME_RE.match(name):
+            raise sec.error(key, f"not a valid node name: {name!r}")
+    return tuple(value)
+
+
+def _image(sec: Section) -> str:
+    image = sec.string("image", OLD_IMAGE)
+    if not _IMAGE_RE.match(image):
+        raise sec.error("image", f"not an image reference: {image!r}")
+    return image
+
+
+def parse_network_chaos(data: Any, file: str | Path) -> list[FilterSpec]:
+    """krkn's network_chaos_scenarios file: `network_chaos:` with duration, node_name (comma
+    separated) or label_selector (krkn's default: the masters) with instance_count, interfaces,
+    execution (serial: each egress parameter alone in turn) and egress."""
+    top = Section(data, file, what="a mapping with network_chaos")
+    top.reject_unknown(("network_chaos",))
+    sec = top.required_section("network_chaos")
+    sec.reject_unknown(("duration", "node_name", "label_selector", "instance_count", "interfaces", "execution",
+                        "egress", "image"))
+    egress = sec.section("egress")
+    params = _old_params(egress) if egress else {"bandwidth": "100mbit"}  # krkn's default
+    names = sec.string("node_name")
+    interfaces = sec.string_list("interfaces")
+    for i, name in enumerate(interfaces):
+        if not _IFACE_RE.match(name):
+            raise sec.error(join_field("interfaces", i), f"not an interface name: {name!r}")
+    base = dict(id="node_network_chaos", image=_image(sec), test_duration=sec.integer("duration", 300, minimum=0),
+                label_selector=None if names else check_selector(sec, "label_selector") or
+                "node-role.kubernetes.io/master",
+                instance_count=sec.integer("instance_count", 1, minimum=1), ingress=False, egress=True,
+                interfaces=interfaces, nodes=_node_names(sec, "node_name", names.split(",")) if names else (),
+                pin_node=True, file=Path(file), field=sec.path)
+    return _old_specs(base, params, sec.choice("execution", ("serial", "parallel"), "serial"))
+
+
+def parse_ingress_node(data: Any, file: str | Path) -> list[FilterSpec]:
+    """krkn's ingress_node_scenarios file (its native plugin's format): a list of `id:
+    network_chaos` entries whose `config` has node_interface_name ({node: [interfaces]}) or
+    label_selector with instance_count, execution_type, network_params, test_duration,
+    wait_duration. kubeconfig_path and kraken_config are krkn's own settings: the run's are used."""
+    out = []
+    for entry in section_entries(data, file, "", "ingress network chaos entries"):
+        entry.reject_unknown(("id", "config"))
+        kind = entry.string("id", required=True)
+        if kind != "network_chaos":
+            raise entry.error("id", f"unknown value {kind!r}: ingress_node_scenarios runs network_chaos "
+                                    "(krkn's pod_network_scenarios steps are another type)")
+        sec = entry.required_section("config")
+        sec.reject_unknown(("node_interface_name", "label_selector", "instance_count", "execution_type",
+                            "network_params", "test_duration", "wait_duration", "image"),
+                           ignored=("kubeconfig_path", "kraken_config"))
+        by_node: list[tuple[str, tuple[str, ...]]] = []
+        mapping = sec.section("node_interface_name")
+        for node in mapping.data if mapping else ():
+            where = mapping.field(node) if mapping else ""
+            if not isinstance(node, str) or not _NAME_RE.match(node):
+                raise UserError(f"not a valid node name: {node!r}", file=file, field=where)
+            ifaces = mapping.string_list(node) if mapping else ()
+            for i, name in enumerate(ifaces):
+                if not _IFACE_RE.match(name):
+                    raise UserError(f"not an interface name: {name!r}", file=file, field=join_field(where, i))
+            by_node.append((node, ifaces))
+        selector = None if by_node else check_selector(sec, "label_selector")
+        if not by_node and selector is None:
+            raise sec.error("label_selector", "needs node_interface_name or label_selector (krkn's rule)")
+        params_sec = sec.required_section("network_params")
+        base = dict(id="node_network_chaos", image=_image(sec), label_selector=selector,
+                    test_duration=sec.integer("test_duration", 120, minimum=1),
+                    wait_duration=sec.integer("wait_duration", 30, minimum=1),
+                    instance_count=sec.integer("instance_count", 1, minimum=1), ingress=True, egress=False,
+                    nodes=tuple(n for n, _ in by_node), node_interfaces=tuple(by_node), pin_node=True,
+                    file=Path(file), field=sec.path)
+        out += _old_specs(base, _old_params(params_sec), sec.choice("execution_type", ("serial", "parallel"),
+                                                                     "parallel"))
+    return out
+
+
+@register
+class NetworkChaosPlugin(NetworkChaosNgPlugin):
+    scenario_type = "network_chaos_scenarios"
+    short_name = "node egress netem"
+    parse_data = staticmethod(parse_network_chaos)
+
+
+@register
+class IngressNodePlugin(NetworkChaosNgPlugin):
+    scenario_type = "ingress_node_scenarios"
+    short_name = "node ingress netem"
+    parse_data = staticmethod(parse_ingress_node)
