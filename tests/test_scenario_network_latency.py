@@ -237,3 +237,78 @@ def test_queue_rules_send_each_direction_to_the_runs_queue_with_bypass():
     tail = ["-m", "comment", "--comment", "krkn-tui:abc", "-j", "NFQUEUE", "--queue-num", "4242", "--queue-bypass"]
     assert made == [("POSTROUTING", ["-o", "eth0", *tail]), ("PREROUTING", ["-i", "eth0", *tail])]
     assert queue_args(spec, 4242)[1:] == ["-queue", "4242", "-delay", "50ms", "-loss", "5"]
+
+
+# ---- krkn's older node types, run as node_network_chaos ----------------------------------------
+
+
+def test_network_chaos_serial_is_one_spec_per_parameter_in_krkns_order():
+    from krkn_tui.scenarios.network_chaos_ng import parse_network_chaos
+
+    data = {"network_chaos": {"duration": 30, "node_name": "a,b", "label_selector": "<ignored when named>",
+                              "interfaces": ["eth0"], "execution": "serial",
+                              "egress": {"bandwidth": "10mbit", "loss": 0.02, "latency": "50ms"}}}
+    specs = parse_network_chaos(data, "f.yml")
+    assert [(s.latency, s.loss, s.bandwidth) for s in specs] == [("50ms", None, None), (None, "0.02", None),
+                                                                  (None, None, "10mbit")]
+    assert all(s.nodes == ("a", "b") and s.egress and not s.ingress and s.pin_node and s.test_duration == 30
+               for s in specs)
+    [parallel] = parse_network_chaos({"network_chaos": {**data["network_chaos"], "execution": "parallel"}}, "f.yml")
+    assert (parallel.latency, parallel.loss, parallel.bandwidth) == ("50ms", "0.02", "10mbit")
+    [default] = parse_network_chaos({"network_chaos": {}}, "f.yml")  # krkn's defaults
+    assert (default.label_selector, default.bandwidth, default.test_duration, default.image) == (
+        "node-role.kubernetes.io/master", "100mbit", 300, "quay.io/krkn-chaos/krkn:tools")
+
+
+def test_ingress_node_reads_krkns_native_step():
+    from krkn_tui.scenarios.network_chaos_ng import parse_ingress_node
+
+    data = [{"id": "network_chaos", "config": {"node_interface_name": {"n1": ["eth0", "eth1"]}, "kubeconfig_path": "x",
+                                               "execution_type": "serial", "test_duration": 20,
+                                               "network_params": {"latency": "50ms", "loss": "0.02"}}}]
+    specs = parse_ingress_node(data, "f.yml")
+    assert [(s.latency, s.loss) for s in specs] == [("50ms", None), (None, "0.02")]
+    assert all(s.ingress and not s.egress and s.node_interfaces == (("n1", ("eth0", "eth1")),) and s.nodes == ("n1",)
+               and s.wait_duration == 30 for s in specs)
+    with pytest.raises(Exception, match="pod_network_scenarios"):
+        parse_ingress_node([{"id": "pod_egress_shaping", "config": {}}], "f.yml")
+
+
+def old_type_file(kind: str, latency: str, duration: int = 1) -> object:
+    if kind == "network_chaos_scenarios":
+        return {"network_chaos": {"duration": duration, "node_name": realnode.NODE_NAME, "execution": "parallel",
+                                  "egress": {"latency": latency}}}
+    return [{"id": "network_chaos", "config": {"node_interface_name": {realnode.NODE_NAME: ["eth0"]},
+                                               "execution_type": "parallel", "network_params": {"latency": latency},
+                                               "test_duration": duration, "wait_duration": 1}}]
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("kind", ["network_chaos_scenarios", "ingress_node_scenarios"])
+def test_krkns_older_node_types_delay_the_nodes_traffic_and_not_the_machines(tmp_path, api_client, kubectl,
+                                                                            kubeconfig, namespace, real_node, kind):
+    """network_chaos_scenarios on the node's egress (its SYN-ACKs leave late), ingress_node_scenarios
+    on its ingress (the machine's SYNs arrive late): a TCP connect from the machine to a port in
+    the node's namespace takes 150 ms longer during, as before after; the machine's links, qdiscs
+    and rule sets are identical throughout; the node's qdiscs and mangle rules as before."""
+    core = client.CoreV1Api(api_client)
+    port, answers = _host_server(kubectl, kubeconfig, namespace)
+    assert wait_for(answers, timeout=30, what="the machine reaching the node's port")
+    node_ip, netns = realnode_ip(kubectl, kubeconfig), real_node["netns"]
+    rules_before, machine = mangle_rules(netns), machine_view(real_node)
+    qdiscs = subprocess.run(["nsenter", f"--net={netns}", "tc", "qdisc", "show", "dev", "eth0"], capture_output=True,
+                            text=True).stdout
+    before = connect_ms(node_ip, port)
+    on_event, seen = holding(lambda: (connect_ms(node_ip, port), machine_view(real_node) == machine))
+    _, result, events = run_scenario(tmp_path, api_client, kind, old_type_file(kind, "150ms"), on_event=on_event)
+    assert result.status == "passed", result.scenarios
+    [(rtt, machine_same)] = seen
+    assert_rise(before, rtt, 150.0)
+    assert machine_same and machine_view(real_node) == machine
+    assert mangle_rules(netns) == rules_before
+    assert subprocess.run(["nsenter", f"--net={netns}", "tc", "qdisc", "show", "dev", "eth0"], capture_output=True,
+                          text=True).stdout == qdiscs
+    assert abs(connect_ms(node_ip, port) - before) <= BACK_MS
+    # the chaos pod went to the node by name (krkn's Job), in krkn's namespace for it
+    assert [c["action"] for c in changes(events)][0] == "create_pod"
+    assert wait_for(lambda: not chaos_pods(core, "default"), timeout=60, what="the chaos pod gone")

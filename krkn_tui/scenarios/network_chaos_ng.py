@@ -7,6 +7,10 @@ at the top of INPUT (`-i <interface>`) and OUTPUT, or builds krkn's tc tree (htb
 100:1 at `bandwidth`, netem leaf 101:), in the node's network namespace or, through
 `nsenter --net`, in the target pod's.
 
+krkn's older node types run here too, as node_network_chaos: `network_chaos_scenarios` (egress
+netem from a privileged Job; serial is one parameter at a time) and `ingress_node_scenarios` (its
+native `network_chaos` step: ingress through ifb devices), read in their own formats below.
+
 krkn's scenario files are read as krkn reads them (a list of entries with `id`; targets by
 `label_selector`, else `target`; `instance_count` of them at random; `execution` serial or
 parallel; `taints` as tolerations of the chaos pod, `key=value:Effect`; no `ports` filters every
