@@ -366,6 +366,18 @@ def delete_network_rule(content, api_client):
         ok, _, why = run(prefix + delete)
         if not ok:
             raise RuntimeError(f"deleting {what} on node {data['node']}: {why}")
+    # The mangle table and base chain iptables made for the rule, once nothing else is in them.
+    made = [m for m in data.get("creates") or [] if m in ("table", "chain")] if data.get("table") == "mangle" else []
+    for kind, name in (("chain", [data["chain"]]), ("table", [])):
+        if kind not in made:
+            continue
+        ok, out, _ = run(prefix + ["nft", "list", kind, "ip", "mangle", *name])
+        inner = [line.strip() for line in out.splitlines()[1:-1] if line.strip()]  # within "table ip mangle {"
+        empty = all(line.startswith(("chain ", "type ", "}")) for line in inner) if kind == "chain" else not inner
+        if ok and empty:
+            ok, _, why = run(prefix + ["nft", "delete", kind, "ip", "mangle", *name])
+            if not ok:
+                raise RuntimeError(f"deleting the empty {kind} ip mangle {' '.join(name)} on node {data['node']}: {why}")
 
 
 # ---- running it ----------------------------------------------------------------------------
@@ -546,8 +558,9 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                         change({"tool": "tc-ingress", "dev": iface, "ifb": ifb, "mechanism": mechanism},
                                "tc ingress redirect", cmds, "; ".join(" ".join(c) for c in cmds))
                     for chain, rule in queue_rules(spec, iface, tag, queue) if not netem else ():
+                        made = self._nft_made(ctx, spec, pod, container, prefix, chain)
                         change({"table": "mangle", "chain": chain, "rule": rule, "mechanism": mechanism,
-                                "program": queue_args(spec, queue)}, "iptables NFQUEUE rule",
+                                "program": queue_args(spec, queue), "creates": made}, "iptables NFQUEUE rule",
                                [["iptables", "-t", "mangle", "-I", chain, "1", *rule]],
                                f"-t mangle {chain} {' '.join(rule)}")
                     continue
@@ -575,6 +588,15 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
             ctx.log(f"node {t.node}: the kernel has no tc netem; latency and loss through NFQUEUE (netem-queue)", 0.1)
             return NFQUEUE
         raise ScenarioFailed(f"probing tc netem on node {t.node}: {r.why()}")
+
+    @staticmethod
+    def _nft_made(ctx, spec: FilterSpec, pod: str, container: str, prefix: list[str], chain: str) -> list[str]:
+        """What inserting into mangle `chain` creates besides the rule (iptables-nft makes the table
+        and the base chain on first use): recorded, so the undo removes them once empty."""
+        if _exec(ctx, spec.namespace, pod, container, prefix + ["nft", "list", "chain", "ip", "mangle", chain]).ok:
+            return []
+        return ["chain"] if _exec(ctx, spec.namespace, pod, container,
+                                  prefix + ["nft", "list", "table", "ip", "mangle"]).ok else ["table", "chain"]
 
     @staticmethod
     def _start_queue(ctx, spec: FilterSpec, t: Target, pod: str, container: str, prefix: list[str]) -> int:
