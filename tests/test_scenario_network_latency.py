@@ -65,6 +65,11 @@ def mangle_rules(netns: str) -> list[str]:
     return [line for line in out.splitlines() if line.startswith("-A ")]
 
 
+def nft_ruleset(netns: str) -> str:
+    return subprocess.run(["nsenter", f"--net={netns}", "nft", "list", "ruleset"], capture_output=True, text=True,
+                          check=True).stdout
+
+
 def ping(kubectl, kubeconfig, namespace: str, ip: str, count: int, interval: float = 0.05) -> tuple[list[float], int]:
     """ICMP echoes from inside the client pod (busybox's ping): the RTTs in ms and the number sent."""
     r = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "exec", "client", "--", "ping",
@@ -101,7 +106,7 @@ def test_pod_latency_rises_the_rtt_by_the_latency_and_is_back_after(tmp_path, ap
     server_ip = core.read_namespaced_pod("server", namespace).status.pod_ip
     shaped = "server" if way == "egress" else "client"
     netns = pod_netns(core.read_namespaced_pod(shaped, namespace).metadata.uid)
-    rules_before, machine = mangle_rules(netns), machine_view(real_node)
+    rules_before, machine, tables = mangle_rules(netns), machine_view(real_node), nft_ruleset(netns)
     before = median_rtt(kubectl, kubeconfig, namespace, server_ip)
 
     def during():
@@ -119,6 +124,7 @@ def test_pod_latency_rises_the_rtt_by_the_latency_and_is_back_after(tmp_path, ap
     after = median_rtt(kubectl, kubeconfig, namespace, server_ip)
     assert abs(after - before) <= BACK_MS, (before, after)
     assert mangle_rules(netns) == rules_before and machine_view(real_node) == machine
+    assert nft_ruleset(netns) == tables  # the mangle table iptables made for the rule is gone too
     if mechanism() == "nfqueue":
         chain, flag = ("POSTROUTING", "-o") if way == "egress" else ("PREROUTING", "-i")
         assert len(added) == 1 and added[0].startswith(f"-A {chain} {flag} eth0 ") and "--queue-bypass" in added[0]
