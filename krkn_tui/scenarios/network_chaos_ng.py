@@ -526,6 +526,8 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
             where = {"pod": pod, "container": container, "node": t.node, "pod_uid": t.pod_uid}
             mechanism = self._mechanism(ctx, spec, t, pod, container) if spec.needs_netem else NETEM
             queue = self._start_queue(ctx, spec, t, pod, container, prefix) if mechanism == NFQUEUE else 0
+            if spec.needs_netem:
+                details.setdefault("mechanism", {})[t.name] = mechanism
 
             def change(data: dict, kind: str, argvs: list[list[str]], said: str) -> None:
                 ctx.check_stop()
