@@ -318,3 +318,27 @@ def test_krkns_older_node_types_delay_the_nodes_traffic_and_not_the_machines(tmp
     # the chaos pod went to the node by name (krkn's Job), in krkn's namespace for it
     assert [c["action"] for c in changes(events)][0] == "create_pod"
     assert wait_for(lambda: not chaos_pods(core, "default"), timeout=60, what="the chaos pod gone")
+
+
+@pytest.mark.cluster
+def test_the_blast_radius_names_the_nodes_and_interfaces(api_client, tmp_path):
+    from krkn_tui.config import load_config
+    from krkn_tui.engine import plan
+    from krkn_tui.scenarios.preview import preview_plan
+
+    node = sorted(n.metadata.name for n in client.CoreV1Api(api_client).list_node(label_selector="type=kwok").items)[0]
+    older = {"network_chaos": {"duration": 5, "node_name": node, "interfaces": ["eth0"], "execution": "serial",
+                               "egress": {"latency": "50ms", "bandwidth": "10mbit"}}}
+    ingress = [{"id": "network_chaos", "config": {"node_interface_name": {node: ["eth1"]},
+                                                  "network_params": {"loss": "2"}}}]
+    missing = {"network_chaos": {"node_name": "no-such-node", "egress": {"latency": "50ms"}}}
+    cfg = load_config(write_config(tmp_path, [("network_chaos_scenarios", older), ("ingress_node_scenarios", ingress),
+                                              ("network_chaos_scenarios", missing)]))
+    got = preview_plan(plan(cfg), api_client, cfg)
+    latency, bandwidth, lossy, nowhere = got
+    assert latency.ok and bandwidth.ok and lossy.ok
+    [nodes] = latency.targets
+    assert nodes.names == (node,) and "eth0" in nodes.action and "NFQUEUE" in nodes.action
+    assert "a tc qdisc" in bandwidth.targets[0].action  # serial: bandwidth alone, htb
+    assert lossy.targets[0].names == (node,) and f"{node}: eth1" in lossy.targets[0].action
+    assert nowhere.problem == "node no-such-node not found or not Ready"
