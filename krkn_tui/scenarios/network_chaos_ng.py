@@ -257,8 +257,9 @@ def ingress_commands(spec: FilterSpec, dev: str, ifb: str, netem: bool = True) -
             *tc_commands(spec, ifb, netem)]
 
 
-# netem in a network namespace made for the probe alone: it goes with the probe's process.
-NETEM_PROBE = ["unshare", "-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]
+# netem in a network namespace made for the probe alone: it goes with the probe's process
+# (tc by its path: busybox's unshare would run its own tc applet first).
+NETEM_PROBE = ["unshare", "-n", "/usr/sbin/tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]
 NETEM_UNKNOWN = "qdisc kind is unknown"  # tc's words for a kernel without the qdisc
 
 
