@@ -369,7 +369,7 @@ def delete_network_rule(content, api_client):
             raise RuntimeError(f"deleting {what} on node {data['node']}: {why}")
     # The mangle table and base chain iptables made for the rule, once nothing else is in them.
     made = [m for m in data.get("creates") or [] if m in ("table", "chain")] if data.get("table") == "mangle" else []
-    for kind, name in (("chain", [data["chain"]]), ("table", [])):
+    for kind, name in (("chain", [data.get("chain")]), ("table", [])):
         if kind not in made:
             continue
         ok, out, _ = run(prefix + ["nft", "list", kind, "ip", "mangle", *name])
