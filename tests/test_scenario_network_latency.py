@@ -344,3 +344,33 @@ def test_the_blast_radius_names_the_nodes_and_interfaces(api_client, tmp_path):
     assert "a tc qdisc" in bandwidth.targets[0].action  # serial: bandwidth alone, htb
     assert lossy.targets[0].names == (node,) and f"{node}: eth1" in lossy.targets[0].action
     assert nowhere.problem == "node no-such-node not found or not Ready"
+
+
+@pytest.mark.cluster
+def test_network_chaos_serial_applies_one_parameter_after_the_other(tmp_path, api_client, kubectl, kubeconfig,
+                                                                   namespace, real_node):
+    """krkn's serial execution: latency alone for `duration` (the machine's connects to the node
+    are 150 ms slower, no htb class), then bandwidth alone (the htb class at 5mbit, connects as
+    fast as before); the node's qdiscs and mangle rules as before after each."""
+    core = client.CoreV1Api(api_client)
+    port, answers = _host_server(kubectl, kubeconfig, namespace)
+    assert wait_for(answers, timeout=30, what="the machine reaching the node's port")
+    node_ip, netns = realnode_ip(kubectl, kubeconfig), real_node["netns"]
+    rules_before = mangle_rules(netns)
+
+    def classes() -> str:
+        return subprocess.run(["nsenter", f"--net={netns}", "tc", "class", "show", "dev", "eth0"], capture_output=True,
+                              text=True).stdout
+
+    before, classes_before = connect_ms(node_ip, port), classes()
+    on_event, seen = holding(lambda: (connect_ms(node_ip, port), classes()))
+    data = {"network_chaos": {"duration": 1, "node_name": realnode.NODE_NAME, "execution": "serial",
+                              "egress": {"latency": "150ms", "bandwidth": "5mbit"}}}
+    _, result, _ = run_scenario(tmp_path, api_client, "network_chaos_scenarios", data, on_event=on_event)
+    assert result.status == "passed", [s.get("message") for s in result.scenarios]
+    [(slow, no_class), (fast, htb)] = seen
+    assert_rise(before, slow, 150.0)
+    assert "rate 5Mbit" not in no_class and "class htb 100:1 root" in htb and "rate 5Mbit" in htb
+    assert abs(fast - before) <= BACK_MS
+    assert classes() == classes_before and mangle_rules(netns) == rules_before
+    assert wait_for(lambda: not chaos_pods(core, "default"), timeout=60, what="the chaos pods gone")
