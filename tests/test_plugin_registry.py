@@ -25,7 +25,8 @@ SHIPPED = {"pod_disruption_scenarios": "pod_kill.yaml", "application_outages_sce
            "pvc_scenarios": "pvc_fill.yaml", "time_scenarios": "time_skew.yaml",
            "network_chaos_ng_scenarios": "network_filter.yaml", "service_hijacking_scenarios": "service_hijack.yaml",
            "syn_flood_scenarios": "syn_flood.yaml", "http_load_scenarios": "http_load.yaml",
-           "storage_throttle_scenarios": "storage_throttle.yaml"}
+           "storage_throttle_scenarios": "storage_throttle.yaml",
+           "network_chaos_scenarios": "node_network_chaos.yaml", "ingress_node_scenarios": "node_ingress.yaml"}
 
 
 def test_every_plugin_declares_its_type():

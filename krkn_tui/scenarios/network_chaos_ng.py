@@ -7,6 +7,10 @@ at the top of INPUT (`-i <interface>`) and OUTPUT, or builds krkn's tc tree (htb
 100:1 at `bandwidth`, netem leaf 101:), in the node's network namespace or, through
 `nsenter --net`, in the target pod's.
 
+krkn's older node types run here too, as node_network_chaos: `network_chaos_scenarios` (egress
+netem from a privileged Job; serial is one parameter at a time) and `ingress_node_scenarios` (its
+native `network_chaos` step: ingress through ifb devices), read in their own formats below.
+
 krkn's scenario files are read as krkn reads them (a list of entries with `id`; targets by
 `label_selector`, else `target`; `instance_count` of them at random; `execution` serial or
 parallel; `taints` as tolerations of the chaos pod, `key=value:Effect`; no `ports` filters every
@@ -25,11 +29,19 @@ Differences from krkn, on purpose:
 - Targets run one after the other whatever `execution` says: the rules of all targets are in
   place together for `test_duration`, which is what parallel means for the traffic.
 - Shaping: the netem leaf only for latency or loss (krkn adds one delaying nothing otherwise);
-  latency or loss on a node of the local cluster whose kernel lacks CONFIG_NET_SCH_NETEM is
-  refused before any change, in one line naming the option; ingress goes through the run's own
-  ifb device (krkn reuses ifb0) with a u32 catch-all (krkn's matchall is not in this kernel);
-  another tool's root or ingress qdisc on the interface is never replaced (the undo deletes root
-  100:, or the ingress qdisc and the ifb device, recorded before they are added).
+  ingress goes through the run's own ifb device (krkn reuses ifb0) with a u32 catch-all (krkn's
+  matchall is not in this kernel); another tool's root or ingress qdisc on the interface is never
+  replaced (the undo deletes root 100:, or the ingress qdisc and the ifb device, recorded before
+  they are added).
+- Latency and loss where the node's kernel has no netem (CONFIG_NET_SCH_NETEM not set; probed
+  before any change by adding a netem qdisc in a throwaway network namespace, `unshare -n`, which
+  leaves nothing behind: qdisc kinds are the kernel's, not a namespace's): the image's
+  netem-queue program holds an NFQUEUE in the target's namespace and gives each packet its
+  verdict after the delay, or drops it at the loss share; iptables rules in the mangle table send
+  the interface's egress (POSTROUTING `-o`) and ingress (PREROUTING `-i`) to it with
+  `--queue-bypass`, so traffic flows on if the program dies. Bandwidth keeps htb (the tree without
+  the netem leaf). Each rule's version file names the mechanism; the program ends with the chaos
+  pod.
 - Bad input is one line at load time, naming the field: an unknown id, a placeholder such as
   krkn's `<node_name>`, a port outside 1-65535, a protocol other than tcp/udp.
 """
@@ -43,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
 from ..rollback import RollbackContent
 from ..yamlio import Section, describe, expect_list, join_field
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
@@ -96,6 +109,11 @@ class FilterSpec:
     loss: str | None = None
     bandwidth: str | None = None
     force: bool = False
+    # krkn's older types: nodes by name (each with its own interfaces, ingress_node_scenarios'
+    # node_interface_name), and the chaos pod bound by nodeName as krkn's Job is (taints aside)
+    nodes: tuple[str, ...] = ()
+    node_interfaces: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    pin_node: bool = False
     file: Path | None = None
     field: str = ""
 
@@ -106,6 +124,11 @@ class FilterSpec:
     @property
     def needs_netem(self) -> bool:
         return bool(self.latency or self.loss)
+
+
+QUEUE_PROGRAM = "/usr/bin/netem-queue"  # in the network-chaos image (localcluster/images/cmd/netem-queue)
+# krkn's tc tree and its netem leaf; or, where the kernel has no netem, NFQUEUE rules to netem-queue.
+NETEM, NFQUEUE = "netem", "nfqueue"
 
 
 def _name(sec: Section, key: str) -> str | None:
@@ -208,20 +231,21 @@ def rules(spec: FilterSpec, interface: str, tag: str) -> list[tuple[str, list[st
     return out
 
 
-def tc_commands(spec: FilterSpec, dev: str) -> list[list[str]]:
+def tc_commands(spec: FilterSpec, dev: str, netem: bool = True) -> list[list[str]]:
     """krkn's egress tree (get_build_tc_tree_commands): an htb root 100: with one class at
     `bandwidth` (krkn's 1gbit when unset) and, for latency or loss, a netem leaf 101: (krkn adds
-    the leaf always; without latency and loss it would delay nothing, so it is left out)."""
+    the leaf always; without latency and loss it would delay nothing, so it is left out; without
+    netem in the kernel, `netem` is False and netem-queue delays instead)."""
     rate = spec.bandwidth or "1gbit"
     out = [["tc", "qdisc", "add", "dev", dev, "root", "handle", ROOT_HANDLE, "htb", "default", "1"],
            ["tc", "class", "add", "dev", dev, "parent", ROOT_HANDLE, "classid", CLASS_ID, "htb", "rate", rate]]
-    if spec.needs_netem:
+    if spec.needs_netem and netem:
         out.append(["tc", "qdisc", "add", "dev", dev, "parent", CLASS_ID, "handle", NETEM_HANDLE, "netem",
                     "delay", spec.latency or "0ms", "loss", f"{spec.loss or 0}%"])
     return out
 
 
-def ingress_commands(spec: FilterSpec, dev: str, ifb: str) -> list[list[str]]:
+def ingress_commands(spec: FilterSpec, dev: str, ifb: str, netem: bool = True) -> list[list[str]]:
     """krkn's get_ingress_shaping_commands: `dev`'s ingress redirected to an ifb device shaped by
     the same tree. krkn's catch-all classifier is matchall; this kernel has u32 (CONFIG_NET_CLS_
     MATCHALL is not set), and `u32 match u32 0 0` matches every packet as well. The ifb device is
@@ -230,31 +254,27 @@ def ingress_commands(spec: FilterSpec, dev: str, ifb: str) -> list[list[str]]:
             ["tc", "qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"],
             ["tc", "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1", "u32", "match",
              "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", ifb],
-            *tc_commands(spec, ifb)]
+            *tc_commands(spec, ifb, netem)]
 
 
-NETEM_OPTION = "CONFIG_NET_SCH_NETEM"
+# netem in a network namespace made for the probe alone: it goes with the probe's process
+# (tc by its path: busybox's unshare would run its own tc applet first).
+NETEM_PROBE = ["unshare", "-n", "/usr/sbin/tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]
+NETEM_UNKNOWN = "qdisc kind is unknown"  # tc's words for a kernel without the qdisc
 
 
-def netem_missing(node, config_gz: Path = Path("/proc/config.gz")) -> str | None:
-    """Why netem cannot run on `node`, when that is known before any change: a node of the local
-    cluster (labelled krkn-tui.io/node-kind) runs this machine's kernel, whose build options are
-    readable here. Elsewhere None: krkn's tc command says so itself."""
-    import gzip
-    import os
+def queue_args(spec: FilterSpec, queue: int) -> list[str]:
+    """netem-queue's command line for the spec's latency and loss (krkn's units are Go's)."""
+    return [QUEUE_PROGRAM, "-queue", str(queue), "-delay", spec.latency or "0s", "-loss", spec.loss or "0"]
 
-    labels = node.metadata.labels or {}
-    kernel = getattr(node.status.node_info, "kernel_version", None) if node.status else None
-    if "krkn-tui.io/node-kind" not in labels or kernel != os.uname().release:
-        return None
-    try:
-        config = gzip.decompress(config_gz.read_bytes()).decode(errors="replace").splitlines()
-    except OSError:
-        return None
-    if f"# {NETEM_OPTION} is not set" in config or not any(line.startswith(f"{NETEM_OPTION}=") for line in config):
-        return (f"tc netem (latency, loss) cannot run on node {node.metadata.name}: its kernel {kernel} has "
-                f"{NETEM_OPTION} not set ({config_gz})")
-    return None
+
+def queue_rules(spec: FilterSpec, interface: str, tag: str, queue: int) -> list[tuple[str, list[str]]]:
+    """(chain, rule) pairs of the mangle table sending the interface's egress (POSTROUTING, where
+    netem on the root would delay it, forwarded packets too) and ingress (PREROUTING, where the
+    ifb redirect would) to `queue`; --queue-bypass lets packets through while no program holds it."""
+    target = ["-m", "comment", "--comment", tag, "-j", "NFQUEUE", "--queue-num", str(queue), "--queue-bypass"]
+    return [(chain, [flag, interface, *target]) for chain, flag, on in
+            (("POSTROUTING", "-o", spec.egress), ("PREROUTING", "-i", spec.ingress)) if on]
 
 
 # ---- the undo, written into the version files ----------------------------------------------
@@ -292,6 +312,15 @@ def delete_network_rule(content, api_client):
                   ["tc", "qdisc", "del", "dev", dev, "ingress"]),
                  (["ip", "-o", "link", "show"], f" {ifb}:", ["ip", "link", "del", ifb])]
         what = f"the ingress redirect of {dev} to {ifb}"
+    elif data.get("table") == "mangle":  # netem-queue's NFQUEUE rule
+        chain, rule = data["chain"], [str(a) for a in data["rule"]]
+        if chain not in ("PREROUTING", "POSTROUTING") or rule[-5:-2] != ["-j", "NFQUEUE", "--queue-num"] or \
+                rule[-1] != "--queue-bypass" or any(a.startswith("-") and a not in (
+                    "-i", "-o", "-m", "--comment", "-j", "--queue-num", "--queue-bypass") for a in rule):
+            raise RuntimeError(f"refusing a recorded rule that is not one of krkn-tui's NFQUEUE rules: {chain} {rule}")
+        steps = [(["iptables", "-t", "mangle", "-C", chain] + rule, "",
+                  ["iptables", "-t", "mangle", "-D", chain] + rule)]
+        what = f"iptables -t mangle {chain} {' '.join(rule)}"
     else:
         chain, rule = data["chain"], [str(a) for a in data["rule"]]
         if chain not in ("INPUT", "OUTPUT") or rule[-2:] != ["-j", "DROP"] or any(a.startswith("-") and a not in (
@@ -338,6 +367,18 @@ def delete_network_rule(content, api_client):
         ok, _, why = run(prefix + delete)
         if not ok:
             raise RuntimeError(f"deleting {what} on node {data['node']}: {why}")
+    # The mangle table and base chain iptables made for the rule, once nothing else is in them.
+    made = [m for m in data.get("creates") or [] if m in ("table", "chain")] if data.get("table") == "mangle" else []
+    for kind, name in (("chain", [data.get("chain")]), ("table", [])):
+        if kind not in made:
+            continue
+        ok, out, _ = run(prefix + ["nft", "list", kind, "ip", "mangle", *name])
+        inner = [line.strip() for line in out.splitlines()[1:-1] if line.strip()]  # within "table ip mangle {"
+        empty = all(line.startswith(("chain ", "type ", "}")) for line in inner) if kind == "chain" else not inner
+        if ok and empty:
+            ok, _, why = run(prefix + ["nft", "delete", kind, "ip", "mangle", *name])
+            if not ok:
+                raise RuntimeError(f"deleting the empty {kind} ip mangle {' '.join(name)} on node {data['node']}: {why}")
 
 
 # ---- running it ----------------------------------------------------------------------------
@@ -354,7 +395,7 @@ def chaos_pod(name: str, container: str, spec: FilterSpec, node: str, run_uuid: 
     """krkn's network-chaos.j2, as it renders it."""
     pod_spec: dict = {
         "hostPID": True,
-        "nodeSelector": {"kubernetes.io/hostname": node},
+        **({"nodeName": node} if spec.pin_node else {"nodeSelector": {"kubernetes.io/hostname": node}}),
         "terminationGracePeriodSeconds": 0,  # krkn leaves the default; the undo deletes at once anyway
         "containers": [{"name": container, "imagePullPolicy": "Always", "image": spec.image,
                         "securityContext": {"privileged": True}}],
@@ -382,6 +423,12 @@ def _ready_nodes(core, selector: str | None) -> list[str]:
 
 def find_targets(core, spec: FilterSpec) -> list[Target]:
     """krkn's get_node_targets / get_pod_targets, then `instance_count` of them at random."""
+    if spec.nodes:
+        ready = _ready_nodes(core, None)
+        for name in spec.nodes:
+            if name not in ready:
+                raise ScenarioFailed(f"node {name} not found or not Ready")
+        return [Target(n, n) for n in spec.nodes]  # krkn's node_name list: all of them
     if spec.on_node:
         names = _ready_nodes(core, spec.label_selector)
         if spec.label_selector is None and spec.target not in names:
@@ -429,7 +476,7 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
 
     @staticmethod
     def describe(spec: FilterSpec) -> str:
-        where = f"{spec.label_selector!r}" if spec.label_selector else spec.target
+        where = f"{spec.label_selector!r}" if spec.label_selector else spec.target or ",".join(spec.nodes)
         what = ",".join(map(str, spec.ports)) or "all ports"
         ways = "/".join(w for w, on in (("ingress", spec.ingress), ("egress", spec.egress)) if on)
         if spec.id in SHAPING_IDS:
@@ -445,10 +492,15 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
 
         ctx.guard_namespace(spec.namespace)
         found = find_targets(client.CoreV1Api(ctx.api_client), spec)
-        ifaces = ", ".join(spec.interfaces) or "the default route's interface"
+        ifaces = ", ".join(spec.interfaces or [f"{n}: {','.join(i)}" for n, i in spec.node_interfaces]) or \
+            "the default route's interface"
+        change = "iptables rules"
+        if spec.id in SHAPING_IDS:
+            change = "a tc qdisc" if not spec.needs_netem else (
+                "tc netem, or iptables NFQUEUE rules and netem-queue where the kernel has no netem"
+                + (", and an htb qdisc" if spec.bandwidth else ""))
         out = [targets("nodes", sorted({t.node for t in found}),
-                       f"a privileged chaos pod each; {'a tc qdisc' if spec.id in SHAPING_IDS else 'iptables rules'} "
-                       f"on {ifaces} for {spec.test_duration}s")]
+                       f"a privileged chaos pod each; {change} on {ifaces} for {spec.test_duration}s")]
         if not spec.on_node:
             out.append(targets("pods", [f"{spec.namespace}/{t.name}" for t in found],
                                "traffic shaped" if spec.id in SHAPING_IDS else "traffic dropped"))
@@ -462,11 +514,6 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         found = find_targets(core, spec)
         ctx.log(f"{spec.id} on {', '.join(t.name for t in found)}", 0.05)
         details: dict[str, Any] = {"id": spec.id, "targets": [t.name for t in found], "rules": []}
-        if spec.needs_netem:  # refused before any change where the node's kernel is known to lack it
-            for node in sorted({t.node for t in found}):
-                why = netem_missing(core.read_node(node))
-                if why:
-                    raise ScenarioFailed(why, details)
         if ctx.dry_run:
             return Outcome("passed", f"dry run: would change {len(found)} target(s)", {**details, "dry_run": True})
         tag = f"krkn-tui:{ctx.rollback.run_uuid[:8]}"
@@ -478,6 +525,10 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
             prefix = self._netns_prefix(ctx, spec, t, pod, container)
             node_ips = _internal_ips(core, t.node) if spec.on_node else []
             where = {"pod": pod, "container": container, "node": t.node, "pod_uid": t.pod_uid}
+            mechanism = self._mechanism(ctx, spec, t, pod, container) if spec.needs_netem else NETEM
+            queue = self._start_queue(ctx, spec, t, pod, container, prefix) if mechanism == NFQUEUE else 0
+            if spec.needs_netem:
+                details.setdefault("mechanism", {})[t.name] = mechanism
 
             def change(data: dict, kind: str, argvs: list[list[str]], said: str) -> None:
                 ctx.check_stop()
@@ -492,19 +543,29 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                         raise ScenarioFailed(f"{' '.join(argv[:3])} on {t.name}: {r.why()}", details)
                 details["rules"].append({"target": t.name, "rule": said})
 
-            for iface in spec.interfaces or (self._default_interface(ctx, spec, pod, container, prefix, node_ips),):
+            ifaces = dict(spec.node_interfaces).get(t.name, spec.interfaces)
+            for iface in ifaces or (self._default_interface(ctx, spec, pod, container, prefix, node_ips),):
                 if spec.id in SHAPING_IDS:
-                    if spec.egress:
+                    netem = mechanism == NETEM
+                    # htb for bandwidth, and netem's leaf where the kernel has it (krkn's tree)
+                    tree = netem or spec.bandwidth is not None
+                    if spec.egress and tree:
                         self._check_qdisc(ctx, spec, t, pod, container, prefix, iface, "root")
-                        cmds = tc_commands(spec, iface)
-                        change({"tool": "tc", "dev": iface, "handle": ROOT_HANDLE}, "tc qdisc", cmds,
-                               "; ".join(" ".join(c) for c in cmds))
-                    if spec.ingress:
+                        cmds = tc_commands(spec, iface, netem)
+                        change({"tool": "tc", "dev": iface, "handle": ROOT_HANDLE, "mechanism": mechanism},
+                               "tc qdisc", cmds, "; ".join(" ".join(c) for c in cmds))
+                    if spec.ingress and tree:
                         self._check_qdisc(ctx, spec, t, pod, container, prefix, iface, "ingress")
                         ifb = f"kifb{secrets.token_hex(3)}"
-                        cmds = ingress_commands(spec, iface, ifb)
-                        change({"tool": "tc-ingress", "dev": iface, "ifb": ifb}, "tc ingress redirect", cmds,
-                               "; ".join(" ".join(c) for c in cmds))
+                        cmds = ingress_commands(spec, iface, ifb, netem)
+                        change({"tool": "tc-ingress", "dev": iface, "ifb": ifb, "mechanism": mechanism},
+                               "tc ingress redirect", cmds, "; ".join(" ".join(c) for c in cmds))
+                    for chain, rule in queue_rules(spec, iface, tag, queue) if not netem else ():
+                        made = self._nft_made(ctx, spec, pod, container, prefix, chain)
+                        change({"table": "mangle", "chain": chain, "rule": rule, "mechanism": mechanism,
+                                "program": queue_args(spec, queue), "creates": made}, "iptables NFQUEUE rule",
+                               [["iptables", "-t", "mangle", "-I", chain, "1", *rule]],
+                               f"-t mangle {chain} {' '.join(rule)}")
                     continue
                 for chain, rule in rules(spec, iface, tag):
                     change({"chain": chain, "rule": rule}, "iptables rule", [["iptables", "-I", chain, "1", *rule]],
@@ -518,6 +579,52 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         ctx.sleep(spec.wait_duration)
         return Outcome("passed", f"{spec.id}: {len(details['rules'])} changes on {len(found)} target(s) for "
                                  f"{spec.test_duration}s", details)
+
+    @staticmethod
+    def _mechanism(ctx, spec: FilterSpec, t: Target, pod: str, container: str) -> str:
+        """netem where the node's kernel has it, else nfqueue: probed in a network namespace made
+        for the probe (qdisc kinds are the kernel's; the namespace and its qdisc go with it)."""
+        r = _exec(ctx, spec.namespace, pod, container, NETEM_PROBE)
+        if r.ok:
+            return NETEM
+        if NETEM_UNKNOWN in r.stderr + r.stdout:
+            ctx.log(f"node {t.node}: the kernel has no tc netem; latency and loss through NFQUEUE (netem-queue)", 0.1)
+            return NFQUEUE
+        raise ScenarioFailed(f"probing tc netem on node {t.node}: {r.why()}")
+
+    @staticmethod
+    def _nft_made(ctx, spec: FilterSpec, pod: str, container: str, prefix: list[str], chain: str) -> list[str]:
+        """What inserting into mangle `chain` creates besides the rule (iptables-nft makes the table
+        and the base chain on first use): recorded, so the undo removes them once empty."""
+        if _exec(ctx, spec.namespace, pod, container, prefix + ["nft", "list", "chain", "ip", "mangle", chain]).ok:
+            return []
+        return ["chain"] if _exec(ctx, spec.namespace, pod, container,
+                                  prefix + ["nft", "list", "table", "ip", "mangle"]).ok else ["table", "chain"]
+
+    @staticmethod
+    def _start_queue(ctx, spec: FilterSpec, t: Target, pod: str, container: str, prefix: list[str]) -> int:
+        """netem-queue in the target's network namespace, in the background of the chaos pod (it
+        ends with the pod); waits until it holds its queue, before any rule sends packets there."""
+        import shlex
+
+        queue = 1024 + secrets.randbelow(64000)
+        log = f"/tmp/netem-queue-{queue}.log"
+        argv = prefix + queue_args(spec, queue)
+        r = _exec(ctx, spec.namespace, pod, container,
+                  ["sh", "-c", f"{shlex.join(argv)} >{log} 2>&1 </dev/null &"])
+        ctx.audit("netem-queue", node=t.node, target=t.name, command=" ".join(argv), exit_code=r.code)
+        said: list[str] = []
+
+        def bound() -> bool:
+            out = _exec(ctx, spec.namespace, pod, container, ["cat", log]).stdout
+            said[:] = [out.strip()]
+            if "netem-queue:" in out:  # its error line: it has ended
+                raise ScenarioFailed(f"netem-queue on {t.name}: {' '.join(out.split())}")
+            return f"bound queue {queue}" in out
+
+        if not r.ok or not ctx.wait_until(bound, 30, interval=0.2):
+            raise ScenarioFailed(f"netem-queue did not start on {t.name}: {r.why() if not r.ok else said}")
+        return queue
 
     @staticmethod
     def _check_qdisc(ctx, spec: FilterSpec, t: Target, pod: str, container: str, prefix: list[str],
@@ -587,3 +694,136 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                                  f" ({r.why() if not r.ok else r.stdout.strip() or 'no default route'}); "
                                  "name `interfaces`")
         return iface
+
+
+# ---- krkn's older node types: network_chaos_scenarios and ingress_node_scenarios ------------
+# Both shape node interfaces with tc netem from a privileged Job; here they run as
+# node_network_chaos does (the same chaos pod, bound to the node by nodeName as krkn's Job is,
+# the same recorded rules and undo), so they share this module: one family, one runner.
+
+OLD_PARAMS = ("latency", "loss", "bandwidth")  # krkn's order: serial runs one at a time in it
+OLD_IMAGE = "quay.io/krkn-chaos/krkn:tools"  # krkn's default for both (built here from the network-chaos tree)
+_LOSS_RE = re.compile(r"\d+(\.\d+)?\Z")
+
+
+def _old_params(sec: Section) -> dict[str, str]:
+    """latency, loss and bandwidth as krkn passes them to netem: loss is netem's percentage
+    (krkn's files write 0.02 and '0.02'; netem reads 0.02%)."""
+    sec.reject_unknown(OLD_PARAMS)
+    out = {}
+    for key in OLD_PARAMS:
+        value = sec.raw(key)
+        if value is None:
+            continue
+        if key == "loss" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = f"{value:g}"
+        pattern, form = {"latency": (_LATENCY_RE, "a number followed by us, ms or s"),
+                         "loss": (_LOSS_RE, "a percentage 0-100 without %"),
+                         "bandwidth": (_BANDWIDTH_RE, "a number followed by bit, kbit, mbit, gbit or tbit")}[key]
+        if not isinstance(value, str) or not pattern.match(value) or (key == "loss" and float(value) > 100):
+            raise sec.error(key, f"expected {form}, got {describe(value)}")
+        out[key] = value
+    if not out:
+        raise sec.error(None, "needs latency, loss or bandwidth")
+    return out
+
+
+def _old_specs(base: dict, params: dict[str, str], execution: str) -> list[FilterSpec]:
+    """parallel: every parameter at once; serial: one spec per parameter, in krkn's order."""
+    steps = [params] if execution == "parallel" else [{k: v} for k, v in params.items()]
+    return [FilterSpec(**base, **{k: step.get(k) for k in OLD_PARAMS}) for step in steps]
+
+
+def _node_names(sec: Section, key: str, value: list[str]) -> tuple[str, ...]:
+    for name in value:
+        if not _NAME_RE.match(name):
+            raise sec.error(key, f"not a valid node name: {name!r}")
+    return tuple(value)
+
+
+def _image(sec: Section) -> str:
+    image = sec.string("image", OLD_IMAGE)
+    if not _IMAGE_RE.match(image):
+        raise sec.error("image", f"not an image reference: {image!r}")
+    return image
+
+
+def parse_network_chaos(data: Any, file: str | Path) -> list[FilterSpec]:
+    """krkn's network_chaos_scenarios file: `network_chaos:` with duration, node_name (comma
+    separated) or label_selector (krkn's default: the masters) with instance_count, interfaces,
+    execution (serial: each egress parameter alone in turn) and egress."""
+    top = Section(data, file, what="a mapping with network_chaos")
+    top.reject_unknown(("network_chaos",))
+    sec = top.required_section("network_chaos")
+    sec.reject_unknown(("duration", "node_name", "label_selector", "instance_count", "interfaces", "execution",
+                        "egress", "image"))
+    egress = sec.section("egress")
+    params = _old_params(egress) if egress else {"bandwidth": "100mbit"}  # krkn's default
+    names = sec.string("node_name")
+    interfaces = sec.string_list("interfaces")
+    for i, name in enumerate(interfaces):
+        if not _IFACE_RE.match(name):
+            raise sec.error(join_field("interfaces", i), f"not an interface name: {name!r}")
+    base = dict(id="node_network_chaos", image=_image(sec), test_duration=sec.integer("duration", 300, minimum=0),
+                label_selector=None if names else check_selector(sec, "label_selector") or
+                "node-role.kubernetes.io/master",
+                instance_count=sec.integer("instance_count", 1, minimum=1), ingress=False, egress=True,
+                interfaces=interfaces, nodes=_node_names(sec, "node_name", names.split(",")) if names else (),
+                pin_node=True, file=Path(file), field=sec.path)
+    return _old_specs(base, params, sec.choice("execution", ("serial", "parallel"), "serial"))
+
+
+def parse_ingress_node(data: Any, file: str | Path) -> list[FilterSpec]:
+    """krkn's ingress_node_scenarios file (its native plugin's format): a list of `id:
+    network_chaos` entries whose `config` has node_interface_name ({node: [interfaces]}) or
+    label_selector with instance_count, execution_type, network_params, test_duration,
+    wait_duration. kubeconfig_path and kraken_config are krkn's own settings: the run's are used."""
+    out = []
+    for entry in section_entries(data, file, "", "ingress network chaos entries"):
+        entry.reject_unknown(("id", "config"))
+        kind = entry.string("id", required=True)
+        if kind != "network_chaos":
+            raise entry.error("id", f"unknown value {kind!r}: ingress_node_scenarios runs network_chaos "
+                                    "(krkn's pod_network_scenarios steps are another type)")
+        sec = entry.required_section("config")
+        sec.reject_unknown(("node_interface_name", "label_selector", "instance_count", "execution_type",
+                            "network_params", "test_duration", "wait_duration", "image"),
+                           ignored=("kubeconfig_path", "kraken_config"))
+        by_node: list[tuple[str, tuple[str, ...]]] = []
+        mapping = sec.section("node_interface_name")
+        for node in mapping.data if mapping else ():
+            where = mapping.field(node) if mapping else ""
+            if not isinstance(node, str) or not _NAME_RE.match(node):
+                raise UserError(f"not a valid node name: {node!r}", file=file, field=where)
+            ifaces = mapping.string_list(node) if mapping else ()
+            for i, name in enumerate(ifaces):
+                if not _IFACE_RE.match(name):
+                    raise UserError(f"not an interface name: {name!r}", file=file, field=join_field(where, i))
+            by_node.append((node, ifaces))
+        selector = None if by_node else check_selector(sec, "label_selector")
+        if not by_node and selector is None:
+            raise sec.error("label_selector", "needs node_interface_name or label_selector (krkn's rule)")
+        params_sec = sec.required_section("network_params")
+        base = dict(id="node_network_chaos", image=_image(sec), label_selector=selector,
+                    test_duration=sec.integer("test_duration", 120, minimum=1),
+                    wait_duration=sec.integer("wait_duration", 30, minimum=1),
+                    instance_count=sec.integer("instance_count", 1, minimum=1), ingress=True, egress=False,
+                    nodes=tuple(n for n, _ in by_node), node_interfaces=tuple(by_node), pin_node=True,
+                    file=Path(file), field=sec.path)
+        out += _old_specs(base, _old_params(params_sec), sec.choice("execution_type", ("serial", "parallel"),
+                                                                     "parallel"))
+    return out
+
+
+@register
+class NetworkChaosPlugin(NetworkChaosNgPlugin):
+    scenario_type = "network_chaos_scenarios"
+    short_name = "node egress netem"
+    parse_data = staticmethod(parse_network_chaos)
+
+
+@register
+class IngressNodePlugin(NetworkChaosNgPlugin):
+    scenario_type = "ingress_node_scenarios"
+    short_name = "node ingress netem"
+    parse_data = staticmethod(parse_ingress_node)
