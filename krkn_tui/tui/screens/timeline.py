@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.content import Content
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from ...timeline import Timeline, TimelineEntry
 from ..rows import local_time
 from ..widgets.header import ConsoleHeader
+from ..widgets.footer import ConsoleFooter
 from .base import View
 
 CHART_LANES = ("scenario", "check", "pod", "rollback")
@@ -57,7 +58,7 @@ class TimelineScreen(View):
         yield ConsoleHeader(id="header")
         yield Static("", id="timeline-chart")
         yield Log(max_lines=5000, id="timeline-log")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

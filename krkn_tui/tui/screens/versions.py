@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from rich.text import Text
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...errors import UserError
 from ...rollback.front import EXECUTABLE, VersionInfo, VersionLister, journal_step
@@ -44,6 +44,7 @@ from ..rows import (
 from ..widgets.colors import coloured
 from ..widgets.header import ConsoleHeader
 from ..widgets.virtual_table import Column, VirtualTable
+from ..widgets.footer import ConsoleFooter
 from .base import View, allowed
 from .confirm import ConfirmScreen
 from .inspect import InspectScreen
@@ -130,6 +131,7 @@ class VersionsScreen(View):
         self.journal_entries: dict | None = None
         self.journal_note = ""
         self.cluster_rows: dict[str, VersionInfo] = {}  # row key -> a step only the journal has
+        self._type_labels: dict[str, str] = {}  # scenario type -> its cell
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -138,7 +140,7 @@ class VersionsScreen(View):
                            id="version-table")
         yield Static("", id="version-detail")
         yield Input(placeholder="filter: run, type, status, action…", id="version-filter")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#version-table", VirtualTable)
@@ -301,7 +303,10 @@ class VersionsScreen(View):
     def texts(self, v: VersionInfo) -> tuple:
         """The cells' plain text: what sizes the columns (cheaper than building the cells)."""
         status = f"{v.status} ({v.prior_status})" if v.prior_status else v.status
-        return (short_time(v.created_ns), short_run(v), visible(short_type(v.scenario_type)), status,
+        kind = self._type_labels.get(v.scenario_type)
+        if kind is None:  # a few types among thousands of rows: each label made once
+            kind = self._type_labels[v.scenario_type] = visible(short_type(v.scenario_type))
+        return (short_time(v.created_ns), short_run(v), kind, status,
                 version_cluster(v), version_action(v), version_origin(v), journal_cell(v, self.journal_entries),
                 version_note(v))
 

@@ -68,6 +68,26 @@ def text_width(cell: Any) -> int:
     return cell_len(text.split("\n", 1)[0] if "\n" in text else text)
 
 
+def cell_width(cell: Any) -> int:
+    """``text_width``; a string of printable ASCII (nearly every cell) is its length, two C
+    calls instead of rich's measure."""
+    if isinstance(cell, str) and cell.isascii() and cell.isprintable():
+        return len(cell)
+    return text_width(cell)
+
+
+def column_widths(cells: Sequence[Any]) -> Sequence[int]:
+    """``cell_width`` of each of a column's cells; a column of strings that are all printable
+    ASCII (checked on their concatenation) is their lengths, with no Python call per cell."""
+    try:
+        joined = "".join(cells)
+    except TypeError:  # not all strings
+        joined = None
+    if joined is not None and joined.isascii() and joined.isprintable():
+        return list(map(len, cells))
+    return list(map(cell_width, cells))
+
+
 LINE_CACHE = 512  # drawn rows kept: a few screens' worth
 BULK_MIN = 256  # more changes than this (and than a quarter of the rows): re-sort once
 
@@ -307,8 +327,7 @@ class VirtualTable(ScrollView, can_focus=True):
             self._lines.clear()
             self._width_counts = [Counter() for _ in self.columns]
             self._row_widths = {}
-            for key, record in self._records.items():
-                self._count_widths(key, record, +1)
+            self._count_all_widths(self._records)
             self._recompute_widths()
             self._styles = None
             self._set_virtual_size()
@@ -334,14 +353,16 @@ class VirtualTable(ScrollView, can_focus=True):
         each, whose memmoves add up to O(n^2) for tens of thousands of rows."""
         before_key, before_index = self._cursor_key, self.cursor_row
         records = self._records
+        gone, added = [], {}
         for key, new in changes.items():
             old = records.get(key)
             if old is not None and (new is None or not (old is new or old == new)):
-                self._count_widths(key, old, -1)
+                gone.append(key)
                 del records[key]
             if new is not None and key not in records:
-                records[key] = new
-                self._count_widths(key, new, +1)
+                records[key] = added[key] = new
+        self._uncount_widths(gone)
+        self._count_all_widths(added)
         sort_value = self._sort_value
         self._order = sorted((sort_value(record), key) for key, record in records.items())
         self._apply_filter()
@@ -353,8 +374,7 @@ class VirtualTable(ScrollView, can_focus=True):
         sort_value = self._sort_value
         self._records = dict(rows)
         self._order = sorted((sort_value(record), key) for key, record in self._records.items())
-        for key, record in self._records.items():
-            self._count_widths(key, record, +1)
+        self._count_all_widths(self._records)
         self._recompute_widths()
         self._apply_filter()
         self._after_change(None, 0, True, ())
@@ -434,7 +454,41 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def _measure(self, record: Any) -> tuple[int, ...]:
         cells = self._texts(record) if self._texts is not None else self._cells(record)
-        return tuple(text_width(cells[index] if index < len(cells) else None) for index in range(len(self.columns)))
+        widths = tuple(map(cell_width, cells))
+        n = len(self.columns)
+        return widths if len(widths) == n else (widths + (0,) * n)[:n]
+
+    def _count_all_widths(self, records: Mapping[str, Any]) -> None:
+        """``_count_widths(key, record, +1)`` for many rows (a listing): each row measured once,
+        the counts taken per column in one C pass."""
+        if not records:
+            return
+        texts = self._texts if self._texts is not None else self._cells
+        cells = [texts(record) for record in records.values()]
+        n = len(self.columns)
+        if set(map(len, cells)) == {n}:
+            by_column = [column_widths(column) for column in zip(*cells, strict=True)]
+            rows = list(zip(*by_column, strict=True))
+        else:  # rows of other lengths: row by row
+            rows = [self._measure(record) for record in records.values()]
+            by_column = list(zip(*rows, strict=True))
+        self._row_widths.update(zip(records, rows, strict=True))
+        for index, (column, widths) in enumerate(zip(self.columns, by_column, strict=True)):
+            if column.width is None:
+                self._width_counts[index].update(widths)
+
+    def _uncount_widths(self, keys: Sequence[str]) -> None:
+        """``_count_widths(key, record, -1)`` for many rows."""
+        pop = self._row_widths.pop
+        rows = [widths for widths in (pop(key, None) for key in keys) if widths is not None]
+        if not rows:
+            return
+        for index, (column, widths) in enumerate(zip(self.columns, zip(*rows, strict=True), strict=True)):
+            if column.width is None:
+                counts = self._width_counts[index]
+                counts.subtract(widths)
+                for width in [w for w, n in counts.items() if n <= 0]:
+                    del counts[width]
 
     def _count_widths(self, key: str, record: Any, sign: int) -> bool:
         """Add a record's cell widths (kept per key), or take away the ones counted for ``key``;
