@@ -9,8 +9,10 @@ a message."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,9 @@ from .inspect import InspectScreen
 # after the rename (max 46 ms) with these values, ~100 ms (max 240 ms) with watchfiles' defaults
 # (debounce 1600, step 50). A batch only triggers a re-listing, so a split batch costs one more.
 DEBOUNCE_MS, STEP_MS = 50, 10
+# The longest the files' reading waits for the frame of the rows made from their names (a view
+# not on screen draws no frame).
+SHOWN_WAIT_S = 0.5
 # With no change for this long awatch yields anyway, so a folder created later gets watched.
 IDLE_CHECK_MS = 1000
 # After a listing adds this many rows, the objects behind them are moved out of the cyclic
@@ -99,10 +104,16 @@ class VersionsScreen(View):
     ]
 
     class Listed(Message):
-        def __init__(self, versions: list[VersionInfo], partial: bool = False):
+        """Every step (``gone`` None), or only what changed since the previous listing: the
+        steps new or changed, and ``gone`` the objects no longer listed."""
+
+        def __init__(self, versions: list[VersionInfo], partial: bool = False, shown: asyncio.Event | None = None,
+                     gone: list[VersionInfo] | None = None):
             super().__init__()
             self.versions = versions
             self.partial = partial  # from file names only: the files are being read
+            self.shown = shown  # set once the rows are on screen
+            self.gone = gone
 
     class JournalListed(Message):
         """The cluster journal's entries, or why it could not be listed."""
@@ -120,8 +131,8 @@ class VersionsScreen(View):
 
     def __init__(self):
         super().__init__(id="versions")
-        self.versions: list[VersionInfo] = []
-        self.by_key: dict[str, VersionInfo] = {}
+        self.local: dict[str, VersionInfo] = {}  # row key -> a step with its file here
+        self.by_key: dict[str, VersionInfo] = {}  # the rows: local steps and cluster-only ones
         self.filter_text = ""
         self.listings = 0  # how many complete listings were applied (tests wait on it)
         self.partial_listings = 0  # listings from file names only, shown before the files are read
@@ -132,6 +143,7 @@ class VersionsScreen(View):
         self.journal_note = ""
         self.cluster_rows: dict[str, VersionInfo] = {}  # row key -> a step only the journal has
         self._type_labels: dict[str, str] = {}  # scenario type -> its cell
+        self._listing = asyncio.Lock()  # listings are posted in the order the lister made them
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -184,39 +196,79 @@ class VersionsScreen(View):
                 await asyncio.sleep(IDLE_CHECK_MS / 1000)
 
     async def relist(self, changed: list[str] = ()) -> None:
-        if self._lister is None:
-            self._lister = VersionLister(*self.folders)
-            # The rows at once from the file names; the files' contents fill them in after.
-            self.post_message(self.Listed(await asyncio.to_thread(self._lister.named), partial=True))
-        versions = await asyncio.to_thread(self._lister.listed, changed)
-        self.post_message(self.Listed(versions))
+        """List again; ``changed``: paths a watcher reported (read again whatever their stat)."""
+        async with self._listing:  # a delta applies on top of the one before it
+            if self._lister is None:
+                self._lister = VersionLister(*self.folders)
+                # The rows at once from the file names; the files' contents fill them in after.
+                # The reading waits for those rows' frame: its thread would take the GIL from it.
+                shown = asyncio.Event()
+                self.post_message(self.Listed(await asyncio.to_thread(self._lister.named), partial=True, shown=shown))
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(shown.wait(), SHOWN_WAIT_S)
+                self.post_message(self.Listed(await asyncio.to_thread(self._lister.listed, changed)))
+                return
+            new, gone = await asyncio.to_thread(self._lister.changes, changed)
+            self.post_message(self.Listed(new, gone=gone))
 
     def reload_soon(self) -> None:
         self.run_worker(self.relist(), group="versions-list", exit_on_error=False)
 
+    @property
+    def versions(self) -> list[VersionInfo]:
+        """The steps with a file here (in no particular order)."""
+        return list(self.local.values())
+
     def on_versions_screen_listed(self, message: Listed) -> None:
         """Apply a listing: only the rows of steps that are new, gone or changed are touched
         (the lister returns the same object for an unchanged step)."""
-        keys, by_key, changed = {}, {}, set()
-        old = self.by_key
-        for v in message.versions:
-            known = self._keys.get(id(v))
-            key = known[1] if known is not None and known[0] is v else version_key(v)
-            keys[id(v)] = (v, key)
-            by_key[key] = v
-            if old.get(key) is not v:
-                changed.add(key)
-        changed.update(k for k in old if k not in by_key)
         first = not self.listings and not self.partial_listings
-        self.versions, self.by_key, self._keys = message.versions, by_key, keys
+        changed = self._apply_all(message.versions) if message.gone is None else \
+            self._apply_delta(message.versions, message.gone)
         changed |= self._merge_cluster_rows()
         if message.partial:
             self.partial_listings += 1
         else:
             self.listings += 1
-        self.show(self.versions, None if first else changed)
+        self.show(None if first else changed)
+        if message.shown is not None:
+            self.call_after_refresh(message.shown.set)
         if len(changed) >= FREEZE_ROWS:
             self.call_after_refresh(gc.freeze)
+
+    def _apply_all(self, versions: list[VersionInfo]) -> set[str]:
+        """Every step listed: the keys whose step is new, gone or another object."""
+        keys, local, changed = {}, {}, set()
+        old = self.local
+        for v in versions:
+            known = self._keys.get(id(v))
+            key = known[1] if known is not None and known[0] is v else version_key(v)
+            keys[id(v)] = (v, key)
+            local[key] = v
+            if old.get(key) is not v:
+                changed.add(key)
+        changed.update(k for k in old if k not in local)
+        for key in changed:
+            self.by_key.pop(key, None)
+        self.by_key.update(local)
+        self.local, self._keys = local, keys
+        return changed
+
+    def _apply_delta(self, new: list[VersionInfo], gone: list[VersionInfo]) -> set[str]:
+        """What changed since the previous listing: its cost is the change's, not the folder's."""
+        changed = set()
+        for v in gone:
+            known = self._keys.pop(id(v), None)
+            if known is not None and known[0] is v and self.local.get(known[1]) is v:
+                del self.local[known[1]]
+                self.by_key.pop(known[1], None)
+                changed.add(known[1])
+        for v in new:
+            key = version_key(v)
+            self._keys[id(v)] = (v, key)
+            self.local[key] = self.by_key[key] = v
+            changed.add(key)
+        return changed
 
     # -- the cluster journal ------------------------------------------------------------------
 
@@ -270,11 +322,13 @@ class VersionsScreen(View):
                 changed.add(key)
         changed |= self._merge_cluster_rows()
         if self.listings:
-            self.show(self.versions, changed)
+            self.show(changed)
 
     def _merge_cluster_rows(self) -> set[str]:
         """Put the journal's steps that have no file here into ``by_key``; the keys that changed."""
-        local = {journal_pair(v) for v in self.versions}
+        if not self.journal_entries and not self.cluster_rows:
+            return set()  # the journal off or empty: nothing to compare the steps here with
+        local = {journal_pair(v) for v in self.local.values()}
         rows = {}
         for pair, entry in (self.journal_entries or {}).items():
             if pair in local:
@@ -319,8 +373,8 @@ class VersionsScreen(View):
         return (created, Text(run), Text(kind), status, Text(cluster, style="dim" if v.cluster is None else ""),
                 Text(action, no_wrap=True), Text(origin), Text(journal), note)
 
-    def show(self, versions: list[VersionInfo], changed: set[str] | None = None) -> None:
-        """Make the table match ``versions``; with ``changed``, only those keys changed since the
+    def show(self, changed: set[str] | None = None) -> None:
+        """Make the table match ``by_key``; with ``changed``, only those keys changed since the
         last call."""
         table = self.query_one("#version-table", VirtualTable)
         if changed is None:
@@ -335,9 +389,9 @@ class VersionsScreen(View):
 
     def update_status(self) -> None:
         counts = dict.fromkeys(("pending", "failed", "executed", "archived"), 0)
-        for v in self.versions:
-            if v.status in counts:
-                counts[v.status] += 1
+        for status, n in Counter(v.status for v in self.local.values()).items():
+            if status in counts:
+                counts[status] += n
         where = "" if self.app.versions_dir.is_dir() else " · no versions folder yet"
         if self.partial_listings and not self.listings:
             where += " · reading the files…"
