@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ from .inspect import InspectScreen
 # after the rename (max 46 ms) with these values, ~100 ms (max 240 ms) with watchfiles' defaults
 # (debounce 1600, step 50). A batch only triggers a re-listing, so a split batch costs one more.
 DEBOUNCE_MS, STEP_MS = 50, 10
+_DIGITS = re.compile(r"\d")
+_UNSHOWN = object()  # the detail line before anything was shown in it
 # The longest the files' reading waits for the frame of the rows made from their names (a view
 # not on screen draws no frame).
 SHOWN_WAIT_S = 0.5
@@ -144,6 +147,9 @@ class VersionsScreen(View):
         self.cluster_rows: dict[str, VersionInfo] = {}  # row key -> a step only the journal has
         self._type_labels: dict[str, str] = {}  # scenario type -> its cell
         self._listing = asyncio.Lock()  # listings are posted in the order the lister made them
+        self._status_counts: Counter = Counter()  # status -> local steps
+        self._status_text = ""
+        self._detail_shown: object = _UNSHOWN
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -167,6 +173,7 @@ class VersionsScreen(View):
 
     def recolour(self) -> None:
         self.query_one("#version-table", VirtualTable).redraw()
+        self._detail_shown = _UNSHOWN
         self.show_detail()
 
     # -- listing ------------------------------------------------------------------------------
@@ -252,20 +259,27 @@ class VersionsScreen(View):
             self.by_key.pop(key, None)
         self.by_key.update(local)
         self.local, self._keys = local, keys
+        self._status_counts = Counter(v.status for v in local.values())
         return changed
 
     def _apply_delta(self, new: list[VersionInfo], gone: list[VersionInfo]) -> set[str]:
         """What changed since the previous listing: its cost is the change's, not the folder's."""
         changed = set()
+        counts = self._status_counts
         for v in gone:
             known = self._keys.pop(id(v), None)
             if known is not None and known[0] is v and self.local.get(known[1]) is v:
                 del self.local[known[1]]
                 self.by_key.pop(known[1], None)
+                counts[v.status] -= 1
                 changed.add(known[1])
         for v in new:
             key = version_key(v)
             self._keys[id(v)] = (v, key)
+            replaced = self.local.get(key)
+            if replaced is not None:
+                counts[replaced.status] -= 1
+            counts[v.status] += 1
             self.local[key] = self.by_key[key] = v
             changed.add(key)
         return changed
@@ -389,7 +403,7 @@ class VersionsScreen(View):
 
     def update_status(self) -> None:
         counts = dict.fromkeys(("pending", "failed", "executed", "archived"), 0)
-        for status, n in Counter(v.status for v in self.local.values()).items():
+        for status, n in self._status_counts.items():
             if status in counts:
                 counts[status] += n
         where = "" if self.app.versions_dir.is_dir() else " · no versions folder yet"
@@ -398,12 +412,21 @@ class VersionsScreen(View):
         shown = self.query_one("#version-table", VirtualTable).row_count
         filtered = f" · filter {self.filter_text!r}: {shown} shown" if self.filter_text else ""
         journal = f" · {self.journal_note}" if self.journal_note else ""
-        self.query_one("#versions-status", Static).update(
-            " · ".join(f"{n} {s}" for s, n in counts.items()) + where + filtered + journal)
+        text = " · ".join(f"{n} {s}" for s, n in counts.items()) + where + filtered + journal
+        if text != self._status_text:
+            # Only a count's digits changed (a step came or went): same words, same wrapping, so
+            # no layout pass of the screen, which was most of a synced file's frame.
+            same_shape = _DIGITS.sub("0", text) == _DIGITS.sub("0", self._status_text)
+            self.query_one("#versions-status", Static).update(text, layout=not same_shape)
+            self._status_text = text
 
     def show_detail(self) -> None:
         """The highlighted step's file and, for a failure, its error: the table may be too narrow."""
         v = self.selected()
+        shown = None if v is None else (v.path, version_note(v), bool(v.error))
+        if shown == self._detail_shown:
+            return  # the same step's same file and note: nothing to lay out again
+        self._detail_shown = shown
         detail = Content("") if v is None else Content.styled(tilde(v.path), "dim")
         if v is not None and version_note(v):
             detail += Content.styled(f"\n{version_note(v)}", "$text-error" if v.error else "$text-warning")

@@ -205,8 +205,9 @@ class VirtualTable(ScrollView, can_focus=True):
         self._cursor_key: str | None = None
         self._styles: dict[str, Style] | None = None
         self._cached_styles: dict[str, Style] | None = None
-        # key -> (what it was drawn from, strip, its cells drawn before the row's style)
-        self._lines: dict[str, tuple[tuple, Strip, list]] = {}
+        # key -> (the record it was drawn from, the column geometry, its cells drawn before the
+        # row's style, {(stripe, cursor, scroll_x, width): strip})
+        self._lines: dict[str, tuple[Any, int, list, dict[tuple, Strip]]] = {}
         self._geometry = 0  # bumped when column widths or labels change
         self._recompute_widths_of_labels()
 
@@ -709,18 +710,21 @@ class VirtualTable(ScrollView, can_focus=True):
             record = self._records[key]
             cursor = key == self._cursor_key
             # A row is drawn again only when its record, place or looks changed: a layout pass
-            # (the status line, the row count) repaints the window from this cache.
-            stamp = (record, index % 2, cursor, scroll_x, width, self._geometry)
+            # (the status line, the row count) repaints the window from this cache. Both stripes
+            # are kept: a row added or removed above shifts every row below to the other stripe
+            # and back (a pod created, then deleted), each time the whole window.
+            looks = (index % 2, cursor, scroll_x, width)
             cached = self._lines.get(key)
-            if cached is not None and cached[0][0] is record and cached[0][1:] == stamp[1:]:
-                return cached[1]
-            # Its cells are drawn again only when its record or the column widths changed: a row
-            # added or removed above shifts every row below to the other stripe, which only
-            # restyles them.
-            if cached is not None and cached[0][0] is record and cached[0][5] == self._geometry:
-                pieces = cached[2]
+            if cached is not None and (cached[0] is not record or cached[1] != self._geometry):
+                cached = None
+            if cached is not None:
+                strip = cached[3].get(looks)
+                if strip is not None:
+                    return strip
+                # its cells are drawn again only when its record or the column widths changed
+                pieces, strips = cached[2], cached[3]
             else:
-                pieces = self._pieces(self._cells(record))
+                pieces, strips = self._pieces(self._cells(record)), {}
             row_style = styles["odd" if index % 2 else "even"] if self.zebra_stripes else styles["base"]
             if cursor:
                 strip = self._join(pieces, row_style, styles["cursor"], styles["cursor_post"],
@@ -728,9 +732,13 @@ class VirtualTable(ScrollView, can_focus=True):
             else:
                 strip = self._join(pieces, row_style, Style(), Style(), row_style, width)
             strip = strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, styles["base"]).simplify()
-            if len(self._lines) > LINE_CACHE:
-                self._lines.clear()
-            self._lines[key] = (stamp, strip, pieces)
+            if len(strips) >= 4:  # both stripes, with and without the cursor
+                strips.clear()
+            strips[looks] = strip
+            if cached is None:
+                if len(self._lines) > LINE_CACHE:
+                    self._lines.clear()
+                self._lines[key] = (record, self._geometry, pieces, strips)
             return strip
         return strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, styles["base"]).simplify()
 
