@@ -115,11 +115,11 @@ class EventsScreen(Screen):
         return f"Events of {visible(self.scope)}"
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Log
+        from ..widgets.line_log import LineLog
 
         yield ConsoleHeader(id="header")
         yield Static(Content.styled(self.VIEW_TITLE, "bold"), id="events-title")
-        yield Log(max_lines=poddetail.EVENTS_LIMIT * 4, id="events-log")
+        yield LineLog(max_lines=poddetail.EVENTS_LIMIT * 4, id="events-log")
         yield ConsoleFooter()
 
     def on_mount(self) -> None:

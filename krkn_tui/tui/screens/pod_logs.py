@@ -20,6 +20,7 @@ from ...kube.podlogs import LOG_CAP, KubeLogSource, LogFollower, search
 from ...sanitize import one_line, visible
 from ..widgets.header import ConsoleHeader
 from ..widgets.footer import ConsoleFooter
+from ..widgets.line_log import LineLog
 
 FLUSH_SECONDS = 0.05
 # Wrapped, a kept line takes several rows: the widget's own cap grows by this factor (a line
@@ -76,7 +77,7 @@ class LogsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
         yield Static("", id="logs-status")
-        log = Log(max_lines=self.cap, highlight=True, id="logs")
+        log = LineLog(max_lines=self.cap, highlight=True, id="logs")
         log.highlighter = self._highlighter = MatchHighlighter()
         yield log
         yield Input(placeholder="search the log (enter)", id="logs-find")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.content import Content
-from textual.widgets import Log, Static
+from textual.widgets import Static
 
 from ...timeline import Timeline, TimelineEntry
 from ..rows import local_time
 from ..widgets.header import ConsoleHeader
 from ..widgets.footer import ConsoleFooter
+from ..widgets.line_log import LineLog
 from .base import View
 
 CHART_LANES = ("scenario", "check", "pod", "rollback")
@@ -57,7 +58,7 @@ class TimelineScreen(View):
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
         yield Static("", id="timeline-chart")
-        yield Log(max_lines=5000, id="timeline-log")
+        yield LineLog(max_lines=5000, id="timeline-log")
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
@@ -70,7 +71,7 @@ class TimelineScreen(View):
     def sync(self, redraw: bool = False) -> None:
         timeline: Timeline = self.app.timeline
         entries = timeline.entries()
-        log = self.query_one("#timeline-log", Log)
+        log = self.query_one("#timeline-log", LineLog)
         if redraw or len(entries) < self._written:
             log.clear()
             self._written = 0

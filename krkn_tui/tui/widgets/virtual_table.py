@@ -34,6 +34,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from .scroll_size import set_virtual_size
+
 
 @dataclass(frozen=True)
 class Column:
@@ -539,32 +541,8 @@ class VirtualTable(ScrollView, can_focus=True):
         return int(self.scroll_y), max(0, self.scrollable_content_region.height - 1)
 
     def _set_virtual_size(self) -> None:
-        """Assigning a virtual size is a layout pass of the whole screen (~4 ms a frame here,
-        most of a pod event's frame). When the scrollbars stay as they are (the size is on the
-        same side of the viewport's edges in both directions), it is set without one and the
-        scrollbars are told their new range; a scrollbar coming or going lays the screen out."""
         width = sum(self._widths) + 2 * self.cell_padding * len(self.columns)
-        size = Size(width, len(self._visible) + 1)
-        old = self.virtual_size
-        if size == old:
-            return
-        if self._scrollbar_sides(size) != self._scrollbar_sides(old):
-            self.virtual_size = size
-            return
-        self.set_reactive(ScrollView.virtual_size, size)
-        if self.show_vertical_scrollbar:
-            self.vertical_scrollbar.window_virtual_size = size.height
-        if self.show_horizontal_scrollbar:
-            self.horizontal_scrollbar.window_virtual_size = size.width
-        # validated again: rows or width gone from the end clamp them
-        self.scroll_x, self.scroll_y = self.scroll_x, self.scroll_y
-
-    def _scrollbar_sides(self, size: Size) -> tuple[bool, ...]:
-        """Where ``size`` lies against the sizes at which Textual shows a scrollbar (each with
-        and without the other scrollbar)."""
-        room, styles = self.container_size, self.styles
-        return (size.width > room.width, size.width > room.width - styles.scrollbar_size_vertical,
-                size.height > room.height, size.height > room.height - styles.scrollbar_size_horizontal)
+        set_virtual_size(self, Size(width, len(self._visible) + 1))
 
     def _after_change(self, before_key: str | None, before_index: int, moved: bool, lines: Iterable[int]) -> None:
         count = len(self._visible)
