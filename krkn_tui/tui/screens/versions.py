@@ -335,7 +335,9 @@ class VersionsScreen(View):
             if not is_cluster_only(v) and (before and before.state) != (after and after.state):
                 changed.add(key)
         changed |= self._merge_cluster_rows()
-        if self.listings:
+        # Once the table has rows (from the file names too), the journal's change goes to it
+        # now: a listing after this one applies only what it changed, not these rows.
+        if self.listings or self.partial_listings:
             self.show(changed)
 
     def _merge_cluster_rows(self) -> set[str]:
