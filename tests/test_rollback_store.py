@@ -213,6 +213,7 @@ def test_lister_lists_what_list_versions_lists_after_every_kind_of_change(tmp_pa
 
     versions = tmp_path / "versions"
     lister = VersionLister(versions)
+    by_changes, held = VersionLister(versions), {}  # the same folders, kept by changes() alone
     rng = random.Random(7)
     runs = [RunRollback(versions, run_uuid=f"run{i}") for i in range(3)]
     steps: list[Path] = []
@@ -247,6 +248,11 @@ def test_lister_lists_what_list_versions_lists_after_every_kind_of_change(tmp_pa
             _krkn_file(versions, name=f"hog_scenarios_{1755523353558511000 + i}_kestermi.py")
         listed = lister.listed(changed)
         assert listed == list_versions(versions), (i, op)
+        new, gone = by_changes.changes(changed)
+        assert all(held.pop(id(v)) is v for v in gone), (i, op)  # only objects it gave before
+        assert not any(id(v) in held for v in new), (i, op)
+        held.update((id(v), v) for v in new)
+        assert len(held) == len(listed) and sorted(held.values(), key=listed.index) == listed, (i, op)
         # an unchanged step is the same object: callers diff by identity
         now = {(v.path, v.status): v for v in listed}
         moved = {p for p in changed}

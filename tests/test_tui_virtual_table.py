@@ -257,3 +257,46 @@ async def test_redraw_of_some_keys_resizes_and_redraws_cells_that_changed_withou
         await pilot.pause()
         assert "".join(c for c, *_ in looks(table)[0]).rstrip().endswith("a long column label")
         assert table.virtual_size.width == len(" one ") + len(" a long column label ")  # back to the label
+
+
+async def test_a_listing_measured_in_one_pass_sizes_columns_as_rows_added_one_by_one():
+    """A load or a large batch measures its rows column by column (printable ASCII by length):
+    the widths must be those of the same rows added one at a time, for every kind of cell."""
+    kinds = ["ascii", "漢字 wide", "tab\there", "two\nlines, the second longer", "", "é accent", "\x1b[31m",
+             None, Text("styled 漢"), "x" * 30]
+    rng = random.Random(5)
+    rows = {str(i): record(i, tuple(rng.choice(kinds) for _ in range(4))) for i in range(600)}
+
+    def texts(r):  # the plain-text path (a view's ``texts``), strings only
+        return tuple("" if c is None else c.plain if isinstance(c, Text) else c for c in r[1:])
+
+    class Three(App):
+        AUTO_FOCUS = None
+        CSS = "Horizontal > * { width: 1fr; }"
+
+        def compose(self) -> ComposeResult:
+            with Horizontal():
+                yield VirtualTable(COLUMNS, cells=lambda r: r[1:], order=lambda r: r[0], id="loaded")
+                yield VirtualTable(COLUMNS, cells=lambda r: r[1:], texts=texts, order=lambda r: r[0], id="texts")
+                yield VirtualTable(COLUMNS, cells=lambda r: r[1:], order=lambda r: r[0], id="one-by-one")
+
+    app = Three()
+    async with app.run_test(size=SIZE) as pilot:
+        loaded, by_texts, single = (app.query_one(f"#{i}", VirtualTable) for i in ("loaded", "texts", "one-by-one"))
+        loaded.replace(rows)
+        by_texts.replace(rows)
+        for key, row in rows.items():
+            single.update({key: row})
+        await pilot.pause()
+        assert loaded.virtual_size == by_texts.virtual_size == single.virtual_size
+        assert looks(loaded) == looks(by_texts) == looks(single)
+        # a large batch taking the widest rows away shrinks the columns as removals one by one do
+        widest = {k for k, r in rows.items() if any(c == "x" * 30 or (isinstance(c, str) and "\n" in c) for c in r[1:])}
+        assert len(widest) > 256
+        loaded.update(dict.fromkeys(widest))
+        by_texts.update(dict.fromkeys(widest))
+        for key in widest:
+            single.update({key: None})
+        await pilot.pause()
+        assert loaded.virtual_size == by_texts.virtual_size == single.virtual_size
+        assert loaded.virtual_size.width < len(" two\nlines, the second longer ") + 3 * len(" x" * 15)

@@ -119,16 +119,35 @@ class KubePodSource:
         self.connect_timeout = connect_timeout
         self.page = page
 
-    def _call(self, **kwargs):
-        if self._core is None:
-            from kubernetes import client
+    # query parameter of each keyword _call takes (Kubernetes' names)
+    QUERY = {"label_selector": "labelSelector", "limit": "limit", "_continue": "continue", "watch": "watch",
+             "resource_version": "resourceVersion", "timeout_seconds": "timeoutSeconds",
+             "allow_watch_bookmarks": "allowWatchBookmarks"}
 
-            self._core = client.CoreV1Api(self._factory())
+    def _call(self, _request_timeout=None, **kwargs):
+        """GET the pod list or watch through the API client's own request path, not CoreV1Api:
+        the generated API class and the pod models it validates against cost ~0.6 s of CPU to
+        import and more on its first call (pydantic builds each method's validator), all before
+        the first page could be asked for, and nothing here uses them (the body is read raw).
+        The request is the one CoreV1Api makes: same path, query, auth and errors."""
+        from urllib.parse import quote
+
+        from kubernetes.client.exceptions import ApiException
+
+        if self._core is None:
+            self._core = self._factory()
         if self.label_selector:
             kwargs["label_selector"] = self.label_selector
-        if self.namespace:
-            return self._core.list_namespaced_pod(self.namespace, _preload_content=False, **kwargs)
-        return self._core.list_pod_for_all_namespaces(_preload_content=False, **kwargs)
+        query = [(self.QUERY[k], v) for k, v in kwargs.items() if v is not None]
+        path = f"/api/v1/namespaces/{quote(self.namespace, safe='')}/pods" if self.namespace else "/api/v1/pods"
+        request = self._core.param_serialize(method="GET", resource_path=path, query_params=query,
+                                             header_params={"Accept": "application/json"},
+                                             auth_settings=["BearerToken"])
+        response = self._core.call_api(*request, _request_timeout=_request_timeout)
+        if not 200 <= response.status <= 299:  # as CoreV1Api with _preload_content=False
+            response.read()
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return response.response
 
     def list(self) -> tuple[list[PodRow], str]:
         """Every page, each reduced to rows before the next is read; an expired continue token

@@ -443,7 +443,33 @@ class VersionLister:
         out.sort(key=_sort_key)
         return out
 
-    def _listed(self, changed: Iterable[str | os.PathLike]) -> list[VersionInfo]:
+    def changes(self, changed: Iterable[str | os.PathLike] = ()) -> tuple[list[VersionInfo], list[VersionInfo]]:
+        """What changed since the last ``listed()`` or ``changes()``: the steps that are new or
+        whose object changed, and the objects gone. No full list is built or sorted: a view that
+        keeps its rows by key pays for the change, not for every step (10,000 steps: a watcher's
+        batch of one file re-reads that file and compares one run directory)."""
+        with self._lock:
+            before = self._dirs
+            after = self._scan(changed)
+            new: list[VersionInfo] = []
+            gone: list[VersionInfo] = []
+            for run_dir, entry in after.items():
+                old = before.get(run_dir)
+                if old is entry:
+                    continue
+                old_files = old[1] if old is not None else {}
+                files = entry[1]
+                new.extend(v for name, (_, v) in files.items()
+                           if (known := old_files.get(name)) is None or known[1] is not v)
+                gone.extend(v for name, (_, v) in old_files.items()
+                            if (now := files.get(name)) is None or now[1] is not v)
+            for run_dir, (_, old_files) in before.items():
+                if run_dir not in after:
+                    gone.extend(v for _, v in old_files.values())
+            return new, gone
+
+    def _scan(self, changed: Iterable[str | os.PathLike]) -> dict[str, tuple[int, _Files]]:
+        """Every run directory's steps, re-scanning only those changed; kept for the next call."""
         reread = frozenset(os.fspath(p) for p in changed)
         touched = {os.path.dirname(p) for p in reread}
         dirs: dict[str, tuple[int, _Files]] = {}
@@ -461,6 +487,10 @@ class VersionLister:
                     files = _scan_run_dir(run_dir, archived, None, cached[1] if cached else {}, reread)
                     dirs[run_dir] = (mtime, _with_verdicts(run_dir, files, self.trust))
         self._dirs = dirs
+        return dirs
+
+    def _listed(self, changed: Iterable[str | os.PathLike]) -> list[VersionInfo]:
+        dirs = self._scan(changed)
         keys = self._keys
         self._keys = {}
         pairs = []

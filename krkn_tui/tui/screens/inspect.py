@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.highlight import highlight
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...errors import UserError
 from ...rollback.front import VersionInfo
@@ -20,6 +20,7 @@ from ...rollback.front import read_bytes_safely
 from ...sanitize import one_line, visible
 from ..rows import local_time, tilde, version_action
 from ..widgets.header import ConsoleHeader
+from ..widgets.footer import ConsoleFooter
 from .confirm import ConfirmScreen
 
 
@@ -113,7 +114,7 @@ class InspectScreen(Screen):
         yield Static(version_metadata(self.version), id="inspect-meta")
         with VerticalScroll(id="inspect-source"):
             yield Static(code, id="inspect-code")
-        yield Footer()
+        yield ConsoleFooter()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "reveal_secrets":

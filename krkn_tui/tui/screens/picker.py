@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...config import FROM_ABSOLUTE
 from ...fsio import read_head
@@ -21,6 +21,7 @@ from ..widgets.colors import coloured
 from ..widgets.header import ConsoleHeader
 from ..widgets.virtual_table import Column, VirtualTable
 from ..widgets.run_panel import EngineEvents, RunPanel
+from ..widgets.footer import ConsoleFooter
 from .base import View, allowed
 from .confirm import ConfirmScreen
 
@@ -89,7 +90,7 @@ class PickerScreen(View):
                 with VerticalScroll(id="preview-scroll"):
                     yield Static("", id="preview")
             yield RunPanel(id="run-panel")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#scenarios", VirtualTable)

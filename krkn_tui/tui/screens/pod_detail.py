@@ -13,13 +13,14 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from ...kube import poddetail
 from ...sanitize import one_line, visible
 from ..rows import local_time
 from ..widgets.header import ConsoleHeader
+from ..widgets.footer import ConsoleFooter
 
 KINDS = {"describe": "Describe", "yaml": "YAML"}
 
@@ -48,7 +49,7 @@ class PodTextScreen(Screen):
         yield Static(Content.styled(self.VIEW_TITLE, "bold"), id="pod-text-title")
         with VerticalScroll(id="pod-text-scroll"):
             yield Static("reading…", id="pod-text")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.load()
@@ -114,12 +115,12 @@ class EventsScreen(Screen):
         return f"Events of {visible(self.scope)}"
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Log
+        from ..widgets.line_log import LineLog
 
         yield ConsoleHeader(id="header")
         yield Static(Content.styled(self.VIEW_TITLE, "bold"), id="events-title")
-        yield Log(max_lines=poddetail.EVENTS_LIMIT * 4, id="events-log")
-        yield Footer()
+        yield LineLog(max_lines=poddetail.EVENTS_LIMIT * 4, id="events-log")
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.refresh_events()

@@ -13,12 +13,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Log, Static
+from textual.widgets import Input, Log, Static
 from textual.worker import Worker, WorkerState
 
 from ...kube.podlogs import LOG_CAP, KubeLogSource, LogFollower, search
 from ...sanitize import one_line, visible
 from ..widgets.header import ConsoleHeader
+from ..widgets.footer import ConsoleFooter
+from ..widgets.line_log import LineLog
 
 FLUSH_SECONDS = 0.05
 # Wrapped, a kept line takes several rows: the widget's own cap grows by this factor (a line
@@ -75,11 +77,11 @@ class LogsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
         yield Static("", id="logs-status")
-        log = Log(max_lines=self.cap, highlight=True, id="logs")
+        log = LineLog(max_lines=self.cap, highlight=True, id="logs")
         log.highlighter = self._highlighter = MatchHighlighter()
         yield log
         yield Input(placeholder="search the log (enter)", id="logs-find")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#logs-find", Input).display = False

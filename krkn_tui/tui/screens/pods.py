@@ -11,7 +11,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...kube.podmodel import PodRow, TableChanges, human_age
 from ..rows import local_time
@@ -19,6 +19,7 @@ from ..widgets.colors import coloured
 from ..widgets.event_log import EventLog
 from ..widgets.header import ConsoleHeader
 from ..widgets.virtual_table import Column, VirtualTable
+from ..widgets.footer import ConsoleFooter
 from .base import View
 
 # A full collection walked every pod's objects (tens of milliseconds at 30,000 pods, on the
@@ -95,7 +96,7 @@ class PodsScreen(View):
         yield Static("events", id="pod-events-title")
         yield EventLog(id="pod-events")
         yield Input(placeholder="filter: namespace, name, node or phase… or -l app=web (enter)", id="pod-filter")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#pod-filter", Input).display = False

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from ..widgets.footer import ConsoleFooter
 from ..widgets.header import ConsoleHeader
 from ..widgets.virtual_table import Column, VirtualTable
 from .base import View
@@ -25,7 +26,7 @@ class TableView(View):
         yield Static("", id=self.ABOVE_ID)
         # records are (place, ...): the table keeps them in that order
         yield VirtualTable(self.COLUMNS, self.cells, order=lambda record: record[0], id=self.TABLE_ID)
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

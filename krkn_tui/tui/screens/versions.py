@@ -9,8 +9,11 @@ a message."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from rich.text import Text
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...errors import UserError
 from ...rollback.front import EXECUTABLE, VersionInfo, VersionLister, journal_step
@@ -44,6 +47,7 @@ from ..rows import (
 from ..widgets.colors import coloured
 from ..widgets.header import ConsoleHeader
 from ..widgets.virtual_table import Column, VirtualTable
+from ..widgets.footer import ConsoleFooter
 from .base import View, allowed
 from .confirm import ConfirmScreen
 from .inspect import InspectScreen
@@ -52,6 +56,11 @@ from .inspect import InspectScreen
 # after the rename (max 46 ms) with these values, ~100 ms (max 240 ms) with watchfiles' defaults
 # (debounce 1600, step 50). A batch only triggers a re-listing, so a split batch costs one more.
 DEBOUNCE_MS, STEP_MS = 50, 10
+_DIGITS = re.compile(r"\d")
+_UNSHOWN = object()  # the detail line before anything was shown in it
+# The longest the files' reading waits for the frame of the rows made from their names (a view
+# not on screen draws no frame).
+SHOWN_WAIT_S = 0.5
 # With no change for this long awatch yields anyway, so a folder created later gets watched.
 IDLE_CHECK_MS = 1000
 # After a listing adds this many rows, the objects behind them are moved out of the cyclic
@@ -98,10 +107,16 @@ class VersionsScreen(View):
     ]
 
     class Listed(Message):
-        def __init__(self, versions: list[VersionInfo], partial: bool = False):
+        """Every step (``gone`` None), or only what changed since the previous listing: the
+        steps new or changed, and ``gone`` the objects no longer listed."""
+
+        def __init__(self, versions: list[VersionInfo], partial: bool = False, shown: asyncio.Event | None = None,
+                     gone: list[VersionInfo] | None = None):
             super().__init__()
             self.versions = versions
             self.partial = partial  # from file names only: the files are being read
+            self.shown = shown  # set once the rows are on screen
+            self.gone = gone
 
     class JournalListed(Message):
         """The cluster journal's entries, or why it could not be listed."""
@@ -119,8 +134,8 @@ class VersionsScreen(View):
 
     def __init__(self):
         super().__init__(id="versions")
-        self.versions: list[VersionInfo] = []
-        self.by_key: dict[str, VersionInfo] = {}
+        self.local: dict[str, VersionInfo] = {}  # row key -> a step with its file here
+        self.by_key: dict[str, VersionInfo] = {}  # the rows: local steps and cluster-only ones
         self.filter_text = ""
         self.listings = 0  # how many complete listings were applied (tests wait on it)
         self.partial_listings = 0  # listings from file names only, shown before the files are read
@@ -130,6 +145,11 @@ class VersionsScreen(View):
         self.journal_entries: dict | None = None
         self.journal_note = ""
         self.cluster_rows: dict[str, VersionInfo] = {}  # row key -> a step only the journal has
+        self._type_labels: dict[str, str] = {}  # scenario type -> its cell
+        self._listing = asyncio.Lock()  # listings are posted in the order the lister made them
+        self._status_counts: Counter = Counter()  # status -> local steps
+        self._status_text = ""
+        self._detail_shown: object = _UNSHOWN
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -138,7 +158,7 @@ class VersionsScreen(View):
                            id="version-table")
         yield Static("", id="version-detail")
         yield Input(placeholder="filter: run, type, status, action…", id="version-filter")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#version-table", VirtualTable)
@@ -153,6 +173,7 @@ class VersionsScreen(View):
 
     def recolour(self) -> None:
         self.query_one("#version-table", VirtualTable).redraw()
+        self._detail_shown = _UNSHOWN
         self.show_detail()
 
     # -- listing ------------------------------------------------------------------------------
@@ -182,39 +203,86 @@ class VersionsScreen(View):
                 await asyncio.sleep(IDLE_CHECK_MS / 1000)
 
     async def relist(self, changed: list[str] = ()) -> None:
-        if self._lister is None:
-            self._lister = VersionLister(*self.folders)
-            # The rows at once from the file names; the files' contents fill them in after.
-            self.post_message(self.Listed(await asyncio.to_thread(self._lister.named), partial=True))
-        versions = await asyncio.to_thread(self._lister.listed, changed)
-        self.post_message(self.Listed(versions))
+        """List again; ``changed``: paths a watcher reported (read again whatever their stat)."""
+        async with self._listing:  # a delta applies on top of the one before it
+            if self._lister is None:
+                self._lister = VersionLister(*self.folders)
+                # The rows at once from the file names; the files' contents fill them in after.
+                # The reading waits for those rows' frame: its thread would take the GIL from it.
+                shown = asyncio.Event()
+                self.post_message(self.Listed(await asyncio.to_thread(self._lister.named), partial=True, shown=shown))
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(shown.wait(), SHOWN_WAIT_S)
+                self.post_message(self.Listed(await asyncio.to_thread(self._lister.listed, changed)))
+                return
+            new, gone = await asyncio.to_thread(self._lister.changes, changed)
+            self.post_message(self.Listed(new, gone=gone))
 
     def reload_soon(self) -> None:
         self.run_worker(self.relist(), group="versions-list", exit_on_error=False)
 
+    @property
+    def versions(self) -> list[VersionInfo]:
+        """The steps with a file here (in no particular order)."""
+        return list(self.local.values())
+
     def on_versions_screen_listed(self, message: Listed) -> None:
         """Apply a listing: only the rows of steps that are new, gone or changed are touched
         (the lister returns the same object for an unchanged step)."""
-        keys, by_key, changed = {}, {}, set()
-        old = self.by_key
-        for v in message.versions:
-            known = self._keys.get(id(v))
-            key = known[1] if known is not None and known[0] is v else version_key(v)
-            keys[id(v)] = (v, key)
-            by_key[key] = v
-            if old.get(key) is not v:
-                changed.add(key)
-        changed.update(k for k in old if k not in by_key)
         first = not self.listings and not self.partial_listings
-        self.versions, self.by_key, self._keys = message.versions, by_key, keys
+        changed = self._apply_all(message.versions) if message.gone is None else \
+            self._apply_delta(message.versions, message.gone)
         changed |= self._merge_cluster_rows()
         if message.partial:
             self.partial_listings += 1
         else:
             self.listings += 1
-        self.show(self.versions, None if first else changed)
+        self.show(None if first else changed)
+        if message.shown is not None:
+            self.call_after_refresh(message.shown.set)
         if len(changed) >= FREEZE_ROWS:
             self.call_after_refresh(gc.freeze)
+
+    def _apply_all(self, versions: list[VersionInfo]) -> set[str]:
+        """Every step listed: the keys whose step is new, gone or another object."""
+        keys, local, changed = {}, {}, set()
+        old = self.local
+        for v in versions:
+            known = self._keys.get(id(v))
+            key = known[1] if known is not None and known[0] is v else version_key(v)
+            keys[id(v)] = (v, key)
+            local[key] = v
+            if old.get(key) is not v:
+                changed.add(key)
+        changed.update(k for k in old if k not in local)
+        for key in changed:
+            self.by_key.pop(key, None)
+        self.by_key.update(local)
+        self.local, self._keys = local, keys
+        self._status_counts = Counter(v.status for v in local.values())
+        return changed
+
+    def _apply_delta(self, new: list[VersionInfo], gone: list[VersionInfo]) -> set[str]:
+        """What changed since the previous listing: its cost is the change's, not the folder's."""
+        changed = set()
+        counts = self._status_counts
+        for v in gone:
+            known = self._keys.pop(id(v), None)
+            if known is not None and known[0] is v and self.local.get(known[1]) is v:
+                del self.local[known[1]]
+                self.by_key.pop(known[1], None)
+                counts[v.status] -= 1
+                changed.add(known[1])
+        for v in new:
+            key = version_key(v)
+            self._keys[id(v)] = (v, key)
+            replaced = self.local.get(key)
+            if replaced is not None:
+                counts[replaced.status] -= 1
+            counts[v.status] += 1
+            self.local[key] = self.by_key[key] = v
+            changed.add(key)
+        return changed
 
     # -- the cluster journal ------------------------------------------------------------------
 
@@ -267,12 +335,16 @@ class VersionsScreen(View):
             if not is_cluster_only(v) and (before and before.state) != (after and after.state):
                 changed.add(key)
         changed |= self._merge_cluster_rows()
-        if self.listings:
-            self.show(self.versions, changed)
+        # Once the table has rows (from the file names too), the journal's change goes to it
+        # now: a listing after this one applies only what it changed, not these rows.
+        if self.listings or self.partial_listings:
+            self.show(changed)
 
     def _merge_cluster_rows(self) -> set[str]:
         """Put the journal's steps that have no file here into ``by_key``; the keys that changed."""
-        local = {journal_pair(v) for v in self.versions}
+        if not self.journal_entries and not self.cluster_rows:
+            return set()  # the journal off or empty: nothing to compare the steps here with
+        local = {journal_pair(v) for v in self.local.values()}
         rows = {}
         for pair, entry in (self.journal_entries or {}).items():
             if pair in local:
@@ -301,7 +373,10 @@ class VersionsScreen(View):
     def texts(self, v: VersionInfo) -> tuple:
         """The cells' plain text: what sizes the columns (cheaper than building the cells)."""
         status = f"{v.status} ({v.prior_status})" if v.prior_status else v.status
-        return (short_time(v.created_ns), short_run(v), visible(short_type(v.scenario_type)), status,
+        kind = self._type_labels.get(v.scenario_type)
+        if kind is None:  # a few types among thousands of rows: each label made once
+            kind = self._type_labels[v.scenario_type] = visible(short_type(v.scenario_type))
+        return (short_time(v.created_ns), short_run(v), kind, status,
                 version_cluster(v), version_action(v), version_origin(v), journal_cell(v, self.journal_entries),
                 version_note(v))
 
@@ -314,8 +389,8 @@ class VersionsScreen(View):
         return (created, Text(run), Text(kind), status, Text(cluster, style="dim" if v.cluster is None else ""),
                 Text(action, no_wrap=True), Text(origin), Text(journal), note)
 
-    def show(self, versions: list[VersionInfo], changed: set[str] | None = None) -> None:
-        """Make the table match ``versions``; with ``changed``, only those keys changed since the
+    def show(self, changed: set[str] | None = None) -> None:
+        """Make the table match ``by_key``; with ``changed``, only those keys changed since the
         last call."""
         table = self.query_one("#version-table", VirtualTable)
         if changed is None:
@@ -330,21 +405,30 @@ class VersionsScreen(View):
 
     def update_status(self) -> None:
         counts = dict.fromkeys(("pending", "failed", "executed", "archived"), 0)
-        for v in self.versions:
-            if v.status in counts:
-                counts[v.status] += 1
+        for status, n in self._status_counts.items():
+            if status in counts:
+                counts[status] += n
         where = "" if self.app.versions_dir.is_dir() else " · no versions folder yet"
         if self.partial_listings and not self.listings:
             where += " · reading the files…"
         shown = self.query_one("#version-table", VirtualTable).row_count
         filtered = f" · filter {self.filter_text!r}: {shown} shown" if self.filter_text else ""
         journal = f" · {self.journal_note}" if self.journal_note else ""
-        self.query_one("#versions-status", Static).update(
-            " · ".join(f"{n} {s}" for s, n in counts.items()) + where + filtered + journal)
+        text = " · ".join(f"{n} {s}" for s, n in counts.items()) + where + filtered + journal
+        if text != self._status_text:
+            # Only a count's digits changed (a step came or went): same words, same wrapping, so
+            # no layout pass of the screen, which was most of a synced file's frame.
+            same_shape = _DIGITS.sub("0", text) == _DIGITS.sub("0", self._status_text)
+            self.query_one("#versions-status", Static).update(text, layout=not same_shape)
+            self._status_text = text
 
     def show_detail(self) -> None:
         """The highlighted step's file and, for a failure, its error: the table may be too narrow."""
         v = self.selected()
+        shown = None if v is None else (v.path, version_note(v), bool(v.error))
+        if shown == self._detail_shown:
+            return  # the same step's same file and note: nothing to lay out again
+        self._detail_shown = shown
         detail = Content("") if v is None else Content.styled(tilde(v.path), "dim")
         if v is not None and version_note(v):
             detail += Content.styled(f"\n{version_note(v)}", "$text-error" if v.error else "$text-warning")

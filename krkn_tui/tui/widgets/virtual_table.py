@@ -34,6 +34,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from .scroll_size import set_virtual_size
+
 
 @dataclass(frozen=True)
 class Column:
@@ -66,6 +68,26 @@ def text_width(cell: Any) -> int:
         return cell_len(text)
     text = "" if cell is None else str(cell)
     return cell_len(text.split("\n", 1)[0] if "\n" in text else text)
+
+
+def cell_width(cell: Any) -> int:
+    """``text_width``; a string of printable ASCII (nearly every cell) is its length, two C
+    calls instead of rich's measure."""
+    if isinstance(cell, str) and cell.isascii() and cell.isprintable():
+        return len(cell)
+    return text_width(cell)
+
+
+def column_widths(cells: Sequence[Any]) -> Sequence[int]:
+    """``cell_width`` of each of a column's cells; a column of strings that are all printable
+    ASCII (checked on their concatenation) is their lengths, with no Python call per cell."""
+    try:
+        joined = "".join(cells)
+    except TypeError:  # not all strings
+        joined = None
+    if joined is not None and joined.isascii() and joined.isprintable():
+        return list(map(len, cells))
+    return list(map(cell_width, cells))
 
 
 LINE_CACHE = 512  # drawn rows kept: a few screens' worth
@@ -185,8 +207,9 @@ class VirtualTable(ScrollView, can_focus=True):
         self._cursor_key: str | None = None
         self._styles: dict[str, Style] | None = None
         self._cached_styles: dict[str, Style] | None = None
-        # key -> (what it was drawn from, strip, its cells drawn before the row's style)
-        self._lines: dict[str, tuple[tuple, Strip, list]] = {}
+        # key -> (the record it was drawn from, the column geometry, its cells drawn before the
+        # row's style, {(stripe, cursor, scroll_x, width): strip})
+        self._lines: dict[str, tuple[Any, int, list, dict[tuple, Strip]]] = {}
         self._geometry = 0  # bumped when column widths or labels change
         self._recompute_widths_of_labels()
 
@@ -307,8 +330,7 @@ class VirtualTable(ScrollView, can_focus=True):
             self._lines.clear()
             self._width_counts = [Counter() for _ in self.columns]
             self._row_widths = {}
-            for key, record in self._records.items():
-                self._count_widths(key, record, +1)
+            self._count_all_widths(self._records)
             self._recompute_widths()
             self._styles = None
             self._set_virtual_size()
@@ -334,14 +356,16 @@ class VirtualTable(ScrollView, can_focus=True):
         each, whose memmoves add up to O(n^2) for tens of thousands of rows."""
         before_key, before_index = self._cursor_key, self.cursor_row
         records = self._records
+        gone, added = [], {}
         for key, new in changes.items():
             old = records.get(key)
             if old is not None and (new is None or not (old is new or old == new)):
-                self._count_widths(key, old, -1)
+                gone.append(key)
                 del records[key]
             if new is not None and key not in records:
-                records[key] = new
-                self._count_widths(key, new, +1)
+                records[key] = added[key] = new
+        self._uncount_widths(gone)
+        self._count_all_widths(added)
         sort_value = self._sort_value
         self._order = sorted((sort_value(record), key) for key, record in records.items())
         self._apply_filter()
@@ -353,8 +377,7 @@ class VirtualTable(ScrollView, can_focus=True):
         sort_value = self._sort_value
         self._records = dict(rows)
         self._order = sorted((sort_value(record), key) for key, record in self._records.items())
-        for key, record in self._records.items():
-            self._count_widths(key, record, +1)
+        self._count_all_widths(self._records)
         self._recompute_widths()
         self._apply_filter()
         self._after_change(None, 0, True, ())
@@ -434,7 +457,41 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def _measure(self, record: Any) -> tuple[int, ...]:
         cells = self._texts(record) if self._texts is not None else self._cells(record)
-        return tuple(text_width(cells[index] if index < len(cells) else None) for index in range(len(self.columns)))
+        widths = tuple(map(cell_width, cells))
+        n = len(self.columns)
+        return widths if len(widths) == n else (widths + (0,) * n)[:n]
+
+    def _count_all_widths(self, records: Mapping[str, Any]) -> None:
+        """``_count_widths(key, record, +1)`` for many rows (a listing): each row measured once,
+        the counts taken per column in one C pass."""
+        if not records:
+            return
+        texts = self._texts if self._texts is not None else self._cells
+        cells = [texts(record) for record in records.values()]
+        n = len(self.columns)
+        if set(map(len, cells)) == {n}:
+            by_column = [column_widths(column) for column in zip(*cells, strict=True)]
+            rows = list(zip(*by_column, strict=True))
+        else:  # rows of other lengths: row by row
+            rows = [self._measure(record) for record in records.values()]
+            by_column = list(zip(*rows, strict=True))
+        self._row_widths.update(zip(records, rows, strict=True))
+        for index, (column, widths) in enumerate(zip(self.columns, by_column, strict=True)):
+            if column.width is None:
+                self._width_counts[index].update(widths)
+
+    def _uncount_widths(self, keys: Sequence[str]) -> None:
+        """``_count_widths(key, record, -1)`` for many rows."""
+        pop = self._row_widths.pop
+        rows = [widths for widths in (pop(key, None) for key in keys) if widths is not None]
+        if not rows:
+            return
+        for index, (column, widths) in enumerate(zip(self.columns, zip(*rows, strict=True), strict=True)):
+            if column.width is None:
+                counts = self._width_counts[index]
+                counts.subtract(widths)
+                for width in [w for w, n in counts.items() if n <= 0]:
+                    del counts[width]
 
     def _count_widths(self, key: str, record: Any, sign: int) -> bool:
         """Add a record's cell widths (kept per key), or take away the ones counted for ``key``;
@@ -484,32 +541,8 @@ class VirtualTable(ScrollView, can_focus=True):
         return int(self.scroll_y), max(0, self.scrollable_content_region.height - 1)
 
     def _set_virtual_size(self) -> None:
-        """Assigning a virtual size is a layout pass of the whole screen (~4 ms a frame here,
-        most of a pod event's frame). When the scrollbars stay as they are (the size is on the
-        same side of the viewport's edges in both directions), it is set without one and the
-        scrollbars are told their new range; a scrollbar coming or going lays the screen out."""
         width = sum(self._widths) + 2 * self.cell_padding * len(self.columns)
-        size = Size(width, len(self._visible) + 1)
-        old = self.virtual_size
-        if size == old:
-            return
-        if self._scrollbar_sides(size) != self._scrollbar_sides(old):
-            self.virtual_size = size
-            return
-        self.set_reactive(ScrollView.virtual_size, size)
-        if self.show_vertical_scrollbar:
-            self.vertical_scrollbar.window_virtual_size = size.height
-        if self.show_horizontal_scrollbar:
-            self.horizontal_scrollbar.window_virtual_size = size.width
-        # validated again: rows or width gone from the end clamp them
-        self.scroll_x, self.scroll_y = self.scroll_x, self.scroll_y
-
-    def _scrollbar_sides(self, size: Size) -> tuple[bool, ...]:
-        """Where ``size`` lies against the sizes at which Textual shows a scrollbar (each with
-        and without the other scrollbar)."""
-        room, styles = self.container_size, self.styles
-        return (size.width > room.width, size.width > room.width - styles.scrollbar_size_vertical,
-                size.height > room.height, size.height > room.height - styles.scrollbar_size_horizontal)
+        set_virtual_size(self, Size(width, len(self._visible) + 1))
 
     def _after_change(self, before_key: str | None, before_index: int, moved: bool, lines: Iterable[int]) -> None:
         count = len(self._visible)
@@ -655,18 +688,21 @@ class VirtualTable(ScrollView, can_focus=True):
             record = self._records[key]
             cursor = key == self._cursor_key
             # A row is drawn again only when its record, place or looks changed: a layout pass
-            # (the status line, the row count) repaints the window from this cache.
-            stamp = (record, index % 2, cursor, scroll_x, width, self._geometry)
+            # (the status line, the row count) repaints the window from this cache. Both stripes
+            # are kept: a row added or removed above shifts every row below to the other stripe
+            # and back (a pod created, then deleted), each time the whole window.
+            looks = (index % 2, cursor, scroll_x, width)
             cached = self._lines.get(key)
-            if cached is not None and cached[0][0] is record and cached[0][1:] == stamp[1:]:
-                return cached[1]
-            # Its cells are drawn again only when its record or the column widths changed: a row
-            # added or removed above shifts every row below to the other stripe, which only
-            # restyles them.
-            if cached is not None and cached[0][0] is record and cached[0][5] == self._geometry:
-                pieces = cached[2]
+            if cached is not None and (cached[0] is not record or cached[1] != self._geometry):
+                cached = None
+            if cached is not None:
+                strip = cached[3].get(looks)
+                if strip is not None:
+                    return strip
+                # its cells are drawn again only when its record or the column widths changed
+                pieces, strips = cached[2], cached[3]
             else:
-                pieces = self._pieces(self._cells(record))
+                pieces, strips = self._pieces(self._cells(record)), {}
             row_style = styles["odd" if index % 2 else "even"] if self.zebra_stripes else styles["base"]
             if cursor:
                 strip = self._join(pieces, row_style, styles["cursor"], styles["cursor_post"],
@@ -674,9 +710,13 @@ class VirtualTable(ScrollView, can_focus=True):
             else:
                 strip = self._join(pieces, row_style, Style(), Style(), row_style, width)
             strip = strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, styles["base"]).simplify()
-            if len(self._lines) > LINE_CACHE:
-                self._lines.clear()
-            self._lines[key] = (stamp, strip, pieces)
+            if len(strips) >= 4:  # both stripes, with and without the cursor
+                strips.clear()
+            strips[looks] = strip
+            if cached is None:
+                if len(self._lines) > LINE_CACHE:
+                    self._lines.clear()
+                self._lines[key] = (record, self._geometry, pieces, strips)
             return strip
         return strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, styles["base"]).simplify()
 
