@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .errors import UserError
 from .events import (
@@ -39,6 +39,9 @@ from .events import (
     StaleTempRemoved,
 )
 from .fsio import ensure_private_dir, open_private, write_atomic
+
+if TYPE_CHECKING:
+    from .report.model import Report
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +128,10 @@ def check_reports(versions_dir: Path) -> None:
         raise _refusal("reports folder", folder, exc) from None
 
 
-def write_report(versions_dir: Path, report: dict[str, Any]) -> Path:
+def write_report(versions_dir: Path, report: Report) -> Path:
     """``<versions_dir>-reports/<run_id>.json``, written atomically (a private temp file opened
     with O_EXCL|O_NOFOLLOW, fsynced, renamed); UserError if the folder is not ours and private."""
+    from .report.model import encode  # the report package reads this module's reports_dir
+
     check_reports(versions_dir)
-    data = json.dumps(report, indent=2, default=str).encode()
-    return write_atomic(reports_dir(versions_dir), f"{report['run_id']}.json", data)
+    return write_atomic(reports_dir(versions_dir), f"{report.run_id}.json", encode(report))

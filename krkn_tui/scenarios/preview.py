@@ -58,12 +58,6 @@ class ScenarioPreview:
             return [f"{head}: FAILS before any change: {self.problem}"] + [f"    {t.line()}" for t in self.targets]
         return [f"{head}:"] + [f"    {t.line()}" for t in self.targets]
 
-    def record(self) -> dict:
-        return {"index": self.index, "scenario_type": self.scenario_type, "file": self.file, "id": self.id,
-                "problem": self.problem,
-                "targets": [{"kind": t.kind, "count": t.count, "names": list(t.names), "action": t.action}
-                            for t in self.targets]}
-
 
 def fail_with(found: list[Targets], message: str) -> None:
     """ScenarioFailed carrying the targets found so far, so a failing preview still shows them."""
