@@ -81,7 +81,7 @@ def test_the_two_clusters_are_told_apart(both):
 def test_execute_rollback_refuses_another_cluster_then_runs_on_its_own(both, namespace, tmp_path):
     versions = tmp_path / "versions"
     run, path = step_on_a(both, versions, namespace)
-    assert parse_meta(path.read_text())["cluster"] == both["ids"]["a"].to_dict()
+    assert parse_meta(path.read_text()).cluster == both["ids"]["a"]
     scale(both, "b", namespace, 1)
 
     for extra in ((), ("--no-journal",)):

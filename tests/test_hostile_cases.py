@@ -486,9 +486,10 @@ def _ours_with_data(versions: Path, marker: Path, json_text: str, wrapped: bool 
     """A step of ours (header, digest) whose data literal holds ``json_text`` as it is; on one
     line as files were written before, or wrapped as the writer does now when it is long."""
     from krkn_tui.rollback import RollbackContent
+    from krkn_tui.rollback.meta import VersionMeta
     from krkn_tui.rollback.writer import render_version_file
 
-    text = render_version_file(write_marker_step, RollbackContent(str(marker), "demo", {}), {"verb": "recreate"})
+    text = render_version_file(write_marker_step, RollbackContent(str(marker), "demo", {}), VersionMeta(verb="recreate"))
     line = f"    data=json.loads({ascii(json_text)}),"
     if wrapped and len(line) > 200:
         from krkn_tui.rollback.data_line import render

@@ -143,16 +143,18 @@ def fixed_versions(root: Path) -> Path:
     import json
 
     from krkn_tui.rollback import RollbackContent
+    from krkn_tui.kube.identity import ClusterIdentity
+    from krkn_tui.rollback.meta import VersionMeta
     from krkn_tui.rollback.writer import render_version_file, write_version_file
 
     versions, archive = root / "versions", root / "versions-archive"
 
     def step(folder, run, scenario, created_ns, suffix, verb, kind, ns, name):
-        meta = {"format": 1, "run_id": run, "scenario_type": scenario, "created_ns": created_ns, "verb": verb,
-                "kind": kind, "namespace": ns, "name": name, "callable": "restore_nothing"}
-        if run != RUN_OLD:  # the old run was written before version files recorded their cluster
-            meta["cluster"] = {"server": "https://127.0.0.1:6443", "context": "krkn-local",
-                               "kube_system_uid": "3f0c2b7a-1d2e-4c5b-9a8f-0e1d2c3b4a59"}
+        # The old run was written before version files recorded their cluster.
+        cluster = None if run == RUN_OLD else ClusterIdentity("https://127.0.0.1:6443", "krkn-local",
+                                                              "3f0c2b7a-1d2e-4c5b-9a8f-0e1d2c3b4a59")
+        meta = VersionMeta(run_id=run, scenario_type=scenario, created_ns=created_ns, verb=verb, kind=kind,
+                           namespace=ns, name=name, callable="restore_nothing", cluster=cluster)
         text = render_version_file(restore_nothing, RollbackContent(name, ns), meta)
         (folder / run).mkdir(parents=True, exist_ok=True, mode=0o700)
         return write_version_file(folder / run, f"{scenario}_{created_ns}_{suffix}.py", text, created_ns)

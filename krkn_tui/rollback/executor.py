@@ -337,13 +337,16 @@ class Executor:
         """Refuse a step recorded for another cluster than the connected one (one line naming
         both), unless forced: then say so in an audited event. A file without a record (written
         before clusters were recorded) runs as before."""
-        from ..kube.identity import mismatch, record_of
+        from ..kube.identity import mismatch
         from .meta import parse_meta
 
         try:
-            recorded = record_of(parse_meta(text) or {})
+            meta = parse_meta(text)
         except (ValueError, RecursionError) as exc:
             raise _Outcome(StepStatus.REFUSED, f"{path.name}: bad cluster record: {exc}") from None
+        if meta is not None and meta.cluster_error:
+            raise _Outcome(StepStatus.REFUSED, f"{path.name}: bad cluster record: {meta.cluster_error}")
+        recorded = meta.cluster if meta is not None else None
         if recorded is None:
             return
         reason = mismatch(recorded, self._connected_identity(path))

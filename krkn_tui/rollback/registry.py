@@ -10,6 +10,7 @@ from typing import Callable
 
 from ..events import Event, RollbackRegistered
 from .content import RollbackContent
+from .meta import VersionMeta
 from ..fsio import ensure_private_dir
 from .naming import (
     check_run_uuid,
@@ -109,19 +110,10 @@ class RunRollback:
         op = registered_op(scenario_type, fn) if self.mirror is not None else None
         with self._lock:
             created_ns = next_time_ns()
-            meta = {
-                "format": 1,
-                "run_id": self._run_id,
-                "scenario_type": scenario_type,
-                "created_ns": created_ns,
-                "verb": verb,
-                "kind": kind,
-                "namespace": content.namespace,
-                "name": content.resource_identifier,
-                "callable": getattr(fn, "__name__", None),
-            }
-            if self._identity is not None:
-                meta["cluster"] = self._identity().to_dict()
+            meta = VersionMeta(run_id=self._run_id, scenario_type=scenario_type, created_ns=created_ns, verb=verb,
+                               kind=kind, namespace=content.namespace, name=content.resource_identifier,
+                               callable=getattr(fn, "__name__", None),
+                               cluster=self._identity() if self._identity is not None else None)
             name = version_file_name(scenario_type, created_ns, new_suffix())
             text = render_version_file(fn, content, meta)
             ensure_private_dir(self._versions_dir)
