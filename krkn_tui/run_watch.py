@@ -69,12 +69,7 @@ class RunWatch:
 
     def watched_namespaces(self) -> set[str]:
         found = {c.namespace for c in self.config.checks.checks if hasattr(c, "namespace")}
-        for p in self.previews:
-            for t in p.targets:
-                if t.kind == "namespaces":
-                    found.update(n.split(" ")[0] for n in t.names)
-                elif t.kind == "pods":
-                    found.update(n.split("/")[0] for n in t.names if "/" in n)
+        found.update(ns for p in self.previews for t in p.targets for ns in t.pod_namespaces)
         return found
 
     # -- during -----------------------------------------------------------------------------------

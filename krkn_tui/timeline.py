@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+if TYPE_CHECKING:
+    from .kube.podmodel import LogEntry
 
 LANES = ("scenario", "check", "pod", "rollback", "run")
 MAX_ENTRIES = 5000  # a long run keeps its first entries and counts the rest
@@ -50,12 +53,15 @@ class Timeline:
         return [asdict(e) for e in self.entries()]
 
 
-def pod_entry(log: Any) -> TimelineEntry | None:
-    """A pod table's LogEntry (kube.podwatch) as a timeline entry; list markers are left out."""
+def pod_entry(log: LogEntry) -> TimelineEntry | None:
+    """A pod table's LogEntry (kube.podmodel) as a timeline entry; list markers are left out.
+    Its tone from the pod's rows: bad when it goes or is being deleted, good when it has just
+    become ready (every container), else info."""
     if log.kind == "SYNC":
         return None
-    tone = "bad" if log.kind == "DELETED" or "Terminating" in log.detail else \
-        "good" if "→ 1/1" in log.detail or log.detail.endswith(" 1/1") else "info"
+    row, before = log.row, log.before
+    tone = "bad" if log.kind == "DELETED" or (row is not None and row.deleting) else \
+        "good" if row is not None and row.all_ready and not (before is not None and before.all_ready) else "info"
     verb = {"ADDED": "added", "MODIFIED": "changed", "DELETED": "deleted"}.get(log.kind, log.kind.lower())
     return TimelineEntry(log.time, "pod", f"{log.key} {verb}" + (f": {log.detail}" if log.detail else ""), tone)
 

@@ -22,6 +22,8 @@ class Targets:
     kind: str  # pods, nodes, namespaces, NetworkPolicies, Deployments...
     names: tuple[str, ...]
     action: str  # what happens to them, e.g. "1 deleted (random)"
+    # The namespaces whose pods this touches (the run watches their pods); the names are labels.
+    pod_namespaces: tuple[str, ...] = ()
 
     @property
     def count(self) -> int:
@@ -64,8 +66,8 @@ def fail_with(found: list[Targets], message: str) -> None:
     raise ScenarioFailed(message, {"targets": found})
 
 
-def targets(kind: str, names: Iterable[str], action: str) -> Targets:
-    return Targets(kind, tuple(sorted(names)), action)
+def targets(kind: str, names: Iterable[str], action: str, pod_namespaces: Iterable[str] = ()) -> Targets:
+    return Targets(kind, tuple(sorted(names)), action, tuple(sorted(set(pod_namespaces))))
 
 
 def preview_plan(planned: Iterable[Any], api_client: Any, config: Any) -> list[ScenarioPreview]:
