@@ -297,7 +297,7 @@ def test_what_happens_while_waiting_for_the_lock_decides_undone(tmp_path, run, m
 
 
 class _JournalSays:
-    """The journal's answer for a step (rollback.mirror.JournalLinks' interface)."""
+    """The journal's answer for a step (rollback.journal.mirror.JournalLinks' interface)."""
 
     def __init__(self, verdict):
         self.verdict, self.states = verdict, []

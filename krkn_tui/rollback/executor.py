@@ -177,7 +177,7 @@ class Executor:
         self.context = context
         self.retry_deadline = retry_deadline
         self._on_event = on_event
-        # rollback.mirror.JournalLinks for journaled runs: asked before a step, told after.
+        # rollback.journal.mirror.JournalLinks for journaled runs: asked before a step, told after.
         self.journal = journal
         # The connected cluster's kube.identity.ClusterIdentity (read from our client when not
         # given); a file recorded for another cluster is refused unless force_cluster.

@@ -54,7 +54,7 @@ class RunRollback:
         self._run_time_ns = next_time_ns()
         self._run_id = run_dir_name(self._run_time_ns, self._run_uuid)
         self._on_event = on_event
-        # The cluster journal (rollback.mirror.RunMirror), or None when it is off.
+        # The cluster journal (rollback.journal.mirror.RunMirror), or None when it is off.
         self.mirror = mirror
         # The cluster the steps change (kube.identity.ClusterIdentity), recorded in every file so
         # that no executor runs it against another cluster; asked for at each registration.
@@ -100,7 +100,7 @@ class RunRollback:
         runnable step, and the step is in the cluster journal when one is on. Both come from
         the same ``fn`` and ``content``: the file holds its code (krkn's format), the journal
         entry its name as an undo operation of ``scenario_type`` and the content (its data twin,
-        ``rollback/entry.py``). Raises ValueError for a callable or content that cannot be
+        ``rollback/journal/entry.py``). Raises ValueError for a callable or content that cannot be
         stored (with the journal on, also for a callable that is not one of the plugin's undo
         operations), JournalError when the journal cannot take the step (the file stays on
         disk; the caller must not change the cluster).
