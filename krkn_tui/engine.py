@@ -47,7 +47,8 @@ from .kube.chaos_events import ChaosEventRecorder
 from .kube.identity import ClusterIdentity
 from .monitoring.monitor import RunMonitor
 from .monitoring.settings import check_prometheus
-from .records import AuditLog, audit_path, check_reports, write_report
+from .records import AuditLog, audit_path, check_reports
+from .report.load import write_report
 from .report.model import Report, RollbackRecord, ScenarioResult
 from .rollback import RunRollback
 from .rollback.journal.mirror import RunMirror

@@ -12,7 +12,6 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .errors import UserError
 from .events import (
@@ -38,10 +37,7 @@ from .events import (
     SecretsRevealed,
     StaleTempRemoved,
 )
-from .fsio import ensure_private_dir, open_private, write_atomic
-
-if TYPE_CHECKING:
-    from .report.model import Report
+from .fsio import ensure_private_dir, open_private
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +122,3 @@ def check_reports(versions_dir: Path) -> None:
         ensure_private_dir(folder)
     except OSError as exc:
         raise _refusal("reports folder", folder, exc) from None
-
-
-def write_report(versions_dir: Path, report: Report) -> Path:
-    """``<versions_dir>-reports/<run_id>.json``, written atomically (a private temp file opened
-    with O_EXCL|O_NOFOLLOW, fsynced, renamed); UserError if the folder is not ours and private."""
-    from .report.model import encode  # the report package reads this module's reports_dir
-
-    check_reports(versions_dir)
-    return write_atomic(reports_dir(versions_dir), f"{report.run_id}.json", encode(report))

@@ -24,7 +24,8 @@ from .checks.probes import Observation
 from .config import Config
 from .report.model import Abort, ChecksRecord, CheckSummary, PreviewRecord, PreviewTarget, SteadyRecord, Transition
 from .scenarios.preview import ScenarioPreview, preview_plan
-from .timeline import PodTimeline, Timeline, entry_for_event
+from .timeline import PodTimeline, Timeline
+from .timeline_events import entry_for_event
 
 
 class RunWatch:

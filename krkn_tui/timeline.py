@@ -1,6 +1,7 @@
 """One time axis for a run: scenarios, pod events of the watched namespaces, check transitions
 and rollback steps. The engine records one for the report; the console keeps one live. Both
-build entries with the same functions here, so the two never disagree on what an event means."""
+build entries with the same functions (here, and the entry per engine event in
+``timeline_events``), so the two never disagree on what an event means."""
 
 from __future__ import annotations
 
@@ -87,41 +88,3 @@ class PodTimeline:
             table = PodTable(log_limit=MAX_ENTRIES)
             out.extend(e for e in map(pod_entry, table.apply(w.drain()).log) if e is not None)
         return out
-
-
-# -- engine events --------------------------------------------------------------------------------
-
-def entry_for_event(event: Any, at: float | None = None) -> TimelineEntry | None:
-    """The timeline's entry for an engine event, or None when it is not on the time axis."""
-    import time
-
-    from . import events as ev
-
-    at = at if at is not None else time.time()
-    if isinstance(event, ev.ScenarioStarted):
-        return TimelineEntry(at, "scenario", f"{event.id} started ({event.scenario_type})")
-    if isinstance(event, ev.ScenarioFinished):
-        return TimelineEntry(at, "scenario", f"{event.id} {event.status} after {event.seconds:.1f}s",
-                             "good" if event.status == "passed" else "bad")
-    if isinstance(event, ev.ClusterChange):
-        return TimelineEntry(at, "scenario", f"changed: {event.action} {event.target}".rstrip(), "bad")
-    if isinstance(event, ev.CheckChanged):
-        return TimelineEntry(event.at or at, "check", f"{event.name} {event.state} ({event.phase}): {event.seen}",
-                             "good" if event.state == "passing" else "bad")
-    if isinstance(event, ev.CheckAborted):
-        return TimelineEntry(event.at or at, "check", f"{event.name} failed: stopping the run ({event.seen})", "bad")
-    if isinstance(event, ev.RunHalted):
-        return TimelineEntry(event.at or at, "run", f"{event.source}: {event.detail}", "bad")
-    if isinstance(event, ev.RollbackRunStarted):
-        return TimelineEntry(at, "rollback", f"rollback of {event.files} file(s) started: {event.reason}")
-    if isinstance(event, ev.RollbackStepDone):
-        return TimelineEntry(at, "rollback", f"{event.STATUS}: {event.file_name}" + (
-            f" ({event.error})" if event.error else ""), "good" if event.STATUS == "executed" else "bad")
-    if isinstance(event, ev.RunStarted):
-        return TimelineEntry(at, "run", "run started")
-    if isinstance(event, ev.RunFinished):
-        return TimelineEntry(at, "run", f"run {event.status}", "good" if event.status == "passed" else "bad")
-    if isinstance(event, ev.SteadyState):
-        return TimelineEntry(at, "check", f"steady state {event.phase}: " + (
-            "ok" if event.ok else f"failing ({', '.join(event.failing)})"), "good" if event.ok else "bad")
-    return None

@@ -213,7 +213,7 @@ def shared(tmp_path) -> Path:
 
 
 def test_5_planted_temp_symlink_in_reports_is_never_followed(shared):
-    from krkn_tui.records import write_report
+    from krkn_tui.report.load import write_report
     from krkn_tui.report import Report
 
     victim = shared / "victim"
@@ -230,7 +230,7 @@ def test_5_planted_temp_symlink_in_reports_is_never_followed(shared):
 @pytest.mark.parametrize("plant_what", ["foreign-folder", "loose-folder", "symlink-folder"])
 def test_5_reports_folder_not_ours_is_refused_and_nothing_written(shared, plant_what):
     from krkn_tui.errors import UserError
-    from krkn_tui.records import write_report
+    from krkn_tui.report.load import write_report
     from krkn_tui.report import Report
 
     reports = shared / "versions-reports"
@@ -277,7 +277,8 @@ def test_5_planted_audit_log_is_refused_and_never_written(shared, plant_what):
 
 
 def test_5_umask_000_still_makes_private_folders_and_files(tmp_path):
-    from krkn_tui.records import AuditLog, write_report
+    from krkn_tui.records import AuditLog
+    from krkn_tui.report.load import write_report
     from krkn_tui.report import Report
 
     versions = tmp_path / "deep" / "er" / "versions"

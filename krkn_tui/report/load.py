@@ -1,5 +1,6 @@
-"""Find a run's JSON report and read it as hostile input (no link, no FIFO, size-capped), decoded
-by ``model.decode``: every field checked for its type, every string one printable line, so a
+"""A run's JSON report on disk: written by the engine through ``write_report`` (``model.encode``),
+found by run id, and read as hostile input (no link, no FIFO, size-capped), decoded by
+``model.decode``: every field checked for its type, every string one printable line, so a
 tampered report renders as text, never as markup."""
 
 from __future__ import annotations
@@ -10,12 +11,20 @@ import re
 from pathlib import Path
 
 from ..errors import UserError
-from ..records import reports_dir
+from ..fsio import write_atomic
+from ..records import check_reports, reports_dir
 from ..rollback.naming import resolve_run
-from .model import Report, decode
+from .model import Report, decode, encode
 
 MAX_BYTES = 32 * 1024 * 1024
 _RUN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,200}$")
+
+
+def write_report(versions_dir: Path, report: Report) -> Path:
+    """``<versions_dir>-reports/<run_id>.json``, written atomically (a private temp file opened
+    with O_EXCL|O_NOFOLLOW, fsynced, renamed); UserError if the folder is not ours and private."""
+    check_reports(versions_dir)
+    return write_atomic(reports_dir(versions_dir), f"{report.run_id}.json", encode(report))
 
 
 def find_report(versions_dir: Path, run: str) -> Path:

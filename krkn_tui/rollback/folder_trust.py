@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable, Protocol
 
 from ..sanitize import one_line
 from ..errors import UserError
-
-if TYPE_CHECKING:
-    from .manifest import ManifestEntry
 
 _signers: dict[Path, object] = {}
 _signers_lock = threading.Lock()
@@ -40,12 +37,27 @@ def own_signer():
     return signer
 
 
-def signed_fields(run_id: str, entry: ManifestEntry) -> dict:
+class ManifestLine(Protocol):
+    """A manifest line's fields (``manifest.ManifestEntry``; the manifest signs through here)."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def created_ns(self) -> int | None: ...
+    @property
+    def signature(self) -> str | None: ...
+    @property
+    def signature_malformed(self) -> bool: ...
+
+
+def signed_fields(run_id: str, entry: ManifestLine) -> dict:
     """What a manifest line's signature covers."""
     return {"run": run_id, "file": entry.file, "sha256": entry.sha256, "created_ns": entry.created_ns}
 
 
-def sign_entry(run_id: str, entry: ManifestEntry, signer=None) -> str:
+def sign_entry(run_id: str, entry: ManifestLine, signer=None) -> str:
     return (signer or own_signer()).sign_obj(signed_fields(run_id, entry))
 
 
@@ -98,7 +110,7 @@ class FolderTrust:
             self.problem = str(exc)
         return _with_extra(keys, self.extra)
 
-    def foreign_reason(self, run_id: str, entry: ManifestEntry | None) -> str | None:
+    def foreign_reason(self, run_id: str, entry: ManifestLine | None) -> str | None:
         """None when ``entry`` (a manifest line of run ``run_id``) is signed by a trusted key;
         else why the file is foreign, in a few words ("foreign: not signed", ...)."""
         if entry is None:

@@ -1,17 +1,15 @@
 """Progress of a run: one block per scenario (bar, log lines, result) and a run log.
 
-The engine's events arrive in order, a batch at a time, as one ``EngineEvents`` message (the
-engine's worker never touches widgets); each event goes to the handler of its type."""
+The panel only shows: the console hands it each engine event, in order, on the app's thread
+(the engine's worker never touches widgets), through ``run_events.apply_event``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
 from textual.widgets import Label, Log, ProgressBar, Static
 
 from ...sanitize import visible
@@ -38,16 +36,6 @@ def recovery_lines(details: dict) -> list[str]:
 
 def _seconds(value) -> str:
     return "-" if value is None else f"{value:.2f}s"
-
-
-class EngineEvents(Message):
-    """A batch of the engine's events, oldest first (one per drain of the console)."""
-
-    bubble = False
-
-    def __init__(self, events: tuple[ev.Event, ...]):
-        super().__init__()
-        self.events = events
 
 
 class ScenarioProgress(Vertical):
@@ -128,24 +116,7 @@ class RunPanel(VerticalScroll):
     def run_log(self, text: str) -> None:
         self.query_one("#run-log", Log).write_line(visible(text))
 
-    class CheckEvent(Message):
-        """A check's probe or transition, for the app's check strip and pod event log."""
-
-        def __init__(self, event: ev.CheckProbed | ev.CheckChanged):
-            super().__init__()
-            self.event = event
-
-    @on(EngineEvents)
-    def _engine_events(self, message: EngineEvents) -> None:
-        for event in message.events:
-            self.apply(event)
-
-    def apply(self, event: ev.Event) -> None:
-        from .run_events import apply_event  # the events module: after the first frame
-
-        apply_event(event, self)
-
-    def _step_log(self, text: str) -> None:
+    def step_log(self, text: str) -> None:
         """A scenario undoing its own change logs there; the run's rollback in the run log."""
         if self.rolling_back or self.current is None:
             self.run_log(text)
