@@ -144,13 +144,13 @@ class Engine:
         # Every version file records the cluster it changes (read before the first one is written).
         self.rollback = RunRollback(config.versions_dir, on_event=self._emit, identity=self.cluster_identity)
         if config.journal.enabled and not dry_run:
-            self.rollback.journal.mirror = RunMirror(self.api_client, config.journal, self.rollback.run_id,
+            self.rollback.mirror = RunMirror(self.api_client, config.journal, self.rollback.run_id,
                                              lambda _client: self.cluster_identity())
         # Every step this run executes or archives goes through the service, which audits it.
         self.service = RollbackService(
             config.versions_dir, self.api_client, kubeconfig=kubeconfig, context=context, on_event=self._forward,
             audit=None if dry_run else AuditLog(audit_path(config.versions_dir), self.rollback.run_id),
-            journal=self.rollback.journal.mirror, cluster_identity=self.cluster_identity)
+            journal=self.rollback.mirror, cluster_identity=self.cluster_identity)
         self._rollback_steps: list[RollbackRecord] = []
         self.kube_events = None if dry_run else ChaosEventRecorder(self.api_client, lambda: self.run_id,
                                                                    socket.gethostname())
@@ -226,7 +226,7 @@ class Engine:
             check_reports(self.config.versions_dir)
             self._listen()
         started = time.time()
-        mirror = self.rollback.journal.mirror
+        mirror = self.rollback.mirror
         try:
             self._emit(RunStarted(len(planned), self.config.iterations, str(self.config.versions_dir),
                                   self.dry_run, mirror.settings.namespace if mirror else None))
