@@ -86,7 +86,7 @@ def _head(path: str) -> Report:
             data = json.loads(raw)
         except (ValueError, RecursionError) as e:
             raise UserError(f"not JSON: {e}", file=path) from None
-    return decode(data, path)
+    return decode(data, path, head=True)
 
 
 def row(report: Report) -> RunRow:

@@ -35,7 +35,8 @@ def text(value: Any, limit: int = MAX_TEXT) -> str:
     if value is None:
         return ""
     s = value if isinstance(value, str) else str(value)
-    s = blanked_line(s)
+    if not (s.isprintable() and "  " not in s and s[:1] != " " and s[-1:] != " "):  # else nothing to blank
+        s = blanked_line(s)
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
@@ -98,6 +99,13 @@ class ScenarioResult:
         return cls(whole(d.get("index")), text(d.get("scenario_type")), text(d.get("file")), text(d.get("id")),
                    whole(d.get("iteration")), text(d.get("status")), text(d.get("message")),
                    number(d.get("seconds")), mapping(d.get("details")), number(d.get("started")))
+
+    @classmethod
+    def read_head(cls, d: dict) -> ScenarioResult:
+        """Only what a history row counts (which file, which type, its status): a listing of a
+        thousand reports reads nothing else."""
+        return cls(whole(d.get("index")), text(d.get("scenario_type")), text(d.get("file")), "", None,
+                   text(d.get("status")), "", None)
 
 
 @dataclass(frozen=True)
@@ -345,24 +353,27 @@ def encode(report: Report) -> bytes:
     return json.dumps(to_json(report), indent=2, default=str).encode()
 
 
-def decode(data: Any, path: Path | str) -> Report:
+def decode(data: Any, path: Path | str, *, head: bool = False) -> Report:
     """A decoded JSON document as a Report: UserError naming ``path`` unless it is an object with
-    a string run_id; every other field read by the rules above."""
+    a string run_id; every other field read by the rules above. ``head``: only the run's fields
+    and its scenarios' file, type and status (history's rows), the rest left empty."""
     if not isinstance(data, dict) or not isinstance(data.get("run_id"), str):
         raise UserError("not a krkn-tui run report (no run_id)", file=path)
     cluster = mapping(data.get("cluster"))
-    checks, steady, abort = data.get("checks"), data.get("steady_state"), data.get("abort")
+    checks, steady, abort = (None, None, None) if head else (data.get("checks"), data.get("steady_state"),
+                                                             data.get("abort"))
     monitoring = data.get("monitoring")
+    rest = {} if head else data  # what a history row does not show
     return Report(
         run_id=text(data["run_id"]), config=text(data.get("config")), status=text(data.get("status")),
         dry_run=data.get("dry_run") is True, started=number(data.get("started")),
         finished=number(data.get("finished")), versions_dir=text(data.get("versions_dir")),
-        scenarios=tuple(ScenarioResult.read(s) for s in items(data.get("scenarios"))),
-        rollback=tuple(RollbackRecord.read(r) for r in items(data.get("rollback"))),
+        scenarios=tuple(map(ScenarioResult.read_head if head else ScenarioResult.read, items(data.get("scenarios")))),
+        rollback=tuple(RollbackRecord.read(r) for r in items(rest.get("rollback"))),
         cluster=ClusterIdentity(text(cluster.get("server")), text(cluster.get("context")),
                                 text(cluster.get("kube_system_uid"))) if cluster else None,
-        timeline=tuple(e for e in map(_timeline_entry, items(data.get("timeline"))) if e is not None),
-        preview=tuple(PreviewRecord.read(p) for p in items(data.get("preview"))),
+        timeline=tuple(e for e in map(_timeline_entry, items(rest.get("timeline"))) if e is not None),
+        preview=tuple(PreviewRecord.read(p) for p in items(rest.get("preview"))),
         checks=ChecksRecord.read(checks) if isinstance(checks, dict) else None,
         steady_state=SteadyRecord.read(steady) if isinstance(steady, dict) else None,
         abort=Abort.read(abort) if isinstance(abort, dict) and abort else None,
