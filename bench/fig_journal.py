@@ -24,7 +24,7 @@ from pathlib import Path
 
 from krkn_tui.kube.identity import read_identity
 from krkn_tui.rollback import RollbackContent, RunRollback
-from krkn_tui.rollback.mirror import JournalSettings, RunMirror
+from krkn_tui.rollback.journal.mirror import JournalSettings, RunMirror
 from krkn_tui.scenarios.application_outage import delete_network_policy
 
 from .kubeops import count_policies, create_policies
@@ -56,8 +56,8 @@ def _step(registry: RunRollback, namespace: str, name: str) -> float:
 def _sign_once(signer, identity, content: RollbackContent, i: int) -> float:
     """What the mirror adds on this machine before its create call: the entry's data (redacted)
     made canonical, signed, and its first state signed."""
-    from krkn_tui.rollback.entry import build_payload
-    from krkn_tui.rollback.journal import state_payload
+    from krkn_tui.rollback.journal.entry import build_payload
+    from krkn_tui.rollback.journal.entries import state_payload
     from krkn_tui.rollback.signing import canonical
 
     t = time.perf_counter()

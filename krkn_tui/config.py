@@ -14,7 +14,7 @@ from .errors import UserError
 from .krkn_signal import SignalSettings, parse_settings
 from .monitoring.settings import Monitoring, parse_monitoring
 from .rollback.naming import DEFAULT_VERSIONS_DIR
-from .rollback.journal_settings import JournalSettings
+from .rollback.journal.settings import JournalSettings
 from .scenarios import scenario_types
 from .scenarios.krkn_only import KRKN_ONLY_TYPES, UNSUPPORTED_NOTE
 from .yamlio import Section, describe, did_you_mean, expect_list, join_field, load_yaml_file

@@ -44,11 +44,14 @@ from .events import (
     run_exit_code,
 )
 from .kube.chaos_events import ChaosEventRecorder
+from .kube.identity import ClusterIdentity
 from .monitoring.monitor import RunMonitor
 from .monitoring.settings import check_prometheus
-from .records import AuditLog, audit_path, check_reports, write_report
+from .records import AuditLog, audit_path, check_reports
+from .report.load import write_report
+from .report.model import Report, RollbackRecord, ScenarioResult
 from .rollback import RunRollback
-from .rollback.mirror import RunMirror
+from .rollback.journal.mirror import RunMirror
 from .rollback.service import EXECUTABLE, RollbackService
 from .run_watch import RunWatch
 from .sanitize import one_line
@@ -78,7 +81,7 @@ class RunResult:
     status: RunStatus
     report_path: Path | None
     scenarios: list[dict] = field(default_factory=list)
-    rollback: list[dict] = field(default_factory=list)
+    rollback: list[RollbackRecord] = field(default_factory=list)
     failure: str | None = None  # what failed the run: scenario, alerts, cerberus (None: passed or stopped)
 
     def __post_init__(self) -> None:
@@ -152,7 +155,7 @@ class Engine:
             config.versions_dir, self.api_client, kubeconfig=kubeconfig, context=context, on_event=self._forward,
             audit=None if dry_run else AuditLog(audit_path(config.versions_dir), self.rollback.run_id),
             journal=self.rollback.mirror, cluster_identity=self.cluster_identity)
-        self._rollback_steps: list[dict] = []
+        self._rollback_steps: list[RollbackRecord] = []
         self.kube_events = None if dry_run else ChaosEventRecorder(self.api_client, lambda: self.run_id,
                                                                    socket.gethostname())
         self._client = None
@@ -186,10 +189,9 @@ class Engine:
         # Executor outcomes, whether a plugin restored its own change or the run is rolled back.
         if isinstance(event, RollbackStepDone):
             seconds = getattr(event, "seconds", None)
-            self._rollback_steps.append({
-                "file": event.file, "status": event.STATUS, "error": event.error,
-                "seconds": round(seconds, 3) if seconds is not None else None,
-                "during": "rollback" if self.rolling_back else "restore"})
+            self._rollback_steps.append(RollbackRecord(
+                event.file, event.STATUS, event.error, round(seconds, 3) if seconds is not None else None,
+                "rollback" if self.rolling_back else "restore"))
         self.watch.on_event(event)
         self._emit_cb(event)
         if self.kube_events is not None:
@@ -341,7 +343,7 @@ class Engine:
         except Interrupted:
             abort = self.watch.abort
             status = "aborted" if abort else "interrupted"
-            self._roll_back((abort.get("reason") or f"check {abort['check']} failed") if abort else "stop requested")
+            self._roll_back((abort.reason or f"check {abort.check} failed") if abort else "stop requested")
             self.watch.rolled_back()
         return status
 
@@ -364,24 +366,13 @@ class Engine:
             self._say_events_note()
         if status == "passed" and not self.dry_run:
             self._archive_run()
-        report = {
-            "run_id": self.run_id,
-            "config": str(self.config.path),
-            "status": status,
-            "dry_run": self.dry_run,
-            "started": started,
-            "finished": time.time(),
-            "versions_dir": str(self.config.versions_dir),
-            "scenarios": results,
-            "rollback": rollback_steps,
-            "cluster": self._cluster_record(),
-            **self.watch.record(),
-        }
         failure = self._failure(status, results)
-        if self.monitor is not None:
-            report["monitoring"] = self.monitor.record()
-        if failure:
-            report["failure"] = failure
+        report = Report(
+            run_id=self.run_id, config=str(self.config.path), status=status, dry_run=self.dry_run, started=started,
+            finished=time.time(), versions_dir=str(self.config.versions_dir),
+            scenarios=tuple(ScenarioResult(**r) for r in results), rollback=tuple(rollback_steps),
+            cluster=self._cluster_record(), **self.watch.record(),
+            monitoring=self.monitor.record() if self.monitor is not None else None, failure=failure or None)
         report_path = None
         if not self.dry_run:
             try:
@@ -408,10 +399,10 @@ class Engine:
         self._emit(ScenarioFinished(**result))
         return result
 
-    def _cluster_record(self) -> dict | None:
+    def _cluster_record(self) -> ClusterIdentity | None:
         """Which cluster the run was on, for the report (None when it cannot be read now)."""
         try:
-            return self.cluster_identity().to_dict()
+            return self.cluster_identity()
         except Exception:
             return None
 

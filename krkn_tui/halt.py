@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .rollback.journal import A_CREATED_BY, A_HOST, A_SIGNATURE, Journal, JournalError, api_call, now_text
+from .rollback.journal.entries import A_CREATED_BY, A_HOST, A_SIGNATURE, Journal, JournalError, api_call, now_text
 from .sanitize import one_line
 
 NAME = "krkn-tui-halt"

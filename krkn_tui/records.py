@@ -12,7 +12,6 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from .errors import UserError
 from .events import (
@@ -38,7 +37,7 @@ from .events import (
     SecretsRevealed,
     StaleTempRemoved,
 )
-from .fsio import ensure_private_dir, open_private, write_atomic
+from .fsio import ensure_private_dir, open_private
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +122,3 @@ def check_reports(versions_dir: Path) -> None:
         ensure_private_dir(folder)
     except OSError as exc:
         raise _refusal("reports folder", folder, exc) from None
-
-
-def write_report(versions_dir: Path, report: dict[str, Any]) -> Path:
-    """``<versions_dir>-reports/<run_id>.json``, written atomically (a private temp file opened
-    with O_EXCL|O_NOFOLLOW, fsynced, renamed); UserError if the folder is not ours and private."""
-    check_reports(versions_dir)
-    data = json.dumps(report, indent=2, default=str).encode()
-    return write_atomic(reports_dir(versions_dir), f"{report['run_id']}.json", data)

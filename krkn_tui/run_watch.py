@@ -13,6 +13,7 @@ Policy:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import Any, Callable
@@ -21,8 +22,10 @@ from . import events as ev
 from .checks.runner import CheckRunner, CheckState
 from .checks.probes import Observation
 from .config import Config
+from .report.model import Abort, ChecksRecord, CheckSummary, PreviewRecord, PreviewTarget, SteadyRecord, Transition
 from .scenarios.preview import ScenarioPreview, preview_plan
-from .timeline import PodTimeline, Timeline, entry_for_event
+from .timeline import PodTimeline, Timeline
+from .timeline_events import entry_for_event
 
 
 class RunWatch:
@@ -36,8 +39,8 @@ class RunWatch:
         self.timeline = Timeline()
         self.previews: list[ScenarioPreview] = []
         self.checks = CheckRunner(config.checks, api_client, on_probe=self._on_probe) if config.checks else None
-        self.abort: dict | None = None
-        self.steady: dict[str, Any] = {}
+        self.abort: Abort | None = None
+        self.steady = SteadyRecord()
         self._pods: PodTimeline | None = None
 
     # -- before ---------------------------------------------------------------------------------
@@ -67,12 +70,7 @@ class RunWatch:
 
     def watched_namespaces(self) -> set[str]:
         found = {c.namespace for c in self.config.checks.checks if hasattr(c, "namespace")}
-        for p in self.previews:
-            for t in p.targets:
-                if t.kind == "namespaces":
-                    found.update(n.split(" ")[0] for n in t.names)
-                elif t.kind == "pods":
-                    found.update(n.split("/")[0] for n in t.names if "/" in n)
+        found.update(ns for p in self.previews for t in p.targets for ns in t.pod_namespaces)
         return found
 
     # -- during -----------------------------------------------------------------------------------
@@ -83,21 +81,21 @@ class RunWatch:
             self.emit(ev.CheckChanged(st.name, st.state, obs.seen, phase, st.check.abort, obs.at))
 
     def _on_abort(self, st: CheckState, obs: Observation) -> None:
-        self.stop_for({"check": st.name, "at": obs.at, "seen": obs.seen, "what": st.check.describe()})
+        self.stop_for(Abort(check=st.name, at=obs.at, seen=obs.seen, what=st.check.describe()))
 
-    def stop_for(self, abort: dict) -> None:
+    def stop_for(self, abort: Abort) -> None:
         """An aborting check, or a PromQL stop condition, is red: stop the run and roll it back."""
         if self.abort is not None:
             return
-        self.abort = dict(abort)
-        self.emit(ev.CheckAborted(abort["check"], abort["seen"], abort["at"]))
+        self.abort = abort
+        self.emit(ev.CheckAborted(abort.check, abort.seen, abort.at if abort.at is not None else time.time()))
         self.stop.set()
 
     def stopped_by(self, source: str, detail: str, *, before: bool = False) -> None:
         """A halt or krkn's STOP: the run stops as an aborting check stops it (the first cause wins)."""
         if self.abort is None:
             now = time.time()
-            self.abort = {"check": source, "at": now, "seen": detail, "what": source, "reason": f"{source}: {detail}"}
+            self.abort = Abort(check=source, at=now, seen=detail, what=source, reason=f"{source}: {detail}")
             self.emit(ev.RunHalted(source, detail, before, now))
         self.stop.set()
 
@@ -106,10 +104,8 @@ class RunWatch:
 
     def rolled_back(self) -> None:
         """Called when the rollback that follows an abort is over: the measured figure."""
-        if self.abort is not None and "rolled_back_at" not in self.abort:
-            now = time.time()
-            self.abort["rolled_back_at"] = now
-            self.abort["seconds_to_rolled_back"] = round(now - self.abort["at"], 3)
+        if self.abort is not None:
+            self.abort = self.abort.rolled_back(time.time())
 
     # -- after ------------------------------------------------------------------------------------
 
@@ -124,20 +120,33 @@ class RunWatch:
         t0 = time.monotonic()
         # A dry run changed nothing: one probe says how things stand, there is nothing to wait for.
         ok = self.checks.wait_passing("after", 0 if self.dry_run else self.config.checks.recovery_timeout)
-        self.steady["after_seconds"] = round(time.monotonic() - t0, 3)
+        self.steady = dataclasses.replace(self.steady, after_seconds=round(time.monotonic() - t0, 3))
         self._steady("after", ok)
 
     def _steady(self, phase: str, ok: bool) -> bool:
         failing = tuple(st.name for st in self.checks.failing()) if self.checks else ()
-        self.steady[phase] = ok
+        self.steady = dataclasses.replace(self.steady, **{phase: ok})
         self.emit(ev.SteadyState(phase, ok, failing))
         return ok
 
-    def record(self) -> dict:
-        out: dict[str, Any] = {"timeline": self.timeline.record(), "preview": [p.record() for p in self.previews]}
+    def record(self) -> dict[str, Any]:
+        """The report's parts this watch saw (``model.Report`` fields)."""
+        out: dict[str, Any] = {"timeline": tuple(self.timeline.entries()),
+                               "preview": tuple(_preview_record(p) for p in self.previews)}
         if self.checks is not None:
-            out["checks"] = {"interval": self.checks.interval, "checks": [st.summary() for st in self.checks.states]}
-            out["steady_state"] = dict(self.steady)
+            out["checks"] = ChecksRecord(self.checks.interval, tuple(_check_summary(st) for st in self.checks.states))
+            out["steady_state"] = self.steady
         if self.abort is not None:
-            out["abort"] = dict(self.abort)
+            out["abort"] = self.abort
         return out
+
+
+def _preview_record(p: ScenarioPreview) -> PreviewRecord:
+    return PreviewRecord(p.index, p.scenario_type, p.file, p.id, p.problem,
+                         tuple(PreviewTarget(t.kind, t.count, tuple(t.names), t.action) for t in p.targets))
+
+
+def _check_summary(st: CheckState) -> CheckSummary:
+    return CheckSummary(st.name, st.check.describe(), st.check.abort, st.state, st.probes, st.failures,
+                        st.last.latency if st.last else None, st.last.seen if st.last else None,
+                        tuple(Transition(**t) for t in st.transitions))

@@ -27,7 +27,7 @@ class VersionStatus(StrEnum):
 
 
 class JournalState(StrEnum):
-    """A cluster journal entry's state label (rollback.journal)."""
+    """A cluster journal entry's state label (rollback.journal.entries)."""
 
     PENDING = "pending"
     EXECUTED = "executed"

@@ -81,7 +81,7 @@ def test_the_two_clusters_are_told_apart(both):
 def test_execute_rollback_refuses_another_cluster_then_runs_on_its_own(both, namespace, tmp_path):
     versions = tmp_path / "versions"
     run, path = step_on_a(both, versions, namespace)
-    assert parse_meta(path.read_text())["cluster"] == both["ids"]["a"].to_dict()
+    assert parse_meta(path.read_text()).cluster == both["ids"]["a"]
     scale(both, "b", namespace, 1)
 
     for extra in ((), ("--no-journal",)):
@@ -161,7 +161,7 @@ async def test_console_refuses_a_step_of_another_cluster(both, namespace, tmp_pa
         assert re.fullmatch(rf"krkn-local·{both['ids']['a'].kube_system_uid[:4]}", cell(table, key, "cluster"))
         await pilot.press("x", "y")
         await until(pilot, lambda: "connected to krkn-local" in cell(table, key, "note")
-                    or "connected to krkn-local" in " ".join(str(n.message) for n in app._notifications),
+                    or app.told("connected to krkn-local"),
                     what="the refusal shown")
         assert cell(table, key, "status") == "pending"
     assert replicas(both, "b", namespace) == 1

@@ -15,8 +15,10 @@ from krkn_tui import events as ev
 from krkn_tui.commands.render import printed, render
 from krkn_tui.records import AUDITED, AuditLog
 from krkn_tui.statuses import JournalState, RunStatus, ScenarioStatus, StepStatus
+from krkn_tui import timeline_events
+from krkn_tui.timeline import LANES
 from krkn_tui.tui.widgets.run_events import apply_event
-from krkn_tui.tui.widgets.run_panel import EngineEvents, RunPanel
+from krkn_tui.tui.widgets.run_panel import RunPanel
 
 
 def event_types() -> list[type[ev.Event]]:
@@ -60,6 +62,16 @@ def test_every_type_has_a_console_handler(cls):
     assert cls in handlers, f"RunPanel has no handler for {cls.__name__}"
 
 
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_every_type_has_a_timeline_entry_function(cls):
+    # Registered for the type or a base of it (the three finished rollback steps share one),
+    # on the time axis or explicitly not: never the do-nothing default.
+    assert timeline_events.dispatch(cls) is not timeline_events.registry[object], \
+        f"timeline_events.py has no entry function for {cls.__name__}"
+    entry = timeline_events.entry_for_event(sample(cls), at=1.0)
+    assert entry is None or (entry.text.strip() and entry.lane in LANES and entry.tone in ("good", "bad", "info"))
+
+
 def test_an_unknown_type_is_refused_by_the_cli_and_ignored_by_the_console():
     @dataclasses.dataclass(frozen=True)
     class Unregistered(ev.Event):
@@ -68,6 +80,7 @@ def test_an_unknown_type_is_refused_by_the_cli_and_ignored_by_the_console():
     with pytest.raises(TypeError, match="Unregistered"):
         render(Unregistered())
     assert apply_event.dispatch(Unregistered) is apply_event.registry[object]  # the do-nothing default
+    assert timeline_events.entry_for_event(Unregistered()) is None  # and no timeline entry
 
 
 class PanelApp(App):
@@ -75,7 +88,7 @@ class PanelApp(App):
         yield RunPanel()
 
 
-async def test_the_console_takes_one_event_of_every_type_as_a_message():
+async def test_the_run_panel_takes_one_event_of_every_type_in_order():
     app = PanelApp()
     async with app.run_test() as pilot:
         panel = app.query_one(RunPanel)
@@ -85,7 +98,8 @@ async def test_the_console_takes_one_event_of_every_type_as_a_message():
         in_order = sorted(ALL, key=ev.EVENT_TYPES.index)  # a scenario starts before it finishes
         batch = (ev.RunStarted(1, 1, "v", run_id="r1"), started, *map(sample, in_order),
                  ev.RunFinished("failed"))
-        panel.post_message(EngineEvents(batch))
+        for event in batch:
+            apply_event(event, panel)
         await pilot.pause()
         assert "run failed (exit 1)" in str(panel.query_one("#run-status").render())
         assert panel.blocks[1].status == "passed"  # the sample ScenarioFinished of index 1
@@ -185,7 +199,7 @@ async def test_the_run_panel_keeps_time_order():
         panel = app.query_one(RunPanel)
         panel.start([(0, "pod_disruption_scenarios", "a.yaml"), (1, "pod_disruption_scenarios", "b.yaml")])
         await pilot.pause()
-        panel.post_message(EngineEvents((
+        for event in (
             ev.RunStarted(2, 1, "v", run_id="r1"),
             ev.ScenarioPreviewed(0, "pod_disruption_scenarios", "a", lines=("blast radius: kill 1 of 3 pods",)),
             ev.SteadyState("before", True),
@@ -195,7 +209,8 @@ async def test_the_run_panel_keeps_time_order():
             ev.ScenarioStarted(1, "pod_disruption_scenarios", "b.yaml", "b", 0),
             ev.ScenarioFinished(1, "pod_disruption_scenarios", "b.yaml", "b", 0, "failed", "", 1.0),
             ev.RollbackRunStarted("scenario failed", 1),
-        )))
+        ):
+            apply_event(event, panel)
         await pilot.pause()
         shown = []
         for child in panel.query_one("#run-scenarios").children:

@@ -18,7 +18,7 @@ from test_journal_deploy import GUARD_NS, JOURNAL, MANIFESTS, applied, kc  # noq
 from test_real_node import real_node, require_pods_reach_the_api  # noqa: F401 (a fixture)
 
 from krkn_tui.localcluster import realnode, selfimage
-from krkn_tui.rollback.journal import Journal
+from krkn_tui.rollback.journal.entries import Journal
 from kubehelpers import wait_for
 from runhelpers import Run, Workbench, krkn, wait_equal, write_config
 

@@ -14,6 +14,7 @@ import pytest
 from bench.fig_history import fake_report, fill
 from krkn_tui.records import reports_dir
 from krkn_tui.report.history import compare, history
+from krkn_tui.report.model import Report, decode
 
 
 def _cli(*args, cwd=None) -> subprocess.CompletedProcess:
@@ -78,10 +79,14 @@ def test_hostile_reports_are_listed_as_unreadable_and_shown_as_text(versions, tm
     assert done.stdout.count("unreadable") == 6
 
 
+def _typed(report: dict) -> Report:
+    return decode(report, "test")
+
+
 def test_compare_puts_two_runs_side_by_side(versions):
     fill(versions, 10)
     good, bad = fake_report(1), fake_report(3, failed=True)
-    cmp = compare(good, bad)
+    cmp = compare(_typed(good), _typed(bad))
     summary = {row[0]: row[1:] for row in cmp.summary}
     assert summary["verdict"] == ("passed", "failed", "now failing")
     assert summary["duration"] == ("42.5s", "42.5s", "same")
@@ -117,10 +122,10 @@ def test_the_resiliency_score_and_slos_are_listed_and_compared(versions):
         (folder / f"{r['run_id']}.json").write_text(json.dumps(r))
     rows = {r.run_id: r for r in history(versions)}
     assert (rows[a["run_id"]].score, rows[b["run_id"]].score, rows[odd["run_id"]].score) == (100, 55, None)
-    cmp = compare(a, b)
+    cmp = compare(_typed(a), _typed(b))
     assert {row[0]: row[1:] for row in cmp.summary}["resiliency score"] == ("100", "55", "-45")
     assert {row[0]: row[1:] for row in cmp.checks}["SLO frontend answering"] == ("passed", "failed", "differs")
-    assert {row[0]: row[1:] for row in compare(a, odd).checks}["SLO x"] == ("-", "?", "differs")
+    assert {row[0]: row[1:] for row in compare(_typed(a), _typed(odd)).checks}["SLO x"] == ("-", "?", "differs")
     listed = _cli("history", "-d", versions).stdout.splitlines()
     assert [line.split()[5] for line in listed[1:]] == ["-", "55", "100"]  # newest first
 

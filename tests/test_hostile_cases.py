@@ -213,14 +213,15 @@ def shared(tmp_path) -> Path:
 
 
 def test_5_planted_temp_symlink_in_reports_is_never_followed(shared):
-    from krkn_tui.records import write_report
+    from krkn_tui.report.load import write_report
+    from krkn_tui.report import Report
 
     victim = shared / "victim"
     victim.write_text("precious\n")
     reports = shared / "versions-reports"
     reports.mkdir(mode=0o700)
     (reports / "r1.json.tmp").symlink_to(victim)
-    path = write_report(shared / "versions", {"run_id": "r1", "status": "passed"})
+    path = write_report(shared / "versions", Report("r1", status="passed"))
     assert victim.read_text() == "precious\n"
     assert json.loads(path.read_text())["status"] == "passed"
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)
@@ -229,7 +230,8 @@ def test_5_planted_temp_symlink_in_reports_is_never_followed(shared):
 @pytest.mark.parametrize("plant_what", ["foreign-folder", "loose-folder", "symlink-folder"])
 def test_5_reports_folder_not_ours_is_refused_and_nothing_written(shared, plant_what):
     from krkn_tui.errors import UserError
-    from krkn_tui.records import write_report
+    from krkn_tui.report.load import write_report
+    from krkn_tui.report import Report
 
     reports = shared / "versions-reports"
     if plant_what == "symlink-folder":
@@ -242,7 +244,7 @@ def test_5_reports_folder_not_ours_is_refused_and_nothing_written(shared, plant_
             os.chown(reports, STRANGER, STRANGER)
             os.chmod(reports, 0o755)
     with pytest.raises(UserError) as err:
-        write_report(shared / "versions", {"run_id": "r1"})
+        write_report(shared / "versions", Report("r1"))
     assert "reports folder refused" in str(err.value) and "\n" not in str(err.value)
     assert not any(p.name.startswith(("r1", ".tmp")) for p in shared.rglob("*"))
 
@@ -275,13 +277,15 @@ def test_5_planted_audit_log_is_refused_and_never_written(shared, plant_what):
 
 
 def test_5_umask_000_still_makes_private_folders_and_files(tmp_path):
-    from krkn_tui.records import AuditLog, write_report
+    from krkn_tui.records import AuditLog
+    from krkn_tui.report.load import write_report
+    from krkn_tui.report import Report
 
     versions = tmp_path / "deep" / "er" / "versions"
     old = os.umask(0)
     try:
         AuditLog(versions.parent / "versions-audit.jsonl", "r1").record(RunStarted(1, 1, "versions"))
-        report = write_report(versions, {"run_id": "r1"})
+        report = write_report(versions, Report("r1"))
     finally:
         os.umask(old)
     for folder in (tmp_path / "deep", tmp_path / "deep" / "er", report.parent):
@@ -428,12 +432,12 @@ def test_8_an_executed_step_has_nothing_to_reveal(tmp_path):
 # -- beyond the list: the report command in a shared folder ---------------------------------------
 
 def test_report_file_never_follows_a_planted_temp_link(shared):
-    from krkn_tui.report import write_report_file
+    from krkn_tui.report import Report, write_report_file
 
     victim = shared / "victim"
     victim.write_text("precious\n")
     (shared / ".out.md.tmp").symlink_to(victim)
-    write_report_file({"run_id": "r1", "status": "passed", "scenarios": [], "rollback": []}, "md", shared / "out.md")
+    write_report_file(Report("r1", status="passed"), "md", shared / "out.md")
     assert victim.read_text() == "precious\n" and "r1" in (shared / "out.md").read_text()
 
 
@@ -483,9 +487,10 @@ def _ours_with_data(versions: Path, marker: Path, json_text: str, wrapped: bool 
     """A step of ours (header, digest) whose data literal holds ``json_text`` as it is; on one
     line as files were written before, or wrapped as the writer does now when it is long."""
     from krkn_tui.rollback import RollbackContent
+    from krkn_tui.rollback.meta import VersionMeta
     from krkn_tui.rollback.writer import render_version_file
 
-    text = render_version_file(write_marker_step, RollbackContent(str(marker), "demo", {}), {"verb": "recreate"})
+    text = render_version_file(write_marker_step, RollbackContent(str(marker), "demo", {}), VersionMeta(verb="recreate"))
     line = f"    data=json.loads({ascii(json_text)}),"
     if wrapped and len(line) > 200:
         from krkn_tui.rollback.data_line import render

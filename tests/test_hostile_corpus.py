@@ -210,7 +210,8 @@ class Maker:
 
     def make_signed_by_another_key(self):
         stranger = Signer.generate()
-        self._rewrite_line(lambda line: line.update(signature=sign_entry(self.run_dir.name, line, stranger)))
+        self._rewrite_line(lambda line: line.update(signature=sign_entry(
+            self.run_dir.name, manifest.ManifestEntry.read(line), stranger)))
 
     def make_signature_not_text(self):
         self._rewrite_line(lambda line: line.update(signature=["ed25519", "x"]))

@@ -14,8 +14,8 @@ from kubernetes import client
 
 from krkn_tui.kube.identity import ClusterIdentity, read_identity
 from krkn_tui.rollback import RollbackContent, RunRollback
-from krkn_tui.rollback.entry import build_payload, refusal, shown_state, state_refusal, trusted_state
-from krkn_tui.rollback.journal import (
+from krkn_tui.rollback.journal.entry import build_payload, refusal, shown_state, state_refusal, trusted_state
+from krkn_tui.rollback.journal.entries import (
     A_CREATED_BY,
     A_SIGNATURE,
     A_STATE_BY,
@@ -31,8 +31,8 @@ from krkn_tui.rollback.journal import (
     label_value,
     state_payload,
 )
-from krkn_tui.rollback.lease import LeaseHeld, LeaseState, RunLease, held_past_bound, hold_bound, lease_name
-from krkn_tui.rollback.mirror import JournalSettings, RunMirror
+from krkn_tui.rollback.journal.lease import LeaseHeld, LeaseState, RunLease, held_past_bound, hold_bound, lease_name
+from krkn_tui.rollback.journal.mirror import JournalSettings, RunMirror
 from krkn_tui.rollback.signing import Signer, TrustedKeys, canonical
 from krkn_tui.scenarios.application_outage import delete_network_policy
 from krkn_tui.scenarios.service_disruption import recreate_namespace
@@ -187,7 +187,7 @@ def test_the_guard_leaves_a_namespaces_secrets_and_rbac_to_the_operator():
 
 
 def test_the_operations_that_exec_are_marked_for_the_operator():
-    from krkn_tui.rollback.journal import STATES
+    from krkn_tui.rollback.journal.entries import STATES
     from krkn_tui.rollback.undo_ops import OPERATOR_NOTE, needs_exec, undo_ops
     from krkn_tui.scenarios import load_plugins
 
@@ -224,7 +224,7 @@ def test_a_lease_renewed_past_its_bound_is_reported_and_a_planned_end_only_short
 
 
 def test_a_run_without_a_lease_is_due_only_once_its_newest_entry_is_older_than_the_grace():
-    from krkn_tui.rollback.guard import due_runs
+    from krkn_tui.rollback.journal.guard import due_runs
 
     made = _entry().created_at
     assert due_runs([_entry()], [], TRUSTED, grace=30, now=made + 10) == []
@@ -246,7 +246,7 @@ class _Journal:
 
 
 def test_a_run_whose_entries_are_all_verifiably_archived_is_deleted_after_the_retention():
-    from krkn_tui.rollback.retention import prune
+    from krkn_tui.rollback.journal.retention import prune
 
     archived = _entry(state="archived")
     when = archived.created_at  # its state time in _secret
@@ -453,7 +453,7 @@ def test_a_lease_held_by_a_dead_process_of_this_host_is_taken_at_once(api_client
     import subprocess
     import sys
 
-    from krkn_tui.rollback.journal import origin_host
+    from krkn_tui.rollback.journal.entries import origin_host
 
     Journal(api_client, journal_ns).ensure_namespace()
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

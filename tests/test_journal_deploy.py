@@ -522,8 +522,8 @@ def test_an_operator_journals_a_step_through_the_deployed_rbac_and_policy(applie
     writes a real entry through krkn-tui's own journal code, stamped with the name the API server
     gives them; before, the namespace's create answered 403 and the run refused to go on."""
     from krkn_tui.kube.identity import read_identity
-    from krkn_tui.rollback.entry import build_payload
-    from krkn_tui.rollback.journal import Journal as ClusterJournal
+    from krkn_tui.rollback.journal.entry import build_payload
+    from krkn_tui.rollback.journal.entries import Journal as ClusterJournal
 
     tag = uuid.uuid4().hex[:8]
     user = f"olivia-{tag}"
@@ -549,7 +549,7 @@ def test_an_operator_journals_a_step_through_the_deployed_rbac_and_policy(applie
 
 
 def _recorded(journal, payload: dict, run_id: str, file: str):
-    from krkn_tui.rollback.journal import JournalError
+    from krkn_tui.rollback.journal.entries import JournalError
 
     try:
         return journal.record(payload, run_id, file)

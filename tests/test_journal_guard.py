@@ -17,9 +17,9 @@ from kubernetes import client
 
 from krkn_tui.kube.identity import read_identity
 from krkn_tui.rollback import RollbackContent, RunRollback
-from krkn_tui.rollback.guard import lease_events
-from krkn_tui.rollback.journal import A_STATE_BY, DATA_KEY, L_STATE, Journal
-from krkn_tui.rollback.mirror import JournalSettings, RunMirror
+from krkn_tui.rollback.journal.guard import lease_events
+from krkn_tui.rollback.journal.entries import A_STATE_BY, DATA_KEY, L_STATE, Journal
+from krkn_tui.rollback.journal.mirror import JournalSettings, RunMirror
 from krkn_tui.rollback.signing import Signer, canonical
 from krkn_tui.scenarios.application_outage import delete_network_policy
 from kubehelpers import gone_is_fine, wait_for
@@ -184,7 +184,7 @@ def _forge(api_client, journal_ns, model, name_of_run: str, *, uid: str, signer:
            target: str) -> str:
     """What anyone who may create a Secret in the journal namespace can write: an entry like
     `model` (a real one), for a run with no Lease, deleting `target`."""
-    from krkn_tui.rollback.journal import entry_name
+    from krkn_tui.rollback.journal.entries import entry_name
 
     file = model.file
     payload = {**model.payload, "run_id": name_of_run, "file": file,
@@ -333,7 +333,7 @@ def test_an_idle_guard_says_so_once_and_an_unreachable_journal_every_pass(api_cl
     import threading
 
     from krkn_tui import events as ev
-    from krkn_tui.rollback.guard import Guard
+    from krkn_tui.rollback.journal.guard import Guard
     from krkn_tui.rollback.signing import local_trust
 
     own_ns = f"{journal_ns}-idle"  # a journal of its own: no other test's run is due in it
@@ -567,7 +567,7 @@ def test_an_undo_that_execs_is_left_to_the_operator_and_run_by_their_execute_rol
     """pvc_scenarios' fill-file removal execs into a pod, which the guard may not: it records the
     step `operator` without calling it, releases the run, and the operator's execute-rollback runs
     it (here the pod is gone and no pod mounts the claim: the real function says so, and fails)."""
-    from krkn_tui.rollback.lease import Leases, lease_name
+    from krkn_tui.rollback.journal.lease import Leases, lease_name
     from krkn_tui.rollback.undo_ops import OPERATOR_NOTE
     from krkn_tui.scenarios.pvc_fill import remove_fill_file
 
@@ -620,7 +620,7 @@ def test_the_undo_from_the_file_and_from_the_entry_leave_the_cluster_identical(a
     """The same namespace deleted twice from identical set-ups: once restored by running the
     version file, once by the guard's path from the journal entry. What comes back is the same."""
     from krkn_tui.rollback import Executor
-    from krkn_tui.rollback.guard import Guard
+    from krkn_tui.rollback.journal.guard import Guard
     from krkn_tui.rollback.signing import local_trust
     from krkn_tui.scenarios.service_disruption import capture_namespace, recreate_namespace
 

@@ -7,9 +7,12 @@ import uuid
 
 import pytest
 
-from krkn_tui.kube.podmodel import ADDED, DELETED, MODIFIED, SYNC, BufferedEvent, PodTable, human_age, pod_row
+from krkn_tui.kube.podmodel import (
+    ADDED, DELETED, MODIFIED, SYNC, BufferedEvent, LogEntry, PodTable, human_age, pod_row,
+)
 from krkn_tui.kube.podstream import Gone, KubePodSource, split_lines
 from krkn_tui.kube.podwatch import PodWatcher
+from krkn_tui.timeline import pod_entry
 from kubehelpers import wait_for
 
 
@@ -98,6 +101,25 @@ def test_table_relist_logs_what_happened_while_away():
     assert (changes.added, changes.changed, changes.removed) == ({"demo/c"}, {"demo/b"}, {"demo/a"})
     assert [(e.kind, e.key) for e in changes.log] == [
         (DELETED, "demo/a"), (MODIFIED, "demo/b"), (ADDED, "demo/c"), (SYNC, "2 pods")]
+
+
+def test_a_pod_entry_tone_comes_from_the_rows_not_the_text():
+    # Two containers: "1/2 → 2/2" never said "→ 1/1", yet the pod has just become ready.
+    def two(ready=True, restarts=0, deleting=False):
+        p = pod("w", deleting=deleting)
+        p["spec"]["containers"].append({"name": "b"})
+        p["status"]["containerStatuses"] = [{"ready": True, "restartCount": restarts}, {"ready": ready}]
+        return p
+
+    table = PodTable()
+    table.apply([ev(SYNC, [])])
+    log = table.apply([ev(ADDED, two(ready=False)), ev(MODIFIED, two(ready=True)), ev(MODIFIED, two(restarts=1)),
+                       ev(MODIFIED, two(deleting=True)), ev(DELETED, two(deleting=True))]).log
+    assert [pod_entry(e).tone for e in log] == ["info", "good", "info", "bad", "bad"]
+    assert pod_entry(log[1]).text == "demo/w changed: ready 1/2 → 2/2"
+    # A note from outside the watch (a check) carries no row: info; the list marker is no entry.
+    assert pod_entry(LogEntry(1.0, "CHECK", "web", "failing → 1/1")).tone == "info"
+    assert pod_entry(table.apply([ev(SYNC, [])]).log[-1]) is None
 
 
 def test_table_log_is_capped():

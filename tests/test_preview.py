@@ -3,10 +3,13 @@ that matches nothing marked as failing before anything changes."""
 
 from __future__ import annotations
 
+import threading
+
 from kubehelpers import deployment, wait_for
 from runhelpers import app_outage, pod_kill, write_config
 
 from krkn_tui.config import load_config
+from krkn_tui.run_watch import RunWatch
 from krkn_tui.engine import plan
 from krkn_tui.scenarios.preview import preview_plan
 
@@ -37,6 +40,13 @@ def test_each_type_lists_its_targets(api_client, apps, namespace, tmp_path):
     assert node["nodes"].count >= 1 and "1 picked at random" in node["nodes"].action
     assert hog["pods"].count == 1
     assert got[0].lines()[0] == f"[0] pod_disruption_scenarios [kill]:"
+    # The namespaces whose pods a target touches are data beside its labels: the run watches
+    # their pods (nothing reads them back out of "ns/pod" or "ns (n objects)").
+    touched = [t.pod_namespaces for p in got for t in p.targets]
+    assert set(touched) == {(namespace,), ()} and node["nodes"].pod_namespaces == ()
+    watch = RunWatch(load_config(write_config(tmp_path, [])), lambda: api_client, lambda _e: None, threading.Event())
+    watch.previews = got
+    assert watch.watched_namespaces() == {namespace}
 
 
 def test_a_scenario_matching_nothing_fails_before_any_change(api_client, namespace, tmp_path):

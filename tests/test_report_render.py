@@ -13,12 +13,17 @@ from pathlib import Path
 import pytest
 
 from krkn_tui.cli import main
-from krkn_tui.report import render_html, render_markdown
+from krkn_tui.report import Report, render_html, render_markdown
+from krkn_tui.report.model import decode
 
 T0 = 1_780_000_000.0
 
 
-def sample(**over) -> dict:
+def sample(**over) -> Report:
+    return decode(sample_json(**over), "sample")
+
+
+def sample_json(**over) -> dict:
     report = {
         "run_id": "1780000000000000000-abcd", "config": "/x/config.yaml", "status": "aborted", "dry_run": False,
         "started": T0, "finished": T0 + 20,
@@ -153,7 +158,7 @@ def test_cli_report_writes_md_and_html(tmp_path, capsys):
     versions = tmp_path / "versions"
     reports = tmp_path / "versions-reports"
     reports.mkdir()
-    (reports / "1780000000000000000-abcd.json").write_text(json.dumps(sample()))
+    (reports / "1780000000000000000-abcd.json").write_text(json.dumps(sample_json()))
     assert main(["report", "1780000000000000000-ab", "-d", str(versions)]) == 0
     assert "## Timeline" in capsys.readouterr().out
     out = tmp_path / "r.html"

@@ -14,7 +14,8 @@ from krkn_tui.commands.render import render
 from krkn_tui.rollback.front import RollbackService, StepResult, Tally, summarize
 from krkn_tui.statuses import StepStatus
 from krkn_tui.tui.rows import executed_note
-from krkn_tui.tui.widgets.run_panel import EngineEvents, RunPanel
+from krkn_tui.tui.widgets.run_events import apply_event
+from krkn_tui.tui.widgets.run_panel import RunPanel
 from runhelpers import krkn
 from test_rollback_service import _mixed_run
 
@@ -64,7 +65,7 @@ async def test_one_finished_rollback_is_counted_alike_by_the_cli_the_run_panel_a
     app = PanelApp()
     async with app.run_test() as pilot:
         panel = app.query_one(RunPanel)
-        panel.post_message(EngineEvents((finished,)))
+        apply_event(finished, panel)
         await pilot.pause()
         assert f"rollback finished: {expected}" in panel.run_lines()[-1]
 

@@ -5,12 +5,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from krkn_tui.rollback import naming
 from krkn_tui.rollback.naming import (
     archive_dir_for,
     new_run_id,
     new_suffix,
-    next_time_ns,
+    IncreasingNs,
     parse_run_dir_name,
     parse_version_name,
     pending_name,
@@ -19,19 +18,17 @@ from krkn_tui.rollback.naming import (
 )
 
 
-def test_time_is_strictly_increasing_even_when_the_clock_stands_still(monkeypatch):
-    monkeypatch.setattr(naming, "_last_ns", 0)  # restored afterwards: the clock state is global
-    monkeypatch.setattr(naming.time, "time_ns", lambda: 1_000)
-    values = [next_time_ns() for _ in range(1000)]
+def test_time_is_strictly_increasing_even_when_the_clock_stands_still():
+    tick = IncreasingNs(clock=lambda: 1_000)
+    values = [tick() for _ in range(1000)]
     assert values == sorted(set(values))
     assert len(values) == 1000
 
 
-def test_time_is_strictly_increasing_when_the_clock_goes_back(monkeypatch):
-    monkeypatch.setattr(naming, "_last_ns", 0)
+def test_time_is_strictly_increasing_when_the_clock_goes_back():
     clock = iter([5_000_000_000_000_000_000, 10, 20, 30])
-    monkeypatch.setattr(naming.time, "time_ns", lambda: next(clock))
-    values = [next_time_ns() for _ in range(4)]
+    tick = IncreasingNs(clock=lambda: next(clock))
+    values = [tick() for _ in range(4)]
     assert all(b > a for a, b in zip(values, values[1:]))
 
 

@@ -14,7 +14,7 @@ from krkn_tui.rollback import RollbackContent, RunRollback
 from krkn_tui.rollback import manifest
 from krkn_tui.fsio import sha256_hex
 from krkn_tui.rollback.loader import load_version
-from krkn_tui.rollback.meta import parse_meta
+from krkn_tui.rollback.meta import VersionMeta, parse_meta
 from krkn_tui.rollback.naming import parse_run_dir_name, parse_version_name
 from krkn_tui.rollback.source_text import MAX_COLUMNS, checked_source
 from krkn_tui.rollback.writer import render_version_file
@@ -93,8 +93,8 @@ def test_file_is_durable_and_in_the_manifest_when_the_call_returns(tmp_path, mon
     data = path.read_bytes()
     assert b"def write_marker(content, api_client):" in data
     entry = manifest.read_entries(run.run_dir)[path.name]
-    assert entry["sha256"] == sha256_hex(data)
-    assert entry["created_ns"] == parse_version_name(path.name)[1]
+    assert entry.sha256 == sha256_hex(data)
+    assert entry.created_ns == parse_version_name(path.name)[1]
 
     renames = [e for e in events if e[0] == "rename" and e[2] == str(path)]
     assert len(renames) == 1
@@ -132,11 +132,11 @@ def test_header_carries_the_metadata(tmp_path):
         kind="NetworkPolicy",
     )
     meta = parse_meta(path.read_text())
-    assert meta["run_id"] == run.run_id
-    assert meta["scenario_type"] == "application_outages_scenarios"
-    assert meta["created_ns"] == parse_version_name(path.name)[1]
-    assert (meta["verb"], meta["kind"]) == ("delete", "NetworkPolicy")
-    assert (meta["namespace"], meta["name"], meta["callable"]) == ("demo", "deny-all", "noop")
+    assert meta.run_id == run.run_id
+    assert meta.scenario_type == "application_outages_scenarios"
+    assert meta.created_ns == parse_version_name(path.name)[1]
+    assert (meta.verb, meta.kind) == ("delete", "NetworkPolicy")
+    assert (meta.namespace, meta.name, meta.callable) == ("demo", "deny-all", "noop")
 
 
 def test_version_file_runs_standalone(tmp_path, kubeconfig):
@@ -293,7 +293,7 @@ json_values = st.recursive(
     data=st.none() | st.dictionaries(st.text(), json_values, max_size=5),
 )
 def test_any_content_round_trips_through_the_file(ident, namespace, data):
-    meta = {"name": ident, "namespace": namespace, "verb": "delete"}
+    meta = VersionMeta(name=ident, namespace=namespace, verb="delete")
     text = render_version_file(noop, RollbackContent(ident, namespace, data), meta)
     rollback, content = load_version(text, "<v>")
     assert (content.resource_identifier, content.namespace, content.data) == (
@@ -302,7 +302,7 @@ def test_any_content_round_trips_through_the_file(ident, namespace, data):
         data,
     )
     assert rollback.__name__ == "noop"
-    assert parse_meta(text) == json.loads(json.dumps(meta))
+    assert parse_meta(text) == meta
     assert checked_source(text.encode()) == text  # whatever the content, the file passes the text rule
 
 
@@ -334,7 +334,7 @@ def test_a_file_written_before_wrapping_still_passes_and_is_redacted(tmp_path):
     from krkn_tui.rollback.redact import redaction
 
     data = {"objects": [{"kind": "Secret", "data": {"k": "s" * 5000}}]}
-    text = render_version_file(noop, RollbackContent("x", "ns", {}), {"verb": "delete"}).replace(
+    text = render_version_file(noop, RollbackContent("x", "ns", {}), VersionMeta(verb="delete")).replace(
         "    data=json.loads('{}'),", f"    data=json.loads({ascii(json.dumps(data, sort_keys=True))}),")
     assert max(map(len, text.splitlines())) > 5000
     assert checked_source(text.encode()) == text

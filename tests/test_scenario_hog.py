@@ -70,7 +70,7 @@ def test_stop_while_hogging_removes_the_pods(tmp_path, api_client, namespace):
     engine, result, _ = run_scenario(tmp_path, api_client, HOG, hog(namespace, duration=120, **{"number-of-nodes": 1}),
                                      on_event=on_event)
     assert result.status == "interrupted"
-    assert [s["status"] for s in result.rollback] == ["executed"]
+    assert [s.status for s in result.rollback] == ["executed"]
     assert hog_pods(api_client, namespace) == {}
     assert [p.name.endswith(".py.executed") for p in version_files(engine.config.versions_dir)] == [True]
 

@@ -338,7 +338,7 @@ def test_a_stop_mid_hold_deletes_the_rules_and_the_pod(tmp_path, api_client, kub
     spec = [entry("pod_network_filter", namespace, label_selector="app=web", ports=[8080, 8081], test_duration=600)]
     _, result, _ = run_scenario(tmp_path, api_client, NG, spec, on_event=on_event)
     assert result.status == "interrupted"
-    assert [step["status"] for step in result.rollback] == ["executed"] * 3  # two rules, then the pod
+    assert [step.status for step in result.rollback] == ["executed"] * 3  # two rules, then the pod
     assert chain_rules(netns) == before
     assert wait_for(connects, timeout=30, what="the connection back after the stop")
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")

@@ -245,7 +245,7 @@ def test_stop_during_hold_restores_the_node(tmp_path, api_client, core, private_
     assert result.status == "interrupted"
     assert rec.live and rec.live[0]["unschedulable"] is True
     assert_node_state(core, node, before)
-    assert [s["status"] for s in result.rollback] == ["executed"]
+    assert [s.status for s in result.rollback] == ["executed"]
 
 
 # ---- taint ----------------------------------------------------------------------------------
@@ -344,7 +344,7 @@ def test_drain_blocked_by_pdb_fails_in_time_and_uncordons(tmp_path, api_client, 
     assert "PodDisruptionBudget" in message and namespace in message
     assert not rec.changes("evict_pod")
     assert pod_uids(core, namespace, "app=web") == web
-    assert [s["status"] for s in result.rollback] == ["executed"]
+    assert [s.status for s in result.rollback] == ["executed"]
     assert_node_state(core, node, before)
 
 

@@ -113,7 +113,7 @@ def test_a_stop_mid_hold_removes_the_file(tmp_path, api_client, namespace, volum
 
     _engine, result, _events = run_scenario(tmp_path, api_client, PVC, fill(namespace, 50, 120), on_event=on_event)
     assert result.status == "interrupted"
-    assert [step["status"] for step in result.rollback] == ["executed"]
+    assert [step.status for step in result.rollback] == ["executed"]
     assert df_percent(api_client, namespace, "filler") == before
 
 

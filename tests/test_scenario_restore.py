@@ -78,7 +78,7 @@ def test_a_replaced_step_fails_the_scenario_and_stays_pending(tmp_path, api_clie
     message = result.scenarios[0]["message"]
     assert message.startswith(f"restoring {path.name} refused: ") and "sha256" in message, message
     # The run's rollback refuses it too: the policy stays, the step stays pending, nothing archived.
-    assert [(s["during"], s["status"]) for s in result.rollback] == [("restore", "refused"), ("rollback", "refused")]
+    assert [(s.during, s.status) for s in result.rollback] == [("restore", "refused"), ("rollback", "refused")]
     assert name in policies(api_client, namespace)
     assert not archive_dir_for(engine.config.versions_dir).exists()
 
@@ -198,5 +198,5 @@ def test_a_lock_released_without_running_the_step_lets_the_restore_run_it(tmp_pa
     engine, result, events = run_scenario(tmp_path, api_client, APP, outage(namespace, 1), on_event=on_event)
 
     assert result.status == "passed", result.scenarios
-    assert [(s["during"], s["status"]) for s in result.rollback] == [("restore", "executed")]
+    assert [(s.during, s.status) for s in result.rollback] == [("restore", "executed")]
     assert outage_policy(events) not in policies(api_client, namespace)

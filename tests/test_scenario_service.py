@@ -149,7 +149,7 @@ def test_stop_during_hold_rolls_back(tmp_path, api_client, core, svc_namespace, 
 
     assert result.status == "interrupted"
     assert rec.held and len(rec.changes()) == steps
-    assert [s["status"] for s in result.rollback] == ["executed"] * steps
+    assert [s.status for s in result.rollback] == ["executed"] * steps
     assert snapshot(api_client, svc_namespace) == before
     wait_all_ready(core, svc_namespace)
 
@@ -218,7 +218,7 @@ def test_a_stop_during_krkns_deletion_hold_recreates_everything(tmp_path, api_cl
     result = run_engine(config, api_client, rec, stop=stop)
 
     assert result.status == "interrupted"
-    assert rec.held and [s["status"] for s in result.rollback] == ["executed"]
+    assert rec.held and [s.status for s in result.rollback] == ["executed"]
     assert snapshot(api_client, svc_namespace) == before
     wait_all_ready(core, svc_namespace)
 

@@ -197,7 +197,7 @@ def test_a_stop_mid_hold_writes_the_limits_back(tmp_path, api_client, namespace,
 
     _, result, _ = run_scenario(tmp_path, api_client, TYPE, throttle(namespace, 120), on_event=on_event)
     assert result.status == "interrupted"
-    assert [step["status"] for step in result.rollback] == ["executed", "executed"]
+    assert [step.status for step in result.rollback] == ["executed", "executed"]
     assert limits(cgroup) == before
 
 

@@ -11,7 +11,7 @@ from kubernetes import client
 
 from krkn_tui.kube.identity import read_identity
 from krkn_tui.rollback import RollbackContent, RunRollback
-from krkn_tui.rollback.mirror import JournalSettings, RunMirror
+from krkn_tui.rollback.journal.mirror import JournalSettings, RunMirror
 from krkn_tui.tui.screens.confirm import ConfirmScreen
 from krkn_tui.tui.widgets.header import render_header
 from kubehelpers import gone_is_fine

@@ -120,7 +120,7 @@ async def test_krkn_only_types_are_listed_greyed_and_cannot_be_marked(tmp_path, 
         assert "not supported by krkn-tui" in str(picker.query_one("#preview-title").render())
         await pilot.press("space")
         assert picker.marked == set()
-        await until(pilot, lambda: any("cannot be marked" in str(n.message) for n in app._notifications),
+        await until(pilot, lambda: app.told("cannot be marked"),
                     what="a notice that the row cannot be marked")
         await pilot.press("j", "space")
         assert picker.marked == {"1"}

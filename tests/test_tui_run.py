@@ -65,7 +65,7 @@ async def test_emergency_stop_rolls_the_run_back(tmp_path, kubeconfig, namespace
         await until(pilot, lambda: app.last_result is not None, what="run stopped")
         await pilot.pause(0.1)
         assert app.last_result.status == "interrupted" and app.last_result.exit_code == 130
-        assert [s["status"] for s in app.last_result.rollback] == ["executed"]
+        assert [s.status for s in app.last_result.rollback] == ["executed"]
         run_log = "\n".join(app.views["picker"].query_one(RunPanel).run_lines())
         assert "rollback started (stop requested)" in run_log and "rollback step executed: " in run_log
         assert "run interrupted (exit 130)" in run_log

@@ -207,7 +207,8 @@ def test_verdicts(stable, snap_compare, prometheus):
 
 
 def test_timeline(stable, snap_compare):
-    from krkn_tui.timeline import TimelineEntry, entry_for_event
+    from krkn_tui.timeline import TimelineEntry
+    from krkn_tui.timeline_events import entry_for_event
 
     async def timeline_filled(pilot):
         await finished_run(pilot)

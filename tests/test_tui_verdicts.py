@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from krkn_tui import events as ev
+from krkn_tui.report.model import decode
 from krkn_tui.report.render import verdict_rows
 from krkn_tui.tui.widgets.run_panel import RunPanel
 from krkn_tui.tui.widgets.virtual_table import VirtualTable
@@ -63,7 +64,7 @@ async def test_the_verdicts_view_shows_each_files_slos_alerts_cerberus_and_score
         # the same rows as the report's table for the same record: the console keeps no rule of its own
         record = said[-1].monitoring
         assert [r for r in rows if r[0] not in ("scenario file", "whole run")] == \
-            [r for r in verdict_rows({"monitoring": record}) if r[0] != "scenario file"]
+            [r for r in verdict_rows(decode({"run_id": "r1", "monitoring": record}, "report.json")) if r[0] != "scenario file"]
         # and the run panel says it in a line, pointing here
         await pilot.press("1")
         await pilot.pause()
@@ -76,7 +77,8 @@ async def test_the_verdicts_view_shows_each_files_slos_alerts_cerberus_and_score
 
 
 async def test_p_on_a_timeline_entry_opens_the_pods_it_touched(tmp_path, monkeypatch):
-    from krkn_tui.timeline import TimelineEntry, entry_for_event
+    from krkn_tui.timeline import TimelineEntry
+    from krkn_tui.timeline_events import entry_for_event
 
     monkeypatch.setenv("HOME", str(tmp_path))
     app = console(tmp_path, kubeconfig=str(fixed_kubeconfig(tmp_path / "kubeconfig")), **BARE)

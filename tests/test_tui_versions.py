@@ -242,7 +242,7 @@ async def test_krkn_file_is_executed_only_with_allow_foreign(tmp_path, offline):
         await pilot.press("x")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)  # refused before any dialog
-        assert any("--allow-foreign" in str(n.message) for n in app._notifications)
+        assert app.told("--allow-foreign")
     assert path.exists() and not path.with_name(path.name + ".executed").exists()
 
 

@@ -25,18 +25,13 @@ class CheckState:
     probes: int = 0
     failures: int = 0
     last: Observation | None = None
-    # Every change of state: {"at", "phase", "state", "seen"}; the report's check history.
+    # Every change of state: {"at", "phase", "state", "seen"}; the report's check history
+    # (run_watch makes each a report.model.Transition).
     transitions: list[dict] = field(default_factory=list)
 
     @property
     def name(self) -> str:
         return self.check.name
-
-    def summary(self) -> dict:
-        return {"name": self.name, "what": self.check.describe(), "abort": self.check.abort, "state": self.state,
-                "probes": self.probes, "failures": self.failures,
-                "last_latency": self.last.latency if self.last else None,
-                "last_seen": self.last.seen if self.last else None, "transitions": list(self.transitions)}
 
 
 OnProbe = Callable[[CheckState, Observation, bool, str], None]

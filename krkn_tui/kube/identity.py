@@ -103,10 +103,3 @@ def mismatch(recorded: ClusterIdentity, current: ClusterIdentity) -> str | None:
     if same_cluster(recorded, current):
         return None
     return f"recorded for cluster {recorded.describe()}, but connected to {current.describe()}"
-
-
-def record_of(meta: dict) -> ClusterIdentity | None:
-    """The cluster record of a version file's header; None when it has none (files written before
-    clusters were recorded). ValueError when present but unfit."""
-    raw = meta.get("cluster")
-    return None if raw is None else ClusterIdentity.from_dict(raw)

@@ -49,6 +49,8 @@ class PodRow:
     restarts: int
     node: str
     created: float | None  # epoch seconds
+    all_ready: bool = False  # every container ready (what "n/n" shows)
+    deleting: bool = False  # a deletion is under way (the phase shows Terminating)
     key: str = field(default="", compare=False, repr=False)  # namespace/name, made once
 
     def __post_init__(self):
@@ -75,7 +77,8 @@ def make_row(*, namespace: str, name: str, phase: str | None, reason: str | None
         phase = reason  # Evicted, NodeLost, ...
     namespace = _intern(namespace)
     return PodRow(namespace=namespace, name=name, phase=_intern(phase), ready=_intern(f"{ready}/{containers}"),
-                  restarts=restarts, node=_intern(node), created=created, key=f"{namespace}/{name}")
+                  restarts=restarts, node=_intern(node), created=created, all_ready=containers > 0 and ready == containers,
+                  deleting=deleting, key=f"{namespace}/{name}")
 
 
 def pod_row(obj: dict) -> PodRow:
@@ -121,7 +124,11 @@ class LogEntry:
     time: float
     kind: str  # ADDED | MODIFIED | DELETED | SYNC, or CHECK for a check's transition (note)
     key: str
-    detail: str = ""
+    detail: str = ""  # for people: what changed, as text
+    # The pod after the event and before it (None: not a pod's, or not known): what the entry
+    # means is read from these, never parsed back out of the detail.
+    row: PodRow | None = field(default=None, compare=False, repr=False)
+    before: PodRow | None = field(default=None, compare=False, repr=False)
 
     def line(self, fmt: Callable[[float], str]) -> str:
         return f"{fmt(self.time)} {self.kind:<8} {self.key}" + (f"  {self.detail}" if self.detail else "")
@@ -185,13 +192,13 @@ class PodTable:
     def _one(self, event: BufferedEvent) -> LogEntry | None:
         row = as_row(event.payload)
         if event.kind == DELETED:
-            self.rows.pop(row.key, None)
-            return LogEntry(event.received, DELETED, row.key, row.node)
+            before = self.rows.pop(row.key, None)
+            return LogEntry(event.received, DELETED, row.key, row.node, row, before)
         previous = self.rows.get(row.key)
         self.rows[row.key] = row
         if previous == row:
             return None  # a status heartbeat that changed nothing we show
-        return LogEntry(event.received, event.kind, row.key, _what_changed(previous, row))
+        return LogEntry(event.received, event.kind, row.key, _what_changed(previous, row), row, previous)
 
     def _sync(self, event: BufferedEvent) -> list[LogEntry]:
         """Replace everything; after the first list, log what changed while we were away."""
@@ -200,13 +207,14 @@ class PodTable:
         if not self.synced:
             self.synced = True
             return [LogEntry(event.received, SYNC, f"{len(fresh)} pods", "listed")]
-        entries = [LogEntry(event.received, DELETED, key, "gone while relisting")
+        entries = [LogEntry(event.received, DELETED, key, "gone while relisting", None, old[key])
                    for key in sorted(old.keys() - fresh.keys())]
         for key in sorted(fresh):
             if key not in old:
-                entries.append(LogEntry(event.received, ADDED, key, _what_changed(None, fresh[key])))
+                entries.append(LogEntry(event.received, ADDED, key, _what_changed(None, fresh[key]), fresh[key]))
             elif old[key] != fresh[key]:
-                entries.append(LogEntry(event.received, MODIFIED, key, _what_changed(old[key], fresh[key])))
+                entries.append(LogEntry(event.received, MODIFIED, key, _what_changed(old[key], fresh[key]),
+                                        fresh[key], old[key]))
         entries.append(LogEntry(event.received, SYNC, f"{len(fresh)} pods", "relisted"))
         return entries
 

@@ -18,6 +18,7 @@ import time
 from typing import Callable
 
 from .. import events as ev
+from ..report.model import Abort, to_json
 from . import cerberus, verdicts
 from .promapi import Prometheus
 from .settings import Monitoring
@@ -25,7 +26,7 @@ from .settings import Monitoring
 
 class RunMonitor:
     def __init__(self, settings: Monitoring, emit: Callable[[ev.Event], None], interval: float,
-                 on_red: Callable[[dict], None]):
+                 on_red: Callable[[Abort], None]):
         self.settings = settings
         self.emit = emit
         self.interval = interval
@@ -37,7 +38,7 @@ class RunMonitor:
         self.cerberus: dict | None = None
         self.alerts: list[dict] | None = None
         self.resiliency: dict | None = None
-        self.red: dict | None = None
+        self.red: Abort | None = None
         self.krkn_line: str | None = None  # krkn's KRKN_RESILIENCY_REPORT_JSON line (detailed mode)
         self._run_start = self._run_end = 0.0
         self._quit = threading.Event()
@@ -56,8 +57,8 @@ class RunMonitor:
             for entry in self.settings.stops:
                 red, seen = verdicts.live_value(self.prom, entry.expr)
                 if red and not self._quit.is_set():
-                    self.red = {"check": f"promql {entry.name}", "expr": entry.expr, "at": time.time(),
-                                "seen": seen, "what": f"{entry.severity} {entry.expr}"}
+                    self.red = Abort(check=f"promql {entry.name}", expr=entry.expr, at=time.time(), seen=seen,
+                                     what=f"{entry.severity} {entry.expr}")
                     self.on_red(self.red)
                     return
 
@@ -140,6 +141,6 @@ class RunMonitor:
             out["scenario_files"] = [{k: v for k, v in f.items() if k != "resiliency"} | (
                 {"score": f["resiliency"]["score"]} if "resiliency" in f else {}) for f in self.files]
         if self.red is not None:
-            out["stop_condition"] = self.red
+            out["stop_condition"] = to_json(self.red)
         out["failure"] = self.failure()
         return copy.deepcopy(out)

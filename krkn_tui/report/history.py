@@ -2,7 +2,7 @@
 by side (verdicts per scenario, recovery times, check outcomes).
 
 Every report is hostile input and read by the loader's rules (``load.read_report_bytes``: no
-link, no FIFO, size-capped; ``checked_report``; every field through ``text``/``number``/``items``).
+link, no FIFO, size-capped; then ``model.decode``: every field checked for its type).
 A report that breaks them is listed as ``unreadable`` with the reason, never fails the listing.
 Listing decodes only the fields a row shows (msgspec skips the rest in C), so 1,000 reports list
 in a few tens of milliseconds (bench ``history``).
@@ -21,7 +21,8 @@ import msgspec
 
 from ..errors import UserError
 from ..records import reports_dir
-from .load import checked_report, items, mapping, number, read_report_bytes, text
+from .load import read_report_bytes
+from .model import Report, ScenarioResult, decode, text
 
 
 class _ScenarioHead(msgspec.Struct):
@@ -71,7 +72,7 @@ class RunRow:
     score: float | None = None  # the resiliency score (krkn's), when the run had SLOs
 
 
-def _head(path: str) -> dict:
+def _head(path: str) -> Report:
     raw = read_report_bytes(path)
     try:
         head = _DECODER.decode(raw)
@@ -85,31 +86,20 @@ def _head(path: str) -> dict:
             data = json.loads(raw)
         except (ValueError, RecursionError) as e:
             raise UserError(f"not JSON: {e}", file=path) from None
-    return checked_report(data, path)
+    return decode(data, path, head=True)
 
 
-def row(report: dict) -> RunRow:
+def row(report: Report) -> RunRow:
     """The history row of a (decoded, hostile) report."""
-    started, finished = number(report.get("started")), number(report.get("finished"))
-    results = items(report.get("scenarios"))
-    # Hashable plain values only (a hostile list or dict is no key); text() on the few distinct types.
-    files = {(_plain(s.get("index")), _plain(s.get("file"))) for s in results}
-    types = tuple(dict.fromkeys(text(t, 80) for t in dict.fromkeys(_plain(s.get("scenario_type")) for s in results)
-                                if t))
-    failed = sum(1 for s in results if s.get("status") not in ("passed", "skipped"))
-    cluster = mapping(report.get("cluster"))
-    return RunRow(run_id=text(report.get("run_id"), 200), status=text(report.get("status"), 40) or "?",
-                  started=started, seconds=finished - started if started is not None and finished is not None else None,
-                  scenarios=len(files), failed=failed, types=types, cluster=text(cluster.get("context"), 200),
-                  dry_run=report.get("dry_run") is True, score=_score(report))
-
-
-def _score(report: dict) -> float | None:
-    return number(mapping(mapping(report.get("monitoring")).get("resiliency")).get("score"))
-
-
-def _plain(value: Any) -> str | int | None:
-    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    results = report.scenarios
+    files = {(s.index, s.file) for s in results}
+    types = tuple(dict.fromkeys(text(s.scenario_type, 80) for s in results if s.scenario_type))
+    failed = sum(1 for s in results if s.status not in ("passed", "skipped"))
+    verdicts = report.verdicts()
+    return RunRow(run_id=text(report.run_id, 200), status=text(report.status, 40) or "?",
+                  started=report.started, seconds=report.seconds, scenarios=len(files), failed=failed, types=types,
+                  cluster=text(report.cluster.context, 200) if report.cluster else "", dry_run=report.dry_run,
+                  score=verdicts.score() if verdicts else None)
 
 
 def history(versions_dir: Path, limit: int | None = None) -> list[RunRow]:
@@ -172,49 +162,46 @@ def _verdict_change(a: str, b: str) -> str:
     return "now passing" if b == "passed" else f"{a} -> {b}"
 
 
-def _scenario_key(s: dict) -> str:
-    iteration = s.get("iteration")
-    where = f" (iteration {iteration + 1})" if isinstance(iteration, int) and iteration > 0 else ""
-    return f"#{text(s.get('index'))} {text(s.get('scenario_type'), 80)} {text(s.get('id'), 120)}{where}"
+def _scenario_key(s: ScenarioResult) -> str:
+    where = f" (iteration {s.iteration + 1})" if s.iteration is not None and s.iteration > 0 else ""
+    index = "" if s.index is None else s.index
+    return f"#{index} {text(s.scenario_type, 80)} {text(s.id, 120)}{where}"
 
 
-def _scenarios(report: dict) -> dict[str, dict]:
-    return {_scenario_key(s): s for s in items(report.get("scenarios"))}
+def _scenarios(report: Report) -> dict[str, ScenarioResult]:
+    return {_scenario_key(s): s for s in report.scenarios}
 
 
-def _recovery(report: dict) -> dict[str, tuple[float | None, float | None, int]]:
+def _recovery(report: Report) -> dict[str, tuple[float, float, int]]:
     """Per scenario: the median and the slowest pod's time to Ready from its deletion, and the count."""
     out = {}
     for key, s in _scenarios(report).items():
-        ready = [n for p in items(mapping(s.get("details")).get("pods"))
-                 if (n := number(p.get("readiness_seconds"))) is not None]
+        ready = [p.readiness_seconds for p in s.recovery() if p.readiness_seconds is not None]
         if ready:
             out[key] = (statistics.median(ready), max(ready), len(ready))
     return out
 
 
-def _checks(report: dict) -> dict[str, str]:
+def _checks(report: Report) -> dict[str, str]:
     out = {}
-    for c in items(mapping(report.get("checks")).get("checks")):
-        failures, probes = number(c.get("failures")), number(c.get("probes"))
-        said = text(c.get("state"), 40) or "?"
-        if probes is not None:
-            said += f" ({int(failures or 0)}/{int(probes)} probes failed)"
-        out[text(c.get("name"), 200)] = said
-    res = mapping(mapping(report.get("monitoring")).get("resiliency"))
-    for name, passed in mapping(res.get("slo_results")).items():
+    for c in report.checks.checks if report.checks is not None else ():
+        said = text(c.state, 40) or "?"
+        if c.probes is not None:
+            said += f" ({c.failures or 0}/{c.probes} probes failed)"
+        out[text(c.name, 200)] = said
+    verdicts = report.verdicts()
+    for name, passed in verdicts.resiliency.slo_results if verdicts and verdicts.resiliency else ():
         out[f"SLO {text(name, 200)}"] = "passed" if passed is True else "failed" if passed is False else "?"
-    abort = mapping(report.get("abort"))
-    if abort:
-        out["(stopped the run)"] = f"{text(abort.get('check'), 200)} after {_secs(number(abort.get('seconds_to_rolled_back')))}"
+    if report.abort is not None:
+        out["(stopped the run)"] = f"{text(report.abort.check, 200)} after {_secs(report.abort.seconds_to_rolled_back)}"
     return out
 
 
-def compare(a: dict, b: dict) -> Comparison:
+def compare(a: Report, b: Report) -> Comparison:
     ra, rb = row(a), row(b)
     cmp = Comparison(ra, rb)
-    steps = lambda r: sorted({text(s.get("status"), 20) for s in items(r.get("rollback"))})  # noqa: E731
-    count = lambda r, st: sum(1 for s in items(r.get("rollback")) if s.get("status") == st)  # noqa: E731
+    steps = lambda r: sorted({text(s.status, 20) for s in r.rollback})  # noqa: E731
+    count = lambda r, st: sum(1 for s in r.rollback if s.status == st)  # noqa: E731
     cmp.summary = [
         ("verdict", ra.status, rb.status, _verdict_change(ra.status, rb.status)),
         ("duration", _secs(ra.seconds), _secs(rb.seconds), _delta(ra.seconds, rb.seconds)),
@@ -229,9 +216,9 @@ def compare(a: dict, b: dict) -> Comparison:
     ]
     sa, sb = _scenarios(a), _scenarios(b)
     for key in dict.fromkeys([*sa, *sb]):
-        x, y = sa.get(key, {}), sb.get(key, {})
-        xs, ys = text(x.get("status"), 40) or "-", text(y.get("status"), 40) or "-"
-        tx, ty = number(x.get("seconds")), number(y.get("seconds"))
+        x, y = sa.get(key), sb.get(key)
+        xs, ys = (text(x.status, 40) if x else "") or "-", (text(y.status, 40) if y else "") or "-"
+        tx, ty = x.seconds if x else None, y.seconds if y else None
         change = _verdict_change(xs, ys)
         if change == "same" and _delta(tx, ty) not in ("", "same"):
             change = _delta(tx, ty)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import UserError
-from .load import number, text
+from .model import number, text
 
 SUITE = "chaos-krkn"  # krkn's suite name: dashboards keyed on it read both tools' files
 OPTIONS = ("--junit-testcase", "--junit-testcase-path")

@@ -1,5 +1,7 @@
-"""Find a run's JSON report and read it as hostile input: every field is checked for its type and
-every string is made one printable line, so a tampered report renders as text, never as markup."""
+"""A run's JSON report on disk: written by the engine through ``write_report`` (``model.encode``),
+found by run id, and read as hostile input (no link, no FIFO, size-capped), decoded by
+``model.decode``: every field checked for its type, every string one printable line, so a
+tampered report renders as text, never as markup."""
 
 from __future__ import annotations
 
@@ -7,16 +9,22 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 from ..errors import UserError
-from ..records import reports_dir
+from ..fsio import write_atomic
+from ..records import check_reports, reports_dir
 from ..rollback.naming import resolve_run
-from ..sanitize import blanked_line
+from .model import Report, decode, encode
 
 MAX_BYTES = 32 * 1024 * 1024
-MAX_TEXT = 2000
 _RUN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,200}$")
+
+
+def write_report(versions_dir: Path, report: Report) -> Path:
+    """``<versions_dir>-reports/<run_id>.json``, written atomically (a private temp file opened
+    with O_EXCL|O_NOFOLLOW, fsynced, renamed); UserError if the folder is not ours and private."""
+    check_reports(versions_dir)
+    return write_atomic(reports_dir(versions_dir), f"{report.run_id}.json", encode(report))
 
 
 def find_report(versions_dir: Path, run: str) -> Path:
@@ -37,20 +45,12 @@ def find_report(versions_dir: Path, run: str) -> Path:
     return folder / f"{found[0]}.json"
 
 
-def read_report(path: Path) -> dict:
+def read_report(path: Path) -> Report:
     try:
         data = json.loads(read_report_bytes(path))
     except (ValueError, RecursionError) as e:
         raise UserError(f"not JSON: {e}", file=path) from None
-    return checked_report(data, path)
-
-
-def checked_report(data: Any, path: Path | str) -> dict:
-    """A decoded report is a JSON object with a string run_id; every other field is read with
-    ``text``, ``number``, ``items`` and ``mapping`` where it is used."""
-    if not isinstance(data, dict) or not isinstance(data.get("run_id"), str):
-        raise UserError("not a krkn-tui run report (no run_id)", file=path)
-    return data
+    return decode(data, path)
 
 
 def read_report_bytes(path: Path | str) -> bytes:
@@ -66,27 +66,3 @@ def read_report_bytes(path: Path | str) -> bytes:
         if "larger than" in str(e):
             raise UserError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB", file=path) from None
         raise UserError(f"cannot read: {e.strerror or e}", file=path) from None
-
-
-def text(value: Any, limit: int = MAX_TEXT) -> str:
-    """One printable line: control, format and separator characters become spaces."""
-    if value is None:
-        return ""
-    s = value if isinstance(value, str) else str(value)
-    s = blanked_line(s)
-    return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-def number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if value == value and abs(value) < 1e13 else None
-
-
-def items(value: Any) -> list[dict]:
-    """The dict entries of a list field (anything else dropped)."""
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def mapping(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .load import items, mapping, text
+from .model import items, mapping, text
 
 HEAD = ["verdict", "what", "result", "detail"]
 

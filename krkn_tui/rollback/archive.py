@@ -66,7 +66,7 @@ def _copy_manifest_lines(src_run: Path, dst_run: Path, files: set[str] | None) -
     have = set(manifest.read_lines(dst_run))
     for line in manifest.read_lines(src_run):
         entry = manifest.parse_entry(line)
-        if line in have or (files is not None and (entry is None or entry["file"] not in files)):
+        if line in have or (files is not None and (entry is None or entry.file not in files)):
             continue
         append_line(manifest.manifest_path(dst_run), line)
         have.add(line)

@@ -167,6 +167,8 @@ class Executor:
         cluster_identity: Callable[[], object] | None = None,
         force_cluster: bool = False,
         trust=None,
+        sleep: Callable[[float], object] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self._factory = api_client_factory or self._kubeconfig_client
         self.allow_foreign = allow_foreign
@@ -175,7 +177,7 @@ class Executor:
         self.context = context
         self.retry_deadline = retry_deadline
         self._on_event = on_event
-        # rollback.mirror.JournalLinks for journaled runs: asked before a step, told after.
+        # rollback.journal.mirror.JournalLinks for journaled runs: asked before a step, told after.
         self.journal = journal
         # The connected cluster's kube.identity.ClusterIdentity (read from our client when not
         # given); a file recorded for another cluster is refused unless force_cluster.
@@ -187,8 +189,9 @@ class Executor:
         self._trust = trust
         self._client = None
         self._cluster_down = False
-        self._sleep = time.sleep
-        self._clock = time.monotonic
+        # The retries' waits and deadline (a test passes a fake pair: order and count, no wall time).
+        self._sleep = sleep
+        self._clock = clock
 
     # -- public -------------------------------------------------------------------------------
 
@@ -337,13 +340,16 @@ class Executor:
         """Refuse a step recorded for another cluster than the connected one (one line naming
         both), unless forced: then say so in an audited event. A file without a record (written
         before clusters were recorded) runs as before."""
-        from ..kube.identity import mismatch, record_of
+        from ..kube.identity import mismatch
         from .meta import parse_meta
 
         try:
-            recorded = record_of(parse_meta(text) or {})
+            meta = parse_meta(text)
         except (ValueError, RecursionError) as exc:
             raise _Outcome(StepStatus.REFUSED, f"{path.name}: bad cluster record: {exc}") from None
+        if meta is not None and meta.cluster_error:
+            raise _Outcome(StepStatus.REFUSED, f"{path.name}: bad cluster record: {meta.cluster_error}")
+        recorded = meta.cluster if meta is not None else None
         if recorded is None:
             return
         reason = mismatch(recorded, self._connected_identity(path))
@@ -360,7 +366,7 @@ class Executor:
             return self._connected
         from ..kube.identity import connected_identity
 
-        read = self._cluster_identity or (lambda: connected_identity(self._api_client(), self.kubeconfig, self.context))
+        read = self._cluster_identity or (lambda: connected_identity(self.api_client(), self.kubeconfig, self.context))
         self._connected = self._with_retry(path, read, "read the connected cluster's identity for")
         return self._connected
 
@@ -430,7 +436,7 @@ class Executor:
 
         def attempt() -> str | None:
             try:
-                rollback(content, self._api_client())
+                rollback(content, self.api_client())
             except SystemExit as exc:
                 if exc.code not in (0, None):
                     return f"rollback called sys.exit({exc.code!r})"
@@ -475,8 +481,9 @@ class Executor:
         lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
         return f"exit status {proc.returncode}" + (f": {lines[-1]}" if lines else ""), 1
 
-    def _api_client(self):
-        # One client for the whole run: building one per step would re-read kubeconfig 500 times.
+    def api_client(self):
+        """The client the steps run with: one for the whole run (one per step would re-read
+        kubeconfig 500 times)."""
         if self._client is None:
             self._client = self._factory()
         return self._client

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Protocol
 
 from ..sanitize import one_line
 from ..errors import UserError
@@ -37,13 +37,27 @@ def own_signer():
     return signer
 
 
-def signed_fields(run_id: str, entry: dict) -> dict:
+class ManifestLine(Protocol):
+    """A manifest line's fields (``manifest.ManifestEntry``; the manifest signs through here)."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def created_ns(self) -> int | None: ...
+    @property
+    def signature(self) -> str | None: ...
+    @property
+    def signature_malformed(self) -> bool: ...
+
+
+def signed_fields(run_id: str, entry: ManifestLine) -> dict:
     """What a manifest line's signature covers."""
-    return {"run": run_id, "file": entry.get("file"), "sha256": entry.get("sha256"),
-            "created_ns": entry.get("created_ns")}
+    return {"run": run_id, "file": entry.file, "sha256": entry.sha256, "created_ns": entry.created_ns}
 
 
-def sign_entry(run_id: str, entry: dict, signer=None) -> str:
+def sign_entry(run_id: str, entry: ManifestLine, signer=None) -> str:
     return (signer or own_signer()).sign_obj(signed_fields(run_id, entry))
 
 
@@ -96,16 +110,16 @@ class FolderTrust:
             self.problem = str(exc)
         return _with_extra(keys, self.extra)
 
-    def foreign_reason(self, run_id: str, entry: dict | None) -> str | None:
+    def foreign_reason(self, run_id: str, entry: ManifestLine | None) -> str | None:
         """None when ``entry`` (a manifest line of run ``run_id``) is signed by a trusted key;
         else why the file is foreign, in a few words ("foreign: not signed", ...)."""
         if entry is None:
             return "foreign: not in the run's manifest"
-        signature = entry.get("signature")
+        signature = entry.signature
+        if entry.signature_malformed:
+            return "foreign: malformed signature"
         if signature is None:
             return "foreign: not signed"
-        if not isinstance(signature, str):
-            return "foreign: malformed signature"
         fields = signed_fields(run_id, entry)
         memo = (run_id, repr(sorted(fields.items())), signature)
         with self._lock:

@@ -24,15 +24,15 @@ from ..lazy import lazy_names
 from ..statuses import JournalState, StepStatus, VersionStatus
 
 if TYPE_CHECKING:  # what the lazy names below are, for readers and the type checker
-    from .entry import refusal, shown_state
+    from .journal.entry import refusal, shown_state
     from .content import RollbackContent
     from .executor import Executor, StepResult
     from .folder_trust import FolderTrust, trust_note
-    from .guard import Guard
+    from .journal.guard import Guard
     from .registry import RunRollback
-    from .journal import Entry, Journal, JournalError
-    from .journal_settings import JournalSettings
-    from .lease import LeaseState, held_past_bound, lease_name, leases_by_name
+    from .journal.entries import Entry, Journal, JournalError
+    from .journal.settings import JournalSettings
+    from .journal.lease import LeaseState, held_past_bound, lease_name, leases_by_name
     from .naming import DEFAULT_VERSIONS_DIR, parse_run_dir_name, pending_name, resolve_run
     from .redact import ShownSource, shown_source
     from .retry import GaveUp, retry_until, short_reason
@@ -44,15 +44,15 @@ if TYPE_CHECKING:  # what the lazy names below are, for readers and the type che
                         read_version)
 
 _WHERE = {
-    "refusal": ".entry", "shown_state": ".entry",
+    "refusal": ".journal.entry", "shown_state": ".journal.entry",
     "RollbackContent": ".content",
     "Executor": ".executor", "StepResult": ".executor",
     "RunRollback": ".registry",
     "FolderTrust": ".folder_trust", "trust_note": ".folder_trust",
-    "Guard": ".guard",
-    "Entry": ".journal", "Journal": ".journal", "JournalError": ".journal", "leases_by_name": ".lease",
-    "JournalSettings": ".journal_settings",
-    "LeaseState": ".lease", "held_past_bound": ".lease", "lease_name": ".lease",
+    "Guard": ".journal.guard",
+    "Entry": ".journal.entries", "Journal": ".journal.entries", "JournalError": ".journal.entries", "leases_by_name": ".journal.lease",
+    "JournalSettings": ".journal.settings",
+    "LeaseState": ".journal.lease", "held_past_bound": ".journal.lease", "lease_name": ".journal.lease",
     "DEFAULT_VERSIONS_DIR": ".naming", "parse_run_dir_name": ".naming", "pending_name": ".naming", "resolve_run": ".naming",
     "ShownSource": ".redact", "shown_source": ".redact",
     "GaveUp": ".retry", "retry_until": ".retry", "short_reason": ".retry",

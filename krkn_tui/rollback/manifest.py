@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..fsio import append_line, open_private
@@ -23,12 +24,36 @@ def manifest_path(run_dir: Path) -> Path:
     return Path(run_dir) / MANIFEST_NAME
 
 
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One line: the file, its digest when written, when, and the writer's signature over them.
+    Read from a file, a line without a string file and sha256 is no entry; any other field of
+    the wrong type reads as missing (the signature then does not verify)."""
+
+    file: str
+    sha256: str
+    created_ns: int | None = None
+    signature: str | None = None
+    signature_malformed: bool = False  # present but not text
+
+    @classmethod
+    def read(cls, raw: object) -> ManifestEntry | None:
+        if not (isinstance(raw, dict) and isinstance(raw.get("file"), str) and isinstance(raw.get("sha256"), str)):
+            return None
+        created, signature = raw.get("created_ns"), raw.get("signature")
+        return cls(raw["file"], raw["sha256"],
+                   created if isinstance(created, int) and not isinstance(created, bool) else None,
+                   signature if isinstance(signature, str) else None,
+                   signature is not None and not isinstance(signature, str))
+
+
 def entry_line(run_id: str, file: str, sha256: str, created_ns: int, signer=None) -> str:
     """One line, signed by ``signer`` (default: the operator's key, loaded once per process)."""
     from .folder_trust import sign_entry
 
-    entry = {"file": file, "sha256": sha256, "created_ns": created_ns}
-    return json.dumps({**entry, "signature": sign_entry(run_id, entry, signer)}, sort_keys=True)
+    entry = ManifestEntry(file, sha256, created_ns)
+    return json.dumps({"file": file, "sha256": sha256, "created_ns": created_ns,
+                       "signature": sign_entry(run_id, entry, signer)}, sort_keys=True)
 
 
 def append_entry(run_dir: Path, file: str, sha256: str, created_ns: int, signer=None) -> None:
@@ -58,23 +83,18 @@ def read_lines(run_dir: Path) -> list[str]:
     return [] if raw is None else _split(raw)
 
 
-def parse_entry(line: str) -> dict | None:
+def parse_entry(line: str) -> ManifestEntry | None:
     try:
-        entry = json.loads(line)
+        return ManifestEntry.read(json.loads(line))
     except (ValueError, RecursionError):  # a hostile line nested thousands deep
         return None
-    if isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(
-        entry.get("sha256"), str
-    ):
-        return entry
-    return None
 
 
-def _parse_into(entries: dict[str, dict], raw: bytes) -> None:
+def _parse_into(entries: dict[str, ManifestEntry], raw: bytes) -> None:
     for line in _split(raw):
         entry = parse_entry(line)
         if entry is not None:
-            entries[entry["file"]] = entry
+            entries[entry.file] = entry
 
 
 # The executor checks every step against its run's manifest; parsing the whole file each time
@@ -82,13 +102,12 @@ def _parse_into(entries: dict[str, dict], raw: bytes) -> None:
 # byte-identical prefix reuses its parse, so an edited manifest is seen exactly as before.
 _CACHE_RUNS = 16
 _CACHE_MAX_BYTES = 8 * 1024 * 1024
-_cache: dict[str, tuple[bytes, dict[str, dict]]] = {}  # manifest path -> (whole lines, entries)
+_cache: dict[str, tuple[bytes, dict[str, ManifestEntry]]] = {}  # manifest path -> (whole lines, entries)
 _cache_lock = threading.Lock()
 
 
-def read_entries(run_dir: Path) -> dict[str, dict]:
-    """``{file name: entry}``; unreadable lines are ignored, a later line wins.
-    The entry dicts are shared between calls: read them, do not change them."""
+def read_entries(run_dir: Path) -> dict[str, ManifestEntry]:
+    """``{file name: entry}``; unreadable lines are ignored, a later line wins."""
     raw = _read_raw(run_dir)
     if not raw:
         return {}

@@ -1,8 +1,14 @@
-"""The ``# krkn-tui-meta:`` header line that marks a version file as ours."""
+"""The ``# krkn-tui-meta:`` header line that marks a version file as ours, as one typed record
+(``VersionMeta``) written by ``meta_line`` and read back by ``parse_meta``: the JSON on the line
+is as it always was (sorted keys, ``cluster`` only when the writer knew it)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..kube.identity import ClusterIdentity
 
 META_PREFIX = "# krkn-tui-meta: "
 # The header sits in the leading comment block; looking further would let a comment in the
@@ -10,9 +16,59 @@ META_PREFIX = "# krkn-tui-meta: "
 _HEADER_LINES = 20
 
 
-def meta_line(meta: dict) -> str:
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class VersionMeta:
+    """What a version file says of itself: whose run, which change, on which cluster. Read from a
+    file, a field of the wrong type reads as missing; a cluster record that is present but unfit
+    is ``cluster_error`` (the executor refuses the step, the listing says why)."""
+
+    run_id: str = ""
+    scenario_type: str = ""
+    created_ns: int = 0
+    verb: str = ""
+    kind: str = ""
+    namespace: str | None = None
+    name: str | None = None
+    callable: str | None = None
+    cluster: ClusterIdentity | None = None
+    cluster_error: str | None = None  # never written: only what a reader found
+    format: int = FORMAT
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"format": self.format, "run_id": self.run_id, "scenario_type": self.scenario_type,
+                               "created_ns": self.created_ns, "verb": self.verb, "kind": self.kind,
+                               "namespace": self.namespace, "name": self.name, "callable": self.callable}
+        if self.cluster is not None:
+            out["cluster"] = self.cluster.to_dict()
+        return out
+
+    @classmethod
+    def read(cls, raw: dict) -> VersionMeta:
+        cluster, error = None, None
+        if raw.get("cluster") is not None:
+            try:
+                cluster = ClusterIdentity.from_dict(raw["cluster"])
+            except ValueError as exc:
+                error = str(exc)
+        created = raw.get("created_ns")
+        fmt = raw.get("format")
+        return cls(_str(raw.get("run_id")) or "", _str(raw.get("scenario_type")) or "",
+                   created if isinstance(created, int) and not isinstance(created, bool) else 0,
+                   _str(raw.get("verb")) or "", _str(raw.get("kind")) or "", _str(raw.get("namespace")),
+                   _str(raw.get("name")), _str(raw.get("callable")), cluster, error,
+                   fmt if isinstance(fmt, int) and not isinstance(fmt, bool) else FORMAT)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def meta_line(meta: VersionMeta) -> str:
     # ensure_ascii: no character in a name can end the comment line early.
-    return META_PREFIX + json.dumps(meta, sort_keys=True, ensure_ascii=True)
+    return META_PREFIX + json.dumps(meta.to_json(), sort_keys=True, ensure_ascii=True)
 
 
 def find_meta_line(text: str) -> str | None:
@@ -31,12 +87,12 @@ def find_meta_line(text: str) -> str | None:
     return None
 
 
-def parse_meta(text: str) -> dict | None:
-    """The header as a dict; None if absent. Raises ValueError if present but not a JSON object."""
+def parse_meta(text: str) -> VersionMeta | None:
+    """The header; None if absent. Raises ValueError if present but not a JSON object."""
     raw = find_meta_line(text)
     if raw is None:
         return None
     meta = json.loads(raw)
     if not isinstance(meta, dict):
         raise ValueError("krkn-tui-meta header is not a JSON object")
-    return meta
+    return VersionMeta.read(meta)

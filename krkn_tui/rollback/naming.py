@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..errors import UserError
 
@@ -38,20 +38,24 @@ _VERSION_RE = re.compile(
     re.ASCII,
 )
 
-_clock_lock = threading.Lock()
-_last_ns = 0
+class IncreasingNs:
+    """``clock()`` (``time.time_ns`` by default), but strictly increasing across calls: two
+    registrations in the same clock tick, or after the clock went back, still get distinct,
+    totally ordered names."""
+
+    def __init__(self, clock: Callable[[], int] = time.time_ns):
+        self._clock = clock
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            now = self._clock()
+            self._last = now if now > self._last else self._last + 1
+            return self._last
 
 
-def next_time_ns() -> int:
-    """``time.time_ns()``, but strictly increasing within the process.
-
-    Two registrations in the same clock tick must still get distinct, totally ordered names.
-    """
-    global _last_ns
-    with _clock_lock:
-        now = time.time_ns()
-        _last_ns = now if now > _last_ns else _last_ns + 1
-        return _last_ns
+next_time_ns = IncreasingNs()  # the process's one sequence
 
 
 def new_suffix() -> str:

@@ -10,6 +10,7 @@ from typing import Callable
 
 from ..events import Event, RollbackRegistered
 from .content import RollbackContent
+from .meta import VersionMeta
 from ..fsio import ensure_private_dir
 from .naming import (
     check_run_uuid,
@@ -53,7 +54,7 @@ class RunRollback:
         self._run_time_ns = next_time_ns()
         self._run_id = run_dir_name(self._run_time_ns, self._run_uuid)
         self._on_event = on_event
-        # The cluster journal (rollback.mirror.RunMirror), or None when it is off.
+        # The cluster journal (rollback.journal.mirror.RunMirror), or None when it is off.
         self.mirror = mirror
         # The cluster the steps change (kube.identity.ClusterIdentity), recorded in every file so
         # that no executor runs it against another cluster; asked for at each registration.
@@ -99,7 +100,7 @@ class RunRollback:
         runnable step, and the step is in the cluster journal when one is on. Both come from
         the same ``fn`` and ``content``: the file holds its code (krkn's format), the journal
         entry its name as an undo operation of ``scenario_type`` and the content (its data twin,
-        ``rollback/entry.py``). Raises ValueError for a callable or content that cannot be
+        ``rollback/journal/entry.py``). Raises ValueError for a callable or content that cannot be
         stored (with the journal on, also for a callable that is not one of the plugin's undo
         operations), JournalError when the journal cannot take the step (the file stays on
         disk; the caller must not change the cluster).
@@ -109,19 +110,10 @@ class RunRollback:
         op = registered_op(scenario_type, fn) if self.mirror is not None else None
         with self._lock:
             created_ns = next_time_ns()
-            meta = {
-                "format": 1,
-                "run_id": self._run_id,
-                "scenario_type": scenario_type,
-                "created_ns": created_ns,
-                "verb": verb,
-                "kind": kind,
-                "namespace": content.namespace,
-                "name": content.resource_identifier,
-                "callable": getattr(fn, "__name__", None),
-            }
-            if self._identity is not None:
-                meta["cluster"] = self._identity().to_dict()
+            meta = VersionMeta(run_id=self._run_id, scenario_type=scenario_type, created_ns=created_ns, verb=verb,
+                               kind=kind, namespace=content.namespace, name=content.resource_identifier,
+                               callable=getattr(fn, "__name__", None),
+                               cluster=self._identity() if self._identity is not None else None)
             name = version_file_name(scenario_type, created_ns, new_suffix())
             text = render_version_file(fn, content, meta)
             ensure_private_dir(self._versions_dir)

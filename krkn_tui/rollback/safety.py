@@ -31,7 +31,7 @@ def digest_mismatch_reason(path: Path, data: bytes) -> str | None:
     entry = manifest.read_entries(path.parent).get(pending_name(path.name))
     if entry is None:
         return _not_in_manifest(path)
-    return _modified(path) if entry["sha256"] != sha256_hex(data) else None
+    return _modified(path) if entry.sha256 != sha256_hex(data) else None
 
 
 def manifest_verdict(path: Path, data: bytes, trust) -> tuple[str | None, str | None]:
@@ -43,6 +43,6 @@ def manifest_verdict(path: Path, data: bytes, trust) -> tuple[str | None, str | 
     if entry is None:
         return _not_in_manifest(path), None
     foreign = trust.foreign_reason(path.parent.name, entry)
-    if foreign is None and entry["sha256"] != sha256_hex(data):
+    if foreign is None and entry.sha256 != sha256_hex(data):
         return _modified(path), None
     return None, foreign

@@ -59,7 +59,7 @@ class RollbackService:
     ``allow_foreign`` lets foreign files run (krkn's own, and ours not signed by a trusted key), as
     ``python FILE`` with ``python``; ``trust_keys`` are public key lines trusted beside the user's own
     key and trusted-keys file (``folder_trust``).
-    ``journal`` (rollback.mirror) is consulted by the executor for runs mirrored in the cluster."""
+    ``journal`` (rollback.journal.mirror) is consulted by the executor for runs mirrored in the cluster."""
 
     def __init__(self, versions_dir: Path, api_client_factory: Callable[[], Any] | None = None, *,
                  audit: AuditLog | None = None, allow_foreign: bool = False, python: str = sys.executable,
@@ -76,9 +76,9 @@ class RollbackService:
         self.kubeconfig, self.context = kubeconfig, context
         self.retry_deadline = retry_deadline
         self.on_event = on_event
-        self.journal = journal  # rollback.mirror links of journaled runs: asked before a step, told after
+        self.journal = journal  # rollback.journal.mirror links of journaled runs: asked before a step, told after
         self._audit_checked = False
-        # rollback.mirror.JournalSettings: without ``journal``, each request takes the Leases of the
+        # rollback.journal.mirror.JournalSettings: without ``journal``, each request takes the Leases of the
         # journaled runs it touches (and releases them after), so no guard runs the same steps.
         self.journal_settings = journal_settings
         # signing.TrustedKeys whose journal states it believes (signing.local_trust when None).
@@ -242,8 +242,8 @@ class RollbackService:
                 or self.api_client_factory is None:
             yield self.journal
             return
-        from .journal import Journal, JournalError
-        from .mirror import JournalLinks
+        from .journal.entries import Journal, JournalError
+        from .journal.mirror import JournalLinks
 
         try:
             links = JournalLinks(Journal(self.api_client_factory(), settings.namespace), settings,

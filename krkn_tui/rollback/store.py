@@ -20,7 +20,7 @@ from typing import Iterable
 from ..errors import UserError
 from ..sanitize import one_line
 from ..statuses import VersionStatus
-from ..kube.identity import ClusterIdentity, record_of
+from ..kube.identity import ClusterIdentity
 from . import manifest
 from .krkn_format import parse_krkn_version, scan_krkn_version
 from .meta import parse_meta
@@ -156,10 +156,6 @@ def read_failure(path: Path) -> dict | None:
     return {"error": "failed (the .failed record is unreadable)"}
 
 
-def _text_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def _describe(text: str, whole: bool = True) -> dict:
     """origin, verb, kind, namespace, name, error from the file's text (``whole``: all of it,
     else only its head, which is never parsed as a module)."""
@@ -168,19 +164,15 @@ def _describe(text: str, whole: bool = True) -> dict:
         meta = parse_meta(text)
     except Exception as exc:
         return {**out, "origin": "krkn-tui", "error": f"bad krkn-tui-meta header: {exc}"}
-    if meta is not None:
-        try:
-            cluster, error = record_of(meta), None
-        except ValueError as exc:  # the executor refuses it; the listing says why
-            cluster, error = None, f"bad cluster record: {exc}"
+    if meta is not None:  # a bad cluster record: the executor refuses the step, the listing says why
         return {
-            "cluster": cluster,
+            "cluster": meta.cluster,
             "origin": "krkn-tui",
-            "verb": _text_str(meta.get("verb")) or "",
-            "kind": _text_str(meta.get("kind")) or "",
-            "namespace": _text_str(meta.get("namespace")),
-            "name": _text_str(meta.get("name")),
-            "error": error,
+            "verb": meta.verb,
+            "kind": meta.kind,
+            "namespace": meta.namespace,
+            "name": meta.name,
+            "error": f"bad cluster record: {meta.cluster_error}" if meta.cluster_error else None,
         }
     try:
         # The syntax tree only for a small file krkn's template shape does not fit: it is ~500x the text.
@@ -220,7 +212,7 @@ def _with_verdicts(run_dir: str, steps: "_Files", trust) -> "_Files":
 
         trust = FolderTrust()
     run_id = os.path.basename(run_dir)
-    entries: dict | str | None = None
+    entries: dict[str, manifest.ManifestEntry] | str | None = None
     out: _Files = {}
     for name, (ident, v) in steps.items():
         if v.origin != "krkn-tui":

@@ -26,7 +26,7 @@ from typing import Callable
 from . import data_line, manifest
 from .content import RollbackContent
 from ..fsio import sha256_hex, write_atomic
-from .meta import meta_line
+from .meta import VersionMeta, meta_line
 
 # Module-level names of the generated file: a callable may use them, but not be named like them.
 # The function krkn's loader calls; no plugin callable may take its name.
@@ -163,7 +163,7 @@ def _check_content(content: RollbackContent) -> None:
         raise ValueError("RollbackContent.namespace must be a string or None")
 
 
-def render_version_file(fn: Callable, content: RollbackContent, meta: dict) -> str:
+def render_version_file(fn: Callable, content: RollbackContent, meta: VersionMeta) -> str:
     """The whole text of a version file; ValueError if the callable or content cannot be stored."""
     _check_content(content)
     source = callable_source(fn)

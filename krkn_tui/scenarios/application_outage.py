@@ -147,7 +147,7 @@ class ApplicationOutagePlugin(ScenarioPlugin):
         pods = [p.metadata.name for p in core.list_namespaced_pod(spec.namespace, label_selector=spec.label_selector).items]
         found = [targets("NetworkPolicies", [f"{spec.namespace}/krkn-outage-*"], "created, deny-all, then deleted"),
                  targets("pods", [f"{spec.namespace}/{p}" for p in pods],
-                         f"{'+'.join(spec.block)} blocked for {spec.duration:g}s")]
+                         f"{'+'.join(spec.block)} blocked for {spec.duration:g}s", [spec.namespace])]
         if not pods:
             fail_with(found, f"pod_selector {spec.label_selector!r} matched 0 pods in {spec.namespace}")
         return found

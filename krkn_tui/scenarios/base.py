@@ -113,7 +113,7 @@ class ScenarioContext:
         """Write the rollback version file (fsynced) before the caller changes the cluster."""
         if self.dry_run:
             return None
-        from ..rollback.journal import JournalError
+        from ..rollback.journal.entries import JournalError
         from ..rollback.signing import SigningError
 
         # The registry itself emits RollbackRegistered (the engine passes it our emit).

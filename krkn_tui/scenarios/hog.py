@@ -234,7 +234,7 @@ class HogPlugin(ScenarioPlugin):
         pick = f" on {count} picked at random" if count < len(nodes) else ""
         return [targets("nodes", nodes, f"one {spec.hog_type} hog pod each for {spec.duration:g}s{pick}"),
                 targets("pods", [f"{spec.namespace}/krkn-hog-{spec.hog_type}-{i}" for i in range(count)],
-                        f"created in {spec.namespace}, then deleted")]
+                        f"created in {spec.namespace}, then deleted", [spec.namespace])]
 
     def run(self, spec: HogSpec, ctx: ScenarioContext) -> Outcome:
         core = target_namespace(ctx, spec.namespace)

@@ -286,7 +286,8 @@ class HttpLoadPlugin(ScenarioPlugin):
         ctx.guard_namespace(spec.namespace)
         _, services = vegeta_targets(client.CoreV1Api(ctx.api_client), spec)
         return [targets("services", services, f"loaded at {spec.rate} per pod for {spec.duration}"),
-                targets("pods", [f"{spec.namespace}/http-load-… ×{spec.number_of_pods}"], "created, deleted after")]
+                targets("pods", [f"{spec.namespace}/http-load-… ×{spec.number_of_pods}"], "created, deleted after",
+                        [spec.namespace])]
 
     def run(self, spec: HttpLoadSpec, ctx: ScenarioContext) -> Outcome:
         from kubernetes import client

@@ -503,7 +503,7 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                        f"a privileged chaos pod each; {change} on {ifaces} for {spec.test_duration}s")]
         if not spec.on_node:
             out.append(targets("pods", [f"{spec.namespace}/{t.name}" for t in found],
-                               "traffic shaped" if spec.id in SHAPING_IDS else "traffic dropped"))
+                               "traffic shaped" if spec.id in SHAPING_IDS else "traffic dropped", [spec.namespace]))
         return out
 
     def run(self, spec: FilterSpec, ctx: ScenarioContext) -> Outcome:

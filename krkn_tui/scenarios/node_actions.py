@@ -386,8 +386,9 @@ class NodeActionsPlugin(ScenarioPlugin):
         for action in spec.actions:
             guard_protected_pods(core, action, nodes, spec, ctx)
             if action == "node_drain_scenario":
-                pods = [f"{p.metadata.namespace}/{p.metadata.name}" for n in nodes for p in evictable_pods(core, n)]
-                found.append(targets("pods", pods, "evicted (PDBs respected)"))
+                pods = [p for n in nodes for p in evictable_pods(core, n)]
+                found.append(targets("pods", [f"{p.metadata.namespace}/{p.metadata.name}" for p in pods],
+                                     "evicted (PDBs respected)", [p.metadata.namespace for p in pods]))
         return found
 
     @staticmethod

@@ -400,9 +400,10 @@ class PodDisruptionPlugin(ScenarioPlugin):
         from .preview import targets
 
         namespaces, candidates = self._candidates(client.CoreV1Api(ctx.api_client), spec, ctx)
-        return [targets("namespaces", namespaces, "searched"),
+        return [targets("namespaces", namespaces, "searched", namespaces),
                 targets("pods", [f"{p.metadata.namespace}/{p.metadata.name}" for p in candidates],
-                        f"{spec.kill} deleted ({spec.execution}, picked at random)")]
+                        f"{spec.kill} deleted ({spec.execution}, picked at random)",
+                        [p.metadata.namespace for p in candidates])]
 
     @staticmethod
     def _candidates(core, spec: PodDisruptionSpec, ctx: ScenarioContext) -> tuple[list[str], list]:

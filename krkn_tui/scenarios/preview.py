@@ -22,6 +22,8 @@ class Targets:
     kind: str  # pods, nodes, namespaces, NetworkPolicies, Deployments...
     names: tuple[str, ...]
     action: str  # what happens to them, e.g. "1 deleted (random)"
+    # The namespaces whose pods this touches (the run watches their pods); the names are labels.
+    pod_namespaces: tuple[str, ...] = ()
 
     @property
     def count(self) -> int:
@@ -58,20 +60,14 @@ class ScenarioPreview:
             return [f"{head}: FAILS before any change: {self.problem}"] + [f"    {t.line()}" for t in self.targets]
         return [f"{head}:"] + [f"    {t.line()}" for t in self.targets]
 
-    def record(self) -> dict:
-        return {"index": self.index, "scenario_type": self.scenario_type, "file": self.file, "id": self.id,
-                "problem": self.problem,
-                "targets": [{"kind": t.kind, "count": t.count, "names": list(t.names), "action": t.action}
-                            for t in self.targets]}
-
 
 def fail_with(found: list[Targets], message: str) -> None:
     """ScenarioFailed carrying the targets found so far, so a failing preview still shows them."""
     raise ScenarioFailed(message, {"targets": found})
 
 
-def targets(kind: str, names: Iterable[str], action: str) -> Targets:
-    return Targets(kind, tuple(sorted(names)), action)
+def targets(kind: str, names: Iterable[str], action: str, pod_namespaces: Iterable[str] = ()) -> Targets:
+    return Targets(kind, tuple(sorted(names)), action, tuple(sorted(set(pod_namespaces))))
 
 
 def preview_plan(planned: Iterable[Any], api_client: Any, config: Any) -> list[ScenarioPreview]:

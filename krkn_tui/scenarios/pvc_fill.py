@@ -218,7 +218,7 @@ class PvcPlugin(ScenarioPlugin):
         m = find_mount(client.CoreV1Api(ctx.api_client), spec)
         return [targets("PVCs", [f"{spec.namespace}/{m.pvc}"],
                         f"filled to {spec.fill_percentage:g}% for {spec.duration:g}s, then the file removed"),
-                targets("pods", [f"{spec.namespace}/{m.pod}"], f"exec in {m.container} at {m.path}")]
+                targets("pods", [f"{spec.namespace}/{m.pod}"], f"exec in {m.container} at {m.path}", [spec.namespace])]
 
     def run(self, spec: PvcSpec, ctx: ScenarioContext) -> Outcome:
         from kubernetes import client

@@ -435,14 +435,14 @@ class ServiceDisruptionPlugin(ScenarioPlugin):
         pick = f"{min(spec.delete_count, len(matches))} picked at random" if len(matches) > spec.delete_count else "all"
         if spec.mode == "scale":
             loads = [w for ns in matches for w in workloads(apps, ns) if w.replicas > 0]
-            found = [targets("namespaces", matches, pick),
+            found = [targets("namespaces", matches, pick, matches),
                      targets("workloads", [f"{w.kind} {w.namespace}/{w.name} ({w.replicas})" for w in loads],
                              f"scaled to 0 for {spec.duration:g}s, then back")]
             if not loads:
                 fail_with(found, "no Deployment or StatefulSet with replicas in " + ", ".join(matches))
             return found
         if spec.mode == "delete_objects":
-            found = [targets("namespaces", matches, f"{pick}; the namespace stays"),
+            found = [targets("namespaces", matches, f"{pick}; the namespace stays", matches),
                      targets("objects", [object_label(o, ns) for ns in matches
                                          for o in capture_krkn_objects(ctx.api_client, ns)["objects"]],
                              f"deleted (as krkn does), re-created after {spec.duration:g}s")]
@@ -451,7 +451,7 @@ class ServiceDisruptionPlugin(ScenarioPlugin):
             return found
         objects = {ns: len(capture_namespace(ctx.api_client, ns)["objects"]) for ns in matches}
         return [targets("namespaces", [f"{ns} ({n} objects captured)" for ns, n in objects.items()],
-                        f"{pick} deleted, then re-created after {spec.duration:g}s")]
+                        f"{pick} deleted, then re-created after {spec.duration:g}s", objects)]
 
     # -- mode scale -----------------------------------------------------------------------------
 

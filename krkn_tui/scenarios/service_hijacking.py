@@ -293,7 +293,7 @@ class ServiceHijackingPlugin(ScenarioPlugin):
                         f"selector {_selector_text(svc.spec.selector)} re-pointed at krkn's web service for "
                         f"{spec.chaos_duration:g}s, then restored"),
                 targets("pods", [f"{spec.service_namespace}/{p}" for p in backends],
-                        "get no traffic through the Service meanwhile")]
+                        "get no traffic through the Service meanwhile", [spec.service_namespace])]
 
     @staticmethod
     def _backends(core, spec: HijackSpec, selector: dict) -> list[str]:

@@ -167,7 +167,7 @@ class SynFloodPlugin(ScenarioPlugin):
         return [targets("services", [f"{spec.namespace}/{t.name}" for t in found],
                         f"SYN flood on port {spec.target_port} for {spec.duration}s"),
                 targets("pods", [f"{spec.namespace}/syn-flood-… ×{spec.number_of_pods * len(found)}"],
-                        "attackers created, deleted after")]
+                        "attackers created, deleted after", [spec.namespace])]
 
     def run(self, spec: SynFloodSpec, ctx: ScenarioContext) -> Outcome:
         from kubernetes import client

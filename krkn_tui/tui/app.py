@@ -29,13 +29,12 @@ from ..kube.client import describe_target, load_api_client
 from ..rollback.front import JournalSettings
 from ..rollback.front import config_paths_used
 from ..sanitize import one_line
-from ..timeline import Timeline, entry_for_event, pod_entry
+from ..timeline import Timeline, pod_entry
 from .commands import ConsoleCommands
 from .screens.base import allowed
 from .screens.picker import PickerScreen
 from .settings import ConsoleSettings, load_console_config
 from .widgets.check_strip import CheckBoard
-from .widgets.run_panel import RunPanel
 
 if TYPE_CHECKING:
     from ..engine import RunResult
@@ -362,29 +361,34 @@ class KrknConsole(App[int]):
                 pods = self.views.get("pods")
                 if pods is not None and pods.is_mounted:
                     pods.sync(changes)
-            if events:
+            if events:  # each event to every widget that shows it, from here
+                from ..timeline_events import entry_for_event  # the events module: after the first frame
+
                 self.timeline.extend(entry_for_event(e) for e in events)
                 self.views["picker"].apply_engine_events(events)
+                self._checks_seen(events)
                 self._follow_run_state(events)
             for name in ("timeline", "verdicts"):
                 view = self.views.get(name)
                 if view is not None and self.screen is view:
                     view.sync()
 
-    def on_run_panel_check_event(self, message: RunPanel.CheckEvent) -> None:
+    def _checks_seen(self, events: list[Event]) -> None:
         """A check's probe goes to the header's strip, its transition also to the pod event log."""
         from ..events import CheckChanged, CheckProbed
         from ..kube.podmodel import LogEntry
 
-        e = message.event
-        if isinstance(e, CheckProbed):
-            self.check_board.probed(e.name, e.ok, e.latency, e.failures)
-            self.checks_changed += 1
-        elif isinstance(e, CheckChanged):
-            self.pod_table.note(LogEntry(e.at or time.time(), "CHECK", e.name, f"{e.state} ({e.phase}): {e.seen}"))
-            pods = self.views.get("pods")
-            if pods is not None and pods.is_mounted:
-                pods.write_new_log_lines()
+        noted = False
+        for e in events:
+            if isinstance(e, CheckProbed):
+                self.check_board.probed(e.name, e.ok, e.latency, e.failures)
+                self.checks_changed += 1
+            elif isinstance(e, CheckChanged):
+                self.pod_table.note(LogEntry(e.at or time.time(), "CHECK", e.name, f"{e.state} ({e.phase}): {e.seen}"))
+                noted = True
+        pods = self.views.get("pods")
+        if noted and pods is not None and pods.is_mounted:
+            pods.write_new_log_lines()
 
     def _follow_run_state(self, events: list[Event]) -> None:
         from ..events import (IterationStarted, RollbackRunStarted, RunFinished, RunVerdicts, ScenarioStarted,

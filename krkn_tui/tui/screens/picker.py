@@ -20,7 +20,7 @@ from ..rows import ScenarioRow, scenario_row, short_type, tilde
 from ..widgets.colors import coloured
 from ..widgets.header import ConsoleHeader
 from ..widgets.virtual_table import Column, VirtualTable
-from ..widgets.run_panel import EngineEvents, RunPanel
+from ..widgets.run_panel import RunPanel
 from ..widgets.footer import ConsoleFooter
 from .base import View, allowed
 from .confirm import ConfirmScreen
@@ -223,7 +223,12 @@ class PickerScreen(View):
         self.app.start_run({r.ref.index for r in chosen})
 
     def apply_engine_events(self, events: Sequence[Event]) -> None:
-        self.query_one(RunPanel).post_message(EngineEvents(tuple(events)))
+        """A drained batch, oldest first, to the run panel's handler of each type."""
+        from ..widgets.run_events import apply_event  # the events module: after the first frame
+
+        panel = self.query_one(RunPanel)
+        for event in events:
+            apply_event(event, panel)
 
     def run_failed_to_start(self, message: str) -> None:
         panel = self.query_one(RunPanel)

@@ -1,4 +1,7 @@
-"""The run panel's handler of each engine event type (a test checks none is missing).
+"""The run panel's handler of each engine event type (a test checks none is missing). The
+console calls ``apply_event`` for every event of a drained batch, in order; the header's check
+strip and the pod event log are the app's own (``KrknConsole.drain``), the timeline's entries
+``timeline_events``'.
 
 Apart from the panel so that the console's first frame does not wait for the events module:
 imported with the first batch of events."""
@@ -51,7 +54,7 @@ def _(e: ev.Step, panel: RunPanel) -> None:
 
 @apply_event.register
 def _(e: ev.RollbackRegistered, panel: RunPanel) -> None:
-    panel._step_log(f"rollback registered: {e.verb} {e.kind} {e.target}")
+    panel.step_log(f"rollback registered: {e.verb} {e.kind} {e.target}")
 
 
 @apply_event.register
@@ -87,38 +90,38 @@ def _(e: ev.RollbackStarted, panel: RunPanel) -> None:
 
 @apply_event.register
 def _(e: ev.RollbackRetrying, panel: RunPanel) -> None:
-    panel._step_log(f"{e.file_name}: API server not available; retrying in {e.delay:.1f}s (attempt {e.attempt})")
+    panel.step_log(f"{e.file_name}: API server not available; retrying in {e.delay:.1f}s (attempt {e.attempt})")
 
 
 @apply_event.register
 def _(e: ev.RollbackExecuted, panel: RunPanel) -> None:
-    panel._step_log(f"rollback step executed: {e.file_name}" if panel.rolling_back else f"restored: {e.file_name}")
+    panel.step_log(f"rollback step executed: {e.file_name}" if panel.rolling_back else f"restored: {e.file_name}")
 
 
 @apply_event.register
 def _(e: ev.RollbackFailed, panel: RunPanel) -> None:
-    panel._step_log(f"rollback step FAILED: {e.file_name}: {e.error}")
+    panel.step_log(f"rollback step FAILED: {e.file_name}: {e.error}")
 
 
 @apply_event.register
 def _(e: ev.RollbackRefused, panel: RunPanel) -> None:
-    panel._step_log(f"rollback step refused: {e.file_name}: {e.error}")
+    panel.step_log(f"rollback step refused: {e.file_name}: {e.error}")
 
 
 @apply_event.register
 def _(e: ev.RollbackExecutedElsewhere, panel: RunPanel) -> None:
-    panel._step_log(f"rollback step already executed from the cluster journal: {e.file_name}")
+    panel.step_log(f"rollback step already executed from the cluster journal: {e.file_name}")
 
 
 @apply_event.register
 def _(e: ev.JournalStateDistrusted, panel: RunPanel) -> None:
-    panel._step_log(f"rollback step the cluster journal calls executed, without a trusted signature: {e.file_name}: "
+    panel.step_log(f"rollback step the cluster journal calls executed, without a trusted signature: {e.file_name}: "
                     "running it")
 
 
 @apply_event.register
 def _(e: ev.RollbackClusterForced, panel: RunPanel) -> None:
-    panel._step_log(f"rollback step of another cluster, run anyway (--force-cluster): {e.file_name}: {e.error}")
+    panel.step_log(f"rollback step of another cluster, run anyway (--force-cluster): {e.file_name}: {e.error}")
 
 
 @apply_event.register(ev.GuardStarted)
@@ -189,13 +192,12 @@ def _(e: ev.ScenarioPreviewed, panel: RunPanel) -> None:
 
 @apply_event.register
 def _(e: ev.CheckProbed, panel: RunPanel) -> None:
-    panel.post_message(panel.CheckEvent(e))  # the header's strip is the app's
+    """Not the panel's: a probe shows in the header's check strip (the app's)."""
 
 
 @apply_event.register
 def _(e: ev.CheckChanged, panel: RunPanel) -> None:
     panel.run_log(f"check {e.name}: {e.state} ({e.phase}): {e.seen}")
-    panel.post_message(panel.CheckEvent(e))
 
 
 @apply_event.register
@@ -227,7 +229,7 @@ def _(e: ev.ScenarioVerdicts, panel: RunPanel) -> None:
     failed = [f"{row.verdict} {row.what}: {row.result}" for row in rows if row.bad]
     score = [f"score {groups[-1].score} ({groups[-1].counted})"] if groups and groups[-1].score else []
     said = "; ".join(score + failed) or "nothing failed"
-    panel._step_log(f"verdicts after {e.name}: {said} (view 5)")
+    panel.step_log(f"verdicts after {e.name}: {said} (view 5)")
 
 
 @apply_event.register

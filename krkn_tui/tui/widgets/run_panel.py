@@ -3,18 +3,16 @@
 latest started block (above the first before any), and a block moves below the run lines said
 before it started; blocks not started yet wait at the bottom in plan order.
 
-The engine's events arrive in order, a batch at a time, as one ``EngineEvents`` message (the
-engine's worker never touches widgets); each event goes to the handler of its type."""
+The panel only shows: the console hands it each engine event, in order, on the app's thread
+(the engine's worker never touches widgets), through ``run_events.apply_event``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
 from textual.widgets import Label, Log, ProgressBar, Static
 
 from ...sanitize import visible
@@ -41,16 +39,6 @@ def recovery_lines(details: dict) -> list[str]:
 
 def _seconds(value) -> str:
     return "-" if value is None else f"{value:.2f}s"
-
-
-class EngineEvents(Message):
-    """A batch of the engine's events, oldest first (one per drain of the console)."""
-
-    bubble = False
-
-    def __init__(self, events: tuple[ev.Event, ...]):
-        super().__init__()
-        self.events = events
 
 
 class ScenarioProgress(Vertical):
@@ -162,24 +150,7 @@ class RunPanel(VerticalScroll):
         self.current = self._after = block
         self._tail = None
 
-    class CheckEvent(Message):
-        """A check's probe or transition, for the app's check strip and pod event log."""
-
-        def __init__(self, event: ev.CheckProbed | ev.CheckChanged):
-            super().__init__()
-            self.event = event
-
-    @on(EngineEvents)
-    def _engine_events(self, message: EngineEvents) -> None:
-        for event in message.events:
-            self.apply(event)
-
-    def apply(self, event: ev.Event) -> None:
-        from .run_events import apply_event  # the events module: after the first frame
-
-        apply_event(event, self)
-
-    def _step_log(self, text: str) -> None:
+    def step_log(self, text: str) -> None:
         """A scenario undoing its own change logs there; the run's rollback in the run log."""
         if self.rolling_back or self.current is None:
             self.run_log(text)

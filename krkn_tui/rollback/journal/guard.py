@@ -33,7 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from ..events import (
+from ...events import (
     Event,
     GuardIdle,
     GuardSeesHalt,
@@ -43,14 +43,14 @@ from ..events import (
     RollbackFromJournal,
     RunLeftAlone,
 )
-from ..statuses import JournalState
+from ...statuses import JournalState
 from .entry import refusal, trusted_state
-from .executor import Executor
-from .journal import Entry, Journal, JournalError, error_line, origin_host
+from ..executor import Executor
+from .entries import Entry, Journal, JournalError, error_line, origin_host
 from .lease import LeaseHeld, Leases, LeaseState, RunLease, held_past_bound, lease_name, new_holder
 from .mirror import JournalSettings
 from .retention import prune
-from .undo_ops import OPERATOR_NOTE, content_of, guard_content, left_note, lookup, needs_exec
+from ..undo_ops import OPERATOR_NOTE, content_of, guard_content, left_note, lookup, needs_exec
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class Guard:
 
     def _look_at_halt(self) -> None:
         """Say a halt once when it comes and when it goes; the pass goes on either way."""
-        from ..halt import HaltError, read
+        from ...halt import HaltError, read
 
         try:
             halt = read(self.api_client, self.settings.namespace, self.trusted)

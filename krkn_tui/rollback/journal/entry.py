@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import copy
 
-from ..kube.identity import ClusterIdentity
-from .content import RollbackContent
-from .journal import FORMAT, Entry, entry_name, state_payload
-from .naming import pending_name
-from .redact import redact_data
-from .undo_ops import UnknownOperation, content_of, lookup
+from ...kube.identity import ClusterIdentity
+from ..content import RollbackContent
+from .entries import FORMAT, Entry, entry_name, state_payload
+from ..naming import pending_name
+from ..redact import redact_data
+from ..undo_ops import UnknownOperation, content_of, lookup
 
 
 def build_payload(*, op: str, run_id: str, file: str, scenario_type: str, created_ns: int,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from .entry import state_refusal
-from .journal import Journal, parse_time
+from .entries import Journal, parse_time
 
 
 def prune(journal: Journal, retention: float, trusted, *, run_id: str | None = None,

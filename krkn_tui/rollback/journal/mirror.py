@@ -2,7 +2,7 @@
 
 - ``RunMirror``: the running chaos run. The first step takes the run's Lease (renewed while the
   run lives) and creates the journal namespace if needed; every step is then mirrored (its data
-  twin, signed: ``rollback/entry.py``) after its version file is durable and before the cluster
+  twin, signed: ``entry.py``) after its version file is durable and before the cluster
   is changed. ``close()`` releases the Lease.
 - ``JournalLinks``: what an executor (the run's own, or ``execute-rollback``) asks before and
   tells after each step of a journaled run: it holds the run's Lease, skips a step a guard has
@@ -18,9 +18,9 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from ..sanitize import one_line
-from .journal import Journal, JournalError
-from .journal_settings import JournalSettings
+from ...sanitize import one_line
+from .entries import Journal, JournalError
+from .settings import JournalSettings
 from .lease import LeaseHeld, RunLease, lease_name, new_holder
 from .retention import prune
 
@@ -76,7 +76,7 @@ class JournalLinks:
     @property
     def trusted(self):
         if self._trusted is None:
-            from .signing import local_trust
+            from ..signing import local_trust
 
             self._trusted = local_trust(self.journal.signer)
         return self._trusted

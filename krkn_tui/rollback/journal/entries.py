@@ -6,14 +6,14 @@ run left in force. One Secret per step, of type ``krkn-tui.io/rollback-step``, i
 its own (``krkn-rollback`` by default):
 
 - ``data["step.json"]``: canonical JSON (``signing.canonical``) of ``{"format": 2, "op", "run_id",
-  "file", "scenario_type", "created_ns", "cluster", "content", "signer"}`` (``rollback/entry.py``):
+  "file", "scenario_type", "created_ns", "cluster", "content", "signer"}`` (``entry.py``):
   the name of one of krkn-tui's own undo operations and its data, Secret values redacted. It
   never changes after creation; no code is ever read back from the cluster.
 - annotations: ``signature`` (the writer's operator key over ``step.json``), ``created-by`` (the
   writer's Kubernetes username, which the admission policy checks), the origin host (shown
   only), and the last state change, itself signed (``state-signature``);
 - labels: run and state, so ``kubectl get secrets -l krkn-tui.io/state=pending`` works. A label
-  is a hint: every reader decides from the signatures (``rollback/entry.py``).
+  is a hint: every reader decides from the signatures (``entry.py``).
 
 The Secret's name is derived from the run id and file name, so every writer (runner, local
 executor, guard) finds the same entry without a lookup, and a verified entry is at its name.
@@ -30,11 +30,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from ..sanitize import one_line
-from ..statuses import JournalState
-from ..kube.identity import ClusterIdentity
-from .journal_settings import DEFAULT_NAMESPACE
-from .retry import is_transient
+from ...sanitize import one_line
+from ...statuses import JournalState
+from ...kube.identity import ClusterIdentity
+from .settings import DEFAULT_NAMESPACE
+from ..retry import is_transient
 
 STEP_TYPE = "krkn-tui.io/rollback-step"
 DATA_KEY = "step.json"
@@ -111,7 +111,7 @@ def label_value(text: str) -> str:
 def entry_name(run_id: str, file: str) -> str:
     """The Secret of one step: ``step-<created time>-<digest of run and file>``, so a listing
     sorted by name is in creation order and two runs never share a name."""
-    from .naming import parse_version_name, pending_name
+    from ..naming import parse_version_name, pending_name
 
     file = pending_name(file)
     parsed = parse_version_name(file)
@@ -263,8 +263,8 @@ class Journal:
     @property
     def signer(self):
         if self._signer is None:
-            from .folder_trust import own_signer
-            from .signing import SigningError
+            from ..folder_trust import own_signer
+            from ..signing import SigningError
 
             try:
                 self._signer = own_signer()
@@ -304,7 +304,7 @@ class Journal:
     def record(self, payload: dict, run_id: str, file: str) -> str:
         """Sign and create one step's entry (``payload`` from ``entry.build_payload``), pending;
         returns the Secret's name."""
-        from .signing import SigningError, canonical
+        from ..signing import SigningError, canonical
 
         self.ensure_namespace()
         name = entry_name(run_id, file)

@@ -30,10 +30,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ..fsio import pid_alive
-from .journal import A_RUN_ID, L_RUN, PREFIX, JournalError, api_call, label_value, origin_host, parse_time
-from .journal_settings import DEFAULT_DURATION, DEFAULT_RENEW_EVERY
-from ..signals import quiet_thread
+from ...fsio import pid_alive
+from .entries import A_RUN_ID, L_RUN, PREFIX, JournalError, api_call, label_value, origin_host, parse_time
+from .settings import DEFAULT_DURATION, DEFAULT_RENEW_EVERY
+from ...signals import quiet_thread
 
 log = logging.getLogger(__name__)
 
