@@ -24,7 +24,8 @@ SHIPPED = {"pod_disruption_scenarios": "pod_kill.yaml", "application_outages_sce
            "hog_scenarios": "hog_cpu.yaml", "container_scenarios": "container_kill.yaml",
            "pvc_scenarios": "pvc_fill.yaml", "time_scenarios": "time_skew.yaml",
            "network_chaos_ng_scenarios": "network_filter.yaml", "service_hijacking_scenarios": "service_hijack.yaml",
-           "syn_flood_scenarios": "syn_flood.yaml", "http_load_scenarios": "http_load.yaml"}
+           "syn_flood_scenarios": "syn_flood.yaml", "http_load_scenarios": "http_load.yaml",
+           "pod_network_scenarios": "pod_network_outage.yaml"}
 
 
 def test_every_plugin_declares_its_type():
@@ -101,15 +102,15 @@ def test_loading_every_plugin_imports_neither_kubernetes_nor_textual():
 
 
 def test_no_plugin_imports_a_sibling_plugin():
-    """What two plugins share lives in base.py, specs.py or krkn_pods.py (krkn-lib's pods): a plugin
-    module stands alone."""
+    """What two plugins share lives in base.py, specs.py, krkn_pods.py (krkn-lib's pods) or
+    netchaos.py (the network types' chaos pod and undo): a plugin module stands alone."""
     import ast
     from pathlib import Path
 
     import krkn_tui.scenarios as package
 
     folder = Path(package.__file__).parent
-    shared = {"__init__", "base", "specs", "preview", "krkn_only", "krkn_pods"}
+    shared = {"__init__", "base", "specs", "preview", "krkn_only", "krkn_pods", "netchaos"}
     plugins = {p.stem for p in folder.glob("*.py")} - shared
     assert len(plugins) >= 8
     offenders = []

@@ -208,7 +208,7 @@ def test_rules_are_krkns_plus_the_runs_comment():
 
 
 @pytest.mark.parametrize("field, value, where, message", [
-    ("id", "node_interface_down", "id", "is not run by krkn-tui"),
+    ("id", "vmi_network_chaos", "id", "is not run by krkn-tui"),
     ("latency", "10 ms", "latency", "expected a number followed by us, ms or s"),
     ("bandwidth", "1mbps", "bandwidth", "expected a number followed by bit"),
     ("loss", "5%", "loss", "without %"),

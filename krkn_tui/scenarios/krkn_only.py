@@ -10,7 +10,6 @@ from __future__ import annotations
 # From krkn's scenario plugins' get_scenario_types(), plus the old `plugin_scenarios` name that
 # krkn's own config_kubernetes.yaml still uses.
 KRKN_ONLY_TYPES: dict[str, str] = {
-    "pod_network_scenarios": "traffic shaping on pod interfaces from a privileged node pod",
     "ingress_node_scenarios": "tc netem (latency, loss and rate alike) on ifb devices fed by node interfaces' "
                               "ingress; network_chaos_ng's node_network_chaos shapes ingress with htb",
     "network_chaos_scenarios": "tc netem (latency, loss and rate alike) on node interfaces from a privileged Job; "

@@ -1,0 +1,351 @@
+"""What the network chaos types share (network_chaos_ng's filters, shaping and interfaces set
+down; pod_network_scenarios' outage and shaping): krkn's privileged chaos pod on the target's
+node (krkn's network-chaos.j2), the target's network namespace (the node's, or a pod's through
+`nsenter --net`, found by its UID in the node's cgroups), krkn's htb tree and ifb redirect, each
+change recorded in a version file exactly as applied before it is applied, and the undo that
+deletes it by its content."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from ..rollback import RollbackContent
+from .base import ScenarioContext, ScenarioFailed
+from .krkn_pods import delete_hog_pod
+# The chaos pod's undo is the hog pod's: delete it at once, already gone counts as done.
+from .specs import Taint
+
+ROOT_HANDLE, CLASS_ID = "100:", "100:1"  # krkn's tc tree
+IFACE_RE = re.compile(r"[A-Za-z0-9_.@:-]{1,15}\Z")
+START_TIMEOUT = 120.0
+
+
+class ChaosSpec(Protocol):
+    """What the chaos pod is built from (a network_chaos_ng or pod_network_scenarios entry)."""
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def image(self) -> str: ...
+
+    @property
+    def service_account(self) -> str | None: ...
+
+    @property
+    def taints(self) -> tuple[Taint, ...]: ...
+
+    @property
+    def on_node(self) -> bool: ...
+
+
+def htb_commands(dev: str, rate: str) -> list[list[str]]:
+    """krkn's egress tree (get_build_tc_tree_commands): an htb root 100: with one class at `rate`;
+    a leaf goes under CLASS_ID."""
+    return [["tc", "qdisc", "add", "dev", dev, "root", "handle", ROOT_HANDLE, "htb", "default", "1"],
+            ["tc", "class", "add", "dev", dev, "parent", ROOT_HANDLE, "classid", CLASS_ID, "htb", "rate", rate]]
+
+
+def ifb_redirect_commands(dev: str, ifb: str) -> list[list[str]]:
+    """krkn's get_ingress_shaping_commands: `dev`'s ingress redirected to an ifb device, which
+    the caller shapes. krkn's catch-all classifier is matchall; this kernel has u32 (CONFIG_NET_CLS_
+    MATCHALL is not set), and `u32 match u32 0 0` matches every packet as well. The ifb device is
+    the run's own (krkn reuses ifb0, which another run or tool may hold)."""
+    return [["ip", "link", "add", ifb, "type", "ifb"], ["ip", "link", "set", ifb, "up"],
+            ["tc", "qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"],
+            ["tc", "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1", "u32", "match",
+             "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", ifb]]
+
+
+# ---- the undo, written into the version files ----------------------------------------------
+
+
+def delete_network_rule(content, api_client):
+    """Rollback: delete exactly the recorded iptables rule (by its content) or tc root qdisc (by
+    its device and handle) in the recorded network namespace, by exec in the chaos pod; one
+    already gone (or a pod's namespace gone with its pod) is done. For interfaces set down
+    (node_interface_down): once the node answers again (its own timer sets them up after the
+    test duration; until then no exec reaches it), set each up and add back its recorded
+    addresses and routes (`ip link set down` drops the routes through it and its IPv6 global
+    addresses); one already there is done. It carries its own exec: a version file imports
+    nothing of krkn-tui."""
+    import re
+    import time
+
+    import yaml
+    from kubernetes import client
+    from kubernetes.stream import stream
+
+    data = content.data
+    core = client.CoreV1Api(api_client)
+    # Each (command showing it, text present when it is there, command deleting it), in order.
+    steps: list[tuple[list[str], str, list[str]]]
+    dev = str(data.get("dev"))
+    if data.get("tool") in ("tc", "tc-ingress") and not re.fullmatch(r"[A-Za-z0-9_.@:-]{1,15}", dev):
+        raise RuntimeError(f"refusing a recorded interface name: {dev!r}")
+    if data.get("tool") == "tc":
+        if data["handle"] != "100:":
+            raise RuntimeError(f"refusing a recorded qdisc that is not krkn-tui's: handle {data['handle']!r}")
+        steps = [(["tc", "qdisc", "show", "dev", dev, "root"], "qdisc htb 100: root",
+                  ["tc", "qdisc", "del", "dev", dev, "root", "handle", "100:"])]
+        what = f"tc qdisc 100: on {dev}"
+    elif data.get("tool") == "tc-ingress":
+        ifb = str(data["ifb"])
+        if not re.fullmatch(r"kifb[0-9a-f]{6}", ifb):
+            raise RuntimeError(f"refusing a recorded ifb device that is not krkn-tui's: {ifb!r}")
+        steps = [(["tc", "qdisc", "show", "dev", dev, "ingress"], "qdisc ingress ffff:",
+                  ["tc", "qdisc", "del", "dev", dev, "ingress"]),
+                 (["ip", "-o", "link", "show"], f" {ifb}:", ["ip", "link", "del", ifb])]
+        what = f"the ingress redirect of {dev} to {ifb}"
+    elif data.get("tool") == "link":
+        # Each recorded interface: set up, then its addresses, then its routes (direct ones first).
+        token = re.compile(r"[A-Za-z0-9_.:/]+")
+        links: list[list[str]] = []
+        for item in data["interfaces"]:
+            dev = str(item["dev"])
+            if not re.fullmatch(r"[A-Za-z0-9_.@:-]{1,15}", dev):
+                raise RuntimeError(f"refusing a recorded interface name: {dev!r}")
+            links.append(["ip", "link", "set", dev, "up"])
+            for addr in item["addrs"]:
+                if not token.fullmatch(str(addr)):
+                    raise RuntimeError(f"refusing a recorded address: {addr!r}")
+                links.append(["ip", "addr", "add", str(addr), "dev", dev])
+            for family, route in item["routes"]:
+                words = str(route).split()
+                if family not in ("-4", "-6") or not words or not all(token.fullmatch(w) for w in words):
+                    raise RuntimeError(f"refusing a recorded route: {family} {route!r}")
+                links.append(["ip", family, "route", "add", *words, "dev", dev])
+        what = f"interface(s) {', '.join(str(i['dev']) for i in data['interfaces'])}"
+    else:
+        chain, rule = data["chain"], [str(a) for a in data["rule"]]
+        if chain not in ("INPUT", "OUTPUT") or rule[-2:] != ["-j", "DROP"] or any(a.startswith("-") and a not in (
+                "-i", "-o", "-p", "--dport", "-m", "--state", "--comment", "-j") for a in rule):
+            raise RuntimeError(f"refusing a recorded rule that is not one of krkn-tui's DROP rules: {chain} {rule}")
+        steps = [(["iptables", "-C", chain] + rule, "", ["iptables", "-D", chain] + rule)]
+        what = f"iptables {chain} {' '.join(rule)}"
+
+    def run(argv):
+        resp = stream(core.connect_get_namespaced_pod_exec, data["pod"], content.namespace,
+                      container=data["container"], command=argv, stdin=False, stdout=True, stderr=True,
+                      tty=False, _preload_content=False)
+        try:
+            resp.run_forever(timeout=60)
+            out, err = resp.read_stdout() or "", resp.read_stderr() or ""
+            status = yaml.safe_load(resp.read_channel(3) or "null")
+        finally:
+            resp.close()
+        ok = isinstance(status, dict) and status.get("status") == "Success"
+        return ok, out, " ".join((err or out).split()) or str(status)
+
+    try:
+        core.read_namespaced_pod(data["pod"], content.namespace)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            raise RuntimeError(f"chaos pod {content.namespace}/{data['pod']} is gone: {what} "
+                               f"may still be in place on node {data['node']}") from None
+        raise
+    if data.get("tool") == "link":
+        deadline, why = time.monotonic() + min(float(data.get("wait", 300)), 3600.0), ""
+        while True:  # the node is out of reach until its interfaces are up again
+            try:
+                ok, _, why = run(["ip", "-o", "link", "show"])
+                if ok:
+                    break
+            except Exception as exc:  # the API server cannot reach the kubelet: retry
+                why = " ".join(str(exc).split())[:200]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node {data['node']} not reachable through its chaos pod: {what} "
+                                   f"may still be down ({why})")
+            time.sleep(2)
+        for argv in links:
+            ok, out, why = run(argv)
+            if not ok and "File exists" not in why:  # an address or route already there is done
+                raise RuntimeError(f"{' '.join(argv)} on node {data['node']}: {why}")
+        for item in data["interfaces"]:
+            ok, out, why = run(["ip", "-o", "link", "show", "dev", item["dev"]])
+            flags = out.split("<", 1)[1].split(">", 1)[0].split(",") if ok and "<" in out else []
+            if "UP" not in flags:
+                raise RuntimeError(f"interface {item['dev']} of node {data['node']} is not up: {why or out.strip()}")
+        return
+    prefix = []
+    if data.get("pod_uid"):  # the target pod's namespace, found again by its UID
+        uid = data["pod_uid"]
+        if not re.fullmatch(r"[0-9a-f-]{36}", uid):
+            raise RuntimeError(f"not a pod UID: {uid!r}")
+        ok, out, why = run(["sh", "-c", f"grep -l -e pod{uid} -e pod{uid.replace('-', '_')} /proc/[0-9]*/cgroup "
+                                        "2>/dev/null | head -n 1"])
+        pid = out.strip().split("/")[2] if out.strip().count("/") >= 3 else ""
+        if not pid.isdigit():
+            return  # no process of that pod on the node: its network namespace, and the rule, are gone
+        prefix = ["nsenter", "--target", pid, "--net", "--"]
+    for check, present, delete in steps:
+        ok, out, _ = run(prefix + check)
+        if not ok or present not in out:
+            continue  # not there (deleted already)
+        ok, _, why = run(prefix + delete)
+        if not ok:
+            raise RuntimeError(f"deleting {what} on node {data['node']}: {why}")
+
+
+@dataclass
+class Target:
+    name: str  # node name, or pod name
+    node: str
+    pod_uid: str | None = None  # a pod target's
+
+
+def chaos_pod(name: str, container: str, spec: ChaosSpec, node: str, run_uuid: str) -> dict:
+    """krkn's network-chaos.j2, as it renders it."""
+    pod_spec: dict = {
+        "hostPID": True,
+        # krkn's pod_network Job names its node (no scheduling, so no taint keeps it off).
+        **({"nodeName": node} if getattr(spec, "pin_by_name", False) else
+           {"nodeSelector": {"kubernetes.io/hostname": node}}),
+        "terminationGracePeriodSeconds": 0,  # krkn leaves the default; the undo deletes at once anyway
+        "containers": [{"name": container, "imagePullPolicy": "Always", "image": spec.image,
+                        "securityContext": {"privileged": True}}],
+    }
+    if spec.on_node:
+        pod_spec["hostNetwork"] = True
+    if spec.service_account:
+        pod_spec["serviceAccountName"] = spec.service_account
+    if spec.taints:
+        pod_spec["tolerations"] = [
+            {"key": t.key, "effect": t.effect,
+             **({"operator": "Equal", "value": t.value} if t.value is not None else {"operator": "Exists"})}
+            for t in spec.taints]
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": spec.namespace,
+                         "labels": {"app": "krkn-network-chaos", "krkn-tui/run": run_uuid}},
+            "spec": pod_spec}
+
+
+def ready_nodes(core, selector: str | None) -> list[str]:
+    nodes = core.list_node(label_selector=selector or None).items
+    return sorted(n.metadata.name for n in nodes
+                  if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or []))
+
+
+def internal_ips(core, node: str) -> list[str]:
+    return [a.address for a in core.read_node(node).status.addresses or [] if a.type == "InternalIP"]
+
+
+@dataclass
+class ChaosPod:
+    """A chaos pod on a target's node, and the changes made through it: each recorded in its own
+    version file before it is applied (`versions`, to undo newest first, then `version`, the pod's)."""
+    ctx: ScenarioContext
+    spec: ChaosSpec
+    target: Target
+    name: str
+    container: str
+    version: Path | None
+    prefix: list[str] = field(default_factory=list)  # nsenter into the target pod's namespace
+    versions: list[Path | None] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, ctx: ScenarioContext, core, spec: ChaosSpec, t: Target, role: str) -> ChaosPod:
+        """Create it (its version file first) and wait for it to run; `role` names it as krkn does
+        (node-filter-, pod-chaos-, node-iface-down-...)."""
+        name = f"{'node' if spec.on_node else 'pod'}-{role}-{secrets.token_hex(3)}"
+        container = "fedora" if spec.on_node else f"fedora-container-{secrets.token_hex(3)}"
+        version = ctx.set_rollback_callable(
+            delete_hog_pod, RollbackContent(resource_identifier=name, namespace=spec.namespace),
+            verb="delete", kind="Pod")
+        core.create_namespaced_pod(spec.namespace, chaos_pod(name, container, spec, t.node, ctx.rollback.run_uuid))
+        ctx.audit("create_pod", namespace=spec.namespace, name=name, node=t.node)
+        cp = cls(ctx, spec, t, name, container, version)
+
+        def running():
+            p = core.read_namespaced_pod(name, spec.namespace)
+            if p.status.phase in ("Failed", "Succeeded"):
+                raise ScenarioFailed(f"chaos pod {spec.namespace}/{name} ended ({p.status.phase})")
+            return p.status.phase == "Running"
+
+        if not ctx.wait_until(running, START_TIMEOUT, interval=0.5):
+            raise ScenarioFailed(f"chaos pod {spec.namespace}/{name} not running after {START_TIMEOUT:g}s on {t.node}")
+        if not spec.on_node:
+            cp.prefix = cp._netns_prefix()
+        return cp
+
+    def exec(self, argv: list[str]):
+        """Run `argv` in the chaos pod, in the target's network namespace."""
+        from ..kube.podexec import exec_in_pod
+
+        return exec_in_pod(self.ctx.api_client, self.spec.namespace, self.name, self.container, self.prefix + argv)
+
+    def _netns_prefix(self) -> list[str]:
+        """nsenter into the target pod's network namespace (by its UID in the node's cgroups)."""
+        t, uid = self.target, self.target.pod_uid or ""
+        if not re.fullmatch(r"[0-9a-f-]{36}", uid):
+            raise ScenarioFailed(f"pod {self.spec.namespace}/{t.name} has no usable UID: {uid!r}")
+        r = self.exec(["sh", "-c", f"grep -l -e pod{uid} -e pod{uid.replace('-', '_')} /proc/[0-9]*/cgroup 2>/dev/null"])
+        pids = [line.split("/")[2] for line in r.stdout.split() if line.count("/") >= 3]
+        if not pids:
+            raise ScenarioFailed(f"no process of pod {self.spec.namespace}/{t.name} found on node {t.node}")
+        return ["nsenter", "--target", pids[0], "--net", "--"]
+
+    def default_interface(self, node_ips: list[str]) -> str:
+        """The default route's interface (krkn's); a node without a default route (the local
+        cluster's real node) has its InternalIP's interface instead."""
+        r = self.exec(["ip", "-o", "route", "show", "default"])
+        words = r.stdout.split()
+        iface = words[words.index("dev") + 1] if "dev" in words[:-1] else ""
+        if r.ok and not iface and node_ips:
+            for line in self.exec(["ip", "-o", "-4", "addr", "show"]).stdout.splitlines():
+                fields = line.split()
+                if len(fields) > 3 and fields[2] == "inet" and fields[3].split("/")[0] in node_ips:
+                    iface = fields[1]
+        if not r.ok or not IFACE_RE.match(iface):
+            raise ScenarioFailed(f"no default route's interface in {'the node' if self.spec.on_node else 'the pod'}"
+                                 f" ({r.why() if not r.ok else r.stdout.strip() or 'no default route'}); "
+                                 "name `interfaces`")
+        return iface
+
+    def check_qdisc(self, iface: str, where: str) -> None:
+        """krkn's node_qdisc_is_simple: another tool's htb, netem or clsact at the root (or any
+        ingress qdisc) is not replaced (krkn goes on with `force`; here `force` does not let one be
+        taken over, because the undo deletes it)."""
+        r = self.exec(["tc", "qdisc", "show", "dev", iface, where])
+        lines = [line.lower() for line in r.stdout.splitlines() if line.strip()]
+        taken = lines if where == "ingress" else [
+            line for line in lines if len(lines) != 1 or any(k in line for k in ("htb", "netem", "clsact", "tbf"))]
+        if not r.ok or taken:
+            raise ScenarioFailed(f"{iface} of {self.target.name} already has a {where} qdisc of its own "
+                                 f"({'; '.join(lines) or r.why()}): not replacing it")
+
+    def change(self, data: dict, kind: str, argvs: list[list[str]], details: dict[str, Any]) -> None:
+        """Record `data` (what delete_network_rule undoes) in a version file, then run `argvs`."""
+        t = self.target
+        self.ctx.check_stop()
+        where = {"pod": self.name, "container": self.container, "node": t.node, "pod_uid": t.pod_uid}
+        self.versions.append(self.ctx.set_rollback_callable(
+            delete_network_rule, RollbackContent(resource_identifier=self.name, namespace=self.spec.namespace,
+                                                 data={**where, **data}), verb="delete", kind=kind))
+        for argv in argvs:
+            r = self.exec(argv)
+            self.ctx.audit(argv[0], node=t.node, target=t.name, command=" ".join(argv), exit_code=r.code)
+            if not r.ok:
+                raise ScenarioFailed(f"{' '.join(argv[:3])} on {t.name}: {r.why()}", details)
+        details["rules"].append({"target": t.name, "rule": "; ".join(" ".join(c) for c in argvs)})
+
+    def shape(self, iface: str, way: str, tree: Callable[[str], list[list[str]]], details: dict[str, Any]) -> None:
+        """krkn's tc tree (`tree(dev)`, rooted at 100:) on `iface`'s egress, or on its ingress
+        through the run's own ifb device."""
+        if way == "egress":
+            self.check_qdisc(iface, "root")
+            self.change({"tool": "tc", "dev": iface, "handle": ROOT_HANDLE}, "tc qdisc", tree(iface), details)
+        else:
+            self.check_qdisc(iface, "ingress")
+            ifb = f"kifb{secrets.token_hex(3)}"
+            self.change({"tool": "tc-ingress", "dev": iface, "ifb": ifb}, "tc ingress redirect",
+                        ifb_redirect_commands(iface, ifb) + tree(ifb), details)
+
+    def undo(self) -> None:
+        """Undo its changes newest first, then delete it (each through its version file)."""
+        for version in reversed(self.versions):
+            self.ctx.restore(version)
+        self.ctx.restore(self.version)
