@@ -82,6 +82,7 @@ def test_krkns_outage_file_loads_and_its_rules_are_its_flows():
                                              "network_params": {"bandwidth": "1mbit"}}},
      "[0].config.execution_type", "unknown value 'both'"),
     ({"id": "pod_network_chaos", "config": {}}, "[0].id", "unknown value 'pod_network_chaos'"),
+    ({"id": "network_chaos", "config": {}}, "[0].id", "list the file under ingress_node_scenarios"),
     ({"id": "pod_network_outage", "config": {"namespace": "n", "pod_name": "<pod name>"}},
      "[0].config.pod_name", "not a valid pod name"),
     ({"id": "pod_network_outage", "config": {"namespace": "n", "pod_name": "p", "test_duration": 0}},

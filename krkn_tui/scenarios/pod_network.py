@@ -106,6 +106,9 @@ def _ports(cfg: Section, key: str) -> tuple[int, ...]:
 def parse_entry(entry: Section) -> PodNetworkSpec:
     entry.reject_unknown(("id", "config"))
     kind = entry.string("id", required=True)
+    if kind == "network_chaos":  # krkn's plugin runner takes any of its steps under this type
+        raise entry.error("id", "network_chaos (krkn's ingress shaping of node interfaces) is not run under "
+                                "pod_network_scenarios by krkn-tui: list the file under ingress_node_scenarios")
     if kind not in IDS:
         raise entry.error("id", f"unknown value {kind!r}; expected one of: {', '.join(IDS)}")
     cfg = entry.required_section("config")
