@@ -17,6 +17,7 @@ from runhelpers import Run, krkn, metric, pending, run_dirs, web_target, write_c
 from test_real_node import real_node  # noqa: F401
 from test_scenario_app_outage import changes, run_scenario
 from test_scenario_network_chaos_ng import NG, chaos_pods, entry, holding, machine_view
+from test_scenario_network_chaos_ng import nothing_left_on_the_node  # noqa: F401  (the leftover check, autouse)
 from krkn_tui.config import load_config
 from krkn_tui.engine import plan
 from krkn_tui.localcluster import realnode

@@ -18,6 +18,7 @@ from runhelpers import Run, krkn, pending, run_dirs, write_config
 from test_real_node import _server_and_client, real_node  # noqa: F401
 from test_scenario_app_outage import changes, run_scenario
 from test_scenario_network_chaos_ng import chain_rules, chaos_pods, holding, machine_view, pod_netns, tc
+from test_scenario_network_chaos_ng import nothing_left_on_the_node  # noqa: F401  (the leftover check, autouse)
 from krkn_tui.errors import UserError
 from krkn_tui.scenarios.pod_network import outage_rules, parse_pod_network
 from krkn_tui.yamlio import load_yaml_file
@@ -42,19 +43,6 @@ def state(netns: str) -> tuple:
     links = [line.split(":")[1].strip() for line in subprocess.run(
         ["nsenter", f"--net={netns}", "ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()]
     return chain_rules(netns), tc(netns, "qdisc", "show"), links
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_on_the_node(request):
-    """After each test: no rule of krkn-tui and no ifb device of a run in the real node's own
-    namespace (each test checks its pods' namespaces and chaos pods)."""
-    yield
-    if "real_node" not in request.fixturenames:
-        return
-    netns = request.getfixturevalue("real_node")["netns"]
-    rules = subprocess.run(["nsenter", f"--net={netns}", "iptables-save"], capture_output=True, text=True).stdout
-    links = subprocess.run(["nsenter", f"--net={netns}", "ip", "-o", "link"], capture_output=True, text=True).stdout
-    assert "krkn-tui:" not in rules and "kifb" not in links
 
 
 def test_krkns_outage_file_loads_and_its_rules_are_its_flows():
