@@ -81,10 +81,10 @@ def test_krkns_file_loads_unchanged():
 
 
 def test_the_timer_sets_up_then_addresses_then_routes():
-    record = [{"dev": "eth0", "addrs": ["fd00::2/64"], "routes": [["-4", "10.0.0.0/24 proto kernel scope link"],
+    record = [{"dev": "eth0", "addrs": ["fd00::2/64 nodad"], "routes": [["-4", "10.0.0.0/24 proto kernel scope link"],
                                                                   ["-4", "default via 10.0.0.1"]]}]
     assert interface_up_commands(record) == [
-        ["ip", "link", "set", "eth0", "up"], ["ip", "addr", "add", "fd00::2/64", "dev", "eth0"],
+        ["ip", "link", "set", "eth0", "up"], ["ip", "addr", "add", "fd00::2/64", "nodad", "dev", "eth0"],
         ["ip", "-4", "route", "add", "10.0.0.0/24", "proto", "kernel", "scope", "link", "dev", "eth0"],
         ["ip", "-4", "route", "add", "default", "via", "10.0.0.1", "dev", "eth0"]]
 
@@ -92,6 +92,7 @@ def test_the_timer_sets_up_then_addresses_then_routes():
 @pytest.mark.parametrize("bad, why", [
     ({"dev": "eth0; reboot", "addrs": [], "routes": []}, "interface name"),
     ({"dev": "eth0", "addrs": ["1.2.3.4/24;x"], "routes": []}, "address"),
+    ({"dev": "eth0", "addrs": ["1.2.3.4/24 label"], "routes": []}, "address"),
     ({"dev": "eth0", "addrs": [], "routes": [["-4", "default via 1.2.3.4 $(reboot)"]]}, "route"),
     ({"dev": "eth0", "addrs": [], "routes": [["--force", "default"]]}, "route"),
 ])

@@ -109,10 +109,12 @@ def delete_network_rule(content, api_client):
             if not re.fullmatch(r"[A-Za-z0-9_.@:-]{1,15}", dev):
                 raise RuntimeError(f"refusing a recorded interface name: {dev!r}")
             links.append(["ip", "link", "set", dev, "up"])
-            for addr in item["addrs"]:
-                if not token.fullmatch(str(addr)):
+            for addr in item["addrs"]:  # the address, then its flags kept (nodad, noprefixroute)
+                words = str(addr).split()
+                if not words or not all(token.fullmatch(w) for w in words) or \
+                        not set(words[1:]) <= {"nodad", "noprefixroute"}:
                     raise RuntimeError(f"refusing a recorded address: {addr!r}")
-                links.append(["ip", "addr", "add", str(addr), "dev", dev])
+                links.append(["ip", "addr", "add", *words, "dev", dev])
             for family, route in item["routes"]:
                 words = str(route).split()
                 if family not in ("-4", "-6") or not words or not all(token.fullmatch(w) for w in words):

@@ -264,7 +264,7 @@ def interface_up_commands(record: list[dict]) -> list[list[str]]:
     out = []
     for item in record:
         out.append(["ip", "link", "set", item["dev"], "up"])
-        out += [["ip", "addr", "add", a, "dev", item["dev"]] for a in item["addrs"]]
+        out += [["ip", "addr", "add", *a.split(), "dev", item["dev"]] for a in item["addrs"]]
         out += [["ip", fam, "route", "add", *route.split(), "dev", item["dev"]] for fam, route in item["routes"]]
     return out
 
@@ -448,7 +448,8 @@ def interface_state(cp: ChaosPod, dev: str) -> dict:
     link = ip("link", "show", "dev", dev)
     if "UP" not in link.split("<", 1)[-1].split(">", 1)[0].split(","):
         raise ScenarioFailed(f"interface {dev} of node {cp.target.name} is already down: nothing to take down")
-    addrs = [w[w.index(fam) + 1] for line in ip("addr", "show", "dev", dev).splitlines()
+    addrs = [" ".join([w[w.index(fam) + 1], *(f for f in ("nodad", "noprefixroute") if f in w)])
+             for line in ip("addr", "show", "dev", dev).splitlines()
              for fam in ("inet", "inet6") if (w := line.split()) and fam in w and "global" in w]
     routes = [[fam, " ".join(w for w in line.split() if w not in _ROUTE_FLAGS)]
               for fam in ("-4", "-6") for line in ip(fam, "route", "show", "dev", dev).splitlines() if line.strip()]
