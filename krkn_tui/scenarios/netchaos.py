@@ -164,7 +164,8 @@ def delete_network_rule(content, api_client):
             time.sleep(2)
         for argv in links:
             ok, out, why = run(argv)
-            if not ok and "File exists" not in why:  # an address or route already there is done
+            # An address or route already there is done (ip says so in two ways).
+            if not ok and "File exists" not in why and "already assigned" not in why:
                 raise RuntimeError(f"{' '.join(argv)} on node {data['node']}: {why}")
         for item in data["interfaces"]:
             ok, out, why = run(["ip", "-o", "link", "show", "dev", item["dev"]])
