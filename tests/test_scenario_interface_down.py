@@ -7,6 +7,7 @@ machine's links, addresses, routes, qdiscs and rule sets are as they were."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import subprocess
 from pathlib import Path
 
@@ -54,9 +55,12 @@ def eth0(netns: str) -> tuple[bool, list[str], list[str]]:
     return "UP" in flags, addrs, routes
 
 
-def machine_routes() -> list[str]:
-    return sorted(subprocess.run(["ip", "-o", "route", "show", "table", "all"], capture_output=True,
-                                 text=True).stdout.splitlines())
+def machine_routes(node: dict) -> list[str]:
+    """The machine's routes, less those of other clusters' nodes (tests beside this one)."""
+    other = re.compile(r"\bkt[0-9a-f]{6}(h|br)\b")
+    return sorted(line for line in subprocess.run(["ip", "-o", "route", "show", "table", "all"], capture_output=True,
+                                                  text=True).stdout.splitlines()
+                  if not other.search(line) or node["host_if"] in line)
 
 
 def host_ip(node: dict) -> str:
@@ -127,7 +131,7 @@ def test_interface_down_cuts_the_nodes_pods_off_then_all_is_back(tmp_path, api_c
                                                                  node_route):
     core = client.CoreV1Api(api_client)
     url = web_target(api_client, namespace)
-    netns, machine, routes = real_node["netns"], machine_view(real_node), machine_routes()
+    netns, machine, routes = real_node["netns"], machine_view(real_node), machine_routes(real_node)
     before = eth0(netns)
     assert before[0] and f"{ROUTE} via {host_ip(real_node)}" in before[2]
 
@@ -147,7 +151,7 @@ def test_interface_down_cuts_the_nodes_pods_off_then_all_is_back(tmp_path, api_c
     assert any(c.type == "Ready" and c.status == "True" for c in core.read_node(realnode.NODE_NAME).status.conditions)
     assert [c["action"] for c in changes(events)] == ["create_pod", "ip"]
     assert [s["status"] for s in result.rollback] == ["executed", "executed"]  # the interface, then the pod
-    assert machine_view(real_node) == machine and machine_routes() == routes
+    assert machine_view(real_node) == machine and machine_routes(real_node) == routes
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
 
 
@@ -159,7 +163,7 @@ def test_kill_9_while_down_then_execute_rollback_brings_it_all_back(tmp_path, ap
     would leave it), and `execute-rollback` adds the route back, then deletes the chaos pod."""
     core = client.CoreV1Api(api_client)
     url = web_target(api_client, namespace)
-    netns, machine, routes = real_node["netns"], machine_view(real_node), machine_routes()
+    netns, machine, routes = real_node["netns"], machine_view(real_node), machine_routes(real_node)
     before = eth0(netns)
     versions = tmp_path / "versions"
     run = Run(write_config(tmp_path, [(NG, [down_entry(namespace, test_duration=15)])], versions=versions), kubeconfig)
@@ -170,7 +174,10 @@ def test_kill_9_while_down_then_execute_rollback_brings_it_all_back(tmp_path, ap
         run.proc.kill()
         run.finish()
         assert len(pending(versions)) == 2, run.output  # the pod and the interface
-        assert wait_for(lambda: eth0(netns) == before, timeout=60, what="the node's timer setting eth0 up")
+        try:
+            wait_for(lambda: eth0(netns) == before, timeout=60, what="the node's timer setting eth0 up")
+        except AssertionError:
+            assert eth0(netns) == before
         in_node(netns, "ip", "route", "del", ROUTE)
         for run_id in run_dirs(versions):
             out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
@@ -182,4 +189,4 @@ def test_kill_9_while_down_then_execute_rollback_brings_it_all_back(tmp_path, ap
     finally:
         if run.proc.poll() is None:
             run.proc.kill()
-    assert machine_view(real_node) == machine and machine_routes() == routes
+    assert machine_view(real_node) == machine and machine_routes(real_node) == routes

@@ -410,11 +410,17 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                     resource_identifier=cp.name, namespace=spec.namespace,
                     data={"tool": "link", "pod": cp.name, "container": cp.container, "node": t.node,
                           "interfaces": record, "wait": spec.test_duration + 300}), verb="set up", kind="interface"))
-                up = "; ".join(" ".join(argv) for argv in interface_up_commands(record))
-                down = "; ".join(f"ip link set {dev} down" for dev in ifaces)
+                downs = [["ip", "link", "set", dev, "down"] for dev in ifaces]
+                ups = interface_up_commands(record)
+                up, down = ("; ".join(" ".join(argv) for argv in cmds) for cmds in (ups, downs))
                 # Detached, so the exec returns (and its answer gets out) before the link goes down.
-                r = cp.exec(["sh", "-c", f"(sleep 2; {down}; sleep {spec.test_duration}; {up}) "
-                                         ">/dev/null 2>&1 </dev/null &"])
+                # iproute2's ip by its path: a busybox shell runs its own `ip` applet first, which
+                # knows no `nodad`.
+                down_sh, up_sh = ("; ".join(" ".join(['"$IP"', *argv[1:]]) for argv in cmds) for cmds in (downs, ups))
+                timer = f"sleep 2; {down_sh}; sleep {spec.test_duration}; {up_sh}"
+                r = cp.exec(["sh", "-c", f"IP=$(for p in /usr/sbin/ip /sbin/ip /usr/bin/ip /bin/ip; do "
+                                         f'[ -x "$p" ] && echo "$p" && break; done); '
+                                         f"({timer}) >/dev/null 2>&1 </dev/null &"])
                 said = f"{down}; after {spec.test_duration}s: {up}"
                 ctx.audit("ip", node=t.node, target=t.name, command=said, exit_code=r.code)
                 if not r.ok:
