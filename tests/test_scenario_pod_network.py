@@ -115,9 +115,9 @@ def test_outage_cuts_the_pod_off_then_its_rules_are_deleted(tmp_path, api_client
     assert cut is True and machine_same
     if way == "ingress":
         assert [re.sub(r"krkn-tui:\w+", "T", r) for r in added] == [
-            f"-A INPUT -i eth0 -p {p} -m {p} --dport 8080 -m comment --comment T -j DROP" for p in ("udp", "tcp")]
+            f"-A INPUT -i eth0 -p {p} -m {p} --dport 8080 -m comment --comment \"T\" -j DROP" for p in ("udp", "tcp")]
     else:
-        assert [re.sub(r"krkn-tui:\w+", "T", r) for r in added] == ["-A OUTPUT -o eth0 -m comment --comment T -j DROP"]
+        assert [re.sub(r"krkn-tui:\w+", "T", r) for r in added] == ['-A OUTPUT -o eth0 -m comment --comment "T" -j DROP']
     assert wait_for(connects, timeout=30, what="the connection back after the outage")
     assert state(netns) == before and machine_view(real_node) == machine
     assert [c["action"] for c in changes(events)] == ["create_pod"] + ["iptables"] * len(added)
