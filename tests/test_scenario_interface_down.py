@@ -18,7 +18,7 @@ from kubehelpers import wait_for
 from runhelpers import Run, krkn, metric, pending, run_dirs, web_target, write_config
 from test_real_node import real_node  # noqa: F401
 from test_scenario_app_outage import changes, run_scenario
-from test_scenario_network_chaos_ng import NG, chaos_pods, entry, holding, machine_view
+from test_scenario_network_chaos_ng import NG, chaos_pods, entry, holding, machine_net
 from test_scenario_network_chaos_ng import nothing_left_on_the_node  # noqa: F401  (the leftover check, autouse)
 from krkn_tui.config import load_config
 from krkn_tui.engine import plan
@@ -131,14 +131,14 @@ def test_interface_down_cuts_the_nodes_pods_off_then_all_is_back(tmp_path, api_c
                                                                  node_route):
     core = client.CoreV1Api(api_client)
     url = web_target(api_client, namespace)
-    netns, machine, routes = real_node["netns"], machine_view(real_node), machine_routes(real_node)
+    netns, machine, routes = real_node["netns"], machine_net(real_node), machine_routes(real_node)
     before = eth0(netns)
     assert before[0] and f"{ROUTE} via {host_ip(real_node)}" in before[2]
 
     def during():
         cut = wait_for(lambda: metric(url, "krkn_demo_up") is None, timeout=30, interval=0.5,
                        what="the NodePort out of reach while eth0 is down")
-        return cut, eth0(netns), machine_view(real_node) == machine
+        return cut, eth0(netns), machine_net(real_node) == machine
 
     on_event, seen = holding(during)
     _, result, events = run_scenario(tmp_path, api_client, NG, [down_entry(namespace, test_duration=10)],
@@ -151,7 +151,7 @@ def test_interface_down_cuts_the_nodes_pods_off_then_all_is_back(tmp_path, api_c
     assert any(c.type == "Ready" and c.status == "True" for c in core.read_node(realnode.NODE_NAME).status.conditions)
     assert [c["action"] for c in changes(events)] == ["create_pod", "ip"]
     assert [s["status"] for s in result.rollback] == ["executed", "executed"]  # the interface, then the pod
-    assert machine_view(real_node) == machine and machine_routes(real_node) == routes
+    assert machine_net(real_node) == machine and machine_routes(real_node) == routes
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
 
 
@@ -163,7 +163,7 @@ def test_kill_9_while_down_then_execute_rollback_brings_it_all_back(tmp_path, ap
     would leave it), and `execute-rollback` adds the route back, then deletes the chaos pod."""
     core = client.CoreV1Api(api_client)
     url = web_target(api_client, namespace)
-    netns, machine, routes = real_node["netns"], machine_view(real_node), machine_routes(real_node)
+    netns, machine, routes = real_node["netns"], machine_net(real_node), machine_routes(real_node)
     before = eth0(netns)
     versions = tmp_path / "versions"
     run = Run(write_config(tmp_path, [(NG, [down_entry(namespace, test_duration=15)])], versions=versions), kubeconfig)
@@ -189,4 +189,4 @@ def test_kill_9_while_down_then_execute_rollback_brings_it_all_back(tmp_path, ap
     finally:
         if run.proc.poll() is None:
             run.proc.kill()
-    assert machine_view(real_node) == machine and machine_routes(real_node) == routes
+    assert machine_net(real_node) == machine and machine_routes(real_node) == routes

@@ -67,6 +67,12 @@ def machine_view(node: dict) -> dict:
             for k, v in {**_machine_snapshot(), "qdiscs": qdiscs}.items()}
 
 
+def machine_net(node: dict) -> dict:
+    """machine_view's network part (links, addresses, iptables, nft, qdiscs): the mounts change
+    with other clusters' pods beside the test."""
+    return {k: v for k, v in machine_view(node).items() if k != "mounts"}
+
+
 def chaos_pods(core, namespace: str) -> list[str]:
     return [p.metadata.name for p in core.list_namespaced_pod(namespace, label_selector="app=krkn-network-chaos").items]
 

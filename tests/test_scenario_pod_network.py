@@ -17,7 +17,7 @@ from kubehelpers import wait_for
 from runhelpers import Run, krkn, pending, run_dirs, write_config
 from test_real_node import _server_and_client, real_node  # noqa: F401
 from test_scenario_app_outage import changes, run_scenario
-from test_scenario_network_chaos_ng import chain_rules, chaos_pods, holding, machine_view, pod_netns, tc
+from test_scenario_network_chaos_ng import chain_rules, chaos_pods, holding, machine_net, pod_netns, tc
 from test_scenario_network_chaos_ng import nothing_left_on_the_node  # noqa: F401  (the leftover check, autouse)
 from krkn_tui.errors import UserError
 from krkn_tui.scenarios.pod_network import outage_rules, parse_pod_network
@@ -100,11 +100,11 @@ def test_outage_cuts_the_pod_off_then_its_rules_are_deleted(tmp_path, api_client
     assert wait_for(connects, timeout=30, what="the connection before the outage")
     target = "server" if way == "ingress" else "client"
     netns = pod_netns(core.read_namespaced_pod(target, namespace).metadata.uid)
-    before, machine = state(netns), machine_view(real_node)
+    before, machine = state(netns), machine_net(real_node)
 
     def during():
         cut = wait_for(lambda: not connects(), timeout=30, interval=0.5, what="the outage to cut the connection")
-        return cut, [r for r in chain_rules(netns) if r not in before[0]], machine_view(real_node) == machine
+        return cut, [r for r in chain_rules(netns) if r not in before[0]], machine_net(real_node) == machine
 
     on_event, seen = holding(during)
     config = {"direction": ["ingress"], "ingress_ports": [8080]} if way == "ingress" else \
@@ -119,7 +119,7 @@ def test_outage_cuts_the_pod_off_then_its_rules_are_deleted(tmp_path, api_client
     else:
         assert [re.sub(r"krkn-tui:\w+", "T", r) for r in added] == ['-A OUTPUT -o eth0 -m comment --comment "T" -j DROP']
     assert wait_for(connects, timeout=30, what="the connection back after the outage")
-    assert state(netns) == before and machine_view(real_node) == machine
+    assert state(netns) == before and machine_net(real_node) == machine
     assert [c["action"] for c in changes(events)] == ["create_pod"] + ["iptables"] * len(added)
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
 
@@ -136,7 +136,7 @@ def test_egress_shaping_holds_back_what_the_pod_sends(tmp_path, api_client, kube
     ip = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "get", "service", "server", "-o",
                          "jsonpath={.spec.clusterIP}"], capture_output=True, text=True, check=True).stdout.strip()
     netns = pod_netns(core.read_namespaced_pod("server", namespace).metadata.uid)
-    before, machine = state(netns), machine_view(real_node)
+    before, machine = state(netns), machine_net(real_node)
 
     def fetch() -> int:
         r = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "exec", "client", "--", "sh", "-c",
@@ -148,7 +148,7 @@ def test_egress_shaping_holds_back_what_the_pod_sends(tmp_path, api_client, kube
         got = fetch()
         classes = tc(netns, "-s", "class", "show", "dev", "eth0")
         return "class htb 100:1 root" in classes and "rate 1Mbit" in classes, got, \
-            [int(m) for m in re.findall(r"overlimits (\d+)", classes)], machine_view(real_node) == machine
+            [int(m) for m in re.findall(r"overlimits (\d+)", classes)], machine_net(real_node) == machine
 
     on_event, seen = holding(during)
     _, result, events = run_scenario(tmp_path, api_client, PN, [shaping(namespace, "egress", test_duration=1)],
@@ -156,7 +156,7 @@ def test_egress_shaping_holds_back_what_the_pod_sends(tmp_path, api_client, kube
     assert result.status == "passed", result.scenarios[0].get("message")
     [(shaped, got, overlimits, machine_same)] = seen
     assert shaped and got > 256 * 1024 and max(overlimits) > 0 and machine_same
-    assert state(netns) == before and machine_view(real_node) == machine
+    assert state(netns) == before and machine_net(real_node) == machine
     assert [c["action"] for c in changes(events)] == ["create_pod", "tc", "tc"]
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
 
@@ -169,7 +169,7 @@ def test_kill_9_then_execute_rollback_leaves_no_rule_qdisc_or_chaos_pod(tmp_path
     connects = _server_and_client(kubectl, kubeconfig, namespace)
     assert wait_for(connects, timeout=30, what="the connection before the run")
     netns = pod_netns(core.read_namespaced_pod("server", namespace).metadata.uid)
-    before, machine = state(netns), machine_view(real_node)
+    before, machine = state(netns), machine_net(real_node)
     entry = outage(namespace, direction=["ingress"], ingress_ports=[8080], test_duration=300) if kind == "outage" \
         else shaping(namespace, "ingress", test_duration=300)
     versions = tmp_path / "versions"
@@ -194,4 +194,4 @@ def test_kill_9_then_execute_rollback_leaves_no_rule_qdisc_or_chaos_pod(tmp_path
     finally:
         if run.proc.poll() is None:
             run.proc.kill()
-    assert machine_view(real_node) == machine
+    assert machine_net(real_node) == machine
