@@ -1,4 +1,4 @@
-"""`python -m bench.table FILE.jsonl`: the README's figures table from a run's JSON lines."""
+"""`python -m bench.table FILE.jsonl`: docs/bench.md's figures table from a run's JSON lines."""
 
 from __future__ import annotations
 

@@ -26,6 +26,17 @@ SHARED = ("kubeconfig", "context", "namespace", "config", "local", "readonly", "
           "force_cluster")
 
 
+# Why --readonly before a subcommand that does not take it is refused, where "changes the cluster
+# or the version files" would not be true of that subcommand.
+READONLY_REFUSED = {
+    "serve": "serve's consoles are read-only already, unless --allow-control is given: drop --readonly",
+    "history": "history only reads past reports: drop --readonly",
+    "compare": "compare only reads past reports: drop --readonly",
+    "report": "report only reads a run's report (and writes its Markdown or HTML): drop --readonly",
+    "halt-status": "halt-status only reads the cluster's halt record: drop --readonly",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .commands import cluster, guard, halt, history, key, report, rollback, run, serve
 
@@ -93,7 +104,8 @@ def merge_shared(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
             setattr(args, dest, after)
         elif before not in (None, False) and dest not in accepts:
             if dest == "readonly":
-                raise UserError(f"{args.command} changes the cluster or the version files", field=flag)
+                raise UserError(READONLY_REFUSED.get(args.command, f"{args.command} changes the cluster or the "
+                                                                    "version files"), field=flag)
             taken = ", ".join(_option(parser, d) for d in SHARED if d in accepts) or "none of them"
             raise UserError(f"does not apply to {args.command} (of the options before it, it takes {taken})",
                             field=flag)

@@ -69,6 +69,7 @@ class PlannedScenario:
     where: str = ""  # the file and how its path was resolved (ScenarioRef.where)
     skipped: str | None = None  # why it is not run (a krkn type krkn-tui does not implement)
     error: str | None = None  # a dry run's verdict on a file that does not parse (its one line)
+    listed_as: str = ""  # the path as the config lists it (krkn's scenario name in its reports)
 
 
 @dataclass
@@ -109,7 +110,8 @@ def plan(config: Config, only: set[int] | None = None, *, skip_unsupported: bool
     planned = []
     for ref in selected:
         if not ref.supported:
-            planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, [], ref.where, UNSUPPORTED_NOTE))
+            planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, [], ref.where, UNSUPPORTED_NOTE,
+                                           listed_as=ref.listed_as))
             continue
         plugin = plugin_for(ref.scenario_type)
         try:
@@ -117,9 +119,11 @@ def plan(config: Config, only: set[int] | None = None, *, skip_unsupported: bool
         except UserError as e:
             if not each_verdict:
                 raise
-            planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, [], ref.where, error=str(e)))
+            planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, [], ref.where, error=str(e),
+                                           listed_as=ref.listed_as))
             continue
-        planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, specs, ref.where))
+        planned.append(PlannedScenario(ref.index, ref.scenario_type, ref.file, specs, ref.where,
+                                       listed_as=ref.listed_as))
     return planned
 
 
@@ -346,7 +350,7 @@ class Engine:
         rolled back: no further scenario starts on a cluster Prometheus or cerberus calls unwell)."""
         if self.monitor is None:
             return False
-        why = self.monitor.after_scenario(item.file.name, started, time.time())
+        why = self.monitor.after_scenario(item.file.name, started, time.time(), item.listed_as or str(item.file))
         if why is None:
             return False
         self._ended_by = why

@@ -486,3 +486,25 @@ class SteadyState(Event, event="steady_state"):
     phase: str  # before | after
     ok: bool
     failing: tuple[str, ...] = ()
+
+
+# -- krkn's Prometheus and cerberus verdicts (monitoring.monitor) --------------------------------
+
+@dataclass(frozen=True)
+class ScenarioVerdicts(Event, event="scenario_verdicts"):
+    """krkn's verdicts after one scenario file: its SLOs and score (``scenario["resiliency"]``),
+    the critical alerts firing now, cerberus's go/no-go; ``monitoring`` is the report's
+    monitoring record so far (the console's verdicts view shows it as it grows)."""
+
+    name: str  # the scenario file's name
+    scenario: Mapping[str, Any] = field(default_factory=dict)
+    monitoring: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunVerdicts(Event, event="run_verdicts"):
+    """After the run: the alert profile over its window, the SLOs over the whole run and the
+    resiliency score; ``monitoring`` is the report's monitoring record."""
+
+    monitoring: Mapping[str, Any] = field(default_factory=dict)
+    krkn_report: str | None = None  # krkn's KRKN_RESILIENCY_REPORT_JSON line (resiliency_run_mode: detailed)

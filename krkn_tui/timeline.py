@@ -18,6 +18,7 @@ class TimelineEntry:
     lane: str  # one of LANES
     text: str
     tone: str = "info"  # info | good | bad
+    pods: str | None = None  # the pods view's filter for what it touched (`p` in the timeline view)
 
 
 class Timeline:
@@ -47,7 +48,7 @@ class Timeline:
             return sorted(self._entries, key=lambda e: e.at)
 
     def record(self) -> list[dict]:
-        return [asdict(e) for e in self.entries()]
+        return [{k: v for k, v in asdict(e).items() if k != "pods" or v is not None} for e in self.entries()]
 
 
 def pod_entry(log: Any) -> TimelineEntry | None:
@@ -57,7 +58,20 @@ def pod_entry(log: Any) -> TimelineEntry | None:
     tone = "bad" if log.kind == "DELETED" or "Terminating" in log.detail else \
         "good" if "→ 1/1" in log.detail or log.detail.endswith(" 1/1") else "info"
     verb = {"ADDED": "added", "MODIFIED": "changed", "DELETED": "deleted"}.get(log.kind, log.kind.lower())
-    return TimelineEntry(log.time, "pod", f"{log.key} {verb}" + (f": {log.detail}" if log.detail else ""), tone)
+    return TimelineEntry(log.time, "pod", f"{log.key} {verb}" + (f": {log.detail}" if log.detail else ""), tone,
+                         pods=log.key)
+
+
+def pods_touched(action: str, fields: Any) -> str | None:
+    """The pods view's filter for a change: the pod (``namespace/name``), else its namespace's
+    pods, else the node's; None when it touched no pods' place."""
+    namespace, node = fields.get("namespace"), fields.get("node")
+    pod = fields.get("pod") or (fields.get("name") if action.endswith("_pod") else None)
+    if namespace and pod:
+        return f"{namespace}/{pod}"
+    if namespace:
+        return f"{namespace}/"
+    return str(node) if node else None
 
 
 class PodTimeline:
@@ -98,7 +112,8 @@ def entry_for_event(event: Any, at: float | None = None) -> TimelineEntry | None
         return TimelineEntry(at, "scenario", f"{event.id} {event.status} after {event.seconds:.1f}s",
                              "good" if event.status == "passed" else "bad")
     if isinstance(event, ev.ClusterChange):
-        return TimelineEntry(at, "scenario", f"changed: {event.action} {event.target}".rstrip(), "bad")
+        return TimelineEntry(at, "scenario", f"changed: {event.action} {event.target}".rstrip(), "bad",
+                             pods=pods_touched(event.action, event.fields))
     if isinstance(event, ev.CheckChanged):
         return TimelineEntry(event.at or at, "check", f"{event.name} {event.state} ({event.phase}): {event.seen}",
                              "good" if event.state == "passing" else "bad")
@@ -115,6 +130,17 @@ def entry_for_event(event: Any, at: float | None = None) -> TimelineEntry | None
         return TimelineEntry(at, "run", "run started")
     if isinstance(event, ev.RunFinished):
         return TimelineEntry(at, "run", f"run {event.status}", "good" if event.status == "passed" else "bad")
+    if isinstance(event, ev.ScenarioVerdicts):
+        bad = ((event.scenario.get("critical_alerts") or {}).get("fails") is True
+               or (event.scenario.get("cerberus") or {}).get("go") is False)
+        score = (event.scenario.get("resiliency") or {}).get("score")
+        return TimelineEntry(at, "check", f"verdicts after {event.name}" + (f": score {score}" if score is not None
+                                                                            else ""), "bad" if bad else "info")
+    if isinstance(event, ev.RunVerdicts):
+        failure = event.monitoring.get("failure")
+        score = (event.monitoring.get("resiliency") or {}).get("score")
+        return TimelineEntry(at, "run", "verdicts of the run" + (f": score {score}" if score is not None else "")
+                             + (f", fails it ({failure})" if failure else ""), "bad" if failure else "good")
     if isinstance(event, ev.SteadyState):
         return TimelineEntry(at, "check", f"steady state {event.phase}: " + (
             "ok" if event.ok else f"failing ({', '.join(event.failing)})"), "good" if event.ok else "bad")

@@ -74,6 +74,8 @@ node_packages() {
   [[ -x /usr/bin/stress-ng ]] || missing+=(stress-ng)  # the hog image (krkn-lib's krkn-hog) packs it
   command -v nsenter >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
+  command -v losetup >/dev/null || missing+=(util-linux)  # the node's block device
+  command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
   apt_install "the real node" "the real node will be skipped" "${missing[@]}"
 }
 
@@ -198,9 +200,9 @@ build_images() {
     local nc="$root/network-chaos" tool
     mkdir -p "$nc/bin" "$nc/usr/sbin" "$nc/usr/bin" "$nc/tmp" "$nc/run"
     chmod 1777 "$nc/tmp"
-    cp /bin/busybox "$nc/bin/busybox"
-    for tool in sh sleep cat grep awk head tail ls; do ln -sf busybox "$nc/bin/$tool"; done
+    add_busybox "$nc"
     cp /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/tc /usr/sbin/ip "$nc/usr/sbin/"
+    cp "$bin/netem-queue" "$nc/usr/bin/"  # netem's delay and loss through NFQUEUE where the kernel lacks netem
     cp /usr/bin/nsenter "$nc/usr/bin/"
     for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save; do
       ln -sf xtables-nft-multi "$nc/usr/sbin/$tool"
@@ -218,6 +220,9 @@ build_images() {
     printf '#!/bin/sh\nexec sleep infinity\n' >"$nc/entrypoint.sh"
     chmod 755 "$nc/entrypoint.sh"
     pack_image krkn-network-chaos quay.io/krkn-chaos/krkn-network-chaos:latest "$nc" /entrypoint.sh
+    # krkn's tools image (network_chaos_scenarios' and ingress_node_scenarios' default, and
+    # storage_throttle's privileged pod), under its name: the same tree, busybox's tools included.
+    pack_image krkn-tools quay.io/krkn-chaos/krkn:tools "$nc" /entrypoint.sh
   fi
   # krkn's scenario images, under krkn's names: static Go programs of images/cmd/.
   # (krkn-lib mounts the plan at /service-hijacking: the program lives elsewhere)
@@ -279,6 +284,7 @@ elif [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
   build demo-server "$here/images" ./cmd/demo-server "-s -w"
   build service-hijacking "$here/images" ./cmd/service-hijacking "-s -w"
   build syn-flood "$here/images" ./cmd/syn-flood "-s -w"
+  build netem-queue "$here/images" ./cmd/netem-queue "-s -w"
   build vegeta "$here/images/http-load" github.com/tsenart/vegeta/v12 "-s -w -X main.Version=v12.13.0"
   build_images
 fi

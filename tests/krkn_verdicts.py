@@ -4,11 +4,15 @@ windows and print its verdicts as JSON. Run with the krkn-lib venv's python:
     python krkn_verdicts.py REQUEST.json
 
 REQUEST: {"url", "alert_profile", "slo_file", "start", "end", "scenarios": [{"name", "start", "end"}]}
+("alert_profile" may be null: no alert verdict). The answer's "krkn_line" is what krkn prints on
+stdout in resiliency_run_mode `detailed` (finalize_and_save), captured.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import io
 import json
 import logging
 import sys
@@ -35,19 +39,24 @@ from krkn.resiliency.resiliency import Resiliency  # noqa: E402
 def main() -> None:
     req = json.loads(Path(sys.argv[1]).read_text())
     prom = KrknPrometheus(req["url"])
-    fired = alerts(prom, None, "run", req["start"], req["end"], req["alert_profile"], "idx")
+    fired = alerts(prom, None, "run", req["start"], req["end"], req["alert_profile"], "idx") \
+        if req.get("alert_profile") else []
     res = Resiliency(req["slo_file"])
     for s in req["scenarios"]:
         res.add_scenario_report(scenario_name=s["name"], prom_cli=prom,
                                 start_time=datetime.datetime.fromtimestamp(int(s["start"])),
                                 end_time=datetime.datetime.fromtimestamp(int(s["end"])))
-    res.finalize_report(prom_cli=prom, total_start_time=datetime.datetime.fromtimestamp(req["start"]),
-                        total_end_time=datetime.datetime.fromtimestamp(req["end"]))
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        res.finalize_and_save(prom_cli=prom, total_start_time=datetime.datetime.fromtimestamp(req["start"]),
+                              total_end_time=datetime.datetime.fromtimestamp(req["end"]), run_mode="detailed")
     print(json.dumps({
         "fired": sorted(dict(a)["name"] for a in fired),
         "scenarios": [{"name": r["name"], "score": r["score"], "slo_results": r["slo_results"]}
                       for r in res.scenario_reports],
         "summary": res.get_summary(),
+        "krkn_line": next((line for line in stdout.getvalue().splitlines()
+                           if line.startswith("KRKN_RESILIENCY_REPORT_JSON:")), None),
     }))
 
 

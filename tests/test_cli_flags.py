@@ -125,6 +125,18 @@ def test_an_option_a_subcommand_does_not_take_is_refused_in_one_line(capsys, fol
     assert len(err.strip().splitlines()) == 1 and flag in err and argv[-1] not in ("",)
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["--readonly", "serve"], "--readonly: serve's consoles are read-only already, unless --allow-control is given"),
+    (["--readonly", "history"], "--readonly: history only reads past reports"),
+    (["--readonly", "halt-status"], "--readonly: halt-status only reads the cluster's halt record"),
+    (["--readonly", "run"], "--readonly: run changes the cluster or the version files"),
+])
+def test_readonly_before_a_subcommand_without_it_says_why_for_that_subcommand(capsys, folder, argv, said):
+    code, out, err = krkn(capsys, *argv)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert said in err
+
+
 @pytest.mark.parametrize("argv", [["list-rollback", "-n", "ns"], ["list-rollback", "--local"],
                                   ["execute-rollback", "--readonly", "-r", "x"]])
 def test_the_same_option_after_the_subcommand_is_refused_too(capsys, folder, argv):

@@ -56,9 +56,11 @@ def test_shipped_config_parses():
     assert cfg.allow_protected is False
     # one file of each type that runs without the real node (exec and attacker pods need it)
     on_demo = [t for t in scenario_types() if t not in ("container_scenarios", "pvc_scenarios", "time_scenarios",
-                                                        "network_chaos_ng_scenarios", "pod_network_scenarios",
+                                                        "network_chaos_ng_scenarios", "network_chaos_scenarios",
+                                                        "ingress_node_scenarios", "pod_network_scenarios",
                                                         "service_hijacking_scenarios",
-                                                        "syn_flood_scenarios", "http_load_scenarios")]
+                                                        "syn_flood_scenarios", "http_load_scenarios",
+                                                        "storage_throttle_scenarios")]
     assert sorted(r.scenario_type for r in cfg.scenarios) == on_demo
     assert [r.index for r in cfg.scenarios] == list(range(5))
     for ref in cfg.scenarios:

@@ -89,7 +89,7 @@ async def test_the_console_takes_one_event_of_every_type_as_a_message():
         await pilot.pause()
         assert "run failed (exit 1)" in str(panel.query_one("#run-status").render())
         assert panel.blocks[1].status == "passed"  # the sample ScenarioFinished of index 1
-        assert "rollback finished" in "\n".join(panel.query_one("#run-log").lines)
+        assert "rollback finished" in "\n".join(panel.run_lines())
 
 
 def test_cli_lines():
@@ -175,3 +175,31 @@ def test_audit_lines_keep_their_keys(tmp_path):
     assert [(x["event"], set(x) - {"time", "run_id", "event"}) for x in lines] == expected
     # an event's own run id wins over the log's default
     assert lines[-1]["run_id"] == "r9" and lines[0]["run_id"] == "execute-rollback"
+
+
+async def test_the_run_panel_keeps_time_order():
+    """Blast radius and the steady state before the first scenario's block, the wait between two
+    blocks, the rollback after the last one (issue 22: they all went below every block)."""
+    app = PanelApp()
+    async with app.run_test() as pilot:
+        panel = app.query_one(RunPanel)
+        panel.start([(0, "pod_disruption_scenarios", "a.yaml"), (1, "pod_disruption_scenarios", "b.yaml")])
+        await pilot.pause()
+        panel.post_message(EngineEvents((
+            ev.RunStarted(2, 1, "v", run_id="r1"),
+            ev.ScenarioPreviewed(0, "pod_disruption_scenarios", "a", lines=("blast radius: kill 1 of 3 pods",)),
+            ev.SteadyState("before", True),
+            ev.ScenarioStarted(0, "pod_disruption_scenarios", "a.yaml", "a", 0),
+            ev.ScenarioFinished(0, "pod_disruption_scenarios", "a.yaml", "a", 0, "passed", "", 1.0),
+            ev.Waiting(1),
+            ev.ScenarioStarted(1, "pod_disruption_scenarios", "b.yaml", "b", 0),
+            ev.ScenarioFinished(1, "pod_disruption_scenarios", "b.yaml", "b", 0, "failed", "", 1.0),
+            ev.RollbackRunStarted("scenario failed", 1),
+        )))
+        await pilot.pause()
+        shown = []
+        for child in panel.query_one("#run-scenarios").children:
+            shown.append(" | ".join(child.lines) if "run-log" in child.classes else f"block {child.index}")
+        assert shown == ["blast radius: kill 1 of 3 pods | steady state before: ok", "block 0",
+                         "waiting 1s before the next scenario", "block 1",
+                         "rollback started (scenario failed): 1 pending file(s)"]

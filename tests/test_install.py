@@ -49,17 +49,31 @@ def test_the_makefile_never_calls_pip_or_python_outside_the_venv():
 
 
 @needs_make
-def test_ci_fails_when_make_test_fails_even_with_no_tests_collected(tmp_path):
-    (tmp_path / ".ci").mkdir()
+def _ci_stand_in(tmp_path, make_test: str, ruff: str = "exit 0") -> subprocess.CompletedProcess:
+    """.ci/run in a folder whose Makefile and static checkers are stand-ins with the given bodies."""
+    (tmp_path / ".ci").mkdir(exist_ok=True)
     shutil.copy(ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
-    (tmp_path / "Makefile").write_text("test:\n\texit 5\n")
-    out = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin", "KRKN_TUI_CLUSTER_DIR": str(tmp_path / "cluster")})
+    (tmp_path / "Makefile").write_text(f"install:\n\ttrue\ntest:\n\t{make_test}\n")
+    tools = tmp_path / ".venv" / "bin"
+    tools.mkdir(parents=True, exist_ok=True)
+    for name, body in (("ruff", ruff), ("mypy", "exit 0")):
+        (tools / name).write_text(f"#!/bin/sh\n{body}\n")
+        (tools / name).chmod(0o755)
+    return subprocess.run(["bash", str(tmp_path / ".ci" / "run")], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "KRKN_TUI_CLUSTER_DIR": str(tmp_path / "cluster")})
+
+
+def test_ci_fails_when_make_test_fails_even_with_no_tests_collected(tmp_path):
+    out = _ci_stand_in(tmp_path, "exit 5")
     assert out.returncode != 0 and "make test failed" in out.stderr
-    (tmp_path / "Makefile").write_text("test:\n\ttrue\n")
-    out = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin", "KRKN_TUI_CLUSTER_DIR": str(tmp_path / "cluster")})
+    out = _ci_stand_in(tmp_path, "true")
     assert out.returncode == 0, out.stderr
+
+
+def test_ci_stops_before_the_suite_when_a_static_check_fails(tmp_path):
+    out = _ci_stand_in(tmp_path, "touch suite-ran", ruff="exit 1")
+    assert out.returncode != 0 and "static checks failed" in out.stderr
+    assert not (tmp_path / "suite-ran").exists()
 
 
 @needs_make

@@ -143,10 +143,14 @@ def _run(config: Path, kubeconfig: str, tmp_path: Path) -> tuple[subprocess.Comp
 
 def test_scale_to_zero_fails_the_alert_profile_and_slos_as_krkns_own_code_does(
         web, prometheus, kubeconfig, tmp_path, krkn_lib_python):
-    config = _config(tmp_path, web, prometheus, duration=20)
+    config = _config(tmp_path, web, prometheus, duration=20, extra="""\
+        resiliency:
+          resiliency_run_mode: detailed
+        """)
     done, report = _run(config, kubeconfig, tmp_path)
     out = done.stdout
     assert done.returncode == 2, out + done.stderr  # krkn's exit code for alerts
+    [ours] = [line for line in out.splitlines() if line.startswith("KRKN_RESILIENCY_REPORT_JSON:")]
     assert "alert error: web has no instance answering its scrape" in out
     mon = report["monitoring"]
     assert report["status"] == "failed" and report["failure"] == "alerts" and mon["failure"] == "alerts"
@@ -165,15 +169,17 @@ def test_scale_to_zero_fails_the_alert_profile_and_slos_as_krkns_own_code_does(
     request.write_text(json.dumps({
         "url": prometheus, "alert_profile": str(tmp_path / "alerts.yaml"), "slo_file": str(tmp_path / "alerts.yaml"),
         "start": mon["window"]["start"], "end": mon["window"]["end"],
-        "scenarios": [{"name": s["name"], "start": s["window"]["start"], "end": s["window"]["end"]}
+        "scenarios": [{"name": s["scenario"], "start": s["window"]["start"], "end": s["window"]["end"]}
                       for s in res["scenarios"]]}))
     krkn = subprocess.run([krkn_lib_python, str(HERE / "krkn_verdicts.py"), str(request)],
                           capture_output=True, text=True, timeout=120)
     assert krkn.returncode == 0, krkn.stderr[-3000:]
     theirs = json.loads(krkn.stdout)
+    assert theirs["krkn_line"] == ours  # krkn's resiliency JSON line, byte for byte, on the same Prometheus
+    assert json.loads(ours.split(":", 1)[1])["scenarios"][0]["name"] == str(tmp_path / "scale.yaml")
     assert theirs["fired"] == sorted(a["description"] for a in mon["alert_profile"]["alerts"] if a.get("fails"))
     assert [(s["name"], s["score"], s["slo_results"]) for s in theirs["scenarios"]] == \
-        [(s["name"], s["score"], s["slo_results"]) for s in res["scenarios"]]
+        [(s["scenario"], s["score"], s["slo_results"]) for s in res["scenarios"]]
     assert theirs["summary"]["resiliency_score"] == res["score"]
     assert (theirs["summary"]["passed_slos"], theirs["summary"]["total_slos"]) == \
         (res["passed_slos"], res["total_slos"])

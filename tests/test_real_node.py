@@ -170,7 +170,8 @@ def _machine_snapshot() -> dict:
                     for line in Path("/proc/self/mountinfo").read_text().splitlines())
     rules = [line for line in run("iptables-save").splitlines() if not line.startswith("#")]
     return {"links": links, "mounts": mounts, "iptables": rules, "nft": run("nft", "list", "ruleset"),
-            "addresses": sorted(run("ip", "-4", "-o", "addr", "show").split("\n"))}
+            "addresses": sorted(run("ip", "-4", "-o", "addr", "show").split("\n")),
+            "loop devices": sorted(run("losetup", "-a").splitlines())}  # the real node's block device
 
 
 def test_private_cluster_runs_beside_and_leaves_nothing_behind(real_node, tmp_path, local_cluster):
@@ -189,6 +190,7 @@ def test_private_cluster_runs_beside_and_leaves_nothing_behind(real_node, tmp_pa
         # folder and may meet, harmlessly: service addresses exist only inside each node.
         for key in ("host_if", "bridge", "node_ip", "pod_cidr", "cgroup_root"):
             assert mine[key] != shared[key], key
+        assert mine["block"]["device"] != (shared.get("block") or {}).get("device")
         assert st["server"] != local_cluster.server()
         # A crash: the runtime and the kubelet die with -9; `up` clears what they left and starts
         # the node again in the same place.

@@ -66,7 +66,7 @@ async def test_one_finished_rollback_is_counted_alike_by_the_cli_the_run_panel_a
         panel = app.query_one(RunPanel)
         panel.post_message(EngineEvents((finished,)))
         await pilot.pause()
-        assert f"rollback finished: {expected}" in panel.query_one("#run-log").lines[-1]
+        assert f"rollback finished: {expected}" in panel.run_lines()[-1]
 
     text, severity = executed_note("run x", results)
     assert text.startswith(f"run x: {expected}\n") and severity == "error"

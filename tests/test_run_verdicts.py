@@ -27,7 +27,7 @@ NO_STATUS = {"service_target_port": 8080, "service_name": "frontend", "service_n
 def _config(tmp_path):
     return write_config(tmp_path, [("pod_disruption_scenarios", POD_KILL),
                                    ("application_outages_scenarios", KRKN_APP_OUTAGE),
-                                   ("network_chaos_scenarios", "network_chaos: {}\n"),
+                                   ("zone_outages_scenarios", "zone_outage: {}\n"),
                                    ("service_hijacking_scenarios", NO_STATUS)])
 
 

@@ -6,6 +6,7 @@ import pytest
 from kubehelpers import deployment, wait_for
 
 from krkn_tui.tui.screens.confirm import ConfirmScreen
+from krkn_tui.tui.widgets.run_panel import RunPanel
 from tui_support import SIZE, console, outage_config, until
 
 pytestmark = pytest.mark.cluster
@@ -66,7 +67,7 @@ async def test_an_aborting_check_shows_red_stops_the_run_and_lands_on_the_timeli
         await pilot.pause(0.2)
         assert app.last_result.status == "aborted" and app.last_result.exit_code == 3
         assert app.check_board.cells["web-up"].failures >= 1
-        run_log = "\n".join(app.views["picker"].query_one("#run-log").lines)
+        run_log = "\n".join(app.views["picker"].query_one(RunPanel).run_lines())
         assert "check web-up: failing (during)" in run_log and "check web-up FAILED" in run_log
         assert "steady state after: ok" in run_log
         header_text = str(app.screen.query_one("#header").render())
@@ -77,12 +78,24 @@ async def test_an_aborting_check_shows_red_stops_the_run_and_lands_on_the_timeli
         assert "CHECK    web-up  failing (during)" in pod_log
         await pilot.press("4")
         await pilot.pause(0.2)
-        timeline = "\n".join(app.screen.query_one("#timeline-log").lines)
+        table = app.screen.query_one("#timeline-table")
+        timeline = "\n".join(table.cell(k, "what").plain for k in table.keys())
         for text in ("started (service_disruption_scenarios)", "web-up failing (during)", "rollback of 1 file(s)",
                      "executed: service_disruption_scenarios_", f"{namespace}/web-"):
             assert text in timeline, text
         chart = str(app.screen.query_one("#timeline-chart").render())
         assert chart.splitlines()[0].startswith("scenario") and "▼" in chart
+        # `p` on the scale-down's entry: the pods view filtered to its namespace, the web pods back
+        [scaled] = [k for k in table.keys() if table.cell(k, "what").plain.startswith("changed: scale_workload")]
+        table.move_cursor_to_key(scaled)
+        await pilot.press("p")
+        await until(pilot, lambda: app.current_mode == "pods", what="the pods view")
+        assert app.screen.filter_text == f"{namespace}/"
+        pods = app.screen.query_one("#pod-table")
+        await until(pilot, lambda: len(pods.keys()) == 2, timeout=60, what="the two web pods listed")
+        assert all(k.startswith(f"{namespace}/web-") for k in pods.keys())
+        await pilot.press("4")
+        await pilot.pause(0.2)
         await pilot.press("w")
         await pilot.pause(0.2)
         html = app.last_report

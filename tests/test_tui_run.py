@@ -66,7 +66,7 @@ async def test_emergency_stop_rolls_the_run_back(tmp_path, kubeconfig, namespace
         await pilot.pause(0.1)
         assert app.last_result.status == "interrupted" and app.last_result.exit_code == 130
         assert [s["status"] for s in app.last_result.rollback] == ["executed"]
-        run_log = "\n".join(app.views["picker"].query_one("#run-log").lines)
+        run_log = "\n".join(app.views["picker"].query_one(RunPanel).run_lines())
         assert "rollback started (stop requested)" in run_log and "rollback step executed: " in run_log
         assert "run interrupted (exit 130)" in run_log
     assert policies(api_client, namespace) == []
@@ -89,7 +89,7 @@ async def test_a_daemon_run_shows_its_iteration_and_the_emergency_stop_ends_it(t
         await until(pilot, lambda: app.last_result is not None, what="run stopped")
         await pilot.pause(0.1)
         assert app.last_result.status == "interrupted"
-        run_log = "\n".join(app.views["picker"].query_one("#run-log").lines)
+        run_log = "\n".join(app.views["picker"].query_one(RunPanel).run_lines())
         assert "iteration 2 (daemon) started: repeats until stopped" in run_log
         assert "rollback started (stop requested)" in run_log
     assert policies(api_client, namespace) == []

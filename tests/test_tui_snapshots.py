@@ -14,6 +14,7 @@ from krkn_tui import events as ev
 from krkn_tui.tui.app import KrknConsole
 from krkn_tui.tui.settings import ConsoleSettings
 from krkn_tui.tui.widgets.run_panel import RunPanel
+from prometheus_support import monitored_run, prometheus  # noqa: F401 (a fixture)
 from tui_support import FROZEN_NOW, until, RUN_A, fixed_kubeconfig, fixed_pod_table, fixed_versions
 
 SIZE = (130, 40)
@@ -176,3 +177,50 @@ def test_inspect(stable, snap_compare):
 
 def test_help(stable, snap_compare):
     assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=after(versions_listed, "question_mark"))
+
+
+def run_with_verdicts(events):
+    """A finished run, then its verdicts as the monitor said them; the pods it touched in the timeline."""
+    async def run_before(pilot):
+        await finished_run(pilot)
+        pilot.app.engine_events.extend(events)
+        pilot.app.drain()
+        await pilot.pause()
+
+    return run_before
+
+
+def fixed_verdicts(url: str, folder) -> list:
+    """The monitor's events on the fixed Prometheus answers, with the folder's path left out."""
+    import dataclasses
+    import json
+
+    def fixed(value):
+        return json.loads(json.dumps(value).replace(f"{folder}/", "").replace(url, "http://prometheus:9090"))
+
+    return [dataclasses.replace(e, monitoring=fixed(e.monitoring)) for e in monitored_run(url, folder)]
+
+
+def test_verdicts(stable, snap_compare, prometheus):
+    events = fixed_verdicts(prometheus, stable)
+    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=after(run_with_verdicts(events), "5"))
+
+
+def test_timeline(stable, snap_compare):
+    from krkn_tui.timeline import TimelineEntry, entry_for_event
+
+    async def timeline_filled(pilot):
+        await finished_run(pilot)
+        start = FROZEN_NOW - 30
+        entries = [entry_for_event(e, at=start + i) for i, e in enumerate(RUN_EVENTS)]
+        entries.append(TimelineEntry(start + 12.5, "pod", "krkn-demo/frontend-6b4dd954fc-m2dqh deleted", "bad",
+                                     pods="krkn-demo/frontend-6b4dd954fc-m2dqh"))
+        entries.append(TimelineEntry(start + 12.6, "pod", "krkn-demo/frontend-6b4dd954fc-2cmsk added: Pending 0/1",
+                                     pods="krkn-demo/frontend-6b4dd954fc-2cmsk"))
+        pilot.app.timeline.extend(entries)
+        await pilot.press("4")
+        await pilot.pause()
+        pilot.app.screen.query_one("#timeline-table").focus()
+        await pilot.press("j", "j", "j")
+
+    assert snap_compare(make_app(stable), terminal_size=SIZE, run_before=timeline_filled)

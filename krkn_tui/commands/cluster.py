@@ -82,6 +82,10 @@ def _print_status(st: dict) -> None:
     if node:
         print(f"  real node   {node['name']}  ip {node['node_ip']}  pods {node['pod_cidr']}  "
               f"services {node['service_cidr']}  veth {node['host_if']}")
+        if node.get("block"):
+            b = node["block"]
+            print(f"    block device {b['device']} ({b['maj_min']}, ext4 over {b['image']}) at {b['mount']} "
+                  "in the node's mount namespace")
         for p in node["processes"]:
             state = "up" if p["alive"] else "DEAD"
             print(f"    {p['name']:<22} pid {p['pid']:<8} {state:<5} {'node netns':<16} log {p['log']}")

@@ -250,3 +250,45 @@ def _(e: ev.SteadyState) -> str:
         return f"steady state {e.phase}: ok"
     then = ": run refused, nothing changed" if e.phase == "before" else ": not restored in time"
     return f"steady state {e.phase}: FAILING ({', '.join(e.failing)}){then}"
+
+
+# -- krkn's Prometheus and cerberus verdicts ----------------------------------------------------
+
+@render.register
+def _(e: ev.ScenarioVerdicts) -> str | None:
+    lines = []
+    res = e.scenario.get("resiliency")
+    if res:
+        b = res["breakdown"]
+        lines.append(f"  resiliency {e.name}: score {res['score']} ({b['passed']} of {b['passed'] + b['failed']} "
+                     "SLOs passed)")
+        lines += [f"    SLO failed: {s['name']}: {s['seen']}" for s in res.get("slos", ()) if not s["passed"]]
+    crit = e.scenario.get("critical_alerts")
+    if crit and crit["fails"]:
+        why = crit.get("error") or ", ".join(a["alertname"] for a in crit["post"])
+        lines.append(f"  critical alerts firing after {e.name}: {why}")
+    cerb = e.scenario.get("cerberus")
+    if cerb:
+        lines.append(f"  cerberus go after {e.name}" if cerb["go"] else
+                     f"  cerberus no-go after {e.name}: {cerb['reason']}")
+    return "\n".join(lines) or None
+
+
+@render.register
+def _(e: ev.RunVerdicts) -> str | None:
+    m = e.monitoring
+    lines = [f"  alert {a['severity']}: {a['message']}" for a in m.get("alert_profile", {}).get("alerts", ())
+             if a.get("fired")]
+    res = m.get("resiliency") or {}
+    if res.get("score") is not None:
+        lines.append(f"  resiliency score {res['score']} ({res['passed_slos']} of {res['total_slos']} SLOs passed "
+                     "over the run)")
+    return "\n".join(lines) or None
+
+
+def krkn_stdout(event: ev.Event) -> str | None:
+    """A line krkn prints bare on stdout, for tools that read krkn's output (krknctl): printed
+    as it is, without the time of day, on its own line."""
+    if isinstance(event, ev.RunVerdicts):
+        return event.krkn_report
+    return None

@@ -3,7 +3,7 @@
 Exit codes: 0 every scenario passed, 1 a scenario failed or cerberus said no-go, 2 bad input
 (nothing touched) or Prometheus alerts (krkn's 2), 3 a health check failed, a PromQL stop
 condition was met, the cluster is halted or krkn's STOP was posted (aborted or refused),
-128+N when signal N stopped the run (its files rolled back); README "Exit codes" sets them
+128+N when signal N stopped the run (its files rolled back); docs/cli.md "In CI: exit codes and JUnit" sets them
 beside krkn's. With krkn's --junit-testcase and --junit-testcase-path the verdict is also
 written as krkn's JUnit file (report/junit.py)."""
 
@@ -16,7 +16,7 @@ import time
 from ..events import Event
 from ..sanitize import visible
 from . import common
-from .render import printed
+from .render import krkn_stdout, printed
 
 
 def add_parser(sub) -> None:
@@ -86,6 +86,9 @@ def _printer(e: Event) -> None:
     line = printed(e)
     if line:
         print(line, flush=True)
+    bare = krkn_stdout(e)  # JSON: every control character escaped
+    if bare:
+        print(bare, flush=True)
 
 
 def cmd_run(args) -> int:

@@ -20,7 +20,7 @@ from typing import Callable
 
 import yaml
 
-from . import components, health, nodesandbox, processes, prometheus, realnode, selfimage
+from . import blockvol, components, health, nodesandbox, processes, prometheus, realnode, selfimage
 from .certs import ensure_pki
 from .demo import DEMO_NAMESPACE, FRONTEND_NODE_PORT, demo_objects, node
 from .progress import Progress, stream
@@ -573,12 +573,14 @@ class LocalCluster:
               else nodesandbox.plan(self.state_dir, files.ns))
         state["node"] = {"sandbox": sb.to_dict(), "processes": []}
         self._save(state)  # recorded before anything is made, so `down` finds it all
+        node = state["node"]
         nodesandbox.create(sb)
+        node["block"] = blockvol.create(sb, files.root)
+        self._save(state)
         configs = realnode.write_configs(files, sb, self.kubeconfig, pki["ca.crt"], realnode.cni_dir())
         argvs = realnode.argvs(self.bin_dir, files, sb, configs, self.kubeconfig,
                                state["ports"]["kube-apiserver"], _service_cidr(state))
         logs = self.state_dir / "logs"
-        node = state["node"]
 
         def launch(name: str) -> None:
             rec = processes.launch(name, argvs[name], logs / f"node-{name}.log")
@@ -625,6 +627,12 @@ class LocalCluster:
         stopped += processes.stop(list(reversed(node.get("processes", []))), timeout=5.0)
         if node.get("sandbox"):
             nodesandbox.destroy(nodesandbox.Sandbox(**node["sandbox"]))
+        # After the node's processes and namespaces: nothing holds its file system any more.
+        # A device still held is said, and the node stays recorded so that `down` tries again.
+        try:
+            blockvol.release(realnode.NodeFiles(self.state_dir).root)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            raise ClusterError(f"the real node's block device: {e}") from None
         state.pop("node", None)
         self._save(state)
         return stopped
@@ -636,6 +644,7 @@ class LocalCluster:
         return {
             "name": realnode.NODE_NAME,
             **{k: node["sandbox"][k] for k in ("node_ip", "pod_cidr", "host_if", "bridge", "cgroup_root")},
+            "block": node.get("block"),
             "service_cidr": _service_cidr(state),
             "netns": f"{node['sandbox']['folder']}/net",
             "processes": [{"name": p["name"], "pid": p["pid"], "alive": processes.alive(p["pid"], p.get("start_time")),

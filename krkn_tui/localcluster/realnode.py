@@ -1,6 +1,7 @@
 """The local cluster's real node: containerd + runc (Debian), CNI bridge (Debian's plugins), the
 kubelet and kube-proxy (built from k8s.io/kubernetes), kube-router's NetworkPolicy firewall,
-each run inside the node's namespaces (nodesandbox.py) as a component of the life cycle.
+each run inside the node's namespaces (nodesandbox.py) as a component of the life cycle, and a
+block device of its own for volumes (blockvol.py).
 
 The node is tainted so that only pods that ask for it land there (the suite's and the bench's
 pods stay on the kwok nodes), and labelled krkn-tui.io/node-kind=real."""
@@ -30,7 +31,8 @@ COMPONENTS = ("node-api-proxy", "node-registry", "containerd", "kubelet", "kube-
 MIRROR = "127.0.0.1:5000"
 BINARIES = ("kubelet", "kube-proxy", "kube-router", "crane")
 TOOLS = {"containerd": "containerd", "runc": "runc", "ctr": "containerd", "iptables": "iptables",
-         "ipset": "ipset", "nsenter": "util-linux", "unshare": "util-linux", "ip": "iproute2"}
+         "ipset": "ipset", "nsenter": "util-linux", "unshare": "util-linux", "ip": "iproute2",
+         "losetup": "util-linux", "mkfs.ext4": "e2fsprogs"}  # the node's block device (blockvol.py)
 CNI_PLUGINS = ("bridge", "host-local", "loopback", "portmap")
 CNI_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 

@@ -12,6 +12,7 @@ The verdict is the report's `monitoring` record; `failure()` says which rule fai
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from typing import Callable
@@ -30,18 +31,17 @@ class RunMonitor:
         self.interval = interval
         self.on_red = on_red
         self.prom = Prometheus(settings.prometheus_url, settings.bearer_token) if settings.prometheus_url else None
-        self.scenarios: list[dict] = []
+        self.scenarios: list[dict] = []  # resiliency: one per scenario file whose SLOs were judged
+        self.files: list[dict] = []  # every scenario file's verdicts, in run order (the console's rows)
         self.critical: dict | None = None
         self.cerberus: dict | None = None
         self.alerts: list[dict] | None = None
         self.resiliency: dict | None = None
         self.red: dict | None = None
+        self.krkn_line: str | None = None  # krkn's KRKN_RESILIENCY_REPORT_JSON line (detailed mode)
         self._run_start = self._run_end = 0.0
         self._quit = threading.Event()
         self._thread: threading.Thread | None = None
-
-    def _say(self, line: str) -> None:
-        self.emit(ev.Step("", "", line))
 
     # -- during -------------------------------------------------------------------------------
 
@@ -68,30 +68,34 @@ class RunMonitor:
 
     # -- after each scenario file ---------------------------------------------------------------
 
-    def after_scenario(self, name: str, start: float, end: float) -> str | None:
-        """The scenario's verdicts; returns why the run must end here, or None."""
+    def after_scenario(self, name: str, start: float, end: float, listed: str = "") -> str | None:
+        """The scenario's verdicts (one ScenarioVerdicts event); returns why the run must end
+        here, or None. ``listed``: the file as the config lists it (krkn's scenario name)."""
         s, start, end = self.settings, int(start), int(end)
+        file: dict = {"name": name, "scenario": listed or name, "window": {"start": start, "end": end}}
+        why = None
         if s.slos and s.resiliency_mode != "disabled":
-            results = verdicts.evaluate_slos(self.prom, s.slos.entries, start, end)
+            judged = verdicts.judge_slos(self.prom, s.slos.entries, start, end)
+            results = verdicts.slo_results(judged)
             value, breakdown = verdicts.score(s.slos.entries, results)
-            self.scenarios.append({"name": name, "window": {"start": start, "end": end}, "score": value,
-                                   "breakdown": breakdown, "slo_results": results})
-            self._say(f"resiliency {name}: score {value} ({breakdown['passed']} of "
-                      f"{breakdown['passed'] + breakdown['failed']} SLOs passed)")
+            scenario = {**file, "score": value, "breakdown": breakdown, "slo_results": results,
+                        "slos": verdicts.slo_records(judged)}
+            self.scenarios.append(scenario)
+            file["resiliency"] = scenario
         if s.check_critical_alerts:
-            self.critical = verdicts.critical_alerts(self.prom, self._run_start, time.time())
+            self.critical = file["critical_alerts"] = {
+                **verdicts.critical_alerts(self.prom, self._run_start, time.time()), "after": name}
             if self.critical["fails"]:
-                why = self.critical.get("error") or ", ".join(a["alertname"] for a in self.critical["post"])
-                self._say(f"critical alerts firing after {name}: {why}")
-                return f"critical alerts firing: {why}"
-        if s.cerberus_url:
-            self.cerberus = {**cerberus.go_no_go(s.cerberus_url, s.check_application_routes, start, end),
-                             "after": name}
+                why = "critical alerts firing: " + (self.critical.get("error")
+                                                    or ", ".join(a["alertname"] for a in self.critical["post"]))
+        if s.cerberus_url and why is None:
+            self.cerberus = file["cerberus"] = {
+                **cerberus.go_no_go(s.cerberus_url, s.check_application_routes, start, end), "after": name}
             if not self.cerberus["go"]:
-                self._say(f"cerberus no-go after {name}: {self.cerberus['reason']}")
-                return f"cerberus no-go: {self.cerberus['reason']}"
-            self._say(f"cerberus go after {name}")
-        return None
+                why = f"cerberus no-go: {self.cerberus['reason']}"
+        self.files.append(file)
+        self.emit(ev.ScenarioVerdicts(name, copy.deepcopy(file), self.record()))
+        return why
 
     # -- after the run ---------------------------------------------------------------------------
 
@@ -101,17 +105,17 @@ class RunMonitor:
         s, start, end = self.settings, self._run_start, self._run_end
         if s.enable_alerts and s.alert_profile:
             self.alerts = verdicts.alert_profile(self.prom, s.alert_profile.entries, start, end)
-            for a in self.alerts:
-                if a["fired"]:
-                    self._say(f"alert {a['severity']}: {a['message']}")
         if s.slos and s.resiliency_mode != "disabled" and self.scenarios:
-            overall = verdicts.evaluate_slos(self.prom, s.slos.entries, start, end)
-            _, full = verdicts.score(s.slos.entries, overall)
+            judged = verdicts.judge_slos(self.prom, s.slos.entries, start, end)
+            _, full = verdicts.score(s.slos.entries, verdicts.slo_results(judged))
             self.resiliency = {"score": verdicts.run_score([r["score"] for r in self.scenarios]),
                                "passed_slos": full["passed"], "total_slos": full["passed"] + full["failed"],
-                               "slo_results": overall, "mode": s.resiliency_mode, "file": s.slos.source}
-            self._say(f"resiliency score {self.resiliency['score']} ({full['passed']} of "
-                      f"{self.resiliency['total_slos']} SLOs passed over the run)")
+                               "slo_results": verdicts.slo_results(judged), "slos": verdicts.slo_records(judged),
+                               "mode": s.resiliency_mode, "file": s.slos.source}
+            if s.resiliency_mode == "detailed":  # krkn prints it there (krknctl reads it); standalone writes a file
+                self.krkn_line = verdicts.krkn_report_line(self.scenarios)
+        if self.alerts is not None or self.resiliency is not None:
+            self.emit(ev.RunVerdicts(self.record(), self.krkn_line))
 
     def failure(self) -> str | None:
         """`alerts` (exit 2, krkn's), `cerberus` (exit 1) or None; a stop condition is an abort."""
@@ -122,6 +126,7 @@ class RunMonitor:
         return None
 
     def record(self) -> dict:
+        """The report's `monitoring` record (also mid-run: the verdicts so far), a copy."""
         out: dict = {"prometheus_url": self.settings.prometheus_url, "window": {"start": self._run_start, "end": self._run_end}}
         if self.alerts is not None:
             out["alert_profile"] = {"file": self.settings.alert_profile.source, "alerts": self.alerts}
@@ -131,7 +136,10 @@ class RunMonitor:
             out["resiliency"] = {**(self.resiliency or {}), "scenarios": self.scenarios}
         if self.cerberus is not None:
             out["cerberus"] = self.cerberus
+        if self.files:
+            out["scenario_files"] = [{k: v for k, v in f.items() if k != "resiliency"} | (
+                {"score": f["resiliency"]["score"]} if "resiliency" in f else {}) for f in self.files]
         if self.red is not None:
             out["stop_condition"] = self.red
         out["failure"] = self.failure()
-        return out
+        return copy.deepcopy(out)

@@ -162,6 +162,8 @@ def parse_profile(data, source: str) -> Profile:
         severity = entry.choice("severity", SEVERITIES)
         description = entry.string("description")
         weight = entry.number("weight", None, minimum=0)
+        if isinstance(raw.get("weight"), int) and weight is not None:
+            weight = int(weight)  # as written: krkn's report says 2, not 2.0
         entries.append(ProfileEntry(i, expr, severity, description, weight, entry.boolean("abort", False),
                                     krkn_alert=set(raw) == KRKN_ALERT_KEYS))
     return Profile(source, tuple(entries))

@@ -15,13 +15,17 @@ krkn/resiliency/score.py and resiliency.py, krkn-lib's KrknPrometheus.process_al
 
 from __future__ import annotations
 
+import datetime
+import json
 import re
+from dataclasses import asdict, dataclass
 from typing import Iterable
 
 from .promapi import Prometheus, QueryError, sample_value
 from .settings import ProfileEntry
 
 CRITICAL_ALERTS = 'ALERTS{severity="critical"}'
+KRKN_REPORT_PREFIX = "KRKN_RESILIENCY_REPORT_JSON:"  # krkn's stdout line in `detailed` mode (krknctl reads it)
 DEFAULT_WEIGHTS = {"critical": 3, "warning": 1}
 FAILING_SEVERITIES = ("error", "critical")
 
@@ -92,16 +96,61 @@ def slo_passed(records: list[dict]) -> bool | None:
     return None if not has_samples else True
 
 
-def evaluate_slos(prom: Prometheus, slos: Iterable[ProfileEntry], start: float, end: float) -> dict[str, bool]:
-    """name -> passed (no data passes, a failed query fails); a later entry of the same name wins."""
-    results: dict[str, bool] = {}
+@dataclass(frozen=True)
+class SloVerdict:
+    """One SLO over one window: krkn's pass/fail, and what decided it (for people)."""
+
+    name: str
+    expr: str
+    severity: str
+    weight: float
+    passed: bool
+    seen: str  # the highest sample and its labels, "no data", or the query's error
+
+
+def judge_slos(prom: Prometheus, slos: Iterable[ProfileEntry], start: float, end: float) -> list[SloVerdict]:
+    """Every SLO entry judged by krkn's rules (no data passes, a failed query fails)."""
+    out = []
     for slo in slos:
         try:
-            passed = slo_passed(prom.query_range(slo.expr, start, end))
-        except QueryError:
-            passed = False
-        results[slo.name] = True if passed is None else passed
-    return results
+            records = prom.query_range(slo.expr, start, end)
+        except QueryError as exc:
+            out.append(SloVerdict(slo.name, slo.expr, slo.severity, slo_weight(slo), False, f"query failed: {exc}"))
+            continue
+        passed = slo_passed(records)
+        out.append(SloVerdict(slo.name, slo.expr, slo.severity, slo_weight(slo), True if passed is None else passed,
+                              highest_sample(records)))
+    return out
+
+
+def slo_results(judged: Iterable[SloVerdict]) -> dict[str, bool]:
+    """krkn's name -> passed mapping; a later entry of the same name wins, as in krkn."""
+    return {v.name: v.passed for v in judged}
+
+
+def evaluate_slos(prom: Prometheus, slos: Iterable[ProfileEntry], start: float, end: float) -> dict[str, bool]:
+    """name -> passed (no data passes, a failed query fails); a later entry of the same name wins."""
+    return slo_results(judge_slos(prom, slos, start, end))
+
+
+def highest_sample(records: list[dict]) -> str:
+    """The highest sample of a query's answer with its series' labels: what a person wants to see
+    beside an SLO's verdict (above 0 fails a range query)."""
+    best: tuple[float, dict] | None = None
+    for series in records:
+        samples = series.get("values") or ([series["value"]] if "value" in series else [])
+        for _ts, val in samples:
+            value = sample_value(val)
+            if value is not None and value == value and (best is None or value > best[0]):  # NaN is no sample
+                best = (value, series.get("metric") or {})
+    if best is None:
+        return "no data"
+    labels = ",".join(f"{k}={v}" for k, v in sorted(best[1].items()) if k != "__name__")
+    return f"max {best[0]:g}" + (f" {{{labels}}}" if labels else "")
+
+
+def slo_records(judged: Iterable[SloVerdict]) -> list[dict]:
+    return [asdict(v) for v in judged]
 
 
 def slo_weight(slo: ProfileEntry) -> float:
@@ -141,3 +190,30 @@ def live_value(prom: Prometheus, expr: str) -> tuple[bool, str]:
             labels = ",".join(f"{k}={v}" for k, v in sorted(r.get("metric", {}).items()))
             return True, f"{value:g}" + (f" {{{labels}}}" if labels else "")
     return False, "no sample above 0"
+
+
+# -- krkn's resiliency report (krkn/resiliency/resiliency.py) ----------------------------------------
+
+def _krkn_time(at: float) -> str:
+    """krkn's window time: datetime.fromtimestamp(int(ts)).isoformat(), local and naive."""
+    return datetime.datetime.fromtimestamp(int(at)).isoformat()
+
+
+def krkn_detailed_report(scenarios: Iterable[dict]) -> dict:
+    """krkn's get_detailed_report() from the monitor's per-scenario records: one entry per
+    scenario file (named as the config lists it, krkn's telemetry `scenario`), weight 1, no
+    health-check SLOs (krkn passes none)."""
+    return {"scenarios": [{
+        "name": s.get("scenario") or s["name"],
+        "window": {"start": _krkn_time(s["window"]["start"]), "end": _krkn_time(s["window"]["end"])},
+        "score": s["score"],
+        "weight": 1,
+        "breakdown": s["breakdown"],
+        "slo_results": s["slo_results"],
+        "health_check_results": {},
+    } for s in scenarios]}
+
+
+def krkn_report_line(scenarios: Iterable[dict]) -> str:
+    """The line krkn prints on stdout in `detailed` mode (json.dumps with its default separators)."""
+    return KRKN_REPORT_PREFIX + json.dumps(krkn_detailed_report(scenarios))

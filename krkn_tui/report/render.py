@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from ..checks.urls import redact_urls
+from . import verdicts
 from .load import items, mapping, number, text
 
 LANES = ("scenario", "check", "pod", "rollback", "run")
@@ -70,34 +71,17 @@ def abort_rows(report: dict) -> list[tuple[str, str]]:
             ("Red to rolled back", _secs(a.get("seconds_to_rolled_back")))]
 
 
-VERDICT_HEAD = ["verdict", "what", "result", "detail"]
+VERDICT_HEAD = verdicts.HEAD
 
 
 def verdict_rows(report: dict) -> list[list[str]]:
-    """krkn's Prometheus and cerberus verdicts (the report's `monitoring` record)."""
-    m = mapping(report.get("monitoring"))
+    """krkn's Prometheus and cerberus verdicts (the report's `monitoring` record): each scenario
+    file's, headed by its name and score, then the whole run's (report/verdicts.py reads them)."""
     rows = []
-    for a in items(mapping(m.get("alert_profile")).get("alerts")):
-        result = "fails the run" if a.get("fails") is True else "fired" if a.get("fired") is True else (
-            "skipped" if a.get("skipped") else "quiet")
-        rows.append(["alert " + text(a.get("severity")), text(a.get("description")), result,
-                     text(a.get("message") or a.get("skipped") or a.get("expr"))])
-    crit = mapping(m.get("critical_alerts"))
-    if crit:
-        post = ", ".join(text(mapping(x).get("alertname")) for x in items(crit.get("post")))
-        rows.append(["critical alerts", 'ALERTS{severity="critical"} after a scenario',
-                     "fails the run" if crit.get("fails") is True else "none",
-                     text(crit.get("error")) or post or "-"])
-    res = mapping(m.get("resiliency"))
-    for name, passed in mapping(res.get("slo_results")).items():
-        rows.append(["SLO", text(name), "passed" if passed is True else "failed", "over the run"])
-    if res.get("score") is not None:
-        rows.append(["resiliency score", text(res.get("file")), text(res.get("score")),
-                     f"{text(res.get('passed_slos'))} of {text(res.get('total_slos'))} SLOs passed over the run"])
-    cerb = mapping(m.get("cerberus"))
-    if cerb:
-        rows.append(["cerberus", "go/no-go after " + text(cerb.get("after")),
-                     "go" if cerb.get("go") is True else "no-go", text(cerb.get("reason")) or "-"])
+    for group in verdicts.verdict_groups(report.get("monitoring")):
+        if group.title != verdicts.WHOLE_RUN:
+            rows.append(group.head())
+        rows += [row.cells() for row in group.rows]
     return rows
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .pod_pick import running_pods
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
 from .specs import check_selector, keyed_entries
 from ..yamlio import Section, describe
@@ -124,22 +125,11 @@ def _restart_count(pod, container: str) -> int | None:
 
 def candidates(core, spec: ContainerSpec) -> list[Target]:
     """One killable container per running pod matching the spec, as krkn chooses them."""
-    if spec.pod_names:
-        pods = [p for p in core.list_namespaced_pod(spec.namespace).items if p.metadata.name in spec.pod_names]
-    elif spec.namespace == ALL_NAMESPACES:
-        pods = core.list_pod_for_all_namespaces(label_selector=spec.label_selector or "").items
-    else:
-        pods = core.list_namespaced_pod(spec.namespace, label_selector=spec.label_selector or "").items
-    excluded = set()
-    if spec.exclude_label:
-        listing = core.list_pod_for_all_namespaces(label_selector=spec.exclude_label) \
-            if spec.namespace == ALL_NAMESPACES else core.list_namespaced_pod(spec.namespace,
-                                                                              label_selector=spec.exclude_label)
-        excluded = {p.metadata.uid for p in listing.items}
+    pods = running_pods(core, None if spec.namespace == ALL_NAMESPACES else spec.namespace,
+                        names=spec.pod_names, label_selector=spec.label_selector or "",
+                        exclude_label=spec.exclude_label or "")
     out = []
     for pod in pods:
-        if pod.metadata.deletion_timestamp or pod.metadata.uid in excluded or (pod.status and pod.status.phase) != "Running":
-            continue
         names = [c.name for c in pod.spec.containers]
         container = spec.container_name or names[0]
         if container not in names:

@@ -10,11 +10,6 @@ from __future__ import annotations
 # From krkn's scenario plugins' get_scenario_types(), plus the old `plugin_scenarios` name that
 # krkn's own config_kubernetes.yaml still uses.
 KRKN_ONLY_TYPES: dict[str, str] = {
-    "ingress_node_scenarios": "tc netem (latency, loss and rate alike) on ifb devices fed by node interfaces' "
-                              "ingress; network_chaos_ng's node_network_chaos shapes ingress with htb",
-    "network_chaos_scenarios": "tc netem (latency, loss and rate alike) on node interfaces from a privileged Job; "
-                               "network_chaos_ng's node_network_chaos shapes bandwidth with htb",
-    "storage_throttle_scenarios": "throttles a volume's I/O through cgroups from a privileged node pod",
     "zone_outages_scenarios": "a cloud provider's network ACLs (AWS, GCP)",
     "cluster_shut_down_scenarios": "stops every node through the cloud provider",
     "managedcluster_scenarios": "Open Cluster Management's ManagedCluster API",

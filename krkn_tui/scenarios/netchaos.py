@@ -3,7 +3,9 @@ down; pod_network_scenarios' outage and shaping): krkn's privileged chaos pod on
 node (krkn's network-chaos.j2), the target's network namespace (the node's, or a pod's through
 `nsenter --net`, found by its UID in the node's cgroups), krkn's htb tree and ifb redirect, each
 change recorded in a version file exactly as applied before it is applied, and the undo that
-deletes it by its content."""
+deletes it by its content. Latency and loss where the node's kernel has no netem (probed in a
+throwaway network namespace) go through the image's netem-queue program, fed by mangle-table
+NFQUEUE rules with --queue-bypass."""
 
 from __future__ import annotations
 
@@ -22,6 +24,14 @@ from .specs import Taint
 ROOT_HANDLE, CLASS_ID = "100:", "100:1"  # krkn's tc tree
 IFACE_RE = re.compile(r"[A-Za-z0-9_.@:-]{1,15}\Z")
 START_TIMEOUT = 120.0
+
+QUEUE_PROGRAM = "/usr/bin/netem-queue"  # in the network-chaos image (localcluster/images/cmd/netem-queue)
+# krkn's tc tree and its netem leaf; or, where the kernel has no netem, NFQUEUE rules to netem-queue.
+NETEM, NFQUEUE = "netem", "nfqueue"
+# netem in a network namespace made for the probe alone: it goes with the probe's process
+# (tc by its path: busybox's unshare would run its own tc applet first).
+NETEM_PROBE = ["unshare", "-n", "/usr/sbin/tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]
+NETEM_UNKNOWN = "qdisc kind is unknown"  # tc's words for a kernel without the qdisc
 
 
 class ChaosSpec(Protocol):
@@ -60,12 +70,42 @@ def ifb_redirect_commands(dev: str, ifb: str) -> list[list[str]]:
              "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", ifb]]
 
 
+class ShapeSpec(Protocol):
+    """What netem-queue and its rules are built from."""
+    @property
+    def latency(self) -> str | None: ...
+
+    @property
+    def loss(self) -> str | None: ...
+
+    @property
+    def ingress(self) -> bool: ...
+
+    @property
+    def egress(self) -> bool: ...
+
+
+def queue_args(spec: ShapeSpec, queue: int) -> list[str]:
+    """netem-queue's command line for the spec's latency and loss (krkn's units are Go's)."""
+    return [QUEUE_PROGRAM, "-queue", str(queue), "-delay", spec.latency or "0s", "-loss", spec.loss or "0"]
+
+
+def queue_rules(spec: ShapeSpec, interface: str, tag: str, queue: int) -> list[tuple[str, list[str]]]:
+    """(chain, rule) pairs of the mangle table sending the interface's egress (POSTROUTING, where
+    netem on the root would delay it, forwarded packets too) and ingress (PREROUTING, where the
+    ifb redirect would) to `queue`; --queue-bypass lets packets through while no program holds it."""
+    target = ["-m", "comment", "--comment", tag, "-j", "NFQUEUE", "--queue-num", str(queue), "--queue-bypass"]
+    return [(chain, [flag, interface, *target]) for chain, flag, on in
+            (("POSTROUTING", "-o", spec.egress), ("PREROUTING", "-i", spec.ingress)) if on]
+
+
 # ---- the undo, written into the version files ----------------------------------------------
 
 
 def delete_network_rule(content, api_client):
-    """Rollback: delete exactly the recorded iptables rule (by its content) or tc root qdisc (by
-    its device and handle) in the recorded network namespace, by exec in the chaos pod; one
+    """Rollback: delete exactly the recorded iptables rule (by its content; a mangle NFQUEUE rule
+    also the mangle table and chain iptables made for it, once empty) or tc root qdisc (by its
+    device and handle) in the recorded network namespace, by exec in the chaos pod; one
     already gone (or a pod's namespace gone with its pod) is done. For interfaces set down
     (node_interface_down): once the node answers again (its own timer sets them up after the
     test duration; until then no exec reaches it), set each up and add back its recorded
@@ -100,6 +140,15 @@ def delete_network_rule(content, api_client):
                   ["tc", "qdisc", "del", "dev", dev, "ingress"]),
                  (["ip", "-o", "link", "show"], f" {ifb}:", ["ip", "link", "del", ifb])]
         what = f"the ingress redirect of {dev} to {ifb}"
+    elif data.get("table") == "mangle":  # netem-queue's NFQUEUE rule
+        chain, rule = data["chain"], [str(a) for a in data["rule"]]
+        if chain not in ("PREROUTING", "POSTROUTING") or rule[-5:-2] != ["-j", "NFQUEUE", "--queue-num"] or \
+                rule[-1] != "--queue-bypass" or any(a.startswith("-") and a not in (
+                    "-i", "-o", "-m", "--comment", "-j", "--queue-num", "--queue-bypass") for a in rule):
+            raise RuntimeError(f"refusing a recorded rule that is not one of krkn-tui's NFQUEUE rules: {chain} {rule}")
+        steps = [(["iptables", "-t", "mangle", "-C", chain] + rule, "",
+                  ["iptables", "-t", "mangle", "-D", chain] + rule)]
+        what = f"iptables -t mangle {chain} {' '.join(rule)}"
     elif data.get("tool") == "link":
         # Each recorded interface: set up, then its addresses, then its routes (direct ones first).
         token = re.compile(r"[A-Za-z0-9_.:/]+")
@@ -191,6 +240,18 @@ def delete_network_rule(content, api_client):
         ok, _, why = run(prefix + delete)
         if not ok:
             raise RuntimeError(f"deleting {what} on node {data['node']}: {why}")
+    # The mangle table and base chain iptables made for the rule, once nothing else is in them.
+    made = [m for m in data.get("creates") or [] if m in ("table", "chain")] if data.get("table") == "mangle" else []
+    for kind, name in (("chain", [data.get("chain")]), ("table", [])):
+        if kind not in made:
+            continue
+        ok, out, _ = run(prefix + ["nft", "list", kind, "ip", "mangle", *name])
+        inner = [line.strip() for line in out.splitlines()[1:-1] if line.strip()]  # within "table ip mangle {"
+        empty = all(line.startswith(("chain ", "type ", "}")) for line in inner) if kind == "chain" else not inner
+        if ok and empty:
+            ok, _, why = run(prefix + ["nft", "delete", kind, "ip", "mangle", *name])
+            if not ok:
+                raise RuntimeError(f"deleting the empty {kind} ip mangle {' '.join(name)} on node {data['node']}: {why}")
 
 
 @dataclass
@@ -274,11 +335,12 @@ class ChaosPod:
             cp.prefix = cp._netns_prefix()
         return cp
 
-    def exec(self, argv: list[str]):
-        """Run `argv` in the chaos pod, in the target's network namespace."""
+    def exec(self, argv: list[str], netns: bool = True):
+        """Run `argv` in the chaos pod, in the target's network namespace (unless not `netns`)."""
         from ..kube.podexec import exec_in_pod
 
-        return exec_in_pod(self.ctx.api_client, self.spec.namespace, self.name, self.container, self.prefix + argv)
+        return exec_in_pod(self.ctx.api_client, self.spec.namespace, self.name, self.container,
+                           (self.prefix if netns else []) + argv)
 
     def _netns_prefix(self) -> list[str]:
         """nsenter into the target pod's network namespace (by its UID in the node's cgroups)."""
@@ -335,17 +397,70 @@ class ChaosPod:
                 raise ScenarioFailed(f"{' '.join(argv[:3])} on {t.name}: {r.why()}", details)
         details["rules"].append({"target": t.name, "rule": "; ".join(" ".join(c) for c in argvs)})
 
-    def shape(self, iface: str, way: str, tree: Callable[[str], list[list[str]]], details: dict[str, Any]) -> None:
+    def shape(self, iface: str, way: str, tree: Callable[[str], list[list[str]]], details: dict[str, Any],
+              mechanism: str | None = None) -> None:
         """krkn's tc tree (`tree(dev)`, rooted at 100:) on `iface`'s egress, or on its ingress
-        through the run's own ifb device."""
+        through the run's own ifb device; `mechanism` (netem or nfqueue) is recorded with it."""
+        said = {"mechanism": mechanism} if mechanism else {}
         if way == "egress":
             self.check_qdisc(iface, "root")
-            self.change({"tool": "tc", "dev": iface, "handle": ROOT_HANDLE}, "tc qdisc", tree(iface), details)
+            self.change({"tool": "tc", "dev": iface, "handle": ROOT_HANDLE, **said}, "tc qdisc", tree(iface), details)
         else:
             self.check_qdisc(iface, "ingress")
             ifb = f"kifb{secrets.token_hex(3)}"
-            self.change({"tool": "tc-ingress", "dev": iface, "ifb": ifb}, "tc ingress redirect",
+            self.change({"tool": "tc-ingress", "dev": iface, "ifb": ifb, **said}, "tc ingress redirect",
                         ifb_redirect_commands(iface, ifb) + tree(ifb), details)
+
+    def mechanism(self) -> str:
+        """netem where the node's kernel has it, else nfqueue: probed in a network namespace made
+        for the probe (qdisc kinds are the kernel's; the namespace and its qdisc go with it)."""
+        r = self.exec(NETEM_PROBE, netns=False)
+        if r.ok:
+            return NETEM
+        if NETEM_UNKNOWN in r.stderr + r.stdout:
+            self.ctx.log(f"node {self.target.node}: the kernel has no tc netem; latency and loss through NFQUEUE "
+                         "(netem-queue)", 0.1)
+            return NFQUEUE
+        raise ScenarioFailed(f"probing tc netem on node {self.target.node}: {r.why()}")
+
+    def start_queue(self, spec: ShapeSpec) -> int:
+        """netem-queue in the target's network namespace, in the background of the chaos pod (it
+        ends with the pod); waits until it holds its queue, before any rule sends packets there."""
+        import shlex
+
+        t = self.target
+        queue = 1024 + secrets.randbelow(64000)
+        log = f"/tmp/netem-queue-{queue}.log"
+        argv = self.prefix + queue_args(spec, queue)
+        r = self.exec(["sh", "-c", f"{shlex.join(argv)} >{log} 2>&1 </dev/null &"], netns=False)
+        self.ctx.audit("netem-queue", node=t.node, target=t.name, command=" ".join(argv), exit_code=r.code)
+        said: list[str] = []
+
+        def bound() -> bool:
+            out = self.exec(["cat", log], netns=False).stdout
+            said[:] = [out.strip()]
+            if "netem-queue:" in out:  # its error line: it has ended
+                raise ScenarioFailed(f"netem-queue on {t.name}: {' '.join(out.split())}")
+            return f"bound queue {queue}" in out
+
+        if not r.ok or not self.ctx.wait_until(bound, 30, interval=0.2):
+            raise ScenarioFailed(f"netem-queue did not start on {t.name}: {r.why() if not r.ok else said}")
+        return queue
+
+    def nft_made(self, chain: str) -> list[str]:
+        """What inserting into mangle `chain` creates besides the rule (iptables-nft makes the table
+        and the base chain on first use): recorded, so the undo removes them once empty."""
+        if self.exec(["nft", "list", "chain", "ip", "mangle", chain]).ok:
+            return []
+        return ["chain"] if self.exec(["nft", "list", "table", "ip", "mangle"]).ok else ["table", "chain"]
+
+    def queue(self, spec: ShapeSpec, iface: str, tag: str, queue: int, details: dict[str, Any]) -> None:
+        """The NFQUEUE rules sending `iface`'s shaped directions to netem-queue's `queue`, each
+        recorded with what it creates and the program's command line."""
+        for chain, rule in queue_rules(spec, iface, tag, queue):
+            self.change({"table": "mangle", "chain": chain, "rule": rule, "mechanism": NFQUEUE,
+                         "program": queue_args(spec, queue), "creates": self.nft_made(chain)},
+                        "iptables NFQUEUE rule", [["iptables", "-t", "mangle", "-I", chain, "1", *rule]], details)
 
     def undo(self) -> None:
         """Undo its changes newest first, then delete it (each through its version file)."""

@@ -9,6 +9,10 @@ at the top of INPUT (`-i <interface>`) and OUTPUT, or builds krkn's tc tree (htb
 `test_duration` (krkn's timer in the chaos pod sets them up again: no exec reaches a node whose
 interface is down), then waits for the node to be Ready and `recovery_time`.
 
+krkn's older node types run here too, as node_network_chaos: `network_chaos_scenarios` (egress
+netem from a privileged Job; serial is one parameter at a time) and `ingress_node_scenarios` (its
+native `network_chaos` step: ingress through ifb devices), read in their own formats below.
+
 krkn's scenario files are read as krkn reads them (a list of entries with `id`; targets by
 `label_selector`, else `target`; `instance_count` of them at random; `execution` serial or
 parallel; `taints` as tolerations of the chaos pod, `key=value:Effect`; no `ports` filters every
@@ -27,11 +31,19 @@ Differences from krkn, on purpose:
 - Targets run one after the other whatever `execution` says: the rules of all targets are in
   place together for `test_duration`, which is what parallel means for the traffic.
 - Shaping: the netem leaf only for latency or loss (krkn adds one delaying nothing otherwise);
-  latency or loss on a node of the local cluster whose kernel lacks CONFIG_NET_SCH_NETEM is
-  refused before any change, in one line naming the option; ingress goes through the run's own
-  ifb device (krkn reuses ifb0) with a u32 catch-all (krkn's matchall is not in this kernel);
-  another tool's root or ingress qdisc on the interface is never replaced (the undo deletes root
-  100:, or the ingress qdisc and the ifb device, recorded before they are added).
+  ingress goes through the run's own ifb device (krkn reuses ifb0) with a u32 catch-all (krkn's
+  matchall is not in this kernel); another tool's root or ingress qdisc on the interface is never
+  replaced (the undo deletes root 100:, or the ingress qdisc and the ifb device, recorded before
+  they are added).
+- Latency and loss where the node's kernel has no netem (CONFIG_NET_SCH_NETEM not set; probed
+  before any change by adding a netem qdisc in a throwaway network namespace, `unshare -n`, which
+  leaves nothing behind: qdisc kinds are the kernel's, not a namespace's): the image's
+  netem-queue program holds an NFQUEUE in the target's namespace and gives each packet its
+  verdict after the delay, or drops it at the loss share; iptables rules in the mangle table send
+  the interface's egress (POSTROUTING `-o`) and ingress (PREROUTING `-i`) to it with
+  `--queue-bypass`, so traffic flows on if the program dies. Bandwidth keeps htb (the tree without
+  the netem leaf). Each rule's version file names the mechanism; the program ends with the chaos
+  pod (netchaos.py).
 - node_interface_down records each interface's global addresses and main-table routes before
   setting it down (going down drops its routes and IPv6 global addresses; krkn only sets it up
   again): the node's timer and the undo add back what is missing. The undo waits for the node
@@ -49,12 +61,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
 from ..rollback import RollbackContent
 from ..yamlio import Section, describe, expect_list, join_field
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
 from .krkn_pods import delete_hog_pod
-from .netchaos import (CLASS_ID, IFACE_RE, ChaosPod, Target, delete_network_rule, htb_commands, internal_ips,
-                       ready_nodes)
+from .netchaos import (CLASS_ID, IFACE_RE, NETEM, NFQUEUE, ChaosPod, Target, delete_network_rule, htb_commands,
+                       internal_ips, ready_nodes)
 from .specs import Taint, check_namespace, check_selector, section_entries, taint_from_string
 
 DEFAULT_IMAGE = "quay.io/krkn-chaos/krkn-network-chaos:latest"
@@ -103,6 +116,11 @@ class FilterSpec:
     bandwidth: str | None = None
     force: bool = False
     recovery_time: int = 0  # node_interface_down's: seconds after the interfaces are up again
+    # krkn's older types: nodes by name (each with its own interfaces, ingress_node_scenarios'
+    # node_interface_name), and the chaos pod bound by nodeName as krkn's Job is (taints aside)
+    nodes: tuple[str, ...] = ()
+    node_interfaces: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    pin_by_name: bool = False
     file: Path | None = None
     field: str = ""
 
@@ -217,39 +235,16 @@ def rules(spec: FilterSpec, interface: str, tag: str) -> list[tuple[str, list[st
     return out
 
 
-def tc_commands(spec: FilterSpec, dev: str) -> list[list[str]]:
+def tc_commands(spec: FilterSpec, dev: str, netem: bool = True) -> list[list[str]]:
     """krkn's egress tree (get_build_tc_tree_commands): the htb root and class at `bandwidth`
     (krkn's 1gbit when unset) and, for latency or loss, a netem leaf 101: (krkn adds the leaf
-    always; without latency and loss it would delay nothing, so it is left out)."""
+    always; without latency and loss it would delay nothing, so it is left out; without netem in
+    the kernel, `netem` is False and netem-queue delays instead)."""
     out = htb_commands(dev, spec.bandwidth or "1gbit")
-    if spec.needs_netem:
+    if spec.needs_netem and netem:
         out.append(["tc", "qdisc", "add", "dev", dev, "parent", CLASS_ID, "handle", NETEM_HANDLE, "netem",
                     "delay", spec.latency or "0ms", "loss", f"{spec.loss or 0}%"])
     return out
-
-
-NETEM_OPTION = "CONFIG_NET_SCH_NETEM"
-
-
-def netem_missing(node, config_gz: Path = Path("/proc/config.gz")) -> str | None:
-    """Why netem cannot run on `node`, when that is known before any change: a node of the local
-    cluster (labelled krkn-tui.io/node-kind) runs this machine's kernel, whose build options are
-    readable here. Elsewhere None: krkn's tc command says so itself."""
-    import gzip
-    import os
-
-    labels = node.metadata.labels or {}
-    kernel = getattr(node.status.node_info, "kernel_version", None) if node.status else None
-    if "krkn-tui.io/node-kind" not in labels or kernel != os.uname().release:
-        return None
-    try:
-        config = gzip.decompress(config_gz.read_bytes()).decode(errors="replace").splitlines()
-    except OSError:
-        return None
-    if f"# {NETEM_OPTION} is not set" in config or not any(line.startswith(f"{NETEM_OPTION}=") for line in config):
-        return (f"tc netem (latency, loss) cannot run on node {node.metadata.name}: its kernel {kernel} has "
-                f"{NETEM_OPTION} not set ({config_gz})")
-    return None
 
 
 # ---- running it ----------------------------------------------------------------------------
@@ -271,6 +266,12 @@ def interface_up_commands(record: list[dict]) -> list[list[str]]:
 
 def find_targets(core, spec: FilterSpec) -> list[Target]:
     """krkn's get_node_targets / get_pod_targets, then `instance_count` of them at random."""
+    if spec.nodes:
+        ready = ready_nodes(core, None)
+        for name in spec.nodes:
+            if name not in ready:
+                raise ScenarioFailed(f"node {name} not found or not Ready")
+        return [Target(n, n) for n in spec.nodes]  # krkn's node_name list: all of them
     if spec.on_node:
         names = ready_nodes(core, spec.label_selector)
         if spec.label_selector is None and spec.target not in names:
@@ -316,7 +317,7 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
 
     @staticmethod
     def describe(spec: FilterSpec) -> str:
-        where = f"{spec.label_selector!r}" if spec.label_selector else spec.target
+        where = f"{spec.label_selector!r}" if spec.label_selector else spec.target or ",".join(spec.nodes)
         what = ",".join(map(str, spec.ports)) or "all ports"
         ways = "/".join(w for w, on in (("ingress", spec.ingress), ("egress", spec.egress)) if on)
         if spec.id == DOWN_ID:
@@ -335,7 +336,8 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
 
         ctx.guard_namespace(spec.namespace)
         found = find_targets(client.CoreV1Api(ctx.api_client), spec)
-        ifaces = ", ".join(spec.interfaces) or "the default route's interface"
+        ifaces = ", ".join(spec.interfaces or [f"{n}: {','.join(i)}" for n, i in spec.node_interfaces]) or \
+            "the default route's interface"
         if spec.id == DOWN_ID:  # everything on those nodes is cut off from the network meanwhile
             nodes = sorted({t.node for t in found})
             on_them = [f"{p.metadata.namespace}/{p.metadata.name}" for p in core_pods(ctx, nodes)]
@@ -344,9 +346,13 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                     targets("interfaces", [f"{n}/{i}" for n in nodes for i in spec.interfaces or ("default",)],
                             "down, then up with its addresses and routes"),
                     targets("pods", on_them, "unreachable while the node's interface is down")]
+        change = "iptables rules"
+        if spec.id in SHAPING_IDS:
+            change = "a tc qdisc" if not spec.needs_netem else (
+                "tc netem, or iptables NFQUEUE rules and netem-queue where the kernel has no netem"
+                + (", and an htb qdisc" if spec.bandwidth else ""))
         out = [targets("nodes", sorted({t.node for t in found}),
-                       f"a privileged chaos pod each; {'a tc qdisc' if spec.id in SHAPING_IDS else 'iptables rules'} "
-                       f"on {ifaces} for {spec.test_duration}s")]
+                       f"a privileged chaos pod each; {change} on {ifaces} for {spec.test_duration}s")]
         if not spec.on_node:
             out.append(targets("pods", [f"{spec.namespace}/{t.name}" for t in found],
                                "traffic shaped" if spec.id in SHAPING_IDS else "traffic dropped"))
@@ -360,11 +366,6 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         found = find_targets(core, spec)
         ctx.log(f"{spec.id} on {', '.join(t.name for t in found)}", 0.05)
         details: dict[str, Any] = {"id": spec.id, "targets": [t.name for t in found], "rules": []}
-        if spec.needs_netem:  # refused before any change where the node's kernel is known to lack it
-            for node in sorted({t.node for t in found}):
-                why = netem_missing(core.read_node(node))
-                if why:
-                    raise ScenarioFailed(why, details)
         if ctx.dry_run:
             return Outcome("passed", f"dry run: would change {len(found)} target(s)", {**details, "dry_run": True})
         if spec.id == DOWN_ID:
@@ -376,11 +377,20 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
             ctx.check_stop()
             pods.append(cp := ChaosPod.start(ctx, core, spec, t, role))
             node_ips = internal_ips(core, t.node) if spec.on_node else []
-            for iface in spec.interfaces or (cp.default_interface(node_ips),):
+            mechanism = cp.mechanism() if spec.needs_netem else NETEM
+            queue = cp.start_queue(spec) if mechanism == NFQUEUE else 0
+            if spec.needs_netem:
+                details.setdefault("mechanism", {})[t.name] = mechanism
+            netem = mechanism == NETEM
+            ifaces = dict(spec.node_interfaces).get(t.name, spec.interfaces)
+            for iface in ifaces or (cp.default_interface(node_ips),):
                 if spec.id in SHAPING_IDS:
-                    for way in ("egress", "ingress"):
+                    # htb for bandwidth, and netem's leaf where the kernel has it (krkn's tree)
+                    for way in ("egress", "ingress") if netem or spec.bandwidth is not None else ():
                         if getattr(spec, way):
-                            cp.shape(iface, way, lambda dev: tc_commands(spec, dev), details)
+                            cp.shape(iface, way, lambda dev, netem=netem: tc_commands(spec, dev, netem), details, mechanism)
+                    if not netem:
+                        cp.queue(spec, iface, tag, queue, details)
                     continue
                 for chain, rule in rules(spec, iface, tag):
                     cp.change({"chain": chain, "rule": rule}, "iptables rule", [["iptables", "-I", chain, "1", *rule]],
@@ -464,3 +474,136 @@ def interface_state(cp: ChaosPod, dev: str) -> dict:
         if not all(_TOKEN_RE.fullmatch(w) for w in item.split()):
             raise ScenarioFailed(f"interface {dev} of node {cp.target.name}: cannot restore {item!r} after")
     return {"dev": dev, "addrs": addrs, "routes": routes}
+
+
+# ---- krkn's older node types: network_chaos_scenarios and ingress_node_scenarios ------------
+# Both shape node interfaces with tc netem from a privileged Job; here they run as
+# node_network_chaos does (the same chaos pod, bound to the node by nodeName as krkn's Job is,
+# the same recorded rules and undo), so they share this module: one family, one runner.
+
+OLD_PARAMS = ("latency", "loss", "bandwidth")  # krkn's order: serial runs one at a time in it
+OLD_IMAGE = "quay.io/krkn-chaos/krkn:tools"  # krkn's default for both (built here from the network-chaos tree)
+_LOSS_RE = re.compile(r"\d+(\.\d+)?\Z")
+
+
+def _old_params(sec: Section) -> dict[str, str]:
+    """latency, loss and bandwidth as krkn passes them to netem: loss is netem's percentage
+    (krkn's files write 0.02 and '0.02'; netem reads 0.02%)."""
+    sec.reject_unknown(OLD_PARAMS)
+    out = {}
+    for key in OLD_PARAMS:
+        value = sec.raw(key)
+        if value is None:
+            continue
+        if key == "loss" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = f"{value:g}"
+        pattern, form = {"latency": (_LATENCY_RE, "a number followed by us, ms or s"),
+                         "loss": (_LOSS_RE, "a percentage 0-100 without %"),
+                         "bandwidth": (_BANDWIDTH_RE, "a number followed by bit, kbit, mbit, gbit or tbit")}[key]
+        if not isinstance(value, str) or not pattern.match(value) or (key == "loss" and float(value) > 100):
+            raise sec.error(key, f"expected {form}, got {describe(value)}")
+        out[key] = value
+    if not out:
+        raise sec.error(None, "needs latency, loss or bandwidth")
+    return out
+
+
+def _old_specs(base: dict, params: dict[str, str], execution: str) -> list[FilterSpec]:
+    """parallel: every parameter at once; serial: one spec per parameter, in krkn's order."""
+    steps = [params] if execution == "parallel" else [{k: v} for k, v in params.items()]
+    return [FilterSpec(**base, **{k: step.get(k) for k in OLD_PARAMS}) for step in steps]
+
+
+def _node_names(sec: Section, key: str, value: list[str]) -> tuple[str, ...]:
+    for name in value:
+        if not _NAME_RE.match(name):
+            raise sec.error(key, f"not a valid node name: {name!r}")
+    return tuple(value)
+
+
+def _image(sec: Section) -> str:
+    image = sec.string("image", OLD_IMAGE)
+    if not _IMAGE_RE.match(image):
+        raise sec.error("image", f"not an image reference: {image!r}")
+    return image
+
+
+def parse_network_chaos(data: Any, file: str | Path) -> list[FilterSpec]:
+    """krkn's network_chaos_scenarios file: `network_chaos:` with duration, node_name (comma
+    separated) or label_selector (krkn's default: the masters) with instance_count, interfaces,
+    execution (serial: each egress parameter alone in turn) and egress."""
+    top = Section(data, file, what="a mapping with network_chaos")
+    top.reject_unknown(("network_chaos",))
+    sec = top.required_section("network_chaos")
+    sec.reject_unknown(("duration", "node_name", "label_selector", "instance_count", "interfaces", "execution",
+                        "egress", "image"))
+    egress = sec.section("egress")
+    params = _old_params(egress) if egress else {"bandwidth": "100mbit"}  # krkn's default
+    names = sec.string("node_name")
+    interfaces = sec.string_list("interfaces")
+    for i, name in enumerate(interfaces):
+        if not IFACE_RE.match(name):
+            raise sec.error(join_field("interfaces", i), f"not an interface name: {name!r}")
+    base = dict(id="node_network_chaos", image=_image(sec), test_duration=sec.integer("duration", 300, minimum=0),
+                label_selector=None if names else check_selector(sec, "label_selector") or
+                "node-role.kubernetes.io/master",
+                instance_count=sec.integer("instance_count", 1, minimum=1), ingress=False, egress=True,
+                interfaces=interfaces, nodes=_node_names(sec, "node_name", names.split(",")) if names else (),
+                pin_by_name=True, file=Path(file), field=sec.path)
+    return _old_specs(base, params, sec.choice("execution", ("serial", "parallel"), "serial"))
+
+
+def parse_ingress_node(data: Any, file: str | Path) -> list[FilterSpec]:
+    """krkn's ingress_node_scenarios file (its native plugin's format): a list of `id:
+    network_chaos` entries whose `config` has node_interface_name ({node: [interfaces]}) or
+    label_selector with instance_count, execution_type, network_params, test_duration,
+    wait_duration. kubeconfig_path and kraken_config are krkn's own settings: the run's are used."""
+    out = []
+    for entry in section_entries(data, file, "", "ingress network chaos entries"):
+        entry.reject_unknown(("id", "config"))
+        kind = entry.string("id", required=True)
+        if kind != "network_chaos":
+            raise entry.error("id", f"unknown value {kind!r}: ingress_node_scenarios runs network_chaos "
+                                    "(krkn's pod_network_scenarios steps are another type)")
+        sec = entry.required_section("config")
+        sec.reject_unknown(("node_interface_name", "label_selector", "instance_count", "execution_type",
+                            "network_params", "test_duration", "wait_duration", "image"),
+                           ignored=("kubeconfig_path", "kraken_config"))
+        by_node: list[tuple[str, tuple[str, ...]]] = []
+        mapping = sec.section("node_interface_name")
+        for node in mapping.data if mapping else ():
+            where = mapping.field(node) if mapping else ""
+            if not isinstance(node, str) or not _NAME_RE.match(node):
+                raise UserError(f"not a valid node name: {node!r}", file=file, field=where)
+            ifaces = mapping.string_list(node) if mapping else ()
+            for i, name in enumerate(ifaces):
+                if not IFACE_RE.match(name):
+                    raise UserError(f"not an interface name: {name!r}", file=file, field=join_field(where, i))
+            by_node.append((node, ifaces))
+        selector = None if by_node else check_selector(sec, "label_selector")
+        if not by_node and selector is None:
+            raise sec.error("label_selector", "needs node_interface_name or label_selector (krkn's rule)")
+        params_sec = sec.required_section("network_params")
+        base = dict(id="node_network_chaos", image=_image(sec), label_selector=selector,
+                    test_duration=sec.integer("test_duration", 120, minimum=1),
+                    wait_duration=sec.integer("wait_duration", 30, minimum=1),
+                    instance_count=sec.integer("instance_count", 1, minimum=1), ingress=True, egress=False,
+                    nodes=tuple(n for n, _ in by_node), node_interfaces=tuple(by_node), pin_by_name=True,
+                    file=Path(file), field=sec.path)
+        out += _old_specs(base, _old_params(params_sec), sec.choice("execution_type", ("serial", "parallel"),
+                                                                     "parallel"))
+    return out
+
+
+@register
+class NetworkChaosPlugin(NetworkChaosNgPlugin):
+    scenario_type = "network_chaos_scenarios"
+    short_name = "node egress netem"
+    parse_data = staticmethod(parse_network_chaos)
+
+
+@register
+class IngressNodePlugin(NetworkChaosNgPlugin):
+    scenario_type = "ingress_node_scenarios"
+    short_name = "node ingress netem"
+    parse_data = staticmethod(parse_ingress_node)

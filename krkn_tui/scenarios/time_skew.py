@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .pod_pick import running_pods
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
 from .krkn_pods import LOCAL_NODE_LABEL
 from .specs import LABEL_KEY_RE, check_namespace, check_selector, keyed_entries
@@ -168,21 +169,13 @@ class Target:
 
 def chosen_pods(core, spec: TimeSpec) -> list[Target]:
     """Running pods as krkn lists them, each with the container the command runs in."""
-    if spec.object_name:
-        pods = [p for p in core.list_namespaced_pod(spec.namespace).items if p.metadata.name in spec.object_name]
-    elif spec.namespace:
-        pods = core.list_namespaced_pod(spec.namespace, label_selector=spec.label_selector or "").items
-    else:
-        pods = core.list_pod_for_all_namespaces(label_selector=spec.label_selector).items
-        if spec.exclude_label:
-            listing = core.list_pod_for_all_namespaces(label_selector=spec.exclude_label)
-            excluded = {p.metadata.uid for p in listing.items}
-            pods = [p for p in pods if p.metadata.uid not in excluded]
+    # krkn applies the exclude label only when it lists every namespace
+    pods = running_pods(core, spec.namespace or None, names=spec.object_name,
+                        label_selector=spec.label_selector or "",
+                        exclude_label="" if spec.namespace else (spec.exclude_label or ""))
     pick = random.SystemRandom()
     out = []
     for pod in pods:
-        if pod.metadata.deletion_timestamp or (pod.status and pod.status.phase) != "Running":
-            continue
         names = [c.name for c in pod.spec.containers]
         if spec.container_name and spec.container_name not in names:
             raise ScenarioFailed(f"container {spec.container_name!r} is not in pod "

@@ -1,5 +1,5 @@
-"""The console: four views (1 scenarios, 2 pods, 3 versions, 4 timeline), one run at a time, a
-pod watch, and the steady-state checks' strip in the header.
+"""The console: five views (1 scenarios, 2 pods, 3 versions, 4 timeline, 5 verdicts), one run at
+a time, a pod watch, and the steady-state checks' strip in the header.
 
 Threads never touch widgets. The engine's worker and the pod watcher append to deques, drained
 together inside ``batch_update()`` (measured: as fast as events arrive, where a message per
@@ -66,6 +66,12 @@ def _timeline_screen():
     return TimelineScreen()
 
 
+def _verdicts_screen():
+    from .screens.verdicts import VerdictsScreen
+
+    return VerdictsScreen()
+
+
 DRAIN_SECONDS = 0.1  # engine events; pod events during a burst or should a wake-up be missed
 WAKE_GAP_SECONDS = 0.02  # a woken drain comes at most this often
 # and this long after the wake-up: Kubernetes sends changes in quick pairs (a delete is a
@@ -75,7 +81,8 @@ WAKE_DELAY_SECONDS = 0.003
 # each drain costs a frame (measured: 20 ms drains at 2,000 events/s doubled key latency).
 BURST_EVENTS = 8
 LIVENESS_LOOK_SECONDS = 0.5  # the header's look at the probe's last answer: flagged within 3.5 s
-VIEWS = {"picker": PickerScreen, "pods": _pods_screen, "versions": _versions_screen, "timeline": _timeline_screen}
+VIEWS = {"picker": PickerScreen, "pods": _pods_screen, "versions": _versions_screen, "timeline": _timeline_screen,
+         "verdicts": _verdicts_screen}
 THEMES = ("textual-dark", "textual-light")
 
 
@@ -91,6 +98,8 @@ class KrknConsole(App[int]):
         Binding("3", "show('versions')", "Versions", id="view-versions", tooltip="Rollback version files"),
         Binding("4", "show('timeline')", "Timeline", id="view-timeline",
                 tooltip="Timeline: scenarios, pods, checks and rollback on one axis"),
+        Binding("5", "show('verdicts')", "Verdicts", id="view-verdicts",
+                tooltip="krkn's verdicts: SLOs, alerts, cerberus and the resiliency score, per scenario file"),
         # Not in the footer (the versions view's keys fill it): in the help and the palette.
         Binding("w", "write_report", "Report", id="write-report", show=False,
                 tooltip="Write the last run's report (Markdown and HTML)"),
@@ -166,6 +175,7 @@ class KrknConsole(App[int]):
         self.engine_done.set()
         self.last_result: RunResult | None = None
         self.last_report = None  # the HTML report the `w` key wrote last
+        self.verdicts: dict | None = None  # the run's monitoring record as its verdicts arrive (view 5)
         # The session's timeline (engine events and pod events) and the checks' strip.
         self.timeline = Timeline()
         self.check_board = CheckBoard(self.loaded.config.checks.checks if self.loaded.config else ())
@@ -356,9 +366,10 @@ class KrknConsole(App[int]):
                 self.timeline.extend(entry_for_event(e) for e in events)
                 self.views["picker"].apply_engine_events(events)
                 self._follow_run_state(events)
-            timeline = self.views.get("timeline")
-            if timeline is not None and self.screen is timeline:
-                timeline.sync()
+            for name in ("timeline", "verdicts"):
+                view = self.views.get(name)
+                if view is not None and self.screen is view:
+                    view.sync()
 
     def on_run_panel_check_event(self, message: RunPanel.CheckEvent) -> None:
         """A check's probe goes to the header's strip, its transition also to the pod event log."""
@@ -376,10 +387,13 @@ class KrknConsole(App[int]):
                 pods.write_new_log_lines()
 
     def _follow_run_state(self, events: list[Event]) -> None:
-        from ..events import IterationStarted, RollbackRunStarted, RunFinished, ScenarioStarted
+        from ..events import (IterationStarted, RollbackRunStarted, RunFinished, RunVerdicts, ScenarioStarted,
+                              ScenarioVerdicts)
 
         for e in events:
-            if isinstance(e, IterationStarted):
+            if isinstance(e, (ScenarioVerdicts, RunVerdicts)):
+                self.verdicts = dict(e.monitoring)
+            elif isinstance(e, IterationStarted):
                 self.run_iteration = f" ({e.label})"
             elif isinstance(e, ScenarioStarted):
                 self.run_state = f"running{self.run_iteration}: {e.id}"
@@ -396,6 +410,7 @@ class KrknConsole(App[int]):
         self.stop_event = threading.Event()
         self.engine_done.clear()
         self.run_iteration = ""  # " (iteration N/M)" or " (iteration N (daemon))" once the engine says
+        self.verdicts = None
         self.run_state = "running"
         self.run_engine(sorted(indices))
 

@@ -1,16 +1,19 @@
 """View 4: the timeline. Scenarios, pod events, check transitions and rollback steps of the
-session on one time axis: a lane chart of the whole span on top, every entry below."""
+session on one time axis: a lane chart of the whole span on top, every entry below in a table
+with a row cursor; `p` on an entry opens the pods view filtered to what it touched."""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from rich.text import Text
+from textual.binding import Binding
 from textual.content import Content
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Static
 
 from ...timeline import Timeline, TimelineEntry
 from ..rows import local_time
-from ..widgets.header import ConsoleHeader
-from .base import View
+from ..widgets.colors import style_for
+from ..widgets.virtual_table import Column, VirtualTable
+from .table_view import TableView
 
 CHART_LANES = ("scenario", "check", "pod", "rollback")
 MARKS = {"good": ("●", "$text-success"), "bad": ("▼", "$text-error"), "info": ("│", "$text-warning")}
@@ -42,41 +45,56 @@ def lane_chart(entries: list[TimelineEntry], width: int) -> Content:
     return Content("\n").join(lines)
 
 
-def entry_line(e: TimelineEntry, origin: float) -> str:
-    return f"{local_time(e.at, with_date=False)} +{e.at - origin:7.1f}s  {e.lane:<9} {e.text}"
+COLUMNS = [Column("time", "Time"), Column("offset", "Offset"), Column("lane", "Lane"), Column("what", "What")]
+TONES = {"good": "passed", "bad": "failed"}
 
 
-class TimelineScreen(View):
+class TimelineScreen(TableView):
     VIEW_TITLE = "Timeline"
+    COLUMNS = COLUMNS
+    ABOVE_ID, TABLE_ID = "timeline-chart", "timeline-table"
+    BINDINGS = [
+        Binding("p", "pods", "Pods", id="timeline-pods",
+                tooltip="The pods view, filtered to the pods the highlighted entry touched (the pod, its "
+                        "namespace or its node)"),
+    ]
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(id="timeline")
         self._written = 0
-
-    def compose(self) -> ComposeResult:
-        yield ConsoleHeader(id="header")
-        yield Static("", id="timeline-chart")
-        yield Log(max_lines=5000, id="timeline-log")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.sync()
+        self._origin = 0.0
 
     def on_resize(self) -> None:
-        self.sync(redraw=True)
+        self.sync()
 
-    def sync(self, redraw: bool = False) -> None:
+    def cells(self, record: tuple[int, TimelineEntry, float]) -> tuple:
+        _i, e, origin = record
+        tone = TONES.get(e.tone)
+        return (local_time(e.at, with_date=False), f"+{e.at - origin:.1f}s",
+                Text(e.lane, style=style_for(self.app, tone)) if tone else e.lane, e.text)
+
+    def sync(self) -> None:
         timeline: Timeline = self.app.timeline
         entries = timeline.entries()
-        log = self.query_one("#timeline-log", Log)
-        if redraw or len(entries) < self._written:
-            log.clear()
-            self._written = 0
-        if entries and len(entries) > self._written:
-            # Entries can arrive late (a pod event drained after an engine event): rewrite then.
-            origin = entries[0].at
-            log.clear()
-            log.write_lines([entry_line(e, origin) for e in entries])
+        table = self.query_one(VirtualTable)
+        if entries and (len(entries) != self._written or entries[0].at != self._origin):
+            # Entries can arrive late (a pod event drained after an engine event): the table
+            # takes the sorted list again, and redraws only the rows that changed.
+            origin = self._origin = entries[0].at
+            table.replace({str(i): (i, e, origin) for i, e in enumerate(entries)})
             self._written = len(entries)
         self.query_one("#timeline-chart", Static).update(lane_chart(entries, self.size.width or 100))
+
+    def selected(self) -> TimelineEntry | None:
+        table = self.query_one(VirtualTable)
+        key = table.current_key
+        return table.record(key)[1] if key is not None else None
+
+    def action_pods(self) -> None:
+        e = self.selected()
+        if e is None:
+            self.notify("No entry: run scenarios first (view 1).", severity="warning")
+        elif e.pods is None:
+            self.notify(f"{e.lane} entry: no pods to show", severity="warning", markup=False)
+        else:
+            self.app.show_pods_filtered(e.pods)

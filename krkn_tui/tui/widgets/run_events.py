@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import singledispatch
 
 from ... import events as ev
+from ...report.verdicts import scenario_groups, summary
 from ...rollback.front import summarize
 from ..rows import tilde
 from .run_panel import RunPanel
@@ -31,11 +32,13 @@ def _(e: ev.IterationStarted, panel: RunPanel) -> None:
 
 @apply_event.register
 def _(e: ev.ScenarioStarted, panel: RunPanel) -> None:
-    panel.current = panel.blocks.get(e.index)
-    if panel.current is not None:
-        panel.current.set_status("running")
-        panel.current.progress(0)
-        panel.current.log_line(f"started {e.id} (iteration {e.iteration + 1})")
+    block = panel.blocks.get(e.index)
+    panel.current = None
+    if block is not None:
+        panel.scenario_started(block)
+        block.set_status("running")
+        block.progress(0)
+        block.log_line(f"started {e.id} (iteration {e.iteration + 1})")
 
 
 @apply_event.register
@@ -212,3 +215,21 @@ def _(e: ev.RunHalted, panel: RunPanel) -> None:
 def _(e: ev.SteadyState, panel: RunPanel) -> None:
     state = "ok" if e.ok else f"FAILING ({', '.join(e.failing)})"
     panel.run_log(f"steady state {e.phase}: {state}")
+
+
+# -- krkn's verdicts: a line here, every row in the verdicts view (5), which the app feeds ------
+
+
+@apply_event.register
+def _(e: ev.ScenarioVerdicts, panel: RunPanel) -> None:
+    groups = scenario_groups(e.monitoring)  # this file's is the last one judged
+    rows = groups[-1].rows if groups else ()
+    failed = [f"{row.verdict} {row.what}: {row.result}" for row in rows if row.bad]
+    score = [f"score {groups[-1].score} ({groups[-1].counted})"] if groups and groups[-1].score else []
+    said = "; ".join(score + failed) or "nothing failed"
+    panel._step_log(f"verdicts after {e.name}: {said} (view 5)")
+
+
+@apply_event.register
+def _(e: ev.RunVerdicts, panel: RunPanel) -> None:
+    panel.run_log(f"verdicts: {summary(e.monitoring)} (view 5)")

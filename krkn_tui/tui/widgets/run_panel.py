@@ -1,4 +1,7 @@
-"""Progress of a run: one block per scenario (bar, log lines, result) and a run log.
+"""Progress of a run: one block per scenario (bar, log lines, result) and the run's own lines
+(blast radius, steady state, waits, rollback), all in time order: a run line goes below the
+latest started block (above the first before any), and a block moves below the run lines said
+before it started; blocks not started yet wait at the bottom in plan order.
 
 The engine's events arrive in order, a batch at a time, as one ``EngineEvents`` message (the
 engine's worker never touches widgets); each event goes to the handler of its type."""
@@ -96,28 +99,30 @@ def plain(text: str) -> Text:
 
 
 class RunPanel(VerticalScroll):
-    """The run's blocks in plan order, then the run-level log (waits, rollback, archive)."""
+    """The run's blocks and run-log segments in time order (see the module's note)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.current: ScenarioProgress | None = None
         self.blocks: dict[int, ScenarioProgress] = {}
         self.rolling_back = False  # executor events then belong to the run, not to a scenario
+        self._segments: list[Log] = []  # the run's own lines, each segment after the block before it
+        self._tail: Log | None = None  # where the next run line goes (None: a new segment)
+        self._after: ScenarioProgress | None = None  # the latest started block
 
     def compose(self) -> ComposeResult:
         yield Static("No run yet: mark scenarios with space, then press r.", id="run-status")
         yield Vertical(id="run-scenarios")
-        yield Log(max_lines=RUN_LOG_LINES, id="run-log")
 
     def start(self, items: list[tuple[int, str, str]]) -> None:
         """items: (index, scenario_type, file label) in run order."""
         self.current = None
         self.rolling_back = False
+        self._segments, self._tail, self._after = [], None, None
         self.blocks = {index: ScenarioProgress(index, stype, label) for index, stype, label in items}
         holder = self.query_one("#run-scenarios", Vertical)
         holder.remove_children()
         holder.mount_all(self.blocks.values())
-        self.query_one("#run-log", Log).clear()
         self.add_class("-started")
         self.remove_class("-failed", "-passed")
         self.set_status(f"starting: {len(items)} scenario(s)")
@@ -126,7 +131,36 @@ class RunPanel(VerticalScroll):
         self.query_one("#run-status", Static).update(plain(text))
 
     def run_log(self, text: str) -> None:
-        self.query_one("#run-log", Log).write_line(visible(text))
+        self._segment().write_line(visible(text))
+
+    def run_lines(self) -> list[str]:
+        """Every run line so far, oldest first."""
+        return [line for segment in self._segments for line in segment.lines]
+
+    def _segment(self) -> Log:
+        if self._tail is None:
+            log = Log(max_lines=RUN_LOG_LINES, classes="run-log")
+            holder = self.query_one("#run-scenarios", Vertical)
+            if self._after is not None:
+                holder.mount(log, after=self._after)
+            elif holder.children:
+                holder.mount(log, before=0)
+            else:
+                holder.mount(log)
+            self._segments.append(log)
+            self._tail = log
+        return self._tail
+
+    def scenario_started(self, block: ScenarioProgress) -> None:
+        """``block`` goes below everything said so far; the next run line below it."""
+        holder = self.query_one("#run-scenarios", Vertical)
+        anchor = self._tail or self._after
+        if anchor is None:
+            holder.move_child(block, before=0)
+        elif anchor is not block:
+            holder.move_child(block, after=anchor)
+        self.current = self._after = block
+        self._tail = None
 
     class CheckEvent(Message):
         """A check's probe or transition, for the app's check strip and pod event log."""

@@ -1,4 +1,4 @@
-"""The README's layout table names every module of the core by its path, so it cannot drift from
+"""docs/architecture.md's layout table names every module of the core by its path, so it cannot drift from
 the code: a name in a row means that file in one of the folders the row's first cell names (two
 ``guard.py`` and two ``cluster.py`` are two different lines)."""
 
@@ -37,7 +37,7 @@ def named_paths(readme: str) -> set[Path]:
 
 
 def test_every_module_is_in_the_layout_table_by_its_path():
-    named = named_paths((ROOT / "README.md").read_text())
+    named = named_paths((ROOT / "docs" / "architecture.md").read_text())
     missing = []
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE)
@@ -45,7 +45,7 @@ def test_every_module_is_in_the_layout_table_by_its_path():
             continue
         if path.resolve() not in named:
             missing.append(str(rel))
-    assert not missing, f"README's layout table does not name: {', '.join(missing)}"
+    assert not missing, f"docs/architecture.md's layout table does not name: {', '.join(missing)}"
     for folder in WHOLE:
         assert (PACKAGE / folder).resolve() in named, folder
 
