@@ -22,6 +22,7 @@ from .krkn_pods import delete_hog_pod
 from .specs import Taint
 
 ROOT_HANDLE, CLASS_ID = "100:", "100:1"  # krkn's tc tree
+NETEM_HANDLE = "101:"  # krkn's netem leaf, under CLASS_ID
 IFACE_RE = re.compile(r"[A-Za-z0-9_.@:-]{1,15}\Z")
 START_TIMEOUT = 120.0
 
@@ -71,7 +72,10 @@ def ifb_redirect_commands(dev: str, ifb: str) -> list[list[str]]:
 
 
 class ShapeSpec(Protocol):
-    """What netem-queue and its rules are built from."""
+    """What the shaping is built from (loss: a percentage without %)."""
+    @property
+    def bandwidth(self) -> str | None: ...
+
     @property
     def latency(self) -> str | None: ...
 
@@ -83,6 +87,18 @@ class ShapeSpec(Protocol):
 
     @property
     def egress(self) -> bool: ...
+
+
+def tree_commands(spec: ShapeSpec, dev: str, netem: bool = True) -> list[list[str]]:
+    """krkn's tree (get_build_tc_tree_commands): htb at `bandwidth` (krkn's 1gbit when unset)
+    and, for latency or loss, a netem leaf 101: (krkn adds the leaf always; without latency and
+    loss it would delay nothing, so it is left out; without netem in the kernel, `netem` is False
+    and netem-queue delays instead)."""
+    out = htb_commands(dev, spec.bandwidth or "1gbit")
+    if (spec.latency or spec.loss) and netem:
+        out.append(["tc", "qdisc", "add", "dev", dev, "parent", CLASS_ID, "handle", NETEM_HANDLE, "netem",
+                    "delay", spec.latency or "0ms", "loss", f"{spec.loss or 0}%"])
+    return out
 
 
 def queue_args(spec: ShapeSpec, queue: int) -> list[str]:
@@ -308,6 +324,8 @@ class ChaosPod:
     container: str
     version: Path | None
     prefix: list[str] = field(default_factory=list)  # nsenter into the target pod's namespace
+    mech: str | None = None  # latency and loss through NETEM or NFQUEUE (prepare_shaping)
+    queue_num: int = 0  # netem-queue's, with NFQUEUE
     versions: list[Path | None] = field(default_factory=list)
 
     @classmethod
@@ -410,6 +428,25 @@ class ChaosPod:
             ifb = f"kifb{secrets.token_hex(3)}"
             self.change({"tool": "tc-ingress", "dev": iface, "ifb": ifb, **said}, "tc ingress redirect",
                         ifb_redirect_commands(iface, ifb) + tree(ifb), details)
+
+    def prepare_shaping(self, spec: ShapeSpec) -> str | None:
+        """For latency or loss: netem, or netem-queue started where the kernel has none (the
+        mechanism, recorded with each change); None without them."""
+        if spec.latency or spec.loss:
+            self.mech = self.mechanism()
+            if self.mech == NFQUEUE:
+                self.queue_num = self.start_queue(spec)
+        return self.mech
+
+    def shape_all(self, spec: ShapeSpec, iface: str, tag: str, details: dict[str, Any]) -> None:
+        """The spec's shaping on `iface`'s directions: krkn's tree (htb for bandwidth, and netem's
+        leaf where the kernel has it), and netem-queue's NFQUEUE rules where it has not."""
+        netem = self.mech != NFQUEUE
+        for way in ("egress", "ingress") if netem or spec.bandwidth else ():
+            if getattr(spec, way):
+                self.shape(iface, way, lambda dev: tree_commands(spec, dev, netem), details, self.mech)
+        if not netem:
+            self.queue(spec, iface, tag, self.queue_num, details)
 
     def mechanism(self) -> str:
         """netem where the node's kernel has it, else nfqueue: probed in a network namespace made

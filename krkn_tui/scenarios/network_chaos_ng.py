@@ -66,8 +66,7 @@ from ..rollback import RollbackContent
 from ..yamlio import Section, describe, expect_list, join_field
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
 from .krkn_pods import delete_hog_pod
-from .netchaos import (CLASS_ID, IFACE_RE, NETEM, NFQUEUE, ChaosPod, Target, delete_network_rule, htb_commands,
-                       internal_ips, ready_nodes)
+from .netchaos import IFACE_RE, ChaosPod, Target, delete_network_rule, internal_ips, ready_nodes
 from .specs import Taint, check_namespace, check_selector, section_entries, taint_from_string
 
 DEFAULT_IMAGE = "quay.io/krkn-chaos/krkn-network-chaos:latest"
@@ -88,7 +87,6 @@ _SHAPING_KEYS = _BASE_KEYS + ("latency", "loss", "bandwidth", "force")
 _DOWN_KEYS = _BASE_KEYS + ("recovery_time",)
 _LATENCY_RE = re.compile(r"(\d+)(us|ms|s)\Z")  # krkn's NetworkChaosConfig.validate
 _BANDWIDTH_RE = re.compile(r"(\d+)(bit|kbit|mbit|gbit|tbit)\Z")
-NETEM_HANDLE = "101:"  # krkn's netem leaf, under netchaos.CLASS_ID
 _NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")
 _IMAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*\Z")
 
@@ -235,18 +233,6 @@ def rules(spec: FilterSpec, interface: str, tag: str) -> list[tuple[str, list[st
     return out
 
 
-def tc_commands(spec: FilterSpec, dev: str, netem: bool = True) -> list[list[str]]:
-    """krkn's egress tree (get_build_tc_tree_commands): the htb root and class at `bandwidth`
-    (krkn's 1gbit when unset) and, for latency or loss, a netem leaf 101: (krkn adds the leaf
-    always; without latency and loss it would delay nothing, so it is left out; without netem in
-    the kernel, `netem` is False and netem-queue delays instead)."""
-    out = htb_commands(dev, spec.bandwidth or "1gbit")
-    if spec.needs_netem and netem:
-        out.append(["tc", "qdisc", "add", "dev", dev, "parent", CLASS_ID, "handle", NETEM_HANDLE, "netem",
-                    "delay", spec.latency or "0ms", "loss", f"{spec.loss or 0}%"])
-    return out
-
-
 # ---- running it ----------------------------------------------------------------------------
 
 _ROUTE_FLAGS = {"linkdown", "dead", "offload", "trap", "rt_offload", "rt_trap", "rt_offload_failed"}
@@ -377,20 +363,12 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
             ctx.check_stop()
             pods.append(cp := ChaosPod.start(ctx, core, spec, t, role))
             node_ips = internal_ips(core, t.node) if spec.on_node else []
-            mechanism = cp.mechanism() if spec.needs_netem else NETEM
-            queue = cp.start_queue(spec) if mechanism == NFQUEUE else 0
-            if spec.needs_netem:
+            if mechanism := cp.prepare_shaping(spec):
                 details.setdefault("mechanism", {})[t.name] = mechanism
-            netem = mechanism == NETEM
             ifaces = dict(spec.node_interfaces).get(t.name, spec.interfaces)
             for iface in ifaces or (cp.default_interface(node_ips),):
                 if spec.id in SHAPING_IDS:
-                    # htb for bandwidth, and netem's leaf where the kernel has it (krkn's tree)
-                    for way in ("egress", "ingress") if netem or spec.bandwidth is not None else ():
-                        if getattr(spec, way):
-                            cp.shape(iface, way, lambda dev, netem=netem: tc_commands(spec, dev, netem), details, mechanism)
-                    if not netem:
-                        cp.queue(spec, iface, tag, queue, details)
+                    cp.shape_all(spec, iface, tag, details)
                     continue
                 for chain, rule in rules(spec, iface, tag):
                     cp.change({"chain": chain, "rule": rule}, "iptables rule", [["iptables", "-I", chain, "1", *rule]],

@@ -12,8 +12,10 @@ node (network_chaos_ng's chaos pod, `nsenter --net` into the pod's namespace):
 - outage: iptables DROP rules on the pod's interface, INPUT `-i` for ingress and OUTPUT `-o` for
   egress, `-p tcp`/`-p udp --dport <port>` per listed port, or every packet without ports, each
   with `--comment krkn-tui:<run>`;
-- shaping: krkn's htb tree (network_chaos_ng's) at `bandwidth` on the pod interface's egress, or
-  on its ingress through the run's own ifb device. krkn's "egress" netem sits on the node's end
+- shaping: krkn's tc tree (network_chaos_ng's, netchaos.py) on the pod interface's egress, or on
+  its ingress through the run's own ifb device: htb at `bandwidth`, a netem leaf for `latency`
+  and `loss`; where the kernel has no netem, latency and loss go through netem-queue's NFQUEUE
+  rules as network_chaos_ng's do. krkn's "egress" netem sits on the node's end
   of the pod's link (what the pod receives); here egress is what the pod sends, ingress what it
   receives.
 
@@ -24,8 +26,7 @@ Differences from krkn, on purpose:
 - The chaos pod is krkn's network-chaos image (`image` overrides it; krkn's default
   `quay.io/krkn-chaos/krkn:tools` holds ovs-ofctl, which this CNI has no use for), in the target
   pods' namespace, pinned by `nodeName` as krkn's Job is.
-- latency and loss are refused in one line: they need tc netem, which krkn-tui does not use here
-  (this machine's kernel has none; bandwidth is htb).
+- All of `network_params` at once: `execution_type` is read and checked, not followed.
 - krkn waits 30 s inside its Job before the first flow; here the rules go in once the chaos pod
   runs. `wait_duration` is read and, as in krkn, not waited.
 """
@@ -41,7 +42,7 @@ from typing import Any
 from ..statuses import ScenarioStatus
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
 from .krkn_pods import delete_hog_pod
-from .netchaos import ChaosPod, Target, delete_network_rule, htb_commands
+from .netchaos import ChaosPod, Target, delete_network_rule
 from .specs import Taint, check_namespace, check_selector, section_entries
 from ..yamlio import Section, describe, join_field
 
@@ -56,8 +57,8 @@ _SHAPING_KEYS = _COMMON + ("network_params", "execution_type")
 _BANDWIDTH_RE = re.compile(r"(\d+)(bit|kbit|mbit|gbit|tbit)\Z")
 _NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")
 _IMAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*\Z")
-NO_NETEM = ("is not run by krkn-tui's pod_network_scenarios: latency and loss need tc netem, which it does not use "
-            "(bandwidth is shaped with htb)")
+_LATENCY_RE = re.compile(r"(\d+)(us|ms|s)\Z")
+_LOSS_RE = re.compile(r"(\d+(\.\d+)?)%?\Z")  # krkn's '0.02%': netem's percentage
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +76,8 @@ class PodNetworkSpec:
     ingress_ports: tuple[int, ...] = ()
     egress_ports: tuple[int, ...] = ()
     bandwidth: str | None = None
+    latency: str | None = None
+    loss: str | None = None  # a percentage, without %
     execution_type: str = "parallel"
     file: Path | None = None
     field: str = ""
@@ -89,6 +92,14 @@ class PodNetworkSpec:
         if self.id == OUTAGE_ID:
             return self.direction
         return ("egress",) if self.id == "pod_egress_shaping" else ("ingress",)
+
+    @property
+    def ingress(self) -> bool:  # the shaped directions (netchaos.ShapeSpec)
+        return "ingress" in self.ways
+
+    @property
+    def egress(self) -> bool:
+        return "egress" in self.ways
 
 
 def _ports(cfg: Section, key: str) -> tuple[int, ...]:
@@ -136,16 +147,22 @@ def parse_entry(entry: Section) -> PodNetworkSpec:
     else:
         params = cfg.required_section("network_params")
         params.reject_unknown(("latency", "loss", "bandwidth"))
-        for key in ("latency", "loss"):
-            if params.raw(key) is not None:
-                raise params.error(key, f"{key} {NO_NETEM}")
-        bandwidth = params.raw("bandwidth")
-        if bandwidth is None:
-            raise params.error("bandwidth", "is required (latency and loss are not run here)")
-        if not isinstance(bandwidth, str) or not _BANDWIDTH_RE.match(bandwidth):
-            raise params.error("bandwidth", f"expected a number followed by bit, kbit, mbit, gbit or tbit, got "
-                                            f"{describe(bandwidth)}")
-        extra = {"bandwidth": bandwidth,
+        shaping: dict[str, str] = {}
+        for key, pattern, form in (("latency", _LATENCY_RE, "a number followed by us, ms or s"),
+                                   ("loss", _LOSS_RE, "a percentage 0-100, such as '0.02%'"),
+                                   ("bandwidth", _BANDWIDTH_RE, "a number followed by bit, kbit, mbit, gbit or tbit")):
+            value = params.raw(key)
+            if value is None:
+                continue
+            if key == "loss" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = f"{value:g}"
+            match = pattern.match(value) if isinstance(value, str) else None
+            if not match or (key == "loss" and float(match.group(1)) > 100):
+                raise params.error(key, f"expected {form}, got {describe(value)}")
+            shaping[key] = match.group(1) if key == "loss" else value
+        if not shaping:
+            raise params.error(None, "needs latency, loss or bandwidth")
+        extra = {**shaping,
                  "execution_type": cfg.choice("execution_type", ("serial", "parallel"), "parallel")}
     return PodNetworkSpec(
         id=kind, namespace=namespace, image=image, pod_name=pod_name, label_selector=selector,
@@ -212,7 +229,9 @@ class PodNetworkPlugin(ScenarioPlugin):
                      for w in spec.direction}
             what = ", ".join(f"{w} {p}" for w, p in ports.items())
             return f"{spec.id}: drop {what} of {who} in {spec.namespace} for {spec.test_duration}s"
-        return f"{spec.id}: {spec.bandwidth} on {spec.ways[0]} of {who} in {spec.namespace} for {spec.test_duration}s"
+        shape = ", ".join(f"{k} {v}" for k, v in (("latency", spec.latency), ("loss", spec.loss and f"{spec.loss}%"),
+                                                   ("bandwidth", spec.bandwidth)) if v)
+        return f"{spec.id}: {shape} on {spec.ways[0]} of {who} in {spec.namespace} for {spec.test_duration}s"
 
     def preview(self, spec: PodNetworkSpec, ctx: ScenarioContext) -> list:
         from kubernetes import client
@@ -221,7 +240,7 @@ class PodNetworkPlugin(ScenarioPlugin):
 
         ctx.guard_namespace(spec.namespace)
         found = find_pods(client.CoreV1Api(ctx.api_client), spec)
-        action = "traffic dropped" if spec.id == OUTAGE_ID else f"{spec.ways[0]} shaped to {spec.bandwidth}"
+        action = "traffic dropped" if spec.id == OUTAGE_ID else f"{spec.ways[0]} shaped"
         return [targets("nodes", sorted({t.node for t in found}), "a privileged chaos pod each"),
                 targets("pods", [f"{spec.namespace}/{t.name}" for t in found],
                         f"{action} on its interface ({'/'.join(spec.ways)}) for {spec.test_duration}s")]
@@ -247,7 +266,9 @@ class PodNetworkPlugin(ScenarioPlugin):
                     cp.change({"chain": chain, "rule": rule}, "iptables rule", [["iptables", "-I", chain, "1", *rule]],
                               details)
             else:
-                cp.shape(iface, spec.ways[0], lambda dev: htb_commands(dev, spec.bandwidth or ""), details)
+                if mechanism := cp.prepare_shaping(spec):
+                    details.setdefault("mechanism", {})[t.name] = mechanism
+                cp.shape_all(spec, iface, tag, details)
         ctx.log(f"{len(details['rules'])} changes in place; holding {spec.test_duration}s", 0.2)
         ctx.sleep(spec.test_duration)
         for cp in reversed(pods):
