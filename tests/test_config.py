@@ -57,7 +57,8 @@ def test_shipped_config_parses():
     # one file of each type that runs without the real node (exec and attacker pods need it)
     on_demo = [t for t in scenario_types() if t not in ("container_scenarios", "pvc_scenarios", "time_scenarios",
                                                         "network_chaos_ng_scenarios", "network_chaos_scenarios",
-                                                        "ingress_node_scenarios", "service_hijacking_scenarios",
+                                                        "ingress_node_scenarios", "pod_network_scenarios",
+                                                        "service_hijacking_scenarios",
                                                         "syn_flood_scenarios", "http_load_scenarios",
                                                         "storage_throttle_scenarios")]
     assert sorted(r.scenario_type for r in cfg.scenarios) == on_demo

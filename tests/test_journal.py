@@ -161,6 +161,7 @@ def test_the_undo_operations_are_the_plugins_own_functions():
             "network_chaos_scenarios.delete_hog_pod", "network_chaos_scenarios.delete_network_rule",
             "ingress_node_scenarios.delete_hog_pod", "ingress_node_scenarios.delete_network_rule",
             "syn_flood_scenarios.delete_pods", "http_load_scenarios.delete_pods",
+            "pod_network_scenarios.delete_hog_pod", "pod_network_scenarios.delete_network_rule",
             "storage_throttle_scenarios.delete_hog_pod", "storage_throttle_scenarios.restore_io_limits"} == set(ops)
     assert lookup("service_disruption_scenarios.recreate_namespace") is recreate_namespace
     with pytest.raises(UnknownOperation, match="unknown undo operation 'os.system'"):
@@ -196,7 +197,7 @@ def test_the_operations_that_exec_are_marked_for_the_operator():
                                                            "network_chaos_ng_scenarios.delete_hog_pod",
                                                            "storage_throttle_scenarios.delete_hog_pod",
                                                            "storage_throttle_scenarios.restore_io_limits"} | {
-        f"{kind}.{fn}" for kind in ("network_chaos_scenarios", "ingress_node_scenarios")
+        f"{kind}.{fn}" for kind in ("network_chaos_scenarios", "ingress_node_scenarios", "pod_network_scenarios")
         for fn in ("delete_network_rule", "delete_hog_pod")}
     for plugin in load_plugins().values():  # a marked function is one of the plugin's operations
         assert set(plugin.undo_needs_exec) <= set(plugin.undo_functions), plugin.scenario_type

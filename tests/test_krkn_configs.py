@@ -25,7 +25,7 @@ KRKN_REPO = Path(__file__).parent / "data" / "krkn_repo"
 CONFIGS = sorted(p.name for p in (KRKN_REPO / "config").glob("*.yaml"))
 # krkn's types among the test configs, to check they really mix both kinds.
 EXPECTED_UNSUPPORTED = {
-    "config.yaml": {"pod_network_scenarios", "zone_outages_scenarios", "kubevirt_vm_outage"},
+    "config.yaml": {"zone_outages_scenarios", "kubevirt_vm_outage"},
     "config_kubernetes.yaml": {"plugin_scenarios"},
     "config_old_tunings.yaml": set(),
     "config_local_paths.yaml": set(),

@@ -25,6 +25,7 @@ SHIPPED = {"pod_disruption_scenarios": "pod_kill.yaml", "application_outages_sce
            "pvc_scenarios": "pvc_fill.yaml", "time_scenarios": "time_skew.yaml",
            "network_chaos_ng_scenarios": "network_filter.yaml", "service_hijacking_scenarios": "service_hijack.yaml",
            "syn_flood_scenarios": "syn_flood.yaml", "http_load_scenarios": "http_load.yaml",
+           "pod_network_scenarios": "pod_network_outage.yaml",
            "storage_throttle_scenarios": "storage_throttle.yaml",
            "network_chaos_scenarios": "node_network_chaos.yaml", "ingress_node_scenarios": "node_ingress.yaml"}
 
@@ -104,7 +105,7 @@ def test_loading_every_plugin_imports_neither_kubernetes_nor_textual():
 
 def test_no_plugin_imports_a_sibling_plugin():
     """What two plugins share lives in modules that register no plugin (base.py, specs.py,
-    krkn_pods.py, pod_pick.py ...): a plugin module, one with a `@register` class, stands alone."""
+    krkn_pods.py, pod_pick.py, netchaos.py ...): a plugin module, one with a `@register` class, stands alone."""
     import ast
     from pathlib import Path
 

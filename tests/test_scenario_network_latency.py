@@ -29,9 +29,11 @@ from runhelpers import Run, krkn, pending, run_dirs, write_config
 from test_real_node import _server_and_client, real_node  # noqa: F401
 from test_scenario_app_outage import changes, run_scenario
 from test_scenario_network_chaos_ng import (NG, _host_server, chaos_entry, chaos_pods, entry, holding,  # noqa: F401
-                                            machine_view, nothing_left_on_the_node, pod_netns, realnode_ip)
+                                            machine_net, machine_view, nothing_left_on_the_node, pod_netns,
+                                            realnode_ip)
 from krkn_tui.localcluster import realnode
-from krkn_tui.scenarios.network_chaos_ng import NETEM_PROBE, parse_network_chaos_ng, queue_args, queue_rules
+from krkn_tui.scenarios.netchaos import NETEM_PROBE, queue_args, queue_rules
+from krkn_tui.scenarios.network_chaos_ng import parse_network_chaos_ng
 
 RISE_MIN, RISE_SLACK_MS, BACK_MS, LOSS_POINTS = 0.9, 40.0, 20.0, 12.0
 
@@ -259,7 +261,7 @@ def test_network_chaos_serial_is_one_spec_per_parameter_in_krkns_order():
     specs = parse_network_chaos(data, "f.yml")
     assert [(s.latency, s.loss, s.bandwidth) for s in specs] == [("50ms", None, None), (None, "0.02", None),
                                                                   (None, None, "10mbit")]
-    assert all(s.nodes == ("a", "b") and s.egress and not s.ingress and s.pin_node and s.test_duration == 30
+    assert all(s.nodes == ("a", "b") and s.egress and not s.ingress and s.pin_by_name and s.test_duration == 30
                for s in specs)
     [parallel] = parse_network_chaos({"network_chaos": {**data["network_chaos"], "execution": "parallel"}}, "f.yml")
     assert (parallel.latency, parallel.loss, parallel.bandwidth) == ("50ms", "0.02", "10mbit")
@@ -374,3 +376,29 @@ def test_network_chaos_serial_applies_one_parameter_after_the_other(tmp_path, ap
     assert abs(fast - before) <= BACK_MS
     assert classes() == classes_before and mangle_rules(netns) == rules_before
     assert wait_for(lambda: not chaos_pods(core, "default"), timeout=60, what="the chaos pods gone")
+
+
+@pytest.mark.cluster
+def test_pod_network_scenarios_latency_rises_the_rtt_through_the_same_path(tmp_path, api_client, kubectl, kubeconfig,
+                                                                           namespace, real_node):
+    """krkn's pod_egress_shaping with `latency`: the server pod's replies are delayed by 200 ms
+    (netem, or netem-queue's NFQUEUE rule where the kernel has no netem), then nothing is left."""
+    core = client.CoreV1Api(api_client)
+    _server_and_client(kubectl, kubeconfig, namespace)
+    server_ip = core.read_namespaced_pod("server", namespace).status.pod_ip
+    netns = pod_netns(core.read_namespaced_pod("server", namespace).metadata.uid)
+    rules_before, machine, tables = mangle_rules(netns), machine_net(real_node), nft_ruleset(netns)
+    before = median_rtt(kubectl, kubeconfig, namespace, server_ip)
+    on_event, seen = holding(lambda: median_rtt(kubectl, kubeconfig, namespace, server_ip))
+    spec = {"id": "pod_egress_shaping", "config": {"namespace": namespace, "label_selector": "app=web",
+                                                   "network_params": {"latency": "200ms"}, "test_duration": 1}}
+    _, result, events = run_scenario(tmp_path, api_client, "pod_network_scenarios", [spec], on_event=on_event)
+    assert result.status == "passed", result.scenarios[0].get("message")
+    [rtt] = seen
+    assert_rise(before, rtt, 200.0)
+    assert abs(median_rtt(kubectl, kubeconfig, namespace, server_ip) - before) <= BACK_MS
+    assert mangle_rules(netns) == rules_before and nft_ruleset(netns) == tables
+    assert machine_net(real_node) == machine
+    if mechanism() == "nfqueue":
+        assert [c["action"] for c in changes(events)] == ["create_pod", "netem-queue", "iptables"]
+    assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")

@@ -56,7 +56,8 @@ def test_every_shipped_scenario_parses():
              "container_kill.yaml": "container_scenarios", "pvc_fill.yaml": "pvc_scenarios",
              "time_skew.yaml": "time_scenarios", "network_filter.yaml": "network_chaos_ng_scenarios",
              "service_hijack.yaml": "service_hijacking_scenarios", "syn_flood.yaml": "syn_flood_scenarios",
-             "http_load.yaml": "http_load_scenarios", "storage_throttle.yaml": "storage_throttle_scenarios",
+             "http_load.yaml": "http_load_scenarios", "pod_network_outage.yaml": "pod_network_scenarios",
+             "storage_throttle.yaml": "storage_throttle_scenarios",
              "node_network_chaos.yaml": "network_chaos_scenarios",
              "node_ingress.yaml": "ingress_node_scenarios"}
     referenced = {ref.file.name for ref in cfg.scenarios}

@@ -10,7 +10,6 @@ from __future__ import annotations
 # From krkn's scenario plugins' get_scenario_types(), plus the old `plugin_scenarios` name that
 # krkn's own config_kubernetes.yaml still uses.
 KRKN_ONLY_TYPES: dict[str, str] = {
-    "pod_network_scenarios": "traffic shaping on pod interfaces from a privileged node pod",
     "zone_outages_scenarios": "a cloud provider's network ACLs (AWS, GCP)",
     "cluster_shut_down_scenarios": "stops every node through the cloud provider",
     "managedcluster_scenarios": "Open Cluster Management's ManagedCluster API",

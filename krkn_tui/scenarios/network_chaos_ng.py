@@ -5,7 +5,9 @@ seconds, as krkn's network_chaos_ng does: a privileged pod of krkn's network-cha
 target's node (hostNetwork and hostPID for a node, hostPID for a pod) inserts iptables DROP rules
 at the top of INPUT (`-i <interface>`) and OUTPUT, or builds krkn's tc tree (htb root 100:, class
 100:1 at `bandwidth`, netem leaf 101:), in the node's network namespace or, through
-`nsenter --net`, in the target pod's.
+`nsenter --net`, in the target pod's. `node_interface_down` sets a node's interfaces down for
+`test_duration` (krkn's timer in the chaos pod sets them up again: no exec reaches a node whose
+interface is down), then waits for the node to be Ready and `recovery_time`.
 
 krkn's older node types run here too, as node_network_chaos: `network_chaos_scenarios` (egress
 netem from a privileged Job; serial is one parameter at a time) and `ingress_node_scenarios` (its
@@ -41,7 +43,12 @@ Differences from krkn, on purpose:
   the interface's egress (POSTROUTING `-o`) and ingress (PREROUTING `-i`) to it with
   `--queue-bypass`, so traffic flows on if the program dies. Bandwidth keeps htb (the tree without
   the netem leaf). Each rule's version file names the mechanism; the program ends with the chaos
-  pod.
+  pod (netchaos.py).
+- node_interface_down records each interface's global addresses and main-table routes before
+  setting it down (going down drops its routes and IPv6 global addresses; krkn only sets it up
+  again): the node's timer and the undo add back what is missing. The undo waits for the node
+  to answer, so a killed runner is completed by `execute-rollback` once the timer has run; an
+  interface already down is refused.
 - Bad input is one line at load time, naming the field: an unknown id, a placeholder such as
   krkn's `<node_name>`, a port outside 1-65535, a protocol other than tcp/udp.
 """
@@ -50,7 +57,6 @@ from __future__ import annotations
 
 import random
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,16 +66,16 @@ from ..rollback import RollbackContent
 from ..yamlio import Section, describe, expect_list, join_field
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
 from .krkn_pods import delete_hog_pod
-# The chaos pod's undo is the hog pod's: delete it at once, already gone counts as done.
+from .netchaos import IFACE_RE, ChaosPod, Target, delete_network_rule, internal_ips, ready_nodes
 from .specs import Taint, check_namespace, check_selector, section_entries, taint_from_string
 
 DEFAULT_IMAGE = "quay.io/krkn-chaos/krkn-network-chaos:latest"
 FILTER_IDS = ("node_network_filter", "pod_network_filter")
 SHAPING_IDS = ("node_network_chaos", "pod_network_chaos")
-RUN_IDS = FILTER_IDS + SHAPING_IDS
+DOWN_ID = "node_interface_down"
+RUN_IDS = FILTER_IDS + SHAPING_IDS + (DOWN_ID,)
 # krkn's other network_chaos_ng modules, refused with the reason.
 OTHER_IDS = {
-    "node_interface_down": "an interface set down",
     "vmi_network_chaos": "KubeVirt virtual machine instances",
     "vmi_network_filter": "KubeVirt virtual machine instances",
 }
@@ -78,13 +84,11 @@ _BASE_KEYS = ("id", "image", "wait_duration", "test_duration", "label_selector",
               "namespace", "instance_count", "execution", "ingress", "egress", "target", "interfaces")
 _FILTER_KEYS = _BASE_KEYS + ("ports", "protocols")
 _SHAPING_KEYS = _BASE_KEYS + ("latency", "loss", "bandwidth", "force")
+_DOWN_KEYS = _BASE_KEYS + ("recovery_time",)
 _LATENCY_RE = re.compile(r"(\d+)(us|ms|s)\Z")  # krkn's NetworkChaosConfig.validate
 _BANDWIDTH_RE = re.compile(r"(\d+)(bit|kbit|mbit|gbit|tbit)\Z")
-ROOT_HANDLE, CLASS_ID, NETEM_HANDLE = "100:", "100:1", "101:"  # krkn's tc tree
 _NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")
-_IFACE_RE = re.compile(r"[A-Za-z0-9_.@:-]{1,15}\Z")
 _IMAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*\Z")
-START_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,11 +113,12 @@ class FilterSpec:
     loss: str | None = None
     bandwidth: str | None = None
     force: bool = False
+    recovery_time: int = 0  # node_interface_down's: seconds after the interfaces are up again
     # krkn's older types: nodes by name (each with its own interfaces, ingress_node_scenarios'
     # node_interface_name), and the chaos pod bound by nodeName as krkn's Job is (taints aside)
     nodes: tuple[str, ...] = ()
     node_interfaces: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    pin_node: bool = False
+    pin_by_name: bool = False
     file: Path | None = None
     field: str = ""
 
@@ -124,11 +129,6 @@ class FilterSpec:
     @property
     def needs_netem(self) -> bool:
         return bool(self.latency or self.loss)
-
-
-QUEUE_PROGRAM = "/usr/bin/netem-queue"  # in the network-chaos image (localcluster/images/cmd/netem-queue)
-# krkn's tc tree and its netem leaf; or, where the kernel has no netem, NFQUEUE rules to netem-queue.
-NETEM, NFQUEUE = "netem", "nfqueue"
 
 
 def _name(sec: Section, key: str) -> str | None:
@@ -170,8 +170,10 @@ def parse_filter_entry(sec: Section) -> FilterSpec:
     if kind not in RUN_IDS:
         raise sec.error("id", f"unknown value {kind!r}; expected one of: {', '.join(RUN_IDS)}")
     shaping = kind in SHAPING_IDS
-    sec.reject_unknown(_SHAPING_KEYS if shaping else _FILTER_KEYS)
+    sec.reject_unknown(_SHAPING_KEYS if shaping else _DOWN_KEYS if kind == DOWN_ID else _FILTER_KEYS)
     extra = _shaping(sec) if shaping else {}
+    if kind == DOWN_ID:  # krkn's InterfaceDownConfig: ingress and egress mean nothing to it
+        extra = {"recovery_time": sec.integer("recovery_time", 0, minimum=0)}
     ports = []
     for i, port in enumerate(_list(sec, "ports")):
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
@@ -185,7 +187,7 @@ def parse_filter_entry(sec: Section) -> FilterSpec:
             protocols.append(proto)
     interfaces = sec.string_list("interfaces")
     for i, name in enumerate(interfaces):
-        if not _IFACE_RE.match(name):
+        if not IFACE_RE.match(name):
             raise sec.error(join_field("interfaces", i), f"not an interface name: {name!r}")
     image = sec.string("image", DEFAULT_IMAGE)
     if not _IMAGE_RE.match(image):
@@ -194,7 +196,7 @@ def parse_filter_entry(sec: Section) -> FilterSpec:
     if selector is None and target is None:
         raise sec.error("target", "needs label_selector or target (krkn's rule)")
     ingress, egress = sec.boolean("ingress", False), sec.boolean("egress", True)
-    if not ingress and not egress:
+    if not ingress and not egress and kind != DOWN_ID:
         raise sec.error("egress", "ingress and egress are both false: nothing to change")
     taints = _list(sec, "taints")
     return FilterSpec(
@@ -231,206 +233,33 @@ def rules(spec: FilterSpec, interface: str, tag: str) -> list[tuple[str, list[st
     return out
 
 
-def tc_commands(spec: FilterSpec, dev: str, netem: bool = True) -> list[list[str]]:
-    """krkn's egress tree (get_build_tc_tree_commands): an htb root 100: with one class at
-    `bandwidth` (krkn's 1gbit when unset) and, for latency or loss, a netem leaf 101: (krkn adds
-    the leaf always; without latency and loss it would delay nothing, so it is left out; without
-    netem in the kernel, `netem` is False and netem-queue delays instead)."""
-    rate = spec.bandwidth or "1gbit"
-    out = [["tc", "qdisc", "add", "dev", dev, "root", "handle", ROOT_HANDLE, "htb", "default", "1"],
-           ["tc", "class", "add", "dev", dev, "parent", ROOT_HANDLE, "classid", CLASS_ID, "htb", "rate", rate]]
-    if spec.needs_netem and netem:
-        out.append(["tc", "qdisc", "add", "dev", dev, "parent", CLASS_ID, "handle", NETEM_HANDLE, "netem",
-                    "delay", spec.latency or "0ms", "loss", f"{spec.loss or 0}%"])
-    return out
-
-
-def ingress_commands(spec: FilterSpec, dev: str, ifb: str, netem: bool = True) -> list[list[str]]:
-    """krkn's get_ingress_shaping_commands: `dev`'s ingress redirected to an ifb device shaped by
-    the same tree. krkn's catch-all classifier is matchall; this kernel has u32 (CONFIG_NET_CLS_
-    MATCHALL is not set), and `u32 match u32 0 0` matches every packet as well. The ifb device is
-    the run's own (krkn reuses ifb0, which another run or tool may hold)."""
-    return [["ip", "link", "add", ifb, "type", "ifb"], ["ip", "link", "set", ifb, "up"],
-            ["tc", "qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"],
-            ["tc", "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1", "u32", "match",
-             "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", ifb],
-            *tc_commands(spec, ifb, netem)]
-
-
-# netem in a network namespace made for the probe alone: it goes with the probe's process
-# (tc by its path: busybox's unshare would run its own tc applet first).
-NETEM_PROBE = ["unshare", "-n", "/usr/sbin/tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]
-NETEM_UNKNOWN = "qdisc kind is unknown"  # tc's words for a kernel without the qdisc
-
-
-def queue_args(spec: FilterSpec, queue: int) -> list[str]:
-    """netem-queue's command line for the spec's latency and loss (krkn's units are Go's)."""
-    return [QUEUE_PROGRAM, "-queue", str(queue), "-delay", spec.latency or "0s", "-loss", spec.loss or "0"]
-
-
-def queue_rules(spec: FilterSpec, interface: str, tag: str, queue: int) -> list[tuple[str, list[str]]]:
-    """(chain, rule) pairs of the mangle table sending the interface's egress (POSTROUTING, where
-    netem on the root would delay it, forwarded packets too) and ingress (PREROUTING, where the
-    ifb redirect would) to `queue`; --queue-bypass lets packets through while no program holds it."""
-    target = ["-m", "comment", "--comment", tag, "-j", "NFQUEUE", "--queue-num", str(queue), "--queue-bypass"]
-    return [(chain, [flag, interface, *target]) for chain, flag, on in
-            (("POSTROUTING", "-o", spec.egress), ("PREROUTING", "-i", spec.ingress)) if on]
-
-
-# ---- the undo, written into the version files ----------------------------------------------
-
-
-def delete_network_rule(content, api_client):
-    """Rollback: delete exactly the recorded iptables rule (by its content) or tc root qdisc (by
-    its device and handle) in the recorded network namespace, by exec in the chaos pod; one
-    already gone (or a pod's namespace gone with its pod) is done. It carries its own exec: a
-    version file imports nothing of krkn-tui."""
-    import re
-
-    import yaml
-    from kubernetes import client
-    from kubernetes.stream import stream
-
-    data = content.data
-    core = client.CoreV1Api(api_client)
-    # Each (command showing it, text present when it is there, command deleting it), in order.
-    steps: list[tuple[list[str], str, list[str]]]
-    dev = str(data.get("dev"))
-    if data.get("tool") in ("tc", "tc-ingress") and not re.fullmatch(r"[A-Za-z0-9_.@:-]{1,15}", dev):
-        raise RuntimeError(f"refusing a recorded interface name: {dev!r}")
-    if data.get("tool") == "tc":
-        if data["handle"] != "100:":
-            raise RuntimeError(f"refusing a recorded qdisc that is not krkn-tui's: handle {data['handle']!r}")
-        steps = [(["tc", "qdisc", "show", "dev", dev, "root"], "qdisc htb 100: root",
-                  ["tc", "qdisc", "del", "dev", dev, "root", "handle", "100:"])]
-        what = f"tc qdisc 100: on {dev}"
-    elif data.get("tool") == "tc-ingress":
-        ifb = str(data["ifb"])
-        if not re.fullmatch(r"kifb[0-9a-f]{6}", ifb):
-            raise RuntimeError(f"refusing a recorded ifb device that is not krkn-tui's: {ifb!r}")
-        steps = [(["tc", "qdisc", "show", "dev", dev, "ingress"], "qdisc ingress ffff:",
-                  ["tc", "qdisc", "del", "dev", dev, "ingress"]),
-                 (["ip", "-o", "link", "show"], f" {ifb}:", ["ip", "link", "del", ifb])]
-        what = f"the ingress redirect of {dev} to {ifb}"
-    elif data.get("table") == "mangle":  # netem-queue's NFQUEUE rule
-        chain, rule = data["chain"], [str(a) for a in data["rule"]]
-        if chain not in ("PREROUTING", "POSTROUTING") or rule[-5:-2] != ["-j", "NFQUEUE", "--queue-num"] or \
-                rule[-1] != "--queue-bypass" or any(a.startswith("-") and a not in (
-                    "-i", "-o", "-m", "--comment", "-j", "--queue-num", "--queue-bypass") for a in rule):
-            raise RuntimeError(f"refusing a recorded rule that is not one of krkn-tui's NFQUEUE rules: {chain} {rule}")
-        steps = [(["iptables", "-t", "mangle", "-C", chain] + rule, "",
-                  ["iptables", "-t", "mangle", "-D", chain] + rule)]
-        what = f"iptables -t mangle {chain} {' '.join(rule)}"
-    else:
-        chain, rule = data["chain"], [str(a) for a in data["rule"]]
-        if chain not in ("INPUT", "OUTPUT") or rule[-2:] != ["-j", "DROP"] or any(a.startswith("-") and a not in (
-                "-i", "-p", "--dport", "-m", "--state", "--comment", "-j") for a in rule):
-            raise RuntimeError(f"refusing a recorded rule that is not one of krkn-tui's DROP rules: {chain} {rule}")
-        steps = [(["iptables", "-C", chain] + rule, "", ["iptables", "-D", chain] + rule)]
-        what = f"iptables {chain} {' '.join(rule)}"
-
-    def run(argv):
-        resp = stream(core.connect_get_namespaced_pod_exec, data["pod"], content.namespace,
-                      container=data["container"], command=argv, stdin=False, stdout=True, stderr=True,
-                      tty=False, _preload_content=False)
-        try:
-            resp.run_forever(timeout=60)
-            out, err = resp.read_stdout() or "", resp.read_stderr() or ""
-            status = yaml.safe_load(resp.read_channel(3) or "null")
-        finally:
-            resp.close()
-        ok = isinstance(status, dict) and status.get("status") == "Success"
-        return ok, out, " ".join((err or out).split()) or str(status)
-
-    try:
-        core.read_namespaced_pod(data["pod"], content.namespace)
-    except client.ApiException as exc:
-        if exc.status == 404:
-            raise RuntimeError(f"chaos pod {content.namespace}/{data['pod']} is gone: {what} "
-                               f"may still be in place on node {data['node']}") from None
-        raise
-    prefix = []
-    if data.get("pod_uid"):  # the target pod's namespace, found again by its UID
-        uid = data["pod_uid"]
-        if not re.fullmatch(r"[0-9a-f-]{36}", uid):
-            raise RuntimeError(f"not a pod UID: {uid!r}")
-        ok, out, why = run(["sh", "-c", f"grep -l -e pod{uid} -e pod{uid.replace('-', '_')} /proc/[0-9]*/cgroup "
-                                        "2>/dev/null | head -n 1"])
-        pid = out.strip().split("/")[2] if out.strip().count("/") >= 3 else ""
-        if not pid.isdigit():
-            return  # no process of that pod on the node: its network namespace, and the rule, are gone
-        prefix = ["nsenter", "--target", pid, "--net", "--"]
-    for check, present, delete in steps:
-        ok, out, _ = run(prefix + check)
-        if not ok or present not in out:
-            continue  # not there (deleted already)
-        ok, _, why = run(prefix + delete)
-        if not ok:
-            raise RuntimeError(f"deleting {what} on node {data['node']}: {why}")
-    # The mangle table and base chain iptables made for the rule, once nothing else is in them.
-    made = [m for m in data.get("creates") or [] if m in ("table", "chain")] if data.get("table") == "mangle" else []
-    for kind, name in (("chain", [data.get("chain")]), ("table", [])):
-        if kind not in made:
-            continue
-        ok, out, _ = run(prefix + ["nft", "list", kind, "ip", "mangle", *name])
-        inner = [line.strip() for line in out.splitlines()[1:-1] if line.strip()]  # within "table ip mangle {"
-        empty = all(line.startswith(("chain ", "type ", "}")) for line in inner) if kind == "chain" else not inner
-        if ok and empty:
-            ok, _, why = run(prefix + ["nft", "delete", kind, "ip", "mangle", *name])
-            if not ok:
-                raise RuntimeError(f"deleting the empty {kind} ip mangle {' '.join(name)} on node {data['node']}: {why}")
-
-
 # ---- running it ----------------------------------------------------------------------------
 
-
-@dataclass
-class Target:
-    name: str  # node name, or pod name
-    node: str
-    pod_uid: str | None = None  # a pod target's
+_ROUTE_FLAGS = {"linkdown", "dead", "offload", "trap", "rt_offload", "rt_trap", "rt_offload_failed"}
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_.:/]+")
 
 
-def chaos_pod(name: str, container: str, spec: FilterSpec, node: str, run_uuid: str) -> dict:
-    """krkn's network-chaos.j2, as it renders it."""
-    pod_spec: dict = {
-        "hostPID": True,
-        **({"nodeName": node} if spec.pin_node else {"nodeSelector": {"kubernetes.io/hostname": node}}),
-        "terminationGracePeriodSeconds": 0,  # krkn leaves the default; the undo deletes at once anyway
-        "containers": [{"name": container, "imagePullPolicy": "Always", "image": spec.image,
-                        "securityContext": {"privileged": True}}],
-    }
-    if spec.on_node:
-        pod_spec["hostNetwork"] = True
-    if spec.service_account:
-        pod_spec["serviceAccountName"] = spec.service_account
-    if spec.taints:
-        pod_spec["tolerations"] = [
-            {"key": t.key, "effect": t.effect,
-             **({"operator": "Equal", "value": t.value} if t.value is not None else {"operator": "Exists"})}
-            for t in spec.taints]
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": spec.namespace,
-                         "labels": {"app": "krkn-network-chaos", "krkn-tui/run": run_uuid}},
-            "spec": pod_spec}
-
-
-def _ready_nodes(core, selector: str | None) -> list[str]:
-    nodes = core.list_node(label_selector=selector or None).items
-    return sorted(n.metadata.name for n in nodes
-                  if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or []))
+def interface_up_commands(record: list[dict]) -> list[list[str]]:
+    """The node's own timer's commands (the undo builds the same from its file): each interface up,
+    its addresses, then its routes."""
+    out = []
+    for item in record:
+        out.append(["ip", "link", "set", item["dev"], "up"])
+        out += [["ip", "addr", "add", *a.split(), "dev", item["dev"]] for a in item["addrs"]]
+        out += [["ip", fam, "route", "add", *route.split(), "dev", item["dev"]] for fam, route in item["routes"]]
+    return out
 
 
 def find_targets(core, spec: FilterSpec) -> list[Target]:
     """krkn's get_node_targets / get_pod_targets, then `instance_count` of them at random."""
     if spec.nodes:
-        ready = _ready_nodes(core, None)
+        ready = ready_nodes(core, None)
         for name in spec.nodes:
             if name not in ready:
                 raise ScenarioFailed(f"node {name} not found or not Ready")
         return [Target(n, n) for n in spec.nodes]  # krkn's node_name list: all of them
     if spec.on_node:
-        names = _ready_nodes(core, spec.label_selector)
+        names = ready_nodes(core, spec.label_selector)
         if spec.label_selector is None and spec.target not in names:
             raise ScenarioFailed(f"node {spec.target} not found or not Ready")
         found = [Target(n, n) for n in (names if spec.label_selector else [spec.target])]
@@ -454,14 +283,12 @@ def find_targets(core, spec: FilterSpec) -> list[Target]:
     return found
 
 
-def _internal_ips(core, node: str) -> list[str]:
-    return [a.address for a in core.read_node(node).status.addresses or [] if a.type == "InternalIP"]
+def core_pods(ctx: ScenarioContext, nodes: list[str]) -> list:
+    """The pods running on these nodes (the blast radius of an interface set down)."""
+    from kubernetes import client
 
-
-def _exec(ctx: ScenarioContext, namespace: str, pod: str, container: str, argv: list[str]):
-    from ..kube.podexec import exec_in_pod
-
-    return exec_in_pod(ctx.api_client, namespace, pod, container, argv)
+    core = client.CoreV1Api(ctx.api_client)
+    return [p for n in nodes for p in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={n}").items]
 
 
 @register
@@ -479,6 +306,9 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         where = f"{spec.label_selector!r}" if spec.label_selector else spec.target or ",".join(spec.nodes)
         what = ",".join(map(str, spec.ports)) or "all ports"
         ways = "/".join(w for w, on in (("ingress", spec.ingress), ("egress", spec.egress)) if on)
+        if spec.id == DOWN_ID:
+            return (f"{spec.id}: {', '.join(spec.interfaces) or 'the default interface'} of {where} down for "
+                    f"{spec.test_duration}s ({spec.execution})")
         if spec.id in SHAPING_IDS:
             shape = ", ".join(f"{k} {v}" for k, v in (("latency", spec.latency), ("loss", spec.loss and f"{spec.loss}%"),
                                                        ("bandwidth", spec.bandwidth)) if v)
@@ -494,6 +324,14 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         found = find_targets(client.CoreV1Api(ctx.api_client), spec)
         ifaces = ", ".join(spec.interfaces or [f"{n}: {','.join(i)}" for n, i in spec.node_interfaces]) or \
             "the default route's interface"
+        if spec.id == DOWN_ID:  # everything on those nodes is cut off from the network meanwhile
+            nodes = sorted({t.node for t in found})
+            on_them = [f"{p.metadata.namespace}/{p.metadata.name}" for p in core_pods(ctx, nodes)]
+            return [targets("nodes", nodes, f"a privileged chaos pod each; {ifaces} set down for "
+                                            f"{spec.test_duration}s, then up"),
+                    targets("interfaces", [f"{n}/{i}" for n in nodes for i in spec.interfaces or ("default",)],
+                            "down, then up with its addresses and routes"),
+                    targets("pods", on_them, "unreachable while the node's interface is down")]
         change = "iptables rules"
         if spec.id in SHAPING_IDS:
             change = "a tc qdisc" if not spec.needs_netem else (
@@ -516,184 +354,104 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
         details: dict[str, Any] = {"id": spec.id, "targets": [t.name for t in found], "rules": []}
         if ctx.dry_run:
             return Outcome("passed", f"dry run: would change {len(found)} target(s)", {**details, "dry_run": True})
+        if spec.id == DOWN_ID:
+            return self._interfaces_down(ctx, core, spec, found, details)
         tag = f"krkn-tui:{ctx.rollback.run_uuid[:8]}"
-        pods: list[tuple[str, Path | None]] = []
-        rule_versions: list[Path | None] = []
+        role = "chaos" if spec.id in SHAPING_IDS else "filter"
+        pods: list[ChaosPod] = []
         for t in found:
             ctx.check_stop()
-            pod, container = self._start_pod(ctx, core, spec, t, pods)
-            prefix = self._netns_prefix(ctx, spec, t, pod, container)
-            node_ips = _internal_ips(core, t.node) if spec.on_node else []
-            where = {"pod": pod, "container": container, "node": t.node, "pod_uid": t.pod_uid}
-            mechanism = self._mechanism(ctx, spec, t, pod, container) if spec.needs_netem else NETEM
-            queue = self._start_queue(ctx, spec, t, pod, container, prefix) if mechanism == NFQUEUE else 0
-            if spec.needs_netem:
+            pods.append(cp := ChaosPod.start(ctx, core, spec, t, role))
+            node_ips = internal_ips(core, t.node) if spec.on_node else []
+            if mechanism := cp.prepare_shaping(spec):
                 details.setdefault("mechanism", {})[t.name] = mechanism
-
-            def change(data: dict, kind: str, argvs: list[list[str]], said: str) -> None:
-                ctx.check_stop()
-                rule_versions.append(ctx.set_rollback_callable(
-                    delete_network_rule, RollbackContent(resource_identifier=pod, namespace=spec.namespace,
-                                                         data={**where, **data}), verb="delete", kind=kind))
-                for argv in argvs:
-                    r = _exec(ctx, spec.namespace, pod, container, prefix + argv)
-                    ctx.audit(argv[0], node=t.node, target=t.name, command=" ".join(argv),
-                              exit_code=r.code)
-                    if not r.ok:
-                        raise ScenarioFailed(f"{' '.join(argv[:3])} on {t.name}: {r.why()}", details)
-                details["rules"].append({"target": t.name, "rule": said})
-
             ifaces = dict(spec.node_interfaces).get(t.name, spec.interfaces)
-            for iface in ifaces or (self._default_interface(ctx, spec, pod, container, prefix, node_ips),):
+            for iface in ifaces or (cp.default_interface(node_ips),):
                 if spec.id in SHAPING_IDS:
-                    netem = mechanism == NETEM
-                    # htb for bandwidth, and netem's leaf where the kernel has it (krkn's tree)
-                    tree = netem or spec.bandwidth is not None
-                    if spec.egress and tree:
-                        self._check_qdisc(ctx, spec, t, pod, container, prefix, iface, "root")
-                        cmds = tc_commands(spec, iface, netem)
-                        change({"tool": "tc", "dev": iface, "handle": ROOT_HANDLE, "mechanism": mechanism},
-                               "tc qdisc", cmds, "; ".join(" ".join(c) for c in cmds))
-                    if spec.ingress and tree:
-                        self._check_qdisc(ctx, spec, t, pod, container, prefix, iface, "ingress")
-                        ifb = f"kifb{secrets.token_hex(3)}"
-                        cmds = ingress_commands(spec, iface, ifb, netem)
-                        change({"tool": "tc-ingress", "dev": iface, "ifb": ifb, "mechanism": mechanism},
-                               "tc ingress redirect", cmds, "; ".join(" ".join(c) for c in cmds))
-                    for chain, rule in queue_rules(spec, iface, tag, queue) if not netem else ():
-                        made = self._nft_made(ctx, spec, pod, container, prefix, chain)
-                        change({"table": "mangle", "chain": chain, "rule": rule, "mechanism": mechanism,
-                                "program": queue_args(spec, queue), "creates": made}, "iptables NFQUEUE rule",
-                               [["iptables", "-t", "mangle", "-I", chain, "1", *rule]],
-                               f"-t mangle {chain} {' '.join(rule)}")
+                    cp.shape_all(spec, iface, tag, details)
                     continue
                 for chain, rule in rules(spec, iface, tag):
-                    change({"chain": chain, "rule": rule}, "iptables rule", [["iptables", "-I", chain, "1", *rule]],
-                           f"{chain} {' '.join(rule)}")
+                    cp.change({"chain": chain, "rule": rule}, "iptables rule", [["iptables", "-I", chain, "1", *rule]],
+                              details)
         ctx.log(f"{len(details['rules'])} changes in place; holding {spec.test_duration}s", 0.2)
         ctx.sleep(spec.test_duration)
-        for version in reversed(rule_versions):
-            ctx.restore(version)
-        for _, version in pods:
-            ctx.restore(version)
+        for cp in reversed(pods):
+            cp.undo()
         ctx.sleep(spec.wait_duration)
         return Outcome("passed", f"{spec.id}: {len(details['rules'])} changes on {len(found)} target(s) for "
                                  f"{spec.test_duration}s", details)
 
-    @staticmethod
-    def _mechanism(ctx, spec: FilterSpec, t: Target, pod: str, container: str) -> str:
-        """netem where the node's kernel has it, else nfqueue: probed in a network namespace made
-        for the probe (qdisc kinds are the kernel's; the namespace and its qdisc go with it)."""
-        r = _exec(ctx, spec.namespace, pod, container, NETEM_PROBE)
-        if r.ok:
-            return NETEM
-        if NETEM_UNKNOWN in r.stderr + r.stdout:
-            ctx.log(f"node {t.node}: the kernel has no tc netem; latency and loss through NFQUEUE (netem-queue)", 0.1)
-            return NFQUEUE
-        raise ScenarioFailed(f"probing tc netem on node {t.node}: {r.why()}")
+    def _interfaces_down(self, ctx, core, spec: FilterSpec, found: list[Target], details: dict) -> Outcome:
+        """krkn's node_interface_down: on each node, a timer in the chaos pod sets the interfaces
+        down, and up again after `test_duration` (once down, no exec reaches the node: the timer
+        is what brings it back, as in krkn); the run's undo then checks them up and adds back
+        what going down dropped. `serial`: one node after the other; `parallel`: all at once."""
+        batches = [[t] for t in found] if spec.execution == "serial" else [found]
+        for batch in batches:
+            pods: list[ChaosPod] = []
+            for t in batch:
+                ctx.check_stop()
+                pods.append(cp := ChaosPod.start(ctx, core, spec, t, "iface-down"))
+                ifaces = spec.interfaces or (cp.default_interface(internal_ips(core, t.node)),)
+                record = [interface_state(cp, dev) for dev in ifaces]
+                cp.versions.append(ctx.set_rollback_callable(delete_network_rule, RollbackContent(
+                    resource_identifier=cp.name, namespace=spec.namespace,
+                    data={"tool": "link", "pod": cp.name, "container": cp.container, "node": t.node,
+                          "interfaces": record, "wait": spec.test_duration + 300}), verb="set up", kind="interface"))
+                downs = [["ip", "link", "set", dev, "down"] for dev in ifaces]
+                ups = interface_up_commands(record)
+                up, down = ("; ".join(" ".join(argv) for argv in cmds) for cmds in (ups, downs))
+                # Detached, so the exec returns (and its answer gets out) before the link goes down.
+                # iproute2's ip by its path: a busybox shell runs its own `ip` applet first, which
+                # knows no `nodad`.
+                down_sh, up_sh = ("; ".join(" ".join(['"$IP"', *argv[1:]]) for argv in cmds) for cmds in (downs, ups))
+                timer = f"sleep 2; {down_sh}; sleep {spec.test_duration}; {up_sh}"
+                r = cp.exec(["sh", "-c", f"IP=$(for p in /usr/sbin/ip /sbin/ip /usr/bin/ip /bin/ip; do "
+                                         f'[ -x "$p" ] && echo "$p" && break; done); '
+                                         f"({timer}) >/dev/null 2>&1 </dev/null &"])
+                said = f"{down}; after {spec.test_duration}s: {up}"
+                ctx.audit("ip", node=t.node, target=t.name, command=said, exit_code=r.code)
+                if not r.ok:
+                    raise ScenarioFailed(f"setting {', '.join(ifaces)} of {t.name} down: {r.why()}", details)
+                details["rules"].append({"target": t.name, "rule": said})
+            ctx.log(f"{len(details['rules'])} interface changes in place; holding {spec.test_duration}s", 0.2)
+            ctx.sleep(spec.test_duration + 2)
+            for cp in pods:  # waits for its node to answer again, checks, completes
+                ctx.restore(cp.versions[0])
+            names = {t.node for t in batch}
+            if not ctx.wait_until(lambda names=names: names <= set(ready_nodes(core, None)), 300.0, interval=2):
+                raise ScenarioFailed(f"node(s) {', '.join(sorted(names))} not Ready within 300s after the "
+                                     "interfaces came up", details)
+            ctx.sleep(spec.recovery_time)
+            for cp in pods:
+                ctx.restore(cp.version)
+        ctx.sleep(spec.wait_duration)
+        return Outcome("passed", f"{spec.id}: {', '.join(spec.interfaces) or 'the default interface'} down on "
+                                 f"{len(found)} node(s) for {spec.test_duration}s, up again", details)
 
-    @staticmethod
-    def _nft_made(ctx, spec: FilterSpec, pod: str, container: str, prefix: list[str], chain: str) -> list[str]:
-        """What inserting into mangle `chain` creates besides the rule (iptables-nft makes the table
-        and the base chain on first use): recorded, so the undo removes them once empty."""
-        if _exec(ctx, spec.namespace, pod, container, prefix + ["nft", "list", "chain", "ip", "mangle", chain]).ok:
-            return []
-        return ["chain"] if _exec(ctx, spec.namespace, pod, container,
-                                  prefix + ["nft", "list", "table", "ip", "mangle"]).ok else ["table", "chain"]
 
-    @staticmethod
-    def _start_queue(ctx, spec: FilterSpec, t: Target, pod: str, container: str, prefix: list[str]) -> int:
-        """netem-queue in the target's network namespace, in the background of the chaos pod (it
-        ends with the pod); waits until it holds its queue, before any rule sends packets there."""
-        import shlex
+def interface_state(cp: ChaosPod, dev: str) -> dict:
+    """What `ip link set down` drops, read before: the interface's global addresses (IPv6 ones go)
+    and its main-table routes (all go; the connected ones come back by themselves)."""
+    def ip(*argv: str) -> str:
+        r = cp.exec(["ip", "-o", *argv])
+        if not r.ok:
+            raise ScenarioFailed(f"ip -o {' '.join(argv)} on {cp.target.name}: {r.why()}")
+        return r.stdout
 
-        queue = 1024 + secrets.randbelow(64000)
-        log = f"/tmp/netem-queue-{queue}.log"
-        argv = prefix + queue_args(spec, queue)
-        r = _exec(ctx, spec.namespace, pod, container,
-                  ["sh", "-c", f"{shlex.join(argv)} >{log} 2>&1 </dev/null &"])
-        ctx.audit("netem-queue", node=t.node, target=t.name, command=" ".join(argv), exit_code=r.code)
-        said: list[str] = []
-
-        def bound() -> bool:
-            out = _exec(ctx, spec.namespace, pod, container, ["cat", log]).stdout
-            said[:] = [out.strip()]
-            if "netem-queue:" in out:  # its error line: it has ended
-                raise ScenarioFailed(f"netem-queue on {t.name}: {' '.join(out.split())}")
-            return f"bound queue {queue}" in out
-
-        if not r.ok or not ctx.wait_until(bound, 30, interval=0.2):
-            raise ScenarioFailed(f"netem-queue did not start on {t.name}: {r.why() if not r.ok else said}")
-        return queue
-
-    @staticmethod
-    def _check_qdisc(ctx, spec: FilterSpec, t: Target, pod: str, container: str, prefix: list[str],
-                     iface: str, where: str) -> None:
-        """krkn's node_qdisc_is_simple: another tool's htb, netem or clsact at the root (or any
-        ingress qdisc) is not replaced (krkn goes on with `force`; here `force` does not let one be
-        taken over, because the undo deletes it)."""
-        r = _exec(ctx, spec.namespace, pod, container, prefix + ["tc", "qdisc", "show", "dev", iface, where])
-        lines = [line.lower() for line in r.stdout.splitlines() if line.strip()]
-        taken = lines if where == "ingress" else [
-            line for line in lines if len(lines) != 1 or any(k in line for k in ("htb", "netem", "clsact", "tbf"))]
-        if not r.ok or taken:
-            raise ScenarioFailed(f"{iface} of {t.name} already has a {where} qdisc of its own "
-                                 f"({'; '.join(lines) or r.why()}): not replacing it")
-
-    def _start_pod(self, ctx, core, spec: FilterSpec, t: Target, pods: list) -> tuple[str, str]:
-        kind = "node" if spec.on_node else "pod"
-        name = f"{kind}-{'chaos' if spec.id in SHAPING_IDS else 'filter'}-{secrets.token_hex(3)}"
-        container = "fedora" if spec.on_node else f"fedora-container-{secrets.token_hex(3)}"
-        pods.append((name, ctx.set_rollback_callable(
-            delete_hog_pod, RollbackContent(resource_identifier=name, namespace=spec.namespace),
-            verb="delete", kind="Pod")))
-        core.create_namespaced_pod(spec.namespace, chaos_pod(name, container, spec, t.node, ctx.rollback.run_uuid))
-        ctx.audit("create_pod", namespace=spec.namespace, name=name, node=t.node)
-
-        def running():
-            p = core.read_namespaced_pod(name, spec.namespace)
-            if p.status.phase in ("Failed", "Succeeded"):
-                raise ScenarioFailed(f"chaos pod {spec.namespace}/{name} ended ({p.status.phase})")
-            return p.status.phase == "Running"
-
-        if not ctx.wait_until(running, START_TIMEOUT, interval=0.5):
-            raise ScenarioFailed(f"chaos pod {spec.namespace}/{name} not running after {START_TIMEOUT:g}s on {t.node}")
-        return name, container
-
-    @staticmethod
-    def _netns_prefix(ctx, spec: FilterSpec, t: Target, pod: str, container: str) -> list[str]:
-        """nsenter into the target pod's network namespace (by its UID in the node's cgroups)."""
-        if spec.on_node:
-            return []
-        uid = t.pod_uid or ""
-        if not re.fullmatch(r"[0-9a-f-]{36}", uid):
-            raise ScenarioFailed(f"pod {spec.namespace}/{t.name} has no usable UID: {uid!r}")
-        r = _exec(ctx, spec.namespace, pod, container,
-                  ["sh", "-c", f"grep -l -e pod{uid} -e pod{uid.replace('-', '_')} /proc/[0-9]*/cgroup 2>/dev/null"])
-        pids = [line.split("/")[2] for line in r.stdout.split() if line.count("/") >= 3]
-        if not pids:
-            raise ScenarioFailed(f"no process of pod {spec.namespace}/{t.name} found on node {t.node}")
-        return ["nsenter", "--target", pids[0], "--net", "--"]
-
-    @staticmethod
-    def _default_interface(ctx, spec: FilterSpec, pod: str, container: str, prefix: list[str],
-                           node_ips: list[str]) -> str:
-        """The default route's interface (krkn's); a node without a default route (the local
-        cluster's real node) has its InternalIP's interface instead."""
-        r = _exec(ctx, spec.namespace, pod, container, prefix + ["ip", "-o", "route", "show", "default"])
-        words = r.stdout.split()
-        iface = words[words.index("dev") + 1] if "dev" in words[:-1] else ""
-        if r.ok and not iface and node_ips:
-            addrs = _exec(ctx, spec.namespace, pod, container, prefix + ["ip", "-o", "-4", "addr", "show"])
-            for line in addrs.stdout.splitlines():
-                fields = line.split()
-                if len(fields) > 3 and fields[2] == "inet" and fields[3].split("/")[0] in node_ips:
-                    iface = fields[1]
-        if not r.ok or not _IFACE_RE.match(iface):
-            raise ScenarioFailed(f"no default route's interface in {'the node' if spec.on_node else 'the pod'}"
-                                 f" ({r.why() if not r.ok else r.stdout.strip() or 'no default route'}); "
-                                 "name `interfaces`")
-        return iface
+    link = ip("link", "show", "dev", dev)
+    if "UP" not in link.split("<", 1)[-1].split(">", 1)[0].split(","):
+        raise ScenarioFailed(f"interface {dev} of node {cp.target.name} is already down: nothing to take down")
+    addrs = [" ".join([w[w.index(fam) + 1], *(f for f in ("nodad", "noprefixroute") if f in w)])
+             for line in ip("addr", "show", "dev", dev).splitlines()
+             for fam in ("inet", "inet6") if (w := line.split()) and fam in w and "global" in w]
+    routes = [[fam, " ".join(w for w in line.split() if w not in _ROUTE_FLAGS)]
+              for fam in ("-4", "-6") for line in ip(fam, "route", "show", "dev", dev).splitlines() if line.strip()]
+    routes.sort(key=lambda r: " via " in f" {r[1]} ")  # direct routes first: gateways need them
+    for item in addrs + [r[1] for r in routes]:
+        if not all(_TOKEN_RE.fullmatch(w) for w in item.split()):
+            raise ScenarioFailed(f"interface {dev} of node {cp.target.name}: cannot restore {item!r} after")
+    return {"dev": dev, "addrs": addrs, "routes": routes}
 
 
 # ---- krkn's older node types: network_chaos_scenarios and ingress_node_scenarios ------------
@@ -762,14 +520,14 @@ def parse_network_chaos(data: Any, file: str | Path) -> list[FilterSpec]:
     names = sec.string("node_name")
     interfaces = sec.string_list("interfaces")
     for i, name in enumerate(interfaces):
-        if not _IFACE_RE.match(name):
+        if not IFACE_RE.match(name):
             raise sec.error(join_field("interfaces", i), f"not an interface name: {name!r}")
     base = dict(id="node_network_chaos", image=_image(sec), test_duration=sec.integer("duration", 300, minimum=0),
                 label_selector=None if names else check_selector(sec, "label_selector") or
                 "node-role.kubernetes.io/master",
                 instance_count=sec.integer("instance_count", 1, minimum=1), ingress=False, egress=True,
                 interfaces=interfaces, nodes=_node_names(sec, "node_name", names.split(",")) if names else (),
-                pin_node=True, file=Path(file), field=sec.path)
+                pin_by_name=True, file=Path(file), field=sec.path)
     return _old_specs(base, params, sec.choice("execution", ("serial", "parallel"), "serial"))
 
 
@@ -797,7 +555,7 @@ def parse_ingress_node(data: Any, file: str | Path) -> list[FilterSpec]:
                 raise UserError(f"not a valid node name: {node!r}", file=file, field=where)
             ifaces = mapping.string_list(node) if mapping else ()
             for i, name in enumerate(ifaces):
-                if not _IFACE_RE.match(name):
+                if not IFACE_RE.match(name):
                     raise UserError(f"not an interface name: {name!r}", file=file, field=join_field(where, i))
             by_node.append((node, ifaces))
         selector = None if by_node else check_selector(sec, "label_selector")
@@ -808,7 +566,7 @@ def parse_ingress_node(data: Any, file: str | Path) -> list[FilterSpec]:
                     test_duration=sec.integer("test_duration", 120, minimum=1),
                     wait_duration=sec.integer("wait_duration", 30, minimum=1),
                     instance_count=sec.integer("instance_count", 1, minimum=1), ingress=True, egress=False,
-                    nodes=tuple(n for n, _ in by_node), node_interfaces=tuple(by_node), pin_node=True,
+                    nodes=tuple(n for n, _ in by_node), node_interfaces=tuple(by_node), pin_by_name=True,
                     file=Path(file), field=sec.path)
         out += _old_specs(base, _old_params(params_sec), sec.choice("execution_type", ("serial", "parallel"),
                                                                      "parallel"))
