@@ -5,7 +5,7 @@ report's table reads too: the console keeps no rule of its own."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
@@ -16,8 +16,6 @@ from ..widgets.colors import style_for
 from ..widgets.virtual_table import Column, VirtualTable
 from .table_view import TableView
 
-if TYPE_CHECKING:
-    from ..app import KrknConsole
 
 COLUMNS = [Column("verdict", "Verdict"), Column("what", "What", width=36), Column("result", "Result"),
            Column("detail", "Query → value / detail")]
@@ -60,7 +58,8 @@ class VerdictsScreen(TableView):
 
     def sync(self) -> None:
         """Show the run's monitoring record as it is now (the app keeps the latest)."""
-        record = cast("KrknConsole", self.app).verdicts
+        # the console's attribute, read by name: the view imports nothing of the app (no circle)
+        record: dict | None = getattr(self.app, "verdicts", None)
         if record is self._shown:
             return
         self._shown = record
