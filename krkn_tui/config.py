@@ -16,6 +16,7 @@ from .monitoring.settings import Monitoring, parse_monitoring
 from .rollback.naming import DEFAULT_VERSIONS_DIR
 from .rollback.journal.settings import JournalSettings
 from .scenarios import scenario_types
+from .config_paths import FROM_ABSOLUTE, FROM_CONFIG, FROM_CWD, resolve_relative
 from .scenarios.krkn_only import KRKN_ONLY_TYPES, UNSUPPORTED_NOTE
 from .yamlio import Section, describe, did_you_mean, expect_list, join_field, load_yaml_file
 
@@ -53,9 +54,6 @@ _KRKN_TUNINGS_KEYS: frozenset[str] = frozenset()
 
 # Where a relative scenario path was found: krkn runs from its repository root and resolves
 # against the working directory; a config kept beside its scenarios resolves against its folder.
-FROM_CWD = "working directory"
-FROM_CONFIG = "config folder"
-FROM_ABSOLUTE = "absolute path"
 
 
 @dataclass(frozen=True)
@@ -131,26 +129,6 @@ class Config:
     @property
     def unsupported(self) -> list[ScenarioRef]:
         return [ref for ref in self.scenarios if not ref.supported]
-
-
-def resolve_relative(base: Path, value: str, check_exists: bool = False) -> tuple[Path, str, Path | None]:
-    """The one rule for every relative path a config names (scenario files, kubeconfig, versions
-    folder): ``~`` expanded; then the working directory if the path exists there, as krkn (run
-    from its repository root) resolves it; else the config's folder, existing or not (a versions
-    folder not created yet is made there: the same place whichever folder the tool is run from).
-
-    Returns ``(path, resolved_from, other)``; ``other`` is the working-directory candidate when
-    ``check_exists`` and neither place has the path, for the not-found message."""
-    path = Path(value).expanduser()
-    if path.is_absolute():
-        return Path(os.path.normpath(path)), FROM_ABSOLUTE, None
-    from_cwd = Path(os.path.normpath(Path.cwd() / path))
-    from_config = Path(os.path.normpath(base / path))
-    if os.path.lexists(from_cwd) or from_cwd == from_config:
-        return from_cwd, (FROM_CONFIG if from_cwd == from_config else FROM_CWD), None
-    if os.path.lexists(from_config) or not check_exists:
-        return from_config, FROM_CONFIG, None
-    return from_config, FROM_CONFIG, from_cwd
 
 
 def _config_path(kraken: Section, base: Path, key: str, must_exist: bool = False) -> ConfigPath | None:

@@ -133,7 +133,7 @@ def _cerberus(cerb: Section) -> tuple[str | None, bool]:
 
 def load_profile(where: str, base: Path, config_file, field_name: str) -> Profile:
     """An alert profile or SLO file from a path (relative as the config's other paths) or URL."""
-    from ..config import resolve_relative
+    from ..config_paths import resolve_relative
 
     if where.startswith(("http://", "https://")):
         text, source = _fetch(where, config_file, field_name), where
