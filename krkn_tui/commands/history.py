@@ -3,8 +3,6 @@ RUN_A RUN_B` (two runs side by side). Offline: the reports folder only, no clust
 
 from __future__ import annotations
 
-import time
-
 from . import common
 
 
@@ -25,10 +23,6 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
 
 
-def _when(at: float | None) -> str:
-    return "-" if at is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
-
-
 def _out(lines: list[str]) -> None:
     from ..sanitize import visible
 
@@ -36,7 +30,7 @@ def _out(lines: list[str]) -> None:
 
 
 def cmd_history(args) -> int:
-    from ..report.history import history
+    from ..report.history import HEAD, cells, history
 
     if args.limit is not None and args.limit < 1:
         raise common.UserError("expected a positive number", field="--limit")
@@ -47,30 +41,20 @@ def cmd_history(args) -> int:
 
         print(f"no run reports in {reports_dir(folder)}")
         return 0
-    table = []
-    for r in rows:
-        if r.status == "unreadable":
-            table.append([_when(None), "unreadable", "-", "-", "-", r.run_id + f"  ({r.error})"])
-            continue
-        scenarios = f"{r.scenarios} ({', '.join(r.types)})" if r.types else str(r.scenarios)
-        status = r.status + (" (dry run)" if r.dry_run else "")
-        seconds = "-" if r.seconds is None else f"{r.seconds:.1f}s"
-        score = "-" if r.score is None else f"{r.score:g}"
-        table.append([_when(r.started) + " UTC", status, seconds, score, scenarios, r.run_id])
-    _out(_table(["started", "verdict", "duration", "score", "scenarios", "run"], table))
+    _out(_table(HEAD, [cells(r) for r in rows]))
     return 0
 
 
 def cmd_compare(args) -> int:
     from ..report import find_report, read_report
-    from ..report.history import compare
+    from ..report.history import compare, when
 
     folder = common.resolve_target(args).versions_dir
     a, b = (read_report(find_report(folder, run)) for run in (args.run_a, args.run_b))
     cmp = compare(a, b)
     head = ["", "A", "B", "change"]
-    lines = [f"A {cmp.a.run_id} started {_when(cmp.a.started)} UTC",
-             f"B {cmp.b.run_id} started {_when(cmp.b.started)} UTC", ""]
+    lines = [f"A {cmp.a.run_id} started {when(cmp.a.started)} UTC",
+             f"B {cmp.b.run_id} started {when(cmp.b.started)} UTC", ""]
     for title, rows in (("run", cmp.summary), ("scenarios", cmp.scenarios),
                         ("recovery (pod deleted to replacement Ready)", cmp.recovery), ("checks", cmp.checks)):
         lines.append(f"== {title}")

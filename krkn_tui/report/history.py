@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,24 @@ def history(versions_dir: Path, limit: int | None = None) -> list[RunRow]:
                                error=text(e.message, 300)))
     rows.sort(key=lambda r: (r.started is not None, r.started or 0.0, r.run_id), reverse=True)
     return rows[:limit] if limit is not None else rows
+
+
+HEAD = ["started", "verdict", "duration", "score", "scenarios", "run"]
+
+
+def when(at: float | None) -> str:
+    return "-" if at is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
+
+
+def cells(r: RunRow) -> list[str]:
+    """A run's row as `history` prints it and the console's history view shows it (HEAD's order)."""
+    if r.status == "unreadable":
+        return [when(None), "unreadable", "-", "-", "-", r.run_id + f"  ({r.error})"]
+    scenarios = f"{r.scenarios} ({', '.join(r.types)})" if r.types else str(r.scenarios)
+    status = r.status + (" (dry run)" if r.dry_run else "")
+    seconds = "-" if r.seconds is None else f"{r.seconds:.1f}s"
+    score = "-" if r.score is None else f"{r.score:g}"
+    return [when(r.started) + " UTC", status, seconds, score, scenarios, r.run_id]
 
 
 def _scan(folder: Path):

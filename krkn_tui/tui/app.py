@@ -1,4 +1,4 @@
-"""The console: five views (1 scenarios, 2 pods, 3 versions, 4 timeline, 5 verdicts), one run at
+"""The console: six views (1 scenarios, 2 pods, 3 versions, 4 timeline, 5 verdicts, 6 history), one run at
 a time, a pod watch, and the steady-state checks' strip in the header.
 
 Threads never touch widgets. The engine's worker and the pod watcher append to deques, drained
@@ -71,6 +71,12 @@ def _verdicts_screen():
     return VerdictsScreen()
 
 
+def _history_screen():
+    from .screens.history import HistoryScreen
+
+    return HistoryScreen()
+
+
 DRAIN_SECONDS = 0.1  # engine events; pod events during a burst or should a wake-up be missed
 WAKE_GAP_SECONDS = 0.02  # a woken drain comes at most this often
 # and this long after the wake-up: Kubernetes sends changes in quick pairs (a delete is a
@@ -81,7 +87,7 @@ WAKE_DELAY_SECONDS = 0.003
 BURST_EVENTS = 8
 LIVENESS_LOOK_SECONDS = 0.5  # the header's look at the probe's last answer: flagged within 3.5 s
 VIEWS = {"picker": PickerScreen, "pods": _pods_screen, "versions": _versions_screen, "timeline": _timeline_screen,
-         "verdicts": _verdicts_screen}
+         "verdicts": _verdicts_screen, "history": _history_screen}
 THEMES = ("textual-dark", "textual-light")
 
 
@@ -100,6 +106,8 @@ class KrknConsole(App[int]):
         Binding("5", "show('verdicts')", "Verdicts", id="view-verdicts",
                 tooltip="krkn's verdicts: SLOs, alerts, cerberus and the resiliency score, per scenario file"),
         # Not in the footer (the versions view's keys fill it): in the help and the palette.
+        Binding("6", "show('history')", "History", id="view-history", show=False,
+                tooltip="Past runs from the versions folder's reports, newest first (as `krkn-tui history`)"),
         Binding("w", "write_report", "Report", id="write-report", show=False,
                 tooltip="Write the last run's report (Markdown and HTML)"),
         Binding("ctrl+e", "emergency_stop", "E-STOP", id="emergency-stop", priority=True,
