@@ -2,7 +2,7 @@
 
 Objects are read as the API's JSON (plain dicts, ``_preload_content=False``): what is shown is
 what the server sent, not the client's model of it. Everything shown passes the sanitiser; the
-YAML masks Secret values by the core's one rule (``rollback.redact``). Nothing here imports
+YAML masks Secret values by the core's one rule (``secret_values``). Nothing here imports
 Textual.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from ..rollback.redact import mask_secret_values
+from ..secret_values import mask_secret_values
 from ..sanitize import one_line, visible
 from .podmodel import human_age, parse_k8s_time
 
