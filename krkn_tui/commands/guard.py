@@ -74,6 +74,20 @@ def _printer(event: Event) -> None:
         print(line, file=sys.stderr if isinstance(event, JournalUnavailable) else sys.stdout, flush=True)
 
 
+def _halt_reader(client, namespace: str, trusted):
+    """What the cluster's halt says now, for the guard's passes ("" none, None when unreadable)."""
+    from ..halt import HaltError, read
+
+    def said() -> str | None:
+        try:
+            halt = read(client, namespace, trusted)
+        except HaltError:
+            return None
+        return halt.describe() if halt else ""
+
+    return said
+
+
 def cmd_guard(args) -> int:
     from ..records import AuditLog, audit_path
     from ..rollback.front import Guard
@@ -85,7 +99,8 @@ def cmd_guard(args) -> int:
     client, identity = common.journal_client(args)
     audit = AuditLog(audit_path(common.resolve_target(args).versions_dir), run_id="guard")
     guard = Guard(client, settings, identity, trusted=trusted, signer=signer, grace=args.grace, audit=audit,
-                  on_event=_printer, retry_deadline=args.retry_deadline)
+                  on_event=_printer, retry_deadline=args.retry_deadline,
+                  read_halt=_halt_reader(client, settings.namespace, trusted))
     _printer(GuardStarted(guard.holder, settings.namespace, identity.describe(), args.grace,
                           None if args.once else args.interval))
     if args.once:

@@ -103,7 +103,8 @@ class Guard:
 
     def __init__(self, api_client, settings: JournalSettings, identity, *, trusted, signer=None,
                  grace: float = DEFAULT_GRACE, audit=None, on_event: Callable[[Event], None] | None = None,
-                 retry_deadline: float = 60.0, holder: str | None = None):
+                 retry_deadline: float = 60.0, holder: str | None = None,
+                 read_halt: Callable[[], str | None] | None = None):
         self.api_client = api_client
         self.settings = settings
         self.identity = identity
@@ -117,7 +118,10 @@ class Guard:
         self.executor = Executor(lambda: api_client, retry_deadline=retry_deadline, on_event=self.on_event)
         self._idle = False  # "nothing due" is said when the guard becomes idle, not every pass
         self._reported: dict[tuple[str, str], float] = {}  # (lease, holder) -> when last reported
-        self._halt_said = ""  # the cluster's halt as last said (halt.py): it stops runs, not the guard
+        self._halt_said = ""  # the cluster's halt as last said: it stops runs, not the guard
+        # What the cluster's halt says now ("" none, None when unreadable): the guard command
+        # passes halt.py's reader, so the journal's room imports nothing of the halt record above it.
+        self.read_halt = read_halt
 
     def once(self) -> list[RollbackFromJournal]:
         """Handle every run that is due now; the outcome of each step it ran or refused, in order."""
@@ -140,14 +144,8 @@ class Guard:
 
     def _look_at_halt(self) -> None:
         """Say a halt once when it comes and when it goes; the pass goes on either way."""
-        from ...halt import HaltError, read
-
-        try:
-            halt = read(self.api_client, self.settings.namespace, self.trusted)
-        except HaltError:
-            return
-        said = halt.describe() if halt else ""
-        if said != self._halt_said:
+        said = self.read_halt() if self.read_halt is not None else None
+        if said is not None and said != self._halt_said:
             self._halt_said = said
             self.on_event(GuardSeesHalt(said))
 
