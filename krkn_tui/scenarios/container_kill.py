@@ -175,7 +175,8 @@ class ContainerPlugin(ScenarioPlugin):
         for t in found:
             ctx.guard_namespace(t.namespace)
         return [targets("containers", [t.label for t in found],
-                        f"{spec.count} killed ({spec.action}, picked at random); rollback {NO_ROLLBACK}")]
+                        f"{spec.count} killed ({spec.action}, picked at random); rollback {NO_ROLLBACK}",
+                        [t.namespace for t in found])]
 
     def run(self, spec: ContainerSpec, ctx: ScenarioContext) -> Outcome:
         from kubernetes import client

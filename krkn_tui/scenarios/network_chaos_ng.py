@@ -331,7 +331,8 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                                             f"{spec.test_duration}s, then up"),
                     targets("interfaces", [f"{n}/{i}" for n in nodes for i in spec.interfaces or ("default",)],
                             "down, then up with its addresses and routes"),
-                    targets("pods", on_them, "unreachable while the node's interface is down")]
+                    targets("pods", on_them, "unreachable while the node's interface is down",
+                            [name.split("/", 1)[0] for name in on_them])]
         change = "iptables rules"
         if spec.id in SHAPING_IDS:
             change = "a tc qdisc" if not spec.needs_netem else (

@@ -243,7 +243,8 @@ class PodNetworkPlugin(ScenarioPlugin):
         action = "traffic dropped" if spec.id == OUTAGE_ID else f"{spec.ways[0]} shaped"
         return [targets("nodes", sorted({t.node for t in found}), "a privileged chaos pod each"),
                 targets("pods", [f"{spec.namespace}/{t.name}" for t in found],
-                        f"{action} on its interface ({'/'.join(spec.ways)}) for {spec.test_duration}s")]
+                        f"{action} on its interface ({'/'.join(spec.ways)}) for {spec.test_duration}s",
+                        [spec.namespace])]
 
     def run(self, spec: PodNetworkSpec, ctx: ScenarioContext) -> Outcome:
         from kubernetes import client

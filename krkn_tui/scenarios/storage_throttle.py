@@ -361,7 +361,7 @@ class StorageThrottlePlugin(ScenarioPlugin):
         found = [targets("nodes", [t.node], f"a privileged pod of {spec.image} writes the limits into the "
                                             "container's cgroup"),
                  targets("pods", [f"{spec.namespace}/{t.pod}"], f"container {t.container}: {_limits_text(spec)} "
-                                                                f"for {spec.duration}s"),
+                                                                f"for {spec.duration}s", [spec.namespace]),
                  targets("PVCs", [f"{spec.namespace}/{t.pvc}"], f"volume {t.volume} at {t.path}")]
         try:
             found.append(targets("devices", [device_of(ctx, core, spec, t)], "blkio limits for this device only"))

@@ -216,7 +216,8 @@ class TimePlugin(ScenarioPlugin):
         for t in found:
             ctx.guard_namespace(t.namespace)
         return [targets("containers", [t.label for t in found],
-                        f"exec `{' '.join(spec.argv)}` (prints a date, sets no clock); rollback {NO_ROLLBACK}")]
+                        f"exec `{' '.join(spec.argv)}` (prints a date, sets no clock); rollback {NO_ROLLBACK}",
+                        [t.namespace for t in found])]
 
     def run(self, spec: TimeSpec, ctx: ScenarioContext) -> Outcome:
         from kubernetes import client
