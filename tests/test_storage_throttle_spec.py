@@ -81,6 +81,7 @@ def test_the_helper_pod_is_krkn_libs_io_throttle_pod():
 def test_the_undo_renders_into_a_version_file_that_passes_the_text_rule():
     from krkn_tui.rollback import RollbackContent
     from krkn_tui.rollback.source_text import checked_source
+    from krkn_tui.rollback.meta import VersionMeta
     from krkn_tui.rollback.writer import render_version_file
     from krkn_tui.scenarios.storage_throttle import restore_io_limits
 
@@ -88,7 +89,7 @@ def test_the_undo_renders_into_a_version_file_that_passes_the_text_rule():
         "pod": "io-throttle-0123456789", "container": "io-throttle", "node": "n", "target": "p/main",
         "maj_min": "7:3", "cgroup_version": "v1", "cgroup_path": "/kubepods/besteffort/pod1/abc",
         "found": {"blkio.throttle.write_bps_device": "", "blkio.throttle.read_bps_device": "7:3 33554432"}})
-    text = render_version_file(restore_io_limits, content, {"format": 1, "callable": "restore_io_limits"})
+    text = render_version_file(restore_io_limits, content, VersionMeta(format=1, callable="restore_io_limits"))
     assert checked_source(text.encode()) == text and "def restore_io_limits(content, api_client):" in text
 
 
