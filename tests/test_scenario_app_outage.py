@@ -144,10 +144,10 @@ def test_stop_mid_outage_rolls_back(tmp_path, api_client, web):
     assert result.scenarios[0]["status"] == "interrupted"
     assert policies(api_client, web) == before
     [step] = result.rollback
-    assert step["status"] == "executed"
+    assert step.status == "executed"
     files = version_files(engine.config.versions_dir)
     assert [p.name.endswith(".py.executed") for p in files] == [True]
-    assert Path(step["file"]).name + ".executed" == files[0].name
+    assert Path(step.file).name + ".executed" == files[0].name
 
 
 def test_protected_namespace_is_refused_untouched(tmp_path, api_client):
