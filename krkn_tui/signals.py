@@ -38,6 +38,23 @@ class StopOnSignals:
         self.stop = stop
         self.received: int | None = None
         self._previous: dict[int, object] = {}
+        # The handler runs in the main thread between two bytecodes, possibly while that thread
+        # holds ``stop``'s own lock (inside ``stop.wait``): ``stop.set()`` there would wait for
+        # itself forever. So the handler only writes a byte to a pipe (no lock), and a relay
+        # thread sets ``stop``.
+        self._wake_r, self._wake_w = os.pipe()
+        self._relay: threading.Thread | None = None
+
+    def _relay_stop(self) -> None:
+        quiet_thread()
+        while True:
+            try:
+                got = os.read(self._wake_r, 1)
+            except OSError:
+                return
+            if got != b"s":  # b"" (closed) or b"q" (the run is over): nothing more to relay
+                return
+            self.stop.set()
 
     def _handle(self, signum, _frame) -> None:
         if self.received is not None and signum == signal.SIGINT:
@@ -48,13 +65,15 @@ class StopOnSignals:
             self.received = signum
             name = signal.Signals(signum).name
             os.write(2, f"krkn-tui: {name}: stopping and rolling back (Ctrl+C again to exit at once)\n".encode())
-        self.stop.set()
+        os.write(self._wake_w, b"s")
 
     @property
     def exit_code(self) -> int | None:
         return 128 + self.received if self.received is not None else None
 
     def __enter__(self) -> "StopOnSignals":
+        self._relay = threading.Thread(target=self._relay_stop, name="signal-relay", daemon=True)
+        self._relay.start()
         for sig in HANDLED:
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
@@ -62,4 +81,9 @@ class StopOnSignals:
     def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        os.write(self._wake_w, b"q")
+        if self._relay is not None:
+            self._relay.join(timeout=5)
+        os.close(self._wake_w)
+        os.close(self._wake_r)
         sys.stderr.flush()
