@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -151,6 +152,12 @@ def test_without_the_real_node_the_demo_is_kwok_pods_and_down_then_up_keeps_its_
 
     code, body = get()
     assert code == 200 and body["source"] == "api-objects" and body["note"] == health.KWOK_NOTE
+    # urllib may close its end first (then TIME_WAIT sits on the client's port); reading to EOF
+    # makes the server close first, so its own port is left waiting.
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        raw.sendall(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        while raw.recv(65536):
+            pass
     private_cluster.down()
     listing = subprocess.run(["ss", "-Htan", "state", "time-wait", f"sport = :{port}"], capture_output=True, text=True)
     assert listing.stdout.strip(), "the endpoint's closed connections wait on its port"
