@@ -15,6 +15,14 @@ from krkn_tui.localcluster import LocalCluster
 from krkn_tui.localcluster.cluster import default_cache_dir
 
 
+def pytest_collection_modifyitems(items):
+    """Every test that reaches the local cluster through its fixtures carries the `cluster` mark,
+    so `-m "not cluster"` never starts one (a module forgetting its pytestmark included)."""
+    for item in items:
+        if "local_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cluster)
+
+
 @pytest.fixture(scope="session")
 def local_cluster():
     cluster = LocalCluster(say=lambda line: print(line, flush=True))
