@@ -158,6 +158,16 @@ add_busybox() {
   done
 }
 
+# add_libs ROOTFS PROGRAM...: the shared libraries the programs link, at their paths in ROOTFS.
+add_libs() {
+  local root=$1 lib
+  shift
+  for lib in $(for tool in "$@"; do ldd "$tool" | grep -o '/[^ ]*'; done | sort -u); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
+
 build_images() {
   local root
   root=$(mktemp -d)
@@ -174,15 +184,11 @@ build_images() {
   if [[ -x /usr/bin/stress-ng && -x /bin/busybox ]]; then
     # krkn-lib's hog image, under its name: Debian's stress-ng with the libraries it links, a
     # shell, and an entrypoint that reads krkn-lib's variables.
-    mkdir -p "$root/hog/bin" "$root/hog/usr/bin" "$root/hog/tmp"
+    mkdir -p "$root/hog/usr/bin" "$root/hog/tmp"
     chmod 1777 "$root/hog/tmp"
-    cp /bin/busybox "$root/hog/bin/busybox"
-    for tool in sh mkdir; do ln -sf busybox "$root/hog/bin/$tool"; done
+    add_busybox "$root/hog"
     cp /usr/bin/stress-ng "$root/hog/usr/bin/stress-ng"
-    for lib in $(ldd /usr/bin/stress-ng | grep -o '/[^ ]*'); do
-      mkdir -p "$root/hog$(dirname "$lib")"
-      cp -L "$lib" "$root/hog$lib"
-    done
+    add_libs "$root/hog" /usr/bin/stress-ng
     cp "$here/images/hog-entrypoint.sh" "$root/hog/entrypoint.sh"
     pack_image krkn-hog quay.io/krkn-chaos/krkn-hog:latest "$root/hog" /entrypoint.sh
   fi
@@ -207,12 +213,7 @@ build_images() {
     for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save; do
       ln -sf xtables-nft-multi "$nc/usr/sbin/$tool"
     done
-    for lib in $(for tool in /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/tc /usr/sbin/ip /usr/bin/nsenter; do
-                   ldd "$tool" | grep -o '/[^ ]*'
-                 done | sort -u); do
-      mkdir -p "$nc$(dirname "$lib")"
-      cp -L "$lib" "$nc$lib"
-    done
+    add_libs "$nc" /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/tc /usr/sbin/ip /usr/bin/nsenter
     local xt  # the match and target modules iptables loads at run time (ldd does not list them)
     xt=$(dirname "$(readlink -f "$(ldd /usr/sbin/xtables-nft-multi | grep -o '/[^ ]*libxtables[^ ]*')")")/xtables
     mkdir -p "$nc$(dirname "$xt")"

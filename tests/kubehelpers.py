@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Callable, TypeVar
 
@@ -72,3 +73,30 @@ def private_cluster(local_cluster, tmp_path_factory, name: str):
         yield cluster
     finally:
         cluster.down()
+
+
+@contextlib.contextmanager
+def claimed_volume(core, namespace: str, pv: str, size: str, source: dict, node: str | None = None):
+    """PVC `data` in `namespace`, bound to PersistentVolume `pv` (`source`: its hostPath or local
+    part, `node`: the node it is pinned to); on leaving, every pod of the namespace and the
+    volume are removed."""
+    spec = {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
+            "persistentVolumeReclaimPolicy": "Retain", **source,
+            "claimRef": {"namespace": namespace, "name": "data"}}
+    if node:
+        spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}
+    core.create_persistent_volume({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+                                   "spec": spec})
+    try:
+        core.create_namespaced_persistent_volume_claim(namespace, {
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "", "volumeName": pv,
+                     "resources": {"requests": {"storage": size}}}})
+        yield "data"
+    finally:
+        for pod in core.list_namespaced_pod(namespace).items:
+            gone_is_fine(lambda n: core.delete_namespaced_pod(n, namespace, grace_period_seconds=0),
+                         pod.metadata.name)
+        wait_for(lambda: not core.list_namespaced_pod(namespace).items, timeout=60, what="pods gone")
+        gone_is_fine(core.delete_persistent_volume, pv)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import urllib.parse
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from krkn_tui import events as ev
 from krkn_tui.monitoring.monitor import RunMonitor
 from krkn_tui.monitoring.settings import Monitoring, load_profile
+from standin_http import serving
 
 T0 = 1_767_261_000
 PROFILE = """\
@@ -69,11 +69,8 @@ class _Prometheus(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def prometheus():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Prometheus)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Prometheus) as url:
+        yield url
 
 
 def monitored_run(url: str, folder: Path) -> list[ev.Event]:

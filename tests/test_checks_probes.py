@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from kubehelpers import deployment, wait_for
@@ -15,6 +15,7 @@ from krkn_tui.checks.probes import PodBaseline, probe
 from krkn_tui.checks.runner import CheckRunner
 from krkn_tui.checks.spec import ChecksConfig, DeploymentCheck, HttpCheck, PodsReadyCheck
 from krkn_tui.localcluster.certs import ensure_pki
+from standin_http import serve, stop
 
 
 @pytest.fixture
@@ -79,22 +80,18 @@ class _Server:
             def log_message(self, *a):
                 pass
 
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
-        scheme = "http"
+        context = None
         if tls:  # the local cluster's PKI code makes a serving certificate for 127.0.0.1
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(tls["server.crt"], tls["server.key"])
-            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-            scheme = "https"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = serve(Handler, host, port, tls=context)
+        scheme = "https" if tls else "http"
         self.port = self.httpd.server_address[1]
         self.url = f"{scheme}://{host}:{self.port}"
 
     def close(self):
         self.hang.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop(self.httpd)
 
 
 def test_http_bearer_and_basic_auth():

@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -21,6 +20,7 @@ import pytest
 
 from kubehelpers import wait_for
 from krkn_tui.localcluster import realnode
+from standin_http import serving
 
 pytestmark = pytest.mark.cluster
 
@@ -213,11 +213,8 @@ class _Cerberus(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def cerberus():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Cerberus)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Cerberus) as url:
+        yield url
 
 
 def test_cerberus_saying_false_fails_the_run(web, prometheus, kubeconfig, tmp_path, cerberus):

@@ -14,6 +14,7 @@ from krkn_tui.events import run_exit_code
 from krkn_tui.monitoring import verdicts
 from krkn_tui.monitoring.promapi import QueryError, parse_result
 from krkn_tui.monitoring.settings import ProfileEntry, parse_profile
+from standin_http import serve
 
 
 def entry(i, severity="warning", description=None, weight=None, expr="x"):
@@ -171,7 +172,6 @@ def test_exit_codes_beside_krkns():
 
 def _serve(routes: dict):
     import http.server
-    import threading
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
@@ -183,9 +183,7 @@ def _serve(routes: dict):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve(Handler)
 
 
 def test_cerberus_go_no_go_and_application_routes_as_krkn_reads_them():

@@ -5,8 +5,7 @@ says which check, when and what it saw; a dry run previews the blast radius."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import yaml
@@ -14,6 +13,7 @@ from kubehelpers import deployment, wait_for
 from runhelpers import Run, app_outage, krkn, pod_kill, write_config
 
 from krkn_tui.rollback import list_versions
+from standin_http import serve, stop
 
 INTERVAL = 0.5
 
@@ -127,14 +127,11 @@ class _Health:
             def log_message(self, *a):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = serve(Handler)
         self.port = self.httpd.server_address[1]
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop(self.httpd)
 
 
 def test_a_check_url_with_credentials_never_shows_them(tmp_path, kubeconfig, apps, namespace):

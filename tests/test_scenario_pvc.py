@@ -13,7 +13,7 @@ import subprocess
 import pytest
 from kubernetes import client
 
-from kubehelpers import gone_is_fine, wait_for
+from kubehelpers import claimed_volume, wait_for
 from runhelpers import Run, krkn, pending, run_dirs, write_config
 from test_real_node import _pod, real_node  # noqa: F401 (real_node is a fixture)
 from test_scenario_app_outage import archived_files, changes, run_scenario, version_files
@@ -54,25 +54,12 @@ def volume(local_cluster, real_node, api_client, namespace):
     subprocess.run([*enter, "sh", "-c", f"mkdir -p {where} && mount -t tmpfs -o size=16m krkn-tui-pv {where}"],
                    check=True, timeout=30)
     core = client.CoreV1Api(api_client)
-    pv = f"{namespace}-data"
-    core.create_persistent_volume({
-        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
-        "spec": {"capacity": {"storage": "16Mi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
-                 "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": where, "type": "Directory"},
-                 "claimRef": {"namespace": namespace, "name": "data"}}})
     try:
-        core.create_namespaced_persistent_volume_claim(namespace, {
-            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
-            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "", "volumeName": pv,
-                     "resources": {"requests": {"storage": "16Mi"}}}})
-        start_filler(core, namespace, "filler")
-        yield "data"
+        with claimed_volume(core, namespace, f"{namespace}-data", "16Mi",
+                            {"hostPath": {"path": where, "type": "Directory"}}) as claim:
+            start_filler(core, namespace, "filler")
+            yield claim
     finally:
-        for pod in core.list_namespaced_pod(namespace).items:
-            gone_is_fine(lambda n: core.delete_namespaced_pod(n, namespace, grace_period_seconds=0),
-                         pod.metadata.name)
-        wait_for(lambda: not core.list_namespaced_pod(namespace).items, timeout=60, what="filler gone")
-        gone_is_fine(core.delete_persistent_volume, pv)
         subprocess.run([*enter, "sh", "-c", f"umount {where}; rmdir {where}"], timeout=30)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from kubehelpers import gone_is_fine, wait_for
+from kubehelpers import claimed_volume, wait_for
 from runhelpers import Run, krkn, pending, run_dirs, write_config
 from test_real_node import real_node  # noqa: F401 (a fixture)
 from test_scenario_app_outage import changes, run_scenario, version_files
@@ -96,27 +96,12 @@ def block_volume(real_node, api_client, namespace):  # noqa: F811 (real_node is 
     enter = ["nsenter", f"--mount={Path(real_node['netns']).parent / 'mnt'}", "--"]
     subprocess.run([*enter, "mkdir", "-p", where], check=True, timeout=30)
     core = client.CoreV1Api(api_client)
-    pv = f"{namespace}-block"
-    core.create_persistent_volume({
-        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
-        "spec": {"capacity": {"storage": "64Mi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
-                 "persistentVolumeReclaimPolicy": "Retain", "local": {"path": where},
-                 "claimRef": {"namespace": namespace, "name": "data"},
-                 "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-                     {"key": "kubernetes.io/hostname", "operator": "In", "values": [realnode.NODE_NAME]}]}]}}}})
     try:
-        core.create_namespaced_persistent_volume_claim(namespace, {
-            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
-            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "", "volumeName": pv,
-                     "resources": {"requests": {"storage": "64Mi"}}}})
-        start_filler(core, namespace, "filler")
-        yield block
+        with claimed_volume(core, namespace, f"{namespace}-block", "64Mi", {"local": {"path": where}},
+                            node=realnode.NODE_NAME):
+            start_filler(core, namespace, "filler")
+            yield block
     finally:
-        for pod in core.list_namespaced_pod(namespace).items:
-            gone_is_fine(lambda n: core.delete_namespaced_pod(n, namespace, grace_period_seconds=0),
-                         pod.metadata.name)
-        wait_for(lambda: not core.list_namespaced_pod(namespace).items, timeout=60, what="pods gone")
-        gone_is_fine(core.delete_persistent_volume, pv)
         subprocess.run([*enter, "rm", "-rf", where], timeout=30)
 
 
