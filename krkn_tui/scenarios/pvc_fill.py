@@ -22,13 +22,13 @@ Differences from krkn, on purpose:
 from __future__ import annotations
 
 import posixpath
-import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
+from .pod_pick import ClaimMount, claim_mount, pod_with_claim
 from .specs import check_namespace
 from ..rollback import RollbackContent
 from ..yamlio import Section
@@ -130,44 +130,12 @@ def remove_fill_file(content, api_client):
 # ---- running it ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Mount:
-    pod: str
-    container: str
-    volume: str
-    pvc: str
-    path: str  # the mount path in the container
-
-
-def _mount_of(pod, claim: str | None) -> Mount | None:
-    """The pod's first writable mount of `claim` (any claim when None), as krkn finds it."""
-    for v in pod.spec.volumes or []:
-        pvc = v.persistent_volume_claim
-        if pvc is None or (claim is not None and pvc.claim_name != claim):
-            continue
-        for c in pod.spec.containers:
-            for m in c.volume_mounts or []:
-                if m.name == v.name and not m.read_only:
-                    return Mount(pod.metadata.name, c.name, v.name, pvc.claim_name, m.mount_path)
-    return None
+Mount = ClaimMount
 
 
 def find_mount(core, spec: PvcSpec) -> Mount:
-    from kubernetes import client
-
-    if spec.pvc_name:
-        pods = core.list_namespaced_pod(spec.namespace, field_selector="status.phase=Running").items
-        mounts = [m for m in (_mount_of(p, spec.pvc_name) for p in pods if not p.metadata.deletion_timestamp) if m]
-        if not mounts:
-            raise ScenarioFailed(f"no running pod in {spec.namespace} mounts PVC {spec.pvc_name!r}")
-        return random.SystemRandom().choice(mounts)
-    try:
-        pod = core.read_namespaced_pod(spec.pod_name, spec.namespace)
-    except client.ApiException as exc:
-        if exc.status == 404:
-            raise ScenarioFailed(f"pod {spec.pod_name!r} does not exist in namespace {spec.namespace}") from None
-        raise
-    mount = _mount_of(pod, None)
+    pod = pod_with_claim(core, spec.namespace, spec.pvc_name, spec.pod_name, writable=True)
+    mount = claim_mount(pod, spec.pvc_name, writable=True)
     if mount is None:
         raise ScenarioFailed(f"pod {spec.namespace}/{spec.pod_name} does not mount a PVC")
     return mount

@@ -30,7 +30,6 @@ Differences from krkn, on purpose:
 
 from __future__ import annotations
 
-import random
 import re
 import secrets
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from ..statuses import ScenarioStatus
 from ..yamlio import Section, describe
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register, target_namespace
 from .krkn_pods import LOCAL_NODE_LABEL, START_TIMEOUT, delete_hog_pod, wait_gone
+from .pod_pick import claim_mount, pod_with_claim
 # The helper pod's undo is the hog pod's: delete it at once, already gone counts as done.
 from .specs import check_namespace
 
@@ -252,41 +252,14 @@ class Target:
     node: str
 
 
-def _mount_of(pod, claim: str | None, mount_path: str | None) -> tuple[str, str, str, str] | None:
-    """krkn's _find_pvc_mount: (container, volume, claim, mount path) of the first PVC mount."""
-    for v in pod.spec.volumes or []:
-        pvc = v.persistent_volume_claim
-        if pvc is None or (claim and pvc.claim_name != claim):
-            continue
-        for c in pod.spec.containers:
-            for m in c.volume_mounts or []:
-                if m.name == v.name and (not mount_path or m.mount_path == mount_path):
-                    return c.name, v.name, pvc.claim_name, m.mount_path
-    return None
-
-
 def find_target(core, spec: ThrottleSpec) -> Target:
-    from kubernetes import client
-
-    if spec.pvc_name:
-        pods = [p for p in core.list_namespaced_pod(spec.namespace, field_selector="status.phase=Running").items
-                if not p.metadata.deletion_timestamp and _mount_of(p, spec.pvc_name, None)]
-        if not pods:
-            raise ScenarioFailed(f"no running pod in {spec.namespace} mounts PVC {spec.pvc_name!r}")
-        pod = random.SystemRandom().choice(pods)
-    else:
-        try:
-            pod = core.read_namespaced_pod(spec.pod_name, spec.namespace)
-        except client.ApiException as exc:
-            if exc.status == 404:
-                raise ScenarioFailed(f"pod {spec.pod_name!r} does not exist in namespace {spec.namespace}") from None
-            raise
+    pod = pod_with_claim(core, spec.namespace, spec.pvc_name, spec.pod_name)
     name = pod.metadata.name
-    found = _mount_of(pod, spec.pvc_name, spec.mount_path)
+    found = claim_mount(pod, spec.pvc_name, mount_path=spec.mount_path)
     if found is None:
         at = f" at {spec.mount_path}" if spec.mount_path else ""
         raise ScenarioFailed(f"pod {spec.namespace}/{name} has no PVC volume mount{at}")
-    container, volume, claim, path = found
+    container, volume, claim, path = found.container, found.volume, found.pvc, found.path
     if not _PATH_RE.match(path) or ".." in path:
         raise ScenarioFailed(f"pod {spec.namespace}/{name} mounts {claim} at an unsafe path: {path!r}")
     if not pod.spec.node_name or pod.status.phase != "Running":
