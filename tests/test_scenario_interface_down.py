@@ -1,7 +1,8 @@
 """network_chaos_ng's node_interface_down on the real node: the node's pods are out of the
 machine's reach through their NodePort while its interface is down and back after; the node is
 Ready after; a route through the interface (which going down drops) is back; kill -9 of the runner
-then `execute-rollback` completes it (adding back what the node's own timer did not); the
+then `execute-rollback` completes it (adding back what the node's own timer did not); a stop (the
+console's E-STOP, a signal) while it is down brings it back without waiting out the timer; the
 machine's links, addresses, routes, qdiscs and rule sets are as they were."""
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,8 +25,9 @@ from test_scenario_network_chaos_ng import NG, chaos_pods, entry, holding, machi
 from test_scenario_network_chaos_ng import nothing_left_on_the_node  # noqa: F401  (the leftover check, autouse)
 from krkn_tui.config import load_config
 from krkn_tui.engine import plan
+from krkn_tui.events import Step
 from krkn_tui.localcluster import realnode
-from krkn_tui.scenarios.netchaos import delete_network_rule
+from krkn_tui.scenarios.netchaos import ANNOTATIONS_FILE, UP_ANNOTATION, chaos_pod, delete_network_rule
 from krkn_tui.scenarios.network_chaos_ng import interface_up_commands, parse_network_chaos_ng
 from krkn_tui.scenarios.preview import preview_plan
 from krkn_tui.yamlio import load_yaml_file
@@ -97,6 +101,24 @@ def test_the_timer_sets_up_then_addresses_then_routes():
         ["ip", "link", "set", "eth0", "up"], ["ip", "addr", "add", "fd00::2/64", "nodad", "dev", "eth0"],
         ["ip", "-4", "route", "add", "10.0.0.0/24", "proto", "kernel", "scope", "link", "dev", "eth0"],
         ["ip", "-4", "route", "add", "default", "via", "10.0.0.1", "dev", "eth0"]]
+
+
+def test_the_undo_asks_the_timer_through_the_annotation_the_pod_reads():
+    """The undo (a version file's code, which imports nothing of krkn-tui) writes UP_ANNOTATION;
+    the chaos pod of node_interface_down has its annotations at ANNOTATIONS_FILE, where the timer
+    looks for it."""
+    import inspect
+
+    from krkn_tui.scenarios.network_chaos_ng import parse_network_chaos_ng as parse
+
+    assert f'"{UP_ANNOTATION}": "now"' in inspect.getsource(delete_network_rule)
+    [spec] = parse([down_entry("ns")], "f.yml")
+    pod = chaos_pod("p", "c", spec, "n", "run", annotations=True)["spec"]
+    [mount] = pod["containers"][0]["volumeMounts"]
+    [item] = next(v for v in pod["volumes"] if v["name"] == mount["name"])["downwardAPI"]["items"]
+    assert f"{mount['mountPath']}/{item['path']}" == ANNOTATIONS_FILE and item["fieldRef"]["fieldPath"] == \
+        "metadata.annotations"
+    assert "volumes" not in chaos_pod("p", "c", spec, "n", "run")["spec"]  # krkn's pod, as it renders it
 
 
 @pytest.mark.parametrize("bad, why", [
@@ -189,4 +211,49 @@ def test_kill_9_while_down_then_execute_rollback_brings_it_all_back(tmp_path, ap
     finally:
         if run.proc.poll() is None:
             run.proc.kill()
+    assert machine_net(real_node) == machine and machine_routes(real_node) == routes
+
+
+@pytest.mark.cluster
+def test_a_stop_while_down_brings_it_back_without_waiting_out_the_timer(tmp_path, api_client, namespace, real_node,
+                                                                         node_route):
+    """The stop the console's E-STOP and the signals make (the engine's stop event), once eth0 is
+    down with its timer set for DOWN_FOR s: the run's rollback asks the timer to set it up now
+    (the chaos pod's annotation, which the node's kubelet still receives); eth0 comes up with its
+    route and addresses within UP_WITHIN s of the stop, well before the timer's time (the bound is
+    a wait, not a measure of speed: without the ask, it would come at DOWN_FOR s); the NodePort
+    answers, no chaos pod is left, the machine is as it was."""
+    DOWN_FOR, UP_WITHIN = 180, 60
+    core = client.CoreV1Api(api_client)
+    url = web_target(api_client, namespace)
+    netns, machine, routes = real_node["netns"], machine_net(real_node), machine_routes(real_node)
+    before = eth0(netns)
+    seen: dict = {}
+
+    def watch() -> None:  # polls the interface from the stop on, beside the run's rollback
+        deadline = seen["stop"] + UP_WITHIN
+        while time.monotonic() < deadline:
+            if eth0(netns)[0]:
+                seen["up"] = time.monotonic()
+                return
+            time.sleep(0.2)
+
+    def on_event(event, engine):
+        if isinstance(event, Step) and "holding" in event.message and "stop" not in seen:
+            seen["down"] = wait_for(lambda: not eth0(netns)[0], timeout=30, interval=0.2, what="eth0 down")
+            seen["stop"] = time.monotonic()
+            seen["watcher"] = threading.Thread(target=watch, daemon=True)
+            seen["watcher"].start()
+            engine.stop.set()
+
+    _, result, _ = run_scenario(tmp_path, api_client, NG, [down_entry(namespace, test_duration=DOWN_FOR)],
+                                on_event=on_event)
+    seen["watcher"].join(UP_WITHIN + 5)
+    assert seen["down"] and result.status == "interrupted", result.scenarios[0].get("message")
+    assert "up" in seen, f"eth0 not up within {UP_WITHIN}s of the stop (the timer was set for {DOWN_FOR}s)"
+    print(f"eth0 up {seen['up'] - seen['stop']:.1f}s after the stop (its timer was set for {DOWN_FOR}s)")
+    assert [s.status for s in result.rollback] == ["executed", "executed"]  # the interface, then the pod
+    assert eth0(netns) == before  # up, with the static route and the IPv6 address back
+    assert wait_for(lambda: metric(url, "krkn_demo_up") is not None, timeout=30, what="the NodePort back")
+    assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
     assert machine_net(real_node) == machine and machine_routes(real_node) == routes
