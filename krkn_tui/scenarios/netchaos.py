@@ -190,6 +190,9 @@ def delete_network_rule(content, api_client):
                     raise RuntimeError(f"refusing a recorded route: {family} {route!r}")
                 links.append(["ip", family, "route", "add", *words, "dev", dev])
         what = f"interface(s) {', '.join(str(i['dev']) for i in data['interfaces'])}"
+        timer = str(data.get("timer") or "")  # its marker files (files written before have none)
+        if timer and not re.fullmatch(r"/tmp/krkn-tui-iface-[0-9a-f]{6}", timer):
+            raise RuntimeError(f"refusing a recorded timer: {timer!r}")
     else:
         chain, rule = data["chain"], [str(a) for a in data["rule"]]
         if chain not in ("INPUT", "OUTPUT") or rule[-2:] != ["-j", "DROP"] or any(a.startswith("-") and a not in (
@@ -225,9 +228,13 @@ def delete_network_rule(content, api_client):
         core.patch_namespaced_pod(data["pod"], content.namespace,
                                   {"metadata": {"annotations": {"krkn-tui.io/interfaces-up": "now"}}})
         deadline, why = time.monotonic() + min(float(data.get("wait", 300)), 3600.0), ""
-        while True:  # the node is out of reach until its interfaces are up again
+        # The node is out of reach until its interfaces are up again; and its timer, once started,
+        # is let run to its end (deleting the pod next must not cut it between down and up).
+        ready = (["sh", "-c", f"test ! -e {timer}.started || test -e {timer}.done"] if timer
+                 else ["ip", "-o", "link", "show"])
+        while True:
             try:
-                ok, _, why = run(["ip", "-o", "link", "show"])
+                ok, _, why = run(ready)
                 if ok:
                     break
             except Exception as exc:  # the API server cannot reach the kubelet: retry

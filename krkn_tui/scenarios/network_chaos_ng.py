@@ -50,8 +50,10 @@ Differences from krkn, on purpose:
   chaos pod (`krkn-tui.io/interfaces-up`); the timer reads the pod's annotations (a downward API
   file) every second and sets the interfaces up at once when it shows, so a stop need not wait
   out `test_duration` where the node's kubelet still reaches the API server (krkn's pod has no
-  such file: its timer always runs out). The undo then waits for the node to answer, so a killed
-  runner is completed by `execute-rollback`; an interface already down is refused.
+  such file: its timer always runs out). The undo then waits for the node to answer and for the
+  timer, once started, to end (its marker files), so the pod's deletion next cannot cut it between
+  down and up, and a killed runner is completed by `execute-rollback`; an interface already down
+  is refused.
 - Bad input is one line at load time, naming the field: an unknown id, a placeholder such as
   krkn's `<node_name>`, a port outside 1-65535, a protocol other than tcp/udp.
 """
@@ -60,6 +62,7 @@ from __future__ import annotations
 
 import random
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -399,10 +402,12 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                 pods.append(cp := ChaosPod.start(ctx, core, spec, t, "iface-down", annotations=True))
                 ifaces = spec.interfaces or (cp.default_interface(internal_ips(core, t.node)),)
                 record = [interface_state(cp, dev) for dev in ifaces]
+                marker = f"/tmp/krkn-tui-iface-{secrets.token_hex(3)}"  # .started, then .done by the timer
                 cp.versions.append(ctx.set_rollback_callable(delete_network_rule, RollbackContent(
                     resource_identifier=cp.name, namespace=spec.namespace,
                     data={"tool": "link", "pod": cp.name, "container": cp.container, "node": t.node,
-                          "interfaces": record, "wait": spec.test_duration + 300}), verb="set up", kind="interface"))
+                          "interfaces": record, "wait": spec.test_duration + 300, "timer": marker}),
+                    verb="set up", kind="interface"))
                 downs = [["ip", "link", "set", dev, "down"] for dev in ifaces]
                 ups = interface_up_commands(record)
                 up, down = ("; ".join(" ".join(argv) for argv in cmds) for cmds in (ups, downs))
@@ -416,7 +421,7 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                 timer = f"sleep 2; {down_sh}; {held}; {up_sh}"
                 r = cp.exec(["sh", "-c", f"IP=$(for p in /usr/sbin/ip /sbin/ip /usr/bin/ip /bin/ip; do "
                                          f'[ -x "$p" ] && echo "$p" && break; done); '
-                                         f"({timer}) >/dev/null 2>&1 </dev/null &"])
+                                         f": >{marker}.started; ({timer}; : >{marker}.done) >/dev/null 2>&1 </dev/null &"])
                 said = f"{down}; after {spec.test_duration}s: {up}"
                 ctx.audit("ip", node=t.node, target=t.name, command=said, exit_code=r.code)
                 if not r.ok:
