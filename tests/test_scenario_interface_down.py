@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -272,4 +273,31 @@ def test_a_stop_brings_it_back_without_waiting_out_the_timer(tmp_path, api_clien
         print(f"eth0 up {seen['up'] - seen['stop']:.1f}s after the stop (its timer was set for {DOWN_FOR}s)")
     assert eth0(netns) == before  # up, with the static route and the IPv6 address back; no timer left to cut
     assert wait_for(lambda: metric(url, "krkn_demo_up") is not None, timeout=30, what="the NodePort back")
+    assert machine_net(real_node) == machine and machine_routes(real_node) == routes
+
+
+@pytest.mark.cluster
+def test_sigterm_to_the_run_while_down_rolls_it_back_without_waiting_out_the_timer(tmp_path, api_client, kubeconfig,
+                                                                                  namespace, real_node, node_route):
+    """`krkn-tui run` gets SIGTERM while eth0 is down, its timer set for 180 s: the run rolls back
+    and exits 128+15 within 60 s (Run.finish's bound; the timer alone would take 180 s), nothing
+    pending, eth0 up with its route and addresses, no chaos pod left."""
+    core = client.CoreV1Api(api_client)
+    netns, machine, routes = real_node["netns"], machine_net(real_node), machine_routes(real_node)
+    before = eth0(netns)
+    versions = tmp_path / "versions"
+    run = Run(write_config(tmp_path, [(NG, [down_entry(namespace, test_duration=180)])], versions=versions), kubeconfig)
+    try:
+        run.wait_for(r"holding 180s", timeout=120)
+        wait_for(lambda: not eth0(netns)[0], timeout=30, interval=0.2, what="eth0 down")
+        stop = time.monotonic()
+        run.proc.send_signal(signal.SIGTERM)
+        assert run.finish(timeout=60) == 128 + signal.SIGTERM, run.output
+        print(f"run stopped and rolled back {time.monotonic() - stop:.1f}s after SIGTERM (timer: 180s)")
+        assert "Traceback" not in run.output and pending(versions) == [], run.output
+        assert eth0(netns) == before
+        assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
+    finally:
+        if run.proc.poll() is None:
+            run.proc.kill()
     assert machine_net(real_node) == machine and machine_routes(real_node) == routes
