@@ -1,14 +1,18 @@
 """network_chaos_ng's node_interface_down on the real node: the node's pods are out of the
 machine's reach through their NodePort while its interface is down and back after; the node is
 Ready after; a route through the interface (which going down drops) is back; kill -9 of the runner
-then `execute-rollback` completes it (adding back what the node's own timer did not); the
+then `execute-rollback` completes it (adding back what the node's own timer did not); a stop (the
+console's E-STOP, a signal) while it is down brings it back without waiting out the timer; the
 machine's links, addresses, routes, qdiscs and rule sets are as they were."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,8 +26,9 @@ from test_scenario_network_chaos_ng import NG, chaos_pods, entry, holding, machi
 from test_scenario_network_chaos_ng import nothing_left_on_the_node  # noqa: F401  (the leftover check, autouse)
 from krkn_tui.config import load_config
 from krkn_tui.engine import plan
+from krkn_tui.events import Step
 from krkn_tui.localcluster import realnode
-from krkn_tui.scenarios.netchaos import delete_network_rule
+from krkn_tui.scenarios.netchaos import ANNOTATIONS_FILE, UP_ANNOTATION, chaos_pod, delete_network_rule
 from krkn_tui.scenarios.network_chaos_ng import interface_up_commands, parse_network_chaos_ng
 from krkn_tui.scenarios.preview import preview_plan
 from krkn_tui.yamlio import load_yaml_file
@@ -99,6 +104,24 @@ def test_the_timer_sets_up_then_addresses_then_routes():
         ["ip", "-4", "route", "add", "default", "via", "10.0.0.1", "dev", "eth0"]]
 
 
+def test_the_undo_asks_the_timer_through_the_annotation_the_pod_reads():
+    """The undo (a version file's code, which imports nothing of krkn-tui) writes UP_ANNOTATION;
+    the chaos pod of node_interface_down has its annotations at ANNOTATIONS_FILE, where the timer
+    looks for it."""
+    import inspect
+
+    from krkn_tui.scenarios.network_chaos_ng import parse_network_chaos_ng as parse
+
+    assert f'"{UP_ANNOTATION}": "now"' in inspect.getsource(delete_network_rule)
+    [spec] = parse([down_entry("ns")], "f.yml")
+    pod = chaos_pod("p", "c", spec, "n", "run", annotations=True)["spec"]
+    [mount] = pod["containers"][0]["volumeMounts"]
+    [item] = next(v for v in pod["volumes"] if v["name"] == mount["name"])["downwardAPI"]["items"]
+    assert f"{mount['mountPath']}/{item['path']}" == ANNOTATIONS_FILE and item["fieldRef"]["fieldPath"] == \
+        "metadata.annotations"
+    assert "volumes" not in chaos_pod("p", "c", spec, "n", "run")["spec"]  # krkn's pod, as it renders it
+
+
 @pytest.mark.parametrize("bad, why", [
     ({"dev": "eth0; reboot", "addrs": [], "routes": []}, "interface name"),
     ({"dev": "eth0", "addrs": ["1.2.3.4/24;x"], "routes": []}, "address"),
@@ -112,6 +135,16 @@ def test_a_hostile_record_is_refused_before_any_exec(bad, why):
         data = {"tool": "link", "pod": "p", "container": "c", "node": "n", "interfaces": [bad]}
 
     with pytest.raises(RuntimeError, match=f"refusing a recorded {why}"):
+        delete_network_rule(Content(), api_client=None)
+
+
+def test_a_hostile_timer_path_is_refused_before_any_exec():
+    class Content:
+        namespace = "ns"
+        data = {"tool": "link", "pod": "p", "container": "c", "node": "n", "timer": "/tmp/x; reboot",
+                "interfaces": [{"dev": "eth0", "addrs": [], "routes": []}]}
+
+    with pytest.raises(RuntimeError, match="refusing a recorded timer"):
         delete_network_rule(Content(), api_client=None)
 
 
@@ -185,6 +218,84 @@ def test_kill_9_while_down_then_execute_rollback_brings_it_all_back(tmp_path, ap
         assert pending(versions) == []
         assert eth0(netns) == before
         assert wait_for(lambda: metric(url, "krkn_demo_up") is not None, timeout=30, what="the NodePort back")
+        assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
+    finally:
+        if run.proc.poll() is None:
+            run.proc.kill()
+    assert machine_net(real_node) == machine and machine_routes(real_node) == routes
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("moment", ["while down", "before the timer sets it down"])
+def test_a_stop_brings_it_back_without_waiting_out_the_timer(tmp_path, api_client, namespace, real_node, node_route,
+                                                             moment):
+    """The stop the console's E-STOP and the signals make (the engine's stop event), its timer set
+    for DOWN_FOR s. Once eth0 is down: the run's rollback asks the timer to set it up now (the
+    chaos pod's annotation, which the node's kubelet still receives); eth0 comes up with its route
+    and addresses within UP_WITHIN s of the stop, well before the timer's time (the bound is a
+    wait, not a measure of speed: without the ask, it would come at DOWN_FOR s). In the 2 s before
+    the timer sets it down: the interface ends as it was (the undo lets a started timer run to its
+    end before the pod is deleted; here the deletion mostly comes before the timer's down anyway,
+    so this does not prove that wait). Either way the NodePort answers, no chaos pod is left, the
+    machine is as it was."""
+    DOWN_FOR, UP_WITHIN = 180, 60
+    core = client.CoreV1Api(api_client)
+    url = web_target(api_client, namespace)
+    netns, machine, routes = real_node["netns"], machine_net(real_node), machine_routes(real_node)
+    before = eth0(netns)
+    seen: dict = {}
+
+    def watch() -> None:  # polls the interface from the stop on, beside the run's rollback
+        deadline = seen["stop"] + UP_WITHIN
+        while time.monotonic() < deadline:
+            if eth0(netns)[0]:
+                seen["up"] = time.monotonic()
+                return
+            time.sleep(0.2)
+
+    def on_event(event, engine):
+        if isinstance(event, Step) and "holding" in event.message and "stop" not in seen:
+            if moment == "while down":
+                seen["down"] = wait_for(lambda: not eth0(netns)[0], timeout=30, interval=0.2, what="eth0 down")
+            seen["stop"] = time.monotonic()
+            seen["watcher"] = threading.Thread(target=watch, daemon=True)
+            seen["watcher"].start()
+            engine.stop.set()
+
+    _, result, _ = run_scenario(tmp_path, api_client, NG, [down_entry(namespace, test_duration=DOWN_FOR)],
+                                on_event=on_event)
+    seen["watcher"].join(UP_WITHIN + 5)
+    assert result.status == "interrupted", result.scenarios[0].get("message")
+    assert [s.status for s in result.rollback] == ["executed", "executed"]  # the interface, then the pod
+    assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
+    if moment == "while down":
+        assert seen["down"] and "up" in seen, f"eth0 not up within {UP_WITHIN}s of the stop (timer: {DOWN_FOR}s)"
+        print(f"eth0 up {seen['up'] - seen['stop']:.1f}s after the stop (its timer was set for {DOWN_FOR}s)")
+    assert eth0(netns) == before  # up, with the static route and the IPv6 address back; no timer left to cut
+    assert wait_for(lambda: metric(url, "krkn_demo_up") is not None, timeout=30, what="the NodePort back")
+    assert machine_net(real_node) == machine and machine_routes(real_node) == routes
+
+
+@pytest.mark.cluster
+def test_sigterm_to_the_run_while_down_rolls_it_back_without_waiting_out_the_timer(tmp_path, api_client, kubeconfig,
+                                                                                  namespace, real_node, node_route):
+    """`krkn-tui run` gets SIGTERM while eth0 is down, its timer set for 180 s: the run rolls back
+    and exits 128+15 within 60 s (Run.finish's bound; the timer alone would take 180 s), nothing
+    pending, eth0 up with its route and addresses, no chaos pod left."""
+    core = client.CoreV1Api(api_client)
+    netns, machine, routes = real_node["netns"], machine_net(real_node), machine_routes(real_node)
+    before = eth0(netns)
+    versions = tmp_path / "versions"
+    run = Run(write_config(tmp_path, [(NG, [down_entry(namespace, test_duration=180)])], versions=versions), kubeconfig)
+    try:
+        run.wait_for(r"holding 180s", timeout=120)
+        wait_for(lambda: not eth0(netns)[0], timeout=30, interval=0.2, what="eth0 down")
+        stop = time.monotonic()
+        run.proc.send_signal(signal.SIGTERM)
+        assert run.finish(timeout=60) == 128 + signal.SIGTERM, run.output
+        print(f"run stopped and rolled back {time.monotonic() - stop:.1f}s after SIGTERM (timer: 180s)")
+        assert "Traceback" not in run.output and pending(versions) == [], run.output
+        assert eth0(netns) == before
         assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
     finally:
         if run.proc.poll() is None:

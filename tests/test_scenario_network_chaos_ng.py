@@ -268,21 +268,61 @@ def tc(netns: str, *args: str) -> str:
                           check=True).stdout
 
 
+# Bandwidth, measured (stated once): a BW_KIB transfer timed where it is received, from the
+# connect to the server's close. During a fault at RATE it runs at most BW_OVER x RATE (htb counts
+# each frame's headers, so the payload comes in a little under RATE; the 25% covers the burst htb
+# lets through first and the timer's grain) and at least BW_UNDER x RATE (a shaped transfer, not a
+# stalled one: a loaded machine may slow it, so the floor is low); before and after, over BW_FREE x
+# RATE (unshaped, it runs at the veths' speed, hundreds of times RATE). 512 KiB at 1mbit take 4 s,
+# so htb's burst (a few KiB) does not weigh.
+BW_KIB, BW_OVER, BW_UNDER, BW_FREE = 512, 1.25, 0.5, 4.0
+_TIMED_FETCH = """
+import socket, sys, time
+start = time.monotonic()
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60) as s:
+    s.sendall(f"GET {sys.argv[3]} HTTP/1.0\\r\\n\\r\\n".encode())
+    got = sum(iter(lambda: len(s.recv(65536)), 0))
+print(got, time.monotonic() - start)
+"""
+
+
+def fetch_kbit(ip: str, port: int, path: str = "/big", netns: str | None = None) -> float:
+    """The rate of an HTTP fetch of `path` in kbit/s, timed by the fetching process: in the
+    network namespace `netns` (a pod's), or the machine's."""
+    import sys
+
+    argv = [sys.executable, "-c", _TIMED_FETCH, ip, str(port), path]
+    r = subprocess.run(["nsenter", f"--net={netns}", *argv] if netns else argv, capture_output=True, text=True,
+                       timeout=120)
+    got, seconds = r.stdout.split() if r.returncode == 0 else (0, 0)
+    assert int(got) > BW_KIB * 1024, r.stdout + r.stderr
+    return int(got) * 8 / 1000 / max(float(seconds), 1e-3)
+
+
+def assert_rate(before: float, during: float, after: float, limit_kbit: float) -> None:
+    print(f"{BW_KIB} KiB at {limit_kbit:g} kbit/s: before {before:.0f}, during {during:.0f} "
+          f"({during / limit_kbit:.2f}x the limit), after {after:.0f} kbit/s")
+    assert BW_UNDER * limit_kbit <= during <= BW_OVER * limit_kbit, (during, limit_kbit)
+    assert before > BW_FREE * limit_kbit and after > BW_FREE * limit_kbit, (before, after, limit_kbit)
+
+
 @pytest.mark.cluster
 @pytest.mark.parametrize("way", ["egress", "ingress"])
 def test_pod_bandwidth_shapes_the_transfer_then_its_qdiscs_are_deleted(tmp_path, api_client, kubectl, kubeconfig,
                                                                       namespace, real_node, way):
-    """The htb class at 1mbit holds back the 256 KiB the client fetches (its overlimits counter
-    rises): on the server's egress, or on the client's ingress through krkn's ifb redirect; after
-    the run the interface's qdiscs and the namespace's links are as before."""
+    """The htb class at 1mbit: the client's fetch of 512 KiB runs at 1 Mbit/s (BW_* tolerances)
+    during, many times faster before and after, and the class's overlimits rise: on the server's
+    egress, or on the client's ingress through krkn's ifb redirect; after the run the interface's
+    qdiscs and the namespace's links are as before."""
     core = client.CoreV1Api(api_client)
     _server_and_client(kubectl, kubeconfig, namespace)
     subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "exec", "server", "--", "dd",
-                    "if=/dev/zero", "of=/tmp/www/big", "bs=1024", "count=256"], check=True, capture_output=True)
+                    "if=/dev/zero", "of=/tmp/www/big", "bs=1024", f"count={BW_KIB}"], check=True, capture_output=True)
     ip = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "get", "service", "server", "-o",
                          "jsonpath={.spec.clusterIP}"], capture_output=True, text=True, check=True).stdout.strip()
     shaped_pod = "server" if way == "egress" else "client"
     netns = pod_netns(core.read_namespaced_pod(shaped_pod, namespace).metadata.uid)
+    client_netns = pod_netns(core.read_namespaced_pod("client", namespace).metadata.uid)
     links = subprocess.run(["nsenter", f"--net={netns}", "ip", "-o", "link"], capture_output=True, text=True).stdout
 
     def state():
@@ -291,11 +331,8 @@ def test_pod_bandwidth_shapes_the_transfer_then_its_qdiscs_are_deleted(tmp_path,
     before, machine = state(), machine_view(real_node)
     assert "eth0" in links
 
-    def fetch() -> int:
-        r = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "exec", "client", "--", "sh", "-c",
-                            f"printf 'GET /big HTTP/1.0\\r\\n\\r\\n' | nc -w 30 {ip} 80 | wc -c"],
-                           capture_output=True, text=True, timeout=120)
-        return int(r.stdout.strip() or 0)
+    def fetch() -> float:  # through the Service, timed in the client's namespace
+        return fetch_kbit(ip, 80, netns=client_netns)
 
     def shaped_dev() -> str:
         if way == "egress":
@@ -307,23 +344,24 @@ def test_pod_bandwidth_shapes_the_transfer_then_its_qdiscs_are_deleted(tmp_path,
     def during():
         dev = shaped_dev()
         classes = tc(netns, "-s", "class", "show", "dev", dev)
-        got = fetch()
+        rate = fetch()
         after_fetch = tc(netns, "-s", "class", "show", "dev", dev)
         overlimits = [int(m) for m in re.findall(r"overlimits (\d+)", after_fetch)]
-        return "class htb 100:1 root" in classes and "rate 1Mbit" in classes, got, overlimits, \
+        return "class htb 100:1 root" in classes and "rate 1Mbit" in classes, rate, overlimits, \
             machine_view(real_node) == machine
 
+    rate_before = fetch()
     on_event, seen = holding(during)
     spec = chaos_entry(namespace, bandwidth="1mbit", test_duration=1, ingress=way == "ingress",
                        egress=way == "egress", label_selector="app=web" if way == "egress" else "app=client")
     _, result, events = run_scenario(tmp_path, api_client, NG, [spec], on_event=on_event)
     assert result.status == "passed", result.scenarios[0].get("message")
-    [(shaped, got, overlimits, machine_same)] = seen
-    assert shaped and got > 256 * 1024 and overlimits and max(overlimits) > 0 and machine_same
+    [(shaped, rate, overlimits, machine_same)] = seen
+    assert shaped and overlimits and max(overlimits) > 0 and machine_same
+    assert_rate(rate_before, rate, fetch(), 1000)
     assert state() == before and machine_view(real_node) == machine
     tools = ["tc", "tc"] if way == "egress" else ["ip", "ip", "tc", "tc", "tc", "tc"]
     assert [c["action"] for c in changes(events)] == ["create_pod", *tools]
-    assert fetch() > 256 * 1024
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
 
 
@@ -353,29 +391,33 @@ def test_a_stop_mid_hold_deletes_the_rules_and_the_pod(tmp_path, api_client, kub
 @pytest.mark.cluster
 def test_node_bandwidth_shapes_the_nodes_egress_and_not_the_machines(tmp_path, api_client, kubectl, kubeconfig,
                                                                      namespace, real_node):
-    """node_network_chaos on the real node's interface: a 256 KiB fetch from the machine of a port
-    in the node's namespace is held back by the htb class (its overlimits rise), the machine's own
-    qdiscs (its end of the node's veth among them), links and rule sets stay as they were."""
+    """node_network_chaos on the real node's interface: the machine's fetch of 512 KiB from a port
+    in the node's namespace runs at 2 Mbit/s (BW_* tolerances) during, many times faster before
+    and after, the htb class's overlimits rise; the machine's own qdiscs (its end of the node's
+    veth among them), links and rule sets stay as they were."""
     core = client.CoreV1Api(api_client)
-    _, fetch = _host_server(kubectl, kubeconfig, namespace, size_kib=256)
-    assert wait_for(fetch, timeout=30, what="the machine reaching the node's port")
+    port, answers = _host_server(kubectl, kubeconfig, namespace, size_kib=BW_KIB)
+    assert wait_for(answers, timeout=30, what="the machine reaching the node's port")
     netns, machine = real_node["netns"], machine_view(real_node)
+    node_ip = realnode_ip(kubectl, kubeconfig)
     before = tc(netns, "qdisc", "show", "dev", "eth0")  # pods' veths come and go with other tests
 
     def during():
         classes = tc(netns, "-s", "class", "show", "dev", "eth0")
-        got = fetch("/big")
+        rate = fetch_kbit(node_ip, port)
         overlimits = [int(m) for m in re.findall(r"overlimits (\d+)", tc(netns, "-s", "class", "show", "dev", "eth0"))]
-        return "class htb 100:1 root" in classes and "rate 2Mbit" in classes, got, overlimits, \
+        return "class htb 100:1 root" in classes and "rate 2Mbit" in classes, rate, overlimits, \
             machine_view(real_node) == machine
 
+    rate_before = fetch_kbit(node_ip, port)
     on_event, seen = holding(during)
     spec = entry("node_network_chaos", namespace, target=realnode.NODE_NAME, bandwidth="2mbit", test_duration=1,
                  ingress=False, egress=True)
     del spec["protocols"]
     _, result, _ = run_scenario(tmp_path, api_client, NG, [spec], on_event=on_event)
     assert result.status == "passed", result.scenarios[0].get("message")
-    [(shaped, got, overlimits, machine_same)] = seen
-    assert shaped and got > 256 * 1024 and max(overlimits) > 0 and machine_same
+    [(shaped, rate, overlimits, machine_same)] = seen
+    assert shaped and max(overlimits) > 0 and machine_same
+    assert_rate(rate_before, rate, fetch_kbit(node_ip, port), 2000)
     assert tc(netns, "qdisc", "show", "dev", "eth0") == before and machine_view(real_node) == machine
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")

@@ -1,8 +1,9 @@
 """pod_network_scenarios on the real node (krkn's OVS flows made as iptables rules and htb in the
 pod's own network namespace): a connection to the pod fails during the outage and succeeds after;
-egress shaping shows in the htb class's counters; kill -9 of the runner then `execute-rollback`
-leaves no rule, qdisc or chaos pod; the machine's links, addresses, qdiscs and rule sets are
-unchanged throughout."""
+egress shaping holds the pod's transfer at the configured rate (measured; the htb class's counters
+rise); serial execution applies one parameter after the other, each undone before the next; kill
+-9 of the runner then `execute-rollback` leaves no rule, qdisc or chaos pod; the machine's links,
+addresses, qdiscs and rule sets are unchanged throughout."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from kubehelpers import wait_for
 from runhelpers import Run, krkn, pending, run_dirs, write_config
 from test_real_node import _server_and_client, real_node  # noqa: F401
 from test_scenario_app_outage import changes, run_scenario
-from test_scenario_network_chaos_ng import chain_rules, chaos_pods, holding, machine_net, pod_netns, tc
+from test_scenario_network_chaos_ng import (BW_KIB, assert_rate, chain_rules, chaos_pods, fetch_kbit, holding,
+                                            machine_net, pod_netns, tc)
+from test_scenario_network_latency import BACK_MS, assert_rise, mangle_rules, mechanism, median_rtt
 from test_scenario_network_chaos_ng import nothing_left_on_the_node  # noqa: F401  (the leftover check, autouse)
 from krkn_tui.errors import UserError
-from krkn_tui.scenarios.pod_network import outage_rules, parse_pod_network
+from krkn_tui.scenarios.pod_network import PodNetworkPlugin, outage_rules, parse_pod_network, serial_phases
 from krkn_tui.yamlio import load_yaml_file
 
 PN = "pod_network_scenarios"
@@ -129,38 +132,87 @@ def test_outage_cuts_the_pod_off_then_its_rules_are_deleted(tmp_path, api_client
 @pytest.mark.cluster
 def test_egress_shaping_holds_back_what_the_pod_sends(tmp_path, api_client, kubectl, kubeconfig, namespace,
                                                       real_node):
-    """krkn's htb tree at 1mbit on the server's interface: the client's 256 KiB fetch rises the
-    class's overlimits; after, the namespace's qdiscs and links are as before."""
+    """krkn's htb tree at 1mbit on the server's interface: the client's fetch of 512 KiB runs at
+    1 Mbit/s during (the tolerances of test_scenario_network_chaos_ng's BW_*), many times that
+    before and after, and the class's overlimits rise; after, the namespace's qdiscs and links are
+    as before."""
     core = client.CoreV1Api(api_client)
     _server_and_client(kubectl, kubeconfig, namespace)
     subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "exec", "server", "--", "dd",
-                    "if=/dev/zero", "of=/tmp/www/big", "bs=1024", "count=256"], check=True, capture_output=True)
+                    "if=/dev/zero", "of=/tmp/www/big", "bs=1024", f"count={BW_KIB}"], check=True, capture_output=True)
     ip = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "get", "service", "server", "-o",
                          "jsonpath={.spec.clusterIP}"], capture_output=True, text=True, check=True).stdout.strip()
     netns = pod_netns(core.read_namespaced_pod("server", namespace).metadata.uid)
+    client_netns = pod_netns(core.read_namespaced_pod("client", namespace).metadata.uid)
     before, machine = state(netns), machine_net(real_node)
 
-    def fetch() -> int:
-        r = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", namespace, "exec", "client", "--", "sh", "-c",
-                            f"printf 'GET /big HTTP/1.0\\r\\n\\r\\n' | nc -w 30 {ip} 80 | wc -c"],
-                           capture_output=True, text=True, timeout=120)
-        return int(r.stdout.strip() or 0)
-
     def during():
-        got = fetch()
+        rate = fetch_kbit(ip, 80, netns=client_netns)
         classes = tc(netns, "-s", "class", "show", "dev", "eth0")
-        return "class htb 100:1 root" in classes and "rate 1Mbit" in classes, got, \
+        return "class htb 100:1 root" in classes and "rate 1Mbit" in classes, rate, \
             [int(m) for m in re.findall(r"overlimits (\d+)", classes)], machine_net(real_node) == machine
 
+    rate_before = fetch_kbit(ip, 80, netns=client_netns)
     on_event, seen = holding(during)
     _, result, events = run_scenario(tmp_path, api_client, PN, [shaping(namespace, "egress", test_duration=1)],
                                      on_event=on_event)
     assert result.status == "passed", result.scenarios[0].get("message")
-    [(shaped, got, overlimits, machine_same)] = seen
-    assert shaped and got > 256 * 1024 and max(overlimits) > 0 and machine_same
+    [(shaped, rate, overlimits, machine_same)] = seen
+    assert shaped and max(overlimits) > 0 and machine_same
+    assert_rate(rate_before, rate, fetch_kbit(ip, 80, netns=client_netns), 1000)
     assert state(netns) == before and machine_net(real_node) == machine
     assert [c["action"] for c in changes(events)] == ["create_pod", "tc", "tc"]
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
+
+
+def test_serial_is_one_parameter_at_a_time_in_krkns_order():
+    [spec] = parse_pod_network([shaping("ns", "egress", execution_type="serial",
+                                        network_params={"bandwidth": "1mbit", "loss": "5%", "latency": "50ms"})], "f")
+    assert [(p.latency, p.loss, p.bandwidth) for p in serial_phases(spec)] == [
+        ("50ms", None, None), (None, "5", None), (None, None, "1mbit")]
+    assert all(p.test_duration == spec.test_duration and p.label_selector == "app=web" for p in serial_phases(spec))
+    assert PodNetworkPlugin.describe(spec).startswith("pod_egress_shaping: latency 50ms, loss 5%, bandwidth 1mbit one "
+                                                      "at a time on egress")
+
+
+@pytest.mark.cluster
+def test_serial_shaping_applies_each_parameter_alone_and_undoes_it_before_the_next(tmp_path, api_client, kubectl,
+                                                                                 kubeconfig, namespace, real_node):
+    """krkn's execution_type serial on the server's egress: latency 200 ms alone (the client's RTT
+    rises, no 1mbit class), held, undone; then bandwidth 1mbit alone (the htb class, the latency's
+    rule gone and the RTT as before); each phase's chaos pod and change in version files before
+    they are made, the first phase's executed (undone) before the second's are there."""
+    core = client.CoreV1Api(api_client)
+    _server_and_client(kubectl, kubeconfig, namespace)
+    server_ip = core.read_namespaced_pod("server", namespace).status.pod_ip
+    netns = pod_netns(core.read_namespaced_pod("server", namespace).metadata.uid)
+    before, machine, rules_before = state(netns), machine_net(real_node), mangle_rules(netns)
+    versions = tmp_path / "versions"
+
+    def during():
+        return (median_rtt(kubectl, kubeconfig, namespace, server_ip), tc(netns, "class", "show", "dev", "eth0"),
+                [r for r in mangle_rules(netns) if r not in rules_before], len(pending(versions)),
+                len(list(versions.glob("*/*.py.executed"))))
+
+    rtt_before = median_rtt(kubectl, kubeconfig, namespace, server_ip)
+    on_event, seen = holding(during)
+    entry = shaping(namespace, "egress", test_duration=1, execution_type="serial",
+                    network_params={"bandwidth": "1mbit", "latency": "200ms"})
+    _, result, events = run_scenario(tmp_path, api_client, PN, [entry], on_event=on_event)
+    assert result.status == "passed", result.scenarios[0].get("message")
+    [(slow, classes1, added1, pending1, executed1), (fast, classes2, added2, pending2, executed2)] = seen
+    assert_rise(rtt_before, slow, 200.0)
+    assert "rate 1Mbit" not in classes1 and "class htb 100:1 root" in classes2 and "rate 1Mbit" in classes2
+    assert abs(fast - rtt_before) <= BACK_MS and added2 == []
+    # a chaos pod and its change each, the first phase's executed before the second's are written
+    assert (pending1, executed1) == (2, 0) and (pending2, executed2) == (2, 2)
+    if mechanism() == "nfqueue":
+        assert len(added1) == 1 and "NFQUEUE" in added1[0]
+        assert [c["action"] for c in changes(events)] == ["create_pod", "netem-queue", "iptables", "create_pod",
+                                                          "tc", "tc"]
+    assert "2 parameters one after another" in result.scenarios[0]["message"]
+    assert state(netns) == before and mangle_rules(netns) == rules_before and machine_net(real_node) == machine
+    assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pods gone")
 
 
 @pytest.mark.cluster

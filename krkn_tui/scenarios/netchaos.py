@@ -33,6 +33,10 @@ NETEM, NFQUEUE = "netem", "nfqueue"
 # (tc by its path: busybox's unshare would run its own tc applet first).
 NETEM_PROBE = ["unshare", "-n", "/usr/sbin/tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]
 NETEM_UNKNOWN = "qdisc kind is unknown"  # tc's words for a kernel without the qdisc
+# Where a chaos pod reads its own annotations (node_interface_down's timer: the undo's
+# krkn-tui.io/interfaces-up asks it to set the interfaces up before its time).
+ANNOTATIONS_FILE = "/etc/krkn-tui-pod/annotations"
+UP_ANNOTATION = "krkn-tui.io/interfaces-up"  # written literally in delete_network_rule (a version file's code)
 
 
 class ChaosSpec(Protocol):
@@ -186,6 +190,9 @@ def delete_network_rule(content, api_client):
                     raise RuntimeError(f"refusing a recorded route: {family} {route!r}")
                 links.append(["ip", family, "route", "add", *words, "dev", dev])
         what = f"interface(s) {', '.join(str(i['dev']) for i in data['interfaces'])}"
+        timer = str(data.get("timer") or "")  # its marker files (files written before have none)
+        if timer and not re.fullmatch(r"/tmp/krkn-tui-iface-[0-9a-f]{6}", timer):
+            raise RuntimeError(f"refusing a recorded timer: {timer!r}")
     else:
         chain, rule = data["chain"], [str(a) for a in data["rule"]]
         if chain not in ("INPUT", "OUTPUT") or rule[-2:] != ["-j", "DROP"] or any(a.startswith("-") and a not in (
@@ -215,10 +222,19 @@ def delete_network_rule(content, api_client):
                                f"may still be in place on node {data['node']}") from None
         raise
     if data.get("tool") == "link":
+        # The node's timer also sets them up once this annotation shows in the pod's annotations
+        # file (its kubelet keeps that current while it reaches the API server; a stop need not
+        # wait out the test duration). A node cut off from the API server keeps to its timer.
+        core.patch_namespaced_pod(data["pod"], content.namespace,
+                                  {"metadata": {"annotations": {"krkn-tui.io/interfaces-up": "now"}}})
         deadline, why = time.monotonic() + min(float(data.get("wait", 300)), 3600.0), ""
-        while True:  # the node is out of reach until its interfaces are up again
+        # The node is out of reach until its interfaces are up again; and its timer, once started,
+        # is let run to its end (deleting the pod next must not cut it between down and up).
+        ready = (["sh", "-c", f"test ! -e {timer}.started || test -e {timer}.done"] if timer
+                 else ["ip", "-o", "link", "show"])
+        while True:
             try:
-                ok, _, why = run(["ip", "-o", "link", "show"])
+                ok, _, why = run(ready)
                 if ok:
                     break
             except Exception as exc:  # the API server cannot reach the kubelet: retry
@@ -277,8 +293,10 @@ class Target:
     pod_uid: str | None = None  # a pod target's
 
 
-def chaos_pod(name: str, container: str, spec: ChaosSpec, node: str, run_uuid: str) -> dict:
-    """krkn's network-chaos.j2, as it renders it."""
+def chaos_pod(name: str, container: str, spec: ChaosSpec, node: str, run_uuid: str,
+              annotations: bool = False) -> dict:
+    """krkn's network-chaos.j2, as it renders it; with `annotations`, the pod's own annotations
+    in a file (ANNOTATIONS_FILE, the downward API) for a timer in it to read."""
     pod_spec: dict = {
         "hostPID": True,
         # krkn's pod_network Job names its node (no scheduling, so no taint keeps it off).
@@ -290,6 +308,11 @@ def chaos_pod(name: str, container: str, spec: ChaosSpec, node: str, run_uuid: s
     }
     if spec.on_node:
         pod_spec["hostNetwork"] = True
+    if annotations:
+        pod_spec["volumes"] = [{"name": "podinfo", "downwardAPI": {"items": [
+            {"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}}]}}]
+        pod_spec["containers"][0]["volumeMounts"] = [{"name": "podinfo", "mountPath": ANNOTATIONS_FILE.rsplit("/", 1)[0],
+                                                      "readOnly": True}]
     if spec.service_account:
         pod_spec["serviceAccountName"] = spec.service_account
     if spec.taints:
@@ -329,15 +352,17 @@ class ChaosPod:
     versions: list[Path | None] = field(default_factory=list)
 
     @classmethod
-    def start(cls, ctx: ScenarioContext, core, spec: ChaosSpec, t: Target, role: str) -> ChaosPod:
+    def start(cls, ctx: ScenarioContext, core, spec: ChaosSpec, t: Target, role: str,
+              annotations: bool = False) -> ChaosPod:
         """Create it (its version file first) and wait for it to run; `role` names it as krkn does
-        (node-filter-, pod-chaos-, node-iface-down-...)."""
+        (node-filter-, pod-chaos-, node-iface-down-...); `annotations`: see chaos_pod."""
         name = f"{'node' if spec.on_node else 'pod'}-{role}-{secrets.token_hex(3)}"
         container = "fedora" if spec.on_node else f"fedora-container-{secrets.token_hex(3)}"
         version = ctx.set_rollback_callable(
             delete_hog_pod, RollbackContent(resource_identifier=name, namespace=spec.namespace),
             verb="delete", kind="Pod")
-        core.create_namespaced_pod(spec.namespace, chaos_pod(name, container, spec, t.node, ctx.rollback.run_uuid))
+        core.create_namespaced_pod(spec.namespace, chaos_pod(name, container, spec, t.node, ctx.rollback.run_uuid,
+                                                             annotations))
         ctx.audit("create_pod", namespace=spec.namespace, name=name, node=t.node)
         cp = cls(ctx, spec, t, name, container, version)
 

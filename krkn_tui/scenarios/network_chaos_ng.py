@@ -46,9 +46,14 @@ Differences from krkn, on purpose:
   pod (netchaos.py).
 - node_interface_down records each interface's global addresses and main-table routes before
   setting it down (going down drops its routes and IPv6 global addresses; krkn only sets it up
-  again): the node's timer and the undo add back what is missing. The undo waits for the node
-  to answer, so a killed runner is completed by `execute-rollback` once the timer has run; an
-  interface already down is refused.
+  again): the node's timer and the undo add back what is missing. The undo first annotates the
+  chaos pod (`krkn-tui.io/interfaces-up`); the timer reads the pod's annotations (a downward API
+  file) every second and sets the interfaces up at once when it shows, so a stop need not wait
+  out `test_duration` where the node's kubelet still reaches the API server (krkn's pod has no
+  such file: its timer always runs out). The undo then waits for the node to answer and for the
+  timer, once started, to end (its marker files), so the pod's deletion next cannot cut it between
+  down and up, and a killed runner is completed by `execute-rollback`; an interface already down
+  is refused.
 - Bad input is one line at load time, naming the field: an unknown id, a placeholder such as
   krkn's `<node_name>`, a port outside 1-65535, a protocol other than tcp/udp.
 """
@@ -57,6 +62,7 @@ from __future__ import annotations
 
 import random
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,7 +72,8 @@ from ..rollback import RollbackContent
 from ..yamlio import Section, describe, expect_list, join_field
 from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, register
 from .krkn_pods import delete_hog_pod
-from .netchaos import IFACE_RE, ChaosPod, Target, delete_network_rule, internal_ips, ready_nodes
+from .netchaos import (ANNOTATIONS_FILE, IFACE_RE, UP_ANNOTATION, ChaosPod, Target, delete_network_rule, internal_ips,
+                       ready_nodes)
 from .specs import Taint, check_namespace, check_selector, section_entries, taint_from_string
 
 DEFAULT_IMAGE = "quay.io/krkn-chaos/krkn-network-chaos:latest"
@@ -392,13 +399,15 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
             pods: list[ChaosPod] = []
             for t in batch:
                 ctx.check_stop()
-                pods.append(cp := ChaosPod.start(ctx, core, spec, t, "iface-down"))
+                pods.append(cp := ChaosPod.start(ctx, core, spec, t, "iface-down", annotations=True))
                 ifaces = spec.interfaces or (cp.default_interface(internal_ips(core, t.node)),)
                 record = [interface_state(cp, dev) for dev in ifaces]
+                marker = f"/tmp/krkn-tui-iface-{secrets.token_hex(3)}"  # .started, then .done by the timer
                 cp.versions.append(ctx.set_rollback_callable(delete_network_rule, RollbackContent(
                     resource_identifier=cp.name, namespace=spec.namespace,
                     data={"tool": "link", "pod": cp.name, "container": cp.container, "node": t.node,
-                          "interfaces": record, "wait": spec.test_duration + 300}), verb="set up", kind="interface"))
+                          "interfaces": record, "wait": spec.test_duration + 300, "timer": marker}),
+                    verb="set up", kind="interface"))
                 downs = [["ip", "link", "set", dev, "down"] for dev in ifaces]
                 ups = interface_up_commands(record)
                 up, down = ("; ".join(" ".join(argv) for argv in cmds) for cmds in (ups, downs))
@@ -406,10 +415,13 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                 # iproute2's ip by its path: a busybox shell runs its own `ip` applet first, which
                 # knows no `nodad`.
                 down_sh, up_sh = ("; ".join(" ".join(['"$IP"', *argv[1:]]) for argv in cmds) for cmds in (downs, ups))
-                timer = f"sleep 2; {down_sh}; sleep {spec.test_duration}; {up_sh}"
+                # It waits out the test duration, or less once the undo's annotation shows.
+                held = (f"end=$(($(date +%s) + {spec.test_duration})); while [ \"$(date +%s)\" -lt \"$end\" ] && "
+                        f"! grep -qF {UP_ANNOTATION}= {ANNOTATIONS_FILE} 2>/dev/null; do sleep 1; done")
+                timer = f"sleep 2; {down_sh}; {held}; {up_sh}"
                 r = cp.exec(["sh", "-c", f"IP=$(for p in /usr/sbin/ip /sbin/ip /usr/bin/ip /bin/ip; do "
                                          f'[ -x "$p" ] && echo "$p" && break; done); '
-                                         f"({timer}) >/dev/null 2>&1 </dev/null &"])
+                                         f": >{marker}.started; ({timer}; : >{marker}.done) >/dev/null 2>&1 </dev/null &"])
                 said = f"{down}; after {spec.test_duration}s: {up}"
                 ctx.audit("ip", node=t.node, target=t.name, command=said, exit_code=r.code)
                 if not r.ok:

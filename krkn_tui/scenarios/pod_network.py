@@ -26,7 +26,10 @@ Differences from krkn, on purpose:
 - The chaos pod is krkn's network-chaos image (`image` overrides it; krkn's default
   `quay.io/krkn-chaos/krkn:tools` holds ovs-ofctl, which this CNI has no use for), in the target
   pods' namespace, pinned by `nodeName` as krkn's Job is.
-- All of `network_params` at once: `execution_type` is read and checked, not followed.
+- `execution_type` as krkn's: parallel, all of `network_params` at once; serial, one parameter
+  after the other in krkn's order (latency, loss, bandwidth) on all the target pods, each held
+  for `test_duration` and undone (a chaos pod of its own, as krkn's Job per parameter) before the
+  next. krkn sleeps `test_duration` again after each; here the next follows at once.
 - krkn waits 30 s inside its Job before the first flow; here the rules go in once the chaos pod
   runs. `wait_duration` is read and, as in krkn, not waited.
 """
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,7 @@ from ..yamlio import Section, describe, join_field
 OUTAGE_ID = "pod_network_outage"
 SHAPING_IDS = ("pod_egress_shaping", "pod_ingress_shaping")
 IDS = (OUTAGE_ID,) + SHAPING_IDS
+SHAPING_PARAMS = ("latency", "loss", "bandwidth")  # krkn's order, which serial follows
 DEFAULT_IMAGE = "quay.io/krkn-chaos/krkn-network-chaos:latest"
 _COMMON = ("namespace", "image", "kubeconfig_path", "pod_name", "label_selector", "exclude_label", "kraken_config",
            "test_duration", "wait_duration", "instance_count")
@@ -212,6 +216,18 @@ def find_pods(core, spec: PodNetworkSpec) -> list[Target]:
     return [Target(p.metadata.name, p.spec.node_name, p.metadata.uid) for p in pods]
 
 
+def serial_phases(spec: PodNetworkSpec) -> list[PodNetworkSpec]:
+    """krkn's serial execution_type: one parameter at a time, in its order (latency, loss,
+    bandwidth), on all the target pods; parallel is all of them at once."""
+    alone = dict.fromkeys(SHAPING_PARAMS)
+    return [replace(spec, **{**alone, key: getattr(spec, key)}) for key in SHAPING_PARAMS if getattr(spec, key)]
+
+
+def shaping_words(spec: PodNetworkSpec) -> str:
+    return ", ".join(f"{k} {v}" for k, v in (("latency", spec.latency), ("loss", spec.loss and f"{spec.loss}%"),
+                                             ("bandwidth", spec.bandwidth)) if v)
+
+
 @register
 class PodNetworkPlugin(ScenarioPlugin):
     scenario_type = "pod_network_scenarios"
@@ -229,9 +245,9 @@ class PodNetworkPlugin(ScenarioPlugin):
                      for w in spec.direction}
             what = ", ".join(f"{w} {p}" for w, p in ports.items())
             return f"{spec.id}: drop {what} of {who} in {spec.namespace} for {spec.test_duration}s"
-        shape = ", ".join(f"{k} {v}" for k, v in (("latency", spec.latency), ("loss", spec.loss and f"{spec.loss}%"),
-                                                   ("bandwidth", spec.bandwidth)) if v)
-        return f"{spec.id}: {shape} on {spec.ways[0]} of {who} in {spec.namespace} for {spec.test_duration}s"
+        serial = " one at a time" if spec.execution_type == "serial" and len(serial_phases(spec)) > 1 else ""
+        return (f"{spec.id}: {shaping_words(spec)}{serial} on {spec.ways[0]} of {who} in {spec.namespace} "
+                f"for {spec.test_duration}s")
 
     def preview(self, spec: PodNetworkSpec, ctx: ScenarioContext) -> list:
         from kubernetes import client
@@ -257,22 +273,27 @@ class PodNetworkPlugin(ScenarioPlugin):
         if ctx.dry_run:
             return Outcome(ScenarioStatus.PASSED, f"dry run: would change {len(found)} pod(s)", {**details, "dry_run": True})
         tag = f"krkn-tui:{ctx.rollback.run_uuid[:8]}"
-        pods: list[ChaosPod] = []
-        for t in found:
-            ctx.check_stop()
-            pods.append(cp := ChaosPod.start(ctx, core, spec, t, "outage" if spec.id == OUTAGE_ID else "shaping"))
-            iface = cp.default_interface([])
-            if spec.id == OUTAGE_ID:
-                for chain, rule in outage_rules(spec, iface, tag):
-                    cp.change({"chain": chain, "rule": rule}, "iptables rule", [["iptables", "-I", chain, "1", *rule]],
-                              details)
-            else:
-                if mechanism := cp.prepare_shaping(spec):
-                    details.setdefault("mechanism", {})[t.name] = mechanism
-                cp.shape_all(spec, iface, tag, details)
-        ctx.log(f"{len(details['rules'])} changes in place; holding {spec.test_duration}s", 0.2)
-        ctx.sleep(spec.test_duration)
-        for cp in reversed(pods):
-            cp.undo()
+        phases = serial_phases(spec) if spec.id in SHAPING_IDS and spec.execution_type == "serial" else [spec]
+        for phase in phases:  # each one applied, held and undone before the next
+            pods: list[ChaosPod] = []
+            done = len(details["rules"])
+            for t in found:
+                ctx.check_stop()
+                pods.append(cp := ChaosPod.start(ctx, core, phase, t, "outage" if spec.id == OUTAGE_ID else "shaping"))
+                iface = cp.default_interface([])
+                if spec.id == OUTAGE_ID:
+                    for chain, rule in outage_rules(spec, iface, tag):
+                        cp.change({"chain": chain, "rule": rule}, "iptables rule",
+                                  [["iptables", "-I", chain, "1", *rule]], details)
+                else:
+                    if mechanism := cp.prepare_shaping(phase):
+                        details.setdefault("mechanism", {})[t.name] = mechanism
+                    cp.shape_all(phase, iface, tag, details)
+            what = f"{shaping_words(phase)}: " if len(phases) > 1 else ""
+            ctx.log(f"{what}{len(details['rules']) - done} changes in place; holding {spec.test_duration}s", 0.2)
+            ctx.sleep(spec.test_duration)
+            for cp in reversed(pods):
+                cp.undo()
+        serial = f", {len(phases)} parameters one after another" if len(phases) > 1 else ""
         return Outcome(ScenarioStatus.PASSED, f"{spec.id}: {len(details['rules'])} changes on {len(found)} pod(s) for "
-                                 f"{spec.test_duration}s", details)
+                                              f"{spec.test_duration}s{serial}", details)
