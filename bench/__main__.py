@@ -19,6 +19,7 @@ FIGURES = {
     "versions": "bench.fig_versions",
     "listing": "bench.fig_listing",
     "history": "bench.fig_history",
+    "views": "bench.fig_views",
     "scale": "bench.fig_scale",
     "rollback": "bench.fig_rollback",
     "startup": "bench.fig_startup",

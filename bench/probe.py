@@ -27,6 +27,7 @@ class FrameProbe:
         self.frames = 0
         self.frame_checks: dict[Hashable, Callable[[], bool]] = {}
         self.frame_seen: dict[Hashable, float] = {}
+        self.frame_cpu: dict[Hashable, float] = {}  # the process's CPU seconds at that frame
 
     def expect(self, key: Hashable, check: Callable[[], bool]) -> None:
         """Stamp ``frame_seen[key]`` at the first frame after which ``check()`` holds."""
@@ -36,10 +37,11 @@ class FrameProbe:
         self.frames += 1
         if not self.frame_checks:
             return
-        now = self.clock()
+        now, cpu = self.clock(), time.process_time()
         for key, check in list(self.frame_checks.items()):
             if check():
                 self.frame_seen[key] = now
+                self.frame_cpu[key] = cpu
                 del self.frame_checks[key]
 
 
