@@ -28,7 +28,7 @@ from krkn_tui.tui.screens.timeline import COLUMNS as TIMELINE_COLUMNS
 
 from .fig_history import fill
 from .plain_table import PlainTableApp
-from .probe import ProbeConsole, settings, table
+from .probe import ProbeConsole, frame_showing, settings, table
 from .record import result, summary
 
 NAME = "views"
@@ -50,11 +50,7 @@ async def _paint(app, pilot, key: str, holds, timeout: float = 300) -> tuple[flo
     app.expect("paint", holds)
     t0, c0 = app.clock(), time.process_time()
     await pilot.press(key)
-    deadline = time.monotonic() + timeout
-    while "paint" not in app.frame_seen:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the view of key {key} never showed its rows")
-        await asyncio.sleep(0.002)
+    await frame_showing(app, "paint", timeout, f"the view of key {key} never showed its rows")
     return app.frame_seen.pop("paint") - t0, app.frame_cpu.pop("paint") - c0
 
 

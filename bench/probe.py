@@ -9,6 +9,7 @@ Nothing here changes what the console does.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from pathlib import Path
@@ -75,3 +76,12 @@ def settings(kubeconfig: str | None, namespace: str | None, versions_dir: Path, 
 
 def table(app: KrknConsole, view: str, table_id: str):
     return app.views[view].query_one(f"#{table_id}")
+
+
+async def frame_showing(app: FrameProbe, key: Hashable, timeout: float, what: str) -> None:
+    """Wait until a frame stamped ``key`` (``expect``); TimeoutError saying ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while key not in app.frame_seen:
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.002)
