@@ -76,15 +76,12 @@ class BenchEnv:
             # fast pods: figures comparable with earlier runs. A private cluster runs no real
             # node and no Prometheus: no figure measures them (realnode makes its own), and on
             # two cores they would only load the figures that run beside them.
-            self._up(nodes, demo=True, demo_profile="fast")
-        elif nodes > 3:
-            self._up(nodes)
+            extra = {"real_node": False, "with_prometheus": False} if self.private else {}
+            self.cluster.up(nodes=nodes, demo=True, demo_profile="fast", timeout=300, **extra)
+        elif nodes > 3:  # only the missing fake nodes: no real node started on a cluster that runs none
+            self.cluster.up(nodes=nodes, timeout=300, real_node=False)
         self._nodes = max(nodes, self._nodes)
         self._ready = True
-
-    def _up(self, nodes: int, **demo) -> None:
-        extra = {"real_node": False, "with_prometheus": False} if self.private else {}
-        self.cluster.up(nodes=nodes, timeout=300, **demo, **extra)
 
     @property
     def kubeconfig(self) -> str:

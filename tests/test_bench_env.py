@@ -47,6 +47,11 @@ def test_a_private_cluster_is_brought_up_apart_and_leaves_nothing(tmp_path, monk
         state_dir = env.cluster.state_dir
         assert state_dir.parent == tmp_path / "private" and state_dir != local_cluster.state_dir
         assert env.cluster.running() and env.kubeconfig == str(state_dir / "kubeconfig")
+        env.ensure_cluster(nodes=4)  # a later figure wants more fake nodes: only those are added
+        from kubernetes import client
+
+        nodes = client.CoreV1Api(env.api_client()).list_node().items
+        assert sum(1 for n in nodes if n.metadata.name.startswith("kwok-node-")) >= 4
         state = env.cluster._load()
         pids = [(p["pid"], p.get("start_time")) for p in [*state["processes"], state.get("health") or {}] if p]
         assert len(pids) >= 5
