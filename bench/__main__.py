@@ -19,6 +19,7 @@ FIGURES = {
     "versions": "bench.fig_versions",
     "listing": "bench.fig_listing",
     "history": "bench.fig_history",
+    "views": "bench.fig_views",
     "scale": "bench.fig_scale",
     "rollback": "bench.fig_rollback",
     "startup": "bench.fig_startup",
@@ -38,11 +39,16 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"run only this figure (repeatable): {', '.join(FIGURES)}")
     parser.add_argument("--scale", type=int, metavar="N",
                         help="pods of the bigcluster figure (default 30,000; --quick 5,000)")
+    parser.add_argument("--cluster-dir", type=Path, metavar="DIR",
+                        help="the local cluster's state folder to use (started if needed; kept, pods and all); "
+                             "default $KRKN_TUI_CLUSTER_DIR when set, else a private cluster of the run's own, "
+                             "removed at the end")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON lines file (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
 
     names = args.only or list(FIGURES)
-    env = BenchEnv(quick=args.quick, say=lambda line: print(line, file=sys.stderr, flush=True), scale=args.scale)
+    env = BenchEnv(quick=args.quick, say=lambda line: print(line, file=sys.stderr, flush=True), scale=args.scale,
+                   cluster_dir=args.cluster_dir)
     lines: list[dict] = []
     started = time.perf_counter()
     try:

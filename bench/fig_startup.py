@@ -29,13 +29,15 @@ def _child_env() -> dict:
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _first_frame(which: str, kubeconfig: str) -> float:
+def _first_frame(which: str, kubeconfig: str) -> tuple[float, float]:
+    """Wall seconds from process start to the first frame, and the child's CPU seconds then."""
     t0 = time.time()
     proc = subprocess.run([sys.executable, "-m", "bench.startup_child", which, repr(t0), kubeconfig],
                           cwd=repo_root(), capture_output=True, text=True, timeout=120, env=_child_env())
     if proc.returncode != 0:
         raise RuntimeError(f"startup child {which} failed: {proc.stderr.strip()[-400:]}")
-    return float(proc.stdout.strip().splitlines()[-1])
+    wall, cpu = proc.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
 def _wall(argv: list[str]) -> float:
@@ -50,14 +52,19 @@ def run(env) -> list[dict]:
     _first_frame("minimal", kubeconfig)  # warm the page cache and .pyc files for both sides
     _first_frame("console", kubeconfig)
     console, minimal, help_ours, help_bare = [], [], [], []
+    console_cpu, minimal_cpu = [], []
     for _ in range(rounds):
-        console.append(_first_frame("console", kubeconfig))
-        minimal.append(_first_frame("minimal", kubeconfig))
+        for which, wall, cpu in (("console", console, console_cpu), ("minimal", minimal, minimal_cpu)):
+            w, c = _first_frame(which, kubeconfig)
+            wall.append(w)
+            cpu.append(c)
         help_ours.append(_wall([sys.executable, "-m", "krkn_tui", "--help"]))
         help_bare.append(_wall([sys.executable, "-c", MINIMAL_CLI]))
     value, base = statistics.median(console), statistics.median(minimal)
     detail = {
         "console_s": summary(console, 1, 3), "minimal_textual_s": summary(minimal, 1, 3),
+        "console_cpu_s": summary(console_cpu, 1, 3), "minimal_textual_cpu_s": summary(minimal_cpu, 1, 3),
+        "cpu_ratio": round(statistics.median(console_cpu) / statistics.median(minimal_cpu), 3),
         "help_wall_s": {"krkn_tui": summary(help_ours, 1, 3), "argparse_only": summary(help_bare, 1, 3)},
         "measured": "process start -> first headless frame of the first view (median)",
     }

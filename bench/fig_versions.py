@@ -15,7 +15,7 @@ from krkn_tui.rollback.naming import pending_name
 from krkn_tui.tui.screens import versions as versions_screen
 
 from .folder_watch import BareWatch
-from .probe import ProbeConsole, settings, table
+from .probe import ProbeConsole, frame_showing, settings, table
 from .record import result, summary
 from .versionfiles import VersionFiles
 
@@ -52,11 +52,7 @@ async def first_render(app, pilot, count: int, timeout: float) -> tuple[float, f
     app.expect("complete-render", versions_table_holds(app, count))
     t0 = app.clock()
     await pilot.press("3")
-    deadline = time.monotonic() + timeout
-    while "complete-render" not in app.frame_seen:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the version table never showed the {count} files")
-        await asyncio.sleep(0.005)
+    await frame_showing(app, "complete-render", timeout, f"the version table never showed the {count} files")
     return app.frame_seen.pop("first-render") - t0, app.frame_seen.pop("complete-render") - t0
 
 

@@ -21,16 +21,16 @@ def rows_like_versions(versions_dir) -> list[tuple[str, ...]]:
 
 
 class PlainScreen(Screen):
-    def __init__(self, rows):
+    def __init__(self, rows, columns=COLUMNS):
         super().__init__()
-        self.rows = rows
+        self.rows, self.columns = rows, columns
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="plain", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         grid = self.query_one(DataTable)
-        grid.add_columns(*COLUMNS)
+        grid.add_columns(*self.columns)
         grid.add_rows(self.rows)
         grid.focus()
 
@@ -38,13 +38,13 @@ class PlainScreen(Screen):
 class PlainTableApp(FrameProbe, App):
     BINDINGS = [("3", "show", "table")]
 
-    def __init__(self, rows):
+    def __init__(self, rows, columns=COLUMNS):
         super().__init__()
         self._init_probe()
-        self.rows = rows
+        self.rows, self.columns = rows, columns
 
     def action_show(self) -> None:
-        self.push_screen(PlainScreen(self.rows))
+        self.push_screen(PlainScreen(self.rows, self.columns))
 
     def holds(self, count: int):
         def check() -> bool:

@@ -9,6 +9,7 @@ Nothing here changes what the console does.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ class FrameProbe:
         self.frames = 0
         self.frame_checks: dict[Hashable, Callable[[], bool]] = {}
         self.frame_seen: dict[Hashable, float] = {}
+        self.frame_cpu: dict[Hashable, float] = {}  # the process's CPU seconds at that frame
 
     def expect(self, key: Hashable, check: Callable[[], bool]) -> None:
         """Stamp ``frame_seen[key]`` at the first frame after which ``check()`` holds."""
@@ -36,10 +38,11 @@ class FrameProbe:
         self.frames += 1
         if not self.frame_checks:
             return
-        now = self.clock()
+        now, cpu = self.clock(), time.process_time()
         for key, check in list(self.frame_checks.items()):
             if check():
                 self.frame_seen[key] = now
+                self.frame_cpu[key] = cpu
                 del self.frame_checks[key]
 
 
@@ -73,3 +76,12 @@ def settings(kubeconfig: str | None, namespace: str | None, versions_dir: Path, 
 
 def table(app: KrknConsole, view: str, table_id: str):
     return app.views[view].query_one(f"#{table_id}")
+
+
+async def frame_showing(app: FrameProbe, key: Hashable, timeout: float, what: str) -> None:
+    """Wait until a frame stamped ``key`` (``expect``); TimeoutError saying ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while key not in app.frame_seen:
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.002)

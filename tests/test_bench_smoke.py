@@ -25,3 +25,12 @@ def test_listing_figures_have_the_json_shape():
         assert set(record) == KEYS and isinstance(record["ok"], bool)
         json.dumps(record)
     assert large_file(lines=2_000)["detail"]["described_as"] == "hog-000000"
+
+
+def test_view_figures_have_the_json_shape():
+    from bench.fig_views import history_figure, timeline_figure
+
+    for record in (timeline_figure(1, n=40), history_figure(1, n=30)):
+        assert set(record) == KEYS and isinstance(record["ok"], bool)
+        assert {"p50", "n"} <= set(record["detail"]["cpu_s"])
+        json.dumps(record)

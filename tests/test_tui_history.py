@@ -51,3 +51,32 @@ async def test_the_history_view_says_when_there_is_no_report(tmp_path):
         await until(pilot, lambda: app.screen.id == "history", what="the history view")
         assert "no run reports in" in str(app.screen.query_one("#history-summary").render())
         assert app.screen.query_one(VirtualTable).row_count == 0
+
+
+async def test_a_long_history_shows_the_reports_names_first_then_every_report_read(tmp_path, monkeypatch):
+    from krkn_tui.tui.screens import history as history_screen
+
+    monkeypatch.setattr(history_screen, "READ_AT_ONCE", 2)
+    versions = tmp_path / "versions"
+    fill(versions, 5)
+    app = console(tmp_path, versions_dir=versions, **BARE)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        await until(pilot, lambda: app.screen.id == "history", what="the history view")
+        table = app.screen.query_one(VirtualTable)
+        summary = app.screen.query_one("#history-summary")
+        await until(pilot, lambda: "5 run(s) in" in str(summary.render()), what="every report read")
+        assert shown(table) == [cells(r) for r in history(versions)]
+
+
+def test_rows_from_names_are_in_the_order_of_the_read_reports(tmp_path):
+    from krkn_tui.report.history import READING, named, report_paths
+
+    versions = tmp_path / "versions"
+    fill(versions, 6)
+    (reports_dir(versions) / "not-a-run-id.json").write_text("{}")
+    rows = named(report_paths(versions))
+    assert [r.status for r in rows] == [READING] * 7
+    assert [r.run_id for r in rows][:6] == [r.run_id for r in history(versions) if r.status != "unreadable"]
+    assert rows[-1].run_id == "not-a-run-id" and rows[-1].started is None  # no start in its name: last
+    assert cells(rows[0])[1:] == [READING, "-", "-", "-", rows[0].run_id]

@@ -103,25 +103,50 @@ def row(report: Report) -> RunRow:
                   score=verdicts.score() if verdicts else None)
 
 
-def history(versions_dir: Path, limit: int | None = None) -> list[RunRow]:
-    """Every report of the folder, newest first (by the run's start; unreadable ones last)."""
+def report_paths(versions_dir: Path) -> list[str]:
+    """The report files of the folder (not read)."""
     folder = reports_dir(versions_dir)
     try:
-        paths = [e.path for e in _scan(folder) if e.name.endswith(".json") and not e.name.startswith(".")]
+        return [e.path for e in _scan(folder) if e.name.endswith(".json") and not e.name.startswith(".")]
     except OSError as e:
         raise UserError(f"cannot list: {e.strerror or e}", file=folder) from None
+
+
+def history(versions_dir: Path, limit: int | None = None, paths: list[str] | None = None) -> list[RunRow]:
+    """Every report of the folder (or those of ``paths``), newest first (by the run's start;
+    unreadable ones last)."""
     rows = []
-    for path in paths:
+    for path in report_paths(versions_dir) if paths is None else paths:
         try:
             rows.append(row(_head(path)))
         except UserError as e:
-            rows.append(RunRow(run_id=text(os.path.basename(path)[:-5], 200), status="unreadable",
-                               error=text(e.message, 300)))
-    rows.sort(key=lambda r: (r.started is not None, r.started or 0.0, r.run_id), reverse=True)
-    return rows[:limit] if limit is not None else rows
+            rows.append(RunRow(run_id=_stem(path), status="unreadable", error=text(e.message, 300)))
+    return newest_first(rows)[:limit] if limit is not None else newest_first(rows)
+
+
+def named(paths: list[str]) -> list[RunRow]:
+    """Rows from the report files' names alone, newest first (no file opened): a report is named
+    after its run id, which begins with the run's start in nanoseconds. What a long history
+    shows while its reports are read."""
+    rows = []
+    for path in paths:
+        run_id = _stem(path)
+        ns = run_id.split("-", 1)[0]
+        started = int(ns) / 1e9 if ns.isdigit() and len(ns) <= 20 else None
+        rows.append(RunRow(run_id=run_id, status=READING, started=started))
+    return newest_first(rows)
+
+
+def newest_first(rows: list[RunRow]) -> list[RunRow]:
+    return sorted(rows, key=lambda r: (r.started is not None, r.started or 0.0, r.run_id), reverse=True)
+
+
+def _stem(path: str) -> str:
+    return text(os.path.basename(path)[:-5], 200)
 
 
 HEAD = ["started", "verdict", "duration", "score", "scenarios", "run"]
+READING = "reading…"  # a row from the file's name, its report not read yet (``named``)
 
 
 def when(at: float | None) -> str:
@@ -132,6 +157,8 @@ def cells(r: RunRow) -> list[str]:
     """A run's row as `history` prints it and the console's history view shows it (HEAD's order)."""
     if r.status == "unreadable":
         return [when(None), "unreadable", "-", "-", "-", r.run_id + f"  ({r.error})"]
+    if r.status == READING:
+        return [when(r.started) + (" UTC" if r.started is not None else ""), READING, "-", "-", "-", r.run_id]
     scenarios = f"{r.scenarios} ({', '.join(r.types)})" if r.types else str(r.scenarios)
     status = r.status + (" (dry run)" if r.dry_run else "")
     seconds = "-" if r.seconds is None else f"{r.seconds:.1f}s"

@@ -20,6 +20,7 @@ class TableView(View):
     COLUMNS: ClassVar[list[Column]] = []
     ABOVE_ID = ""  # the Static above the table
     TABLE_ID = ""
+    _left = False  # another view was shown since the last sync
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -34,7 +35,14 @@ class TableView(View):
         self.query_one(VirtualTable).focus()  # j, k and the view's keys work at once
 
     def on_screen_resume(self) -> None:
-        self.sync()
+        # Shown again after another view: sync. The resumes that come with the first showing
+        # find the mount's sync fresh (a history of 10,000 reports was read three times).
+        if self._left:
+            self._left = False
+            self.sync()
+
+    def on_screen_suspend(self) -> None:
+        self._left = True
 
     def recolour(self) -> None:
         self.query_one(VirtualTable).redraw()
