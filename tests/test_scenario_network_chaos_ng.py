@@ -173,7 +173,7 @@ def test_node_filter_then_kill_9_and_its_undo_deletes_exactly_its_rules(tmp_path
     core = client.CoreV1Api(api_client)
     port, connects = _host_server(kubectl, kubeconfig, namespace)
     assert wait_for(connects, timeout=30, what="the machine reaching the node's port before the filter")
-    netns, machine = real_node["netns"], machine_view(real_node)
+    netns, machine = real_node["netns"], machine_net(real_node)
     before = chain_rules(netns)
     other = ["-p", "tcp", "--dport", str(port + 1), "-m", "comment", "--comment", "another-tool", "-j", "DROP"]
     versions = tmp_path / "versions"
@@ -185,7 +185,7 @@ def test_node_filter_then_kill_9_and_its_undo_deletes_exactly_its_rules(tmp_path
         assert wait_for(lambda: not connects(), timeout=30, interval=0.5, what="the filter to drop the connection")
         ours = [r for r in chain_rules(netns) if r not in before]
         assert len(ours) == 1 and f"-A INPUT -i eth0 -p tcp -m tcp --dport {port}" in ours[0]
-        assert machine_view(real_node) == machine  # the node's namespace, not the machine's
+        assert machine_net(real_node) == machine  # the node's namespace, not the machine's
         # Another tool inserts a rule above ours meanwhile: krkn's "delete rule 1" would take it.
         subprocess.run(["nsenter", f"--net={netns}", "iptables", "-I", "INPUT", "1", *other], check=True)
         run.proc.kill()
@@ -204,7 +204,7 @@ def test_node_filter_then_kill_9_and_its_undo_deletes_exactly_its_rules(tmp_path
         subprocess.run(["nsenter", f"--net={netns}", "iptables", "-D", "INPUT", *other], capture_output=True)
         if run.proc.poll() is None:
             run.proc.kill()
-    assert chain_rules(netns) == before and machine_view(real_node) == machine
+    assert chain_rules(netns) == before and machine_net(real_node) == machine
 
 
 def test_rules_are_krkns_plus_the_runs_comment():

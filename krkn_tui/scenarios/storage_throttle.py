@@ -231,7 +231,7 @@ def restore_io_limits(content, api_client):
             run(["rm", "-f", f"/tmp/krkn-tui-undo/{hold}"])
         return  # the container's cgroup is gone, and its limits with it
     for name, line in sorted(found.items()):
-        write = line or written_back(version, mm)
+        write = line or (f"{mm} 0" if version == "v1" else f"{mm} rbps=max wbps=max riops=max wiops=max")
         ok, _, why = run(["sh", "-c", 'printf "%s\\n" "$1" > "$2"', "sh", write, f"{base}/{name}"])
         if not ok:
             raise RuntimeError(f"writing {write!r} to {path}/{name} on node {data['node']}: {why}")
@@ -245,7 +245,8 @@ def restore_io_limits(content, api_client):
 
 
 def written_back(version: str, mm: str) -> str:
-    """What undoes a limit where the device had none: v1 `<dev> 0` (drops its line), v2 every key `max`."""
+    """What undoes a limit where the device had none: v1 `<dev> 0` (drops its line), v2 every key
+    `max` (restore_io_limits spells it out itself: a version file imports nothing)."""
     return f"{mm} 0" if version == "v1" else f"{mm} rbps=max wbps=max riops=max wiops=max"
 
 
