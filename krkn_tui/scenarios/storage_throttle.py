@@ -16,6 +16,8 @@ Differences from krkn, on purpose:
   file reads as found. krkn resets to 0 / max, dropping a limit set before its run. The helper
   pod has its own version file, written before it is created (krkn registers after), so a runner
   killed mid-run is undone by `execute-rollback`: limits first, then the pod.
+- The helper pod's command is a TERM trap that writes the recorded limits back (trap_undo.py;
+  krkn's pod sleeps): the guard, which has no pods/exec, undoes a killed run by deleting the pod.
 - The container's cgroup is found by its full ID (krkn: the first 12 characters), and exactly one
   must match.
 - A volume with no block device (major 0: tmpfs, overlay, NFS) is refused before any change:
