@@ -14,6 +14,7 @@ import shutil
 
 import pytest
 import yaml
+from kubernetes import client
 from test_journal_deploy import GUARD_NS, JOURNAL, MANIFESTS, applied, kc  # noqa: F401 (fixtures)
 from test_real_node import real_node, require_pods_reach_the_api  # noqa: F401 (a fixture)
 
@@ -113,3 +114,34 @@ def test_the_in_cluster_guard_rolls_back_a_run_killed_with_9(guard_pod, api_clie
         assert run.run_id in kc("-n", GUARD_NS, "logs", pod).stdout  # this pod did it, no other guard
     finally:
         bench.cleanup()
+
+
+def test_the_in_cluster_guard_stops_a_killed_runs_chaos_pod_whose_trap_deletes_the_rule(
+        guard_pod, api_client, kc, kubectl, kubeconfig, namespace, real_node, tmp_path):  # noqa: F811
+    """A port filter killed with -9, its versions folder gone: the guard, with no pods/exec,
+    deletes the chaos pod; the pod's TERM trap deletes the rule; the port answers again."""
+    from test_scenario_network_chaos_ng import NG, _host_server, chain_rules, chaos_pods, entry
+
+    operator, pod = guard_pod
+    port, connects = _host_server(kubectl, kubeconfig, namespace)
+    assert wait_for(connects, timeout=30, what="the machine reaching the node's port before the filter")
+    before = chain_rules(real_node["netns"])
+    versions = tmp_path / "versions"
+    spec = [entry("node_network_filter", namespace, target=realnode.NODE_NAME, ports=[port], test_duration=600)]
+    cfg = write_config(tmp_path / "run", [(NG, spec)], versions=versions, cluster_journal_namespace=JOURNAL, **LEASE)
+    run = Run(cfg, kubeconfig, env={"KRKN_TUI_CONFIG_DIR": str(operator)})
+    try:
+        run.wait_for(r"holding 600s", timeout=120)
+        assert wait_for(lambda: not connects(), timeout=30, interval=0.5, what="the filter to drop the connection")
+    finally:
+        run.proc.kill()
+        run.finish()
+    shutil.rmtree(versions)  # the laptop is gone: only the journal, the guard and the pod's trap are left
+    assert wait_for(connects, timeout=120, what="the port answering again, by the in-cluster guard")
+    journal = Journal(api_client, JOURNAL)
+    wait_for(lambda: {e.state for e in journal.entries(run.run_id)} == {"executed"}, timeout=60,
+             what="every step recorded executed")
+    assert all(e.state_by.startswith("guard@") for e in journal.entries(run.run_id))
+    assert chain_rules(real_node["netns"]) == before
+    assert not chaos_pods(client.CoreV1Api(api_client), namespace)
+    assert run.run_id in kc("-n", GUARD_NS, "logs", pod).stdout

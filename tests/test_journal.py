@@ -201,6 +201,8 @@ def test_the_operations_that_exec_are_marked_for_the_operator():
         for fn in ("delete_network_rule", "delete_hog_pod")}
     for plugin in load_plugins().values():  # a marked function is one of the plugin's operations
         assert set(plugin.undo_needs_exec) <= set(plugin.undo_functions), plugin.scenario_type
+        # what the guard calls instead (a chaos pod's trap) replaces only an operation that execs
+        assert set(plugin.guard_undo) <= set(plugin.undo_needs_exec), plugin.scenario_type
     assert not needs_exec("os.system") and not needs_exec(None)
     assert "operator" in STATES and label_value("operator") == "operator"
     assert "needs pods/exec" in OPERATOR_NOTE and "execute-rollback" in OPERATOR_NOTE and "\n" not in OPERATOR_NOTE

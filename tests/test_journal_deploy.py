@@ -187,7 +187,7 @@ GUARD_MAY = [  # the journal, the cluster's identity, and each undo operation's 
     ("create", "events", "-n", JOURNAL),
     ("get", "namespaces"), ("create", "namespaces"),
     ("get", "nodes"), ("patch", "nodes"),
-    ("delete", "pods", "-n", "{ns}"),
+    ("delete", "pods", "-n", "{ns}"), ("get", "pods", "-n", "{ns}"), ("watch", "pods", "-n", "{ns}"),
     ("delete", "networkpolicies.networking.k8s.io", "-n", "{ns}"),
     ("patch", "deployments.apps", "--subresource=scale", "-n", "{ns}"),
     ("patch", "statefulsets.apps", "--subresource=scale", "-n", "{ns}"),

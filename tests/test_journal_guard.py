@@ -23,6 +23,7 @@ from krkn_tui.rollback.journal.mirror import JournalSettings, RunMirror
 from krkn_tui.rollback.signing import Signer, canonical
 from krkn_tui.scenarios.application_outage import delete_network_policy
 from kubehelpers import gone_is_fine, wait_for
+from guardhelpers import guard_until_done
 from runhelpers import Run, Workbench, krkn, pending, wait_equal, write_config
 
 pytestmark = pytest.mark.cluster
@@ -47,20 +48,6 @@ def bench(api_client):
     made = Workbench(api_client)
     yield made
     made.cleanup()
-
-
-def guard_until_done(journal: Journal, run_id: str, kubeconfig: str, tmp_path, timeout: float = 120) -> list[str]:
-    """`krkn-tui guard --once` from its own process until the run has no pending step; its output lines."""
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while journal.entries(run_id, states=("pending", "failed")):
-        assert time.monotonic() < deadline, "the guard never finished the run:\n" + "".join(lines)
-        out = krkn("guard", "--once", "--grace", "0", "--journal-namespace", journal.namespace,
-                   "-d", tmp_path / "guard-versions", kubeconfig=kubeconfig)
-        assert "Traceback" not in out.stderr, out.stderr
-        lines.append(out.stdout + out.stderr)
-        time.sleep(0.5)
-    return lines
 
 
 @pytest.mark.parametrize("variant", UNDOABLE)

@@ -10,13 +10,15 @@ import random
 import re
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from kubernetes import client
 
 from kubehelpers import wait_for
-from runhelpers import Run, krkn, pending, run_dirs, write_config
+from guardhelpers import LEASE, UNDO_WAYS, journal_ns, undo_killed_run  # noqa: F401 (a fixture)
+from runhelpers import Run, pending, write_config
 from test_real_node import _apply, _machine_snapshot, _pod, _server_and_client, _wait_ready, real_node  # noqa: F401
 from test_scenario_app_outage import changes, run_scenario, version_files
 from krkn_tui.errors import UserError
@@ -163,33 +165,36 @@ def realnode_ip(kubectl, kubeconfig) -> str:
 
 
 @pytest.mark.cluster
-def test_node_filter_then_kill_9_and_execute_rollback_deletes_exactly_its_rules(tmp_path, api_client, kubectl,
-                                                                               kubeconfig, namespace, real_node):
+@pytest.mark.parametrize("undo", UNDO_WAYS)
+def test_node_filter_then_kill_9_and_its_undo_deletes_exactly_its_rules(tmp_path, api_client, kubectl, kubeconfig,
+                                                                       namespace, real_node, journal_ns, undo):
+    """execute-rollback from the version files; or the guard from the journal, with no pods/exec:
+    it deletes the chaos pod, whose TERM trap deletes the rule by its content."""
     core = client.CoreV1Api(api_client)
     port, connects = _host_server(kubectl, kubeconfig, namespace)
     assert wait_for(connects, timeout=30, what="the machine reaching the node's port before the filter")
-    netns, machine = real_node["netns"], machine_view(real_node)
+    netns, machine = real_node["netns"], machine_net(real_node)
     before = chain_rules(netns)
     other = ["-p", "tcp", "--dport", str(port + 1), "-m", "comment", "--comment", "another-tool", "-j", "DROP"]
     versions = tmp_path / "versions"
     spec = [entry("node_network_filter", namespace, target=realnode.NODE_NAME, ports=[port], test_duration=300)]
-    run = Run(write_config(tmp_path, [(NG, spec)], versions=versions), kubeconfig)
+    run = Run(write_config(tmp_path, [(NG, spec)], versions=versions, cluster_journal_namespace=journal_ns, **LEASE),
+              kubeconfig)
     try:
         run.wait_for(r"holding 300s", timeout=120)
         assert wait_for(lambda: not connects(), timeout=30, interval=0.5, what="the filter to drop the connection")
         ours = [r for r in chain_rules(netns) if r not in before]
         assert len(ours) == 1 and f"-A INPUT -i eth0 -p tcp -m tcp --dport {port}" in ours[0]
-        assert machine_view(real_node) == machine  # the node's namespace, not the machine's
+        assert machine_net(real_node) == machine  # the node's namespace, not the machine's
         # Another tool inserts a rule above ours meanwhile: krkn's "delete rule 1" would take it.
         subprocess.run(["nsenter", f"--net={netns}", "iptables", "-I", "INPUT", "1", *other], check=True)
         run.proc.kill()
         run.finish()
         assert not connects() and len(pending(versions)) == 2  # the pod and the rule, still in force
-        for run_id in run_dirs(versions):
-            out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
-            assert out.returncode == 0, out.stdout + out.stderr
-        assert pending(versions) == []
-        assert wait_for(connects, timeout=30, what="the connection back after execute-rollback")
+        started = time.monotonic()
+        undo_killed_run(undo, run, versions, api_client, journal_ns, kubeconfig, tmp_path)
+        assert wait_for(connects, timeout=30, what=f"the connection back after {undo}")
+        print(f"{undo}: port reachable {time.monotonic() - started:.1f}s after it started")
         after = chain_rules(netns)
         assert [r for r in after if r not in before] == [f"-A INPUT -p tcp -m tcp --dport {port + 1} -m comment "
                                                          "--comment another-tool -j DROP"]
@@ -199,7 +204,7 @@ def test_node_filter_then_kill_9_and_execute_rollback_deletes_exactly_its_rules(
         subprocess.run(["nsenter", f"--net={netns}", "iptables", "-D", "INPUT", *other], capture_output=True)
         if run.proc.poll() is None:
             run.proc.kill()
-    assert chain_rules(netns) == before and machine_view(real_node) == machine
+    assert chain_rules(netns) == before and machine_net(real_node) == machine
 
 
 def test_rules_are_krkns_plus_the_runs_comment():

@@ -25,7 +25,8 @@ import pytest
 from kubernetes import client
 
 from kubehelpers import wait_for
-from runhelpers import Run, krkn, pending, run_dirs, write_config
+from guardhelpers import LEASE, UNDO_WAYS, journal_ns, undo_killed_run  # noqa: F401 (a fixture)
+from runhelpers import Run, pending, write_config
 from test_real_node import _server_and_client, real_node  # noqa: F401
 from test_scenario_app_outage import changes, run_scenario
 from test_scenario_network_chaos_ng import (NG, _host_server, chaos_entry, chaos_pods, entry, holding,  # noqa: F401
@@ -205,8 +206,11 @@ def test_node_latency_delays_the_nodes_traffic_and_not_the_machines(tmp_path, ap
 
 
 @pytest.mark.cluster
-def test_kill_9_mid_latency_then_execute_rollback_leaves_no_rule_or_pod(tmp_path, api_client, kubectl, kubeconfig,
-                                                                        namespace, real_node):
+@pytest.mark.parametrize("undo", UNDO_WAYS)
+def test_kill_9_mid_latency_then_its_undo_leaves_no_rule_or_pod(tmp_path, api_client, kubectl, kubeconfig,
+                                                                namespace, real_node, journal_ns, undo):
+    """execute-rollback from the version files, or the guard (no pods/exec) from the journal:
+    it deletes the chaos pod, whose TERM trap deletes the rule or qdisc."""
     core = client.CoreV1Api(api_client)
     _server_and_client(kubectl, kubeconfig, namespace)
     server_ip = core.read_namespaced_pod("server", namespace).status.pod_ip
@@ -217,7 +221,8 @@ def test_kill_9_mid_latency_then_execute_rollback_leaves_no_rule_or_pod(tmp_path
     before = median_rtt(kubectl, kubeconfig, namespace, server_ip)
     versions = tmp_path / "versions"
     spec = chaos_entry(namespace, latency="200ms", test_duration=300)
-    run = Run(write_config(tmp_path, [(NG, [spec])], versions=versions), kubeconfig)
+    run = Run(write_config(tmp_path, [(NG, [spec])], versions=versions, cluster_journal_namespace=journal_ns,
+                           **LEASE), kubeconfig)
     try:
         run.wait_for(r"holding 300s", timeout=120)
         assert_rise(before, median_rtt(kubectl, kubeconfig, namespace, server_ip), 200.0)
@@ -225,10 +230,7 @@ def test_kill_9_mid_latency_then_execute_rollback_leaves_no_rule_or_pod(tmp_path
         run.finish()
         assert len(pending(versions)) == 2  # the chaos pod and the rule (or netem's qdisc)
         assert_rise(before, median_rtt(kubectl, kubeconfig, namespace, server_ip), 200.0)  # still in force
-        for run_id in run_dirs(versions):
-            out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
-            assert out.returncode == 0, out.stdout + out.stderr
-        assert pending(versions) == []
+        undo_killed_run(undo, run, versions, api_client, journal_ns, kubeconfig, tmp_path)
         assert abs(median_rtt(kubectl, kubeconfig, namespace, server_ip) - before) <= BACK_MS
         assert mangle_rules(netns) == rules_before
         assert subprocess.run(["nsenter", f"--net={netns}", "tc", "qdisc", "show"], capture_output=True,

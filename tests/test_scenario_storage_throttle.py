@@ -20,7 +20,8 @@ import pytest
 from kubernetes import client
 
 from kubehelpers import claimed_volume, wait_for
-from runhelpers import Run, krkn, pending, run_dirs, write_config
+from guardhelpers import LEASE, UNDO_WAYS, journal_ns, undo_killed_run  # noqa: F401 (a fixture)
+from runhelpers import Run, pending, write_config
 from test_real_node import real_node  # noqa: F401 (a fixture)
 from test_scenario_app_outage import changes, run_scenario, version_files
 from test_scenario_pvc import start_filler, volume  # noqa: F401 (a fixture: a tmpfs volume)
@@ -138,8 +139,12 @@ def test_the_write_rate_drops_under_the_limit_during_the_run_and_recovers(tmp_pa
 
 
 @pytest.mark.cluster
-def test_kill_9_then_execute_rollback_writes_the_limits_back_as_they_were(tmp_path, api_client, kubeconfig, namespace,
-                                                                         real_node, block_volume):  # noqa: F811
+@pytest.mark.parametrize("undo", UNDO_WAYS)
+def test_kill_9_then_its_undo_writes_the_limits_back_as_they_were(tmp_path, api_client, kubeconfig, namespace,
+                                                                 real_node, block_volume, journal_ns,  # noqa: F811
+                                                                 undo):
+    """execute-rollback from the version files, or the guard (no pods/exec) from the journal:
+    it deletes the helper pod, whose TERM trap writes the limits back."""
     core = client.CoreV1Api(api_client)
     cgroup = cgroup_dir(api_client, namespace, "filler", real_node)
     mm = block_volume["maj_min"]
@@ -148,7 +153,8 @@ def test_kill_9_then_execute_rollback_writes_the_limits_back_as_they_were(tmp_pa
     before = limits(cgroup)
     assert before["blkio.throttle.read_bps_device"] == f"{mm} 33554432\n"
     versions = tmp_path / "versions"
-    run = Run(write_config(tmp_path, [(TYPE, throttle(namespace, "10m"))], versions=versions), kubeconfig)
+    run = Run(write_config(tmp_path, [(TYPE, throttle(namespace, "10m"))], versions=versions,
+                           cluster_journal_namespace=journal_ns, **LEASE), kubeconfig)
     try:
         run.wait_for(r"holding 600s", timeout=120)
         assert limits(cgroup)["blkio.throttle.write_bps_device"] == f"{mm} {LIMIT}\n"
@@ -157,10 +163,7 @@ def test_kill_9_then_execute_rollback_writes_the_limits_back_as_they_were(tmp_pa
         run.finish()
         assert len(pending(versions)) == 2  # the helper pod and the limits, still in force
         assert limits(cgroup)["blkio.throttle.read_bps_device"] == f"{mm} 1048576\n"
-        for run_id in run_dirs(versions):
-            out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
-            assert out.returncode == 0, out.stdout + out.stderr
-        assert pending(versions) == []
+        undo_killed_run(undo, run, versions, api_client, journal_ns, kubeconfig, tmp_path)
         assert limits(cgroup) == before  # exactly as found, the earlier limit included
         assert wait_for(lambda: not helper_pods(core, namespace), timeout=60, what="the helper pod gone")
     finally:

@@ -11,7 +11,10 @@ never enter the cluster: the entry holds them redacted) and its RBAC (Roles and 
 guard is granted no RBAC writes) to the operator, whose local version file has them all. An
 operation that execs into a pod (``ScenarioPlugin.undo_needs_exec``) is not run by the guard at
 all: exec into any pod is code execution anywhere, so the guard is granted no pods/exec; the step
-is recorded ``operator`` (``OPERATOR_NOTE``) and waits for the operator's execute-rollback.
+is recorded ``operator`` (``OPERATOR_NOTE``) and waits for the operator's execute-rollback. But
+where the plugin names a substitute (``ScenarioPlugin.guard_undo``) and the step's data its place
+in its chaos pod's own undo list, the guard calls that instead: it deletes the pod, whose TERM
+trap undoes the step (scenarios/trap_undo.py), and reads what the trap did.
 """
 
 from __future__ import annotations
@@ -47,6 +50,21 @@ def needs_exec(op: object) -> bool:
     from ..scenarios import load_plugins
 
     return any(op == op_name(kind, fn) for kind, plugin in load_plugins().items() for fn in plugin.undo_needs_exec)
+
+
+def guard_undo(op: object, content: RollbackContent) -> Callable | None:
+    """What the guard calls for an operation that execs (``ScenarioPlugin.guard_undo``): the
+    plugin's substitute when the step's data names its place in its pod's undo list (``hold``),
+    else None (the step is the operator's)."""
+    from ..scenarios import load_plugins
+
+    if not (content.data or {}).get("hold"):
+        return None
+    for kind, plugin in load_plugins().items():
+        for fn, instead in plugin.guard_undo.items():
+            if op == op_name(kind, fn):
+                return instead
+    return None
 
 
 def lookup(op: object) -> Callable:

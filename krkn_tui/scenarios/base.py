@@ -166,6 +166,10 @@ class ScenarioPlugin(ABC):
     # Those of them that exec into a pod: the guard is granted no pods/exec, so it leaves their
     # steps to the operator's execute-rollback (state ``operator`` in the journal).
     undo_needs_exec: ClassVar[tuple[Callable, ...]] = ()
+    # What the guard calls instead of such a function, with the step's data, where the step's
+    # data names its place in its chaos pod's own undo list (trap_undo.py: delete the pod, whose
+    # TERM trap undoes it); a step without one stays the operator's.
+    guard_undo: ClassVar[dict[Callable, Callable]] = {}
 
     @staticmethod
     @abstractmethod

@@ -20,6 +20,7 @@ from .base import ScenarioContext, ScenarioFailed
 from .krkn_pods import delete_hog_pod
 # The chaos pod's undo is the hog pod's: delete it at once, already gone counts as done.
 from .specs import Taint
+from .trap_undo import HOLD_GRACE, POD, add_argv, hold_command, network_script
 
 ROOT_HANDLE, CLASS_ID = "100:", "100:1"  # krkn's tc tree
 NETEM_HANDLE = "101:"  # krkn's netem leaf, under CLASS_ID
@@ -130,8 +131,9 @@ def delete_network_rule(content, api_client):
     (node_interface_down): once the node answers again (its own timer sets them up after the
     test duration; until then no exec reaches it), set each up and add back its recorded
     addresses and routes (`ip link set down` drops the routes through it and its IPv6 global
-    addresses); one already there is done. It carries its own exec: a version file imports
-    nothing of krkn-tui."""
+    addresses); one already there is done. Once done, its copy in the chaos pod's own undo list
+    (`hold`, trap_undo.py) goes, so the pod's TERM trap finds nothing left. It carries its own
+    exec: a version file imports nothing of krkn-tui."""
     import re
     import time
 
@@ -214,6 +216,10 @@ def delete_network_rule(content, api_client):
         ok = isinstance(status, dict) and status.get("status") == "Success"
         return ok, out, " ".join((err or out).split()) or str(status)
 
+    def forget():  # the pod's own copy of this undo (trap_undo.py): done, so its trap skips it
+        if re.fullmatch(r"[0-9]{4}", str(data.get("hold"))):
+            run(["rm", "-f", f"/tmp/krkn-tui-undo/{data['hold']}"])
+
     try:
         core.read_namespaced_pod(data["pod"], content.namespace)
     except client.ApiException as exc:
@@ -253,6 +259,7 @@ def delete_network_rule(content, api_client):
             flags = out.split("<", 1)[1].split(">", 1)[0].split(",") if ok and "<" in out else []
             if "UP" not in flags:
                 raise RuntimeError(f"interface {item['dev']} of node {data['node']} is not up: {why or out.strip()}")
+        forget()
         return
     prefix = []
     if data.get("pod_uid"):  # the target pod's namespace, found again by its UID
@@ -263,6 +270,7 @@ def delete_network_rule(content, api_client):
                                         "2>/dev/null | head -n 1"])
         pid = out.strip().split("/")[2] if out.strip().count("/") >= 3 else ""
         if not pid.isdigit():
+            forget()
             return  # no process of that pod on the node: its network namespace, and the rule, are gone
         prefix = ["nsenter", "--target", pid, "--net", "--"]
     for check, present, delete in steps:
@@ -284,6 +292,7 @@ def delete_network_rule(content, api_client):
             ok, _, why = run(prefix + ["nft", "delete", kind, "ip", "mangle", *name])
             if not ok:
                 raise RuntimeError(f"deleting the empty {kind} ip mangle {' '.join(name)} on node {data['node']}: {why}")
+    forget()
 
 
 @dataclass
@@ -295,16 +304,17 @@ class Target:
 
 def chaos_pod(name: str, container: str, spec: ChaosSpec, node: str, run_uuid: str,
               annotations: bool = False) -> dict:
-    """krkn's network-chaos.j2, as it renders it; with `annotations`, the pod's own annotations
-    in a file (ANNOTATIONS_FILE, the downward API) for a timer in it to read."""
+    """krkn's network-chaos.j2, as it renders it; its command is the dead man's switch (trap_undo.py:
+    on TERM it undoes what its undo list holds); with `annotations`, the pod's own annotations in
+    a file (ANNOTATIONS_FILE, the downward API) for a timer in it to read."""
     pod_spec: dict = {
         "hostPID": True,
         # krkn's pod_network Job names its node (no scheduling, so no taint keeps it off).
         **({"nodeName": node} if getattr(spec, "pin_by_name", False) else
            {"nodeSelector": {"kubernetes.io/hostname": node}}),
-        "terminationGracePeriodSeconds": 0,  # krkn leaves the default; the undo deletes at once anyway
+        "terminationGracePeriodSeconds": HOLD_GRACE,  # for its trap (the run's undo deletes it at once)
         "containers": [{"name": container, "imagePullPolicy": "Always", "image": spec.image,
-                        "securityContext": {"privileged": True}}],
+                        "command": hold_command(), "securityContext": {"privileged": True}}],
     }
     if spec.on_node:
         pod_spec["hostNetwork"] = True
@@ -359,7 +369,7 @@ class ChaosPod:
         name = f"{'node' if spec.on_node else 'pod'}-{role}-{secrets.token_hex(3)}"
         container = "fedora" if spec.on_node else f"fedora-container-{secrets.token_hex(3)}"
         version = ctx.set_rollback_callable(
-            delete_hog_pod, RollbackContent(resource_identifier=name, namespace=spec.namespace),
+            delete_hog_pod, RollbackContent(resource_identifier=name, namespace=spec.namespace, data={"hold": POD}),
             verb="delete", kind="Pod")
         core.create_namespaced_pod(spec.namespace, chaos_pod(name, container, spec, t.node, ctx.rollback.run_uuid,
                                                              annotations))
@@ -429,16 +439,25 @@ class ChaosPod:
         """Record `data` (what delete_network_rule undoes) in a version file, then run `argvs`."""
         t = self.target
         self.ctx.check_stop()
-        where = {"pod": self.name, "container": self.container, "node": t.node, "pod_uid": t.pod_uid}
+        where = {"pod": self.name, "container": self.container, "node": t.node, "pod_uid": t.pod_uid,
+                 "hold": f"{len(self.versions) + 1:04d}"}
         self.versions.append(self.ctx.set_rollback_callable(
             delete_network_rule, RollbackContent(resource_identifier=self.name, namespace=self.spec.namespace,
                                                  data={**where, **data}), verb="delete", kind=kind))
+        self.hold({**where, **data})
         for argv in argvs:
             r = self.exec(argv)
             self.ctx.audit(argv[0], node=t.node, target=t.name, command=" ".join(argv), exit_code=r.code)
             if not r.ok:
                 raise ScenarioFailed(f"{' '.join(argv[:3])} on {t.name}: {r.why()}", details)
         details["rules"].append({"target": t.name, "rule": "; ".join(" ".join(c) for c in argvs)})
+
+    def hold(self, data: dict) -> None:
+        """Add the undo of the change `data` records to the pod's own list (trap_undo.py), before
+        the change: the pod's TERM trap undoes it when the guard deletes the pod."""
+        r = self.exec(add_argv(data["hold"], network_script(data)), netns=False)
+        if not r.ok:
+            raise ScenarioFailed(f"adding an undo to the list of chaos pod {self.name}: {r.why()}")
 
     def shape(self, iface: str, way: str, tree: Callable[[str], list[list[str]]], details: dict[str, Any],
               mechanism: str | None = None) -> None:

@@ -75,6 +75,7 @@ from .krkn_pods import delete_hog_pod
 from .netchaos import (ANNOTATIONS_FILE, IFACE_RE, UP_ANNOTATION, ChaosPod, Target, delete_network_rule, internal_ips,
                        ready_nodes)
 from .specs import Taint, check_namespace, check_selector, section_entries, taint_from_string
+from .trap_undo import stop_chaos_pod
 
 DEFAULT_IMAGE = "quay.io/krkn-chaos/krkn-network-chaos:latest"
 FILTER_IDS = ("node_network_filter", "pod_network_filter")
@@ -303,9 +304,11 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
     scenario_type = "network_chaos_ng_scenarios"
     short_name = "network filter"
     undo_functions = (delete_hog_pod, delete_network_rule)
-    # iptables runs in the chaos pod, so the guard (no pods/exec) leaves the rules to the operator,
-    # and the pod too: deleting it first would leave the rules with nothing to delete them from.
+    # iptables runs in the chaos pod, so the guard (no pods/exec) stops the pod instead: its TERM
+    # trap deletes the rules (trap_undo.py). Deleting it any other way first would leave the rules
+    # with nothing to delete them from.
     undo_needs_exec = (delete_hog_pod, delete_network_rule)
+    guard_undo = {delete_hog_pod: stop_chaos_pod, delete_network_rule: stop_chaos_pod}
     parse_data = staticmethod(parse_network_chaos_ng)
 
     @staticmethod
@@ -403,11 +406,12 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                 ifaces = spec.interfaces or (cp.default_interface(internal_ips(core, t.node)),)
                 record = [interface_state(cp, dev) for dev in ifaces]
                 marker = f"/tmp/krkn-tui-iface-{secrets.token_hex(3)}"  # .started, then .done by the timer
+                link = {"tool": "link", "pod": cp.name, "container": cp.container, "node": t.node,
+                        "interfaces": record, "wait": spec.test_duration + 300, "timer": marker,
+                        "hold": f"{len(cp.versions) + 1:04d}"}
                 cp.versions.append(ctx.set_rollback_callable(delete_network_rule, RollbackContent(
-                    resource_identifier=cp.name, namespace=spec.namespace,
-                    data={"tool": "link", "pod": cp.name, "container": cp.container, "node": t.node,
-                          "interfaces": record, "wait": spec.test_duration + 300, "timer": marker}),
-                    verb="set up", kind="interface"))
+                    resource_identifier=cp.name, namespace=spec.namespace, data=link), verb="set up", kind="interface"))
+                cp.hold(link)  # the pod's trap sets them up too, if it is stopped before its timer ends
                 downs = [["ip", "link", "set", dev, "down"] for dev in ifaces]
                 ups = interface_up_commands(record)
                 up, down = ("; ".join(" ".join(argv) for argv in cmds) for cmds in (ups, downs))

@@ -47,6 +47,7 @@ from .base import Outcome, ScenarioContext, ScenarioFailed, ScenarioPlugin, regi
 from .krkn_pods import delete_hog_pod
 from .netchaos import ChaosPod, Target, delete_network_rule
 from .specs import Taint, check_namespace, check_selector, section_entries
+from .trap_undo import stop_chaos_pod
 from ..yamlio import Section, describe, join_field
 
 OUTAGE_ID = "pod_network_outage"
@@ -233,8 +234,10 @@ class PodNetworkPlugin(ScenarioPlugin):
     scenario_type = "pod_network_scenarios"
     short_name = "pod network"
     undo_functions = (delete_hog_pod, delete_network_rule)
-    # Both exec in (or delete) the chaos pod: the guard leaves them to execute-rollback.
+    # Both exec in (or delete) the chaos pod: the guard stops the pod instead, whose TERM trap
+    # deletes the rules (trap_undo.py).
     undo_needs_exec = (delete_hog_pod, delete_network_rule)
+    guard_undo = {delete_hog_pod: stop_chaos_pod, delete_network_rule: stop_chaos_pod}
     parse_data = staticmethod(parse_pod_network)
 
     @staticmethod

@@ -16,6 +16,8 @@ Differences from krkn, on purpose:
   file reads as found. krkn resets to 0 / max, dropping a limit set before its run. The helper
   pod has its own version file, written before it is created (krkn registers after), so a runner
   killed mid-run is undone by `execute-rollback`: limits first, then the pod.
+- The helper pod's command is a TERM trap that writes the recorded limits back (trap_undo.py;
+  krkn's pod sleeps): the guard, which has no pods/exec, undoes a killed run by deleting the pod.
 - The container's cgroup is found by its full ID (krkn: the first 12 characters), and exactly one
   must match.
 - A volume with no block device (major 0: tmpfs, overlay, NFS) is refused before any change:
@@ -44,6 +46,7 @@ from .krkn_pods import LOCAL_NODE_LABEL, START_TIMEOUT, delete_hog_pod, wait_gon
 from .pod_pick import claim_mount, pod_with_claim
 # The helper pod's undo is the hog pod's: delete it at once, already gone counts as done.
 from .specs import check_namespace
+from .trap_undo import HOLD_GRACE, POD, add_argv, hold_command, stop_chaos_pod, throttle_script
 
 DEFAULT_IMAGE = "quay.io/krkn-chaos/krkn:tools"
 THROTTLE_TYPES = ("iops", "bandwidth", "both")
@@ -182,8 +185,9 @@ def restore_io_limits(content, api_client):
     """Rollback: write back the limits the target container's cgroup held for the device before
     the run, exactly as recorded (v1: `<dev> 0` where it had none; v2: its io.max line, or
     `max`), by exec in the helper pod, and check each file reads as found. A cgroup gone (its
-    container ended) took its limits with it: done. It carries its own exec: a version file
-    imports nothing of krkn-tui."""
+    container ended) took its limits with it: done. Once done, its copy in the helper pod's own
+    undo list (`hold`, trap_undo.py) goes. It carries its own exec: a version file imports
+    nothing of krkn-tui."""
     import re
 
     import yaml
@@ -223,7 +227,10 @@ def restore_io_limits(content, api_client):
             raise RuntimeError(f"helper pod {content.namespace}/{data['pod']} is gone: the limits on device {mm} "
                                f"may still be in place in {path} on node {data['node']}") from None
         raise
+    hold = str(data.get("hold"))
     if not run(["test", "-d", base])[0]:
+        if re.fullmatch(r"[0-9]{4}", hold):
+            run(["rm", "-f", f"/tmp/krkn-tui-undo/{hold}"])
         return  # the container's cgroup is gone, and its limits with it
     for name, line in sorted(found.items()):
         write = line or (f"{mm} 0" if version == "v1" else f"{mm} rbps=max wbps=max riops=max wiops=max")
@@ -235,6 +242,14 @@ def restore_io_limits(content, api_client):
         if not ok or now != line:  # v1 drops a device's line at 0, v2 at max everywhere
             raise RuntimeError(f"{path}/{name} on node {data['node']} reads {now!r} for device {mm}, "
                                f"not {line!r} as before the run")
+    if re.fullmatch(r"[0-9]{4}", hold):  # the helper pod's own copy of this undo: done, so its trap skips it
+        run(["rm", "-f", f"/tmp/krkn-tui-undo/{hold}"])
+
+
+def written_back(version: str, mm: str) -> str:
+    """What undoes a limit where the device had none: v1 `<dev> 0` (drops its line), v2 every key
+    `max` (restore_io_limits spells it out itself: a version file imports nothing)."""
+    return f"{mm} 0" if version == "v1" else f"{mm} rbps=max wbps=max riops=max wiops=max"
 
 
 # ---- running it ----------------------------------------------------------------------------
@@ -299,13 +314,13 @@ def device_of(ctx: ScenarioContext, core, spec: ThrottleSpec, t: Target) -> str:
 
 
 def helper_pod(name: str, spec: ThrottleSpec, node: str, run_uuid: str) -> dict:
-    """krkn-lib's io_throttle_pod.j2, as it renders it (plus the run's label)."""
+    """krkn-lib's io_throttle_pod.j2, as it renders it (plus the run's label); its command is the
+    dead man's switch (trap_undo.py: on TERM it writes the limits back)."""
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": spec.namespace,
                          "labels": {"app": "krkn-io-throttle", "krkn-tui/run": run_uuid}},
-            "spec": {"nodeName": node, "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
-                     "containers": [{"name": CONTAINER, "image": spec.image,
-                                     "command": ["/bin/sh", "-c", "trap : TERM INT; sleep infinity & wait"],
+            "spec": {"nodeName": node, "restartPolicy": "Never", "terminationGracePeriodSeconds": HOLD_GRACE,
+                     "containers": [{"name": CONTAINER, "image": spec.image, "command": hold_command(),
                                      "securityContext": {"privileged": True},
                                      "volumeMounts": [{"name": "host-root", "mountPath": "/host"}]}],
                      "volumes": [{"name": "host-root", "hostPath": {"path": "/"}}]}}
@@ -316,9 +331,11 @@ class StorageThrottlePlugin(ScenarioPlugin):
     scenario_type = "storage_throttle_scenarios"
     short_name = "storage throttle"
     undo_functions = (delete_hog_pod, restore_io_limits)
-    # The limits are written back from the helper pod, so the guard (no pods/exec) leaves them to
-    # the operator, and the pod too: deleting it first would leave nothing to write them from.
+    # The limits are written back from the helper pod, so the guard (no pods/exec) stops the pod
+    # instead: its TERM trap writes them back (trap_undo.py). Deleting it any other way first
+    # would leave nothing to write them from.
     undo_needs_exec = (delete_hog_pod, restore_io_limits)
+    guard_undo = {delete_hog_pod: stop_chaos_pod, restore_io_limits: stop_chaos_pod}
     parse_data = staticmethod(parse_storage_throttle)
 
     @staticmethod
@@ -355,7 +372,7 @@ class StorageThrottlePlugin(ScenarioPlugin):
                            {**details, "dry_run": True})
         name = f"io-throttle-{secrets.token_hex(5)}"  # krkn-lib's name: 10 hex characters
         pod_version = ctx.set_rollback_callable(
-            delete_hog_pod, RollbackContent(resource_identifier=name, namespace=spec.namespace),
+            delete_hog_pod, RollbackContent(resource_identifier=name, namespace=spec.namespace, data={"hold": POD}),
             verb="delete", kind="Pod")
         core.create_namespaced_pod(spec.namespace, helper_pod(name, spec, t.node, ctx.rollback.run_uuid))
         ctx.audit("create_pod", namespace=spec.namespace, name=name, node=t.node)
@@ -373,11 +390,16 @@ class StorageThrottlePlugin(ScenarioPlugin):
             found[file] = device_line(r.stdout, mm)
         details["found"] = found
         ctx.check_stop()
+        data = {"pod": name, "container": CONTAINER, "node": t.node, "target": f"{t.pod}/{t.container}",
+                "maj_min": mm, "cgroup_version": version, "cgroup_path": path, "found": found, "hold": "0001"}
         limits_version = ctx.set_rollback_callable(
-            restore_io_limits, RollbackContent(resource_identifier=name, namespace=spec.namespace, data={
-                "pod": name, "container": CONTAINER, "node": t.node, "target": f"{t.pod}/{t.container}",
-                "maj_min": mm, "cgroup_version": version, "cgroup_path": path, "found": found}),
+            restore_io_limits, RollbackContent(resource_identifier=name, namespace=spec.namespace, data=data),
             verb="restore", kind="blkio limits")
+        # Its copy in the helper pod's own list, before the write: the pod's TERM trap writes them back.
+        script = throttle_script(data, {f: line or written_back(version, mm) for f, line in found.items()})
+        r = _exec(ctx, spec.namespace, name, CONTAINER, add_argv("0001", script))
+        if not r.ok:
+            raise ScenarioFailed(f"adding the undo to the list of helper pod {name}: {r.why()}", details)
         lines = [(cgroup_file(version, k), value_line(version, mm, k, v)) for k, v in limits.items()]
         if version == "v2":  # one io.max line with every key (krkn's)
             lines = [("io.max", f"{mm} " + " ".join(line.split(" ", 1)[1] for _, line in lines))]

@@ -15,9 +15,11 @@ the guard then calls krkn-tui's own function for that operation with the entry's
 is read from the cluster. A captured namespace is restored without its Secrets, Roles and
 RoleBindings (``undo_ops.GUARD_LEAVES``): the step is recorded ``partial``, naming them, for the
 operator's execute-rollback. An operation that execs into a pod (``undo_ops.needs_exec``) is not
-called at all (the guard has no pods/exec): the step is recorded ``operator`` with
-``undo_ops.OPERATOR_NOTE``; no longer pending, it does not make the run due again, and the
-operator's execute-rollback runs it and records it executed. Each outcome goes to the journal
+called at all (the guard has no pods/exec): a step of a chaos pod with a TERM trap
+(``undo_ops.guard_undo``) is undone by deleting that pod and reading what its trap did
+(scenarios/trap_undo.py); any other is recorded ``operator`` with ``undo_ops.OPERATOR_NOTE``; no
+longer pending, it does not make the run due again, and the operator's execute-rollback runs it
+and records it executed. Each outcome goes to the journal
 entry (signed with the guard's own key), to the guard's audit log and, as a Kubernetes Event, to
 the Lease. Each pass also deletes the runs whose entries are all archived past the retention
 (``retention.prune``).
@@ -50,7 +52,7 @@ from .entries import Entry, Journal, JournalError, error_line, origin_host
 from .lease import LeaseHeld, Leases, LeaseState, RunLease, held_past_bound, lease_name, new_holder
 from .mirror import JournalSettings
 from .retention import prune
-from ..undo_ops import OPERATOR_NOTE, content_of, guard_content, left_note, lookup, needs_exec
+from ..undo_ops import OPERATOR_NOTE, content_of, guard_content, guard_undo, left_note, lookup, needs_exec
 
 log = logging.getLogger(__name__)
 
@@ -193,10 +195,11 @@ class Guard:
 
     def _run(self, entry: Entry) -> tuple[str, str | None]:
         """Run a verified entry's operation: ``(status, error)``."""
-        if needs_exec(entry.op):
-            return "operator", OPERATOR_NOTE
         content, left = guard_content(content_of(entry.content))
-        error, _attempts = self.executor.run_callable(Path(entry.file), lookup(entry.op), content)
+        fn = guard_undo(entry.op, content) if needs_exec(entry.op) else lookup(entry.op)
+        if fn is None:
+            return "operator", OPERATOR_NOTE
+        error, _attempts = self.executor.run_callable(Path(entry.file), fn, content)
         if error is not None:
             return "failed", error
         return ("partial", left_note(left)) if left else ("executed", None)
