@@ -32,7 +32,6 @@ HOLD_RE = re.compile(r"[0-9]{4}\Z")
 
 # POSIX sh (busybox's or bash): the list newest first, each script's outcome on a line.
 HOLD_SCRIPT = f"""D={UNDO_DIR}
-mkdir -p "$D"
 undo() {{
   trap '' TERM INT
   kill $hold 2>/dev/null
@@ -53,6 +52,7 @@ undo() {{
   exit $bad
 }}
 trap undo TERM INT
+mkdir -p "$D"  # after the trap: a TERM from here on is answered
 sleep infinity >/dev/null 2>&1 &
 hold=$!
 wait
