@@ -22,7 +22,7 @@ from . import events as ev
 from .checks.runner import CheckRunner, CheckState
 from .checks.probes import Observation
 from .config import Config
-from .report.model import Abort, ChecksRecord, CheckSummary, PreviewRecord, PreviewTarget, SteadyRecord, Transition
+from .report.model import Abort, ChecksRecord, CheckSummary, PreviewRecord, PreviewTarget, SteadyRecord
 from .scenarios.preview import ScenarioPreview, preview_plan
 from .timeline import PodTimeline, Timeline
 from .timeline_events import entry_for_event
@@ -149,4 +149,4 @@ def _preview_record(p: ScenarioPreview) -> PreviewRecord:
 def _check_summary(st: CheckState) -> CheckSummary:
     return CheckSummary(st.name, st.check.describe(), st.check.abort, st.state, st.probes, st.failures,
                         st.last.latency if st.last else None, st.last.seen if st.last else None,
-                        tuple(Transition(**t) for t in st.transitions))
+                        tuple(st.transitions))

@@ -143,7 +143,7 @@ def test_interface_down_cuts_the_nodes_pods_off_then_all_is_back(tmp_path, api_c
     on_event, seen = holding(during)
     _, result, events = run_scenario(tmp_path, api_client, NG, [down_entry(namespace, test_duration=10)],
                                      on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(cut, down, machine_same)] = seen
     assert cut is True and down[0] is False and ROUTE not in " ".join(down[2]) and machine_same
     assert eth0(netns) == before  # up, with the static route and the IPv6 address back

@@ -252,7 +252,7 @@ def test_neither_selector_nor_target_nor_direction_is_refused():
 def test_a_missing_target_fails_before_any_change(tmp_path, api_client, namespace):
     spec = [entry("pod_network_filter", namespace, target="nobody", ports=[80])]
     _, result, events = run_scenario(tmp_path, api_client, NG, spec)
-    assert result.status == "failed" and "pod nobody not found" in result.scenarios[0]["message"]
+    assert result.status == "failed" and "pod nobody not found" in result.scenarios[0].message
     assert changes(events) == [] and version_files(tmp_path / "versions") == []
 
 

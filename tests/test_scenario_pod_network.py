@@ -112,7 +112,7 @@ def test_outage_cuts_the_pod_off_then_its_rules_are_deleted(tmp_path, api_client
     config = {"direction": ["ingress"], "ingress_ports": [8080]} if way == "ingress" else \
         {"direction": ["egress"], "label_selector": None, "pod_name": "client"}
     _, result, events = run_scenario(tmp_path, api_client, PN, [outage(namespace, **config)], on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(cut, added, machine_same)] = seen
     assert cut is True and machine_same
     if way == "ingress":
@@ -155,7 +155,7 @@ def test_egress_shaping_holds_back_what_the_pod_sends(tmp_path, api_client, kube
     on_event, seen = holding(during)
     _, result, events = run_scenario(tmp_path, api_client, PN, [shaping(namespace, "egress", test_duration=1)],
                                      on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(shaped, got, overlimits, machine_same)] = seen
     assert shaped and got > 256 * 1024 and max(overlimits) > 0 and machine_same
     assert state(netns) == before and machine_net(real_node) == machine
