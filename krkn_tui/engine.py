@@ -367,11 +367,13 @@ class Engine:
         if status == "passed" and not self.dry_run:
             self._archive_run()
         failure = self._failure(status, results)
+        seen = self.watch.record()
         report = Report(
             run_id=self.run_id, config=str(self.config.path), status=status, dry_run=self.dry_run, started=started,
             finished=time.time(), versions_dir=str(self.config.versions_dir),
             scenarios=tuple(results), rollback=tuple(rollback_steps),
-            cluster=self._cluster_record(), **self.watch.record(),
+            cluster=self._cluster_record(), timeline=seen.timeline, preview=seen.preview, checks=seen.checks,
+            steady_state=seen.steady_state, abort=seen.abort,
             monitoring=self.monitor.record() if self.monitor is not None else None, failure=failure or None)
         report_path = None
         if not self.dry_run:
