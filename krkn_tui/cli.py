@@ -126,7 +126,18 @@ def open_console(args) -> int:
                        allow_foreign=args.allow_foreign, force_cluster=args.force_cluster)
 
 
+def compose() -> None:
+    """Wire what the floors below cannot import: the journal's readers (rollback floor) look an
+    entry's undo operation up in a registry the scenario plugins (above them) fill as they are
+    imported; this installs the one loader that imports them all, run at the first lookup."""
+    from .rollback.front import install_ops_loader
+    from .scenarios import load_plugins
+
+    install_ops_loader(load_plugins)
+
+
 def main(argv: list[str] | None = None) -> int:
+    compose()  # first: every command, the console and the guard go through here
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -58,7 +58,7 @@ from .sanitize import one_line
 from .scenarios.base import RESTORE_WAIT, Interrupted, Outcome, ScenarioContext, ScenarioFailed, plugin_for
 from .scenarios.krkn_only import UNSUPPORTED_NOTE
 from .signals import wait_for_stop
-from .statuses import RunStatus
+from .statuses import RunStatus, ScenarioStatus
 
 Emit = Callable[[Event], None]
 
@@ -80,7 +80,7 @@ class RunResult:
     run_id: str
     status: RunStatus
     report_path: Path | None
-    scenarios: list[dict] = field(default_factory=list)
+    scenarios: list[ScenarioResult] = field(default_factory=list)
     rollback: list[RollbackRecord] = field(default_factory=list)
     failure: str | None = None  # what failed the run: scenario, alerts, cerberus (None: passed or stopped)
 
@@ -284,7 +284,7 @@ class Engine:
         return False
 
     def _run(self, planned: list[PlannedScenario], started: float) -> RunResult:
-        results: list[dict] = []
+        results: list[ScenarioResult] = []
         watch = self.watch
         try:
             watch.preview(planned)
@@ -306,7 +306,7 @@ class Engine:
                     status = "failed"
         return self._finish(status, started, results)
 
-    def _scenarios(self, planned: list[PlannedScenario], results: list[dict]) -> str:
+    def _scenarios(self, planned: list[PlannedScenario], results: list[ScenarioResult]) -> str:
         status = "passed"
         started_one = False
         daemon, iterations = self.config.daemon_mode, self.config.iterations
@@ -330,9 +330,9 @@ class Engine:
                     for spec_index, spec in enumerate(item.specs):
                         outcome = self._run_one(item, spec, spec_index, iteration)
                         results.append(outcome)
-                        if outcome["status"] == "interrupted":
+                        if outcome.status == "interrupted":
                             raise Interrupted()
-                        if outcome["status"] != "passed":
+                        if outcome.status != "passed":
                             status = "failed"
                             if self.config.auto_rollback:
                                 self._roll_back("scenario failed")
@@ -359,7 +359,7 @@ class Engine:
         self._roll_back(why)
         return True
 
-    def _finish(self, status: str, started: float, results: list[dict]) -> RunResult:
+    def _finish(self, status: str, started: float, results: list[ScenarioResult]) -> RunResult:
         rollback_steps = self._rollback_steps
         if self.kube_events is not None:  # the run's last Events written, or why not said, before its end
             self.kube_events.close()
@@ -367,11 +367,13 @@ class Engine:
         if status == "passed" and not self.dry_run:
             self._archive_run()
         failure = self._failure(status, results)
+        seen = self.watch.record()
         report = Report(
             run_id=self.run_id, config=str(self.config.path), status=status, dry_run=self.dry_run, started=started,
             finished=time.time(), versions_dir=str(self.config.versions_dir),
-            scenarios=tuple(ScenarioResult(**r) for r in results), rollback=tuple(rollback_steps),
-            cluster=self._cluster_record(), **self.watch.record(),
+            scenarios=tuple(results), rollback=tuple(rollback_steps),
+            cluster=self._cluster_record(), timeline=seen.timeline, preview=seen.preview, checks=seen.checks,
+            steady_state=seen.steady_state, abort=seen.abort,
             monitoring=self.monitor.record() if self.monitor is not None else None, failure=failure or None)
         report_path = None
         if not self.dry_run:
@@ -379,25 +381,24 @@ class Engine:
                 report_path = write_report(self.config.versions_dir, report)
             except UserError as exc:  # planted since the check at the start: the run is done, say so
                 self._forward(Step("", "", f"report not written: {exc}"))
-        skipped = sum(1 for r in results if r["status"] == "skipped")
+        skipped = sum(1 for r in results if r.status == "skipped")
         self._emit(RunFinished(status, str(report_path) if report_path else None, skipped))
         return RunResult(self.run_id, status, report_path, results, rollback_steps, failure)
 
-    def _failure(self, status: str, results: list[dict]) -> str | None:
+    def _failure(self, status: str, results: list[ScenarioResult]) -> str | None:
         if status != "failed":
             return None
-        if any(r["status"] not in ("passed", "skipped") for r in results):
+        if any(r.status not in ("passed", "skipped") for r in results):
             return "scenario"
         return self.monitor.failure() if self.monitor is not None else None
 
-    def _skip(self, item: PlannedScenario, iteration: int) -> dict:
+    def _skip(self, item: PlannedScenario, iteration: int) -> ScenarioResult:
         """A file not run: skipped (krkn's type), or failed with the error that stops it (a dry run's)."""
-        result = {"index": item.index, "scenario_type": item.scenario_type, "file": str(item.file),
-                  "id": item.file.name, "iteration": iteration, "status": "failed" if item.error else "skipped",
-                  "message": item.error or item.skipped,
-                  "seconds": 0.0, "details": {}}
-        self._emit(ScenarioFinished(**result))
-        return result
+        said = ScenarioFinished(item.index, item.scenario_type, str(item.file), item.file.name, iteration,
+                                ScenarioStatus.FAILED if item.error else ScenarioStatus.SKIPPED,
+                                item.error or item.skipped or "", 0.0, {})
+        self._emit(said)
+        return _result(said)
 
     def _cluster_record(self) -> ClusterIdentity | None:
         """Which cluster the run was on, for the report (None when it cannot be read now)."""
@@ -406,7 +407,7 @@ class Engine:
         except Exception:
             return None
 
-    def _run_one(self, item: PlannedScenario, spec: Any, spec_index: int, iteration: int) -> dict:
+    def _run_one(self, item: PlannedScenario, spec: Any, spec_index: int, iteration: int) -> ScenarioResult:
         label = getattr(spec, "id", None) or f"{item.file.name}#{spec_index}"
         self._emit(ScenarioStarted(item.index, item.scenario_type, str(item.file), label, iteration))
         t0, wall = time.monotonic(), time.time()
@@ -428,11 +429,10 @@ class Engine:
             outcome = Outcome("failed", str(e), e.details)
         except Exception as e:  # an API error or a plugin bug must not skip the rollback
             outcome = Outcome("error", f"{type(e).__name__}: {one_line(e)[:500]}")
-        result = {"index": item.index, "scenario_type": item.scenario_type, "file": str(item.file), "id": label,
-                  "iteration": iteration, "status": outcome.status, "message": outcome.message,
-                  "seconds": round(time.monotonic() - t0, 3), "details": outcome.details}
-        self._emit(ScenarioFinished(**result))
-        return {**result, "started": wall}
+        said = ScenarioFinished(item.index, item.scenario_type, str(item.file), label, iteration, outcome.status,
+                                outcome.message, round(time.monotonic() - t0, 3), outcome.details)
+        self._emit(said)
+        return _result(said, started=wall)
 
     def _signal_gate(self) -> None:
         """krkn's signal before each scenario file: wait while PAUSE, stop at STOP."""
@@ -469,6 +469,12 @@ class Engine:
         if versions:
             self.service.archive([v.path for v in versions])
             self._emit(RunArchived(len(versions)))
+
+
+def _result(said: ScenarioFinished, started: float | None = None) -> ScenarioResult:
+    """The report's record of a finished (or skipped) scenario spec: what was said, and when it started."""
+    return ScenarioResult(said.index, said.scenario_type, said.file, said.id, said.iteration, said.status,
+                          said.message, said.seconds, said.details, started)
 
 
 def iteration_numbers(config: Config, dry_run: bool, runnable: bool = True) -> Iterable[int]:

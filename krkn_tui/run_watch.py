@@ -14,6 +14,7 @@ Policy:
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import threading
 import time
 from typing import Any, Callable
@@ -22,9 +23,9 @@ from . import events as ev
 from .checks.runner import CheckRunner, CheckState
 from .checks.probes import Observation
 from .config import Config
-from .report.model import Abort, ChecksRecord, CheckSummary, PreviewRecord, PreviewTarget, SteadyRecord, Transition
+from .report.model import Abort, ChecksRecord, CheckSummary, PreviewRecord, PreviewTarget, SteadyRecord
 from .scenarios.preview import ScenarioPreview, preview_plan
-from .timeline import PodTimeline, Timeline
+from .timeline import PodTimeline, Timeline, TimelineEntry
 from .timeline_events import entry_for_event
 
 
@@ -129,16 +130,25 @@ class RunWatch:
         self.emit(ev.SteadyState(phase, ok, failing))
         return ok
 
-    def record(self) -> dict[str, Any]:
-        """The report's parts this watch saw (``model.Report`` fields)."""
-        out: dict[str, Any] = {"timeline": tuple(self.timeline.entries()),
-                               "preview": tuple(_preview_record(p) for p in self.previews)}
-        if self.checks is not None:
-            out["checks"] = ChecksRecord(self.checks.interval, tuple(_check_summary(st) for st in self.checks.states))
-            out["steady_state"] = self.steady
-        if self.abort is not None:
-            out["abort"] = self.abort
-        return out
+    def record(self) -> WatchRecord:
+        """The report's parts this watch saw."""
+        checks = self.checks
+        return WatchRecord(
+            tuple(self.timeline.entries()), tuple(_preview_record(p) for p in self.previews),
+            ChecksRecord(checks.interval, tuple(_check_summary(st) for st in checks.states)) if checks else None,
+            self.steady if checks else None, self.abort)
+
+
+@dataclass(frozen=True)
+class WatchRecord:
+    """What a run's watch adds to its report (``model.Report``'s fields of the same names);
+    ``checks`` and ``steady_state`` None when the config declares no checks."""
+
+    timeline: tuple[TimelineEntry, ...]
+    preview: tuple[PreviewRecord, ...]
+    checks: ChecksRecord | None
+    steady_state: SteadyRecord | None
+    abort: Abort | None
 
 
 def _preview_record(p: ScenarioPreview) -> PreviewRecord:
@@ -149,4 +159,4 @@ def _preview_record(p: ScenarioPreview) -> PreviewRecord:
 def _check_summary(st: CheckState) -> CheckSummary:
     return CheckSummary(st.name, st.check.describe(), st.check.abort, st.state, st.probes, st.failures,
                         st.last.latency if st.last else None, st.last.seen if st.last else None,
-                        tuple(Transition(**t) for t in st.transitions))
+                        tuple(st.transitions))

@@ -11,8 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from krkn_tui.cli import compose
 from krkn_tui.localcluster import LocalCluster
 from krkn_tui.localcluster.cluster import default_cache_dir
+
+# The suite calls the journal's readers (the guard, the listings) directly, not through cli.main:
+# it wires the floors as cli.main does. tests/test_undo_ops_registry.py checks a process that does not.
+compose()
 
 
 def pytest_collection_modifyitems(items):

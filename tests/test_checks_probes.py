@@ -232,6 +232,6 @@ def test_monitor_reports_transitions_and_calls_abort_once(api_client, apps, web)
         runner.stop()
     assert aborted[0][0] == "d" and len(aborted) == 1
     d = runner.states[0]
-    assert [t["state"] for t in d.transitions] == ["passing", "failing"]
-    assert d.transitions[1]["phase"] == "during" and d.failures >= 1
+    assert [t.state for t in d.transitions] == ["passing", "failing"]
+    assert d.transitions[1].phase == "during" and d.failures >= 1
     assert ("d", False, True, "during") in seen

@@ -61,10 +61,6 @@ def private_namespace(private_api):
     core.delete_namespace(name)
 
 
-def api_up(cluster: LocalCluster) -> bool:
-    return cluster._rest(cluster._load()).ok("/readyz")
-
-
 @contextmanager
 def api_server_outage(cluster: LocalCluster):
     """Stops the API server (it refuses connections at once; the stop returns once the process
@@ -72,7 +68,7 @@ def api_server_outage(cluster: LocalCluster):
     stopper = threading.Thread(target=cluster.stop_component, args=("kube-apiserver",))
     stopper.start()
     try:
-        wait_for(lambda: not api_up(cluster), timeout=10, what="the API server to go away")
+        wait_for(lambda: not cluster.api_ready(), timeout=10, what="the API server to go away")
         yield stopper
     finally:
         stopper.join()
@@ -82,7 +78,7 @@ def api_server_outage(cluster: LocalCluster):
 def restart_after_delay(stopper: threading.Thread, cluster: LocalCluster) -> None:
     stopper.join()
     time.sleep(DOWN_AFTER_STOP)
-    assert not api_up(cluster)
+    assert not cluster.api_ready()
 
 
 def test_run_restores_its_change_once_the_api_server_is_back(tmp_path, private_cluster, private_api,

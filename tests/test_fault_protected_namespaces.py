@@ -105,9 +105,9 @@ def run_one(tmp_path, api_client, prot: Protected, variant: str, namespace: str,
 
 def assert_refused(config, result, events, namespaces: list[str]) -> None:
     [outcome] = result.scenarios
-    assert result.status == "failed" and outcome["status"] == "failed", outcome
-    assert "protected" in outcome["message"], outcome["message"]
-    assert any(f"{ns!r}" in outcome["message"] for ns in namespaces), outcome["message"]
+    assert result.status == "failed" and outcome.status == "failed", outcome
+    assert "protected" in outcome.message, outcome.message
+    assert any(f"{ns!r}" in outcome.message for ns in namespaces), outcome.message
     assert [e for e in events if isinstance(e, (ClusterChange, RollbackRegistered))] == []
     assert not list(config.versions_dir.rglob("*.py*")) if config.versions_dir.exists() else True
 

@@ -502,8 +502,8 @@ def test_a_scenario_whose_step_the_journal_cannot_take_fails_in_one_line_and_cha
                         wait_duration=0, journal=JournalSettings(namespace=journal_ns))
         result = Engine(config, lambda: api_client).run(plan(config))
         [outcome] = result.scenarios
-        assert outcome["status"] == "failed" and outcome["message"].startswith("cluster journal: ")
-        assert "\n" not in outcome["message"] and "the change was not made" in outcome["message"]
+        assert outcome.status == "failed" and outcome.message.startswith("cluster journal: ")
+        assert "\n" not in outcome.message and "the change was not made" in outcome.message
         assert client.NetworkingV1Api(api_client).list_namespaced_network_policy(namespace).items == []
     finally:
         core.patch_namespaced_config_map("hold", journal_ns, {"metadata": {"finalizers": None}})

@@ -291,8 +291,8 @@ def test_the_guard_says_what_it_does_with_the_one_renderer(api_client, journal_n
     time.sleep(1.2)  # the lease expires
 
     said: list[ev.Event] = []
-    printer = guard_command._printer  # the command's own printer, watched: what it was given, what it printed
-    monkeypatch.setattr(guard_command, "_printer", lambda e: (said.append(e), printer(e)))
+    printer = guard_command.print_event  # the command's own printer, watched: what it was given, what it printed
+    monkeypatch.setattr(guard_command, "print_event", lambda e: (said.append(e), printer(e)))
     code = cli.main(["guard", "--once", "--grace", "0", "--journal-namespace", journal_ns, "-d",
                      str(tmp_path / "g"), "--kubeconfig", kubeconfig])
     out = capsys.readouterr()
@@ -608,7 +608,7 @@ def test_the_undo_from_the_file_and_from_the_entry_leave_the_cluster_identical(a
     version file, once by the guard's path from the journal entry. What comes back is the same."""
     from krkn_tui.rollback import Executor
     from krkn_tui.rollback.journal.guard import Guard
-    from krkn_tui.rollback.signing import local_trust
+    from krkn_tui.rollback.signing import load_or_create, local_trust
     from krkn_tui.scenarios.service_disruption import capture_namespace, recreate_namespace
 
     from runhelpers import create_namespace, deployments_ready, fill_namespace, namespace_snapshot
@@ -650,13 +650,13 @@ def test_the_undo_from_the_file_and_from_the_entry_leave_the_cluster_identical(a
         core.create_namespace({"metadata": {"name": ns, "labels": labels}})
         set_up()
         reg, _path = deleted_after_registering()
-        [entry] = Journal(api_client, journal_ns).entries(reg.run_id)
+        reg.mirror.close()  # the run's Lease released: the guard takes it as a free one
         guard = Guard(api_client, JournalSettings(namespace=journal_ns), read_identity(api_client, "krkn-local"),
-                      trusted=local_trust())
-        assert guard._run(entry) == ("executed", None)
+                      trusted=local_trust(), signer=load_or_create())
+        [outcome] = guard.roll_back(reg.run_id, lease_existed=False)
+        assert (outcome.status, outcome.error) == ("executed", None), outcome
         wait_for(lambda: deployments_ready(api_client, ns), timeout=90, what="restored from the entry")
         by_entry = namespace_snapshot(api_client, ns)
-        reg.mirror.close()
         assert by_entry == by_file and by_file["ConfigMap"] == {"settings": {"k": "v"}}
         assert by_file["Deployment"]["web"]["ready"] == 2 and "web" in by_file["Service"]
     finally:

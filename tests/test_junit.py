@@ -13,9 +13,10 @@ import pytest
 
 from krkn_tui.errors import UserError
 from krkn_tui.report.junit import check_options, junit_xml, scenario_cases, write_junit_file
+from krkn_tui.report.model import ScenarioResult
 from runhelpers import krkn
 
-RESULTS = [
+RESULTS = [ScenarioResult(**r) for r in [
     {"index": 0, "scenario_type": "pod_disruption_scenarios", "file": "/c/pod_kill.yaml", "id": "kill",
      "iteration": 0, "status": "passed", "message": "", "seconds": 2.5},
     {"index": 1, "scenario_type": "service_disruption_scenarios", "file": "/c/scale.yaml", "id": "scale#0",
@@ -27,7 +28,7 @@ RESULTS = [
      "status": "skipped", "message": "not run", "seconds": 0.0},
     {"index": 0, "scenario_type": "pod_disruption_scenarios", "file": "/c/pod_kill.yaml", "id": "kill",
      "iteration": 1, "status": "error", "message": "ApiException: 500", "seconds": 0.1},
-]
+]]
 
 
 def _structure(document: str) -> ET.Element:
@@ -50,10 +51,10 @@ def _structure(document: str) -> ET.Element:
 
 def test_one_testcase_per_scenario_file_with_the_reason():
     cases = scenario_cases(RESULTS)
-    assert [(c["file"], c["outcome"]) for c in cases] == [
+    assert [(c.file, c.outcome) for c in cases] == [
         ("/c/pod_kill.yaml", "failed"), ("/c/scale.yaml", "failed"), ("/c/node.yaml", "skipped")]
-    assert cases[0]["reasons"] == ["kill (iteration 2): error: ApiException: 500"]
-    assert cases[1]["seconds"] == pytest.approx(61.2)
+    assert cases[0].reasons == ["kill (iteration 2): error: ApiException: 500"]
+    assert cases[1].seconds == pytest.approx(61.2)
 
     document = junit_xml(description="[sig-chaos] run", exit_code=1, seconds=63.9, scenarios=RESULTS,
                          summary="run x: failed", version="1.2")
@@ -77,7 +78,7 @@ def test_one_testcase_per_scenario_file_with_the_reason():
 
 
 def test_a_passed_run_has_no_failure_and_krkns_shape(tmp_path, krkn_lib_python):
-    passed = [r for r in RESULTS if r["status"] == "passed"]
+    passed = [r for r in RESULTS if r.status == "passed"]
     ours = ET.fromstring(junit_xml(description="[sig-chaos] ok", exit_code=0, seconds=12.7, scenarios=passed,
                                    version="9").encode())
     krkn_xml = subprocess.run([krkn_lib_python, "-c",

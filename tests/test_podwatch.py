@@ -401,8 +401,8 @@ def test_list_reads_every_page_and_a_label_selector_narrows_list_and_watch_on_th
     _pods(core, namespace, [(f"a{i}", "a") for i in range(5)] + [(f"b{i}", "b") for i in range(2)])
     calls = []
     paged = KubePodSource(lambda: api_client, namespace, page=3)
-    original = paged._call
-    paged._call = lambda **kw: calls.append(kw) or original(**kw)
+    original = paged.request  # each GET, watched
+    paged.request = lambda **kw: calls.append(kw) or original(**kw)
     rows, version = paged.list()
     assert sorted(r.name for r in rows) == [*(f"a{i}" for i in range(5)), "b0", "b1"] and version
     assert [c.get("limit") for c in calls] == [3, 3, 3] and "_continue" in calls[1]  # three pages

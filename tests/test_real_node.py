@@ -40,7 +40,7 @@ def real_node(local_cluster):
 def require_pods_reach_the_api(cluster, node: dict) -> None:
     """Skip (fail under KRKN_TUI_REQUIRE_REAL_NODE=1) where the API server was started before it
     advertised the node's address: a cluster left running by an older krkn-tui."""
-    argv = next(p["argv"] for p in cluster._load()["processes"] if p["name"] == "kube-apiserver")
+    argv = cluster.component_argv("kube-apiserver")
     if f"--advertise-address={node['node_ip']}" not in argv:
         why = "the running control plane predates pods reaching the API server (`cluster down`, then `up`)"
         if os.environ.get("KRKN_TUI_REQUIRE_REAL_NODE") == "1":
@@ -311,7 +311,7 @@ def test_pod_kill_on_the_real_node_recovers_with_a_new_container(real_node, kube
                                           "kill": 1, "krkn_pod_recovery_time": 90}}]
     _, result, _ = run_scenario(tmp_path, api_client, "pod_disruption_scenarios", scenario)
     assert result.status == "passed", result.scenarios
-    [entry] = result.scenarios[0]["details"]["pods"]
+    [entry] = result.scenarios[0].details["pods"]
     assert entry["node"] == realnode.NODE_NAME and entry["name"] == before["metadata"]["name"]
     after = wait_for(ready_pod, timeout=90, what="the replacement Ready")
     assert after["metadata"]["name"] == entry["replacement"]

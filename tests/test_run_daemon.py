@@ -135,7 +135,7 @@ def test_a_daemon_with_only_skipped_scenarios_runs_once(tmp_path, api_client):
                    "    - zone_outages_scenarios: [t.yml]\ntunings:\n  daemon_mode: true\n  wait_duration: 0\n")
     config = load_config(cfg)
     result = Engine(config, lambda: api_client).run(plan(config, skip_unsupported=True))
-    assert result.status == "passed" and [s["status"] for s in result.scenarios] == ["skipped"]
+    assert result.status == "passed" and [s.status for s in result.scenarios] == ["skipped"]
 
 
 @pytest.mark.cluster

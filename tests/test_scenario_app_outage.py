@@ -122,7 +122,7 @@ def test_outage_blocks_with_a_registered_rollback_and_restores(tmp_path, api_cli
     assert policies(api_client, web) == before
     assert archived_files(engine) == [pending + ".executed"]
     assert version_files(engine.config.versions_dir) == []
-    assert result.scenarios[0]["details"]["pods"] == sorted(p.metadata.name for p in ready_pods(
+    assert result.scenarios[0].details["pods"] == sorted(p.metadata.name for p in ready_pods(
         client.CoreV1Api(api_client), web, "app=web"))
 
 
@@ -141,7 +141,7 @@ def test_stop_mid_outage_rolls_back(tmp_path, api_client, web):
 
     assert stop_timers, "the policy was never created"
     assert result.status == "interrupted"
-    assert result.scenarios[0]["status"] == "interrupted"
+    assert result.scenarios[0].status == "interrupted"
     assert policies(api_client, web) == before
     [step] = result.rollback
     assert step.status == "executed"
@@ -154,7 +154,7 @@ def test_protected_namespace_is_refused_untouched(tmp_path, api_client):
     before = policies(api_client, "kube-system")
     engine, result, events = run_scenario(tmp_path, api_client, APP, outage("kube-system", 1))
     assert result.status == "failed"
-    assert "protected" in result.scenarios[0]["message"]
+    assert "protected" in result.scenarios[0].message
     assert changes(events) == []
     assert policies(api_client, "kube-system") == before
     assert version_files(engine.config.versions_dir) == []
@@ -164,7 +164,7 @@ def test_dry_run_changes_nothing(tmp_path, api_client, web):
     before = policies(api_client, web)
     engine, result, events = run_scenario(tmp_path, api_client, APP, outage(web, 1), dry_run=True)
     assert result.status == "passed"
-    assert result.scenarios[0]["details"]["dry_run"] is True
+    assert result.scenarios[0].details["dry_run"] is True
     assert changes(events) == []
     assert policies(api_client, web) == before
     assert not engine.config.versions_dir.exists()
@@ -173,7 +173,7 @@ def test_dry_run_changes_nothing(tmp_path, api_client, web):
 def test_missing_namespace_fails_before_registering(tmp_path, api_client):
     engine, result, _ = run_scenario(tmp_path, api_client, APP, outage("t-does-not-exist", 1))
     assert result.status == "failed"
-    assert "does not exist" in result.scenarios[0]["message"]
+    assert "does not exist" in result.scenarios[0].message
     assert version_files(engine.config.versions_dir) == []
 
 

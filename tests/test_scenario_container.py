@@ -45,7 +45,7 @@ def test_killed_containers_restart_and_each_restart_is_timed(tmp_path, api_clien
     assert result.status == "passed", result.scenarios
     after = {n: restarts(core, namespace, n) for n in names}
     assert {n: after[n] - before[n] for n in names} == {"target-a": 1, "target-b": 1, "decoy": 0}
-    details = result.scenarios[0]["details"]
+    details = result.scenarios[0].details
     assert details["rollback"] == NO_ROLLBACK
     reported = sorted(details["containers"], key=lambda c: c["pod"])
     assert [(c["pod"], c["container"], c["command"]) for c in reported] == [
@@ -65,7 +65,7 @@ def test_a_signal_name_sends_that_signal_to_pid_1(tmp_path, api_client, namespac
     _engine, result, _events = run_scenario(tmp_path, api_client, CONTAINER, {"scenarios": [{
         "namespace": namespace, "label_selector": "app=hup", "action": "SIGHUP", "expected_recovery_time": 60}]})
     assert result.status == "passed", result.scenarios
-    [entry] = result.scenarios[0]["details"]["containers"]
+    [entry] = result.scenarios[0].details["containers"]
     assert entry["command"] == "kill -HUP 1" and entry["restart_count_after"] == entry["restart_count_before"] + 1
 
 
@@ -77,7 +77,7 @@ def test_a_container_that_ignores_the_signal_fails_the_scenario(tmp_path, api_cl
     _engine, result, _events = run_scenario(tmp_path, api_client, CONTAINER, {"scenarios": [{
         "namespace": namespace, "label_selector": "app=deaf", "action": 1, "expected_recovery_time": 3}]})
     assert result.status == "failed"
-    assert "did not restart within 3s" in result.scenarios[0]["message"]
+    assert "did not restart within 3s" in result.scenarios[0].message
     assert restarts(core, namespace, "deaf") == 0
 
 

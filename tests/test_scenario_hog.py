@@ -43,7 +43,7 @@ def test_hog_pods_run_pinned_with_rollbacks_then_go(tmp_path, api_client, namesp
         on_event=on_event)
 
     assert result.status == "passed", result.scenarios
-    details = result.scenarios[0]["details"]
+    details = result.scenarios[0].details
     assert len(details["nodes"]) == 2 and len(details["pods"]) == 2
     assert [e["action"] for e in changes(events)] == ["create_pod", "create_pod"]
     for event, pod, pending in observed:
@@ -78,7 +78,7 @@ def test_stop_while_hogging_removes_the_pods(tmp_path, api_client, namespace):
 def test_no_matching_node_fails_without_changes(tmp_path, api_client, namespace):
     engine, result, events = run_scenario(tmp_path, api_client, HOG, hog(namespace, **{"node-selector": "type=nowhere"}))
     assert result.status == "failed"
-    assert "no schedulable node" in result.scenarios[0]["message"]
+    assert "no schedulable node" in result.scenarios[0].message
     assert changes(events) == [] and hog_pods(api_client, namespace) == {}
     assert version_files(engine.config.versions_dir) == []
 
@@ -87,7 +87,7 @@ def test_protected_namespace_is_refused_untouched(tmp_path, api_client):
     before = hog_pods(api_client, "kube-system")
     _, result, events = run_scenario(tmp_path, api_client, HOG, hog("kube-system"))
     assert result.status == "failed"
-    assert "protected" in result.scenarios[0]["message"]
+    assert "protected" in result.scenarios[0].message
     assert changes(events) == []
     assert hog_pods(api_client, "kube-system") == before
 
@@ -95,7 +95,7 @@ def test_protected_namespace_is_refused_untouched(tmp_path, api_client):
 def test_dry_run_changes_nothing(tmp_path, api_client, namespace):
     engine, result, events = run_scenario(tmp_path, api_client, HOG, hog(namespace), dry_run=True)
     assert result.status == "passed"
-    details = result.scenarios[0]["details"]
+    details = result.scenarios[0].details
     assert details["dry_run"] is True and details["nodes"] and details["pods"] == []
     assert changes(events) == [] and hog_pods(api_client, namespace) == {}
     assert not engine.config.versions_dir.exists()

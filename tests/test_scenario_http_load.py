@@ -39,8 +39,8 @@ def test_vegeta_loads_the_service_and_its_figures_are_in_the_report(tmp_path, ap
     core = client.CoreV1Api(api_client)
     before = metric(target, *REQUESTS)
     _engine, result, events = run_scenario(tmp_path, api_client, LOAD, load(namespace, "http://web/"))
-    assert result.status == "passed", result.scenarios[0]["message"]
-    m = result.scenarios[0]["details"]["metrics"]
+    assert result.status == "passed", result.scenarios[0].message
+    m = result.scenarios[0].details["metrics"]
     assert m["requests"] == 60 and m["status_codes"] == {"200": 60} and m["success"] == 1.0, m
     assert 0 < m["latencies"]["50th"] <= m["latencies"]["99th"] <= m["latencies"]["max"]
     assert m["latencies_ms"]["95th"] > 0 and m["pod_count"] == 1
@@ -59,7 +59,7 @@ def test_an_endpoint_not_a_service_of_the_cluster_fails_before_any_change(tmp_pa
                                                                            url, message):
     _engine, result, events = run_scenario(tmp_path, api_client, LOAD, load(namespace, url))
     assert result.status == "failed"
-    line = result.scenarios[0]["message"]
+    line = result.scenarios[0].message
     assert line.startswith("[0].http_load_scenario.targets.endpoints[0].url: ") and message in line, line
     assert changes(events) == [] and version_files(tmp_path / "versions") == []
 

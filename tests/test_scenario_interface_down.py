@@ -176,7 +176,7 @@ def test_interface_down_cuts_the_nodes_pods_off_then_all_is_back(tmp_path, api_c
     on_event, seen = holding(during)
     _, result, events = run_scenario(tmp_path, api_client, NG, [down_entry(namespace, test_duration=10)],
                                      on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(cut, down, machine_same)] = seen
     assert cut is True and down[0] is False and ROUTE not in " ".join(down[2]) and machine_same
     assert eth0(netns) == before  # up, with the static route and the IPv6 address back
@@ -265,7 +265,7 @@ def test_a_stop_brings_it_back_without_waiting_out_the_timer(tmp_path, api_clien
     _, result, _ = run_scenario(tmp_path, api_client, NG, [down_entry(namespace, test_duration=DOWN_FOR)],
                                 on_event=on_event)
     seen["watcher"].join(UP_WITHIN + 5)
-    assert result.status == "interrupted", result.scenarios[0].get("message")
+    assert result.status == "interrupted", result.scenarios[0].message
     assert [s.status for s in result.rollback] == ["executed", "executed"]  # the interface, then the pod
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
     if moment == "while down":

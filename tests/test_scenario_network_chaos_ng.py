@@ -122,7 +122,7 @@ def test_pod_filter_drops_the_service_port_during_and_not_after(tmp_path, api_cl
     node_before = chain_rules(real_node["netns"])
     spec = [entry("pod_network_filter", namespace, label_selector="app=web", ports=[8080], test_duration=5)]
     _, result, events = run_scenario(tmp_path, api_client, NG, spec, on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(blocked, added, machine_same, node_during)] = seen
     assert blocked is True and machine_same and node_during == node_before  # the pod's namespace only
     assert len(added) == 1 and "-i eth0 -p tcp -m tcp --dport 8080" in added[0] and added[0].endswith("-j DROP")
@@ -257,7 +257,7 @@ def test_neither_selector_nor_target_nor_direction_is_refused():
 def test_a_missing_target_fails_before_any_change(tmp_path, api_client, namespace):
     spec = [entry("pod_network_filter", namespace, target="nobody", ports=[80])]
     _, result, events = run_scenario(tmp_path, api_client, NG, spec)
-    assert result.status == "failed" and "pod nobody not found" in result.scenarios[0]["message"]
+    assert result.status == "failed" and "pod nobody not found" in result.scenarios[0].message
     assert changes(events) == [] and version_files(tmp_path / "versions") == []
 
 
@@ -360,7 +360,7 @@ def test_pod_bandwidth_shapes_the_transfer_then_its_qdiscs_are_deleted(tmp_path,
     spec = chaos_entry(namespace, bandwidth="1mbit", test_duration=1, ingress=way == "ingress",
                        egress=way == "egress", label_selector="app=web" if way == "egress" else "app=client")
     _, result, events = run_scenario(tmp_path, api_client, NG, [spec], on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(shaped, rate, overlimits, machine_same)] = seen
     assert shaped and overlimits and max(overlimits) > 0 and machine_same
     assert_rate(rate_before, rate, fetch(), 1000)
@@ -420,7 +420,7 @@ def test_node_bandwidth_shapes_the_nodes_egress_and_not_the_machines(tmp_path, a
                  ingress=False, egress=True)
     del spec["protocols"]
     _, result, _ = run_scenario(tmp_path, api_client, NG, [spec], on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(shaped, rate, overlimits, machine_same)] = seen
     assert shaped and max(overlimits) > 0 and machine_same
     assert_rate(rate_before, rate, fetch_kbit(node_ip, port), 2000)

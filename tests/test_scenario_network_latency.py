@@ -121,7 +121,7 @@ def test_pod_latency_rises_the_rtt_by_the_latency_and_is_back_after(tmp_path, ap
     spec = chaos_entry(namespace, latency="200ms", test_duration=1, ingress=way == "ingress", egress=way == "egress",
                        label_selector="app=web" if way == "egress" else "app=client")
     _, result, events = run_scenario(tmp_path, api_client, NG, [spec], on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(rtt, added, machine_same)] = seen
     assert_rise(before, rtt, 200.0)
     assert machine_same
@@ -153,7 +153,7 @@ def test_pod_loss_drops_the_configured_share_and_none_after(tmp_path, api_client
     on_event, seen = holding(lambda: lost(300))
     spec = chaos_entry(namespace, loss="30", test_duration=1)
     _, result, _ = run_scenario(tmp_path, api_client, NG, [spec], on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [share] = seen
     print(f"lost {share:.1f}% of 300 echoes at loss 30%")
     assert abs(share - 30.0) <= LOSS_POINTS, share
@@ -194,7 +194,7 @@ def test_node_latency_delays_the_nodes_traffic_and_not_the_machines(tmp_path, ap
                  ingress=False, egress=True)
     del spec["protocols"]
     _, result, _ = run_scenario(tmp_path, api_client, NG, [spec], on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(rtt, machine_same, added)] = seen
     assert_rise(before, rtt, 150.0)
     assert machine_same and machine_view(real_node) == machine
@@ -313,7 +313,7 @@ def test_krkns_older_node_types_delay_the_nodes_traffic_and_not_the_machines(tmp
     before = connect_ms(node_ip, port)
     on_event, seen = holding(lambda: (connect_ms(node_ip, port), machine_view(real_node) == machine))
     _, result, events = run_scenario(tmp_path, api_client, kind, old_type_file(kind, "150ms"), on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(rtt, machine_same)] = seen
     assert_rise(before, rtt, 150.0)
     assert machine_same and machine_view(real_node) == machine
@@ -371,7 +371,7 @@ def test_network_chaos_serial_applies_one_parameter_after_the_other(tmp_path, ap
     data = {"network_chaos": {"duration": 1, "node_name": realnode.NODE_NAME, "execution": "serial",
                               "egress": {"latency": "150ms", "bandwidth": "5mbit"}}}
     _, result, _ = run_scenario(tmp_path, api_client, "network_chaos_scenarios", data, on_event=on_event)
-    assert result.status == "passed", [s.get("message") for s in result.scenarios]
+    assert result.status == "passed", [s.message for s in result.scenarios]
     [(slow, no_class), (fast, htb)] = seen
     assert_rise(before, slow, 150.0)
     assert "rate 5Mbit" not in no_class and "class htb 100:1 root" in htb and "rate 5Mbit" in htb
@@ -395,7 +395,7 @@ def test_pod_network_scenarios_latency_rises_the_rtt_through_the_same_path(tmp_p
     spec = {"id": "pod_egress_shaping", "config": {"namespace": namespace, "label_selector": "app=web",
                                                    "network_params": {"latency": "200ms"}, "test_duration": 1}}
     _, result, events = run_scenario(tmp_path, api_client, "pod_network_scenarios", [spec], on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [rtt] = seen
     assert_rise(before, rtt, 200.0)
     assert abs(median_rtt(kubectl, kubeconfig, namespace, server_ip) - before) <= BACK_MS

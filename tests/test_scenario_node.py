@@ -226,7 +226,7 @@ def test_too_few_nodes_fails_before_any_change(tmp_path, api_client, core, priva
     rec = Recorder()
     result = run_engine(config, api_client, rec)
     assert result.status == "failed"
-    assert "only 1 Ready node" in result.scenarios[0]["message"]
+    assert "only 1 Ready node" in result.scenarios[0].message
     assert_nothing_registered(config, rec)
     taint = private_taint(private_nodes.group)
     assert node_state(core, node) == {"unschedulable": None, "taints": [(taint["key"], taint["value"], taint["effect"])]}
@@ -340,7 +340,7 @@ def test_drain_blocked_by_pdb_fails_in_time_and_uncordons(tmp_path, api_client, 
 
     assert time.monotonic() - t0 < 20
     assert result.status == "failed"
-    message = result.scenarios[0]["message"]
+    message = result.scenarios[0].message
     assert "PodDisruptionBudget" in message and namespace in message
     assert not rec.changes("evict_pod")
     assert pod_uids(core, namespace, "app=web") == web

@@ -49,7 +49,7 @@ def test_parallel_kill_reports_both_times_per_replacement(tmp_path, api_client, 
         f"^{namespace}$", label_selector="app=web", kill=2, execution="parallel", force=True))
 
     assert result.status == "passed", result.scenarios
-    reported = result.scenarios[0]["details"]["pods"]
+    reported = result.scenarios[0].details["pods"]
     assert len(reported) == 2
     killed = {p["name"] for p in reported}
     assert killed <= set(before) and len(killed) == 2
@@ -75,14 +75,14 @@ def test_serial_kill_honours_exclusion_and_counts_candidates(tmp_path, api_clien
     _, too_many, events = run_scenario(tmp_path / "a", api_client, POD, kill(
         f"^{namespace}$", label_selector="group=g", exclude_label="app=beta", kill=3))
     assert too_many.status == "failed"
-    assert "only 2 match" in too_many.scenarios[0]["message"]
+    assert "only 2 match" in too_many.scenarios[0].message
     assert changes(events) == []
 
     alpha = pods(core, namespace, "app=alpha")
     _, result, _ = run_scenario(tmp_path / "b", api_client, POD, kill(
         f"^{namespace}$", label_selector="group=g", name_pattern="^alpha-", exclude_label="app=beta", kill=2))
     assert result.status == "passed", result.scenarios
-    reported = result.scenarios[0]["details"]["pods"]
+    reported = result.scenarios[0].details["pods"]
     assert {p["name"] for p in reported} == set(alpha)
     assert all(0 <= p["rescheduling_seconds"] <= p["readiness_seconds"] for p in reported)
     assert pods(core, namespace, "app=beta") == beta
@@ -98,8 +98,8 @@ def test_pod_nothing_recreates_fails_the_scenario(tmp_path, api_client, namespac
     _, result, events = run_scenario(tmp_path, api_client, POD, kill(f"^{namespace}$", name_pattern="^lonely$"))
 
     assert result.status == "failed"
-    assert result.scenarios[0]["status"] == "failed"
-    message = result.scenarios[0]["message"]
+    assert result.scenarios[0].status == "failed"
+    message = result.scenarios[0].message
     assert f"{namespace}/lonely" in message and "nothing recreates it" in message
     assert [c["name"] for c in changes(events)] == ["lonely"]
     wait_for(lambda: "lonely" not in pods(core, namespace), what="lonely deleted")
@@ -123,7 +123,7 @@ def test_replacement_never_ready_fails_after_recovery_time(tmp_path, api_client,
         f"^{namespace}$", label_selector="app=stuck", force=True, krkn_pod_recovery_time=2))
 
     assert result.status == "failed"
-    message = result.scenarios[0]["message"]
+    message = result.scenarios[0].message
     assert f"{namespace}/{victim}" in message and "was not Ready within 2s" in message
     [replacement] = pods(core, namespace, "app=stuck")
     assert replacement != victim and replacement in message
@@ -135,7 +135,7 @@ def test_protected_namespaces_are_refused_untouched(tmp_path, api_client):
     for i, pattern in enumerate(["^kube-system$", "^kube-"]):
         _, result, events = run_scenario(tmp_path / str(i), api_client, POD, kill(pattern, label_selector="x=y"))
         assert result.status == "failed"
-        assert "protected" in result.scenarios[0]["message"]
+        assert "protected" in result.scenarios[0].message
         assert changes(events) == []
     assert pods(core, "kube-system") == before
 
@@ -147,7 +147,7 @@ def test_dry_run_changes_nothing(tmp_path, api_client, namespace):
     engine, result, events = run_scenario(tmp_path, api_client, POD, kill(
         f"^{namespace}$", label_selector="app=web", kill=2), dry_run=True)
     assert result.status == "passed"
-    details = result.scenarios[0]["details"]
+    details = result.scenarios[0].details
     assert details["dry_run"] is True and {p["name"] for p in details["pods"]} == set(before)
     assert changes(events) == []
     assert pods(core, namespace) == before

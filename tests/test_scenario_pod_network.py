@@ -115,7 +115,7 @@ def test_outage_cuts_the_pod_off_then_its_rules_are_deleted(tmp_path, api_client
     config = {"direction": ["ingress"], "ingress_ports": [8080]} if way == "ingress" else \
         {"direction": ["egress"], "label_selector": None, "pod_name": "client"}
     _, result, events = run_scenario(tmp_path, api_client, PN, [outage(namespace, **config)], on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(cut, added, machine_same)] = seen
     assert cut is True and machine_same
     if way == "ingress":
@@ -156,7 +156,7 @@ def test_egress_shaping_holds_back_what_the_pod_sends(tmp_path, api_client, kube
     on_event, seen = holding(during)
     _, result, events = run_scenario(tmp_path, api_client, PN, [shaping(namespace, "egress", test_duration=1)],
                                      on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(shaped, rate, overlimits, machine_same)] = seen
     assert shaped and max(overlimits) > 0 and machine_same
     assert_rate(rate_before, rate, fetch_kbit(ip, 80, netns=client_netns), 1000)
@@ -199,7 +199,7 @@ def test_serial_shaping_applies_each_parameter_alone_and_undoes_it_before_the_ne
     entry = shaping(namespace, "egress", test_duration=1, execution_type="serial",
                     network_params={"bandwidth": "1mbit", "latency": "200ms"})
     _, result, events = run_scenario(tmp_path, api_client, PN, [entry], on_event=on_event)
-    assert result.status == "passed", result.scenarios[0].get("message")
+    assert result.status == "passed", result.scenarios[0].message
     [(slow, classes1, added1, pending1, executed1), (fast, classes2, added2, pending2, executed2)] = seen
     assert_rise(rtt_before, slow, 200.0)
     assert "rate 1Mbit" not in classes1 and "class htb 100:1 root" in classes2 and "rate 1Mbit" in classes2
@@ -210,7 +210,7 @@ def test_serial_shaping_applies_each_parameter_alone_and_undoes_it_before_the_ne
         assert len(added1) == 1 and "NFQUEUE" in added1[0]
         assert [c["action"] for c in changes(events)] == ["create_pod", "netem-queue", "iptables", "create_pod",
                                                           "tc", "tc"]
-    assert "2 parameters one after another" in result.scenarios[0]["message"]
+    assert "2 parameters one after another" in result.scenarios[0].message
     assert state(netns) == before and mangle_rules(netns) == rules_before and machine_net(real_node) == machine
     assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pods gone")
 

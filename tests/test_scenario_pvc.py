@@ -81,7 +81,7 @@ def test_fill_reaches_the_percentage_during_the_hold_and_is_removed(tmp_path, ap
     assert result.status == "passed", result.scenarios
     assert len(during) == 1 and 59 <= during[0] <= 61
     assert df_percent(api_client, namespace, "filler") == before
-    d = result.scenarios[0]["details"]
+    d = result.scenarios[0].details
     assert (d["pvc"], d["pod"], d["container"]) == ("data", "filler", "main")
     assert d["path"].startswith("/data/krkn-tui-fill-") and d["percent_during"] == during[0]
     assert d["percent_after"] == before and d["size_kb"] > 0
@@ -141,7 +141,7 @@ def test_a_pvc_no_pod_mounts_fails_before_any_change(tmp_path, api_client, names
     spec["pvc_scenario"]["pvc_name"] = "lonely"
     _engine, result, events = run_scenario(tmp_path, api_client, PVC, spec)
     assert result.status == "failed"
-    assert f"no running pod in {namespace} mounts PVC 'lonely'" in result.scenarios[0]["message"]
+    assert f"no running pod in {namespace} mounts PVC 'lonely'" in result.scenarios[0].message
     assert changes(events) == [] and version_files(tmp_path / "versions") == []
 
 

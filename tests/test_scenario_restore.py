@@ -75,7 +75,7 @@ def test_a_replaced_step_fails_the_scenario_and_stays_pending(tmp_path, api_clie
 
     path, name = pending_step(engine), outage_policy(events)
     assert result.status == "failed"
-    message = result.scenarios[0]["message"]
+    message = result.scenarios[0].message
     assert message.startswith(f"restoring {path.name} refused: ") and "sha256" in message, message
     # The run's rollback refuses it too: the policy stays, the step stays pending, nothing archived.
     assert [(s.during, s.status) for s in result.rollback] == [("restore", "refused"), ("rollback", "refused")]
@@ -93,7 +93,7 @@ def test_an_archived_step_fails_the_scenario_and_the_policy_stays(tmp_path, api_
     name = outage_policy(events)
     [archived] = archived_files(engine)
     assert result.status == "failed"
-    assert result.scenarios[0]["message"] == (
+    assert result.scenarios[0].message == (
         f"restoring {archived} skipped, the change may still be in force: "
         f"{engine.config.versions_dir / engine.run_id / archived} no longer exists and was not executed "
         "(archived or removed meanwhile)")
@@ -134,7 +134,7 @@ def test_a_step_held_by_another_executor_past_the_wait_fails_and_stays_pending(t
     def while_held(engine, result, events):
         path, name = pending_step(engine), outage_policy(events)
         assert result.status == "failed"
-        assert result.scenarios[0]["message"] == (
+        assert result.scenarios[0].message == (
             f"restoring {path.name}: still being run by another executor after 1s; the change may still be in force")
         assert any(isinstance(e, Step) and WAITING in e.message for e in events)
         # The run's rollback leaves it to its holder too: still pending, the policy still there.
@@ -162,7 +162,7 @@ def test_a_stop_ends_the_wait_for_another_executor(tmp_path, api_client, namespa
 
     def while_held(engine, result, events):
         assert result.status == "interrupted"
-        assert result.scenarios[0]["status"] == "interrupted"
+        assert result.scenarios[0].status == "interrupted"
         assert pending_step(engine).exists()  # left to its holder, not lost
 
     _, _, events, _ = run_while_held(tmp_path, api_client, namespace, while_held=while_held,

@@ -290,7 +290,7 @@ def test_protected_namespace_is_refused_and_untouched(tmp_path, api_client, core
     result = run_engine(config, api_client, rec)
 
     assert result.status == "failed"
-    assert "protected" in result.scenarios[0]["message"]
+    assert "protected" in result.scenarios[0].message
     assert_nothing_registered(config, rec)
     assert core.read_namespace("kube-system").metadata.uid == uid
     assert core.read_namespace("kube-system").status.phase == "Active"
@@ -303,7 +303,7 @@ def test_no_matching_namespace_fails(tmp_path, api_client):
     rec = Recorder()
     result = run_engine(config, api_client, rec)
     assert result.status == "failed"
-    assert "no namespace matches" in result.scenarios[0]["message"]
+    assert "no namespace matches" in result.scenarios[0].message
     assert_nothing_registered(config, rec)
 
 

@@ -85,7 +85,7 @@ def test_curl_gets_the_plans_statuses_in_order_then_the_backend(tmp_path, api_cl
             seen.append(curl(f"{backend}/ping", "POST"))
 
     _engine, result, _events = run_scenario(tmp_path, api_client, HIJACK, hijack(namespace, 1), on_event=on_event)
-    assert result.status == "passed", result.scenarios[0]["message"]
+    assert result.status == "passed", result.scenarios[0].message
     statuses = [s for s, _, _ in seen[:-1]]
     hijacked = [s for s in statuses if s != 200]  # 200: the backend, until kube-proxy follows the Service
     assert hijacked[0] == 500 and hijacked[-1] == 201 and hijacked == sorted(hijacked, key=[500, 201].index)
@@ -97,7 +97,7 @@ def test_curl_gets_the_plans_statuses_in_order_then_the_backend(tmp_path, api_cl
     wait_for(lambda: curl(f"{backend}/ping")[2].strip() == "pong", timeout=60, interval=0.3, what="the backend back")
     assert core.read_namespaced_service("web", namespace).spec.selector == SELECTOR
     wait_for(lambda: not hijack_objects(core, namespace), timeout=60, what="the web service pod and ConfigMap gone")
-    d = result.scenarios[0]["details"]
+    d = result.scenarios[0].details
     assert d["selector"] == SELECTOR and d["backends"] == ["server"]
     answered = [(r["method"], r["status"]) for r in d["served"]]
     assert ("GET", 500) in answered and ("GET", 201) in answered and ("POST", 401) in answered
@@ -129,7 +129,7 @@ def test_a_service_with_no_such_port_fails_before_any_change(tmp_path, api_clien
         "spec": {"selector": SELECTOR, "ports": [{"port": 80, "targetPort": 8080}]}})
     _engine, result, events = run_scenario(tmp_path, api_client, HIJACK, hijack(namespace, 1))
     assert result.status == "failed"
-    message = result.scenarios[0]["message"]
+    message = result.scenarios[0].message
     assert message.startswith("service_target_port:") and "no port with targetPort 'http-web-svc'" in message
     assert "80->8080" in message
     assert changes(events) == [] and version_files(tmp_path / "versions") == []

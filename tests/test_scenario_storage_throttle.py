@@ -124,7 +124,7 @@ def test_the_write_rate_drops_under_the_limit_during_the_run_and_recovers(tmp_pa
     assert result.status == "passed", result.scenarios
     [(rate, in_force)] = during
     assert rate < TOLERANCE * LIMIT, f"{rate:.0f} B/s with write_bps {LIMIT}"
-    d = result.scenarios[0]["details"]
+    d = result.scenarios[0].details
     assert (d["pod"], d["container"], d["pvc"], d["node"], d["device"]) == (
         "filler", "main", "data", realnode.NODE_NAME, block_volume["maj_min"])
     assert in_force["blkio.throttle.write_bps_device"] == f"{block_volume['maj_min']} {LIMIT}\n"
@@ -206,6 +206,6 @@ def test_a_volume_without_a_block_device_is_refused_before_any_change(tmp_path, 
     core = client.CoreV1Api(api_client)
     _, result, events = run_scenario(tmp_path, api_client, TYPE, throttle(namespace, 30))
     assert result.status == "failed"
-    assert "has no block device" in result.scenarios[0]["message"]
+    assert "has no block device" in result.scenarios[0].message
     assert changes(events) == [] and version_files(tmp_path / "versions") == []
     assert helper_pods(core, namespace) == []

@@ -44,9 +44,9 @@ def test_the_targets_tcp_counters_rise_and_the_attackers_are_gone_after(tmp_path
     before = metric(target, *IN_SEGMENTS)
     _engine, result, events = run_scenario(tmp_path, api_client, SYN, flood(namespace, 3, **{
         "target-service": "", "target-service-label": "flood=me"}))
-    assert result.status == "passed", result.scenarios[0]["message"]
+    assert result.status == "passed", result.scenarios[0].message
     risen = metric(target, *IN_SEGMENTS) - before
-    d = result.scenarios[0]["details"]
+    d = result.scenarios[0].details
     [pod] = d["pods"]
     assert "sent" in d["sent"][pod] and risen > 1000, (risen, d["sent"])
     sent = int(d["sent"][pod].split()[2])
@@ -72,7 +72,7 @@ def test_kill_9_mid_flood_then_execute_rollback_deletes_the_attackers(tmp_path, 
 def test_a_service_with_no_such_port_fails_before_any_change(tmp_path, api_client, namespace, target):
     _engine, result, events = run_scenario(tmp_path, api_client, SYN, flood(namespace, 3, **{"target-port": 81}))
     assert result.status == "failed"
-    assert result.scenarios[0]["message"] == f"target-port: Service {namespace}/web has no TCP port 81 (its ports: 80)"
+    assert result.scenarios[0].message == f"target-port: Service {namespace}/web has no TCP port 81 (its ports: 80)"
     assert changes(events) == [] and version_files(tmp_path / "versions") == []
 
 

@@ -111,9 +111,9 @@ def test_the_pod_action_runs_krkns_command_and_sets_no_clock(tmp_path, api_clien
     assert result.status == "passed", result.scenarios
     printed = []
     for scenario in result.scenarios:
-        [entry] = scenario["details"]["pods"]
+        [entry] = scenario.details["pods"]
         assert (entry["pod"], entry["container"], entry["exit_code"]) == ("clock", "main", 0)
-        assert scenario["details"]["rollback"] == NO_ROLLBACK and entry["clock_after"].isdigit()
+        assert scenario.details["rollback"] == NO_ROLLBACK and entry["clock_after"].isdigit()
         printed.append((entry["command"], entry["printed"]))
     # busybox's date prints the date it was given: 01:01:01 today, and krkn's 00-01-01 as year 0.
     assert printed[0][0] == "date --date 01:01:01" and "01:01:01" in printed[0][1]
@@ -130,7 +130,7 @@ def test_a_missing_container_fails_before_any_exec(tmp_path, api_client, namespa
     _engine, result, events = run_scenario(tmp_path, api_client, TIME, {"time_scenarios": [
         {"action": "skew_time", "object_type": "pod", "namespace": namespace, "container_name": "etcd"}]})
     assert result.status == "failed"
-    assert "container 'etcd' is not in pod" in result.scenarios[0]["message"]
+    assert "container 'etcd' is not in pod" in result.scenarios[0].message
     assert changes(events) == []
 
 

@@ -57,7 +57,7 @@ def private_cluster(local_cluster, tmp_path_factory):
 
 
 def apiserver_pid(cluster: LocalCluster) -> int:
-    [proc] = [p for p in cluster._load()["processes"] if p["name"] == "kube-apiserver"]
+    [proc] = [p for p in cluster.status()["processes"] if p["name"] == "kube-apiserver"]
     return proc["pid"]
 
 

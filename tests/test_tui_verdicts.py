@@ -81,8 +81,8 @@ async def test_p_on_a_timeline_entry_opens_the_pods_it_touched(tmp_path, monkeyp
     from krkn_tui.timeline_events import entry_for_event
 
     monkeypatch.setenv("HOME", str(tmp_path))
-    app = console(tmp_path, kubeconfig=str(fixed_kubeconfig(tmp_path / "kubeconfig")), **BARE)
-    app._pod_table = fixed_pod_table()
+    app = console(tmp_path, kubeconfig=str(fixed_kubeconfig(tmp_path / "kubeconfig")), pod_table=fixed_pod_table(),
+                  **BARE)
     change = ev.ClusterChange("delete_pod", "pod_disruption_scenarios",
                               {"namespace": "krkn-demo", "name": "frontend-6b4dd954fc-9254z"})
     app.timeline.extend([entry_for_event(ev.RunStarted(1, 1, "v"), at=T0),

@@ -43,8 +43,8 @@ class Console(KrknConsole):
 
     CSS_PATH = Path(app_module.__file__).with_name(KrknConsole.CSS_PATH)  # a relative one is read beside the subclass
 
-    def __init__(self, settings: ConsoleSettings):
-        super().__init__(settings)
+    def __init__(self, settings: ConsoleSettings, **kwargs):
+        super().__init__(settings, **kwargs)
         self.said: list[str] = []
 
     def notify(self, message, **kwargs) -> None:
@@ -56,10 +56,10 @@ class Console(KrknConsole):
         return any(text in line for line in self.said)
 
 
-def console(tmp_path: Path, **settings) -> Console:
+def console(tmp_path: Path, *, pod_table=None, **settings) -> Console:
     settings.setdefault("versions_dir", tmp_path / "versions")
     settings.setdefault("config_path", tmp_path / "config.yaml")
-    return Console(ConsoleSettings(**settings))
+    return Console(ConsoleSettings(**settings), pod_table=pod_table)
 
 
 def keys(table) -> list[str]:

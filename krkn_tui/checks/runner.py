@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from .probes import Observation, PodBaseline, probe
 from .spec import Check, ChecksConfig
+from .transition import Transition
 from ..signals import quiet_thread
 
 
@@ -25,9 +26,8 @@ class CheckState:
     probes: int = 0
     failures: int = 0
     last: Observation | None = None
-    # Every change of state: {"at", "phase", "state", "seen"}; the report's check history
-    # (run_watch makes each a report.model.Transition).
-    transitions: list[dict] = field(default_factory=list)
+    # Every change of state: the report's check history.
+    transitions: list[Transition] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -64,7 +64,7 @@ class CheckRunner:
             st.last = obs
             st.state = new
             if changed:
-                st.transitions.append({"at": obs.at, "phase": phase, "state": new, "seen": obs.seen})
+                st.transitions.append(Transition(obs.at, phase, new, obs.seen))
         self.on_probe(st, obs, changed, phase)
         return obs
 

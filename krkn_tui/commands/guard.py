@@ -67,8 +67,10 @@ def _trust(args):
     return signer, trusted
 
 
-def _printer(event: Event) -> None:
-    # Run ids, entry names and errors come from the journal: folded into one line, shown, never obeyed.
+def print_event(event: Event) -> None:
+    """What the guard command prints of an event it reports: one line on stdout (stderr for the
+    journal out of reach). Run ids, entry names and errors come from the journal: folded into
+    one line, shown, never obeyed."""
     line = printed(event, fold=True)
     if line:
         print(line, file=sys.stderr if isinstance(event, JournalUnavailable) else sys.stdout, flush=True)
@@ -99,9 +101,9 @@ def cmd_guard(args) -> int:
     client, identity = common.journal_client(args)
     audit = AuditLog(audit_path(common.resolve_target(args).versions_dir), run_id="guard")
     guard = Guard(client, settings, identity, trusted=trusted, signer=signer, grace=args.grace, audit=audit,
-                  on_event=_printer, retry_deadline=args.retry_deadline,
+                  on_event=print_event, retry_deadline=args.retry_deadline,
                   read_halt=_halt_reader(client, settings.namespace, trusted))
-    _printer(GuardStarted(guard.holder, settings.namespace, identity.describe(), args.grace,
+    print_event(GuardStarted(guard.holder, settings.namespace, identity.describe(), args.grace,
                           None if args.once else args.interval))
     if args.once:
         try:

@@ -119,12 +119,12 @@ class KubePodSource:
         self.connect_timeout = connect_timeout
         self.page = page
 
-    # query parameter of each keyword _call takes (Kubernetes' names)
+    # query parameter of each keyword request takes (Kubernetes' names)
     QUERY = {"label_selector": "labelSelector", "limit": "limit", "_continue": "continue", "watch": "watch",
              "resource_version": "resourceVersion", "timeout_seconds": "timeoutSeconds",
              "allow_watch_bookmarks": "allowWatchBookmarks"}
 
-    def _call(self, _request_timeout=None, **kwargs):
+    def request(self, _request_timeout=None, **kwargs):
         """GET the pod list or watch through the API client's own request path, not CoreV1Api:
         the generated API class and the pod models it validates against cost ~0.6 s of CPU to
         import and more on its first call (pydantic builds each method's validator), all before
@@ -163,7 +163,7 @@ class KubePodSource:
             if token:
                 kwargs["_continue"] = token
             try:
-                response = self._call(_request_timeout=(self.connect_timeout, 60), **kwargs)
+                response = self.request(_request_timeout=(self.connect_timeout, 60), **kwargs)
             except ApiException as e:
                 if e.status == 410:
                     raise Gone(e.reason) from None
@@ -177,7 +177,7 @@ class KubePodSource:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            response = self._call(
+            response = self.request(
                 watch=True, resource_version=resource_version, timeout_seconds=timeout_seconds,
                 allow_watch_bookmarks=True,
                 # The read timeout outlives the server-side one: silence past it means a dead peer.

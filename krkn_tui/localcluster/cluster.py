@@ -150,6 +150,15 @@ class LocalCluster:
     def _rest(self, state: dict) -> Rest:
         return Rest(self.server(state), ensure_pki(self.state_dir / "pki"))
 
+    def api_ready(self) -> bool:
+        """Whether the API server answers /readyz now (whatever the other processes do)."""
+        return self._rest(self._load()).ok("/readyz")
+
+    def component_argv(self, name: str) -> list[str]:
+        """The command line the running component ``name`` (``kube-apiserver`` ...) was started
+        with; empty when it is not recorded."""
+        return next((list(p.get("argv") or []) for p in self._load().get("processes", []) if p["name"] == name), [])
+
     def running(self, state: dict | None = None) -> bool:
         state = state if state is not None else self._load()
         procs = state.get("processes", [])

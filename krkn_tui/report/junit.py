@@ -16,10 +16,11 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..errors import UserError
-from .model import number, text
+from .model import ScenarioResult, number, text
 
 SUITE = "chaos-krkn"  # krkn's suite name: dashboards keyed on it read both tools' files
 OPTIONS = ("--junit-testcase", "--junit-testcase-path")
@@ -50,38 +51,45 @@ def _xml_text(value: Any, limit: int = 4000) -> str:
     return _NOT_XML.sub("\ufffd", text(value, limit))
 
 
-def scenario_cases(scenarios: Iterable[dict]) -> list[dict]:
-    """One case per scenario file, in run order: every spec and iteration of the file folded in.
-    A file fails when any of its runs did not pass; it is skipped when all were skipped."""
-    cases: dict[Any, dict] = {}
+@dataclass
+class Case:
+    """One scenario file's testcase: every spec and iteration of it folded in."""
+
+    file: str
+    scenario_type: str
+    seconds: float = 0.0
+    statuses: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        statuses = set(self.statuses)
+        return "skipped" if statuses == {"skipped"} else "passed" if statuses <= {"passed", "skipped"} else "failed"
+
+
+def scenario_cases(scenarios: Iterable[ScenarioResult]) -> list[Case]:
+    """One case per scenario file, in run order. A file fails when any of its runs did not pass;
+    it is skipped when all were skipped."""
+    cases: dict[tuple[int | None, str], Case] = {}
     for s in scenarios:
-        if not isinstance(s, dict):
-            continue
-        key = (s.get("index"), text(s.get("file")))
-        case = cases.setdefault(key, {"file": text(s.get("file")), "scenario_type": text(s.get("scenario_type")),
-                                      "seconds": 0.0, "statuses": [], "reasons": []})
-        status = text(s.get("status")) or "unknown"
-        case["statuses"].append(status)
-        case["seconds"] += number(s.get("seconds")) or 0.0
+        case = cases.setdefault((s.index, text(s.file)), Case(text(s.file), text(s.scenario_type)))
+        status = text(s.status) or "unknown"
+        case.statuses.append(status)
+        case.seconds += number(s.seconds) or 0.0
         if status not in ("passed", "skipped"):
-            label = text(s.get("id")) or case["file"]
-            iteration = s.get("iteration")
-            where = f" (iteration {iteration + 1})" if isinstance(iteration, int) and iteration > 0 else ""
-            case["reasons"].append(f"{label}{where}: {status}: {text(s.get('message')) or 'no reason given'}")
-    for case in cases.values():
-        statuses = set(case.pop("statuses"))
-        case["outcome"] = ("skipped" if statuses == {"skipped"} else
-                           "passed" if statuses <= {"passed", "skipped"} else "failed")
+            label = text(s.id) or case.file
+            where = f" (iteration {s.iteration + 1})" if s.iteration else ""
+            case.reasons.append(f"{label}{where}: {status}: {text(s.message) or 'no reason given'}")
     return list(cases.values())
 
 
-def junit_xml(*, description: str, exit_code: int, seconds: float, scenarios: Iterable[dict] = (),
+def junit_xml(*, description: str, exit_code: int, seconds: float, scenarios: Iterable[ScenarioResult] = (),
               summary: str = "", version: str | None = None, now: float | None = None) -> str:
     """The JUnit document for a run that ended with ``exit_code`` after ``seconds``."""
     cases = scenario_cases(scenarios)
     run_failed = exit_code != 0
-    failures = int(run_failed) + sum(c["outcome"] == "failed" for c in cases)
-    skipped = sum(c["outcome"] == "skipped" for c in cases)
+    failures = int(run_failed) + sum(c.outcome == "failed" for c in cases)
+    skipped = sum(c.outcome == "skipped" for c in cases)
     counts = {"tests": str(1 + len(cases)), "skipped": str(skipped), "errors": "0", "failures": str(failures),
               "time": str(int(seconds))}  # krkn's time is whole seconds
     root = ET.Element("testsuites", counts)
@@ -95,12 +103,12 @@ def junit_xml(*, description: str, exit_code: int, seconds: float, scenarios: It
     if run_failed:
         ET.SubElement(run_case, "failure", message=f"exit code {exit_code}").text = _xml_text(summary)
     for case in cases:
-        el = ET.SubElement(suite, "testcase", name=f"{desc} {Path(case['file']).name}".strip(),
-                           classname=_xml_text(case["scenario_type"]), file=_xml_text(case["file"]), time=f"{case['seconds']:.3f}")
-        if case["outcome"] == "failed":
-            reason = _xml_text("; ".join(case["reasons"]), 20000)
-            ET.SubElement(el, "failure", message=_xml_text(reason, 1000), type=case["scenario_type"]).text = reason
-        elif case["outcome"] == "skipped":
+        el = ET.SubElement(suite, "testcase", name=f"{desc} {Path(case.file).name}".strip(),
+                           classname=_xml_text(case.scenario_type), file=_xml_text(case.file), time=f"{case.seconds:.3f}")
+        if case.outcome == "failed":
+            reason = _xml_text("; ".join(case.reasons), 20000)
+            ET.SubElement(el, "failure", message=_xml_text(reason, 1000), type=case.scenario_type).text = reason
+        elif case.outcome == "skipped":
             ET.SubElement(el, "skipped", message="not run by krkn-tui")
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..checks.transition import Transition
 from ..errors import UserError
 from ..kube.identity import ClusterIdentity
 from ..sanitize import blanked_line
@@ -156,16 +157,8 @@ class PreviewRecord:
                    _opt_text(d.get("problem")) or None, tuple(PreviewTarget.read(t) for t in items(d.get("targets"))))
 
 
-@dataclass(frozen=True)
-class Transition:
-    at: float | None
-    phase: str
-    state: str
-    seen: str
-
-    @classmethod
-    def read(cls, d: dict) -> Transition:
-        return cls(number(d.get("at")), text(d.get("phase")), text(d.get("state")), text(d.get("seen")))
+def _transition(d: dict) -> Transition:
+    return Transition(number(d.get("at")), text(d.get("phase")), text(d.get("state")), text(d.get("seen")))
 
 
 @dataclass(frozen=True)
@@ -184,7 +177,7 @@ class CheckSummary:
     def read(cls, d: dict) -> CheckSummary:
         return cls(text(d.get("name")), text(d.get("what")), d.get("abort") is True, text(d.get("state")),
                    whole(d.get("probes")), whole(d.get("failures")), number(d.get("last_latency")),
-                   _opt_text(d.get("last_seen")), tuple(Transition.read(t) for t in items(d.get("transitions"))))
+                   _opt_text(d.get("last_seen")), tuple(_transition(t) for t in items(d.get("transitions"))))
 
 
 @dataclass(frozen=True)

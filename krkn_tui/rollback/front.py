@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for readers and the type che
     from .target import RollbackTarget, config_path_notes, config_paths_used, resolve_target
     from .signing import SigningError, TrustedKeys, load_or_create, local_trust
     from .source_text import UnsafeSource, shown_unsafe
+    from .undo_ops import install_ops_loader
     from .store import (EXECUTABLE, MAX_VERSION_BYTES, VersionInfo, VersionLister, list_versions, read_bytes_safely,
                         read_version)
 
@@ -61,6 +62,7 @@ _WHERE = {
     "resolve_target": ".target",
     "SigningError": ".signing", "TrustedKeys": ".signing", "load_or_create": ".signing", "local_trust": ".signing",
     "UnsafeSource": ".source_text", "shown_unsafe": ".source_text",
+    "install_ops_loader": ".undo_ops",
     "MAX_VERSION_BYTES": ".store", "VersionInfo": ".store", "VersionLister": ".store",
     "list_versions": ".store", "read_bytes_safely": ".store", "read_version": ".store",
 }
@@ -205,6 +207,7 @@ __all__ = [
     "config_path_notes",
     "config_paths_used",
     "held_past_bound",
+    "install_ops_loader",
     "journal_step",
     "lease_name",
     "leases_by_name",

@@ -156,39 +156,39 @@ def read_failure(path: Path) -> dict | None:
     return {"error": "failed (the .failed record is unreadable)"}
 
 
-def _describe(text: str, whole: bool = True) -> dict:
-    """origin, verb, kind, namespace, name, error from the file's text (``whole``: all of it,
-    else only its head, which is never parsed as a module)."""
-    out: dict = {"origin": "krkn", "verb": "", "kind": "", "namespace": None, "name": None}
+@dataclass(frozen=True)
+class Described:
+    """What a version file's text says of its step (its name and folder say the rest)."""
+
+    origin: str = "krkn"  # rollback.front.Origin: krkn-tui (our header) | krkn
+    verb: str = ""
+    kind: str = ""
+    namespace: str | None = None
+    name: str | None = None
+    error: str | None = None  # why the text cannot be described, in one line
+    cluster: ClusterIdentity | None = None
+
+
+def _describe(text: str, whole: bool = True) -> Described:
+    """The step as the file's text says it (``whole``: all of it, else only its head, which is
+    never parsed as a module)."""
     try:
         meta = parse_meta(text)
     except Exception as exc:
-        return {**out, "origin": "krkn-tui", "error": f"bad krkn-tui-meta header: {exc}"}
+        return Described(origin="krkn-tui", error=f"bad krkn-tui-meta header: {exc}")
     if meta is not None:  # a bad cluster record: the executor refuses the step, the listing says why
-        return {
-            "cluster": meta.cluster,
-            "origin": "krkn-tui",
-            "verb": meta.verb,
-            "kind": meta.kind,
-            "namespace": meta.namespace,
-            "name": meta.name,
-            "error": f"bad cluster record: {meta.cluster_error}" if meta.cluster_error else None,
-        }
+        return Described(origin="krkn-tui", verb=meta.verb, kind=meta.kind, namespace=meta.namespace, name=meta.name,
+                         error=f"bad cluster record: {meta.cluster_error}" if meta.cluster_error else None,
+                         cluster=meta.cluster)
     try:
         # The syntax tree only for a small file krkn's template shape does not fit: it is ~500x the text.
         parsed = scan_krkn_version(text) or (parse_krkn_version(text) if whole and len(text) <= LIST_SCAN_BYTES
                                              else None)
     except Exception as exc:
-        return {**out, "error": f"cannot parse as a krkn version file: {type(exc).__name__}: {exc}"}
+        return Described(error=f"cannot parse as a krkn version file: {type(exc).__name__}: {exc}")
     if parsed is None:
-        return {**out, "error": None}
-    return {
-        **out,
-        "verb": parsed.callable or "",
-        "namespace": parsed.namespace,
-        "name": parsed.resource_identifier,
-        "error": None,
-    }
+        return Described()
+    return Described(verb=parsed.callable or "", namespace=parsed.namespace, name=parsed.resource_identifier)
 
 
 def read_version(path: Path, *, archived: bool | None = None, trust=None) -> VersionInfo:
@@ -255,10 +255,8 @@ def _read_version(path: Path, run_dir: str, name: str, archived: bool, has_sidec
             error = error or f"unsafe: {unsafe}"
         described = _describe(text, whole)
     except Exception as exc:
-        described = {"origin": "krkn", "verb": "", "kind": "", "namespace": None, "name": None}
-        described["error"] = f"cannot read: {exc}"
-    read_error = described.pop("error")
-    error = one_line(read_error) if read_error and not error else error
+        described = Described(error=f"cannot read: {exc}")
+    error = one_line(described.error) if described.error and not error else error
 
     return VersionInfo(
         path=path,
@@ -272,7 +270,12 @@ def _read_version(path: Path, run_dir: str, name: str, archived: bool, has_sidec
         status=VersionStatus.ARCHIVED if archived else status,
         prior_status=status if archived else None,
         error=error,
-        **described,
+        origin=described.origin,
+        verb=described.verb,
+        kind=described.kind,
+        namespace=described.namespace,
+        name=described.name,
+        cluster=described.cluster,
     )
 
 

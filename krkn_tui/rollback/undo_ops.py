@@ -15,11 +15,21 @@ is recorded ``operator`` (``OPERATOR_NOTE``) and waits for the operator's execut
 where the plugin names a substitute (``ScenarioPlugin.guard_undo``) and the step's data its place
 in its chaos pod's own undo list, the guard calls that instead: it deletes the pod, whose TERM
 trap undoes the step (scenarios/trap_undo.py), and reads what the trap did.
+
+The registry lives here, on the rollback floor, and the scenario floor above registers into it
+(``scenarios.base.register`` hands each plugin's lists to ``register``), so nothing here imports
+a plugin. A plugin registers when its module is imported; the operations of plugins nobody
+imported yet come from one loader the composition root installs (``install_ops_loader``, called
+first thing by ``cli.main``, the process entry of every command, the console and the in-cluster
+guard). Every lookup runs that loader once before it answers, so an entry is never judged on a
+partial registry; with no loader installed and no full load done, a lookup raises
+``OperationsNotLoaded`` (a programming error, loud) rather than call a known operation unknown:
+a refusal would be recorded in the journal and the step would never be retried.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 from .content import RollbackContent
 
@@ -34,42 +44,85 @@ class UnknownOperation(ValueError):
     """The name is not one of krkn-tui's undo operations (one line)."""
 
 
+class OperationsNotLoaded(RuntimeError):
+    """An operation was looked up in a process that installed no loader (see the module's doc)."""
+
+
+_ops: dict[str, Callable] = {}  # name -> function, as the plugins registered them
+_exec: set[str] = set()  # the names of those that exec into a pod
+_guard: dict[str, Callable] = {}  # name of an exec operation -> the guard's substitute for it
+_loader: Callable[[], object] | None = None
+_complete = False  # the loader ran: every plugin has registered
+
+
 def op_name(scenario_type: str, fn: Callable) -> str:
     return f"{scenario_type}.{getattr(fn, '__name__', '?')}"
 
 
+def register(scenario_type: str, functions: Iterable[Callable], exec_functions: Iterable[Callable] = (),
+             guard_functions: dict[Callable, Callable] | None = None) -> None:
+    """Add a plugin's undo functions (``exec_functions``: those of them that exec into a pod;
+    ``guard_functions``: an exec function -> what the guard calls instead); TypeError when a name
+    is taken by another function or an exec function is not among them."""
+    functions, exec_functions = tuple(functions), tuple(exec_functions)
+    named = {op_name(scenario_type, fn): fn for fn in functions}
+    for name, fn in named.items():
+        if _ops.get(name, fn) is not fn:
+            raise TypeError(f"undo operation {name!r} is registered twice")
+    stray = [op_name(scenario_type, fn) for fn in exec_functions if fn not in functions]
+    if stray:
+        raise TypeError(f"{stray} exec into a pod but are not undo operations of {scenario_type!r}")
+    _ops.update(named)
+    _exec.update(op_name(scenario_type, fn) for fn in exec_functions)
+    _guard.update((op_name(scenario_type, fn), instead) for fn, instead in (guard_functions or {}).items())
+
+
+def install_ops_loader(load: Callable[[], object]) -> None:
+    """``load`` imports every plugin (they register as they are imported); a lookup calls it once."""
+    global _loader
+    _loader = load
+
+
+def ready() -> bool:
+    """Whether a lookup can answer: every plugin has registered, or a loader will make them."""
+    return _complete or _loader is not None
+
+
+def _all() -> dict[str, Callable]:
+    global _complete
+    if not _complete:
+        if _loader is None:
+            raise OperationsNotLoaded("the undo operations were looked up before the scenario plugins were "
+                                      "loaded: the process entry must call install_ops_loader first")
+        _loader()
+        _complete = True
+    return _ops
+
+
 def undo_ops() -> dict[str, Callable]:
     """Every operation, by name, from the scenario plugins' own lists."""
-    from ..scenarios import load_plugins
-
-    return {op_name(kind, fn): fn for kind, plugin in load_plugins().items() for fn in plugin.undo_functions}
+    return dict(_all())
 
 
 def needs_exec(op: object) -> bool:
     """Whether the operation execs into a pod (the plugin lists it in ``undo_needs_exec``)."""
-    from ..scenarios import load_plugins
-
-    return any(op == op_name(kind, fn) for kind, plugin in load_plugins().items() for fn in plugin.undo_needs_exec)
+    _all()
+    return op in _exec
 
 
 def guard_undo(op: object, content: RollbackContent) -> Callable | None:
     """What the guard calls for an operation that execs (``ScenarioPlugin.guard_undo``): the
     plugin's substitute when the step's data names its place in its pod's undo list (``hold``),
     else None (the step is the operator's)."""
-    from ..scenarios import load_plugins
-
-    if not (content.data or {}).get("hold"):
+    _all()
+    if not (content.data or {}).get("hold") or not isinstance(op, str):
         return None
-    for kind, plugin in load_plugins().items():
-        for fn, instead in plugin.guard_undo.items():
-            if op == op_name(kind, fn):
-                return instead
-    return None
+    return _guard.get(op)
 
 
 def lookup(op: object) -> Callable:
     """The function of ``op``; UnknownOperation when krkn-tui has no such operation."""
-    fn = undo_ops().get(op) if isinstance(op, str) else None
+    fn = _all().get(op) if isinstance(op, str) else None
     if fn is None:
         shown = op[:80] if isinstance(op, str) else type(op).__name__
         raise UnknownOperation(f"unknown undo operation {shown!r} (not one of krkn-tui's own)")
@@ -78,9 +131,13 @@ def lookup(op: object) -> Callable:
 
 def registered_op(scenario_type: str, fn: Callable) -> str:
     """The name of ``fn`` as one of ``scenario_type``'s operations; ValueError when the plugin
-    does not list it (such a step cannot be journaled: nothing could run it from the cluster)."""
+    does not list it (such a step cannot be journaled: nothing could run it from the cluster).
+    A plugin registers as its module is imported, so a run's own plugin needs no loader."""
     name = op_name(scenario_type, fn)
-    if undo_ops().get(name) is not fn:
+    known = _ops.get(name)
+    if known is None and ready():  # a shared function, named for a plugin not imported yet
+        known = _all().get(name)
+    if known is not fn:
         raise ValueError(f"{getattr(fn, '__qualname__', fn)!r} is not an undo operation of scenario type "
                          f"{scenario_type!r}; the cluster journal records only krkn-tui's own operations")
     return name

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
+from ..rollback.undo_ops import register as register_undo_ops
 from ..signals import wait_for_stop
 from ..statuses import ScenarioStatus
 from ..yamlio import load_yaml_file
@@ -200,8 +201,11 @@ REGISTRY: dict[str, type[ScenarioPlugin]] = {}
 
 
 def register(cls: type[ScenarioPlugin]) -> type[ScenarioPlugin]:
+    """Add the plugin to the registry by type, and its undo functions to the rollback floor's
+    (the journal's readers look them up there, never here)."""
     if cls.scenario_type in REGISTRY and REGISTRY[cls.scenario_type] is not cls:
         raise TypeError(f"scenario type {cls.scenario_type!r} is registered twice")
+    register_undo_ops(cls.scenario_type, cls.undo_functions, cls.undo_needs_exec, cls.guard_undo)
     REGISTRY[cls.scenario_type] = cls
     return cls
 
