@@ -128,8 +128,8 @@ def test_a_missing_image_shows_image_pull_backoff(real_node, kubectl, kubeconfig
 
 
 def _server_and_client(kubectl, kubeconfig, namespace):
-    """An HTTP server pod (label app=web) behind a Service and a client pod; returns a check that
-    the client reaches the server through the Service."""
+    """An HTTP server pod (label app=web) behind a Service and a client pod, once the client
+    reaches the server through the Service; returns that check."""
     _apply(kubectl, kubeconfig, _pod("server", namespace, ["sh", "-c", "mkdir -p /tmp/www && echo pong > "
                                                                        "/tmp/www/ping && exec httpd -f -p 8080 -h /tmp/www"],
                                      labels={"app": "web"}))
@@ -146,6 +146,9 @@ def _server_and_client(kubectl, kubeconfig, namespace):
                      f"printf 'GET /ping HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {ip} 80", check=False)
         return r.returncode == 0 and "pong" in r.stdout
 
+    # Ready pods are not yet a Service that answers: until kube-proxy has its endpoint, the
+    # address is rejected (a fetch then fails "Network is unreachable").
+    wait_for(connects, timeout=60, what="the client reaching the server through the Service")
     return connects
 
 
