@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the local control plane's binaries from Go modules into a cache folder outside the
 # checkout, so that every clone reuses them. Idempotent: a binary is rebuilt only when it is
-# missing or its recipe (go.mod, go.sum, flags) changed. The first build takes 10-25 minutes.
+# missing or its recipe (go.mod, go.sum, flags) changed. Every program is built from the one module
+# here (go.mod), so a package shared by two programs (client-go, gRPC...) is one version, compiled
+# once; the Kubernetes components are one program (cmd/kube) linked once under their six names.
+# The first build takes about 40 minutes of CPU (docs/local-cluster.md has the figures).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +34,17 @@ version_flags() { # $1: git version the components print
   echo "$f"
 }
 
+# cpu_mark: sets cpu_spent to the user + system CPU seconds of this shell's finished children so
+# far, from `times` (called directly, not in $(...): a subshell's children are its own). A
+# build's CPU is its cost whatever else the machine runs; its wall time depends on the neighbours.
+cpu_file=$(mktemp)
+trap 'rm -f "$cpu_file"' EXIT
+cpu_spent=0
+cpu_mark() {
+  times >"$cpu_file"
+  cpu_spent=$(awk 'END { split($1, u, "m"); split($2, s, "m"); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$cpu_file")
+}
+
 # build NAME MODULE_DIR PACKAGE LDFLAGS [TAGS]
 build() {
   local name=$1 dir=$2 pkg=$3 ldflags=$4 tags=${5:-}
@@ -47,7 +61,9 @@ build() {
   echo "localcluster: building $name from $pkg (minutes on a cold cache)..."
   # A private temporary name: two builds started at once (two clones, two test runs) must not
   # move each other's half-written binary.
-  local start=$SECONDS log
+  local start=$SECONDS cpu log
+  cpu_mark
+  cpu=$cpu_spent
   log=$(mktemp)
   if ! (cd "$dir" && go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$bin/$name.tmp.$$" "$pkg") >"$log" 2>&1; then
     echo "localcluster: building $name failed; the Go module proxy or toolchain said:" >&2
@@ -58,7 +74,8 @@ build() {
   rm -f "$log"
   mv -f "$bin/$name.tmp.$$" "$bin/$name"
   echo "$recipe" >"$stamp"
-  echo "localcluster: built $name in $((SECONDS - start))s"
+  cpu_mark
+  echo "localcluster: built $name in $((SECONDS - start))s ($((cpu_spent - cpu))s of CPU)"
 }
 
 # Debian packages of the real node: installed when missing and we are root with apt; otherwise
@@ -234,7 +251,7 @@ build_images() {
   cp "$bin/syn-flood" "$root/syn-flood/usr/bin/syn-flood"
   pack_image krkn-syn-flood quay.io/krkn-chaos/krkn-syn-flood:v1.0.0 "$root/syn-flood" /usr/bin/syn-flood
   if [[ -x /bin/busybox ]]; then
-    # krkn's http_load image: Vegeta (its module, images/http-load) and a shell running its contract.
+    # krkn's http_load image: Vegeta (from go.mod here) and a shell running its contract.
     mkdir -p "$root/http-load/usr/local/bin" "$root/http-load/http-load" "$root/http-load/tmp"
     chmod 1777 "$root/http-load/tmp"
     add_busybox "$root/http-load"
@@ -245,23 +262,31 @@ build_images() {
   rm -rf "$root"
 }
 
+# link_kube_names: each Kubernetes component cmd/kube runs, as a relative link to it under the
+# component's name (callers, and a pod lent the folder, call them by name).
+link_kube_names() {
+  local n
+  for n in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
+    if [[ $(readlink "$bin/$n" 2>/dev/null) == kube ]]; then
+      echo "localcluster: $n is up to date (a link to kube)"
+      continue
+    fi
+    ln -sfn kube "$bin/$n.tmp.$$"
+    mv -Tf "$bin/$n.tmp.$$" "$bin/$n"  # a rename: a cluster starting meanwhile never misses the name
+    rm -f "$bin/.$n.recipe"  # the stamp of the binary it was before cmd/kube
+    echo "localcluster: $n is now a link to kube"
+  done
+}
+
 k8s_flags=$(version_flags "$k8s_version")
+build kube "$here" ./cmd/kube "$k8s_flags"
+link_kube_names
 build etcd "$here" go.etcd.io/etcd/server/v3 "-s -w"
-build kube-apiserver "$here" k8s.io/kubernetes/cmd/kube-apiserver "$k8s_flags"
-build kube-controller-manager "$here" k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_flags"
-build kube-scheduler "$here" k8s.io/kubernetes/cmd/kube-scheduler "$k8s_flags"
-build kubectl "$here" k8s.io/kubernetes/cmd/kubectl "$k8s_flags"
-# Prometheus without its UI assets (the HTTP API is what the checks read) and with only the
-# Kubernetes service discovery (the demo's pods come and go; every other target is static).
-build prometheus "$here/prometheus" github.com/prometheus/prometheus/cmd/prometheus \
-  "-s -w -X github.com/prometheus/common/version.Version=$prometheus_version" remove_all_sd,enable_kubernetes_sd
-build kube-state-metrics "$here/kube-state-metrics" k8s.io/kube-state-metrics/v2 \
-  "-s -w -X github.com/prometheus/common/version.Version=$ksm_version"
-build kwok "$here/kwok" sigs.k8s.io/kwok/cmd/kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version"
+build kwok "$here" sigs.k8s.io/kwok/cmd/kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version"
 # kwok ships no built-in stages: assemble the ones a kubelet-like node needs from its module.
 stages="$bin/kwok-stages.yaml"
 if [[ ! -s "$stages" || "$bin/kwok" -nt "$stages" ]]; then
-  kwok_dir=$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  kwok_dir=$(cd "$here" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
   : >"$stages.tmp.$$"
   for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
            pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
@@ -269,23 +294,28 @@ if [[ ! -s "$stages" || "$bin/kwok" -nt "$stages" ]]; then
   done
   mv -f "$stages.tmp.$$" "$stages"
 fi
+# Prometheus without its UI assets (the HTTP API is what the checks read) and with only the
+# Kubernetes service discovery (the demo's pods come and go; every other target is static).
+build prometheus "$here" github.com/prometheus/prometheus/cmd/prometheus \
+  "-s -w -X github.com/prometheus/common/version.Version=$prometheus_version" remove_all_sd,enable_kubernetes_sd
+build kube-state-metrics "$here" k8s.io/kube-state-metrics/v2 \
+  "-s -w -X github.com/prometheus/common/version.Version=$ksm_version"
 
-# The real node (Linux only): kubelet and kube-proxy from the same module, kube-router's policy
-# firewall (its controller alone, cmd/firewall) and crane from their own modules, the pause program, and the images packed with crane.
+# The real node (Linux only): kubelet and kube-proxy (in cmd/kube, above), kube-router's policy
+# firewall (its controller alone, kube-router/cmd/firewall) and crane, the pause program, and the
+# images packed with crane.
 if [[ $(uname -s) == Linux && $(id -u) != 0 ]]; then
   echo "localcluster: not root: the real node's components are not built (the cluster runs kwok nodes only)"
 elif [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
   node_packages
-  build kubelet "$here" k8s.io/kubernetes/cmd/kubelet "$k8s_flags"
-  build kube-proxy "$here" k8s.io/kubernetes/cmd/kube-proxy "$k8s_flags"
-  build kube-router "$here/kube-router" ./cmd/firewall "-s -w"
-  build crane "$here/crane" github.com/google/go-containerregistry/cmd/crane "-s -w"
+  build kube-router "$here" ./kube-router/cmd/firewall "-s -w"
+  build crane "$here" github.com/google/go-containerregistry/cmd/crane "-s -w"
   build pause "$here/images" ./cmd/pause "-s -w"
   build demo-server "$here/images" ./cmd/demo-server "-s -w"
   build service-hijacking "$here/images" ./cmd/service-hijacking "-s -w"
   build syn-flood "$here/images" ./cmd/syn-flood "-s -w"
   build netem-queue "$here/images" ./cmd/netem-queue "-s -w"
-  build vegeta "$here/images/http-load" github.com/tsenart/vegeta/v12 "-s -w -X main.Version=v12.13.0"
+  build vegeta "$here" github.com/tsenart/vegeta/v12 "-s -w -X main.Version=v12.13.0"
   build_images
 fi
 [[ ${KRKN_TUI_TEST_TOOLS:-} == 1 ]] && test_packages
