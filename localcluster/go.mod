@@ -1,8 +1,8 @@
-// Every Go program of the local cluster (images/ apart: the images' own small programs): the
-// Kubernetes components (cmd/kube), etcd, kwok, Prometheus, kube-state-metrics, kube-router's
-// firewall (kube-router/cmd/firewall), crane and Vegeta, from published modules. One module, so
-// one version of each shared library (client-go, gRPC, OpenTelemetry...), compiled once for all
-// of them. See build.sh.
+// Every Go program of the local cluster but the images' own small ones (images/): the Kubernetes
+// components (cmd/kube), etcd, kwok, Prometheus, kube-router's firewall (kube-router/cmd/firewall),
+// crane and Vegeta, from published modules; kube-state-metrics from a copy of this file
+// (kube-state-metrics/go.mod). One module, so one version of each shared library (client-go,
+// gRPC, OpenTelemetry...), compiled once for all of them. See build.sh.
 module krkn-tui/localcluster
 
 go 1.26.7
@@ -57,7 +57,6 @@ tool (
 	github.com/prometheus/prometheus/cmd/prometheus
 	github.com/tsenart/vegeta/v12
 	go.etcd.io/etcd/server/v3
-	k8s.io/kube-state-metrics/v2
 	k8s.io/kubernetes/cmd/kube-apiserver
 	k8s.io/kubernetes/cmd/kube-controller-manager
 	k8s.io/kubernetes/cmd/kube-proxy
