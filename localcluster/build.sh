@@ -3,8 +3,7 @@
 # checkout, so that every clone reuses them. Idempotent: a binary is rebuilt only when it is
 # missing or its recipe (go.mod, go.sum, flags) changed. Every program is built from the one module
 # here (go.mod), so a package shared by two programs (client-go, gRPC...) is one version, compiled
-# once; the Kubernetes components are one program (cmd/kube) linked once under their six names.
-# The first build takes about 40 minutes of CPU (docs/local-cluster.md has the figures).
+# once. The first build takes about 17 minutes of CPU (docs/local-cluster.md has the figures).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -265,25 +264,11 @@ build_images() {
   rm -rf "$root"
 }
 
-# link_kube_names: each Kubernetes component cmd/kube runs, as a relative link to it under the
-# component's name (callers, and a pod lent the folder, call them by name).
-link_kube_names() {
-  local n
-  for n in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
-    if [[ $(readlink "$bin/$n" 2>/dev/null) == kube ]]; then
-      echo "localcluster: $n is up to date (a link to kube)"
-      continue
-    fi
-    ln -sfn kube "$bin/$n.tmp.$$"
-    mv -Tf "$bin/$n.tmp.$$" "$bin/$n"  # a rename: a cluster starting meanwhile never misses the name
-    rm -f "$bin/.$n.recipe"  # the stamp of the binary it was before cmd/kube
-    echo "localcluster: $n is now a link to kube"
-  done
-}
-
 k8s_flags=$(version_flags "$k8s_version")
-build kube "$here" ./cmd/kube "$k8s_flags"
-link_kube_names
+build kube-apiserver "$here" k8s.io/kubernetes/cmd/kube-apiserver "$k8s_flags"
+build kube-controller-manager "$here" k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_flags"
+build kube-scheduler "$here" k8s.io/kubernetes/cmd/kube-scheduler "$k8s_flags"
+build kubectl "$here" k8s.io/kubernetes/cmd/kubectl "$k8s_flags"
 build etcd "$here" go.etcd.io/etcd/server/v3 "-s -w"
 build kwok "$here" sigs.k8s.io/kwok/cmd/kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version"
 # kwok ships no built-in stages: assemble the ones a kubelet-like node needs from its module.
@@ -304,13 +289,15 @@ build prometheus "$here" github.com/prometheus/prometheus/cmd/prometheus \
 build kube-state-metrics "$here/kube-state-metrics" k8s.io/kube-state-metrics/v2 \
   "-s -w -X github.com/prometheus/common/version.Version=$ksm_version"
 
-# The real node (Linux only): kubelet and kube-proxy (in cmd/kube, above), kube-router's policy
-# firewall (its controller alone, kube-router/cmd/firewall) and crane, the pause program, and the
-# images packed with crane.
+# The real node (Linux only): kubelet and kube-proxy, kube-router's policy firewall (its
+# controller alone, kube-router/cmd/firewall) and crane, the pause program, and the images packed
+# with crane.
 if [[ $(uname -s) == Linux && $(id -u) != 0 ]]; then
   echo "localcluster: not root: the real node's components are not built (the cluster runs kwok nodes only)"
 elif [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
   node_packages
+  build kubelet "$here" k8s.io/kubernetes/cmd/kubelet "$k8s_flags"
+  build kube-proxy "$here" k8s.io/kubernetes/cmd/kube-proxy "$k8s_flags"
   build kube-router "$here" ./kube-router/cmd/firewall "-s -w"
   build crane "$here" github.com/google/go-containerregistry/cmd/crane "-s -w"
   build pause "$here/images" ./cmd/pause "-s -w"
