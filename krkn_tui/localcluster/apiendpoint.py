@@ -32,19 +32,20 @@ def _b64(s: str) -> str:
     return base64.b64encode(s.encode()).decode()
 
 
+def leases(etcd_port: int) -> list[str]:
+    """The addresses of the API server leases in etcd."""
+    end = LEASES[:-1] + chr(ord(LEASES[-1]) + 1)  # the prefix's range end
+    found = _etcd(etcd_port, "range", {"key": _b64(LEASES), "range_end": _b64(end), "keys_only": True})
+    keys = [base64.b64decode(kv.get("key", "")).decode(errors="replace") for kv in found.get("kvs") or []]
+    return [k[len(LEASES):] for k in keys if k.startswith(LEASES)]
+
+
 def drop_leases(etcd_port: int, keep: str | None = None) -> list[str]:
     """Delete the API server leases in etcd, all of them or all but `keep`'s; the addresses they
     held."""
-    end = LEASES[:-1] + chr(ord(LEASES[-1]) + 1)  # the prefix's range end
-    found = _etcd(etcd_port, "range", {"key": _b64(LEASES), "range_end": _b64(end), "keys_only": True})
-    dropped = []
-    for kv in found.get("kvs") or []:
-        key = base64.b64decode(kv.get("key", "")).decode(errors="replace")
-        ip = key[len(LEASES):]
-        if not key.startswith(LEASES) or ip == keep:
-            continue
-        _etcd(etcd_port, "deleterange", {"key": _b64(key)})
-        dropped.append(ip)
+    dropped = [ip for ip in leases(etcd_port) if ip != keep]
+    for ip in dropped:
+        _etcd(etcd_port, "deleterange", {"key": _b64(LEASES + ip)})
     return dropped
 
 
