@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the local control plane's binaries from Go modules into a cache folder outside the
 # checkout, so that every clone reuses them. Idempotent: a binary is rebuilt only when it is
-# missing or its recipe (go.mod, go.sum, flags) changed. The first build takes 10-25 minutes.
+# missing or its recipe (go.mod, go.sum, flags) changed. Every program is built from the one module
+# here (go.mod), so a package shared by two programs (client-go, gRPC...) is one version, compiled
+# once. The first build takes about 17 minutes of CPU (docs/local-cluster.md has the figures).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +33,17 @@ version_flags() { # $1: git version the components print
   echo "$f"
 }
 
+# cpu_mark: sets cpu_spent to the user + system CPU seconds of this shell's finished children so
+# far, from `times` (called directly, not in $(...): a subshell's children are its own). A
+# build's CPU is its cost whatever else the machine runs; its wall time depends on the neighbours.
+cpu_file=$(mktemp)
+trap 'rm -f "$cpu_file"' EXIT
+cpu_spent=0
+cpu_mark() {
+  times >"$cpu_file"
+  cpu_spent=$(awk 'END { split($1, u, "m"); split($2, s, "m"); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$cpu_file")
+}
+
 # build NAME MODULE_DIR PACKAGE LDFLAGS [TAGS]
 build() {
   local name=$1 dir=$2 pkg=$3 ldflags=$4 tags=${5:-}
@@ -38,7 +51,7 @@ build() {
   local recipe
   local sources=()  # a program of this checkout (./cmd/...): its own files are in the recipe too
   if [[ $pkg == ./* ]]; then mapfile -t sources < <(find "$dir/$pkg" -type f | sort); fi
-  recipe=$(cat "$dir/go.mod" "$dir/go.sum" "${sources[@]}" <(echo "$pkg $ldflags $(go env GOVERSION)${tags:+ tags=$tags}") |
+  recipe=$(cat "$dir/go.mod" "$dir/go.sum" "${sources[@]}" <(echo "$pkg $ldflags -dwarf=false $(go env GOVERSION)${tags:+ tags=$tags}") |
     sha256sum | cut -d' ' -f1)
   if [[ -x "$bin/$name" && -f "$stamp" && "$(cat "$stamp")" == "$recipe" ]]; then
     echo "localcluster: $name is up to date"
@@ -47,9 +60,14 @@ build() {
   echo "localcluster: building $name from $pkg (minutes on a cold cache)..."
   # A private temporary name: two builds started at once (two clones, two test runs) must not
   # move each other's half-written binary.
-  local start=$SECONDS log
+  local start=$SECONDS cpu log
+  cpu_mark
+  cpu=$cpu_spent
   log=$(mktemp)
-  if ! (cd "$dir" && go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$bin/$name.tmp.$$" "$pkg") >"$log" 2>&1; then
+  # -dwarf=false: no debug information compiled that the linker's -w would drop (about a tenth of
+  # the compiler's CPU); the binaries are the same programs.
+  if ! (cd "$dir" && go build -trimpath -gcflags=all=-dwarf=false -tags "$tags" -ldflags "$ldflags" \
+          -o "$bin/$name.tmp.$$" "$pkg") >"$log" 2>&1; then
     echo "localcluster: building $name failed; the Go module proxy or toolchain said:" >&2
     grep -vE '^go: downloading' "$log" | tail -n 15 >&2
     rm -f "$log" "$bin/$name.tmp.$$"
@@ -58,7 +76,8 @@ build() {
   rm -f "$log"
   mv -f "$bin/$name.tmp.$$" "$bin/$name"
   echo "$recipe" >"$stamp"
-  echo "localcluster: built $name in $((SECONDS - start))s"
+  cpu_mark
+  echo "localcluster: built $name in $((SECONDS - start))s ($((cpu_spent - cpu))s of CPU)"
 }
 
 # Debian packages of the real node: installed when missing and we are root with apt; otherwise
@@ -235,7 +254,7 @@ build_images() {
   cp "$bin/syn-flood" "$root/syn-flood/usr/bin/syn-flood"
   pack_image krkn-syn-flood quay.io/krkn-chaos/krkn-syn-flood:v1.0.0 "$root/syn-flood" /usr/bin/syn-flood
   if [[ -x /bin/busybox ]]; then
-    # krkn's http_load image: Vegeta (its module, images/http-load) and a shell running its contract.
+    # krkn's http_load image: Vegeta (from go.mod here) and a shell running its contract.
     mkdir -p "$root/http-load/usr/local/bin" "$root/http-load/http-load" "$root/http-load/tmp"
     chmod 1777 "$root/http-load/tmp"
     add_busybox "$root/http-load"
@@ -247,22 +266,16 @@ build_images() {
 }
 
 k8s_flags=$(version_flags "$k8s_version")
-build etcd "$here" go.etcd.io/etcd/server/v3 "-s -w"
 build kube-apiserver "$here" k8s.io/kubernetes/cmd/kube-apiserver "$k8s_flags"
 build kube-controller-manager "$here" k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_flags"
 build kube-scheduler "$here" k8s.io/kubernetes/cmd/kube-scheduler "$k8s_flags"
 build kubectl "$here" k8s.io/kubernetes/cmd/kubectl "$k8s_flags"
-# Prometheus without its UI assets (the HTTP API is what the checks read) and with only the
-# Kubernetes service discovery (the demo's pods come and go; every other target is static).
-build prometheus "$here/prometheus" github.com/prometheus/prometheus/cmd/prometheus \
-  "-s -w -X github.com/prometheus/common/version.Version=$prometheus_version" remove_all_sd,enable_kubernetes_sd
-build kube-state-metrics "$here/kube-state-metrics" k8s.io/kube-state-metrics/v2 \
-  "-s -w -X github.com/prometheus/common/version.Version=$ksm_version"
-build kwok "$here/kwok" sigs.k8s.io/kwok/cmd/kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version"
+build etcd "$here" go.etcd.io/etcd/server/v3 "-s -w"
+build kwok "$here" sigs.k8s.io/kwok/cmd/kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version"
 # kwok ships no built-in stages: assemble the ones a kubelet-like node needs from its module.
 stages="$bin/kwok-stages.yaml"
 if [[ ! -s "$stages" || "$bin/kwok" -nt "$stages" ]]; then
-  kwok_dir=$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  kwok_dir=$(cd "$here" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
   : >"$stages.tmp.$$"
   for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
            pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
@@ -270,23 +283,30 @@ if [[ ! -s "$stages" || "$bin/kwok" -nt "$stages" ]]; then
   done
   mv -f "$stages.tmp.$$" "$stages"
 fi
+# Prometheus without its UI assets (the HTTP API is what the checks read) and with only the
+# Kubernetes service discovery (the demo's pods come and go; every other target is static).
+build prometheus "$here" github.com/prometheus/prometheus/cmd/prometheus \
+  "-s -w -X github.com/prometheus/common/version.Version=$prometheus_version" remove_all_sd,enable_kubernetes_sd
+build kube-state-metrics "$here/kube-state-metrics" k8s.io/kube-state-metrics/v2 \
+  "-s -w -X github.com/prometheus/common/version.Version=$ksm_version"
 
-# The real node (Linux only): kubelet and kube-proxy from the same module, kube-router's policy
-# firewall (its controller alone, cmd/firewall) and crane from their own modules, the pause program, and the images packed with crane.
+# The real node (Linux only): kubelet and kube-proxy, kube-router's policy firewall (its
+# controller alone, kube-router/cmd/firewall) and crane, the pause program, and the images packed
+# with crane.
 if [[ $(uname -s) == Linux && $(id -u) != 0 ]]; then
   echo "localcluster: not root: the real node's components are not built (the cluster runs kwok nodes only)"
 elif [[ $(uname -s) == Linux && ${KRKN_TUI_REAL_NODE:-1} != 0 ]]; then
   node_packages
   build kubelet "$here" k8s.io/kubernetes/cmd/kubelet "$k8s_flags"
   build kube-proxy "$here" k8s.io/kubernetes/cmd/kube-proxy "$k8s_flags"
-  build kube-router "$here/kube-router" ./cmd/firewall "-s -w"
-  build crane "$here/crane" github.com/google/go-containerregistry/cmd/crane "-s -w"
+  build kube-router "$here" ./kube-router/cmd/firewall "-s -w"
+  build crane "$here" github.com/google/go-containerregistry/cmd/crane "-s -w"
   build pause "$here/images" ./cmd/pause "-s -w"
   build demo-server "$here/images" ./cmd/demo-server "-s -w"
   build service-hijacking "$here/images" ./cmd/service-hijacking "-s -w"
   build syn-flood "$here/images" ./cmd/syn-flood "-s -w"
   build netem-queue "$here/images" ./cmd/netem-queue "-s -w"
-  build vegeta "$here/images/http-load" github.com/tsenart/vegeta/v12 "-s -w -X main.Version=v12.13.0"
+  build vegeta "$here" github.com/tsenart/vegeta/v12 "-s -w -X main.Version=v12.13.0"
   build_images
 fi
 [[ ${KRKN_TUI_TEST_TOOLS:-} == 1 ]] && test_packages

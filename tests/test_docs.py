@@ -226,7 +226,8 @@ def test_every_command_line_in_the_docs_parses():
 
 # Flags of other programs the docs quote (docs/bench.md's are bench's: checked below).
 OTHER_PROGRAMS_FLAGS = {"--run-firewall": "kube-router", "--v": "the kubelet", "-i": "iptables", "--comment": "iptables",
-                        "--queue-bypass": "iptables (NFQUEUE)"}
+                        "--queue-bypass": "iptables (NFQUEUE)", "-toolexec": "go build", "-gcflags": "go build",
+                        "-w": "go's linker"}
 
 
 def test_every_flag_a_doc_names_exists():

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# What build.sh reads beside itself: the control plane's module and kwok's.
-GO_MODULE = ("build.sh", "go.mod", "go.sum", "kwok/go.mod", "kwok/go.sum")
+# What build.sh reads beside itself: the module of every program, and the programs of its own.
+GO_MODULE = ("build.sh", "go.mod", "go.sum", "kube-state-metrics/go.mod", "kube-router/cmd/firewall/main.go")
 
 needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 

@@ -33,7 +33,7 @@ def test_module_the_proxy_refuses_names_the_build_and_the_cause(tmp_path):
     }
     out = subprocess.run(["bash", str(build_script())], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 4
-    assert "building etcd failed" in out.stderr
+    assert "building kube-apiserver failed" in out.stderr  # the first program built
     assert "GOPROXY=off" in out.stderr  # the proxy's refusal is passed on, not swallowed
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kubehelpers import wait_for
 from krkn_tui.localcluster import LocalCluster
 from krkn_tui.localcluster import processes
 
@@ -86,6 +87,28 @@ def test_dead_component_is_detected_and_cluster_restarted_cleanly(private_cluste
     assert not new_pids & {p["pid"] for p in state["processes"]}
     # The old survivors were stopped, not orphaned.
     assert not any(processes.alive(p["pid"], p["start_time"]) for p in state["processes"])
+
+
+def test_an_earlier_api_servers_lease_in_a_reused_etcd_folder_is_dropped(private_cluster):
+    """A control plane killed outright leaves its API server's lease in etcd, and a restarted etcd
+    gives it a new time to live: the next start drops it before its API server writes the
+    `kubernetes` endpoint (a lease of another address would lead pods there meanwhile; the real
+    node's test checks the endpoint itself)."""
+    from krkn_tui.localcluster import apiendpoint
+
+    state = private_cluster.up(nodes=1, real_node=False)
+    # (127.0.0.1 is never an endpoint, loopback being refused there: the lease is what there is)
+    wait_for(lambda: apiendpoint.leases(state["ports"]["etcd"]) == ["127.0.0.1"], timeout=30, interval=0.2,
+             what="the API server's lease")
+    # etcd first: its data keeps the lease as the API server last wrote it, whatever the machine's pace.
+    for name in ("etcd", "kube-apiserver"):
+        os.kill(next(p["pid"] for p in state["processes"] if p["name"] == name), signal.SIGKILL)
+    said = []
+    private_cluster.say = said.append
+    restarted = private_cluster.up(nodes=1, real_node=False)
+    assert any("dropped the etcd lease(s) of an earlier API server at 127.0.0.1" in line for line in said), said
+    wait_for(lambda: apiendpoint.leases(restarted["ports"]["etcd"]) == ["127.0.0.1"], timeout=30, interval=0.2,
+             what="the new API server's own lease")
 
 
 def test_cli_status_and_kubeconfig(private_cluster, tmp_path):

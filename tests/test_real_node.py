@@ -339,6 +339,30 @@ def test_a_control_plane_started_before_the_node_keeps_running_without_it(tmp_pa
     assert "node" not in state
 
 
+def test_a_control_plane_started_without_the_node_advertises_it_once_the_node_comes(real_node, local_cluster,
+                                                                                  tmp_path):
+    """`up --no-real-node`, then `up`: the API server, which advertised 127.0.0.1, is restarted with
+    the node's address, and the `kubernetes` Service leads there, without `down` and `up`."""
+    from krkn_tui.localcluster import LocalCluster, apiendpoint
+
+    said: list[str] = []
+    cluster = LocalCluster(state_dir=tmp_path / "cluster", cache_dir=local_cluster.cache_dir, say=said.append)
+    try:
+        first = cluster.up(nodes=1, real_node=False)
+        assert apiendpoint.advertised(next(p["argv"] for p in first["processes"]
+                                           if p["name"] == "kube-apiserver")) == "127.0.0.1"
+        state = cluster.up(nodes=1)
+        assert state.get("node"), said
+        node_ip = state["node"]["sandbox"]["node_ip"]
+        apiserver = next(p for p in state["processes"] if p["name"] == "kube-apiserver")
+        assert apiendpoint.advertised(apiserver["argv"]) == node_ip
+        assert any(f"restarting it with the real node's address {node_ip}" in line for line in said), said
+        assert apiendpoint.current(cluster._rest(state)) == ([node_ip], [state["ports"]["kube-apiserver"]])
+        assert cluster.running()
+    finally:
+        cluster.down()
+
+
 def test_a_pod_lists_namespaces_through_the_kubernetes_service_with_its_token(real_node, local_cluster, kubectl,
                                                                              kubeconfig, namespace):
     """In-cluster configuration as any controller uses it: KUBERNETES_SERVICE_HOST (the Service's

@@ -20,7 +20,7 @@ from typing import Callable
 
 import yaml
 
-from . import blockvol, components, health, nodesandbox, processes, prometheus, realnode, selfimage
+from . import apiendpoint, blockvol, components, health, nodesandbox, processes, prometheus, realnode, selfimage
 from .certs import ensure_pki
 from .demo import DEMO_NAMESPACE, FRONTEND_NODE_PORT, demo_objects, node
 from .progress import Progress, stream
@@ -261,6 +261,7 @@ class LocalCluster:
             self._wait("etcd is healthy", lambda: _http_ok(f"http://127.0.0.1:{ports['etcd']}/health"),
                        timeout, state, "etcd")
             progress.line("etcd healthy")
+            self._drop_leases(ports["etcd"], None, progress)  # no API server runs yet: every lease is stale
             launch("kube-apiserver", components.kube_apiserver(
                 self.bin_dir, pki, ports["kube-apiserver"], ports["etcd"], state["service_cidr"],
                 node_plan.node_ip if node_plan else "127.0.0.1"))
@@ -546,13 +547,15 @@ class LocalCluster:
                 self._import_new_images(state, progress.line)
             except (RuntimeError, OSError) as e:
                 progress.line(f"new images not imported into the running node: {e}")
-            return
-        self._stop_node(state)  # what a crashed or half-started node left
-        try:
-            self._start_node(state, rest, timeout, progress)
-        except (ClusterError, RuntimeError, OSError) as e:
-            self._stop_node(state)
-            progress.line(f"real node failed to start, kwok nodes only: {e}")
+        else:
+            self._stop_node(state)  # what a crashed or half-started node left
+            try:
+                self._start_node(state, rest, timeout, progress)
+            except (ClusterError, RuntimeError, OSError) as e:
+                self._stop_node(state)
+                progress.line(f"real node failed to start, kwok nodes only: {e}")
+                return
+        self._check_endpoint(state, self._rest(state), state["node"]["sandbox"]["node_ip"], timeout, progress)
 
     def _import_new_images(self, state: dict, say: Callable[[str], None]) -> list[str]:
         """Into a running node, the images packed since it started (or packed anew), served by its
@@ -582,6 +585,7 @@ class LocalCluster:
               else nodesandbox.plan(self.state_dir, files.ns))
         state["node"] = {"sandbox": sb.to_dict(), "processes": []}
         self._save(state)  # recorded before anything is made, so `down` finds it all
+        self._advertise(state, sb, timeout, progress)
         node = state["node"]
         nodesandbox.create(sb)
         node["block"] = blockvol.create(sb, files.root)
@@ -614,6 +618,55 @@ class LocalCluster:
         self._wait(f"node {realnode.NODE_NAME} is Ready", lambda: self._node_ready(rest, since), timeout, node, "kubelet")
         progress.line(f"real node {realnode.NODE_NAME} Ready in {time.monotonic() - started:.1f}s "
                       f"(node {sb.node_ip}, pods {sb.pod_cidr}, services {_service_cidr(state)})")
+
+    def _advertise(self, state: dict, sb: nodesandbox.Sandbox, timeout: float, progress: Progress) -> None:
+        """An API server started without the node (`--no-real-node`) advertises 127.0.0.1, where
+        no pod reaches it: restart it with the node's address (the controllers reconnect)."""
+        old = next(p for p in state["processes"] if p["name"] == "kube-apiserver")
+        was = apiendpoint.advertised(old.get("argv", []))
+        if was == sb.node_ip:
+            return
+        progress.line(f"kube-apiserver advertises {was}, where pods cannot reach it: "
+                      f"restarting it with the real node's address {sb.node_ip}")
+        ports = state["ports"]
+        argv = components.kube_apiserver(self.bin_dir, ensure_pki(self.state_dir / "pki"), ports["kube-apiserver"],
+                                         ports["etcd"], _service_cidr(state), sb.node_ip)
+        processes.stop([old])
+        self._drop_leases(ports["etcd"], None, progress)  # its own, if it left it behind
+        new = processes.launch("kube-apiserver", argv, Path(old["log"]))
+        state["processes"] = [new if p["name"] == "kube-apiserver" else p for p in state["processes"]]
+        state["node_plan"] = sb.to_dict()
+        self._save(state)
+        rest = self._rest(state)
+        self._wait("the restarted API server is ready", lambda: rest.ok("/readyz"), timeout, state, "kube-apiserver")
+
+    def _drop_leases(self, etcd_port: int, keep: str | None, progress: Progress) -> None:
+        try:
+            dropped = apiendpoint.drop_leases(etcd_port, keep)
+        except (OSError, ValueError) as e:
+            progress.line(f"the API server leases in etcd could not be read: {e}")
+            return
+        if dropped:
+            progress.line(f"dropped the etcd lease(s) of an earlier API server at {', '.join(dropped)}")
+
+    def _check_endpoint(self, state: dict, rest: Rest, node_ip: str, timeout: float, progress: Progress) -> None:
+        """The `kubernetes` Service leads to the node's address and the API server's port, as
+        pods need; otherwise the leases of any other address are dropped and the API server
+        rewrites it (its reconciler runs every 10 s), or one line says what it is."""
+        want = ([node_ip], [state["ports"]["kube-apiserver"]])
+
+        def right() -> bool:
+            return apiendpoint.current(rest) == want
+
+        if right():
+            return
+        self._drop_leases(state["ports"]["etcd"], node_ip, progress)
+        try:
+            self._wait("the kubernetes Service's endpoint is the node's address", right, min(timeout, 30.0), state)
+        except ClusterError:
+            addresses, ports = apiendpoint.current(rest)
+            progress.line(f"the kubernetes Service leads to {addresses} port {ports}, not {node_ip} port "
+                          f"{want[1][0]}: pods cannot reach the API server (`cluster down`, then `up`)")
 
     def _node_ready(self, rest: Rest, since: float | None = None) -> bool:
         """Ready, and (with `since`) said so by a kubelet started after `since`: a restarted node's
