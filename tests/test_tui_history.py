@@ -15,6 +15,13 @@ from tui_support import SIZE, cell, console, until
 BARE = dict(watch_pods=False, probe_cluster=False)
 
 
+async def open_history(pilot, app) -> VirtualTable:
+    """Key 6, then the history view's table."""
+    await pilot.press("6")
+    await until(pilot, lambda: app.screen.id == "history", what="the history view")
+    return app.screen.query_one(VirtualTable)
+
+
 def shown(table: VirtualTable) -> list[list[str]]:
     return [[cell(table, key, c.key) for c in table.columns] for key in table.keys()]
 
@@ -24,9 +31,7 @@ async def test_the_history_view_lists_the_folders_runs_newest_first_and_follows_
     fill(versions, 3)
     app = console(tmp_path, versions_dir=versions, **BARE)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("6")
-        await until(pilot, lambda: app.screen.id == "history", what="the history view")
-        table = app.screen.query_one(VirtualTable)
+        table = await open_history(pilot, app)
         assert [c.key for c in table.columns] == HEAD
         await until(pilot, lambda: table.row_count == 3, what="three runs")
         assert shown(table) == [cells(r) for r in history(versions)]
@@ -47,10 +52,9 @@ async def test_the_history_view_lists_the_folders_runs_newest_first_and_follows_
 async def test_the_history_view_says_when_there_is_no_report(tmp_path):
     app = console(tmp_path, **BARE)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("6")
-        await until(pilot, lambda: app.screen.id == "history", what="the history view")
+        table = await open_history(pilot, app)
         assert "no run reports in" in str(app.screen.query_one("#history-summary").render())
-        assert app.screen.query_one(VirtualTable).row_count == 0
+        assert table.row_count == 0
 
 
 async def test_a_long_history_shows_the_reports_names_first_then_every_report_read(tmp_path, monkeypatch):
@@ -61,9 +65,7 @@ async def test_a_long_history_shows_the_reports_names_first_then_every_report_re
     fill(versions, 5)
     app = console(tmp_path, versions_dir=versions, **BARE)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("6")
-        await until(pilot, lambda: app.screen.id == "history", what="the history view")
-        table = app.screen.query_one(VirtualTable)
+        table = await open_history(pilot, app)
         summary = app.screen.query_one("#history-summary")
         await until(pilot, lambda: "5 run(s) in" in str(summary.render()), what="every report read")
         assert shown(table) == [cells(r) for r in history(versions)]
