@@ -77,7 +77,7 @@ def _parse_all(texts: list[bytes]) -> int:
     """What listing does with each file's bytes: the text rule, then the description."""
     described = 0
     for data in texts:
-        described += bool(_describe(checked_source(data))["origin"])
+        described += bool(_describe(checked_source(data)).origin)
     return described
 
 
