@@ -60,8 +60,11 @@ def test_sigint_between_two_scenarios_stops_before_the_second(tmp_path, namespac
 
 def test_sigint_before_the_first_scenario(tmp_path, namespace, kubeconfig, api_client):
     cfg = _write_run(tmp_path, namespace, [60])
+    # SIGINT's default disposition, whatever this suite inherited: a shell's background job starts
+    # with SIGINT ignored, and Python then installs no KeyboardInterrupt for it.
     proc = subprocess.Popen([sys.executable, "-m", "krkn_tui", "run", "-c", str(cfg)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "KUBECONFIG": kubeconfig})
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "KUBECONFIG": kubeconfig},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(0.3)  # interpreter start-up: before any scenario has begun
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)

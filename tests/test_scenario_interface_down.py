@@ -19,7 +19,8 @@ import pytest
 from kubernetes import client
 
 from kubehelpers import wait_for
-from runhelpers import Run, krkn, metric, pending, run_dirs, web_target, write_config
+from guardhelpers import LEASE, UNDO_WAYS, journal_ns, undo_killed_run  # noqa: F401 (a fixture)
+from runhelpers import Run, metric, pending, web_target, write_config
 from test_real_node import real_node  # noqa: F401
 from test_scenario_app_outage import changes, run_scenario
 from test_scenario_network_chaos_ng import NG, chaos_pods, entry, holding, machine_net
@@ -189,17 +190,20 @@ def test_interface_down_cuts_the_nodes_pods_off_then_all_is_back(tmp_path, api_c
 
 
 @pytest.mark.cluster
-def test_kill_9_while_down_then_execute_rollback_brings_it_all_back(tmp_path, api_client, kubeconfig, namespace,
-                                                                      real_node, node_route):
+@pytest.mark.parametrize("undo", UNDO_WAYS)
+def test_kill_9_while_down_then_its_undo_brings_it_all_back(tmp_path, api_client, kubeconfig, namespace, real_node,
+                                                            node_route, journal_ns, undo):
     """The runner dies while the interface is down: the node's timer sets it up after the test
     duration; here it is made to have done only that (the route taken away again, as krkn's timer
-    would leave it), and `execute-rollback` adds the route back, then deletes the chaos pod."""
+    would leave it), and `execute-rollback` adds the route back, then deletes the chaos pod; or the
+    guard, from the journal with no pods/exec, deletes the chaos pod, whose TERM trap adds it."""
     core = client.CoreV1Api(api_client)
     url = web_target(api_client, namespace)
     netns, machine, routes = real_node["netns"], machine_net(real_node), machine_routes(real_node)
     before = eth0(netns)
     versions = tmp_path / "versions"
-    run = Run(write_config(tmp_path, [(NG, [down_entry(namespace, test_duration=15)])], versions=versions), kubeconfig)
+    run = Run(write_config(tmp_path, [(NG, [down_entry(namespace, test_duration=15)])], versions=versions,
+                           cluster_journal_namespace=journal_ns, **LEASE), kubeconfig)
     try:
         run.wait_for(r"holding 15s", timeout=120)
         assert wait_for(lambda: metric(url, "krkn_demo_up") is None, timeout=30, interval=0.5,
@@ -212,11 +216,8 @@ def test_kill_9_while_down_then_execute_rollback_brings_it_all_back(tmp_path, ap
         except AssertionError:
             assert eth0(netns) == before
         in_node(netns, "ip", "route", "del", ROUTE)
-        for run_id in run_dirs(versions):
-            out = krkn("execute-rollback", "-d", versions, "-r", run_id, kubeconfig=kubeconfig)
-            assert out.returncode == 0, out.stdout + out.stderr
-        assert pending(versions) == []
-        assert eth0(netns) == before
+        undo_killed_run(undo, run, versions, api_client, journal_ns, kubeconfig, tmp_path)
+        assert wait_for(lambda: eth0(netns) == before, timeout=30, what=f"eth0 as before after {undo}")
         assert wait_for(lambda: metric(url, "krkn_demo_up") is not None, timeout=30, what="the NodePort back")
         assert wait_for(lambda: not chaos_pods(core, namespace), timeout=60, what="the chaos pod gone")
     finally:

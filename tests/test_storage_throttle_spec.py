@@ -10,6 +10,7 @@ import pytest
 from krkn_tui.errors import UserError
 from krkn_tui.scenarios import parse_scenario_file
 from krkn_tui.scenarios.storage_throttle import device_line, helper_pod, parse_storage_throttle, value_line
+from krkn_tui.scenarios.trap_undo import HOLD_GRACE, hold_command
 
 KRKN = Path(__file__).parent / "data" / "krkn_repo" / "scenarios"
 TYPE = "storage_throttle_scenarios"
@@ -73,7 +74,8 @@ def test_the_helper_pod_is_krkn_libs_io_throttle_pod():
     c = pod["spec"]["containers"][0]
     assert pod["spec"]["nodeName"] == "node-1" and pod["spec"]["restartPolicy"] == "Never"
     assert (c["name"], c["image"], c["securityContext"]) == ("io-throttle", spec.image, {"privileged": True})
-    assert c["command"] == ["/bin/sh", "-c", "trap : TERM INT; sleep infinity & wait"]
+    assert c["command"] == hold_command()  # the dead man's switch: its TERM trap writes the limits back
+    assert pod["spec"]["terminationGracePeriodSeconds"] == HOLD_GRACE
     assert pod["spec"]["volumes"] == [{"name": "host-root", "hostPath": {"path": "/"}}]
     assert c["volumeMounts"] == [{"name": "host-root", "mountPath": "/host"}]
 
