@@ -440,7 +440,7 @@ class ChaosPod:
         t = self.target
         self.ctx.check_stop()
         where = {"pod": self.name, "container": self.container, "node": t.node, "pod_uid": t.pod_uid,
-                 "hold": f"{len(self.versions) + 1:04d}"}
+                 "hold": self.next_hold()}
         self.versions.append(self.ctx.set_rollback_callable(
             delete_network_rule, RollbackContent(resource_identifier=self.name, namespace=self.spec.namespace,
                                                  data={**where, **data}), verb="delete", kind=kind))
@@ -451,6 +451,10 @@ class ChaosPod:
             if not r.ok:
                 raise ScenarioFailed(f"{' '.join(argv[:3])} on {t.name}: {r.why()}", details)
         details["rules"].append({"target": t.name, "rule": "; ".join(" ".join(c) for c in argvs)})
+
+    def next_hold(self) -> str:
+        """The id of the next change's undo in the pod's own list (after those recorded so far)."""
+        return f"{len(self.versions) + 1:04d}"
 
     def hold(self, data: dict) -> None:
         """Add the undo of the change `data` records to the pod's own list (trap_undo.py), before

@@ -408,7 +408,7 @@ class NetworkChaosNgPlugin(ScenarioPlugin):
                 marker = f"/tmp/krkn-tui-iface-{secrets.token_hex(3)}"  # .started, then .done by the timer
                 link = {"tool": "link", "pod": cp.name, "container": cp.container, "node": t.node,
                         "interfaces": record, "wait": spec.test_duration + 300, "timer": marker,
-                        "hold": f"{len(cp.versions) + 1:04d}"}
+                        "hold": cp.next_hold()}
                 cp.versions.append(ctx.set_rollback_callable(delete_network_rule, RollbackContent(
                     resource_identifier=cp.name, namespace=spec.namespace, data=link), verb="set up", kind="interface"))
                 cp.hold(link)  # the pod's trap sets them up too, if it is stopped before its timer ends
