@@ -309,6 +309,19 @@ def test_watcher_wakes_the_consumer_once_per_drain():
     watcher.stop()
 
 
+def test_deletion_pending_only_for_a_deletion_start_at_the_end_of_the_buffer():
+    watcher = PodWatcher(source=None)
+    assert not watcher.deletion_pending()  # empty
+    watcher.buffer.append(ev(MODIFIED, pod_row(pod("a", deleting=True))))
+    assert watcher.deletion_pending()
+    watcher.buffer.append(ev(DELETED, pod_row(pod("a", deleting=True))))
+    assert not watcher.deletion_pending()  # its DELETED came: one drain takes both
+    watcher.buffer.append(ev(MODIFIED, pod_row(pod("b"))))
+    assert not watcher.deletion_pending()  # a change that is no deletion drains at once
+    watcher.buffer.append(ev(ADDED, pod_row(pod("c", deleting=True))))
+    assert not watcher.deletion_pending()
+
+
 # -- on the local cluster ---------------------------------------------------------------------
 
 

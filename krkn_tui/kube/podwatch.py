@@ -80,6 +80,15 @@ class PodWatcher(threading.Thread):
             except IndexError:
                 return out
 
+    def deletion_pending(self) -> bool:
+        """The newest buffered event starts a pod's deletion: with no grace period its DELETED
+        follows within milliseconds (Kubernetes sends a MODIFIED, then the DELETED)."""
+        try:
+            event = self.buffer[-1]
+        except IndexError:
+            return False
+        return event.kind == MODIFIED and getattr(event.payload, "deleting", False)
+
     # -- the loop -----------------------------------------------------------------------------
 
     def run(self) -> None:

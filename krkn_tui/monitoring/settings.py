@@ -11,7 +11,6 @@ severity's weight). krkn-tui adds `abort: true` on an entry (live stop condition
 from __future__ import annotations
 
 import dataclasses
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,6 +169,8 @@ def parse_profile(data, source: str) -> Profile:
 
 
 def _fetch(url: str, config_file, field_name: str) -> str:
+    import urllib.request  # ~10 ms (http.client, email) that the console's start need not pay
+
     try:
         with urllib.request.urlopen(url, timeout=30) as r:
             body = r.read(MAX_PROFILE_BYTES + 1)

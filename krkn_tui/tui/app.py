@@ -79,8 +79,8 @@ def _history_screen():
 
 DRAIN_SECONDS = 0.1  # engine events; pod events during a burst or should a wake-up be missed
 WAKE_GAP_SECONDS = 0.02  # a woken drain comes at most this often
-# and this long after the wake-up: Kubernetes sends changes in quick pairs (a delete is a
-# MODIFIED then a DELETED ~1 ms apart), which then take one drain and one frame, not two.
+# A deletion's start waits this long: Kubernetes sends a delete as a MODIFIED then a DELETED
+# ~1 ms apart, which then take one drain and one frame, not two. Anything else drains at once.
 WAKE_DELAY_SECONDS = 0.003
 # A drain that took more pod events than this means a burst: leave it to the 100 ms timer, as
 # each drain costs a frame (measured: 20 ms drains at 2,000 events/s doubled key latency).
@@ -330,7 +330,12 @@ class KrknConsole(App[int]):
     def on_krkn_console_pods_pending(self, message: PodsPending) -> None:
         if self._last_batch > BURST_EVENTS or self._wake_timer is not None:
             return
-        wait = max(WAKE_DELAY_SECONDS, self._last_drain + WAKE_GAP_SECONDS - time.monotonic())
+        watcher = self.pod_watcher
+        delay = WAKE_DELAY_SECONDS if watcher is not None and watcher.deletion_pending() else 0.0
+        wait = max(delay, self._last_drain + WAKE_GAP_SECONDS - time.monotonic())
+        if wait <= 0:
+            self.drain()
+            return
         self._wake_timer = self.set_timer(wait, self._woken_drain)
 
     def _woken_drain(self) -> None:

@@ -36,9 +36,6 @@ COLUMNS = (
     Column("age", "age", sort=lambda r: -(r.created or 0.0), width=AGE_WIDTH),
 )
 AGE_REFRESH_SECONDS = 1.0
-# A batch of up to this many log lines (a lone change, not a burst) is logged a frame after its
-# rows are drawn: a new line grows the log, which lays the screen out (~4 ms a frame here).
-LOG_AFTER_ROWS = 8
 MAX_EVENT_NAMESPACES = 20  # more namespaces than this in play: one list of every namespace's Events
 
 
@@ -136,10 +133,9 @@ class PodsScreen(View):
             many = len(changes.added) >= FREEZE_ROWS
         if many:  # a (re)list: its rows live long, keep the cyclic collector from walking them
             self.call_after_refresh(gc.freeze)
-        if changes is not None and len(changes.log) <= LOG_AFTER_ROWS:
-            self.call_after_refresh(self.write_new_log_lines)
-        else:
-            self.write_new_log_lines()
+        # In the same frame as the rows: the log grows without a layout pass (LineLog), and a
+        # second frame for it would hold the next change back by up to a frame period.
+        self.write_new_log_lines()
         self.update_status()
 
     def restart(self) -> None:

@@ -26,7 +26,7 @@ from rich.text import Text
 from textual.widgets import Input, Static
 
 from ...errors import UserError
-from ...rollback.front import EXECUTABLE, VersionInfo, VersionLister, journal_step
+from ...rollback.front import EXECUTABLE, VersionInfo, VersionLister, VersionStatus, journal_step, pending_name
 from ...sanitize import one_line, visible
 from ..rows import (
     is_cluster_only,
@@ -57,6 +57,7 @@ from .inspect import InspectScreen
 # (debounce 1600, step 50). A batch only triggers a re-listing, so a split batch costs one more.
 DEBOUNCE_MS, STEP_MS = 50, 10
 _DIGITS = re.compile(r"\d")
+DETAIL_LINES = 2  # the detail's least height (app.tcss): a step's path and its note
 _UNSHOWN = object()  # the detail line before anything was shown in it
 # The longest the files' reading waits for the frame of the rows made from their names (a view
 # not on screen draws no frame).
@@ -71,12 +72,14 @@ FREEZE_ROWS = 2000
 
 
 def created_order(v: VersionInfo) -> tuple:
-    """Newest first once reversed: the run's time, then the step's, then the file name."""
-    return v.run_time_ns or 0, v.created_ns, v.path.name
+    """Newest first once reversed: the run's time, then the step's, then the file name as it was
+    pending (executing a step keeps its place, and the table redraws its one line)."""
+    return v.run_time_ns or 0, v.created_ns, pending_name(v.path.name)
 
 
+STATUS_WIDTH = max(map(len, VersionStatus))  # a bare status; "archived (pending)" widens it
 COLUMNS = (Column("created", "created", sort=created_order), Column("run", "run"), Column("type", "type"),
-           Column("status", "status"), Column("cluster", "cluster"), Column("action", "action"),
+           Column("status", "status", min_width=STATUS_WIDTH), Column("cluster", "cluster"), Column("action", "action"),
            Column("origin", "origin"), Column("journal", "journal"), Column("note", "note"))
 # How often the cluster journal is listed (steps of other machines' runs, states set by guards).
 JOURNAL_POLL_SECONDS = 5.0
@@ -150,6 +153,7 @@ class VersionsScreen(View):
         self._status_counts: Counter = Counter()  # status -> local steps
         self._status_text = ""
         self._detail_shown: object = _UNSHOWN
+        self._detail_height: int | None = None  # lines of the detail as last laid out
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -432,7 +436,13 @@ class VersionsScreen(View):
         detail = Content("") if v is None else Content.styled(tilde(v.path), "dim")
         if v is not None and version_note(v):
             detail += Content.styled(f"\n{version_note(v)}", "$text-error" if v.error else "$text-warning")
-        self.query_one("#version-detail", Static).update(detail)
+        # Its height is auto: lay the screen out only when the new text takes another number of
+        # lines (a step's path after another's, one line each, was a layout pass per synced file).
+        box = self.query_one("#version-detail", Static)
+        width = box.content_size.width
+        height = max(DETAIL_LINES, detail.get_height(box.styles, width)) if width else None
+        box.update(detail, layout=height is None or height != self._detail_height)
+        self._detail_height = height
 
     def on_virtual_table_highlighted(self, event: VirtualTable.Highlighted) -> None:
         self.show_detail()

@@ -46,6 +46,9 @@ class Column:
     # Content width fixed in advance, for a column whose text changes with time (an age): the
     # widths of the others are the widest of their cells, kept up to date on every change.
     width: int | None = None
+    # The least content width, for a column of a few words that take turns (a status): a step
+    # going from "pending" to "executed" then does not widen it and redraw every line.
+    min_width: int = 0
 
 
 def as_text(cell: Any) -> Text:
@@ -284,11 +287,18 @@ class VirtualTable(ScrollView, can_focus=True):
         if len(changes) > max(BULK_MIN, len(self._records) // 4):
             self._bulk(changes)
             return
-        before_key, before_index = self._cursor_key, self.cursor_row
+        before_key, before_index, count_before = self._cursor_key, self.cursor_row, len(self._visible)
         top, rows_on_screen = self._window()
         bottom = top + rows_on_screen
         lines: set[int] = set()
-        moved = widths_changed = False
+        widths_changed = False
+        moved_from: int | None = None  # the first display index whose row moved (None: none did)
+
+        def moved(index: int | None) -> None:
+            nonlocal moved_from
+            if index is not None and index < bottom:
+                moved_from = index if moved_from is None else min(moved_from, index)
+
         for key, new in changes.items():
             old = self._records.get(key)
             if new is None and old is None:
@@ -310,18 +320,19 @@ class VirtualTable(ScrollView, can_focus=True):
                 widths_changed |= self._count_widths(key, old, -1)
                 self._remove_entry(old_entry)
                 del self._records[key]
-                if where is not None and where < bottom:
-                    moved = True
+                moved(where)
             if new is not None:
                 self._records[key] = new
                 widths_changed |= self._count_widths(key, new, +1)
                 self._insert_entry(new_entry, new)
-                now = self._display_index_of_entry(new_entry)
-                if now is not None and now < bottom:
-                    moved = True
-        if widths_changed:
-            widths_changed = self._recompute_widths()
-        self._after_change(before_key, before_index, moved or widths_changed, lines)
+                moved(self._display_index_of_entry(new_entry))
+        redraw_all = widths_changed and self._recompute_widths()  # the header and every line
+        if moved_from is not None:
+            # A row added or removed at display index i moves the rows from i on and no row
+            # above it: only those lines are drawn again (a create at the bottom is one line).
+            # Below the last row (before or after) the lines stay blank.
+            lines.update(range(max(moved_from, top), min(bottom, max(count_before, len(self._visible)))))
+        self._after_change(before_key, before_index, redraw_all, lines)
 
     def redraw(self, keys: Iterable[str] | None = None) -> None:
         """Cells changed without their records (theme, marks, a journal): size and draw them
@@ -525,7 +536,7 @@ class VirtualTable(ScrollView, can_focus=True):
         before = list(self._widths)
         for index, column in enumerate(self.columns):
             cells = column.width if column.width is not None else max(self._width_counts[index], default=0)
-            self._widths[index] = max(cells, self._label_widths[index])
+            self._widths[index] = max(cells, self._label_widths[index], column.min_width)
         if self._widths != before:
             self._geometry += 1
             return True
