@@ -187,6 +187,55 @@ async def test_only_the_changed_line_is_drawn_again():
         assert virtual.cell("3", "two").plain == "y"
 
 
+async def test_a_row_added_or_removed_redraws_only_the_lines_from_its_place_down():
+    app = Both()
+    async with app.run_test(size=SIZE) as pilot:
+        virtual = app.query_one(VirtualTable)
+        virtual.replace({str(i): record(i, (f"r{i}", "x")) for i in range(0, 10, 2)})  # 5 rows, 12 fit
+        await pilot.pause()
+        drawn = []
+        original = virtual.render_line
+        virtual.render_line = lambda y: drawn.append(y) or original(y)
+        virtual.update({"5": record(5, ("r5", "x"))})  # between rows 2 and 3: lines 4..6 move
+        await pilot.pause()
+        assert sorted(drawn) == [4, 5, 6]
+        drawn.clear()
+        virtual.update({"5": None})  # gone again: the same rows move back, the last line goes blank
+        await pilot.pause()
+        assert sorted(drawn) == [4, 5, 6]
+        assert [virtual.key_at(i) for i in range(virtual.row_count)] == ["0", "2", "4", "6", "8"]
+        drawn.clear()
+        virtual.update({"9": record(9, ("r9", "x"))})  # after the last row: its line alone
+        await pilot.pause()
+        assert drawn == [6]
+
+
+async def test_a_least_width_keeps_a_column_from_widening_when_its_words_take_turns():
+    columns = [Column("status", "st", min_width=len("executed")), Column("next", "next")]
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            yield VirtualTable(columns, cells=lambda r: r[1:], order=lambda r: r[0])
+
+    app = One()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(VirtualTable)
+        table.replace({"a": (0, "pending", "n")})
+        await pilot.pause()
+        header = table.render_line(0).text
+        assert header.index("next") > len(" executed ")  # wider than "pending" and its label
+        drawn = []
+        original = table.render_line
+        table.render_line = lambda y: drawn.append(y) or original(y)
+        table.update({"a": (0, "executed", "n")})
+        await pilot.pause()
+        assert drawn == [1]  # the same widths: its line alone, not the header and every row
+        assert table.render_line(0).text == header
+        table.update({"a": (0, "archived (executed)", "n")})  # longer than the least: it widens
+        await pilot.pause()
+        assert table.render_line(0).text.index("next") > header.index("next")
+
+
 async def test_a_long_table_catches_up_on_its_row_count_and_the_cursor_reaches_new_rows():
     app = Both()
     async with app.run_test(size=SIZE) as pilot:
