@@ -419,6 +419,10 @@ def test_list_reads_every_page_and_a_label_selector_narrows_list_and_watch_on_th
     rows, version = paged.list()
     assert sorted(r.name for r in rows) == [*(f"a{i}" for i in range(5)), "b0", "b1"] and version
     assert [c.get("limit") for c in calls] == [3, 3, 3] and "_continue" in calls[1]  # three pages
+    # the first page from the watch cache (resourceVersion 0); the others by their continue token,
+    # each read from the head of the page before it
+    assert [c.get("resource_version") for c in calls] == ["0", None, None]
+    assert calls[1]["_continue"] != calls[2]["_continue"]
     assert all(isinstance(r.key, str) and r.key == f"{namespace}/{r.name}" for r in rows)
 
     only_b = KubePodSource(lambda: api_client, namespace, label_selector="app=b")
@@ -441,6 +445,18 @@ def test_list_reads_every_page_and_a_label_selector_narrows_list_and_watch_on_th
         assert {r.name for r in table.rows.values()} == {"b0", "b1", "b-late"}
     finally:
         watcher.stop()
+
+
+def test_the_continue_token_is_read_from_the_head_of_a_list_body_only():
+    from krkn_tui.kube.podstream import continue_token
+
+    head = b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"5","continue":"eyJ2Ijo","remainingItemCount":9},'
+    assert continue_token(head + b'"items":[]}') == "eyJ2Ijo"
+    assert continue_token(b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"5"},"items":[]}') is None
+    # a pod's own "continue" text further on is never taken for the list's
+    body = b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"5"},"items":[{"metadata":{"annotations":{"continue":"x"}}}]}'
+    assert continue_token(body) is None
+    assert continue_token(b'{"items":[],"metadata":{"continue":"late"}}') is None  # not at the head: decoded later
 
 
 def test_the_typed_decoder_reads_pages_and_events_like_pod_row_reads_dicts():

@@ -6,6 +6,8 @@ compacted) is ``Gone``: list again."""
 from __future__ import annotations
 
 import json
+import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from ..sanitize import one_line
@@ -107,6 +109,19 @@ def _page_decoder() -> Callable[[bytes], tuple[list, str, str | None]]:
         return decode_page
 
 
+# A list's body opens with its metadata (Go writes the fields in order): the continue token is
+# there before the items. Base64, so no quote or backslash inside it.
+_LIST_HEAD = re.compile(rb'\s*\{"kind":"PodList","apiVersion":"v1","metadata":\{([^{}]*)\}')
+_CONTINUE = re.compile(rb'"continue":"([^"\\]*)"')
+
+
+def continue_token(body: bytes) -> str | None:
+    """The continue token from the head of a pod list's body, or None if it has none there."""
+    head = _LIST_HEAD.match(body, 0, 4096)
+    found = _CONTINUE.search(head.group(1)) if head else None
+    return found.group(1).decode() if found and found.group(1) else None
+
+
 class KubePodSource:
     """Pods of one namespace (or all), optionally of a label selector, as PodRows."""
 
@@ -150,28 +165,42 @@ class KubePodSource:
         return response.response
 
     def list(self) -> tuple[list[PodRow], str]:
-        """Every page, each reduced to rows before the next is read; an expired continue token
-        (410) means list again from the start, like an expired watch."""
+        """Every page, each reduced to rows as the next one is read: the next page is asked for
+        as soon as this one's continue token is known (it heads the body), so the API server
+        serves it while this page is decoded. An expired continue token (410) means list again
+        from the start, like an expired watch."""
+        decode_page = _page_decoder()
+        rows: list[PodRow] = []
+        with ThreadPoolExecutor(1, thread_name_prefix="pod-list-ahead") as ahead:
+            data = self._page(None)
+            while True:
+                early = continue_token(data)
+                following = ahead.submit(self._page, early) if early else None
+                page, version, token = decode_page(data)
+                rows.extend(page)
+                if not token:
+                    return rows, version
+                # The token read from the head is the page's own; anything else (never seen)
+                # is asked for again with the decoded one.
+                data = following.result() if following is not None and early == token else self._page(token)
+
+    def _page(self, token: str | None) -> bytes:
         from kubernetes.client.exceptions import ApiException
 
-        decode_page = _page_decoder()
-
-        rows: list[PodRow] = []
-        token = None
-        while True:
-            kwargs = {"limit": self.page} if self.page else {}
-            if token:
-                kwargs["_continue"] = token
-            try:
-                response = self.request(_request_timeout=(self.connect_timeout, 60), **kwargs)
-            except ApiException as e:
-                if e.status == 410:
-                    raise Gone(e.reason) from None
-                raise
-            page, version, token = decode_page(response.data)
-            rows.extend(page)
-            if not token:
-                return rows, version
+        kwargs: dict[str, Any] = {"limit": self.page} if self.page else {}
+        if token:
+            kwargs["_continue"] = token  # it carries the first page's resourceVersion
+        else:
+            # resourceVersion 0: served from the API server's watch cache, not read from etcd,
+            # as client-go's informers (k9s) list; half the time at 100,000 pods (15 s against
+            # 30 s). The watch from the list's resourceVersion still brings every later change.
+            kwargs["resource_version"] = "0"
+        try:
+            return self.request(_request_timeout=(self.connect_timeout, 60), **kwargs).data
+        except ApiException as e:
+            if e.status == 410:
+                raise Gone(e.reason) from None
+            raise
 
     def watch(self, resource_version: str, timeout_seconds: int) -> WatchStream:
         from kubernetes.client.exceptions import ApiException

@@ -360,6 +360,8 @@ class KrknConsole(App[int]):
         if self._wake_timer is not None:  # this drain takes what it was for
             self._wake_timer.stop()
             self._wake_timer = None
+        if not self.is_running:  # shutting down: the views' widgets go before the app's timers
+            return
         events = []
         while self.engine_events:
             events.append(self.engine_events.popleft())
