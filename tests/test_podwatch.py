@@ -309,17 +309,19 @@ def test_watcher_wakes_the_consumer_once_per_drain():
     watcher.stop()
 
 
-def test_deletion_pending_only_for_a_deletion_start_at_the_end_of_the_buffer():
+def test_the_newest_change_names_a_deletion_start_apart_from_other_changes():
+    from krkn_tui.kube.podwatch import DELETING
+
     watcher = PodWatcher(source=None)
-    assert not watcher.deletion_pending()  # empty
+    assert watcher.newest_change() is None  # empty
     watcher.buffer.append(ev(MODIFIED, pod_row(pod("a", deleting=True))))
-    assert watcher.deletion_pending()
+    assert watcher.newest_change() == DELETING
     watcher.buffer.append(ev(DELETED, pod_row(pod("a", deleting=True))))
-    assert not watcher.deletion_pending()  # its DELETED came: one drain takes both
+    assert watcher.newest_change() == DELETED  # its DELETED came: one drain takes both
     watcher.buffer.append(ev(MODIFIED, pod_row(pod("b"))))
-    assert not watcher.deletion_pending()  # a change that is no deletion drains at once
+    assert watcher.newest_change() == MODIFIED
     watcher.buffer.append(ev(ADDED, pod_row(pod("c", deleting=True))))
-    assert not watcher.deletion_pending()
+    assert watcher.newest_change() == ADDED
 
 
 # -- on the local cluster ---------------------------------------------------------------------

@@ -65,3 +65,35 @@ async def test_line_log_shows_what_log_shows_with_fewer_layout_passes():
             log.clear()
         await pilot.pause()
         assert ours.virtual_size == plain.virtual_size and lines(ours) == lines(plain)
+
+
+async def test_a_line_drawn_again_comes_from_its_cached_strip():
+    from rich.highlighter import Highlighter
+
+    built = []
+
+    class Counting(Highlighter):
+        def highlight(self, text):
+            built.append(text.plain)
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            log = LineLog(max_lines=30, highlight=True)
+            log.highlighter = Counting()
+            yield log
+
+    app = One()
+    async with app.run_test(size=(80, 12)) as pilot:
+        log = app.query_one(LineLog)
+        log.write_lines([f"line {i}" for i in range(20)])  # it scrolls: every line on screen moves
+        await pilot.pause()
+        first = list(built)
+        assert first  # drawn once
+        built.clear()
+        log.write_lines(["line 20"])
+        await pilot.pause()
+        assert built == ["line 20"]  # the others moved up, each from its cached strip
+        built.clear()
+        log.refresh()
+        await pilot.pause()
+        assert built == []

@@ -26,6 +26,7 @@ from .podstream import WATCH_TIMEOUT_SECONDS, Gone, PodSource, WatchStream, dict
 BACKOFF_START, BACKOFF_MAX = 0.5, 5.0
 # Backpressure: past this many undrained events the watcher waits for the UI (as toolong does).
 MAX_PENDING = 20_000
+DELETING = "DELETING"  # newest_change(): a deletion's start
 
 
 class PodWatcher(threading.Thread):
@@ -80,14 +81,17 @@ class PodWatcher(threading.Thread):
             except IndexError:
                 return out
 
-    def deletion_pending(self) -> bool:
-        """The newest buffered event starts a pod's deletion: with no grace period its DELETED
-        follows within milliseconds (Kubernetes sends a MODIFIED, then the DELETED)."""
+    def newest_change(self) -> str | None:
+        """The kind of the newest buffered event, ``DELETING`` for a MODIFIED that starts a pod's
+        deletion (with no grace period its DELETED follows within milliseconds: Kubernetes sends
+        a MODIFIED, then the DELETED); None when nothing is buffered."""
         try:
             event = self.buffer[-1]
         except IndexError:
-            return False
-        return event.kind == MODIFIED and getattr(event.payload, "deleting", False)
+            return None
+        if event.kind == MODIFIED and getattr(event.payload, "deleting", False):
+            return DELETING
+        return event.kind
 
     # -- the loop -----------------------------------------------------------------------------
 

@@ -1,14 +1,18 @@
 """Scenario plugins, one module per krkn scenario type, registered by type.
 
-Every module of this package is imported on first use; a module that defines a
-``ScenarioPlugin`` decorated with ``@register`` adds its type. Everything that lists, names,
-parses or describes types asks here, so adding a type is adding its module (and its tests)."""
+A module that defines a ``ScenarioPlugin`` decorated with ``@register`` adds its type; ``index``
+names each type's module and label, so listing or labelling types imports no plugin, and a type
+imports its own module when it is parsed or run. Everything that lists, names, parses or
+describes types asks here, so adding a type is adding its module, its line in ``index`` (a test
+checks them against each other) and its tests."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from typing import TYPE_CHECKING, Any, Mapping
+
+from .index import TYPES
 
 if TYPE_CHECKING:
     from .base import ScenarioPlugin
@@ -29,22 +33,34 @@ def load_plugins() -> Mapping[str, type[ScenarioPlugin]]:
 
 
 def scenario_types() -> tuple[str, ...]:
-    """The scenario types krkn-tui runs, sorted."""
-    return tuple(sorted(load_plugins()))
+    """The scenario types krkn-tui runs, sorted: the index's, and any registered beside it."""
+    from .base import REGISTRY
+
+    return tuple(sorted(TYPES.keys() | REGISTRY.keys()))
 
 
 def plugin_class(scenario_type: str) -> type[ScenarioPlugin]:
+    """The type's plugin, its module imported on first use."""
     from ..errors import UserError
+    from .base import REGISTRY
 
-    try:
-        return load_plugins()[scenario_type]
-    except KeyError:
-        raise UserError(f"unknown scenario type {scenario_type!r} (known: {', '.join(scenario_types())})") from None
+    cls = REGISTRY.get(scenario_type)
+    if cls is None and scenario_type in TYPES:
+        importlib.import_module(f"{__name__}.{TYPES[scenario_type][0]}")
+        cls = REGISTRY.get(scenario_type)
+    if cls is None:
+        raise UserError(f"unknown scenario type {scenario_type!r} (known: {', '.join(scenario_types())})")
+    return cls
 
 
 def short_name(scenario_type: str) -> str:
     """The console's label for a type; an unknown type (krkn's, a listed file's) is shown as is."""
-    cls = load_plugins().get(scenario_type)
+    from .base import REGISTRY
+
+    known = TYPES.get(scenario_type)
+    if known is not None:
+        return known[1]
+    cls = REGISTRY.get(scenario_type)
     return cls.short_name if cls is not None else scenario_type
 
 

@@ -78,7 +78,7 @@ def _history_screen():
 
 
 DRAIN_SECONDS = 0.1  # engine events; pod events during a burst or should a wake-up be missed
-WAKE_GAP_SECONDS = 0.02  # a woken drain comes at most this often
+WAKE_GAP_SECONDS = 0.02  # a woken drain comes at most this often, but for a DELETED (at once)
 # A deletion's start waits this long: Kubernetes sends a delete as a MODIFIED then a DELETED
 # ~1 ms apart, which then take one drain and one frame, not two. Anything else drains at once.
 WAKE_DELAY_SECONDS = 0.003
@@ -330,9 +330,15 @@ class KrknConsole(App[int]):
     def on_krkn_console_pods_pending(self, message: PodsPending) -> None:
         if self._last_batch > BURST_EVENTS or self._wake_timer is not None:
             return
-        watcher = self.pod_watcher
-        delay = WAKE_DELAY_SECONDS if watcher is not None and watcher.deletion_pending() else 0.0
-        wait = max(delay, self._last_drain + WAKE_GAP_SECONDS - time.monotonic())
+        from ..kube.podmodel import DELETED
+        from ..kube.podwatch import DELETING
+
+        newest = self.pod_watcher.newest_change() if self.pod_watcher is not None else None
+        wait = self._last_drain + WAKE_GAP_SECONDS - time.monotonic()
+        if newest == DELETING:
+            wait = max(wait, WAKE_DELAY_SECONDS)
+        elif newest == DELETED:  # a pod gone is shown at once, even right after its Terminating
+            wait = 0
         if wait <= 0:
             self.drain()
             return

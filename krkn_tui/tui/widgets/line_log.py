@@ -6,6 +6,11 @@ assigns it again: two layout passes of the whole screen for every batch of lines
 log wrote one per drained batch). Here the new lines are measured at once (printable ASCII by
 its length, the rest as Log measures it) and the size is set as ``scroll_size`` does: with no
 layout pass unless a scrollbar comes or goes.
+
+``Log`` also keeps a rendered line in its cache only while text is selected, the opposite of
+what its cache is for: every line on screen was built again (text, highlighter, render) on every
+frame, ~7 lines a pod event as the log scrolls. Here a line is kept when nothing is selected; the
+cache is Log's own, emptied on a style or theme change and moved when old lines are pruned.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from rich.cells import cell_len
+from rich.style import Style
+from textual.strip import Strip
 from textual.geometry import Size
 from textual.widgets import Log
 
@@ -20,6 +27,14 @@ from .scroll_size import set_virtual_size
 
 
 class LineLog(Log):
+    def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
+        if self.text_selection is not None:
+            return super()._render_line_strip(y, rich_style)
+        cached = self._render_line_cache.get(y)
+        if cached is None:
+            cached = self._render_line_cache[y] = super()._render_line_strip(y, rich_style)
+        return cached
+
     def _line_width(self, line: str) -> int:
         if line.isascii() and line.isprintable():
             return len(line)
