@@ -275,6 +275,18 @@ def test_the_bench_table_is_the_reference_run():
     assert table == rows(records)
 
 
+def test_the_readme_speed_table_is_the_reference_run():
+    from bench.table import README_FIGURES, readme_rows
+
+    records = [json.loads(line) for line in (ROOT / "bench" / "results-reference.jsonl").read_text().splitlines()
+               if line.strip()]
+    names = {r["name"] for r in records}
+    assert set(README_FIGURES) <= names, set(README_FIGURES) - names
+    section = (ROOT / "README.md").read_text().split("\n## Speed\n", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in section.splitlines() if line.startswith("|")]
+    assert table == readme_rows(records)
+
+
 def test_the_bench_flags_and_figures_the_docs_name_exist():
     from bench.__main__ import FIGURES
 

@@ -415,16 +415,25 @@ def test_list_reads_every_page_and_a_label_selector_narrows_list_and_watch_on_th
     core = client.CoreV1Api(api_client)
     _pods(core, namespace, [(f"a{i}", "a") for i in range(5)] + [(f"b{i}", "b") for i in range(2)])
     calls = []
-    paged = KubePodSource(lambda: api_client, namespace, page=3)
+    paged = KubePodSource(lambda: api_client, namespace, page=3, consistent=True)
     original = paged.request  # each GET, watched
     paged.request = lambda **kw: calls.append(kw) or original(**kw)
     rows, version = paged.list()
-    assert sorted(r.name for r in rows) == [*(f"a{i}" for i in range(5)), "b0", "b1"] and version
+    names = [*(f"a{i}" for i in range(5)), "b0", "b1"]
+    assert sorted(r.name for r in rows) == names and version
     assert [c.get("limit") for c in calls] == [3, 3, 3] and "_continue" in calls[1]  # three pages
-    # the first page from the watch cache (resourceVersion 0); the others by their continue token,
-    # each read from the head of the page before it
-    assert [c.get("resource_version") for c in calls] == ["0", None, None]
+    # read as kubectl reads (no resourceVersion); the next pages by their continue token, each
+    # read from the head of the page before it
+    assert [c.get("resource_version") for c in calls] == [None, None, None]
     assert calls[1]["_continue"] != calls[2]["_continue"]
+
+    calls.clear()
+    cached = KubePodSource(lambda: api_client, namespace, page=3)  # the console's: the watch cache
+    cached_request = cached.request
+    cached.request = lambda **kw: calls.append(kw) or cached_request(**kw)
+    rows, version = cached.list()
+    assert sorted(r.name for r in rows) == names and version
+    assert [c.get("resource_version") for c in calls] == ["0"]  # whole, in one answer
     assert all(isinstance(r.key, str) and r.key == f"{namespace}/{r.name}" for r in rows)
 
     only_b = KubePodSource(lambda: api_client, namespace, label_selector="app=b")
