@@ -57,7 +57,6 @@ from .inspect import InspectScreen
 # (debounce 1600, step 50). A batch only triggers a re-listing, so a split batch costs one more.
 DEBOUNCE_MS, STEP_MS = 50, 10
 _DIGITS = re.compile(r"\d")
-DETAIL_LINES = 2  # the detail's least height (app.tcss): a step's path and its note
 _UNSHOWN = object()  # the detail line before anything was shown in it
 # The longest the files' reading waits for the frame of the rows made from their names (a view
 # not on screen draws no frame).
@@ -153,7 +152,6 @@ class VersionsScreen(View):
         self._status_counts: Counter = Counter()  # status -> local steps
         self._status_text = ""
         self._detail_shown: object = _UNSHOWN
-        self._detail_height: int | None = None  # lines of the detail as last laid out
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -436,13 +434,13 @@ class VersionsScreen(View):
         detail = Content("") if v is None else Content.styled(tilde(v.path), "dim")
         if v is not None and version_note(v):
             detail += Content.styled(f"\n{version_note(v)}", "$text-error" if v.error else "$text-warning")
-        # Its height is auto: lay the screen out only when the new text takes another number of
-        # lines (a step's path after another's, one line each, was a layout pass per synced file).
+        # Its height is auto (at least min-height, app.tcss): lay the screen out only when the new
+        # text takes another number of lines than the box has (a step's path after another's, one
+        # line each, was a layout pass per synced file).
         box = self.query_one("#version-detail", Static)
-        width = box.content_size.width
-        height = max(DETAIL_LINES, detail.get_height(box.styles, width)) if width else None
-        box.update(detail, layout=height is None or height != self._detail_height)
-        self._detail_height = height
+        width, lines = box.content_size
+        least = int(box.styles.min_height.value) if box.styles.min_height is not None else 0
+        box.update(detail, layout=not width or max(least, detail.get_height(box.styles, width)) != lines)
 
     def on_virtual_table_highlighted(self, event: VirtualTable.Highlighted) -> None:
         self.show_detail()
