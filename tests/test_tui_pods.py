@@ -33,7 +33,8 @@ async def test_pod_rows_appear_update_and_vanish_live_with_the_cursor_on_its_pod
         b = f"{namespace}/pod-b"
         await until(pilot, lambda: b in keys(table) and cell(table, b, "phase") == "Running", what="pod-b running")
         assert cell(table, b, "ready") == "1/1" and cell(table, b, "node") != "-"
-        assert any("ADDED" in line and b in line for line in log_lines(app))
+        # the log is drawn a frame after the rows
+        await until(pilot, lambda: any("ADDED" in line and b in line for line in log_lines(app)), what="ADDED logged")
 
         # a pod that sorts above: the cursor stays on pod-b, not on its old index
         make_pod(core, namespace, "pod-a")
@@ -45,7 +46,8 @@ async def test_pod_rows_appear_update_and_vanish_live_with_the_cursor_on_its_pod
         core.delete_namespaced_pod("pod-b", namespace, grace_period_seconds=0)
         await until(pilot, lambda: b not in keys(table), what="pod-b gone")
         assert keys(table) == [a] and table.current_key == a
-        assert any("DELETED" in line and b in line for line in log_lines(app))
+        await until(pilot, lambda: any("DELETED" in line and b in line for line in log_lines(app)),
+                    what="DELETED logged")
         status = str(app.screen.query_one("#pods-status").render())
         assert status.startswith("1 pods in namespace " + namespace) and "connected" in status
 
@@ -142,3 +144,32 @@ async def test_a_burst_of_events_ends_in_the_right_rows_with_the_log_capped(tmp_
         assert "filter 'p000': 5 shown" in str(app.screen.query_one("#pods-status").render())
         await pilot.press("enter", "escape")
         await until(pilot, lambda: table.row_count == 500, what="filter cleared")
+
+
+async def test_the_event_log_keeps_up_under_steady_churn(tmp_path, monkeypatch):
+    """A lone change's log lines wait one frame for the next change's rows, but not for a calm:
+    under steady churn the watcher's buffer is never empty when the log's turn comes."""
+    from krkn_tui.kube.podmodel import ADDED, SYNC, BufferedEvent
+    from krkn_tui.kube.podwatch import PodWatcher
+
+    def added(i):
+        return BufferedEvent(ADDED, {"metadata": {"name": f"p{i:02d}", "namespace": "churn"},
+                                     "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Pending"}}, 1.0)
+
+    monkeypatch.setattr("krkn_tui.tui.app.DRAIN_SECONDS", 3600)  # only this test drains: the order is its own
+    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
+    app = console(tmp_path, kubeconfig=str(tmp_path / "none"), watch_pods=False, probe_cluster=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        watcher = PodWatcher(source=None)  # never started: the test is the producer
+        app.pod_watcher = watcher
+        watcher.buffer.append(BufferedEvent(SYNC, [], 0.0))
+        app.drain()
+        for i in range(20):
+            watcher.buffer.append(added(i))
+            app.drain()
+            watcher.buffer.append(added(i + 1))  # the next change is already waiting at the frame
+            await pilot.pause()
+            watcher.buffer.clear()
+            logged = len(app.screen.query_one("#pod-events").lines) - 1  # after the SYNC line
+            assert logged >= i, f"change {i}: the log holds {logged} changes"

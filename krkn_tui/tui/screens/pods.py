@@ -87,6 +87,7 @@ class PodsScreen(View):
     def __init__(self):
         super().__init__(id="pods")
         self._log_written = 0  # PodTable.log_total already written to the log widget
+        self._log_held = False  # the last lone change's lines were held back for the next change's rows
         self._phases: dict[str, object] = {}  # phase -> its coloured Text, per theme
         self.filter_text = ""
 
@@ -149,14 +150,18 @@ class PodsScreen(View):
         self.sync(None)
 
     def _log_after_rows(self) -> None:
-        """A lone change's log lines, after its rows' frame; not while another change waits in
-        the watcher's buffer: its rows go first (the log's frame would hold them back by one
-        frame period), and its drain brings this here again."""
+        """A lone change's log lines, after its rows' frame. While another change waits in the
+        watcher's buffer its rows go first (the log's frame would hold them back by one frame
+        period) and its drain brings this here again, but only once in a row: under steady
+        churn the buffer is never empty, and the log must not wait for a calm."""
         watcher = self.app.pod_watcher
-        if watcher is None or not watcher.buffer:
-            self.write_new_log_lines()
+        if watcher is not None and watcher.buffer and not self._log_held:
+            self._log_held = True
+            return
+        self.write_new_log_lines()
 
     def write_new_log_lines(self) -> None:
+        self._log_held = False
         model = self.app.pod_table
         new = min(model.log_total - self._log_written, len(model.log))
         if new > 0:
