@@ -111,6 +111,28 @@ def test_an_earlier_api_servers_lease_in_a_reused_etcd_folder_is_dropped(private
              what="the new API server's own lease")
 
 
+def test_down_then_up_at_once_lets_the_new_kwok_take_its_nodes(private_cluster):
+    """Each kwok has a new identity and leaves a node alone whose lease another holder renewed
+    within nodeLeaseDurationSeconds (200 s): `up` releases the earlier kwok's leases first, so a
+    pod on a fake node runs at once, not minutes later (the test's bound is well under 200 s)."""
+    from krkn_tui.localcluster.certs import ensure_pki
+    from krkn_tui.localcluster.rest import Rest
+
+    def running_pod(name: str) -> None:
+        rest = Rest(private_cluster.server(), ensure_pki(private_cluster.state_dir / "pki"))
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+               "spec": {"nodeName": "kwok-node-0", "containers": [{"name": "c", "image": "pause"}]}}
+        rest.ensure("/api/v1/namespaces/default/pods", pod)
+        wait_for(lambda: rest.call("GET", f"/api/v1/namespaces/default/pods/{name}")[1]
+                 .get("status", {}).get("phase") == "Running", timeout=90, what=f"{name} Running on kwok-node-0")
+
+    private_cluster.up(nodes=1, real_node=False)
+    running_pod("before")
+    private_cluster.down()
+    private_cluster.up(nodes=1, real_node=False)
+    running_pod("after")
+
+
 def test_cli_status_and_kubeconfig(private_cluster, tmp_path):
     env = {**os.environ, "KRKN_TUI_CLUSTER_DIR": str(private_cluster.state_dir),
            "KRKN_TUI_CACHE": str(private_cluster.cache_dir)}

@@ -272,6 +272,7 @@ class LocalCluster:
                 self.bin_dir, pki, self.kubeconfig, ports["kube-controller-manager"], state["service_cidr"]))
             launch("kube-scheduler", components.kube_scheduler(self.bin_dir, self.kubeconfig, ports["kube-scheduler"]))
             kwok_config = components.write_kwok_config(self.bin_dir, self.state_dir / "kwok.yaml")
+            _release_fake_node_leases(rest)
             launch("kwok", components.kwok(self.bin_dir, self.kubeconfig, kwok_config))
             self._wait("the default ServiceAccount exists",
                        lambda: rest.ok("/api/v1/namespaces/default/serviceaccounts/default"), timeout, state)
@@ -395,6 +396,7 @@ class LocalCluster:
         if kwok:
             self.say("kwok stages changed: restarting kwok")
             processes.stop([kwok])
+            _release_fake_node_leases(self._rest(state))
             new = processes.launch("kwok", kwok["argv"], Path(kwok["log"]))
             state["processes"] = [new if p["name"] == "kwok" else p for p in state["processes"]]
             self._save(state)
@@ -783,6 +785,21 @@ def _digest(obj: dict) -> str:
     import hashlib
 
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _release_fake_node_leases(rest: Rest) -> None:
+    """Before a kwok starts: the node leases an earlier kwok held. Each kwok takes a new identity
+    and will not take a node whose lease another holder renewed within nodeLeaseDurationSeconds
+    (200 s), so after `down` and `up` its nodes' pods would stay Pending that long. A kubelet holds
+    its node's lease under the node's own name: those stay."""
+    path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
+    status, body = rest.call("GET", path)
+    if status != 200 or not isinstance(body, dict):
+        return
+    for lease in body.get("items", []):
+        name, holder = lease["metadata"]["name"], (lease.get("spec") or {}).get("holderIdentity")
+        if holder and holder != name:
+            rest.call("DELETE", f"{path}/{name}")
 
 
 def _condition(obj: dict, kind: str) -> bool:
