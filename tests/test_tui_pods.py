@@ -173,3 +173,48 @@ async def test_the_event_log_keeps_up_under_steady_churn(tmp_path, monkeypatch):
             watcher.buffer.clear()
             logged = len(app.screen.query_one("#pod-events").lines) - 1  # after the SYNC line
             assert logged >= i, f"change {i}: the log holds {logged} changes"
+
+
+async def test_an_age_tick_draws_only_the_rows_whose_age_text_moved(tmp_path, monkeypatch):
+    """kubectl's ages: seconds under two minutes, then minutes, days: each tick redraws the
+    lines whose text changed, not the whole table."""
+    from datetime import datetime, timezone
+
+    from krkn_tui.kube.podmodel import SYNC, BufferedEvent
+    from krkn_tui.kube.podwatch import PodWatcher
+
+    monkeypatch.setattr("krkn_tui.tui.screens.pods.AGE_REFRESH_SECONDS", 3600)  # the test ticks
+    now = [1_800_000_000.0]
+
+    def pod(name, age):
+        created = datetime.fromtimestamp(now[0] - age, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"metadata": {"name": name, "namespace": "ages", "creationTimestamp": created},
+                "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Running"}}
+
+    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
+    app = console(tmp_path, kubeconfig=str(tmp_path / "none"), watch_pods=False, probe_cluster=False,
+                  clock=lambda: now[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        view, table = app.screen, app.screen.query_one("#pod-table")
+        app.pod_watcher = PodWatcher(source=None)
+        app.pod_watcher.buffer.append(BufferedEvent(SYNC, [pod("a-young", 30), pod("b-mid", 900),
+                                                           pod("c-old", 3 * 86400)], 0.0))
+        app.drain()
+        await pilot.pause()
+        assert [cell(table, f"ages/{n}", "age") for n in ("a-young", "b-mid", "c-old")] == ["30s", "15m", "3d"]
+        drawn = []
+        original = table.render_line
+        table.render_line = lambda y: drawn.append(y) or original(y)
+
+        now[0] += 1
+        view.refresh_ages()
+        await pilot.pause()
+        assert drawn == [1]  # a-young's line alone
+        assert cell(table, "ages/a-young", "age") == "31s"
+        drawn.clear()
+        now[0] += 60
+        view.refresh_ages()
+        await pilot.pause()
+        assert sorted(drawn) == [1, 2]
+        assert [cell(table, f"ages/{n}", "age") for n in ("a-young", "b-mid", "c-old")] == ["91s", "16m", "3d"]

@@ -88,6 +88,7 @@ class PodsScreen(View):
         super().__init__(id="pods")
         self._log_written = 0  # PodTable.log_total already written to the log widget
         self._log_held = False  # the last lone change's lines were held back for the next change's rows
+        self._aged_at = 0.0  # the clock at the last age tick: rows drawn since show ages of then or later
         self._phases: dict[str, object] = {}  # phase -> its coloured Text, per theme
         self.filter_text = ""
 
@@ -105,6 +106,7 @@ class PodsScreen(View):
         self.sync(None)
         self.watch(self.app, "watch_state", lambda _s: self.update_status(), init=False)
         self.watch(self.app, "api_stale", self.stale_changed)
+        self._aged_at = self.app.settings.clock()
         self.set_interval(AGE_REFRESH_SECONDS, self.refresh_ages)
         self.query_one("#pod-table", VirtualTable).focus()
 
@@ -171,8 +173,16 @@ class PodsScreen(View):
         self._log_written = model.log_total
 
     def refresh_ages(self) -> None:
-        """Ages tick: the visible lines are drawn again, nothing else."""
-        self.query_one("#pod-table", VirtualTable).invalidate()
+        """Ages tick: only the rows whose age text moved since the last tick are drawn again
+        (kubectl's ages move each second for two minutes, then each minute, then each hour);
+        a frame of the whole table each second would hold back a pod event's frame."""
+        now = self.app.settings.clock()
+        last, self._aged_at = self._aged_at, now
+
+        def moved(row: PodRow) -> bool:
+            return row.created is not None and human_age(now - row.created) != human_age(last - row.created)
+
+        self.query_one("#pod-table", VirtualTable).redraw_where(moved)
 
     def update_status(self) -> None:
         model = self.app.pod_table
