@@ -36,9 +36,10 @@ endif
 # The whole suite; the tests bring the local cluster up and stop it again. Any pytest exit
 # status but 0 fails, "no tests collected" (5) included.
 # `--test-tools`: also Debian's chromium for the browser tests, as root (build.sh says so).
+# `--durations`: the slowest tests at the end, for keeping the suite within its time.
 test: install
 	$(PY) -m krkn_tui cluster build --test-tools
-	$(PY) -m pytest -p no:cacheprovider
+	$(PY) -m pytest -p no:cacheprovider --durations=15
 
 cluster-down:
 	$(PY) -m krkn_tui cluster down

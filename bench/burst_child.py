@@ -130,6 +130,10 @@ async def run(rate: float, seconds: float, idle: bool, presses_idle: int, steady
                 i += 1
             expected = source.expected_rows()
             app.expect("final", _final_check(app, grid, expected))
+            # A frame to look at: the console draws nothing while nothing changes (ages redraw
+            # only what moved), so the last change may have been drawn before this check came;
+            # then the lag below is this check's time, an upper bound by one key step.
+            app.screen.refresh()
             applied = await _wait(lambda: "final" in app.frame_seen, 60)
             lag = app.frame_seen["final"] - source.finished if applied and source.finished else None
     return {
