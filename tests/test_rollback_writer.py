@@ -306,6 +306,19 @@ def test_any_content_round_trips_through_the_file(ident, namespace, data):
     assert checked_source(text.encode()) == text  # whatever the content, the file passes the text rule
 
 
+@pytest.mark.timeout(30)
+def test_a_value_of_wide_escapes_is_wrapped_and_round_trips():
+    """Characters that ascii() writes as 10 columns (an emoji in a ConfigMap anyone can write)
+    made the wrapper's shrink step overshoot below one character and loop for ever, before the
+    version file was written."""
+    ident, data = "\U0001f600" * 300, {"k": "\U0001f600" * 300 + "é\x00" * 100}
+    meta = VersionMeta(name=ident, namespace="\U0001f600" * 63, verb="delete")
+    text = render_version_file(noop, RollbackContent(ident, meta.namespace, data), meta)
+    _, content = load_version(text, "<v>")
+    assert (content.resource_identifier, content.namespace, content.data) == (ident, meta.namespace, data)
+    assert checked_source(text.encode()) == text  # the text rule: no line wider than a screen
+
+
 def test_a_namespace_capture_stays_within_the_screen_width_and_round_trips(tmp_path):
     """A capture's JSON runs to megabytes and a name to 253 characters: the writer wraps its
     literals so that no line is wider than the text rule allows, and the data comes back whole."""

@@ -36,11 +36,13 @@ def wrapped(head: str, value: str, tail: str, parens: bool = False) -> str:
     pieces, start = [], 0
     while start < len(value):
         size = room - 2
-        while True:  # an escaped character takes two or more columns: shrink until it fits
+        while True:  # an escaped character takes 2 to 10 columns: shrink until it fits
             piece = ascii(value[start:start + size])
             if len(piece) <= room:
                 break
-            size -= max(1, (len(piece) - room + 1) // 2)
+            # in proportion to the columns, by one at least and never below one character
+            # (which always fits): each step makes progress and no piece is empty
+            size = max(1, min(size - 1, size * (room - 2) // (len(piece) - 2)))
         pieces.append(_PIECE_INDENT + piece)
         start += size
     return "\n".join([head + ("(" if parens else ""), *pieces, "    " + (")" if parens else "") + tail])
