@@ -58,7 +58,8 @@ def test_every_figure_the_doc_gives_is_the_codes():
 
     phrases = [
         f"every {_g(app.DRAIN_SECONDS * 1000)} ms, and at once (at most every {_g(app.WAKE_GAP_SECONDS * 1000)} ms, "
-        f"but a pod's DELETED at once; {_g(app.WAKE_DELAY_SECONDS * 1000)} ms later when it is",
+        f"but a pod's DELETED at once; a deletion's start waits for its DELETED, at most "
+        f"{_g(app.WAKE_DELAY_SECONDS * 1000)} ms,",
         f"more than {app.BURST_EVENTS} pod events",
         f"keeps the last {podlogs.LOG_CAP} lines",
         f"flushed every {_g(pod_logs.FLUSH_SECONDS * 1000)} ms",

@@ -309,6 +309,21 @@ def test_watcher_wakes_the_consumer_once_per_drain():
     watcher.stop()
 
 
+def test_a_deletions_end_wakes_the_consumer_within_a_batch():
+    """The consumer may hold a deletion's start back for its DELETED: that DELETED wakes it,
+    though events since the last drain do not."""
+    wakes = []
+    watcher = PodWatcher(source=None, on_wake=lambda: wakes.append([e.kind for e in watcher.buffer]))
+    watcher._push(MODIFIED, pod_row(pod("a", deleting=True)))
+    watcher._push(MODIFIED, pod_row(pod("b")))  # not drained since: no wake
+    watcher._push(DELETED, pod_row(pod("b")))  # after a plain change: no wake
+    assert wakes == [[MODIFIED]]
+    watcher.drain()
+    watcher._push(MODIFIED, pod_row(pod("a", deleting=True)))
+    watcher._push(DELETED, pod_row(pod("a", deleting=True)))
+    assert wakes == [[MODIFIED], [MODIFIED], [MODIFIED, DELETED]]
+
+
 def test_the_newest_change_names_a_deletion_start_apart_from_other_changes():
     from krkn_tui.kube.podwatch import DELETING
 

@@ -218,3 +218,37 @@ async def test_an_age_tick_draws_only_the_rows_whose_age_text_moved(tmp_path, mo
         await pilot.pause()
         assert sorted(drawn) == [1, 2]
         assert [cell(table, f"ages/{n}", "age") for n in ("a-young", "b-mid", "c-old")] == ["91s", "16m", "3d"]
+
+
+async def test_a_deletions_start_waits_for_its_end_and_both_take_one_frame(tmp_path, monkeypatch):
+    """Kubernetes sends a delete as a MODIFIED (deletionTimestamp) then the DELETED: the start is
+    held back until the DELETED wakes the console (or WAKE_DELAY_SECONDS pass), so the row goes
+    in one frame instead of turning Terminating in one and going in a later one."""
+    from krkn_tui.kube.podmodel import ADDED, DELETED, MODIFIED, SYNC, pod_row
+    from krkn_tui.kube.podwatch import PodWatcher
+
+    # nothing drains but a wake: the timers are out of the way
+    monkeypatch.setattr("krkn_tui.tui.app.DRAIN_SECONDS", 3600)
+    monkeypatch.setattr("krkn_tui.tui.app.WAKE_DELAY_SECONDS", 3600)
+
+    def pod(deleting=False):
+        meta = {"name": "p", "namespace": "del"}
+        if deleting:
+            meta["deletionTimestamp"] = "2026-12-06T00:00:00Z"
+        return pod_row({"metadata": meta, "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Running"}})
+
+    (tmp_path / "config.yaml").write_text("kraken:\n  chaos_scenarios: []\n")
+    app = console(tmp_path, kubeconfig=str(tmp_path / "none"), watch_pods=False, probe_cluster=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        table = app.screen.query_one("#pod-table")
+        watcher = app.pod_watcher = PodWatcher(source=None, on_wake=lambda: app.post_message(app.PodsPending()))
+        watcher._push(SYNC, [])
+        watcher._push(ADDED, pod())
+        await until(pilot, lambda: keys(table) == ["del/p"], what="the row")
+        watcher._push(MODIFIED, pod(deleting=True))
+        await pilot.pause(0.2)
+        assert watcher.buffer and cell(table, "del/p", "phase") == "Running"  # held for its end
+        watcher._push(DELETED, pod(deleting=True))
+        await until(pilot, lambda: keys(table) == [], what="the row gone")
+        assert not watcher.buffer

@@ -37,7 +37,8 @@ class PodWatcher(threading.Thread):
                  max_pending: int = MAX_PENDING, clock: Callable[[], float] = time.time,
                  on_wake: Callable[[], None] | None = None):
         """``on_wake`` is called (from this thread) for the first event buffered after a drain,
-        so a consumer can drain at once instead of polling; later events of a burst do not call it."""
+        so a consumer can drain at once instead of polling, and for a deletion's DELETED (a
+        consumer may hold the deletion's start back for it); other events of a burst do not."""
         super().__init__(name="pod-watcher", daemon=True)
         self.source = source
         self.buffer: deque[BufferedEvent] = deque()
@@ -145,8 +146,11 @@ class PodWatcher(threading.Thread):
     def _push(self, kind: str, payload: Any, version: str = "") -> None:
         while len(self.buffer) >= self.max_pending and not self.stopped:
             self._stop_event.wait(0.05)
+        # A deletion's DELETED wakes the consumer even within a batch: it may hold the
+        # deletion's start back until its end comes, to draw both in one frame.
+        ends_deletion = kind == DELETED and self._wake_armed is False and self.newest_change() == DELETING
         self.buffer.append(BufferedEvent(kind, payload, self._clock(), version))
-        if self._wake_armed and self._on_wake is not None:
+        if (self._wake_armed or ends_deletion) and self._on_wake is not None:
             self._wake_armed = False
             try:
                 self._on_wake()

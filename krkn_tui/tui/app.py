@@ -79,9 +79,10 @@ def _history_screen():
 
 DRAIN_SECONDS = 0.1  # engine events; pod events during a burst or should a wake-up be missed
 WAKE_GAP_SECONDS = 0.02  # a woken drain comes at most this often, but for a DELETED (at once)
-# A deletion's start waits this long: Kubernetes sends a delete as a MODIFIED then a DELETED
-# ~1 ms apart, which then take one drain and one frame, not two. Anything else drains at once.
-WAKE_DELAY_SECONDS = 0.003
+# A deletion's start waits for its end at most this long: Kubernetes sends a delete as a
+# MODIFIED then a DELETED (10-15 ms apart on the local cluster), which then take one drain and
+# one frame, not two; the DELETED's arrival ends the wait. Anything else drains at once.
+WAKE_DELAY_SECONDS = 0.03
 # A drain that took more pod events than this means a burst: leave it to the 100 ms timer, as
 # each drain costs a frame (measured: 20 ms drains at 2,000 events/s doubled key latency).
 BURST_EVENTS = 8
@@ -328,12 +329,14 @@ class KrknConsole(App[int]):
             self.watch_state = message.state
 
     def on_krkn_console_pods_pending(self, message: PodsPending) -> None:
-        if self._last_batch > BURST_EVENTS or self._wake_timer is not None:
+        if self._last_batch > BURST_EVENTS:
             return
         from ..kube.podmodel import DELETED
         from ..kube.podwatch import DELETING
 
         newest = self.pod_watcher.newest_change() if self.pod_watcher is not None else None
+        if self._wake_timer is not None and newest != DELETED:
+            return
         wait = self._last_drain + WAKE_GAP_SECONDS - time.monotonic()
         if newest == DELETING:
             wait = max(wait, WAKE_DELAY_SECONDS)
