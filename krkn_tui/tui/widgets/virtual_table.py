@@ -669,13 +669,13 @@ class VirtualTable(ScrollView, can_focus=True):
         width): the rows drawn or on screen for which ``changed(record)`` holds are drawn again,
         each one line; the others keep theirs."""
         top, rows_on_screen = self._window()
-        on_screen = {self.key_at(i) for i in range(top, min(top + rows_on_screen, len(self._visible)))}
-        for key in self._lines.keys() | on_screen:
+        on_screen = {self.key_at(i): i for i in range(top, min(top + rows_on_screen, len(self._visible)))}
+        for key in self._lines.keys() | on_screen.keys():
             record = self._records.get(key)
             if record is None or changed(record):
                 self._lines.pop(key, None)
                 if key in on_screen:
-                    self.refresh_line(self.get_row_index(key) + 1)
+                    self.refresh_line(on_screen[key] + 1)
 
     def styles_now(self) -> dict[str, Style]:
         if self._styles is None:
