@@ -349,3 +349,87 @@ async def test_a_listing_measured_in_one_pass_sizes_columns_as_rows_added_one_by
         await pilot.pause()
         assert loaded.virtual_size == by_texts.virtual_size == single.virtual_size
         assert loaded.virtual_size.width < len(" two\nlines, the second longer ") + 3 * len(" x" * 15)
+
+
+# ---- the drawing caches: what Textual would draw afresh ---------------------------------------------
+
+
+class One(App):
+    def compose(self) -> ComposeResult:
+        yield VirtualTable(COLUMNS, cells=lambda r: r[1:], order=lambda r: r[0], id="virtual")
+
+
+def afresh(widget) -> list:
+    """The widget's lines as Textual draws them with no cache of its own."""
+    from textual._styles_cache import StylesCache
+
+    return StylesCache().render_widget(widget, widget.size.region)
+
+
+async def test_lines_kept_by_row_across_moves_are_the_lines_textual_draws_afresh():
+    """A row's styled line is kept by its content line (row_styles_cache.py): after rows move,
+    focus tints the table, the theme, tint and opacities change and the window narrows, every
+    line is the one an uncached drawing gives."""
+    app = One()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(VirtualTable)
+        table.replace({str(i): record(i, CELLS[i % len(CELLS)]) for i in range(10, 1000)})
+        await pilot.pause()
+        before = afresh(table)
+
+        def same() -> None:
+            table._styles_cache.set_dirty(table.size.region)  # every line through the kept ones
+            assert table._styles_cache.render_widget(table, table.size.region) == afresh(table)
+
+        same()
+        table.update({"1": record(1, CELLS[0])})  # at the top: every row moves down one line
+        await pilot.pause()
+        same()
+        assert afresh(table) != before
+        for change in (lambda: app.set_focus(table), lambda: app.set_focus(None),
+                       lambda: setattr(app, "theme", "textual-light"), lambda: table.move_cursor(500),
+                       # looks Textual adds after the table's own styles
+                       lambda: setattr(table.styles, "tint", "red 40%"),
+                       lambda: setattr(table.styles, "text_opacity", 0.5),
+                       lambda: setattr(table.styles, "opacity", 0.6)):
+            change()
+            await pilot.pause()
+            same()
+        await pilot.resize_terminal(90, 12)
+        await pilot.pause()
+        same()
+
+
+async def test_the_scrollbar_kept_when_it_looks_the_same_is_what_textual_draws():
+    """The vertical bar's lines are its last drawing's only while its look is the same
+    (steady_scrollbar.py): a row added keeps them, the thumb moving, a theme and a resize do not."""
+    from textual.scrollbar import ScrollBar
+
+    app = One()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(VirtualTable)
+        table.replace({str(i): record(i, CELLS[0]) for i in range(10, 2000)})
+        await pilot.pause()
+        bar = table.vertical_scrollbar
+        assert bar.display
+
+        def drawn() -> list:
+            lines = bar.render_lines(bar.size.region)
+            bar._styles_cache.clear()
+            assert lines == ScrollBar.render_lines(bar, bar.size.region)
+            return lines
+
+        first = drawn()
+        table.update({"1": record(1, CELLS[0])})
+        await pilot.pause()
+        assert drawn() == first
+        table.move_cursor(1500)
+        await pilot.pause()
+        moved = drawn()
+        assert moved != first
+        app.theme = "textual-light"
+        await pilot.pause()
+        assert drawn() != moved
+        await pilot.resize_terminal(90, 12)
+        await pilot.pause()
+        drawn()

@@ -32,9 +32,12 @@ from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
+from .row_styles_cache import RowStylesCache
 from .scroll_size import set_virtual_size
+from .steady_scrollbar import steady_vertical_scrollbar
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,7 @@ class VirtualTable(ScrollView, can_focus=True):
         in the view's own order (``reverse`` for descending); keys break ties. ``texts(record)``,
         when given, is the cells' plain text, cheaper than the cells to size the columns."""
         super().__init__(name=name, id=id, classes=classes)
+        self._styles_cache = RowStylesCache()
         self.columns = list(columns)
         self._cells = cells
         self._texts = texts
@@ -214,7 +218,13 @@ class VirtualTable(ScrollView, can_focus=True):
         # row's style, {(stripe, cursor, scroll_x, width): strip})
         self._lines: dict[str, tuple[Any, int, list, dict[tuple, Strip]]] = {}
         self._geometry = 0  # bumped when column widths or labels change
+        # (styles, width, scroll_x, scroll_y, blank line) while render_lines draws
+        self._pass: tuple[dict[str, Style], int, int, int, Strip] | None = None
         self._recompute_widths_of_labels()
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        return steady_vertical_scrollbar(self)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -568,14 +578,26 @@ class VirtualTable(ScrollView, can_focus=True):
             self.refresh()
         else:
             top = int(self.scroll_y)
-            for index in lines:
-                self.refresh_line(index + 1)
+            lines = set(lines)
             if key != before_key or self.cursor_row != before_index:
-                for index in (before_index, self.cursor_row):
-                    if top <= index:
-                        self.refresh_line(index + 1)
+                lines.update(index for index in (before_index, self.cursor_row) if top <= index)
+            self._refresh_rows(lines)
         if key != before_key:
             self.post_message(self.Highlighted(self, key))
+
+    def _refresh_rows(self, indexes: Iterable[int]) -> None:
+        """Mark the lines of these display indexes for drawing, one region per run of
+        consecutive rows (a row moved at the top of the window marks all of it: one call)."""
+        start = end = None
+        for index in sorted(indexes):
+            if end is not None and index == end:
+                end += 1
+                continue
+            if start is not None:
+                self.refresh_lines(start + 1, end - start)
+            start, end = index, index + 1
+        if start is not None:
+            self.refresh_lines(start + 1, end - start)
 
     # -- cursor ----------------------------------------------------------------------------------
 
@@ -662,7 +684,14 @@ class VirtualTable(ScrollView, can_focus=True):
         if styles != self._cached_styles:
             self._cached_styles = styles
             self._lines.clear()
-        return super().render_lines(crop)
+        # What every line of this pass shares, looked up once: a row moved at the top of the
+        # window redraws every line below it, most of them from the cache.
+        width = self.size.width
+        self._pass = (styles, width, int(self.scroll_x), int(self.scroll_y), Strip.blank(width, styles["base"]))
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass = None
 
     def redraw_where(self, changed: Callable[[Any], bool]) -> None:
         """Cells that follow something besides their record (a clock, in a column of fixed
@@ -693,16 +722,19 @@ class VirtualTable(ScrollView, can_focus=True):
         return self._styles
 
     def render_line(self, y: int) -> Strip:
-        styles = self.styles_now()
-        width = self.size.width
-        scroll_x = int(self.scroll_x)
+        shared = self._pass
+        if shared is None:
+            width = self.size.width
+            styles = self.styles_now()
+            shared = (styles, width, int(self.scroll_x), int(self.scroll_y), Strip.blank(width, styles["base"]))
+        styles, width, scroll_x, scroll_y, blank = shared
         if y == 0:
             labels = [self._label(c) for c in self.columns]
             strip = self._line(labels, styles["header"], Style(), Style(), styles["header"], width)
         else:
-            index = int(self.scroll_y) + y - 1
+            index = scroll_y + y - 1
             if index >= len(self._visible):
-                return Strip.blank(width, styles["base"])
+                return blank
             key = self.key_at(index)
             record = self._records[key]
             cursor = key == self._cursor_key
