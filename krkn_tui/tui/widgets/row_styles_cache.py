@@ -6,6 +6,9 @@ each row's own line comes from the table's cache, the same object as before. For
 no border, outline or padding, the styled line depends only on that content line and the
 widget's colours, so it is kept by the content line's identity (held, so the identity is not
 reused) beside those colours: a moved row costs a dictionary lookup. ~2 ms of a 43-line window.
+Textual clearing its cache (a refresh of the whole widget: new column widths, a style change)
+leaves these: a kept line is used only for the same content line in the same looks, and the
+lines below the last row, one object, stay kept through a widening.
 """
 
 from __future__ import annotations
@@ -24,10 +27,6 @@ class RowStylesCache(StylesCache):
         self._styled: dict[int, tuple[Strip, tuple, Strip]] = {}
         self._looks: tuple | None = None  # while render() draws: what every line's look depends on
         self._content_height = 0
-
-    def clear(self) -> None:
-        super().clear()
-        self._styled.clear()
 
     def render(self, styles, size, base_background, background, render_content_line, filters, border_title,
                border_subtitle, content_size=None, padding=None, crop=None, opacity=1.0,

@@ -220,6 +220,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._geometry = 0  # bumped when column widths or labels change
         # (styles, width, scroll_x, scroll_y, blank line) while render_lines draws
         self._pass: tuple[dict[str, Style], int, int, int, Strip] | None = None
+        self._blank: tuple[tuple[int, Style], Strip] | None = None
         self._recompute_widths_of_labels()
 
     @property
@@ -687,7 +688,7 @@ class VirtualTable(ScrollView, can_focus=True):
         # What every line of this pass shares, looked up once: a row moved at the top of the
         # window redraws every line below it, most of them from the cache.
         width = self.size.width
-        self._pass = (styles, width, int(self.scroll_x), int(self.scroll_y), Strip.blank(width, styles["base"]))
+        self._pass = (styles, width, int(self.scroll_x), int(self.scroll_y), self._blank_line(width, styles["base"]))
         try:
             return super().render_lines(crop)
         finally:
@@ -726,7 +727,7 @@ class VirtualTable(ScrollView, can_focus=True):
         if shared is None:
             width = self.size.width
             styles = self.styles_now()
-            shared = (styles, width, int(self.scroll_x), int(self.scroll_y), Strip.blank(width, styles["base"]))
+            shared = (styles, width, int(self.scroll_x), int(self.scroll_y), self._blank_line(width, styles["base"]))
         styles, width, scroll_x, scroll_y, blank = shared
         if y == 0:
             labels = [self._label(c) for c in self.columns]
@@ -770,6 +771,13 @@ class VirtualTable(ScrollView, can_focus=True):
                 self._lines[key] = (record, self._geometry, pieces, strips)
             return strip
         return strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, styles["base"]).simplify()
+
+    def _blank_line(self, width: int, style: Style) -> Strip:
+        """The line below the last row: the same object while it looks the same, so its styled
+        line is kept too (row_styles_cache.py)."""
+        if self._blank is None or self._blank[0] != (width, style):
+            self._blank = ((width, style), Strip.blank(width, style))
+        return self._blank[1]
 
     def _line(self, cells: Sequence[Any], row_style: Style, component: Style, post: Style,
               extend_style: Style, width: int) -> Strip:
