@@ -88,6 +88,7 @@ node_packages() {
   command -v runc >/dev/null || missing+=(runc)
   [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
   command -v iptables >/dev/null || missing+=(iptables)
+  [[ -x /usr/sbin/nft ]] || missing+=(nftables)  # the network-chaos image packs it; the tests read the rule sets
   command -v ipset >/dev/null || missing+=(ipset)
   [[ -x /bin/busybox ]] || missing+=(busybox-static)
   [[ -x /usr/bin/stress-ng ]] || missing+=(stress-ng)  # the hog image (krkn-lib's krkn-hog) packs it
