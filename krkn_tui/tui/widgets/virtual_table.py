@@ -687,8 +687,7 @@ class VirtualTable(ScrollView, can_focus=True):
             self._lines.clear()
         # What every line of this pass shares, looked up once: a row moved at the top of the
         # window redraws every line below it, most of them from the cache.
-        width = self.size.width
-        self._pass = (styles, width, int(self.scroll_x), int(self.scroll_y), self._blank_line(width, styles["base"]))
+        self._pass = self._shared(styles)
         try:
             return super().render_lines(crop)
         finally:
@@ -723,12 +722,7 @@ class VirtualTable(ScrollView, can_focus=True):
         return self._styles
 
     def render_line(self, y: int) -> Strip:
-        shared = self._pass
-        if shared is None:
-            width = self.size.width
-            styles = self.styles_now()
-            shared = (styles, width, int(self.scroll_x), int(self.scroll_y), self._blank_line(width, styles["base"]))
-        styles, width, scroll_x, scroll_y, blank = shared
+        styles, width, scroll_x, scroll_y, blank = self._pass or self._shared(self.styles_now())
         if y == 0:
             labels = [self._label(c) for c in self.columns]
             strip = self._line(labels, styles["header"], Style(), Style(), styles["header"], width)
@@ -771,6 +765,11 @@ class VirtualTable(ScrollView, can_focus=True):
                 self._lines[key] = (record, self._geometry, pieces, strips)
             return strip
         return strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, styles["base"]).simplify()
+
+    def _shared(self, styles: dict[str, Style]) -> tuple[dict[str, Style], int, int, int, Strip]:
+        """What every line of a pass shares: styles, width, scroll offsets, the blank line."""
+        width = self.size.width
+        return styles, width, int(self.scroll_x), int(self.scroll_y), self._blank_line(width, styles["base"])
 
     def _blank_line(self, width: int, style: Style) -> Strip:
         """The line below the last row: the same object while it looks the same, so its styled
